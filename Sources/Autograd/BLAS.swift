@@ -1,0 +1,70 @@
+import COpenBLAS
+import Foundation
+
+/// The one door to OpenBLAS. Everything else in QKLab multiplies matrices through `BLAS.gemm`.
+///
+/// All matrices are row-major Float32. `gemm` computes
+/// `C ← alpha · op(A) · op(B) + beta · C`, where `op(X)` is `X` or `Xᵀ`:
+/// transposes are flags handed to `cblas_sgemm`, never copies.
+public enum BLAS {
+    /// `C[m,n] ← alpha · op(A)[m,k] · op(B)[k,n] + beta · C`.
+    /// `lda`, `ldb`, `ldc` are row strides of the matrices as stored (so a head's slice of a
+    /// `[B,T,H·Dh]` tensor is a matrix with stride `H·Dh`).
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k),
+            alpha, a, Int32(lda), b, Int32(ldb),
+            beta, c, Int32(ldc))
+    }
+
+    /// The naive triple loop `gemm` must agree with: the test oracle (accumulates in Double).
+    public static func referenceGemm(
+        transposeA: Bool, transposeB: Bool,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0
+                for p in 0..<k {
+                    let aip = transposeA ? a[p * lda + i] : a[i * lda + p]
+                    let bpj = transposeB ? b[j * ldb + p] : b[p * ldb + j]
+                    sum += Double(aip) * Double(bpj)
+                }
+                let old = beta == 0 ? 0 : beta * c[i * ldc + j]
+                c[i * ldc + j] = alpha * Float(sum) + old
+            }
+        }
+    }
+
+    /// Name of the OpenBLAS kernel set in use ("Haswell", "SkylakeX", "Zen", or generic "Prescott").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+
+    /// OpenBLAS's build description (version, DYNAMIC_ARCH, thread limit).
+    public static var configuration: String {
+        String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Threads OpenBLAS uses inside one `gemm` call.
+    public static var threadCount: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+
+/// Causal self-attention, fused: per (batch row, head) scores, mask, softmax and `P·V`, with
+/// grouped-query attention and the largest attention logit as a by-product.
+///
+/// Inputs are the projections in their natural `[B, T, heads·Dh]` layout: a head's `[T, Dh]`
+/// matrix is a strided view (row stride `heads·Dh`) that `gemm` reads directly, so the head
+/// split and merge cost no copies. Query head `h` reads key/value head `h / (H / Hkv)`.
+///
+///     S = Q·Kᵀ / √Dh      P = causalSoftmax(S)      Y = P·V
+///
+/// Pullback (per head; K and V gradients of a shared kv head accumulate over its query heads):
+///
+///     dP = dY·Vᵀ     dV += Pᵀ·dY     dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √Dh
+///     dQ += dS·K     dK += dSᵀ·Q
+public struct AttentionShape: Equatable {
+    public var batch: Int, length: Int, heads: Int, kvHeads: Int, headDim: Int
+    public init(batch: Int, length: Int, heads: Int, kvHeads: Int, headDim: Int) {
+        (self.batch, self.length, self.heads, self.kvHeads, self.headDim) = (batch, length, heads, kvHeads, headDim)
+    }
+    var queryWidth: Int { heads * headDim }      // row stride of Q and Y
+    var kvWidth: Int { kvHeads * headDim }       // row stride of K and V
+    var pairs: Int { batch * heads }
+    /// Offsets of head `pair = b·H + h` in Q/Y and in K/V.
+    func queryOffset(_ pair: Int) -> Int { (pair / heads) * length * queryWidth + (pair % heads) * headDim }
+    func kvOffset(_ pair: Int) -> Int {
+        (pair / heads) * length * kvWidth + ((pair % heads) / (heads / kvHeads)) * headDim
+    }
+}
+
+/// Result of `causalAttention`.
+public struct AttentionResult {
+    /// `[B, T, H·Dh]`, heads merged.
+    public let output: Tensor
+    /// Largest |score| (after the 1/√Dh scale, before softmax) over all kept (query, key) pairs,
+    /// heads and batch rows: the `attn_logit_max` stability instrument.
+    public let logitMax: Float
+}
+
+/// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`.
+public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> AttentionResult {
+    let (b, t) = (q.shape[0], q.shape[1])
+    let headDim = q.shape[2] / heads
+    let shape = AttentionShape(batch: b, length: t, heads: heads, kvHeads: kvHeads, headDim: headDim)
+    precondition(heads % kvHeads == 0 && k.shape == [b, t, shape.kvWidth] && v.shape == k.shape,
+                 "attention over q \(q.shape), k \(k.shape), v \(v.shape) with \(heads)/\(kvHeads) heads")
+    let scale = 1 / Float(headDim).squareRoot()
+    let probabilities = Tensor(zeros: [b, heads, t, t])   // P, kept for the pullback
+    let output = Tensor(zeros: q.shape)                    // [B, T, H·Dh]
+    let p = probabilities.data, tt = t * t
+
+    for pair in 0..<shape.pairs {                          // S = Q·Kᵀ/√Dh
+        BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim, alpha: scale,
+                  a: q.data + shape.queryOffset(pair), lda: shape.queryWidth,
+                  b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth, beta: 0, c: p + pair * tt, ldc: t)
+    }
+    let logitMax = maskedSoftmaxAll(p, rows: shape.pairs * t, length: t)
+    for pair in 0..<shape.pairs {                          // Y = P·V
+        BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,
+                  a: p + pair * tt, lda: t, b: v.data + shape.kvOffset(pair), ldb: shape.kvWidth,
+                  beta: 0, c: output.data + shape.queryOffset(pair), ldc: shape.queryWidth)
+    }
+    if Tape.needsGradient(q, k, v) {
+        Tape.record(output) { dY in
+            attentionPullback(q: q, k: k, v: v, probabilities: probabilities, shape: shape, scale: scale, outputGrad: dY)
+        }
+    }
+    return AttentionResult(output: output, logitMax: logitMax)
+}
+
+/// Softmaxes every score row in place (row r is query `r mod T`) and returns the largest |score|
+/// among the kept entries, measured before the softmax.
+private func maskedSoftmaxAll(_ scores: UnsafeMutablePointer<Float>, rows: Int, length t: Int) -> Float {
+    let chunkMaxima = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+    defer { chunkMaxima.deallocate() }
+    Parallel.forEachChunk(rows, grain: max(1, 8192 / t)) { range in
+        for row in range {
+            let scoresRow = scores + row * t, query = row % t
+            var largest: Float = 0
+            for j in 0...query { largest = max(largest, abs(scoresRow[j])) }
+            chunkMaxima[row] = largest
+            causalSoftmaxRow(scoresRow, query: query, length: t)
+        }
+    }
+    var largest: Float = 0
+    for row in 0..<rows { largest = max(largest, chunkMaxima[row]) }
+    return largest
+}
+
+private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, probabilities: Tensor, shape: AttentionShape,
+                               scale: Float, outputGrad dY: UnsafePointer<Float>) {
+    let t = shape.length, tt = t * t, headDim = shape.headDim
+    let p = probabilities.data
+    let scoreGrads = Tensor(zeros: probabilities.shape)   // dP, then dS in place
+    let dS = scoreGrads.data
+    let dV = v.requiresGrad ? v.gradData() : nil
+    for pair in 0..<shape.pairs {
+        let dYHead = dY + shape.queryOffset(pair), vHead = v.data + shape.kvOffset(pair)
+        BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim,       // dP = dY·Vᵀ
+                  a: dYHead, lda: shape.queryWidth, b: vHead, ldb: shape.kvWidth, beta: 0, c: dS + pair * tt, ldc: t)
+        if let dV {                                                                     // dV += Pᵀ·dY
+            BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
+                      a: p + pair * tt, lda: t, b: dYHead, ldb: shape.queryWidth,
+                      beta: 1, c: dV + shape.kvOffset(pair), ldc: shape.kvWidth)
+        }
+    }
+    Parallel.forEachChunk(shape.pairs * t, grain: max(1, 8192 / t)) { rows in           // dS, in place
+        for row in rows {
+            causalSoftmaxRowPullback(probabilities: p + row * t, outputGrad: dS + row * t, inputGrad: dS + row * t,
+                                     query: row % t, scale: scale, accumulate: false)
+            for j in (row % t + 1)..<t { dS[row * t + j] = 0 }
+        }
+    }
+    let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
+    for pair in 0..<shape.pairs {
+        if let dQ {                                                                     // dQ += dS·K
+            BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,
+                      a: dS + pair * tt, lda: t, b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth,
+                      beta: 1, c: dQ + shape.queryOffset(pair), ldc: shape.queryWidth)
+        }
+        if let dK {                                                                     // dK += dSᵀ·Q
+            BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
+                      a: dS + pair * tt, lda: t, b: q.data + shape.queryOffset(pair), ldb: shape.queryWidth,
+                      beta: 1, c: dK + shape.kvOffset(pair), ldc: shape.kvWidth)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// Cross-entropy from logits, fused with log-sum-exp and the optional z-loss.
+///
+/// For `N` rows of `V` logits and integer targets, with `lse_n = log Σ_v exp(x_nv)` (computed
+/// max-subtracted, so logits of 1e4 do not overflow):
+///
+///     ce   = mean_n (lse_n − x_n,target)
+///     loss = ce + z · mean_n lse_n²
+///
+/// Pullback, with `p = softmax(x_n)`:  `dx_n += dLoss/N · ((p − onehot(target)) + 2z · lse_n · p)`.
+public struct CrossEntropyResult {
+    /// The objective (`ce + z · mean lse²`), a scalar tensor to call `backward()` on.
+    public let loss: Tensor
+    /// Plain mean cross-entropy (equal to `loss` when z = 0).
+    public let crossEntropy: Float
+    /// `mean lse²`, the z-loss term before its coefficient.
+    public let meanSquaredLogSumExp: Float
+}
+
+/// Cross-entropy of `logits [N, V]` (or `[B, T, V]`) against `targets` (N ids), plus z-loss.
+public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> CrossEntropyResult {
+    let vocabulary = logits.shape.last!, rows = logits.count / vocabulary
+    precondition(targets.count == rows, "\(targets.count) targets for logits \(logits.shape)")
+    var logSumExp = [Float](repeating: 0, count: rows)
+    var rowLoss = [Float](repeating: 0, count: rows)
+    let x = logits.data
+    logSumExp.withUnsafeMutableBufferPointer { lse in
+        rowLoss.withUnsafeMutableBufferPointer { losses in
+            Parallel.forEachChunk(rows, grain: max(1, 8192 / vocabulary)) { range in
+                for row in range {
+                    let target = Int(targets[row])
+                    precondition(target >= 0 && target < vocabulary, "target \(target) outside vocabulary of \(vocabulary)")
+                    let logitsRow = x + row * vocabulary
+                    lse[row] = rowLogSumExp(logitsRow, count: vocabulary)
+                    losses[row] = lse[row] - logitsRow[target]
+                }
+            }
+        }
+    }
+    var ceTotal = 0.0, zTotal = 0.0
+    for row in 0..<rows {
+        ceTotal += Double(rowLoss[row])
+        zTotal += Double(logSumExp[row]) * Double(logSumExp[row])
+    }
+    let crossEntropy = Float(ceTotal / Double(rows)), meanSquaredLSE = Float(zTotal / Double(rows))
+    let loss = Tensor(shape: [], values: [crossEntropy + zLoss * meanSquaredLSE])
+    if Tape.needsGradient(logits) {
+        Tape.record(loss) { dLoss in
+            let dx = logits.gradData(), perRow = dLoss[0] / Float(rows)
+            Parallel.forEachChunk(rows, grain: max(1, 8192 / vocabulary)) { range in
+                for row in range {
+                    let logitsRow = x + row * vocabulary, dRow = dx + row * vocabulary
+                    let lse = logSumExp[row]
+                    let softmaxScale = perRow * (1 + 2 * zLoss * lse)
+                    for j in 0..<vocabulary { dRow[j] += softmaxScale * exp(logitsRow[j] - lse) }
+                    dRow[Int(targets[row])] -= perRow
+                }
+            }
+        }
+    }
+    return CrossEntropyResult(loss: loss, crossEntropy: crossEntropy, meanSquaredLogSumExp: meanSquaredLSE)
+}
+
+/// `log Σ exp(x_i)`, max-subtracted.
+@inline(__always)
+func rowLogSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var maximum = -Float.infinity
+    for i in 0..<count { maximum = max(maximum, x[i]) }
+    var total: Float = 0
+    for i in 0..<count { total += exp(x[i] - maximum) }
+    return maximum + log(total)
+}

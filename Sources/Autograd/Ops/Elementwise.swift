@@ -1,0 +1,115 @@
+import Foundation
+
+/// Elementwise ops. Each forward loops over `count` elements in parallel chunks; each pullback
+/// adds `∂out/∂in · dOut` into the input gradients.
+
+/// Items per parallel chunk for cheap elementwise loops.
+let elementwiseGrain = 1 << 15
+
+/// Builds an elementwise op with one input: `value(x)` forward, `derivative(x, y)` = dy/dx.
+@inline(__always)
+private func unaryOp(_ x: Tensor, value: @escaping (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+    let output = Tensor(zeros: x.shape)
+    let input = x.data, out = output.data
+    Parallel.forEachChunk(x.count, grain: elementwiseGrain) { range in
+        for i in range { out[i] = value(input[i]) }
+    }
+    if Tape.needsGradient(x) {
+        Tape.record(output) { dOut in
+            let dx = x.gradData()
+            Parallel.forEachChunk(x.count, grain: elementwiseGrain) { range in
+                for i in range { dx[i] += derivative(input[i], out[i]) * dOut[i] }
+            }
+        }
+    }
+    return output
+}
+
+/// `a + b` (same shape). Pullback: `da += dOut`, `db += dOut`.
+public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "add of \(a.shape) and \(b.shape)")
+    let output = Tensor(zeros: a.shape)
+    let x = a.data, y = b.data, out = output.data
+    Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
+        for i in range { out[i] = x[i] + y[i] }
+    }
+    if Tape.needsGradient(a, b) {
+        Tape.record(output) { dOut in
+            for input in [a, b] where input.requiresGrad {
+                let dx = input.gradData()
+                Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
+                    for i in range { dx[i] += dOut[i] }
+                }
+            }
+        }
+    }
+    return output
+}
+
+/// `a ⊙ b` (same shape). Pullback: `da += dOut ⊙ b`, `db += dOut ⊙ a`.
+public func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "mul of \(a.shape) and \(b.shape)")
+    let output = Tensor(zeros: a.shape)
+    let x = a.data, y = b.data, out = output.data
+    Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
+        for i in range { out[i] = x[i] * y[i] }
+    }
+    if Tape.needsGradient(a, b) {
+        Tape.record(output) { dOut in
+            for (input, other) in [(a, y), (b, x)] where input.requiresGrad {
+                let dx = input.gradData()
+                Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
+                    for i in range { dx[i] += dOut[i] * other[i] }
+                }
+            }
+        }
+    }
+    return output
+}
+
+/// `s · x`. Pullback: `dx += s · dOut`.
+public func scale(_ x: Tensor, by s: Float) -> Tensor {
+    unaryOp(x, value: { $0 * s }, derivative: { _, _ in s })
+}
+
+/// `silu(x) = x · σ(x)`. Derivative: `σ(x) · (1 + x · (1 − σ(x)))`.
+public func silu(_ x: Tensor) -> Tensor {
+    unaryOp(x, value: { $0 / (1 + exp(-$0)) }, derivative: { x, _ in
+        let sigmoid = 1 / (1 + exp(-x))
+        return sigmoid * (1 + x * (1 - sigmoid))
+    })
+}
+
+/// Exact GELU, `x · Φ(x) = ½x(1 + erf(x/√2))`. Derivative: `Φ(x) + x · φ(x)`.
+public func gelu(_ x: Tensor) -> Tensor {
+    unaryOp(x, value: { 0.5 * $0 * (1 + erf($0 * 0.70710678118654752)) }, derivative: { x, _ in
+        let cdf = 0.5 * (1 + erf(x * 0.70710678118654752))
+        let pdf = exp(-0.5 * x * x) * 0.39894228040143268
+        return cdf + x * pdf
+    })
+}
+
+/// SwiGLU's gate, fused: `silu(gate) ⊙ up`.
+/// Pullback: `dgate += dOut ⊙ up ⊙ silu'(gate)`, `dup += dOut ⊙ silu(gate)`.
+public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
+    precondition(gate.shape == up.shape, "swiglu of \(gate.shape) and \(up.shape)")
+    let output = Tensor(zeros: gate.shape)
+    let g = gate.data, u = up.data, out = output.data
+    Parallel.forEachChunk(gate.count, grain: elementwiseGrain) { range in
+        for i in range { out[i] = g[i] / (1 + exp(-g[i])) * u[i] }
+    }
+    if Tape.needsGradient(gate, up) {
+        Tape.record(output) { dOut in
+            let dGate = gate.requiresGrad ? gate.gradData() : nil
+            let dUp = up.requiresGrad ? up.gradData() : nil
+            Parallel.forEachChunk(gate.count, grain: elementwiseGrain) { range in
+                for i in range {
+                    let sigmoid = 1 / (1 + exp(-g[i]))
+                    if let dGate { dGate[i] += dOut[i] * u[i] * sigmoid * (1 + g[i] * (1 - sigmoid)) }
+                    if let dUp { dUp[i] += dOut[i] * g[i] * sigmoid }
+                }
+            }
+        }
+    }
+    return output
+}

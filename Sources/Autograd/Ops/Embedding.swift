@@ -1,0 +1,53 @@
+/// Row lookups into an embedding table.
+
+/// `table[ids]`: `ids` of shape `idsShape` (e.g. `[B, T]`) into a `[V, d]` table → `[…, d]`.
+/// Pullback: scatter-add, `dtable[ids[i]] += dOut[i]`, serial so repeated ids sum correctly.
+public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
+    precondition(ids.count == idsShape.reduce(1, *), "\(ids.count) ids for shape \(idsShape)")
+    let (vocabulary, width) = (table.shape[0], table.shape[1])
+    let output = Tensor(zeros: idsShape + [width])         // [B, T, d]
+    for (row, id) in ids.enumerated() {
+        precondition(id >= 0 && Int(id) < vocabulary, "token id \(id) outside vocabulary of \(vocabulary)")
+        (output.data + row * width).update(from: table.data + Int(id) * width, count: width)
+    }
+    if Tape.needsGradient(table) {
+        Tape.record(output) { dOut in
+            let dTable = table.gradData()
+            for (row, id) in ids.enumerated() {
+                let destination = dTable + Int(id) * width, source = dOut + row * width
+                for i in 0..<width { destination[i] += source[i] }
+            }
+        }
+    }
+    return output
+}
+
+/// `x[b, t] + table[t]` for `x` of shape `[B, T, d]` and a `[≥T, d]` position table.
+/// Pullback: `dx += dOut`, `dtable[t] += Σ_b dOut[b, t]`.
+public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
+    let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
+    precondition(table.shape[1] == width && table.shape[0] >= t, "positions \(table.shape) for \(x.shape)")
+    let output = Tensor(zeros: x.shape)
+    for row in 0..<(b * t) {
+        let position = row % t
+        for i in 0..<width {
+            output.data[row * width + i] = x.data[row * width + i] + table.data[position * width + i]
+        }
+    }
+    if Tape.needsGradient(x, table) {
+        Tape.record(output) { dOut in
+            if x.requiresGrad {
+                let dx = x.gradData()
+                for i in 0..<x.count { dx[i] += dOut[i] }
+            }
+            if table.requiresGrad {
+                let dTable = table.gradData()
+                for row in 0..<(b * t) {
+                    let position = row % t
+                    for i in 0..<width { dTable[position * width + i] += dOut[row * width + i] }
+                }
+            }
+        }
+    }
+    return output
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Rotary position embedding, Hugging Face's "rotate_half" convention.
+///
+/// For head dimension `Dh` and position `t`: `inv_freq[i] = theta^(−2i/Dh)`, `angle = t · inv_freq[i]`,
+/// and element `i` pairs with element `i + Dh/2`:
+///
+///     out[i]        = x[i]·cos − x[i+Dh/2]·sin
+///     out[i+Dh/2]   = x[i+Dh/2]·cos + x[i]·sin
+///
+/// The pullback is the rotation by −angle (a rotation's inverse is its transpose):
+///
+///     dx[i]        =  dy[i]·cos + dy[i+Dh/2]·sin
+///     dx[i+Dh/2]   =  dy[i+Dh/2]·cos − dy[i]·sin
+public func rope(_ x: Tensor, headDim: Int, theta: Float) -> Tensor {
+    precondition(x.shape.count == 3 && x.shape[2] % headDim == 0 && headDim % 2 == 0,
+                 "rope of \(x.shape) with head_dim \(headDim)")
+    let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
+    let table = RotaryTable(positions: t, headDim: headDim, theta: theta)
+    let output = Tensor(zeros: x.shape)
+    rotate(from: x.data, into: output.data, rows: b * t, positions: t, width: width, table: table, inverse: false, accumulate: false)
+    if Tape.needsGradient(x) {
+        Tape.record(output) { dOut in
+            rotate(from: dOut, into: x.gradData(), rows: b * t, positions: t, width: width, table: table, inverse: true, accumulate: true)
+        }
+    }
+    return output
+}
+
+/// cos and sin of every (position, frequency) pair: `[T, Dh/2]` each. Angles are computed in
+/// Double and rounded once.
+struct RotaryTable {
+    let half: Int
+    let cosines: [Float], sines: [Float]
+
+    init(positions: Int, headDim: Int, theta: Float) {
+        half = headDim / 2
+        var cosines = [Float](), sines = [Float]()
+        cosines.reserveCapacity(positions * half)
+        sines.reserveCapacity(positions * half)
+        for position in 0..<positions {
+            for i in 0..<half {
+                let inverseFrequency = pow(Double(theta), -2 * Double(i) / Double(headDim))
+                let angle = Double(position) * inverseFrequency
+                cosines.append(Float(cos(angle)))
+                sines.append(Float(sin(angle)))
+            }
+        }
+        self.cosines = cosines
+        self.sines = sines
+    }
+}
+
+/// Rotates every head of every row (row = one `(b, t)`; position = row mod T).
+private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
+                    rows: Int, positions: Int, width: Int, table: RotaryTable, inverse: Bool, accumulate: Bool) {
+    let half = table.half, headDim = 2 * half
+    let sign: Float = inverse ? -1 : 1
+    table.cosines.withUnsafeBufferPointer { cosines in
+        table.sines.withUnsafeBufferPointer { sines in
+            Parallel.forEachChunk(rows, grain: max(1, 4096 / width)) { range in
+                for row in range {
+                    let angles = (row % positions) * half
+                    for headStart in stride(from: row * width, to: (row + 1) * width, by: headDim) {
+                        let x = source + headStart, y = destination + headStart
+                        for i in 0..<half {
+                            let c = cosines[angles + i], s = sign * sines[angles + i]
+                            let first = x[i] * c - x[i + half] * s
+                            let second = x[i + half] * c + x[i] * s
+                            y[i] = (accumulate ? y[i] : 0) + first
+                            y[i + half] = (accumulate ? y[i + half] : 0) + second
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Dispatch
+import Foundation
+
+/// Splitting per-row work across cores.
+///
+/// Kernels call `Parallel.forEachChunk` from the calling thread only, never from inside a BLAS
+/// call, and BLAS is never called from inside a chunk: the two thread pools take turns and
+/// never oversubscribe the cores.
+public enum Parallel {
+    /// Worker threads for elementwise and per-row kernels (default: all cores).
+    nonisolated(unsafe) public static var threadCount = max(1, System.coreCount)
+
+    /// Calls `body` on disjoint contiguous ranges covering `0..<count`, concurrently when there
+    /// are at least `2 · grain` items (a chunk smaller than `grain` items costs more to dispatch
+    /// than it saves). Each item must be independent of the others, so the result never depends
+    /// on how the range was split.
+    @inline(__always)
+    public static func forEachChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        let chunks = min(threadCount, count / max(grain, 1))
+        if chunks <= 1 {
+            if count > 0 { body(0..<count) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            body((chunk * count / chunks)..<((chunk + 1) * count / chunks))
+        }
+    }
+}
+
+/// Facts about the machine.
+public enum System {
+    /// Logical cores available to this process.
+    public static var coreCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+}

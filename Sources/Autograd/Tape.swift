@@ -1,0 +1,61 @@
+/// Reverse-mode automatic differentiation over a tape.
+///
+/// Each op that has an input needing a gradient appends a *pullback* to the tape: a closure that
+/// reads its output's gradient and adds its inputs' gradients (`+=`, so a tensor used twice, like
+/// tied embeddings, receives the sum). `backward()` seeds the loss gradient with 1 and runs the
+/// pullbacks newest first — the tape is already a topological order, because an op is recorded
+/// after the ops that made its inputs.
+public enum Tape {
+    /// Pullbacks, in the order their ops ran.
+    nonisolated(unsafe) private static var pullbacks: [() -> Void] = []
+    /// Nesting depth of `withoutGradients` blocks; recording is on at depth 0.
+    nonisolated(unsafe) private static var disabledDepth = 0
+
+    /// Whether ops record pullbacks right now.
+    public static var isRecording: Bool { disabledDepth == 0 }
+
+    /// Number of pullbacks waiting for `backward()`.
+    public static var count: Int { pullbacks.count }
+
+    /// Whether an op over `inputs` must record a pullback (and its output require a gradient).
+    @inline(__always)
+    public static func needsGradient(_ inputs: Tensor...) -> Bool {
+        isRecording && inputs.contains { $0.requiresGrad }
+    }
+
+    /// Records the pullback of an op whose `output` was just computed. The pullback runs only if
+    /// `output` received a gradient, and is handed that gradient.
+    public static func record(_ output: Tensor, _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void) {
+        output.requiresGrad = true
+        pullbacks.append {
+            guard let grad = output.grad else { return }
+            pullback(grad.data)
+        }
+    }
+
+    /// Runs every pullback newest first, then empties the tape.
+    static func runBackward() {
+        for pullback in pullbacks.reversed() { pullback() }
+        pullbacks.removeAll(keepingCapacity: true)
+    }
+
+    /// Forgets every recorded pullback (e.g. after a forward whose gradient is not wanted).
+    public static func reset() { pullbacks.removeAll(keepingCapacity: true) }
+
+    /// Runs `body` with recording off: evaluation and sampling build no tape.
+    public static func withoutGradients<Result>(_ body: () throws -> Result) rethrows -> Result {
+        disabledDepth += 1
+        defer { disabledDepth -= 1 }
+        return try body()
+    }
+}
+
+extension Tensor {
+    /// Back-propagates from this one-element tensor: adds d(self)/d(x) to `x.grad` of every
+    /// tensor `x` that requires a gradient and took part in computing it; then clears the tape.
+    public func backward() {
+        precondition(count == 1, "backward() from a tensor of shape \(shape); reduce it to a scalar first")
+        gradData().pointee += 1
+        Tape.runBackward()
+    }
+}

@@ -1,0 +1,93 @@
+/// A Float32 array: contiguous, row-major, with a shape.
+///
+/// Storage is a reference-counted buffer (`TensorStorage`): `reshaped` views share it, and no op
+/// copies it behind the caller's back. A tensor that `requiresGrad` receives a gradient of the
+/// same shape in `grad` when `backward()` runs; gradients accumulate (`+=`) until zeroed.
+public final class Tensor {
+    /// Dimensions, outermost first.
+    public let shape: [Int]
+    /// Number of elements (product of `shape`; 1 for a scalar `[]`).
+    public let count: Int
+    /// The buffer, shared with views of this tensor.
+    public let storage: TensorStorage
+    /// Gradient of the last `backward()` with respect to this tensor (nil until one arrives).
+    public var grad: Tensor?
+    /// Whether ops record how to send gradients back to this tensor.
+    public var requiresGrad: Bool
+
+    /// A tensor over an existing storage (which must hold `shape`'s element count).
+    public init(shape: [Int], storage: TensorStorage, requiresGrad: Bool = false) {
+        let count = shape.reduce(1, *)
+        precondition(storage.count == count, "storage of \(storage.count) for shape \(shape)")
+        self.shape = shape
+        self.count = count
+        self.storage = storage
+        self.requiresGrad = requiresGrad
+    }
+
+    /// A tensor of zeros.
+    public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
+        self.init(shape: shape, storage: TensorStorage(count: shape.reduce(1, *)), requiresGrad: requiresGrad)
+    }
+
+    /// A tensor holding `values` (row-major).
+    public convenience init(shape: [Int], values: [Float], requiresGrad: Bool = false) {
+        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        self.init(zeros: shape, requiresGrad: requiresGrad)
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    /// A tensor filled with `value`.
+    public convenience init(filling value: Float, shape: [Int], requiresGrad: Bool = false) {
+        self.init(zeros: shape, requiresGrad: requiresGrad)
+        data.update(repeating: value, count: count)
+    }
+
+    /// Normal(mean, std) samples drawn from `random` (so the same seed gives the same tensor).
+    public convenience init(normal shape: [Int], mean: Float = 0, std: Float, random: inout SeededRandom, requiresGrad: Bool = false) {
+        self.init(zeros: shape, requiresGrad: requiresGrad)
+        for i in 0..<count { data[i] = Float(random.nextNormal(mean: Double(mean), std: Double(std))) }
+    }
+
+    /// The elements, for reading and writing in place.
+    @inline(__always) public var data: UnsafeMutablePointer<Float> { storage.pointer }
+
+    /// A copy of the elements as an array.
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// The single element of a one-element tensor.
+    public var item: Float {
+        precondition(count == 1, "item of a tensor of shape \(shape)")
+        return data[0]
+    }
+
+    /// The gradient buffer, created as zeros on first use: backward rules add into it.
+    public func gradData() -> UnsafeMutablePointer<Float> {
+        if let grad { return grad.data }
+        let fresh = Tensor(zeros: shape)
+        grad = fresh
+        return fresh.data
+    }
+
+    /// Sets the gradient to zero (keeps the buffer).
+    public func zeroGrad() {
+        grad?.data.update(repeating: 0, count: count)
+    }
+}
+
+/// A reference-counted, 64-byte-aligned Float32 buffer, zero-initialised.
+public final class TensorStorage {
+    /// First element.
+    public let pointer: UnsafeMutablePointer<Float>
+    /// Number of elements.
+    public let count: Int
+
+    public init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    deinit { pointer.deallocate() }
+}

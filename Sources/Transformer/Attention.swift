@@ -1,0 +1,48 @@
+import Autograd
+
+/// Causal self-attention with the QK-Norm and RoPE switches, in model.md's order:
+/// project → QK-Norm → RoPE → scores/softmax/values → output projection.
+struct Attention {
+    let qProj: Tensor      // [H·Dh, d]     q_proj
+    let kProj: Tensor      // [Hkv·Dh, d]   k_proj
+    let vProj: Tensor      // [Hkv·Dh, d]   v_proj
+    let oProj: Tensor      // [d, H·Dh]     o_proj
+    let qNorm: Tensor?     // [Dh] (head) or [H·Dh] (full)     q_norm
+    let kNorm: Tensor?     // [Dh] (head) or [Hkv·Dh] (full)   k_norm
+
+    init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
+        let (d, h, hkv, dh) = (config.dModel, config.nHead, config.kvHeads, config.headDimension)
+        let residualStd = 0.02 / Float(2 * config.nLayer).squareRoot()
+        qProj = builder.normal("\(prefix).q_proj.weight", [h * dh, d], std: 0.02)
+        kProj = builder.normal("\(prefix).k_proj.weight", [hkv * dh, d], std: 0.02)
+        vProj = builder.normal("\(prefix).v_proj.weight", [hkv * dh, d], std: 0.02)
+        oProj = builder.normal("\(prefix).o_proj.weight", [d, h * dh], std: residualStd)
+        switch config.qkNorm {
+        case .off:
+            (qNorm, kNorm) = (nil, nil)
+        case .head:
+            qNorm = builder.ones("\(prefix).q_norm.weight", [dh])
+            kNorm = builder.ones("\(prefix).k_norm.weight", [dh])
+        case .full:
+            qNorm = builder.ones("\(prefix).q_norm.weight", [h * dh])
+            kNorm = builder.ones("\(prefix).k_norm.weight", [hkv * dh])
+        }
+    }
+
+    /// `x [B,T,d] → [B,T,d]`.
+    func forward(_ x: Tensor, config: ModelConfig) -> (output: Tensor, logitMax: Float) {
+        var q = linear(x, weight: qProj)           // [B, T, H·Dh]
+        var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
+        let v = linear(x, weight: vProj)           // [B, T, Hkv·Dh]
+        if let qNorm, let kNorm {                  // QK-Norm: a [Dh] weight normalises each head,
+            q = rmsNorm(q, weight: qNorm, eps: config.normEps)   // a [H·Dh] one the whole projection
+            k = rmsNorm(k, weight: kNorm, eps: config.normEps)
+        }
+        if config.position == .rope {              // RoPE rotates the normalised vectors
+            q = rope(q, headDim: config.headDimension, theta: config.ropeTheta)
+            k = rope(k, headDim: config.headDimension, theta: config.ropeTheta)
+        }
+        let attended = causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)  // [B, T, H·Dh]
+        return (linear(attended.output, weight: oProj), attended.logitMax)                           // [B, T, d]
+    }
+}

@@ -1,0 +1,115 @@
+import Autograd
+import Foundation
+
+/// A decoder-only transformer exactly as `model.md` specifies.
+///
+/// Shapes: B batch rows, T positions, d = `d_model`, H / Hkv query / key-value heads of width Dh,
+/// F = `d_ff`, V = vocabulary.
+public final class TransformerModel {
+    public let config: ModelConfig
+    /// Every trainable tensor in model.md's order: embeddings, layers 0…L−1, final norm, head.
+    /// The optimizer, gradient norms, checkpoints and export all walk this one list.
+    public let parameters: [NamedParameter]
+
+    let embedTokens: Tensor            // [V, d]
+    let embedPositions: Tensor?        // [block_size, d], learned positions only
+    let layers: [DecoderLayer]
+    let finalNorm: Tensor              // [d]
+    let lmHead: Tensor                 // [V, d]; the token embedding itself when tied
+
+    /// Builds the model with model.md's initialisation, a pure function of `config.seed`.
+    public init(config: ModelConfig) throws {
+        try config.validate()
+        self.config = config
+        var builder = ParameterBuilder(seed: config.seed)
+        let (v, d) = (config.vocabSize, config.dModel)
+        embedTokens = builder.normal("model.embed_tokens.weight", [v, d], std: 0.02)
+        embedPositions = config.position == .learned
+            ? builder.normal("model.embed_positions.weight", [config.blockSize, d], std: 0.02) : nil
+        layers = (0..<config.nLayer).map { DecoderLayer(index: $0, config: config, builder: &builder) }
+        finalNorm = builder.ones("model.norm.weight", [d])
+        lmHead = config.tieEmbeddings ? embedTokens : builder.normal("lm_head.weight", [v, d], std: 0.02)
+        parameters = builder.parameters
+    }
+
+    /// The parameter named `name`, if the layout has it.
+    public func parameter(named name: String) -> NamedParameter? {
+        parameters.first { $0.name == name }
+    }
+
+    /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major), with `attn_logit_max` per layer.
+    /// `length` may be any prefix length up to `block_size`.
+    public func forward(tokens: [Int32], batch: Int, length: Int) -> ForwardResult {
+        precondition(length >= 1 && length <= config.blockSize, "sequence of \(length) for block_size \(config.blockSize)")
+        var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens)   // [B, T, d]
+        if let embedPositions { x = addPositions(x, table: embedPositions) }
+        var logitMaxima: [Float] = []
+        for layer in layers {
+            let block = layer.forward(x, config: config)
+            x = block.output
+            logitMaxima.append(block.attentionLogitMax)
+        }
+        x = rmsNorm(x, weight: finalNorm, eps: config.normEps)
+        let logits = linear(x, weight: lmHead)                                          // [B, T, V]
+        return ForwardResult(logits: logits, attentionLogitMax: logitMaxima)
+    }
+
+    /// The training objective on `tokens` predicting `targets` (both B·T ids).
+    public func loss(tokens: [Int32], targets: [Int32], batch: Int, length: Int) -> LossResult {
+        let forward = forward(tokens: tokens, batch: batch, length: length)
+        let crossEntropy = Autograd.crossEntropy(logits: forward.logits, targets: targets, zLoss: config.zLoss)
+        return LossResult(loss: crossEntropy.loss, crossEntropy: crossEntropy.crossEntropy,
+                          logits: forward.logits, attentionLogitMax: forward.attentionLogitMax)
+    }
+
+    /// Gradient norm of each decoder layer's parameters (after `backward()`).
+    public func layerGradientNorms() -> [Double] {
+        (0..<config.nLayer).map { index in parameters.filter { $0.layer == index }.gradientNorm() }
+    }
+
+    /// Sets every parameter's gradient to zero.
+    public func zeroGradients() {
+        for parameter in parameters { parameter.tensor.zeroGrad() }
+    }
+}
+
+/// Output of `TransformerModel.forward`.
+public struct ForwardResult {
+    /// `[B, T, V]`.
+    public let logits: Tensor
+    /// Per layer: largest |attention score| after the 1/√Dh scale, over kept (query, key) pairs.
+    public let attentionLogitMax: [Float]
+}
+
+/// Output of `TransformerModel.loss`.
+public struct LossResult {
+    /// The optimised objective (cross-entropy + z-loss), a scalar to call `backward()` on.
+    public let loss: Tensor
+    /// Plain mean cross-entropy.
+    public let crossEntropy: Float
+    /// `[B, T, V]`.
+    public let logits: Tensor
+    /// Per layer, as in `ForwardResult`.
+    public let attentionLogitMax: [Float]
+}
+
+/// Creates parameters in order from one seeded stream, recording each under its name.
+struct ParameterBuilder {
+    var random: SeededRandom
+    var parameters: [NamedParameter] = []
+    var layer: Int?
+
+    init(seed: UInt64) { random = SeededRandom(seed: seed) }
+
+    mutating func normal(_ name: String, _ shape: [Int], std: Float) -> Tensor {
+        let tensor = Tensor(normal: shape, std: std, random: &random, requiresGrad: true)
+        parameters.append(NamedParameter(name: name, tensor: tensor, layer: layer, initialization: .normal(std: std)))
+        return tensor
+    }
+
+    mutating func ones(_ name: String, _ shape: [Int]) -> Tensor {
+        let tensor = Tensor(filling: 1, shape: shape, requiresGrad: true)
+        parameters.append(NamedParameter(name: name, tensor: tensor, layer: layer, initialization: .ones))
+        return tensor
+    }
+}

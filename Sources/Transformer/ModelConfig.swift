@@ -1,0 +1,122 @@
+/// Every switch of the model (`model.md`), with its defaults. Keys are model.md's snake_case names.
+///
+/// `n_kv_head`, `head_dim` and `d_ff` may be left out (nil): they then follow from the others
+/// (`kvHeads`, `headDimension`, `feedForward`).
+public struct ModelConfig: Codable, Equatable, Sendable {
+    /// Pre-norm (GPT-2 / Llama / Qwen3) or OLMo 2's post-norm on the sublayer outputs.
+    public enum BlockNorm: String, Codable, CaseIterable, Sendable { case pre, post }
+    /// QK-Norm: none, per head (one `[Dh]` weight each for q and k), or over the whole projection.
+    public enum QKNorm: String, Codable, CaseIterable, Sendable { case off, head, full }
+    /// Rotary embeddings or a learned position table.
+    public enum Position: String, Codable, CaseIterable, Sendable { case rope, learned }
+    /// Gated SiLU MLP or plain exact-GELU MLP.
+    public enum MLP: String, Codable, CaseIterable, Sendable { case swiglu, gelu }
+
+    public var vocabSize = 65
+    public var blockSize = 64
+    public var dModel = 128
+    public var nLayer = 4
+    public var nHead = 4
+    public var nKVHead: Int? = nil
+    public var headDim: Int? = nil
+    public var dFF: Int? = nil
+    public var blockNorm = BlockNorm.pre
+    public var qkNorm = QKNorm.head
+    public var position = Position.rope
+    public var ropeTheta: Float = 10000
+    public var mlp = MLP.swiglu
+    public var tieEmbeddings = true
+    public var normEps: Float = 1e-6
+    public var zLoss: Float = 0
+    public var seed: UInt64 = 1337
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case vocabSize = "vocab_size", blockSize = "block_size", dModel = "d_model", nLayer = "n_layer"
+        case nHead = "n_head", nKVHead = "n_kv_head", headDim = "head_dim", dFF = "d_ff"
+        case blockNorm = "block_norm", qkNorm = "qk_norm", position, ropeTheta = "rope_theta", mlp
+        case tieEmbeddings = "tie_embeddings", normEps = "norm_eps", zLoss = "z_loss", seed
+    }
+
+    /// The config's keys as written in files, in declaration order.
+    public static var keys: [String] { CodingKeys.allCases.map(\.rawValue) }
+
+    /// Missing keys take their defaults, so a file may set only a few.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ModelConfig()
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? d.vocabSize
+        blockSize = try c.decodeIfPresent(Int.self, forKey: .blockSize) ?? d.blockSize
+        dModel = try c.decodeIfPresent(Int.self, forKey: .dModel) ?? d.dModel
+        nLayer = try c.decodeIfPresent(Int.self, forKey: .nLayer) ?? d.nLayer
+        nHead = try c.decodeIfPresent(Int.self, forKey: .nHead) ?? d.nHead
+        nKVHead = try c.decodeIfPresent(Int.self, forKey: .nKVHead)
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
+        dFF = try c.decodeIfPresent(Int.self, forKey: .dFF)
+        blockNorm = try c.decodeIfPresent(BlockNorm.self, forKey: .blockNorm) ?? d.blockNorm
+        qkNorm = try c.decodeIfPresent(QKNorm.self, forKey: .qkNorm) ?? d.qkNorm
+        position = try c.decodeIfPresent(Position.self, forKey: .position) ?? d.position
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? d.ropeTheta
+        mlp = try c.decodeIfPresent(MLP.self, forKey: .mlp) ?? d.mlp
+        tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
+        normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
+        zLoss = try c.decodeIfPresent(Float.self, forKey: .zLoss) ?? d.zLoss
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+    }
+
+    /// `Hkv`: `n_kv_head`, or `n_head` when unset.
+    public var kvHeads: Int { nKVHead ?? nHead }
+    /// `Dh`: `head_dim`, or `d_model / n_head` when unset.
+    public var headDimension: Int { headDim ?? dModel / max(nHead, 1) }
+    /// `F`: `d_ff`, or round_up(8d/3, 32) for SwiGLU and 4d for GELU when unset.
+    public var feedForward: Int {
+        if let dFF { return dFF }
+        switch mlp {
+        case .swiglu: return (8 * dModel / 3 + 31) / 32 * 32
+        case .gelu: return 4 * dModel
+        }
+    }
+
+    /// The same config with every derived value written out (what a run folder records).
+    public var resolved: ModelConfig {
+        var copy = self
+        copy.nKVHead = kvHeads
+        copy.headDim = headDimension
+        copy.dFF = feedForward
+        return copy
+    }
+
+    /// Checks every constraint, throwing the first violation as one readable line.
+    public func validate() throws {
+        func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+            if !condition { throw ModelConfigError(message: message()) }
+        }
+        for (key, value) in [("vocab_size", vocabSize), ("block_size", blockSize), ("d_model", dModel),
+                             ("n_layer", nLayer), ("n_head", nHead)] {
+            try require(value >= 1, "\(key) must be at least 1 (got \(value))")
+        }
+        if let nKVHead {
+            try require(nKVHead >= 1, "n_kv_head must be at least 1 (got \(nKVHead))")
+            try require(nHead % nKVHead == 0, "n_kv_head (\(nKVHead)) must divide n_head (\(nHead))")
+        }
+        if let headDim {
+            try require(headDim >= 1, "head_dim must be at least 1 (got \(headDim))")
+        } else {
+            try require(dModel % nHead == 0, "n_head (\(nHead)) must divide d_model (\(dModel)) when head_dim is not set")
+        }
+        if let dFF { try require(dFF >= 1, "d_ff must be at least 1 (got \(dFF))") }
+        if position == .rope {
+            try require(headDimension % 2 == 0, "rope needs an even head_dim (got \(headDimension))")
+            try require(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive (got \(ropeTheta))")
+        }
+        try require(normEps > 0 && normEps.isFinite, "norm_eps must be positive (got \(normEps))")
+        try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
+    }
+}
+
+/// A model config that breaks a constraint.
+public struct ModelConfigError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public var description: String { message }
+}

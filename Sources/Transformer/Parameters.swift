@@ -1,0 +1,39 @@
+import Autograd
+
+/// One trainable tensor under its safetensors name (model.md's table).
+public struct NamedParameter {
+    /// The checkpoint key, e.g. `model.layers.0.self_attn.q_norm.weight`.
+    public let name: String
+    /// The weight; its `.grad` holds the gradient after `backward()`.
+    public let tensor: Tensor
+    /// Decoder layer the tensor belongs to, nil for embeddings, the final norm and the head.
+    public let layer: Int?
+    /// How it is initialised.
+    public let initialization: Initialization
+
+    /// model.md's initialisation rules.
+    public enum Initialization: Equatable {
+        /// Normal(0, std): linear and embedding weights.
+        case normal(std: Float)
+        /// All ones: norm weights.
+        case ones
+    }
+
+    /// 2-D weights (matrices and embeddings) get weight decay; norm weights never do.
+    public var decays: Bool { tensor.shape.count == 2 }
+}
+
+extension Array where Element == NamedParameter {
+    /// `sqrt(Σ grad²)` over these parameters (missing gradients count as zero), in Double.
+    public func gradientNorm() -> Double {
+        var total = 0.0
+        for parameter in self {
+            guard let grad = parameter.tensor.grad else { continue }
+            for i in 0..<grad.count { total += Double(grad.data[i]) * Double(grad.data[i]) }
+        }
+        return total.squareRoot()
+    }
+
+    /// Total number of scalars.
+    public var scalarCount: Int { reduce(0) { $0 + $1.tensor.count } }
+}

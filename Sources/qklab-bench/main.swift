@@ -1,0 +1,6 @@
+import Autograd
+import Foundation
+import Training
+
+OpenBLASKernel.reexecWithBestKernelIfNeeded()
+print(SystemReport.current().description)
