@@ -1,0 +1,53 @@
+import Autograd
+import XCTest
+
+final class AttentionTests: XCTestCase {
+    /// The fused op against the same attention composed from separate ops.
+    func composedAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> Tensor {
+        let (b, t, dh) = (q.shape[0], q.shape[1], q.shape[2] / heads)
+        let group = heads / kvHeads
+        let qh = splitHeads(q, heads: heads)                // [B, H, T, Dh]
+        let kh = splitHeads(k, heads: kvHeads), vh = splitHeads(v, heads: kvHeads)
+        // repeat_kv by hand: [B, Hkv, T, Dh] → [B, H, T, Dh]
+        func repeatKV(_ x: Tensor) -> Tensor {
+            let out = Tensor(zeros: [b, heads, t, dh])
+            for batch in 0..<b { for h in 0..<heads {
+                let source = x.data + ((batch * kvHeads + h / group) * t) * dh
+                (out.data + ((batch * heads + h) * t) * dh).update(from: source, count: t * dh)
+            } }
+            return out
+        }
+        let scores = scale(batchedMatmul(qh.reshaped([b * heads, t, dh]), repeatKV(kh).reshaped([b * heads, t, dh]), transposeB: true),
+                           by: 1 / Float(dh).squareRoot())
+        let y = batchedMatmul(causalSoftmax(scores), repeatKV(vh).reshaped([b * heads, t, dh]))
+        return mergeHeads(y.reshaped([b, heads, t, dh]))
+    }
+
+    func testFusedAttentionMatchesComposedOps() {
+        for (heads, kvHeads) in [(2, 2), (4, 2), (4, 1)] {
+            let q = randomTensor([2, 5, heads * 3], seed: 1), k = randomTensor([2, 5, kvHeads * 3], seed: 2)
+            let v = randomTensor([2, 5, kvHeads * 3], seed: 3)
+            let fused = causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output
+            let composed = Tape.withoutGradients { composedAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads) }
+            assertClose(fused.values, composed.values, tolerance: 1e-5)
+        }
+    }
+
+    func testFusedAttentionGradientsWithGroupedQueries() {
+        for (heads, kvHeads) in [(2, 2), (4, 2)] {
+            let q = randomTensor([2, 5, heads * 4], seed: 4), k = randomTensor([2, 5, kvHeads * 4], seed: 5)
+            let v = randomTensor([2, 5, kvHeads * 4], seed: 6)
+            assertGradientsMatch([q, k, v]) { probe(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output) }
+        }
+    }
+
+    /// `logitMax` is the largest |q·k|/√Dh over pairs the mask keeps: a huge score on a masked
+    /// (future) pair must not count.
+    func testLogitMaxIgnoresMaskedPairs() {
+        // One head, Dh = 1, T = 2: scores q_i·k_j. The masked pair (0, 1) is 100·50 = 5000.
+        let q = Tensor(shape: [1, 2, 1], values: [100, 1])
+        let k = Tensor(shape: [1, 2, 1], values: [2, 50])
+        let result = causalAttention(q: q, k: k, v: Tensor(zeros: [1, 2, 1]), heads: 1, kvHeads: 1)
+        XCTAssertEqual(result.logitMax, 200)     // max(|100·2|, |1·2|, |1·50|)
+    }
+}

@@ -1,0 +1,50 @@
+import Autograd
+import XCTest
+
+final class MatmulTests: XCTestCase {
+    /// `BLAS.gemm` against the naive triple loop, all four transpose cases, odd sizes, beta = 1.
+    func testGemmMatchesReferenceForAllTransposes() {
+        for (m, n, k) in [(1, 1, 1), (3, 17, 65), (65, 3, 17), (17, 65, 3), (65, 65, 65)] {
+            for transposeA in [false, true] {
+                for transposeB in [false, true] {
+                    let a = randomTensor(transposeA ? [k, m] : [m, k], seed: 1)
+                    let b = randomTensor(transposeB ? [n, k] : [k, n], seed: 2)
+                    let fast = randomTensor([m, n], seed: 3), reference = randomTensor([m, n], seed: 3)
+                    let lda = a.shape[1], ldb = b.shape[1]
+                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                              a: a.data, lda: lda, b: b.data, ldb: ldb, beta: 1, c: fast.data, ldc: n)
+                    BLAS.referenceGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5,
+                                       a: a.data, lda: lda, b: b.data, ldb: ldb, beta: 1, c: reference.data, ldc: n)
+                    assertClose(fast.values, reference.values, tolerance: 1e-4)
+                }
+            }
+        }
+    }
+
+    func testMatmulGradientsForAllTransposes() {
+        for transposeA in [false, true] {
+            for transposeB in [false, true] {
+                let (m, n, k) = (3, 5, 4)
+                let a = randomTensor(transposeA ? [k, m] : [m, k], seed: 4)
+                let b = randomTensor(transposeB ? [n, k] : [k, n], seed: 5)
+                assertGradientsMatch([a, b]) { probe(matmul(a, b, transposeA: transposeA, transposeB: transposeB)) }
+            }
+        }
+    }
+
+    func testLinearIsXTimesWeightTransposed() {
+        let x = randomTensor([2, 3, 4], seed: 6), weight = randomTensor([5, 4], seed: 7)
+        let y = linear(x, weight: weight)
+        XCTAssertEqual(y.shape, [2, 3, 5])
+        let expected = matmul(x.reshaped([6, 4]), weight, transposeB: true)
+        assertClose(y.values, expected.values, tolerance: 1e-6)
+        assertGradientsMatch([x, weight]) { probe(linear(x, weight: weight)) }
+    }
+
+    func testBatchedMatmulGradients() {
+        let a = randomTensor([3, 4, 5], seed: 8), b = randomTensor([3, 6, 5], seed: 9)
+        assertGradientsMatch([a, b]) { probe(batchedMatmul(a, b, transposeB: true)) }
+        let c = randomTensor([3, 4, 2], seed: 10)
+        assertGradientsMatch([a, c]) { probe(batchedMatmul(a, c, transposeA: true)) }
+    }
+}
