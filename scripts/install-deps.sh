@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages QKLab builds against (Debian/Ubuntu): OpenBLAS and pkg-config.
+# Idempotent: does nothing when they are present. Needs root (or sudo) only when installing.
+set -euo pipefail
+
+missing=()
+for package in libopenblas-dev pkg-config; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
