@@ -53,5 +53,21 @@ public struct SeededRandom: RandomNumberGenerator, Codable, Equatable {
         return mean + std * (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
+    /// Encoded as four hex strings: JSON numbers are not exact beyond 2⁵³.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(state.map { String($0, radix: 16) })
+    }
+
+    public init(from decoder: Decoder) throws {
+        let words = try decoder.singleValueContainer().decode([String].self)
+        let state = words.compactMap { UInt64($0, radix: 16) }
+        guard state.count == 4, words.count == 4, state != [0, 0, 0, 0] else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                debugDescription: "generator state must be four non-zero-in-total hex words"))
+        }
+        self.state = state
+    }
+
     private func rotateLeft(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }

@@ -1,0 +1,211 @@
+import Foundation
+import TOMLKit
+import Transformer
+
+/// A config problem: one line saying what, where, and what to do.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads configs from TOML files and `--set section.key=value` overrides, checking every key
+/// against `ConfigSchema`.
+public enum ConfigLoader {
+    /// Reads `url`, applies `overrides` in order, and validates the result.
+    public static func load(_ url: URL, overrides: [String] = []) throws -> TrainingConfig {
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ConfigError("cannot read config \(url.path): \(FileManager.default.fileExists(atPath: url.path) ? "not UTF-8 text" : "no such file")")
+        }
+        var config = try parse(text, source: url.path)
+        for override in overrides { try apply(override: override, to: &config) }
+        try validate(config)
+        return config
+    }
+
+    /// Parses TOML text (`source` names it in messages) onto the defaults.
+    public static func parse(_ text: String, source: String, onto base: TrainingConfig = TrainingConfig()) throws -> TrainingConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError("\(source):\(error.source.begin.line): \(error.description)")
+        }
+        var config = base
+        for section in table.keys.sorted() {
+            guard let sectionTable = table[section]?.table else {
+                throw ConfigError("\(source):\(line(of: section, section: nil, in: text)): '\(section)' must be a [section] (one of \(ConfigSchema.sections.joined(separator: ", ")))")
+            }
+            guard ConfigSchema.sections.contains(section) else {
+                throw ConfigError("\(source):\(line(of: section, section: nil, in: text)): unknown section [\(section)]\(suggestion(for: section, among: ConfigSchema.sections))")
+            }
+            for name in sectionTable.keys.sorted() {
+                let where_ = "\(source):\(line(of: name, section: section, in: text))"
+                guard let key = ConfigSchema.key("\(section).\(name)") else {
+                    throw ConfigError("\(where_): unknown key '\(name)' in [\(section)]\(unknownKeyAdvice(name, section: section))")
+                }
+                let value = try convert(sectionTable[name]!, for: key, at: where_)
+                key.write(&config, value)
+            }
+        }
+        return config
+    }
+
+    /// Applies one `section.key=value` override. The value is read as TOML (`3e-3`, `true`,
+    /// `"text"`); a bare word is taken as text, so `--set model.qk_norm=off` works.
+    public static func apply(override: String, to config: inout TrainingConfig) throws {
+        guard let equals = override.firstIndex(of: "=") else {
+            throw ConfigError("--set \(override): expected section.key=value")
+        }
+        let path = override[..<equals].trimmingCharacters(in: .whitespaces)
+        let rawValue = override[override.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+        guard let key = ConfigSchema.key(path) else {
+            let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
+            let advice = parts.count == 2 && ConfigSchema.sections.contains(parts[0])
+                ? unknownKeyAdvice(parts[1], section: parts[0])
+                : suggestion(for: path, among: ConfigSchema.keys.map(\.path))
+            throw ConfigError("--set \(override): unknown key '\(path)'\(advice)")
+        }
+        let parsed = (try? TOMLTable(string: "value = \(rawValue)"))?["value"]
+        let value: TOMLValueConvertible = parsed ?? rawValue
+        key.write(&config, try convert(value, for: key, at: "--set \(override)"))
+    }
+
+    /// Cross-key checks: the model's constraints and the schedule's.
+    public static func validate(_ config: TrainingConfig) throws {
+        do { try config.model.validate() } catch let error as ModelConfigError {
+            throw ConfigError("[model] \(error.message)")
+        }
+        if let minLR = config.optim.minLR, minLR > config.optim.lr {
+            throw ConfigError("[optim] min_lr (\(minLR)) must not exceed lr (\(config.optim.lr))")
+        }
+        let decaySteps = config.optim.decaySteps ?? config.train.maxSteps
+        if decaySteps < config.optim.warmupSteps {
+            throw ConfigError("[optim] decay_steps (\(decaySteps)) must be at least warmup_steps (\(config.optim.warmupSteps))")
+        }
+    }
+
+    // MARK: - Values
+
+    /// Checks a TOML value's type and range against `key`.
+    static func convert(_ value: TOMLValueConvertible, for key: ConfigKey, at location: String) throws -> ConfigValue {
+        func fail(_ problem: String) -> ConfigError { ConfigError("\(location): \(key.path) \(problem)") }
+        switch key.kind {
+        case .integer(let minimum):
+            guard value.type == .int, let integer = value.int else { throw fail("must be an integer (got \(describe(value)))") }
+            guard integer >= minimum else { throw fail("must be ≥ \(minimum) (got \(integer))") }
+            return .integer(integer)
+        case .real(let minimum, let maximum, let inclusiveMinimum):
+            let number: Double
+            switch value.type {
+            case .double: number = value.double!
+            case .int: number = Double(value.int!)
+            default: throw fail("must be a number (got \(describe(value)))")
+            }
+            let aboveMinimum = inclusiveMinimum ? number >= minimum : number > minimum
+            guard number.isFinite, aboveMinimum, number < maximum else {
+                let lower = inclusiveMinimum ? "≥ \(minimum)" : "> \(minimum)"
+                let upper = maximum.isInfinite ? "" : " and < \(maximum)"
+                throw fail("must be \(lower)\(upper) (got \(number))")
+            }
+            return .real(number)
+        case .text:
+            guard value.type == .string, let text = value.string else { throw fail("must be a string (got \(describe(value)))") }
+            return .text(text)
+        case .choice(let choices):
+            guard value.type == .string, let text = value.string, choices.contains(text) else {
+                throw fail("must be one of \(choices.map { "\"\($0)\"" }.joined(separator: ", ")) (got \(describe(value)))")
+            }
+            return .text(text)
+        case .flag:
+            guard value.type == .bool, let flag = value.bool else { throw fail("must be true or false (got \(describe(value)))") }
+            return .flag(flag)
+        }
+    }
+
+    static func describe(_ value: TOMLValueConvertible) -> String {
+        switch value.type {
+        case .string: return "\"\(value.string ?? "")\""
+        case .int: return String(value.int ?? 0)
+        case .double: return String(value.double ?? 0)
+        case .bool: return String(value.bool ?? false)
+        default: return "a \(value.type)"
+        }
+    }
+
+    // MARK: - Messages
+
+    static func unknownKeyAdvice(_ name: String, section: String) -> String {
+        if section == "model" && name == "vocab_size" { return ": the vocabulary always comes from the corpus" }
+        let here = ConfigSchema.keys.filter { $0.section == section }.map(\.name)
+        if let elsewhere = ConfigSchema.keys.first(where: { $0.name == name }) {
+            return "; it belongs in [\(elsewhere.section)]"
+        }
+        return suggestion(for: name, among: here)
+    }
+
+    /// "; did you mean 'x'?" for the closest candidate within a small edit distance.
+    static func suggestion(for word: String, among candidates: [String]) -> String {
+        let scored = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
+        guard let (best, distance) = scored, distance <= max(2, word.count / 3) else {
+            return "; valid keys: \(candidates.joined(separator: ", "))"
+        }
+        return "; did you mean '\(best)'?"
+    }
+
+    /// Levenshtein distance.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        var previous = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    /// Line number (1-based) where `key` is assigned inside `[section]` (or where the section
+    /// header is, for `section == nil`). TOMLKit reports lines only for syntax errors, so this
+    /// scans the text; 0 if not found.
+    static func line(of key: String, section: String?, in text: String) -> Int {
+        var current: String?
+        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.hasPrefix("[") {
+                let name = line.dropFirst().prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
+                if section == nil && name == key { return index + 1 }
+                current = name
+                continue
+            }
+            let assigned = line.prefix { $0 != "=" }.trimmingCharacters(in: .whitespaces)
+            if section == nil, current == nil, assigned == key { return index + 1 }
+            if let section, current == section, assigned == key || assigned == "\"\(key)\"" { return index + 1 }
+        }
+        return 0
+    }
+}
+
+extension TrainingConfig {
+    /// The fully resolved config as TOML: every key, derived values written out.
+    public func resolvedTOML() -> String {
+        var resolved = self
+        resolved.model = model.resolved
+        if resolved.optim.minLR == nil { resolved.optim.minLR = optim.lr / 10 }
+        if resolved.optim.decaySteps == nil { resolved.optim.decaySteps = train.maxSteps }
+        var lines: [String] = ["# Resolved by QKLab \(QKLabVersion.string): every key, with overrides applied."]
+        for section in ConfigSchema.sections {
+            lines.append("")
+            lines.append("[\(section)]")
+            if section == "model" { lines.append("# vocab_size = \(model.vocabSize)  (from the corpus)") }
+            for key in ConfigSchema.keys where key.section == section {
+                if let value = key.read(resolved) { lines.append("\(key.name) = \(value)") }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Transformer
+
+/// A value as written in a config file or on the command line.
+public enum ConfigValue: Equatable, CustomStringConvertible {
+    case integer(Int), real(Double), text(String), flag(Bool)
+
+    /// The value as TOML writes it.
+    public var description: String {
+        switch self {
+        case .integer(let value): return String(value)
+        case .real(let value): return value == value.rounded() && abs(value) < 1e15 ? String(format: "%.1f", value) : "\(value)"
+        case .text(let value): return "\"\(value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+        case .flag(let value): return String(value)
+        }
+    }
+}
+
+/// One config key: its place, type, allowed range, and how it reads and writes `TrainingConfig`.
+///
+/// The list `ConfigSchema.keys` is the single source of truth for every key: parsing, `--set`,
+/// "did you mean" suggestions, and the resolved `config.toml` of a run all walk it.
+public struct ConfigKey {
+    public enum Kind {
+        case integer(minimum: Int)
+        case real(minimum: Double, maximum: Double, inclusiveMinimum: Bool)
+        case text
+        case choice([String])
+        case flag
+    }
+
+    public let section: String
+    public let name: String
+    public let kind: Kind
+    /// Whether the key may be left unset (derived from others, e.g. `optim.min_lr`).
+    public let optional: Bool
+    let read: (TrainingConfig) -> ConfigValue?
+    let write: (inout TrainingConfig, ConfigValue) -> Void
+
+    /// `section.name`.
+    public var path: String { "\(section).\(name)" }
+}
+
+/// Every key of every section, in file order.
+public enum ConfigSchema {
+    public static let sections = ["model", "data", "optim", "train", "run"]
+
+    public static let keys: [ConfigKey] = modelKeys + dataKeys + optimKeys + trainKeys + runKeys
+
+    /// The key at `section.name`, if there is one.
+    public static func key(_ path: String) -> ConfigKey? { keys.first { $0.path == path } }
+
+    // MARK: - Builders
+
+    static func integer(_ section: String, _ name: String, minimum: Int, _ keyPath: WritableKeyPath<TrainingConfig, Int>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum), optional: false,
+                  read: { .integer($0[keyPath: keyPath]) },
+                  write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
+    }
+
+    static func optionalInteger(_ section: String, _ name: String, minimum: Int, _ keyPath: WritableKeyPath<TrainingConfig, Int?>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum), optional: true,
+                  read: { $0[keyPath: keyPath].map { .integer($0) } },
+                  write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
+    }
+
+    static func seed(_ section: String, _ keyPath: WritableKeyPath<TrainingConfig, UInt64>) -> ConfigKey {
+        ConfigKey(section: section, name: "seed", kind: .integer(minimum: 0), optional: false,
+                  read: { .integer(Int(truncatingIfNeeded: $0[keyPath: keyPath])) },
+                  write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = UInt64(v) } })
+    }
+
+    static func real(_ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
+                     _ keyPath: WritableKeyPath<TrainingConfig, Double>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
+                  optional: false, read: { .real($0[keyPath: keyPath]) },
+                  write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
+    }
+
+    static func float(_ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
+                      _ keyPath: WritableKeyPath<TrainingConfig, Float>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
+                  optional: false, read: { .real(Double($0[keyPath: keyPath])) },
+                  write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = Float(v) } })
+    }
+
+    static func optionalReal(_ section: String, _ name: String, _ range: (Double, Double),
+                             _ keyPath: WritableKeyPath<TrainingConfig, Double?>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: true),
+                  optional: true, read: { $0[keyPath: keyPath].map { .real($0) } },
+                  write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
+    }
+
+    static func text(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, String>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .text, optional: false, read: { .text($0[keyPath: keyPath]) },
+                  write: { config, value in if case .text(let v) = value { config[keyPath: keyPath] = v } })
+    }
+
+    static func choice<E: RawRepresentable & CaseIterable>(_ section: String, _ name: String,
+                                                            _ keyPath: WritableKeyPath<TrainingConfig, E>) -> ConfigKey where E.RawValue == String {
+        ConfigKey(section: section, name: name, kind: .choice(E.allCases.map(\.rawValue)), optional: false,
+                  read: { .text($0[keyPath: keyPath].rawValue) },
+                  write: { config, value in if case .text(let v) = value, let e = E(rawValue: v) { config[keyPath: keyPath] = e } })
+    }
+
+    static func flag(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, Bool>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .flag, optional: false, read: { .flag($0[keyPath: keyPath]) },
+                  write: { config, value in if case .flag(let v) = value { config[keyPath: keyPath] = v } })
+    }
+
+    // MARK: - The keys
+
+    /// `[model]`: model.md's switches. `vocab_size` is not here: it always comes from the corpus.
+    static let modelKeys: [ConfigKey] = [
+        integer("model", "block_size", minimum: 1, \.model.blockSize),
+        integer("model", "d_model", minimum: 1, \.model.dModel),
+        integer("model", "n_layer", minimum: 1, \.model.nLayer),
+        integer("model", "n_head", minimum: 1, \.model.nHead),
+        optionalInteger("model", "n_kv_head", minimum: 1, \.model.nKVHead),
+        optionalInteger("model", "head_dim", minimum: 1, \.model.headDim),
+        optionalInteger("model", "d_ff", minimum: 1, \.model.dFF),
+        choice("model", "block_norm", \.model.blockNorm),
+        choice("model", "qk_norm", \.model.qkNorm),
+        choice("model", "position", \.model.position),
+        float("model", "rope_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeTheta),
+        choice("model", "mlp", \.model.mlp),
+        flag("model", "tie_embeddings", \.model.tieEmbeddings),
+        float("model", "norm_eps", (0, 1), inclusiveMinimum: false, \.model.normEps),
+        float("model", "z_loss", (0, .infinity), \.model.zLoss),
+        seed("model", \.model.seed),
+    ]
+
+    static let dataKeys: [ConfigKey] = [
+        text("data", "path", \.data.path),
+        real("data", "val_fraction", (0, 1), inclusiveMinimum: false, \.data.valFraction),
+    ]
+
+    static let optimKeys: [ConfigKey] = [
+        real("optim", "lr", (0, .infinity), inclusiveMinimum: false, \.optim.lr),
+        optionalReal("optim", "min_lr", (0, .infinity), \.optim.minLR),
+        integer("optim", "warmup_steps", minimum: 0, \.optim.warmupSteps),
+        optionalInteger("optim", "decay_steps", minimum: 1, \.optim.decaySteps),
+        real("optim", "beta1", (0, 1), \.optim.beta1),
+        real("optim", "beta2", (0, 1), \.optim.beta2),
+        real("optim", "eps", (0, 1), inclusiveMinimum: false, \.optim.eps),
+        real("optim", "weight_decay", (0, .infinity), \.optim.weightDecay),
+        real("optim", "grad_clip", (0, .infinity), \.optim.gradClip),
+    ]
+
+    static let trainKeys: [ConfigKey] = [
+        integer("train", "batch_size", minimum: 1, \.train.batchSize),
+        integer("train", "max_steps", minimum: 1, \.train.maxSteps),
+        seed("train", \.train.seed),
+        integer("train", "threads", minimum: 0, \.train.threads),
+        integer("train", "log_interval", minimum: 0, \.train.logInterval),
+        integer("train", "eval_interval", minimum: 0, \.train.evalInterval),
+        integer("train", "eval_batches", minimum: 1, \.train.evalBatches),
+        integer("train", "checkpoint_interval", minimum: 0, \.train.checkpointInterval),
+        integer("train", "keep_checkpoints", minimum: 1, \.train.keepCheckpoints),
+        choice("train", "on_nonfinite", \.train.onNonfinite),
+    ]
+
+    static let runKeys: [ConfigKey] = [
+        text("run", "name", \.run.name),
+        text("run", "dir", \.run.dir),
+    ]
+}

@@ -1,0 +1,40 @@
+import Foundation
+
+/// A tokenized corpus split into training and validation parts.
+public struct Corpus {
+    public let tokenizer: CharTokenizer
+    /// First `1 − val_fraction` of the tokens.
+    public let train: [Int32]
+    /// The rest.
+    public let validation: [Int32]
+
+    /// Reads a UTF-8 text file and splits it. Throws for a missing, empty or non-UTF-8 file, or a
+    /// split too short to hold one window of `blockSize + 1` tokens.
+    public init(path: String, valFraction: Double, blockSize: Int) throws {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw DataError("corpus \(path): no such file (for the shipped corpora run scripts/get-data.sh)")
+        }
+        guard let text = String(data: bytes, encoding: .utf8) else {
+            throw DataError("corpus \(path): not UTF-8 text")
+        }
+        try self.init(text: text, source: path, valFraction: valFraction, blockSize: blockSize)
+    }
+
+    public init(text: String, source: String, valFraction: Double, blockSize: Int) throws {
+        guard !text.isEmpty else { throw DataError("corpus \(source) is empty") }
+        tokenizer = CharTokenizer(corpus: text)
+        let tokens = try tokenizer.encode(text)
+        let trainCount = Int((Double(tokens.count) * (1 - valFraction)).rounded(.down))
+        train = Array(tokens[..<trainCount])
+        validation = Array(tokens[trainCount...])
+        for (name, part) in [("training", train), ("validation", validation)] where part.count < blockSize + 1 {
+            throw DataError("corpus \(source): the \(name) split has \(part.count) tokens, fewer than block_size + 1 = \(blockSize + 1) (\(tokens.count) tokens in all, val_fraction \(valFraction))")
+        }
+    }
+}
+
+/// A data problem, one line.
+public struct DataError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

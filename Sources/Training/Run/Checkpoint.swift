@@ -1,0 +1,160 @@
+import Autograd
+import Foundation
+import Transformer
+
+/// Everything besides tensors that a resumed run needs to continue bit-identically.
+public struct CheckpointState: Codable, Equatable {
+    /// Format of this file; bumped on incompatible changes.
+    public var format = 1
+    /// Optimizer steps completed.
+    public var step: Int
+    /// Updates AdamW applied (smaller than `step` when steps were skipped).
+    public var optimizerSteps: Int
+    /// The batch sampler's generator, positioned after `step`'s batch.
+    public var sampler: BatchSampler
+    public var tokenizer: CharTokenizer
+    /// The resolved config the run trains with (model.vocab_size set from the corpus).
+    public var config: TrainingConfig
+    public var bestValLoss: Double?
+    public var skippedSteps: Int
+    /// Training time so far, so `elapsed_s` continues across resumes.
+    public var elapsedSeconds: Double
+}
+
+/// A checkpoint folder: `model.safetensors` (model.md's names; a tied head is not duplicated),
+/// `optimizer.safetensors` (`<name>.exp_avg`, `<name>.exp_avg_sq`) and `state.json`.
+///
+/// Written to a temporary folder, every file fsynced, then renamed into place and `latest`
+/// re-pointed: a folder named `step-*` is always complete.
+public enum Checkpoint {
+    public static let fileNames = ["model.safetensors", "optimizer.safetensors", "state.json"]
+
+    /// Writes the checkpoint of `state.step`; refuses (throws) if any value is not finite.
+    @discardableResult
+    public static func save(model: TransformerModel, optimizer: AdamW, state: CheckpointState, in folder: RunFolder) throws -> URL {
+        let modelTensors = model.parameters.map { NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values) }
+        var optimizerTensors: [NamedTensor] = []
+        for (index, parameter) in model.parameters.enumerated() {
+            optimizerTensors.append(NamedTensor(name: "\(parameter.name).exp_avg", shape: parameter.tensor.shape, values: optimizer.firstMoments[index].values))
+            optimizerTensors.append(NamedTensor(name: "\(parameter.name).exp_avg_sq", shape: parameter.tensor.shape, values: optimizer.secondMoments[index].values))
+        }
+        for tensor in modelTensors + optimizerTensors where !tensor.values.allSatisfy(\.isFinite) {
+            throw RunError("refusing to write checkpoint of step \(state.step): \(tensor.name) holds a non-finite value")
+        }
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(at: folder.checkpoints, withIntermediateDirectories: true)
+        let final = folder.checkpoint(step: state.step)
+        let temporary = folder.checkpoints.appendingPathComponent(".tmp-\(final.lastPathComponent)-\(getpid())")
+        try? fileManager.removeItem(at: temporary)
+        do {
+            try fileManager.createDirectory(at: temporary, withIntermediateDirectories: true)
+            let metadata = ["format": "qklab-\(state.format)", "step": String(state.step)]
+            try SafeTensors.write(modelTensors, metadata: metadata, to: temporary.appendingPathComponent("model.safetensors"))
+            try SafeTensors.write(optimizerTensors, metadata: metadata, to: temporary.appendingPathComponent("optimizer.safetensors"))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try writeSynced(try encoder.encode(state), to: temporary.appendingPathComponent("state.json"))
+            syncDirectory(temporary)
+            if fileManager.fileExists(atPath: final.path) { try fileManager.removeItem(at: final) }
+            try fileManager.moveItem(at: temporary, to: final)
+            syncDirectory(folder.checkpoints)
+        } catch {
+            try? fileManager.removeItem(at: temporary)
+            throw RunError("could not write checkpoint \(final.path): \(describe(error)); the previous checkpoint is intact")
+        }
+        try pointLatest(at: final, in: folder)
+        return final
+    }
+
+    /// Re-points `checkpoints/latest` at `checkpoint` atomically (new link, then rename).
+    static func pointLatest(at checkpoint: URL, in folder: RunFolder) throws {
+        let link = folder.checkpoints.appendingPathComponent(".latest-\(getpid())")
+        try? FileManager.default.removeItem(at: link)
+        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: checkpoint.lastPathComponent)
+        guard rename(link.path, folder.latest.path) == 0 else {
+            throw RunError("could not update \(folder.latest.path): \(String(cString: strerror(errno)))")
+        }
+        syncDirectory(folder.checkpoints)
+    }
+
+    /// Deletes all but the newest `keep` complete checkpoints.
+    public static func prune(_ folder: RunFolder, keep: Int) {
+        let complete = folder.completeCheckpoints()
+        for old in complete.dropLast(keep) { try? FileManager.default.removeItem(at: old) }
+    }
+
+    /// Reads `state.json` of a checkpoint folder.
+    public static func loadState(_ checkpoint: URL) throws -> CheckpointState {
+        let url = checkpoint.appendingPathComponent("state.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw RunError("checkpoint \(checkpoint.path) has no state.json")
+        }
+        do {
+            let state = try JSONDecoder().decode(CheckpointState.self, from: data)
+            guard state.format == 1 else { throw RunError("format \(state.format) is not supported (expected 1)") }
+            return state
+        } catch {
+            throw RunError("corrupt checkpoint state \(url.path): \(describe(error))")
+        }
+    }
+
+    /// Loads weights into `model` (and moments into `optimizer`), checking that names and shapes
+    /// match exactly: a partial load is never silent.
+    public static func restore(model: TransformerModel, optimizer: AdamW?, from checkpoint: URL) throws {
+        let weights = try SafeTensors.read(checkpoint.appendingPathComponent("model.safetensors")).tensors
+        try assign(weights, to: model.parameters.map { ($0.name, $0.tensor) }, source: checkpoint.appendingPathComponent("model.safetensors").path)
+        guard let optimizer else { return }
+        let moments = try SafeTensors.read(checkpoint.appendingPathComponent("optimizer.safetensors")).tensors
+        var targets: [(String, Tensor)] = []
+        for (index, parameter) in model.parameters.enumerated() {
+            targets.append(("\(parameter.name).exp_avg", optimizer.firstMoments[index]))
+            targets.append(("\(parameter.name).exp_avg_sq", optimizer.secondMoments[index]))
+        }
+        try assign(moments, to: targets, source: checkpoint.appendingPathComponent("optimizer.safetensors").path)
+    }
+
+    /// Copies `tensors` into `targets` by name; every target must be present with its shape, and
+    /// nothing else may be in the file.
+    static func assign(_ tensors: [NamedTensor], to targets: [(String, Tensor)], source: String) throws {
+        let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for (name, tensor) in targets {
+            guard let stored = byName[name] else { throw RunError("\(source): missing tensor \(name)") }
+            guard stored.shape == tensor.shape else {
+                throw RunError("\(source): \(name) has shape \(stored.shape), the model needs \(tensor.shape)")
+            }
+        }
+        let expected = Set(targets.map(\.0))
+        if let extra = tensors.first(where: { !expected.contains($0.name) }) {
+            throw RunError("\(source): unexpected tensor \(extra.name) (the checkpoint was made for another layout)")
+        }
+        for (name, tensor) in targets {
+            byName[name]!.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
+        }
+    }
+}
+
+/// Writes `data` to `url` and fsyncs it.
+func writeSynced(_ data: Data, to url: URL) throws {
+    guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+        throw RunError("cannot create \(url.path)")
+    }
+    let handle = try FileHandle(forWritingTo: url)
+    defer { try? handle.close() }
+    try handle.write(contentsOf: data)
+    try handle.synchronize()
+}
+
+/// fsync of a directory, so a rename inside it survives a power cut.
+func syncDirectory(_ url: URL) {
+    let fd = open(url.path, O_RDONLY)
+    if fd >= 0 {
+        fsync(fd)
+        close(fd)
+    }
+}
+
+/// An error as one line.
+func describe(_ error: Error) -> String {
+    if let error = error as? CustomStringConvertible, !(error is NSError) { return error.description }
+    return (error as NSError).localizedDescription
+}

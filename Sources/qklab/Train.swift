@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// `qklab train`: a new run from a config, or `--resume` of an existing one.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Train a model from a TOML config, or resume a run.")
+
+    @Option(help: "TOML config file.")
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. --set optim.lr=3e-3 (repeatable).", valueName: "section.key=value"))
+    var overrides: [String] = []
+
+    @Option(help: "Run folder (default: run.dir/run.name, the name defaulting to the config file's).")
+    var runDir: String?
+
+    @Option(help: "Continue the run in this folder from its latest checkpoint.")
+    var resume: String?
+
+    func validate() throws {
+        if config == nil && resume == nil { throw ValidationError("give --config FILE for a new run or --resume DIR to continue one") }
+        if config != nil && resume != nil { throw ValidationError("--config and --resume exclude each other (a resumed run keeps its config; use --set to change train/optim keys)") }
+        if resume != nil && runDir != nil { throw ValidationError("--run-dir is for new runs; --resume names the folder") }
+    }
+
+    func run() throws {
+        StopSignal.install()
+        let trainer: Trainer
+        if let resume {
+            trainer = try Trainer(resuming: RunFolder(URL(fileURLWithPath: resume)), overrides: overrides)
+        } else {
+            let configURL = URL(fileURLWithPath: config!)
+            let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
+            let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
+            let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
+            trainer = try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!)
+        }
+        do {
+            try trainer.run()
+        } catch let interrupted as TrainingInterrupted {
+            FileHandle.standardError.write(Data("qklab: \(interrupted)\n".utf8))
+            throw ExitCode(interrupted.exitCode)
+        }
+    }
+}

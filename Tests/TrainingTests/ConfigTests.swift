@@ -1,0 +1,110 @@
+import Foundation
+import Training
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    func parse(_ text: String) throws -> TrainingConfig {
+        try ConfigLoader.parse(text, source: "test.toml")
+    }
+
+    func errorMessage(_ text: String, overrides: [String] = []) -> String? {
+        do {
+            var config = try parse(text)
+            for override in overrides { try ConfigLoader.apply(override: override, to: &config) }
+            try ConfigLoader.validate(config)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testDefaultsAndPartialFiles() throws {
+        let config = try parse("[model]\nd_model = 64\n[optim]\nlr = 3e-3\n")
+        XCTAssertEqual(config.model.dModel, 64)
+        XCTAssertEqual(config.model.nLayer, 4)
+        XCTAssertEqual(config.optim.lr, 3e-3)
+        XCTAssertEqual(config.optim.beta2, 0.95)
+        XCTAssertEqual(config.train.onNonfinite, .stop)
+    }
+
+    func testEveryShippedConfigLoads() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let configs = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("configs").path).filter { $0.hasSuffix(".toml") }
+        XCTAssertGreaterThanOrEqual(configs.count, 4)
+        for name in configs {
+            XCTAssertNoThrow(try ConfigLoader.load(root.appendingPathComponent("configs/\(name)")), name)
+        }
+        let head = try ConfigLoader.load(root.appendingPathComponent("configs/shakespeare-qknorm.toml"))
+        var off = try ConfigLoader.load(root.appendingPathComponent("configs/shakespeare-noqknorm.toml"))
+        XCTAssertEqual(off.model.qkNorm, .off)
+        off.model.qkNorm = .head
+        XCTAssertEqual(head, off, "the shakespeare pair differs only in qk_norm")
+    }
+
+    func testUnknownKeysNameFileLineAndSuggest() {
+        XCTAssertEqual(errorMessage("[model]\nd_model = 64\nqk_nrom = \"off\"\n"),
+                       "test.toml:3: unknown key 'qk_nrom' in [model]; did you mean 'qk_norm'?")
+        XCTAssertEqual(errorMessage("[optim]\nlr = 1e-3\nbatch_size = 4\n"),
+                       "test.toml:3: unknown key 'batch_size' in [optim]; it belongs in [train]")
+        XCTAssertEqual(errorMessage("[trian]\nmax_steps = 4\n"),
+                       "test.toml:1: unknown section [trian]; did you mean 'train'?")
+        XCTAssertEqual(errorMessage("[model]\nvocab_size = 80\n"),
+                       "test.toml:2: unknown key 'vocab_size' in [model]: the vocabulary always comes from the corpus")
+    }
+
+    func testWrongTypesAndRanges() {
+        XCTAssertEqual(errorMessage("[model]\nn_layer = \"four\"\n"), "test.toml:2: model.n_layer must be an integer (got \"four\")")
+        XCTAssertEqual(errorMessage("[model]\nqk_norm = \"both\"\n"),
+                       "test.toml:2: model.qk_norm must be one of \"off\", \"head\", \"full\" (got \"both\")")
+        XCTAssertEqual(errorMessage("\n[optim]\nlr = -1.0\n"), "test.toml:3: optim.lr must be > 0.0 (got -1.0)")
+        XCTAssertEqual(errorMessage("[train]\nbatch_size = 0\n"), "test.toml:2: train.batch_size must be ≥ 1 (got 0)")
+        XCTAssertEqual(errorMessage("[model]\ntie_embeddings = 1\n"), "test.toml:2: model.tie_embeddings must be true or false (got 1)")
+        XCTAssertEqual(errorMessage("[data]\nval_fraction = 1.5\n"), "test.toml:2: data.val_fraction must be > 0.0 and < 1.0 (got 1.5)")
+    }
+
+    func testSyntaxErrorsAndCrossKeyChecks() {
+        XCTAssertTrue(errorMessage("[model]\nd_model = = 3\n")!.hasPrefix("test.toml:2: "))
+        XCTAssertEqual(errorMessage("[model]\nn_head = 6\n"), "[model] n_head (6) must divide d_model (128) when head_dim is not set")
+        XCTAssertEqual(errorMessage("[optim]\nlr = 1e-3\nmin_lr = 1e-2\n"), "[optim] min_lr (0.01) must not exceed lr (0.001)")
+    }
+
+    func testOverrides() throws {
+        var config = try parse("[optim]\nlr = 1e-3\n")
+        try ConfigLoader.apply(override: "optim.lr=3e-3", to: &config)
+        try ConfigLoader.apply(override: "model.qk_norm=off", to: &config)
+        try ConfigLoader.apply(override: "model.tie_embeddings=false", to: &config)
+        try ConfigLoader.apply(override: "run.name=\"my run\"", to: &config)
+        try ConfigLoader.apply(override: "optim.min_lr=1", to: &config)      // an integer where a number goes
+        XCTAssertEqual(config.optim.lr, 3e-3)
+        XCTAssertEqual(config.model.qkNorm, .off)
+        XCTAssertFalse(config.model.tieEmbeddings)
+        XCTAssertEqual(config.run.name, "my run")
+        XCTAssertEqual(config.optim.minLR, 1)
+        XCTAssertEqual(errorMessage("", overrides: ["optim.learning_rate=1"]), "--set optim.learning_rate=1: unknown key 'optim.learning_rate'; valid keys: lr, min_lr, warmup_steps, decay_steps, beta1, beta2, eps, weight_decay, grad_clip")
+        XCTAssertEqual(errorMessage("", overrides: ["train.max_step=10"]), "--set train.max_step=10: unknown key 'train.max_step'; did you mean 'max_steps'?")
+        XCTAssertEqual(errorMessage("", overrides: ["train.max_steps=ten"]), "--set train.max_steps=ten: train.max_steps must be an integer (got \"ten\")")
+        XCTAssertEqual(errorMessage("", overrides: ["lr"]), "--set lr: expected section.key=value")
+    }
+
+    /// The resolved config is complete and reads back to the same config.
+    func testResolvedConfigRoundTrip() throws {
+        var config = try parse("[model]\nqk_norm = \"full\"\n[optim]\nlr = 2e-3\n[run]\nname = \"x\"\n")
+        config.model.vocabSize = 65
+        let text = config.resolvedTOML()
+        XCTAssertTrue(text.contains("n_kv_head = 4"))
+        XCTAssertTrue(text.contains("d_ff = 352"))
+        var reread = try parse(text)
+        reread.model.vocabSize = 65
+        XCTAssertEqual(reread.model, config.model.resolved)
+        XCTAssertEqual(reread.optim.lr, 2e-3)
+        XCTAssertEqual(reread.optim.minLR!, 2e-4, accuracy: 1e-15)
+        XCTAssertEqual(reread.optim.decaySteps, 2000)
+        XCTAssertEqual(reread.run, config.run)
+    }
+
+    func testMissingConfigFile() {
+        XCTAssertThrowsError(try ConfigLoader.load(URL(fileURLWithPath: "/nonexistent/x.toml"))) { error in
+            XCTAssertEqual("\(error)", "cannot read config /nonexistent/x.toml: no such file")
+        }
+    }
+}
