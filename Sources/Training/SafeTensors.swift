@@ -37,8 +37,9 @@ public struct SafeTensorsError: Error, CustomStringConvertible {
 public enum SafeTensors {
     /// The `dtype` QKLab writes and reads.
     static let dtype = "F32"
-    /// Deepest JSON nesting accepted in a header (the format needs 3).
-    static let maximumDepth = 64
+    /// Deepest JSON nesting accepted in a header (the format needs 3; serde_json, which the
+    /// reference uses, stops at 128).
+    static let maximumDepth = 128
 
     /// Writes tensors in the given order; metadata goes to "__metadata__". Writes to `url`
     /// directly (atomic renames are the caller's business), then fsyncs the file.
@@ -55,7 +56,7 @@ public enum SafeTensors {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
             var written = 0
             while written < raw.count {
-                let result = Foundation.write(fd, raw.baseAddress! + written, raw.count - written)
+                let result = posixWrite(fd, raw.baseAddress! + written, raw.count - written)
                 if result < 0 {
                     if errno == EINTR { continue }
                     throw failure("write failed after \(written) of \(raw.count) bytes")
@@ -92,10 +93,10 @@ public enum SafeTensors {
             guard tensor.name != "__metadata__" else { throw failure("a tensor may not be named \"__metadata__\"") }
             guard names.insert(Array(tensor.name.utf8)).inserted else { throw failure("tensor \(name) appears twice") }
             guard let count = elementCount(tensor.shape) else {
-                throw failure("tensor \(name) has an invalid shape \(tensor.shape)")
+                throw failure("tensor \(name) has an invalid shape \(shapeText(tensor.shape))")
             }
             guard count == tensor.values.count else {
-                throw failure("tensor \(name) has shape \(tensor.shape) (\(count) values) but holds \(tensor.values.count) values")
+                throw failure("tensor \(name) has shape \(shapeText(tensor.shape)) (\(count) values) but holds \(tensor.values.count) values")
             }
             let end = offset + 4 * count  // cannot overflow: the values are in memory
             header += (first ? "" : ",") + jsonString(tensor.name)
@@ -165,8 +166,8 @@ public enum SafeTensors {
                 guard entry.dtype == dtype else {
                     throw failure("tensor \(name) has dtype \(quoted(entry.dtype)); only \(dtype) is supported")
                 }
-                guard let count = elementCount(entry.shape) else {
-                    throw failure("tensor \(name) has shape \(entry.shape) whose element count overflows")
+                guard let count = elementCount(entry.shape), case (let bytes, false) = count.multipliedReportingOverflow(by: 4) else {
+                    throw failure("tensor \(name) has shape \(shapeText(entry.shape)) whose byte size overflows")
                 }
                 guard entry.begin <= entry.end else {
                     throw failure("tensor \(name) has data_offsets [\(entry.begin), \(entry.end)] with begin > end")
@@ -174,9 +175,8 @@ public enum SafeTensors {
                 guard entry.end <= bufferLength else {
                     throw failure("tensor \(name) has data_offsets [\(entry.begin), \(entry.end)] beyond the \(bufferLength)-byte buffer")
                 }
-                let (bytes, overflow) = count.multipliedReportingOverflow(by: 4)
-                guard !overflow, bytes == entry.end - entry.begin else {
-                    throw failure("tensor \(name) has shape \(entry.shape) (\(count) F32 values) but data_offsets [\(entry.begin), \(entry.end)] hold \(entry.end - entry.begin) bytes")
+                guard bytes == entry.end - entry.begin else {
+                    throw failure("tensor \(name) has shape \(shapeText(entry.shape)) (\(count) F32 values) but data_offsets [\(entry.begin), \(entry.end)] hold \(entry.end - entry.begin) bytes")
                 }
             }
             // File-offset order (ties, i.e. empty tensors, keep header order); the buffer must be
@@ -202,11 +202,11 @@ public enum SafeTensors {
 
             let tensors = ordered.map { entry -> NamedTensor in
                 let count = (entry.end - entry.begin) / 4
-                let source = UnsafeRawBufferPointer(rebasing: file[(bufferStart + entry.begin)..<(bufferStart + entry.end)])
+                let bytes = UnsafeRawBufferPointer(rebasing: file[(bufferStart + entry.begin)..<(bufferStart + entry.end)])
                 var values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                     // The file is little-endian, as is the x86-64/arm64 host: a plain byte copy
                     // (no alignment needed) gives the values; big-endian hosts swap below.
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: source)
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
                     initialized = count
                 }
                 #if _endian(big)
@@ -230,6 +230,12 @@ public enum SafeTensors {
             count = product
         }
         return count
+    }
+
+    /// A shape for an error message, abbreviated if it has many dimensions.
+    static func shapeText(_ shape: [Int]) -> String {
+        guard shape.count > 8 else { return "\(shape)" }
+        return "[" + shape.prefix(8).map(String.init).joined(separator: ", ") + ", … (\(shape.count) dimensions)]"
     }
 
     /// A JSON string literal (non-ASCII written as UTF-8).
@@ -287,7 +293,7 @@ public enum SafeTensors {
         let chunkSize = 1 << 20
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         while true {
-            let result = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress!, chunkSize) }
+            let result = chunk.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress!, chunkSize) }
             if result < 0 {
                 if errno == EINTR { continue }
                 throw failure()
@@ -378,7 +384,7 @@ public enum SafeTensors {
             guard let shape else { throw Failure(message: "tensor \(quotedName) has no shape") }
             guard let offsets else { throw Failure(message: "tensor \(quotedName) has no data_offsets") }
             guard offsets.count == 2 else {
-                throw Failure(message: "tensor \(quotedName): data_offsets has \(offsets.count) values instead of 2")
+                throw Failure(message: "tensor \(quotedName): data_offsets holds \(offsets.count) integer\(offsets.count == 1 ? "" : "s"), not [begin, end]")
             }
             return Entry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
         }
@@ -399,11 +405,12 @@ public enum SafeTensors {
                     throw Failure(message: "\(what) is not a list of integers")
                 }
                 let literal = try parseNumber()
+                let shown = literal.count <= 40 ? literal : String(literal.prefix(40)) + "…"
                 guard let value = Int(literal) else {
-                    let isInteger = literal.allSatisfy { $0 == "-" || $0.isASCII && $0.isNumber }
-                    throw Failure(message: "\(what) holds \(literal), \(isInteger ? "out of range" : "not an integer")")
+                    let isInteger = !literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
+                    throw Failure(message: "\(what) holds \(shown), \(isInteger ? "out of range" : "not an integer")")
                 }
-                guard value >= 0 else { throw Failure(message: "\(what) holds \(literal), a negative value") }
+                guard value >= 0, !literal.hasPrefix("-") else { throw Failure(message: "\(what) holds \(shown), a negative value") }
                 values.append(value)
                 skipWhitespace()
                 switch peek() {
@@ -523,9 +530,7 @@ public enum SafeTensors {
                 if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
                 guard digits(&self) > 0 else { throw invalid("malformed number") }
             }
-            let literal = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-            guard literal.count <= 40 else { return String(literal.prefix(40)) + "…" }
-            return literal
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         }
 
         /// A string at `position` (which holds the opening quote), escapes resolved.
@@ -603,4 +608,13 @@ public enum SafeTensors {
             return Failure(message: "header is not valid JSON: \(what) at header offset \(position)\(found)")
         }
     }
+}
+
+// Outside `SafeTensors`, whose `read`/`write` would shadow the POSIX calls.
+private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}
+
+private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    read(fd, buffer, count)
 }

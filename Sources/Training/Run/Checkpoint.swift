@@ -155,6 +155,7 @@ func syncDirectory(_ url: URL) {
 
 /// An error as one line.
 func describe(_ error: Error) -> String {
-    if let error = error as? CustomStringConvertible, !(error is NSError) { return error.description }
-    return (error as NSError).localizedDescription
+    let bridged = error as NSError
+    if [NSCocoaErrorDomain, NSPOSIXErrorDomain].contains(bridged.domain) { return bridged.localizedDescription }
+    return "\(error)"
 }
