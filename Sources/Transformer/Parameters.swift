@@ -19,6 +19,10 @@ public struct NamedParameter {
         case ones
     }
 
+    public init(name: String, tensor: Tensor, layer: Int?, initialization: Initialization) {
+        (self.name, self.tensor, self.layer, self.initialization) = (name, tensor, layer, initialization)
+    }
+
     /// 2-D weights (matrices and embeddings) get weight decay; norm weights never do.
     public var decays: Bool { tensor.shape.count == 2 }
 }

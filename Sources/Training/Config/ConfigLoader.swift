@@ -81,8 +81,7 @@ public enum ConfigLoader {
         if let minLR = config.optim.minLR, minLR > config.optim.lr {
             throw ConfigError("[optim] min_lr (\(minLR)) must not exceed lr (\(config.optim.lr))")
         }
-        let decaySteps = config.optim.decaySteps ?? config.train.maxSteps
-        if decaySteps < config.optim.warmupSteps {
+        if let decaySteps = config.optim.decaySteps, decaySteps < config.optim.warmupSteps {
             throw ConfigError("[optim] decay_steps (\(decaySteps)) must be at least warmup_steps (\(config.optim.warmupSteps))")
         }
     }

@@ -17,6 +17,8 @@ public struct DataConfig: Equatable, Codable, Sendable {
     public var path = "data/tinyshakespeare.txt"
     /// The last `val_fraction` of the corpus is the validation split.
     public var valFraction = 0.1
+
+    public init() {}
 }
 
 /// `[optim]`: AdamW and the learning-rate schedule (model.md).
@@ -34,6 +36,8 @@ public struct OptimizerConfig: Equatable, Codable, Sendable {
     public var weightDecay = 0.1
     /// Global-norm clip (0 = off).
     public var gradClip = 1.0
+
+    public init() {}
 }
 
 /// `[train]`: the loop.
@@ -53,6 +57,8 @@ public struct TrainConfig: Equatable, Codable, Sendable {
     public var checkpointInterval = 500
     public var keepCheckpoints = 3
     public var onNonfinite = NonFinitePolicy.stop
+
+    public init() {}
 }
 
 /// `[run]`: where the run folder goes.
@@ -60,4 +66,6 @@ public struct RunConfig: Equatable, Codable, Sendable {
     /// Folder name under `dir`; empty means the config file's name.
     public var name = ""
     public var dir = "runs"
+
+    public init() {}
 }

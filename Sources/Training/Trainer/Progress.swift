@@ -3,15 +3,21 @@ import Foundation
 /// The console progress line: redrawn in place on a terminal, plain lines when piped.
 public final class ConsoleProgress {
     let isTerminal: Bool
+    /// Prints nothing at all (tests).
+    let quiet: Bool
     private var lastDraw = Date.distantPast
     private var hasOpenLine = false
 
-    public init(isTerminal: Bool = isatty(STDOUT_FILENO) != 0) { self.isTerminal = isTerminal }
+    public init(isTerminal: Bool = isatty(STDOUT_FILENO) != 0, quiet: Bool = false) {
+        self.isTerminal = isTerminal
+        self.quiet = quiet
+    }
 
     /// Called after every step; draws at most 10 times a second on a terminal, and prints a
     /// line at log intervals (`logged`) when piped.
     public func update(step: Int, maxSteps: Int, loss: Float, valLoss: Double?, gradientNorm: Double,
                        tokensPerSecond: Double, secondsLeft: Double, logged: Bool) {
+        if quiet { return }
         let text = Self.line(step: step, maxSteps: maxSteps, loss: loss, valLoss: valLoss, gradientNorm: gradientNorm,
                              tokensPerSecond: tokensPerSecond, secondsLeft: secondsLeft)
         if isTerminal {
@@ -27,6 +33,7 @@ public final class ConsoleProgress {
 
     /// Prints a message on its own line (ending a redrawn progress line first).
     public func message(_ text: String) {
+        if quiet { return }
         if hasOpenLine {
             FileHandle.standardOutput.write(Data("\n".utf8))
             hasOpenLine = false
