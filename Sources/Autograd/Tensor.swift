@@ -1,3 +1,5 @@
+import Foundation
+
 /// A Float32 array: contiguous, row-major, with a shape.
 ///
 /// Storage is a reference-counted buffer (`TensorStorage`): `reshaped` views share it, and no op
@@ -28,6 +30,12 @@ public final class Tensor {
     /// A tensor of zeros.
     public convenience init(zeros shape: [Int], requiresGrad: Bool = false) {
         self.init(shape: shape, storage: TensorStorage(count: shape.reduce(1, *)), requiresGrad: requiresGrad)
+    }
+
+    /// A tensor whose elements are garbage until written: for op outputs that overwrite every
+    /// element (skips zeroing a recycled buffer).
+    public convenience init(uninitialized shape: [Int]) {
+        self.init(shape: shape, storage: TensorStorage(count: shape.reduce(1, *), zeroed: false))
     }
 
     /// A tensor holding `values` (row-major).
@@ -75,19 +83,46 @@ public final class Tensor {
     }
 }
 
-/// A reference-counted, 64-byte-aligned Float32 buffer, zero-initialised.
+/// A reference-counted, 64-byte-aligned Float32 buffer, zero-initialised unless asked not to be.
+///
+/// Buffers come from and return to `BufferPool`, so a training step that repeats the same
+/// shapes stops allocating (and page-faulting) after its first step.
 public final class TensorStorage {
     /// First element.
     public let pointer: UnsafeMutablePointer<Float>
     /// Number of elements.
     public let count: Int
 
-    public init(count: Int) {
+    public init(count: Int, zeroed: Bool = true) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
+        pointer = BufferPool.take(count: count)
+        if zeroed { pointer.update(repeating: 0, count: count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { BufferPool.give(pointer, count: count) }
+}
+
+/// Free buffers by element count. Buffers of at least `minimumPooledCount` elements are kept for
+/// reuse instead of freed; smaller ones go straight back to malloc, which is fast for them.
+enum BufferPool {
+    static let minimumPooledCount = 4096
+    nonisolated(unsafe) private static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private static let lock = NSLock()
+
+    static func take(count: Int) -> UnsafeMutablePointer<Float> {
+        if count >= minimumPooledCount {
+            lock.lock()
+            defer { lock.unlock() }
+            if let buffer = free[count]?.popLast() { return buffer }
+        }
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    static func give(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        guard count >= minimumPooledCount else { return buffer.deallocate() }
+        lock.lock()
+        free[count, default: []].append(buffer)
+        lock.unlock()
+    }
 }

@@ -93,7 +93,8 @@ public final class TensorBoardWriter {
     private static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        let name = String(cString: buffer).replacingOccurrences(of: "/", with: "_")
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        let name = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "/", with: "_")
         return name.isEmpty ? "localhost" : name
     }
 }
@@ -219,12 +220,13 @@ enum TFRecord {
         let lengthBytes = file[offset..<offset + 8]
         try check(lengthBytes, against: file, at: offset + 8, what: "length")
         let length = littleEndianInteger(lengthBytes, as: UInt64.self)
+        let afterHeader = available - headerSize
         // Compared as UInt64: a huge length must not overflow Int.
-        guard length <= UInt64(available - headerSize - footerSize) || available < headerSize + footerSize else {
-            return try unframeData(file, at: offset, length: Int(length))
+        guard afterHeader >= footerSize, length <= UInt64(afterHeader - footerSize) else {
+            throw TensorBoardDecoding.Failure(
+                "truncated: the record holds \(length) data bytes plus a \(footerSize)-byte CRC, but only \(afterHeader) bytes follow its header")
         }
-        throw TensorBoardDecoding.Failure(
-            "truncated: the record holds \(length) data bytes plus a \(footerSize)-byte CRC, but only \(available - headerSize) bytes follow its header")
+        return try unframeData(file, at: offset, length: Int(length))
     }
 
     private static func unframeData(_ file: [UInt8], at offset: Int, length: Int) throws -> (data: ArraySlice<UInt8>, next: Int) {

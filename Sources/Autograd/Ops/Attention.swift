@@ -45,8 +45,8 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     precondition(heads % kvHeads == 0 && k.shape == [b, t, shape.kvWidth] && v.shape == k.shape,
                  "attention over q \(q.shape), k \(k.shape), v \(v.shape) with \(heads)/\(kvHeads) heads")
     let scale = 1 / Float(headDim).squareRoot()
-    let probabilities = Tensor(zeros: [b, heads, t, t])   // P, kept for the pullback
-    let output = Tensor(zeros: q.shape)                    // [B, T, H·Dh]
+    let probabilities = Tensor(uninitialized: [b, heads, t, t])   // P, kept for the pullback
+    let output = Tensor(uninitialized: q.shape)                    // [B, T, H·Dh]
     let p = probabilities.data, tt = t * t
 
     for pair in 0..<shape.pairs {                          // S = Q·Kᵀ/√Dh
@@ -91,7 +91,7 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, probabilities: T
                                scale: Float, outputGrad dY: UnsafePointer<Float>) {
     let t = shape.length, tt = t * t, headDim = shape.headDim
     let p = probabilities.data
-    let scoreGrads = Tensor(zeros: probabilities.shape)   // dP, then dS in place
+    let scoreGrads = Tensor(uninitialized: probabilities.shape)   // dP, then dS in place
     let dS = scoreGrads.data
     let dV = v.requiresGrad ? v.gradData() : nil
     for pair in 0..<shape.pairs {

@@ -53,7 +53,9 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> 
                     let logitsRow = x + row * vocabulary, dRow = dx + row * vocabulary
                     let lse = logSumExp[row]
                     let softmaxScale = perRow * (1 + 2 * zLoss * lse)
-                    for j in 0..<vocabulary { dRow[j] += softmaxScale * exp(logitsRow[j] - lse) }
+                    forEachVector(0..<vocabulary) { j, lanes in
+                        store(load(dRow, j, lanes) + softmaxScale * exp(load(logitsRow, j, lanes) - lse), dRow, j, lanes)
+                    }
                     dRow[Int(targets[row])] -= perRow
                 }
             }
@@ -67,7 +69,11 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> 
 func rowLogSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
     var maximum = -Float.infinity
     for i in 0..<count { maximum = max(maximum, x[i]) }
-    var total: Float = 0
-    for i in 0..<count { total += exp(x[i] - maximum) }
-    return maximum + log(total)
+    var total = Vector()
+    forEachVector(0..<count) { i, lanes in
+        var e = exp(load(x, i, lanes) - maximum)
+        if lanes < vectorWidth { for lane in lanes..<vectorWidth { e[lane] = 0 } }
+        total += e
+    }
+    return maximum + log(total.sum())
 }

@@ -9,7 +9,7 @@ let elementwiseGrain = 1 << 15
 /// Builds an elementwise op with one input: `value(x)` forward, `derivative(x, y)` = dy/dx.
 @inline(__always)
 private func unaryOp(_ x: Tensor, value: @escaping (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
-    let output = Tensor(zeros: x.shape)
+    let output = Tensor(uninitialized: x.shape)
     let input = x.data, out = output.data
     Parallel.forEachChunk(x.count, grain: elementwiseGrain) { range in
         for i in range { out[i] = value(input[i]) }
@@ -28,17 +28,17 @@ private func unaryOp(_ x: Tensor, value: @escaping (Float) -> Float, derivative:
 /// `a + b` (same shape). Pullback: `da += dOut`, `db += dOut`.
 public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "add of \(a.shape) and \(b.shape)")
-    let output = Tensor(zeros: a.shape)
+    let output = Tensor(uninitialized: a.shape)
     let x = a.data, y = b.data, out = output.data
     Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
-        for i in range { out[i] = x[i] + y[i] }
+        forEachVector(range) { i, lanes in store(load(x, i, lanes) + load(y, i, lanes), out, i, lanes) }
     }
     if Tape.needsGradient(a, b) {
         Tape.record(output) { dOut in
             for input in [a, b] where input.requiresGrad {
                 let dx = input.gradData()
                 Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
-                    for i in range { dx[i] += dOut[i] }
+                    forEachVector(range) { i, lanes in store(load(dx, i, lanes) + load(dOut, i, lanes), dx, i, lanes) }
                 }
             }
         }
@@ -49,7 +49,7 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
 /// `a ⊙ b` (same shape). Pullback: `da += dOut ⊙ b`, `db += dOut ⊙ a`.
 public func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.shape == b.shape, "mul of \(a.shape) and \(b.shape)")
-    let output = Tensor(zeros: a.shape)
+    let output = Tensor(uninitialized: a.shape)
     let x = a.data, y = b.data, out = output.data
     Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
         for i in range { out[i] = x[i] * y[i] }
@@ -90,23 +90,26 @@ public func gelu(_ x: Tensor) -> Tensor {
 }
 
 /// SwiGLU's gate, fused: `silu(gate) ⊙ up`.
-/// Pullback: `dgate += dOut ⊙ up ⊙ silu'(gate)`, `dup += dOut ⊙ silu(gate)`.
+/// Pullback, with `s = σ(gate)`: `dgate += dOut ⊙ up ⊙ s(1 + gate(1 − s))`, `dup += dOut ⊙ gate ⊙ s`.
 public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
     precondition(gate.shape == up.shape, "swiglu of \(gate.shape) and \(up.shape)")
-    let output = Tensor(zeros: gate.shape)
+    let output = Tensor(uninitialized: gate.shape)
     let g = gate.data, u = up.data, out = output.data
     Parallel.forEachChunk(gate.count, grain: elementwiseGrain) { range in
-        for i in range { out[i] = g[i] / (1 + exp(-g[i])) * u[i] }
+        forEachVector(range) { i, lanes in
+            let gi = load(g, i, lanes)
+            store(gi * sigmoid(gi) * load(u, i, lanes), out, i, lanes)
+        }
     }
     if Tape.needsGradient(gate, up) {
         Tape.record(output) { dOut in
             let dGate = gate.requiresGrad ? gate.gradData() : nil
             let dUp = up.requiresGrad ? up.gradData() : nil
             Parallel.forEachChunk(gate.count, grain: elementwiseGrain) { range in
-                for i in range {
-                    let sigmoid = 1 / (1 + exp(-g[i]))
-                    if let dGate { dGate[i] += dOut[i] * u[i] * sigmoid * (1 + g[i] * (1 - sigmoid)) }
-                    if let dUp { dUp[i] += dOut[i] * g[i] * sigmoid }
+                forEachVector(range) { i, lanes in
+                    let gi = load(g, i, lanes), d = load(dOut, i, lanes), s = sigmoid(gi)
+                    if let dGate { store(load(dGate, i, lanes) + d * load(u, i, lanes) * s * (1 + gi * (1 - s)), dGate, i, lanes) }
+                    if let dUp { store(load(dUp, i, lanes) + d * gi * s, dUp, i, lanes) }
                 }
             }
         }

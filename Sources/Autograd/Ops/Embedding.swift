@@ -5,7 +5,7 @@
 public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
     precondition(ids.count == idsShape.reduce(1, *), "\(ids.count) ids for shape \(idsShape)")
     let (vocabulary, width) = (table.shape[0], table.shape[1])
-    let output = Tensor(zeros: idsShape + [width])         // [B, T, d]
+    let output = Tensor(uninitialized: idsShape + [width])         // [B, T, d]
     for (row, id) in ids.enumerated() {
         precondition(id >= 0 && Int(id) < vocabulary, "token id \(id) outside vocabulary of \(vocabulary)")
         (output.data + row * width).update(from: table.data + Int(id) * width, count: width)
@@ -27,7 +27,7 @@ public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
 public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
     precondition(table.shape[1] == width && table.shape[0] >= t, "positions \(table.shape) for \(x.shape)")
-    let output = Tensor(zeros: x.shape)
+    let output = Tensor(uninitialized: x.shape)
     for row in 0..<(b * t) {
         let position = row % t
         for i in 0..<width {

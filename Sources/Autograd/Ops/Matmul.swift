@@ -50,7 +50,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let aShape = MatrixOperand(rows: a.shape[0], columns: a.shape[1], transposed: transposeA)
     let bShape = MatrixOperand(rows: b.shape[0], columns: b.shape[1], transposed: transposeB)
     precondition(aShape.n == bShape.m, "matmul inner dimensions \(a.shape) · \(b.shape)")
-    let output = Tensor(zeros: [aShape.m, bShape.n])     // [m, n]
+    let output = Tensor(uninitialized: [aShape.m, bShape.n])     // [m, n]
     BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: aShape.m, n: bShape.n, k: aShape.n,
               a: a.data, lda: aShape.columns, b: b.data, ldb: bShape.columns,
               beta: 0, c: output.data, ldc: bShape.n)
@@ -70,7 +70,7 @@ public func linear(_ x: Tensor, weight: Tensor) -> Tensor {
     let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
     precondition(x.shape.last == inFeatures, "linear: input \(x.shape) for weight \(weight.shape)")
     let rows = x.count / inFeatures
-    let output = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])   // [N, out]
+    let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])   // [N, out]
     BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
               a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures,
               beta: 0, c: output.data, ldc: outFeatures)

@@ -16,18 +16,21 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     precondition(x.count % width == 0 && x.shape.last.map { $0 % width == 0 } == true,
                  "rmsNorm of \(x.shape) with weight \(weight.shape)")
     let rows = x.count / width
-    let output = Tensor(zeros: x.shape)
+    let output = Tensor(uninitialized: x.shape)
     var inverseRMS = [Float](repeating: 0, count: rows)   // r per row, kept for the pullback
     let input = x.data, w = weight.data, out = output.data
     inverseRMS.withUnsafeMutableBufferPointer { r in
         Parallel.forEachChunk(rows, grain: max(1, 4096 / width)) { range in
             for row in range {
                 let xs = input + row * width, ys = out + row * width
-                var sumOfSquares: Float = 0
-                for i in 0..<width { sumOfSquares += xs[i] * xs[i] }
-                let rowR = 1 / (sumOfSquares / Float(width) + eps).squareRoot()
+                var sumOfSquares = Vector()
+                forEachVector(0..<width) { i, lanes in
+                    let v = load(xs, i, lanes)
+                    sumOfSquares += v * v
+                }
+                let rowR = 1 / (sumOfSquares.sum() / Float(width) + eps).squareRoot()
                 r[row] = rowR
-                for i in 0..<width { ys[i] = xs[i] * rowR * w[i] }
+                forEachVector(0..<width) { i, lanes in store(load(xs, i, lanes) * rowR * load(w, i, lanes), ys, i, lanes) }
             }
         }
     }
@@ -57,15 +60,20 @@ private func rmsNormPullback(x: Tensor, weight: Tensor, inverseRMS: [Float], out
                     let xs = input + row * width, dys = dy + row * width, r = inverseRMS[row]
                     if let dx {
                         // mean(g ⊙ x̂) with g = dy ⊙ w, x̂ = x · r
-                        var dot: Float = 0
-                        for i in 0..<width { dot += dys[i] * w[i] * xs[i] }
-                        let meanTerm = dot * r / Float(width)
+                        var dot = Vector()
+                        forEachVector(0..<width) { i, lanes in dot += load(dys, i, lanes) * load(w, i, lanes) * load(xs, i, lanes) }
+                        let meanTerm = dot.sum() * r / Float(width)
                         let dxs = dx + row * width
-                        for i in 0..<width { dxs[i] += r * (dys[i] * w[i] - xs[i] * r * meanTerm) }
+                        forEachVector(0..<width) { i, lanes in
+                            let g = load(dys, i, lanes) * load(w, i, lanes)
+                            store(load(dxs, i, lanes) + r * (g - load(xs, i, lanes) * (r * meanTerm)), dxs, i, lanes)
+                        }
                     }
                     if partials.count > 0 {
                         let partial = partials.baseAddress! + block * width
-                        for i in 0..<width { partial[i] += dys[i] * xs[i] * r }
+                        forEachVector(0..<width) { i, lanes in
+                            store(load(partial, i, lanes) + load(dys, i, lanes) * load(xs, i, lanes) * r, partial, i, lanes)
+                        }
                     }
                 }
             }

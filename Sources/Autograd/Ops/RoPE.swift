@@ -17,7 +17,7 @@ public func rope(_ x: Tensor, headDim: Int, theta: Float) -> Tensor {
                  "rope of \(x.shape) with head_dim \(headDim)")
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
     let table = RotaryTable(positions: t, headDim: headDim, theta: theta)
-    let output = Tensor(zeros: x.shape)
+    let output = Tensor(uninitialized: x.shape)
     rotate(from: x.data, into: output.data, rows: b * t, positions: t, width: width, table: table, inverse: false, accumulate: false)
     if Tape.needsGradient(x) {
         Tape.record(output) { dOut in

@@ -36,14 +36,15 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: In
     let kept = query + 1
     var maximum = -Float.infinity
     for j in 0..<kept { maximum = max(maximum, row[j]) }
-    var total: Float = 0
-    for j in 0..<kept {
-        let e = exp(row[j] - maximum)
-        row[j] = e
+    var total = Vector()
+    forEachVector(0..<kept) { j, lanes in
+        var e = exp(load(row, j, lanes) - maximum)
+        if lanes < vectorWidth { for lane in lanes..<vectorWidth { e[lane] = 0 } }
+        store(e, row, j, lanes)
         total += e
     }
-    let inverse = 1 / total
-    for j in 0..<kept { row[j] *= inverse }
+    let inverse = 1 / total.sum()
+    forEachVector(0..<kept) { j, lanes in store(load(row, j, lanes) * inverse, row, j, lanes) }
     for j in kept..<length { row[j] = 0 }
 }
 

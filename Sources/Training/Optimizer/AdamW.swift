@@ -45,11 +45,13 @@ public final class AdamW {
             let p = parameter.tensor.data, g = grad.data
             let m = firstMoments[index].data, v = secondMoments[index].data
             Parallel.forEachChunk(parameter.tensor.count, grain: 1 << 14) { range in
-                for i in range {
-                    let gi = g[i] * gradientScale
-                    m[i] = beta1 * m[i] + (1 - beta1) * gi
-                    v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
-                    p[i] = p[i] * decay - stepSize * m[i] / (v[i].squareRoot() * inverseBias2Root + eps)
+                forEachVector(range) { i, lanes in
+                    let gi = load(g, i, lanes) * gradientScale
+                    let mi = beta1 * load(m, i, lanes) + (1 - beta1) * gi
+                    let vi = beta2 * load(v, i, lanes) + (1 - beta2) * gi * gi
+                    store(mi, m, i, lanes)
+                    store(vi, v, i, lanes)
+                    store(load(p, i, lanes) * decay - stepSize * mi / (vi.squareRoot() * inverseBias2Root + eps), p, i, lanes)
                 }
             }
         }
