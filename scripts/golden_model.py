@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Golden logits: an independent numpy reference for docs/model.md's forward pass.
+
+This file does not share code with the Swift trainer. It re-implements, in
+float64, the numerical contract of model.md (embeddings, learned positions,
+pre/post block layouts, QK-Norm off/head/full applied before RoPE, RoPE in the
+Hugging Face rotate_half convention, grouped-query attention with query head h
+reading key/value head h // (H / Hkv), causal softmax attention scaled by
+1/sqrt(Dh), SwiGLU and exact-erf GELU MLPs, final RMSNorm, tied/untied head,
+mean cross-entropy and the z-loss term), and writes one JSON fixture per layout
+to Tests/TransformerTests/Fixtures/, read by GoldenLogitsTests.swift.
+
+Weights are random from a fixed seed, rounded to float32 (the values the Swift
+model loads, written as the repr of the python float of each float32), and
+then used in float64. Config scalars (rope_theta, norm_eps, z_loss) are also
+rounded to float32, because that is the precision of the Swift config.
+
+Before writing, the script checks the reference itself: causality (changing the
+last token leaves earlier logits unchanged), prefixes, QK-Norm scale
+invariance, RoPE's relative-position property, and the repeat_kv mapping.
+After writing, it reloads each fixture and recomputes it from the file.
+
+Rerun (deterministic; numpy only):
+
+    python3 scripts/golden_model.py
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+FIXTURE_DIR = Path(__file__).resolve().parent.parent / "Tests" / "TransformerTests" / "Fixtures"
+BATCH, LENGTH = 2, 5  # LENGTH < block_size, so a prefix of the position table is used
+
+COMMON = {"vocab_size": 7, "block_size": 6, "d_model": 8, "n_layer": 2, "head_dim": 4, "d_ff": 16,
+          "norm_eps": 1e-6, "z_loss": 0.001}
+
+# (name, seed, layout switches)
+LAYOUTS = [
+    ("qwen3", 101, {"n_head": 2, "n_kv_head": 1, "block_norm": "pre", "qk_norm": "head", "position": "rope",
+                    "rope_theta": 10000.0, "mlp": "swiglu", "tie_embeddings": True}),
+    ("llama", 202, {"n_head": 2, "n_kv_head": 2, "block_norm": "pre", "qk_norm": "off", "position": "rope",
+                    "rope_theta": 100.0, "mlp": "swiglu", "tie_embeddings": False}),
+    ("olmo2", 303, {"n_head": 2, "n_kv_head": 2, "block_norm": "post", "qk_norm": "full", "position": "rope",
+                    "rope_theta": 10000.0, "mlp": "swiglu", "tie_embeddings": False}),
+    ("gelu_learned", 404, {"n_head": 2, "n_kv_head": 2, "block_norm": "pre", "qk_norm": "head",
+                           "position": "learned", "rope_theta": 10000.0, "mlp": "gelu", "tie_embeddings": True}),
+]
+
+CONFIG_KEYS = ["vocab_size", "block_size", "d_model", "n_layer", "n_head", "n_kv_head", "head_dim", "d_ff",
+               "block_norm", "qk_norm", "position", "rope_theta", "mlp", "tie_embeddings", "norm_eps", "z_loss"]
+
+
+def f32(value):
+    """A config scalar as the Swift side holds it (Float), widened to float64."""
+    return float(np.float32(value))
+
+
+# ----------------------------------------------------------------------------
+# Parameters: names, shapes and order of model.md's table
+# ----------------------------------------------------------------------------
+
+def parameter_shapes(cfg):
+    """[(name, shape)] for every parameter of the layout, in fixture order."""
+    V, d, T = cfg["vocab_size"], cfg["d_model"], cfg["block_size"]
+    H, Hkv, Dh, F = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"], cfg["d_ff"]
+    shapes = [("model.embed_tokens.weight", [V, d])]
+    if cfg["position"] == "learned":
+        shapes.append(("model.embed_positions.weight", [T, d]))
+    for i in range(cfg["n_layer"]):
+        p = f"model.layers.{i}."
+        shapes += [(p + "self_attn.q_proj.weight", [H * Dh, d]),
+                   (p + "self_attn.k_proj.weight", [Hkv * Dh, d]),
+                   (p + "self_attn.v_proj.weight", [Hkv * Dh, d]),
+                   (p + "self_attn.o_proj.weight", [d, H * Dh])]
+        if cfg["qk_norm"] == "head":
+            shapes += [(p + "self_attn.q_norm.weight", [Dh]), (p + "self_attn.k_norm.weight", [Dh])]
+        elif cfg["qk_norm"] == "full":
+            shapes += [(p + "self_attn.q_norm.weight", [H * Dh]), (p + "self_attn.k_norm.weight", [Hkv * Dh])]
+        if cfg["block_norm"] == "pre":
+            shapes += [(p + "input_layernorm.weight", [d]), (p + "post_attention_layernorm.weight", [d])]
+        else:
+            shapes += [(p + "post_attention_layernorm.weight", [d]), (p + "post_feedforward_layernorm.weight", [d])]
+        if cfg["mlp"] == "swiglu":
+            shapes.append((p + "mlp.gate_proj.weight", [F, d]))
+        shapes += [(p + "mlp.up_proj.weight", [F, d]), (p + "mlp.down_proj.weight", [d, F])]
+    shapes.append(("model.norm.weight", [d]))
+    if not cfg["tie_embeddings"]:
+        shapes.append(("lm_head.weight", [V, d]))
+    return shapes
+
+
+def random_parameters(cfg, rng):
+    """{name: float32 array}. Matrices ~ N(0, 0.5); norm weights ~ 1 + N(0, 0.2)."""
+    params = {}
+    for name, shape in parameter_shapes(cfg):
+        if "norm" in name:
+            values = 1.0 + rng.normal(0.0, 0.2, size=shape)
+        else:
+            values = rng.normal(0.0, 0.5, size=shape)
+        params[name] = values.astype(np.float32)
+    return params
+
+
+# ----------------------------------------------------------------------------
+# Forward pass, in pipeline order (all float64)
+# ----------------------------------------------------------------------------
+
+def rms_norm(x, weight, eps):
+    """x / sqrt(mean(x^2) + eps) * w, over the last axis."""
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
+
+
+def rope(x, positions, theta):
+    """Rotate [..., T, Dh] by position: element i pairs with i + Dh/2 (rotate_half)."""
+    Dh = x.shape[-1]
+    half = Dh // 2
+    inv_freq = theta ** (-2.0 * np.arange(half) / Dh)           # [Dh/2]
+    angle = np.asarray(positions, dtype=np.float64)[:, None] * inv_freq[None, :]  # [T, Dh/2]
+    cos, sin = np.cos(angle), np.sin(angle)
+    x1, x2 = x[..., :half], x[..., half:]
+    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+
+
+def softmax(scores):
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def attention(x, p, prefix, cfg):
+    """Causal (grouped-query) self-attention. Returns (output [B,T,d], max |kept score|)."""
+    B, T, _ = x.shape
+    H, Hkv, Dh = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
+    eps = f32(cfg["norm_eps"])
+    q = x @ p[prefix + "self_attn.q_proj.weight"].T                 # [B,T,H*Dh]
+    k = x @ p[prefix + "self_attn.k_proj.weight"].T                 # [B,T,Hkv*Dh]
+    v = x @ p[prefix + "self_attn.v_proj.weight"].T
+    if cfg["qk_norm"] == "full":                                    # OLMo 2: over the whole projection
+        q = rms_norm(q, p[prefix + "self_attn.q_norm.weight"], eps)
+        k = rms_norm(k, p[prefix + "self_attn.k_norm.weight"], eps)
+    q = q.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)                # [B,H,T,Dh]
+    k = k.reshape(B, T, Hkv, Dh).transpose(0, 2, 1, 3)              # [B,Hkv,T,Dh]
+    v = v.reshape(B, T, Hkv, Dh).transpose(0, 2, 1, 3)
+    if cfg["qk_norm"] == "head":                                    # Qwen3: per head over Dh, shared weight
+        q = rms_norm(q, p[prefix + "self_attn.q_norm.weight"], eps)
+        k = rms_norm(k, p[prefix + "self_attn.k_norm.weight"], eps)
+    if cfg["position"] == "rope":                                   # after the norm, never before
+        theta = f32(cfg["rope_theta"])
+        q = rope(q, np.arange(T), theta)
+        k = rope(k, np.arange(T), theta)
+    kv_of_head = np.arange(H) // (H // Hkv)                         # repeat_kv: h -> h // (H/Hkv)
+    k, v = k[:, kv_of_head], v[:, kv_of_head]                       # [B,H,T,Dh]
+    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(Dh)            # [B,H,Tq,Tk]
+    keep = np.tril(np.ones((T, T), dtype=bool))                     # key position <= query position
+    max_abs_score = float(np.abs(scores[:, :, keep]).max())
+    probs = softmax(np.where(keep, scores, -np.inf))
+    y = (probs @ v).transpose(0, 2, 1, 3).reshape(B, T, H * Dh)     # merge heads
+    return y @ p[prefix + "self_attn.o_proj.weight"].T, max_abs_score
+
+
+def gelu(x):
+    """Exact GELU: x * Phi(x) with the error function."""
+    return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
+
+
+def silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def mlp(x, p, prefix, cfg):
+    up = x @ p[prefix + "mlp.up_proj.weight"].T
+    if cfg["mlp"] == "swiglu":
+        hidden = silu(x @ p[prefix + "mlp.gate_proj.weight"].T) * up
+    else:
+        hidden = gelu(up)
+    return hidden @ p[prefix + "mlp.down_proj.weight"].T
+
+
+def block(x, p, i, cfg):
+    """One layer. Returns (output, max |attention score|)."""
+    prefix = f"model.layers.{i}."
+    eps = f32(cfg["norm_eps"])
+    if cfg["block_norm"] == "pre":
+        a, score_max = attention(rms_norm(x, p[prefix + "input_layernorm.weight"], eps), p, prefix, cfg)
+        h = x + a
+        return h + mlp(rms_norm(h, p[prefix + "post_attention_layernorm.weight"], eps), p, prefix, cfg), score_max
+    a, score_max = attention(x, p, prefix, cfg)
+    h = x + rms_norm(a, p[prefix + "post_attention_layernorm.weight"], eps)
+    return h + rms_norm(mlp(h, p, prefix, cfg), p[prefix + "post_feedforward_layernorm.weight"], eps), score_max
+
+
+def forward(cfg, params, tokens):
+    """Logits [B,T,V] (float64) and per-layer max |attention score|."""
+    p = {name: np.asarray(w, dtype=np.float64) for name, w in params.items()}
+    tokens = np.asarray(tokens)
+    T = tokens.shape[1]
+    assert T <= cfg["block_size"]
+    x = p["model.embed_tokens.weight"][tokens]                      # [B,T,d]
+    if cfg["position"] == "learned":
+        x = x + p["model.embed_positions.weight"][:T]
+    score_max = []
+    for i in range(cfg["n_layer"]):
+        x, m = block(x, p, i, cfg)
+        score_max.append(m)
+    x = rms_norm(x, p["model.norm.weight"], f32(cfg["norm_eps"]))
+    head = p["model.embed_tokens.weight"] if cfg["tie_embeddings"] else p["lm_head.weight"]
+    return x @ head.T, score_max
+
+
+def loss(logits, targets, z_loss):
+    """(mean cross-entropy, cross-entropy + z_loss * mean(logsumexp^2))."""
+    m = logits.max(axis=-1, keepdims=True)
+    lse = (m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True)))[..., 0]   # [B,T]
+    picked = np.take_along_axis(logits, np.asarray(targets)[..., None], axis=-1)[..., 0]
+    ce = float(np.mean(lse - picked))
+    return ce, ce + f32(z_loss) * float(np.mean(lse * lse))
+
+
+# ----------------------------------------------------------------------------
+# Self-checks of the reference (not written to the fixtures)
+# ----------------------------------------------------------------------------
+
+def check_causality(cfg, params, tokens, logits):
+    changed = tokens.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % cfg["vocab_size"]
+    other, _ = forward(cfg, params, changed)
+    assert np.max(np.abs(other[:, :-1] - logits[:, :-1])) <= 1e-12, "later token changed earlier logits"
+    assert np.max(np.abs(other[:, -1] - logits[:, -1])) > 1e-6, "changing the last token changed nothing"
+    prefix, _ = forward(cfg, params, tokens[:, :-1])
+    assert np.max(np.abs(prefix - logits[:, :-1])) <= 1e-12, "prefix logits differ"
+
+
+def scaled_qk(cfg, params, factor):
+    scaled = {name: np.asarray(w, dtype=np.float64) for name, w in params.items()}
+    for i in range(cfg["n_layer"]):
+        for proj in ("q_proj", "k_proj"):
+            scaled[f"model.layers.{i}.self_attn.{proj}.weight"] *= factor
+    return scaled
+
+
+def check_qk_norm_invariance(cfg, params, tokens, logits):
+    """With QK-Norm, scaling Wq and Wk by 10 leaves the logits unchanged.
+
+    Exact (to rounding) with norm_eps = 0. With the fixture's eps 1e-6 the
+    change is eps / mean(q^2) and can reach ~1e-5 for a short q or k head
+    vector, so that case only gets a loose bound.
+    """
+    def relative_change(config):
+        base, _ = forward(config, params, tokens)
+        other, _ = forward(config, scaled_qk(config, params, 10.0), tokens)
+        return np.max(np.abs(other - base)) / np.max(np.abs(base))
+    if cfg["qk_norm"] == "off":  # negative control: the check has teeth
+        change = relative_change(cfg)
+        assert change > 1e-3, f"scaling Wq, Wk without QK-Norm barely changed logits ({change:.2e})"
+    else:
+        exact = relative_change(dict(cfg, norm_eps=0.0))
+        assert exact <= 1e-6, f"QK-Norm scale invariance broken: relative change {exact:.2e} (eps = 0)"
+        with_eps = relative_change(cfg)
+        assert with_eps <= 1e-4, f"QK-Norm scale invariance broken: relative change {with_eps:.2e}"
+
+
+def check_repeat_kv(cfg, params, tokens, logits):
+    """GQA equals full multi-head attention with each K/V head copied to its query heads."""
+    H, Hkv, Dh = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
+    if Hkv == H:
+        return
+    kv_of_head = np.arange(H) // (H // Hkv)
+    expanded = dict(params)
+    for i in range(cfg["n_layer"]):
+        prefix = f"model.layers.{i}.self_attn."
+        for proj in ("k_proj", "v_proj"):
+            w = params[prefix + proj + ".weight"].reshape(Hkv, Dh, -1)
+            expanded[prefix + proj + ".weight"] = w[kv_of_head].reshape(H * Dh, -1)
+        if cfg["qk_norm"] == "full":
+            w = params[prefix + "k_norm.weight"].reshape(Hkv, Dh)
+            expanded[prefix + "k_norm.weight"] = w[kv_of_head].reshape(H * Dh)
+    other, _ = forward(dict(cfg, n_kv_head=H), expanded, tokens)
+    assert np.max(np.abs(other - logits)) <= 1e-12, "repeat_kv mapping mismatch"
+
+
+def check_rope():
+    """RoPE: identity at position 0, norm-preserving, and q.k depends only on the position offset."""
+    rng = np.random.default_rng(7)
+    q, k = rng.normal(size=(1, 8)), rng.normal(size=(1, 8))
+    theta = 10000.0
+    assert np.allclose(rope(q, [0], theta), q, atol=0, rtol=0)
+    assert np.isclose(np.linalg.norm(rope(q, [3], theta)), np.linalg.norm(q), rtol=1e-14)
+    dot = lambda m, n: float(np.sum(rope(q, [m], theta) * rope(k, [n], theta)))
+    assert abs(dot(5, 2) - dot(3, 0)) < 1e-12 and abs(dot(4, 4) - float(np.sum(q * k))) < 1e-12
+    # Element 0 pairs with element Dh/2 (rotate_half), not with element 1.
+    e0 = np.zeros((1, 8)); e0[0, 0] = 1.0
+    r = rope(e0, [1], theta)[0]
+    assert np.isclose(r[0], math.cos(1.0)) and np.isclose(r[4], math.sin(1.0)) and r[1] == 0.0
+
+
+# ----------------------------------------------------------------------------
+# Fixtures
+# ----------------------------------------------------------------------------
+
+def dumps(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
+def fixture_text(name, cfg, tokens, targets, params, logits, ce, total, score_max):
+    """The fixture as JSON text: one parameter per line, so diffs stay readable."""
+    lines = ["{",
+             f'  "name": {dumps(name)},',
+             f'  "config": {dumps({key: cfg[key] for key in CONFIG_KEYS})},',
+             f'  "tokens": {dumps(tokens.tolist())},',
+             f'  "targets": {dumps(targets.tolist())},',
+             '  "params": [']
+    entries = []
+    for pname, w in params.items():
+        data = [float(v) for v in w.reshape(-1)]        # python float of each float32: exact, round-trips
+        entries.append("    " + dumps({"name": pname, "shape": list(w.shape), "data": data}))
+    lines.append(",\n".join(entries))
+    lines += ["  ],",
+              f'  "logits": {dumps({"shape": list(logits.shape), "data": [float(v) for v in logits.reshape(-1)]})},',
+              f'  "ce_loss": {dumps(ce)},',
+              f'  "loss": {dumps(total)},',
+              f'  "attn_logit_max": {dumps(score_max)}',
+              "}"]
+    return "\n".join(lines) + "\n"
+
+
+def verify_file(path, cfg, params, logits):
+    """Reload the fixture and recompute from what is in the file."""
+    stored = json.loads(path.read_text())
+    assert [p["name"] for p in stored["params"]] == [n for n, _ in parameter_shapes(cfg)]
+    loaded = {}
+    for p in stored["params"]:
+        w = np.array(p["data"], dtype=np.float64).reshape(p["shape"])
+        assert np.array_equal(w, np.asarray(params[p["name"]], dtype=np.float64)), p["name"]
+        assert np.array_equal(w.astype(np.float32).astype(np.float64), w), p["name"] + " not float32"
+        loaded[p["name"]] = w
+    again, score_max = forward(stored["config"], loaded, np.array(stored["tokens"]))
+    expected = np.array(stored["logits"]["data"]).reshape(stored["logits"]["shape"])
+    assert np.array_equal(expected, logits) and np.max(np.abs(again - expected)) <= 1e-12
+    ce, total = loss(again, np.array(stored["targets"]), stored["config"]["z_loss"])
+    assert abs(ce - stored["ce_loss"]) <= 1e-12 and abs(total - stored["loss"]) <= 1e-12
+    assert np.allclose(score_max, stored["attn_logit_max"], rtol=1e-12, atol=0)
+
+
+def make_fixture(name, seed, layout):
+    cfg = dict(COMMON, **layout)
+    rng = np.random.default_rng(seed)
+    params = random_parameters(cfg, rng)
+    tokens = rng.integers(0, cfg["vocab_size"], size=(BATCH, LENGTH))
+    while np.any(tokens[:, 0] == tokens[:, 1]):
+        # A row starting with two equal tokens gives two equal positions under RoPE
+        # (position 1 sees only equal values), a weaker test: redraw.
+        tokens = rng.integers(0, cfg["vocab_size"], size=(BATCH, LENGTH))
+    targets = rng.integers(0, cfg["vocab_size"], size=(BATCH, LENGTH))
+
+    logits, score_max = forward(cfg, params, tokens)
+    ce, total = loss(logits, targets, cfg["z_loss"])
+
+    check_causality(cfg, params, tokens, logits)
+    check_qk_norm_invariance(cfg, params, tokens, logits)
+    check_repeat_kv(cfg, params, tokens, logits)
+
+    path = FIXTURE_DIR / f"{name}.json"
+    path.write_text(fixture_text(name, cfg, tokens, targets, params, logits, ce, total, score_max))
+    verify_file(path, cfg, params, logits)
+    print(f"{name:13s} loss {total:.6f}  ce {ce:.6f}  max|logit| {np.max(np.abs(logits)):.4f}  "
+          f"attn_logit_max {', '.join(f'{m:.4f}' for m in score_max)}  ({path.stat().st_size} bytes)")
+
+
+def main():
+    check_rope()
+    FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+    for name, seed, layout in LAYOUTS:
+        make_fixture(name, seed, layout)
+
+
+if __name__ == "__main__":
+    main()
