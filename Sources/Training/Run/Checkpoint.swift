@@ -55,7 +55,7 @@ public enum Checkpoint {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try writeSynced(try encoder.encode(state), to: temporary.appendingPathComponent("state.json"))
             syncDirectory(temporary)
-            if fileManager.fileExists(atPath: final.path) { try fileManager.removeItem(at: final) }
+            if fileManager.fileExists(atPath: final.path) { try discard(final, in: folder) }
             try fileManager.moveItem(at: temporary, to: final)
             syncDirectory(folder.checkpoints)
         } catch {
@@ -77,10 +77,23 @@ public enum Checkpoint {
         syncDirectory(folder.checkpoints)
     }
 
-    /// Deletes all but the newest `keep` complete checkpoints.
+    /// Deletes all but the newest `keep` complete checkpoints, and leftovers of interrupted
+    /// writes and deletions (`.tmp-*`, `.trash-*`) of processes that are gone.
     public static func prune(_ folder: RunFolder, keep: Int) {
-        let complete = folder.completeCheckpoints()
-        for old in complete.dropLast(keep) { try? FileManager.default.removeItem(at: old) }
+        for old in folder.completeCheckpoints().dropLast(keep) { try? discard(old, in: folder) }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.checkpoints.path)) ?? []
+        for name in names where name.hasPrefix(".trash-") || (name.hasPrefix(".tmp-") && !name.hasSuffix("-\(getpid())")) {
+            try? FileManager.default.removeItem(at: folder.checkpoints.appendingPathComponent(name))
+        }
+    }
+
+    /// Removes a checkpoint folder without ever leaving a partial `step-*` behind: it is first
+    /// renamed out of the way (atomic), then deleted file by file.
+    static func discard(_ checkpoint: URL, in folder: RunFolder) throws {
+        let trash = folder.checkpoints.appendingPathComponent(".trash-\(checkpoint.lastPathComponent)-\(getpid())")
+        try? FileManager.default.removeItem(at: trash)
+        try FileManager.default.moveItem(at: checkpoint, to: trash)
+        try FileManager.default.removeItem(at: trash)
     }
 
     /// Reads `state.json` of a checkpoint folder.
