@@ -72,12 +72,21 @@ public final class RunLock {
                 return
             }
             let owner = (try? String(contentsOf: url, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            if let owner, owner != pid, kill(owner, 0) == 0 || errno == EPERM {
+            if let owner, owner != pid, Self.isAlive(owner) {
                 throw RunError("run folder \(folder.url.path) is in use by process \(owner) (lock file \(url.path)); wait for it or stop it")
             }
             try? FileManager.default.removeItem(at: url)   // stale: its process is gone
         }
         throw RunError("cannot create lock file \(url.path)")
+    }
+
+    /// Whether process `pid` exists and is not a zombie (a killed process whose parent died
+    /// lingers as one until reaped, and holds nothing).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return !stat[close...].hasPrefix(") Z")
     }
 
     /// Gives the folder back.

@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// `qklab sweep`: a grid of runs (e.g. learning rate × qk_norm × seed) and its stability summary.
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a grid of configs and report learning-rate sensitivity.")
+
+    @Argument(help: "Sweep file (TOML: base, out, [set], [grid]).")
+    var file: String
+
+    @Option(help: "Runs trained at the same time (threads are split between them).")
+    var jobs = 1
+
+    @Flag(help: "Only summarise the runs already there.")
+    var summaryOnly = false
+
+    func run() throws {
+        let plan = try SweepPlan(file: URL(fileURLWithPath: file))
+        let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
+        if !summaryOnly {
+            try runner.run { print($0); fflush(stdout) }
+        }
+        let summary = SweepSummary(runner: runner)
+        print(summary.table)
+        let chart = plan.output.appendingPathComponent("lr_sweep.svg")
+        try SweepChart.svg(summary).write(to: chart, atomically: true, encoding: .utf8)
+        try summary.table.write(to: plan.output.appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
+        print("chart: \(chart.path)")
+    }
+}
