@@ -21,6 +21,21 @@ public struct CheckpointState: Codable, Equatable {
     public var elapsedSeconds: Double
 }
 
+extension CheckpointState {
+    /// Checks what decoding cannot: consistent counts and a config that builds a model.
+    func validate() throws {
+        guard format == 1 else { throw RunError("format \(format) is not supported (expected 1)") }
+        guard step >= 0, optimizerSteps >= 0, optimizerSteps <= step, skippedSteps >= 0, elapsedSeconds >= 0 else {
+            throw RunError("inconsistent counters (step \(step), optimizer steps \(optimizerSteps), skipped \(skippedSteps))")
+        }
+        guard tokenizer.vocabularySize == config.model.vocabSize else {
+            throw RunError("vocabulary of \(tokenizer.vocabularySize) characters but vocab_size \(config.model.vocabSize)")
+        }
+        try ConfigLoader.validate(config)
+        if let bestValLoss, !bestValLoss.isFinite { throw RunError("best_val_loss is not finite") }
+    }
+}
+
 /// A checkpoint folder: `model.safetensors` (model.md's names; a tied head is not duplicated),
 /// `optimizer.safetensors` (`<name>.exp_avg`, `<name>.exp_avg_sq`) and `state.json`.
 ///
@@ -104,7 +119,7 @@ public enum Checkpoint {
         }
         do {
             let state = try JSONDecoder().decode(CheckpointState.self, from: data)
-            guard state.format == 1 else { throw RunError("format \(state.format) is not supported (expected 1)") }
+            try state.validate()
             return state
         } catch {
             throw RunError("corrupt checkpoint state \(url.path): \(describe(error))")
