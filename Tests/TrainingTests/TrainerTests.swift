@@ -159,4 +159,40 @@ final class TrainerTests: XCTestCase {
         try "999999999\n".write(to: folder.lock, atomically: true, encoding: .utf8)
         XCTAssertNoThrow(try RunLock(folder: folder))
     }
+
+    /// A checkpoint write that fails (files larger than RLIMIT_FSIZE fail with EFBIG, as on a
+    /// full disk) leaves the previous checkpoint and `latest` intact; "stop" stops with a clear
+    /// message, "continue" keeps training; the run resumes afterwards.
+    func testFailedCheckpointWriteKeepsThePreviousOne() throws {
+        let folder = try train(try smokeConfig(["train.max_steps=10", "optim.decay_steps=30", "train.eval_interval=0"]), in: "disk")
+        XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000010")
+        func withFileSizeLimit<T>(_ bytes: rlim_t, _ body: () throws -> T) rethrows -> T {
+            var saved = rlimit()
+            getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved)
+            var limited = saved
+            limited.rlim_cur = bytes
+            signal(SIGXFSZ, SIG_IGN)
+            setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limited)
+            defer { setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved) }
+            return try body()
+        }
+        // model.safetensors of the smoke model is ~100 KB: a 64 KB limit makes every checkpoint fail.
+        XCTAssertThrowsError(try withFileSizeLimit(64 * 1024) { try resume(folder, ["train.max_steps=20", "train.checkpoint_interval=5"]) }) {
+            XCTAssertTrue("\($0)".contains("could not write checkpoint"), "\($0)")
+            XCTAssertTrue("\($0)".contains("previous checkpoint is intact"), "\($0)")
+        }
+        XCTAssertEqual(folder.completeCheckpoints().map(\.lastPathComponent), ["step-000010"])
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: folder.latest.path), "step-000010")
+        // "continue": periodic failures are reported, training reaches the end, whose checkpoint
+        // (written without the limit here) completes the run.
+        try withFileSizeLimit(64 * 1024) {
+            let trainer = try Trainer(resuming: folder, overrides: ["train.max_steps=20", "train.checkpoint_interval=5", "train.on_checkpoint_error=continue"])
+            trainer.progress = ConsoleProgress(isTerminal: false, quiet: true)
+            XCTAssertThrowsError(try trainer.run())   // the final checkpoint fails too
+        }
+        XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000010")
+        try resume(folder, ["train.max_steps=20"])
+        XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000020")
+        XCTAssertEqual(try losses(folder).count, 20)
+    }
 }

@@ -158,6 +158,7 @@ public enum ConfigSchema {
         integer("train", "checkpoint_interval", minimum: 0, \.train.checkpointInterval),
         integer("train", "keep_checkpoints", minimum: 1, \.train.keepCheckpoints),
         choice("train", "on_nonfinite", \.train.onNonfinite),
+        choice("train", "on_checkpoint_error", \.train.onCheckpointError),
     ]
 
     static let runKeys: [ConfigKey] = [

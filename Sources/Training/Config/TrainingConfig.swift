@@ -57,6 +57,11 @@ public struct TrainConfig: Equatable, Codable, Sendable {
     public var checkpointInterval = 500
     public var keepCheckpoints = 3
     public var onNonfinite = NonFinitePolicy.stop
+    /// What to do when writing a periodic checkpoint fails (e.g. a full disk): stop, or warn
+    /// and keep training (the previous checkpoint stays intact either way).
+    public var onCheckpointError = CheckpointErrorPolicy.stop
+
+    public enum CheckpointErrorPolicy: String, Codable, CaseIterable, Sendable { case stop, `continue` }
 
     public init() {}
 }

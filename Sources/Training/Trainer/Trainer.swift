@@ -157,8 +157,10 @@ public final class Trainer {
                 try metrics.append(MetricsRecord([("step", .integer(step)), ("val_loss", .precise(valLoss))]))
                 tensorBoard.map { try? $0.add(step: step, scalars: [("val_loss", Float(valLoss))]) }
             }
-            if (train.checkpointInterval > 0 && step % train.checkpointInterval == 0) || step == train.maxSteps {
+            if step == train.maxSteps {
                 try saveCheckpoint()
+            } else if train.checkpointInterval > 0 && step % train.checkpointInterval == 0 {
+                try savePeriodicCheckpoint()
             }
             let secondsPerStep = clock.elapsed / Double(step - firstStep)
             progress.update(step: step, maxSteps: train.maxSteps, loss: record.loss, valLoss: lastValLoss,
@@ -201,6 +203,17 @@ public final class Trainer {
         let url = try Checkpoint.save(model: model, optimizer: optimizer, state: checkpointState, in: folder)
         Checkpoint.prune(folder, keep: config.train.keepCheckpoints)
         return url
+    }
+
+    /// A periodic checkpoint whose failure stops the run or, with `on_checkpoint_error =
+    /// "continue"`, is reported and training goes on.
+    func savePeriodicCheckpoint() throws {
+        do {
+            try saveCheckpoint()
+        } catch {
+            guard config.train.onCheckpointError == .continue else { throw error }
+            progress.message("warning: \(error); training continues (on_checkpoint_error = \"continue\")")
+        }
     }
 
     /// `stop`: writes the report and throws; `skip`: counts the step (its update was not applied).
