@@ -25,11 +25,15 @@ public enum Tape {
 
     /// Records the pullback of an op whose `output` was just computed. The pullback runs only if
     /// `output` received a gradient, and is handed that gradient.
-    public static func record(_ output: Tensor, _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void) {
+    /// `category` files the pullback's time in `OpProfile`.
+    public static func record(_ output: Tensor, _ category: OpProfile.Category = .elementwise,
+                              _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void) {
         output.requiresGrad = true
         pullbacks.append {
             guard let grad = output.grad else { return }
+            let started = OpProfile.begin()
             pullback(grad.data)
+            OpProfile.end(category, started)
         }
     }
 

@@ -3,22 +3,29 @@ import Foundation
 import Training
 import Transformer
 
-// qklab-bench: sgemm throughput, the time of each fused op (forward + backward) and of a whole
-// model forward + backward, at the sizes of the benchmark configs S and M.
-//   swift run -c release qklab-bench [--seconds-per-case X]
+// qklab-bench: what QKLab's speed is made of.
+//   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M]
+// 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
+// 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
+// 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
+//    off: tokens/s, model FLOP/s, MFU, peak RSS, and where the time goes.
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
 
-let secondsPerCase = CommandLine.arguments.firstIndex(of: "--seconds-per-case")
-    .flatMap { Double(CommandLine.arguments[$0 + 1]) } ?? 1.0
+func option(_ name: String) -> String? {
+    CommandLine.arguments.firstIndex(of: name).flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+}
+let secondsPerCase = option("--seconds-per-case").flatMap(Double.init) ?? 1.0
+let timedSteps = option("--steps").flatMap(Int.init) ?? 10
+let only = option("--only")
 
 print(SystemReport.current().description)
-for size in [1024, 2048] {
-    print(String(format: "sgemm %d²: %.1f GFLOP/s", size, SgemmBenchmark.measure(size: size, seconds: secondsPerCase)))
-}
+let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
+print(String(format: "sgemm 1024²: %.1f GFLOP/s   2048²: %.1f GFLOP/s (the peak below)",
+             SgemmBenchmark.measure(size: 1024, seconds: secondsPerCase), peak))
 
-/// Median milliseconds of `body` (forward, then backward from a probe) over repeated runs.
-func time(_ body: () -> Void) -> Double {
+/// Median milliseconds of `body` over repeated runs (after one warm-up).
+func medianMilliseconds(_ body: () -> Void) -> Double {
     body()
     var samples: [Double] = []
     let start = Date()
@@ -30,17 +37,26 @@ func time(_ body: () -> Void) -> Double {
     return samples.sorted()[samples.count / 2]
 }
 
-/// Runs `forward` on fresh inputs and back-propagates a sum through it.
+/// Runs `forward` and back-propagates a sum through it.
 func forwardBackward(_ inputs: [Tensor], _ forward: () -> Tensor) {
     for input in inputs { input.requiresGrad = true; input.grad = nil }
     sum(forward()).backward()
 }
 
+func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+
+/// Peak resident set size of this process, from /proc/self/status (VmHWM).
+func peakRSSMegabytes() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return .nan }
+    return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan) / 1024
+}
+
 struct Size { let name: String; let b: Int, t: Int, d: Int, heads: Int, layers: Int }
 let sizes = [Size(name: "S", b: 12, t: 64, d: 128, heads: 4, layers: 4),
-             Size(name: "M", b: 16, t: 256, d: 384, heads: 6, layers: 6)]
+             Size(name: "M", b: 16, t: 256, d: 384, heads: 6, layers: 6)].filter { only == nil || $0.name == only }
 
-for size in sizes {
+func opBenchmarks(_ size: Size) {
     var random = SeededRandom(seed: 1)
     let (b, t, d, h) = (size.b, size.t, size.d, size.heads)
     let f = (8 * d / 3 + 31) / 32 * 32
@@ -49,7 +65,7 @@ for size in sizes {
     let normWeight = Tensor(filling: 1, shape: [d]), headNorm = Tensor(filling: 1, shape: [d / h])
     let logits = input([b * t, 65])
     let targets = (0..<(b * t)).map { Int32($0 % 65) }
-    print("\n\(size.name): B=\(b) T=\(t) d=\(d) H=\(h) F=\(f)   (forward + backward, median ms)")
+    print("\n\(size.name): B=\(b) T=\(t) d=\(d) H=\(h) F=\(f); each op forward + backward, median ms")
     let cases: [(String, () -> Void)] = [
         ("linear d→d", { forwardBackward([x, w]) { linear(x, weight: w) } }),
         ("linear d→F", { forwardBackward([x, up]) { linear(x, weight: up) } }),
@@ -62,20 +78,66 @@ for size in sizes {
         ("add (residual)", { forwardBackward([x]) { add(x, x) } }),
     ]
     for (name, body) in cases {
-        print(String(format: "  %-20@ %8.3f", name as NSString, time(body)))
+        print("  \(padded(name, 20)) \(String(format: "%8.3f", medianMilliseconds(body)))")
     }
+}
+
+/// Model FLOPs of one training step: 6 per parameter per token for the matrices (forward 2,
+/// backward 4) plus attention's scores and values (3 × 4·T·Dh per token per head per layer,
+/// counting the full T×T products the kernels compute).
+func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
+    let c = model.config
+    let matrices = model.parameters.filter { $0.tensor.shape.count == 2 && !$0.name.contains("embed_positions") }
+    let matrixCount: Int = matrices.reduce(0) { $0 + $1.tensor.count }
+    let matrixParameters = Double(matrixCount)
+    let attentionProducts = c.blockSize * c.headDimension * c.nHead * c.nLayer
+    let attention = 12.0 * Double(attentionProducts)
+    let perToken: Double = 6 * matrixParameters + attention
+    return Double(tokens) * perToken
+}
+
+func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     var config = ModelConfig()
     config.vocabSize = 65
-    (config.dModel, config.nLayer, config.nHead, config.blockSize) = (d, size.layers, h, t)
-    for qkNorm in [ModelConfig.QKNorm.head, .off] {
-        config.qkNorm = qkNorm
-        let model = try! TransformerModel(config: config)
-        let tokens = (0..<(b * t)).map { Int32($0 * 7 % 65) }
-        let milliseconds = time {
-            model.zeroGradients()
-            model.loss(tokens: tokens, targets: targets, batch: b, length: t).loss.backward()
-        }
-        print(String(format: "  model qk_norm=%-4@ %8.3f ms forward+backward (%d parameters, %.0f tokens/s)",
-                     qkNorm.rawValue as NSString, milliseconds, model.parameters.scalarCount, Double(b * t) / milliseconds * 1000))
+    (config.dModel, config.nLayer, config.nHead, config.blockSize, config.qkNorm) = (size.d, size.layers, size.heads, size.t, qkNorm)
+    let model = try TransformerModel(config: config)
+    var optimizerConfig = OptimizerConfig()
+    optimizerConfig.beta2 = 0.99
+    let optimizer = AdamW(parameters: model.parameters, config: optimizerConfig)
+    var sampler = BatchSampler(seed: 1)
+    let corpus: [Int32] = (0..<200_000).map { (i: Int) -> Int32 in Int32((i * 7919 + i / 13) % 65) }
+    func step() {
+        let batch = sampler.next(from: corpus, batchSize: size.b, length: size.t)
+        model.zeroGradients()
+        model.loss(tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t).loss.backward()
+        let norm = model.parameters.gradientNorm()
+        optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))
     }
+    for _ in 0..<3 { step() }                      // warm-up: buffers, caches, the pool
+    OpProfile.reset()
+    OpProfile.isEnabled = true
+    var seconds: [Double] = []
+    for _ in 0..<timedSteps {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        step()
+        seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    OpProfile.isEnabled = false
+    let tokens = Double(size.b * size.t)
+    let rates = seconds.map { tokens / $0 }.sorted()
+    let median = rates[rates.count / 2]
+    let flops = stepFLOPs(model, tokens: size.b * size.t) * median / tokens
+    print(String(format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
+                 size.name, qkNorm.rawValue, median, rates.first!, rates.last!, flops / 1e9, 100 * flops / (peak * 1e9), peakRSSMegabytes()))
+    let total = seconds.reduce(0, +)
+    let parts = OpProfile.seconds.filter { $0.seconds > 0 }
+    let accounted = parts.reduce(0) { $0 + $1.seconds }
+    let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / total) }
+    print("      time: " + breakdown.joined(separator: ", ") + String(format: ", other %.0f%%", 100 * (total - accounted) / total))
+}
+
+for size in sizes { opBenchmarks(size) }
+print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
+for size in sizes {
+    for qkNorm in [ModelConfig.QKNorm.head, .off] { try trainingBenchmark(size, qkNorm: qkNorm) }
 }

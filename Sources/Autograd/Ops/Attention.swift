@@ -39,6 +39,8 @@ public struct AttentionResult {
 
 /// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`.
 public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> AttentionResult {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.attention, started) }
     let (b, t) = (q.shape[0], q.shape[1])
     let headDim = q.shape[2] / heads
     let shape = AttentionShape(batch: b, length: t, heads: heads, kvHeads: kvHeads, headDim: headDim)
@@ -61,7 +63,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                   beta: 0, c: output.data + shape.queryOffset(pair), ldc: shape.queryWidth)
     }
     if Tape.needsGradient(q, k, v) {
-        Tape.record(output) { dY in
+        Tape.record(output, .attention) { dY in
             attentionPullback(q: q, k: k, v: v, probabilities: probabilities, shape: shape, scale: scale, outputGrad: dY)
         }
     }

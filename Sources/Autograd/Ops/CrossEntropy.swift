@@ -20,6 +20,8 @@ public struct CrossEntropyResult {
 
 /// Cross-entropy of `logits [N, V]` (or `[B, T, V]`) against `targets` (N ids), plus z-loss.
 public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> CrossEntropyResult {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.loss, started) }
     let vocabulary = logits.shape.last!, rows = logits.count / vocabulary
     precondition(targets.count == rows, "\(targets.count) targets for logits \(logits.shape)")
     var logSumExp = [Float](repeating: 0, count: rows)
@@ -46,7 +48,7 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> 
     let crossEntropy = Float(ceTotal / Double(rows)), meanSquaredLSE = Float(zTotal / Double(rows))
     let loss = Tensor(shape: [], values: [crossEntropy + zLoss * meanSquaredLSE])
     if Tape.needsGradient(logits) {
-        Tape.record(loss) { dLoss in
+        Tape.record(loss, .loss) { dLoss in
             let dx = logits.gradData(), perRow = dLoss[0] / Float(rows)
             Parallel.forEachChunk(rows, grain: max(1, 8192 / vocabulary)) { range in
                 for row in range {

@@ -27,6 +27,8 @@ private func unaryOp(_ x: Tensor, value: @escaping (Float) -> Float, derivative:
 
 /// `a + b` (same shape). Pullback: `da += dOut`, `db += dOut`.
 public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.elementwise, started) }
     precondition(a.shape == b.shape, "add of \(a.shape) and \(b.shape)")
     let output = Tensor(uninitialized: a.shape)
     let x = a.data, y = b.data, out = output.data
@@ -34,7 +36,7 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         forEachVector(range) { i, lanes in store(load(x, i, lanes) + load(y, i, lanes), out, i, lanes) }
     }
     if Tape.needsGradient(a, b) {
-        Tape.record(output) { dOut in
+        Tape.record(output, .elementwise) { dOut in
             for input in [a, b] where input.requiresGrad {
                 let dx = input.gradData()
                 Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
@@ -92,6 +94,8 @@ public func gelu(_ x: Tensor) -> Tensor {
 /// SwiGLU's gate, fused: `silu(gate) ⊙ up`.
 /// Pullback, with `s = σ(gate)`: `dgate += dOut ⊙ up ⊙ s(1 + gate(1 − s))`, `dup += dOut ⊙ gate ⊙ s`.
 public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.elementwise, started) }
     precondition(gate.shape == up.shape, "swiglu of \(gate.shape) and \(up.shape)")
     let output = Tensor(uninitialized: gate.shape)
     let g = gate.data, u = up.data, out = output.data
@@ -102,7 +106,7 @@ public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
         }
     }
     if Tape.needsGradient(gate, up) {
-        Tape.record(output) { dOut in
+        Tape.record(output, .elementwise) { dOut in
             let dGate = gate.requiresGrad ? gate.gradData() : nil
             let dUp = up.requiresGrad ? up.gradData() : nil
             Parallel.forEachChunk(gate.count, grain: elementwiseGrain) { range in

@@ -3,6 +3,8 @@
 /// `table[ids]`: `ids` of shape `idsShape` (e.g. `[B, T]`) into a `[V, d]` table → `[…, d]`.
 /// Pullback: scatter-add, `dtable[ids[i]] += dOut[i]`, serial so repeated ids sum correctly.
 public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.embedding, started) }
     precondition(ids.count == idsShape.reduce(1, *), "\(ids.count) ids for shape \(idsShape)")
     let (vocabulary, width) = (table.shape[0], table.shape[1])
     let output = Tensor(uninitialized: idsShape + [width])         // [B, T, d]
@@ -11,7 +13,7 @@ public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
         (output.data + row * width).update(from: table.data + Int(id) * width, count: width)
     }
     if Tape.needsGradient(table) {
-        Tape.record(output) { dOut in
+        Tape.record(output, .embedding) { dOut in
             let dTable = table.gradData()
             for (row, id) in ids.enumerated() {
                 let destination = dTable + Int(id) * width, source = dOut + row * width
@@ -25,6 +27,8 @@ public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
 /// `x[b, t] + table[t]` for `x` of shape `[B, T, d]` and a `[≥T, d]` position table.
 /// Pullback: `dx += dOut`, `dtable[t] += Σ_b dOut[b, t]`.
 public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.embedding, started) }
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
     precondition(table.shape[1] == width && table.shape[0] >= t, "positions \(table.shape) for \(x.shape)")
     let output = Tensor(uninitialized: x.shape)
@@ -35,7 +39,7 @@ public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
         }
     }
     if Tape.needsGradient(x, table) {
-        Tape.record(output) { dOut in
+        Tape.record(output, .embedding) { dOut in
             if x.requiresGrad {
                 let dx = x.gradData()
                 for i in 0..<x.count { dx[i] += dOut[i] }

@@ -55,7 +55,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
               a: a.data, lda: aShape.columns, b: b.data, ldb: bShape.columns,
               beta: 0, c: output.data, ldc: bShape.n)
     if Tape.needsGradient(a, b) {
-        Tape.record(output) { dC in
+        Tape.record(output, .matmul) { dC in
             matmulPullback(a: a.data, aGrad: a.requiresGrad ? a.gradData() : nil, aShape: aShape,
                            b: b.data, bGrad: b.requiresGrad ? b.gradData() : nil, bShape: bShape,
                            outputGrad: dC)
@@ -67,6 +67,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 /// A linear layer without bias: `y = x · Wᵀ`, with `weight` stored `[out, in]` and `x` of shape
 /// `[…, in]`; the leading dimensions are flattened into rows. Returns `[…, out]`.
 public func linear(_ x: Tensor, weight: Tensor) -> Tensor {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.matmul, started) }
     let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
     precondition(x.shape.last == inFeatures, "linear: input \(x.shape) for weight \(weight.shape)")
     let rows = x.count / inFeatures
@@ -75,7 +77,7 @@ public func linear(_ x: Tensor, weight: Tensor) -> Tensor {
               a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures,
               beta: 0, c: output.data, ldc: outFeatures)
     if Tape.needsGradient(x, weight) {
-        Tape.record(output) { dY in
+        Tape.record(output, .matmul) { dY in
             matmulPullback(
                 a: x.data, aGrad: x.requiresGrad ? x.gradData() : nil,
                 aShape: MatrixOperand(rows: rows, columns: inFeatures, transposed: false),
@@ -104,7 +106,7 @@ public func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, tr
                   beta: 0, c: output.data + i * cStride, ldc: bShape.n)
     }
     if Tape.needsGradient(a, b) {
-        Tape.record(output) { dC in
+        Tape.record(output, .matmul) { dC in
             let aGrad = a.requiresGrad ? a.gradData() : nil, bGrad = b.requiresGrad ? b.gradData() : nil
             for i in 0..<batch {
                 matmulPullback(a: a.data + i * aStride, aGrad: aGrad.map { $0 + i * aStride }, aShape: aShape,

@@ -12,6 +12,8 @@ import Foundation
 ///
 /// A zero row gives `r = 1/sqrt(eps)` and `y = 0`, with a finite gradient.
 public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.norm, started) }
     let width = weight.count
     precondition(x.count % width == 0 && x.shape.last.map { $0 % width == 0 } == true,
                  "rmsNorm of \(x.shape) with weight \(weight.shape)")
@@ -35,7 +37,7 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
         }
     }
     if Tape.needsGradient(x, weight) {
-        Tape.record(output) { dOut in
+        Tape.record(output, .norm) { dOut in
             rmsNormPullback(x: x, weight: weight, inverseRMS: inverseRMS, outputGrad: dOut)
         }
     }

@@ -13,6 +13,8 @@ import Foundation
 ///     dx[i]        =  dy[i]·cos + dy[i+Dh/2]·sin
 ///     dx[i+Dh/2]   =  dy[i+Dh/2]·cos − dy[i]·sin
 public func rope(_ x: Tensor, headDim: Int, theta: Float) -> Tensor {
+    let started = OpProfile.begin()
+    defer { OpProfile.end(.rope, started) }
     precondition(x.shape.count == 3 && x.shape[2] % headDim == 0 && headDim % 2 == 0,
                  "rope of \(x.shape) with head_dim \(headDim)")
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
@@ -20,7 +22,7 @@ public func rope(_ x: Tensor, headDim: Int, theta: Float) -> Tensor {
     let output = Tensor(uninitialized: x.shape)
     rotate(from: x.data, into: output.data, rows: b * t, positions: t, width: width, table: table, inverse: false, accumulate: false)
     if Tape.needsGradient(x) {
-        Tape.record(output) { dOut in
+        Tape.record(output, .rope) { dOut in
             rotate(from: dOut, into: x.gradData(), rows: b * t, positions: t, width: width, table: table, inverse: true, accumulate: true)
         }
     }

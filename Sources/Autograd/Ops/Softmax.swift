@@ -16,7 +16,7 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
         for row in rows { causalSoftmaxRow(output.data + row * t, query: row % t, length: t) }
     }
     if Tape.needsGradient(scores) {
-        Tape.record(output) { dOut in
+        Tape.record(output, .attention) { dOut in
             let dScores = scores.gradData()
             Parallel.forEachChunk(matrices * t, grain: 64) { rows in
                 for row in rows {

@@ -34,6 +34,8 @@ public final class AdamW {
 
     /// Applies one update with learning rate `lr` to every parameter that has a gradient.
     public func step(learningRate lr: Double, gradientScale: Float) {
+        let started = OpProfile.begin()
+        defer { OpProfile.end(.optimizer, started) }
         stepCount += 1
         let t = Double(stepCount)
         let stepSize = Float(lr / (1 - pow(Double(beta1), t)))

@@ -1,0 +1,37 @@
+import Dispatch
+
+/// Where a training step's time goes: forward and backward time of the ops, by category.
+/// Off by default (one branch per op); the benchmark turns it on.
+public enum OpProfile {
+    public enum Category: Int, CaseIterable, CustomStringConvertible {
+        case matmul, attention, norm, rope, elementwise, embedding, loss, optimizer
+        public var description: String {
+            ["matmul", "attention", "norms", "rope", "elementwise", "embedding", "loss", "optimizer"][rawValue]
+        }
+    }
+
+    nonisolated(unsafe) public static var isEnabled = false
+    nonisolated(unsafe) private static var nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
+
+    /// A start time for `end`, or 0 when profiling is off.
+    @inline(__always)
+    public static func begin() -> UInt64 {
+        isEnabled ? DispatchTime.now().uptimeNanoseconds : 0
+    }
+
+    /// Adds the time since `start` to `category`.
+    @inline(__always)
+    public static func end(_ category: Category, _ start: UInt64) {
+        guard isEnabled else { return }
+        nanoseconds[category.rawValue] += DispatchTime.now().uptimeNanoseconds - start
+    }
+
+    /// Seconds per category since the last `reset()`.
+    public static var seconds: [(category: Category, seconds: Double)] {
+        Category.allCases.map { ($0, Double(nanoseconds[$0.rawValue]) / 1e9) }
+    }
+
+    public static func reset() {
+        nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
+    }
+}
