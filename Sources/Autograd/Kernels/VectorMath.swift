@@ -38,6 +38,23 @@ public func sigmoid(_ x: Vector) -> Vector {
     1 / (1 + exp(-x))
 }
 
+/// `max(x[0..<count])` and `Σ exp(x_i − max)` (max-subtracted, so large values do not
+/// overflow); with `exponentials`, `exp(x_i − max)` is also stored there (it may be `x` itself).
+@inline(__always)
+func shiftedExponentialSum(_ x: UnsafePointer<Float>, count: Int,
+                           storingInto exponentials: UnsafeMutablePointer<Float>? = nil) -> (maximum: Float, sum: Float) {
+    var maximum = -Float.infinity
+    for i in 0..<count { maximum = max(maximum, x[i]) }
+    var total = Vector()
+    forEachVector(0..<count) { i, lanes in
+        var e = exp(load(x, i, lanes) - maximum)
+        if lanes < vectorWidth { for lane in lanes..<vectorWidth { e[lane] = 0 } }
+        if let exponentials { store(e, exponentials, i, lanes) }
+        total += e
+    }
+    return (maximum, total.sum())
+}
+
 extension UnsafePointer where Pointee == Float {
     /// 16 floats from `self + offset` (unaligned).
     @inline(__always)

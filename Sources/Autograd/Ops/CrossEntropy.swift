@@ -69,13 +69,6 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> 
 /// `log Σ exp(x_i)`, max-subtracted.
 @inline(__always)
 func rowLogSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float {
-    var maximum = -Float.infinity
-    for i in 0..<count { maximum = max(maximum, x[i]) }
-    var total = Vector()
-    forEachVector(0..<count) { i, lanes in
-        var e = exp(load(x, i, lanes) - maximum)
-        if lanes < vectorWidth { for lane in lanes..<vectorWidth { e[lane] = 0 } }
-        total += e
-    }
-    return maximum + log(total.sum())
+    let (maximum, sum) = shiftedExponentialSum(x, count: count)
+    return maximum + log(sum)
 }

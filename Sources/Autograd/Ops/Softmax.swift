@@ -34,16 +34,8 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
 @inline(__always)
 func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int) {
     let kept = query + 1
-    var maximum = -Float.infinity
-    for j in 0..<kept { maximum = max(maximum, row[j]) }
-    var total = Vector()
-    forEachVector(0..<kept) { j, lanes in
-        var e = exp(load(row, j, lanes) - maximum)
-        if lanes < vectorWidth { for lane in lanes..<vectorWidth { e[lane] = 0 } }
-        store(e, row, j, lanes)
-        total += e
-    }
-    let inverse = 1 / total.sum()
+    let (_, total) = shiftedExponentialSum(row, count: kept, storingInto: row)
+    let inverse = 1 / total
     forEachVector(0..<kept) { j, lanes in store(load(row, j, lanes) * inverse, row, j, lanes) }
     for j in kept..<length { row[j] = 0 }
 }
