@@ -104,14 +104,19 @@ def main():
 
     run = os.path.join(scratch, "killed")
     kills, resumes, fresh_starts = 0, 0, 0
-    while kills < args.kills:
+
+    def continue_run(**kw):
+        """Resumes `run`, or, killed before its first checkpoint, has the harness start it over."""
+        nonlocal resumes, fresh_starts
         if complete_checkpoints(run):
-            process = train(run, ["--resume", run])
             resumes += 1
-        else:  # killed before its first checkpoint: the harness itself starts over
-            shutil.rmtree(run, ignore_errors=True)
-            process = train(run, smoke_args(args.steps) + ["--run-dir", run])
-            fresh_starts += 1
+            return train(run, ["--resume", run], **kw)
+        fresh_starts += 1
+        shutil.rmtree(run, ignore_errors=True)
+        return train(run, smoke_args(args.steps) + ["--run-dir", run], **kw)
+
+    while kills < args.kills:
+        process = continue_run()
         time.sleep(rng.uniform(0.0, min(duration, 0.4)))
         if process.poll() is not None:  # finished before the kill: nothing left to interrupt
             break
@@ -125,9 +130,7 @@ def main():
             check("no partial checkpoint", False, str(error))
 
     for signal_number, exit_code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
-        if not complete_checkpoints(run):
-            break
-        process = train(run, ["--resume", run])
+        process = continue_run()
         time.sleep(min(0.5, duration / 3))
         if process.poll() is None:
             process.send_signal(signal_number)
@@ -137,7 +140,7 @@ def main():
         else:
             process.communicate()
 
-    code = train(run, ["--resume", run]).wait() if losses_incomplete(run, args.steps) else 0
+    code = continue_run().wait() if losses_incomplete(run, args.steps) else 0
     check("final resume", code == 0)
     got = losses(run)
     check("every step logged once", sorted(got) == list(range(1, args.steps + 1)), f"{len(got)} steps")

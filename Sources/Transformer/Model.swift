@@ -62,9 +62,16 @@ public final class TransformerModel {
                           logits: forward.logits, attentionLogitMax: forward.attentionLogitMax)
     }
 
-    /// Gradient norm of each decoder layer's parameters (after `backward()`).
-    public func layerGradientNorms() -> [Double] {
-        (0..<config.nLayer).map { index in parameters.filter { $0.layer == index }.gradientNorm() }
+    /// Gradient norms after `backward()`: of all parameters, and of each decoder layer's.
+    public func gradientNorms() -> (global: Double, layers: [Double]) {
+        var layerSums = [Double](repeating: 0, count: config.nLayer)
+        var total = 0.0
+        for parameter in parameters {
+            let squares = parameter.gradientSquaredSum()
+            total += squares
+            if let layer = parameter.layer { layerSums[layer] += squares }
+        }
+        return (total.squareRoot(), layerSums.map { $0.squareRoot() })
     }
 
     /// Sets every parameter's gradient to zero.

@@ -23,19 +23,29 @@ public struct NamedParameter {
         (self.name, self.tensor, self.layer, self.initialization) = (name, tensor, layer, initialization)
     }
 
+    /// `Σ grad²` (0 without a gradient): Float vectors summed in blocks of 4096, blocks in Double.
+    public func gradientSquaredSum() -> Double {
+        guard let grad = tensor.grad else { return 0 }
+        var total = 0.0
+        for blockStart in stride(from: 0, to: grad.count, by: 4096) {
+            var block = Vector()
+            forEachVector(blockStart..<Swift.min(grad.count, blockStart + 4096)) { i, lanes in
+                let g = load(grad.data, i, lanes)
+                block += g * g
+            }
+            total += Double(block.sum())
+        }
+        return total
+    }
+
     /// 2-D weights (matrices and embeddings) get weight decay; norm weights never do.
     public var decays: Bool { tensor.shape.count == 2 }
 }
 
 extension Array where Element == NamedParameter {
-    /// `sqrt(Σ grad²)` over these parameters (missing gradients count as zero), in Double.
+    /// `sqrt(Σ grad²)` over these parameters (missing gradients count as zero).
     public func gradientNorm() -> Double {
-        var total = 0.0
-        for parameter in self {
-            guard let grad = parameter.tensor.grad else { continue }
-            for i in 0..<grad.count { total += Double(grad.data[i]) * Double(grad.data[i]) }
-        }
-        return total.squareRoot()
+        reduce(0) { $0 + $1.gradientSquaredSum() }.squareRoot()
     }
 
     /// Total number of scalars.

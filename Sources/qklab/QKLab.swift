@@ -10,7 +10,7 @@ struct QKLab: ParsableCommand {
         commandName: "qklab",
         abstract: "Train tiny decoder-only transformers and watch what QK-Norm does to stability.",
         version: QKLabVersion.string,
-        subcommands: [Train.self, Sample.self, Eval.self, Sweep.self, Info.self]
+        subcommands: [Train.self, Sample.self, Eval.self, Compare.self, Sweep.self, ExportHF.self, Logits.self, Info.self]
     )
 
     static func main() {

@@ -18,10 +18,14 @@ struct Train: ParsableCommand {
     @Option(help: "Continue the run in this folder from its latest checkpoint.")
     var resume: String?
 
+    @Option(help: ArgumentHelp("Start the new run from the weights of a Hugging Face folder (a qklab export-hf, or a Qwen3/Llama/OLMo 2 model whose config fits [model]).", valueName: "folder"))
+    var initFrom: String?
+
     func validate() throws {
         if config == nil && resume == nil { throw ValidationError("give --config FILE for a new run or --resume DIR to continue one") }
         if config != nil && resume != nil { throw ValidationError("--config and --resume exclude each other (a resumed run keeps its config; use --set to change train/optim keys)") }
         if resume != nil && runDir != nil { throw ValidationError("--run-dir is for new runs; --resume names the folder") }
+        if resume != nil && initFrom != nil { throw ValidationError("--init-from is for new runs; a resumed run continues from its own checkpoint") }
     }
 
     func run() throws {
@@ -34,7 +38,8 @@ struct Train: ParsableCommand {
             let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
             let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
             let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
-            trainer = try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!)
+            trainer = try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
+                                  initFrom: initFrom.map { URL(fileURLWithPath: $0) })
         }
         do {
             try trainer.run()

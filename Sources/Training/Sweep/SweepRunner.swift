@@ -65,7 +65,7 @@ public struct SweepRunner {
         process.arguments = arguments
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         let log = folder.url.appendingPathComponent("train.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle

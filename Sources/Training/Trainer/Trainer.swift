@@ -29,8 +29,10 @@ public final class Trainer {
     /// Called with each line worth showing a user (header, evaluations, checkpoints).
     public var progress = ConsoleProgress()
 
-    /// A new run in `folder` (created; refused if it already holds a run).
-    public init(config: TrainingConfig, folder: RunFolder, configSource: String) throws {
+    /// A new run in `folder` (created; refused if it already holds a run). With `initFrom`, the
+    /// model starts from the weights of that Hugging Face folder instead of its initialisation,
+    /// after `HuggingFaceImport` has checked that they fit.
+    public init(config: TrainingConfig, folder: RunFolder, configSource: String, initFrom: URL? = nil) throws {
         if FileManager.default.fileExists(atPath: folder.metrics.path) || !folder.completeCheckpoints().isEmpty {
             throw RunError("run folder \(folder.url.path) already holds a run; continue it with --resume \(folder.url.path) or pick another --run-dir")
         }
@@ -43,13 +45,14 @@ public final class Trainer {
         self.config = resolved
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
+        if let initFrom { try HuggingFaceImport.load(initFrom, into: model, vocabulary: corpus.tokenizer) }
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: resolved.train.evalBatches,
                                                           batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
         try writeSynced(Data(resolved.resolvedTOML().utf8), to: folder.config)
-        try writeHeader(configSource: configSource)
+        try writeHeader(configSource: initFrom.map { "\(configSource), weights from \($0.path)" } ?? configSource)
     }
 
     /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
@@ -179,10 +182,10 @@ public final class Trainer {
         model.zeroGradients()
         let result = model.loss(tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.length)
         result.loss.backward()
-        let gradientNorm = model.parameters.gradientNorm()
+        let (gradientNorm, layerGradientNorms) = model.gradientNorms()
         let record = StepRecord(step: step, loss: result.loss.item, crossEntropy: result.crossEntropy,
                                 learningRate: schedule.rate(at: step), gradientNorm: gradientNorm,
-                                layerGradientNorms: model.layerGradientNorms(), attentionLogitMax: result.attentionLogitMax,
+                                layerGradientNorms: layerGradientNorms, attentionLogitMax: result.attentionLogitMax,
                                 windowOffsets: batch.offsets)
         recentSteps.append(record)
         if recentSteps.count > 5 { recentSteps.removeFirst() }

@@ -1,0 +1,49 @@
+import Foundation
+import Transformer
+
+/// Writes a checkpoint as a Hugging Face model folder that `AutoModelForCausalLM` loads
+/// unchanged (model.md, "Hugging Face layouts"):
+///
+///     OUT/config.json          every field explicit (`HuggingFaceConfig`)
+///     OUT/model.safetensors    model.md's names, F32; a tied head is stored once (no lm_head.weight)
+///     OUT/vocab.json           the characters as a JSON list: id = index
+public enum HuggingFaceExport {
+    /// Exports `trained` into `folder` (created if missing; these three files are replaced).
+    /// Throws, naming the switch, for layouts with no Hugging Face class, before writing anything.
+    @discardableResult
+    public static func write(_ trained: TrainedModel, to folder: URL) throws -> HuggingFaceConfig {
+        try write(model: trained.model, tokenizer: trained.tokenizer, to: folder)
+    }
+
+    /// Exports `model` with its vocabulary `tokenizer` into `folder`.
+    @discardableResult
+    public static func write(model: TransformerModel, tokenizer: CharTokenizer, to folder: URL) throws -> HuggingFaceConfig {
+        let config = try HuggingFaceConfig(model: model.config)
+        guard tokenizer.vocabularySize == model.config.vocabSize else {
+            throw HuggingFaceError("vocabulary of \(tokenizer.vocabularySize) characters for a model with vocab_size \(model.config.vocabSize)")
+        }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw HuggingFaceError("cannot create export folder \(folder.path): \(describe(error))")
+        }
+        try writeSynced(try config.jsonData(), to: folder.appendingPathComponent("config.json"))
+        // transformers reads safetensors metadata only with "format": "pt" (other formats are refused).
+        try SafeTensors.write(tensors(of: model), metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
+        try writeSynced(try vocabularyJSON(tokenizer), to: folder.appendingPathComponent("vocab.json"))
+        return config
+    }
+
+    /// The model's weights under their Hugging Face names, in model.md's order. A tied head is
+    /// the token embedding itself and not a parameter of its own, so it appears once.
+    public static func tensors(of model: TransformerModel) -> [NamedTensor] {
+        model.parameters.map { NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values) }
+    }
+
+    /// `vocab.json`: the characters in id order, as a JSON list of one-character strings.
+    static func vocabularyJSON(_ tokenizer: CharTokenizer) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return try encoder.encode(tokenizer.characters.map { String($0) })
+    }
+}
