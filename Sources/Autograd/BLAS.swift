@@ -62,6 +62,15 @@ public enum BLAS {
         String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
     }
 
+    /// Runs `body` with OpenBLAS on one thread (for `gemm` calls made from several threads at
+    /// once, each on its own core), then restores the previous thread count.
+    public static func withSingleThread(_ body: () -> Void) {
+        let previous = threadCount
+        if previous != 1 { threadCount = 1 }
+        body()
+        if previous != 1 { threadCount = previous }
+    }
+
     /// Threads OpenBLAS uses inside one `gemm` call.
     public static var threadCount: Int {
         get { Int(openblas_get_num_threads()) }

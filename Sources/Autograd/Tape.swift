@@ -4,7 +4,8 @@
 /// reads its output's gradient and adds its inputs' gradients (`+=`, so a tensor used twice, like
 /// tied embeddings, receives the sum). `backward()` seeds the loss gradient with 1 and runs the
 /// pullbacks newest first — the tape is already a topological order, because an op is recorded
-/// after the ops that made its inputs.
+/// after the ops that made its inputs. Only leaves (tensors no recorded op produced, such as
+/// parameters) keep their gradient after `backward()`.
 public enum Tape {
     /// Pullbacks, in the order their ops ran.
     nonisolated(unsafe) private static var pullbacks: [() -> Void] = []
@@ -34,13 +35,14 @@ public enum Tape {
             let started = OpProfile.begin()
             pullback(grad.data)
             OpProfile.end(category, started)
+            output.grad = nil       // an op's output needs its gradient only for its own pullback
         }
     }
 
-    /// Runs every pullback newest first, then empties the tape.
+    /// Runs every pullback newest first, dropping each after it ran (and with it what it held
+    /// for the backward pass), so memory falls as backward proceeds.
     static func runBackward() {
-        for pullback in pullbacks.reversed() { pullback() }
-        pullbacks.removeAll(keepingCapacity: true)
+        while let pullback = pullbacks.popLast() { pullback() }
     }
 
     /// Forgets every recorded pullback (e.g. after a forward whose gradient is not wanted).

@@ -38,6 +38,12 @@ public struct AttentionResult {
 }
 
 /// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`.
+///
+/// Work is split by (batch row, kv head): each such unit — its query heads, which share K and V —
+/// runs on one core with single-threaded BLAS, so the small per-head products run in parallel
+/// instead of each being split across cores, and the unit's scores stay in cache between the
+/// two products and the softmax. Accumulation into a shared kv head's gradients stays within one
+/// unit, in a fixed order: results do not depend on the number of threads.
 public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
@@ -50,42 +56,56 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     let probabilities = Tensor(uninitialized: [b, heads, t, t])   // P, kept for the pullback
     let output = Tensor(uninitialized: q.shape)                    // [B, T, H·Dh]
     let p = probabilities.data, tt = t * t
-
-    for pair in 0..<shape.pairs {                          // S = Q·Kᵀ/√Dh
-        BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim, alpha: scale,
-                  a: q.data + shape.queryOffset(pair), lda: shape.queryWidth,
-                  b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth, beta: 0, c: p + pair * tt, ldc: t)
-    }
-    let logitMax = maskedSoftmaxAll(p, rows: shape.pairs * t, length: t)
-    for pair in 0..<shape.pairs {                          // Y = P·V
-        BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,
-                  a: p + pair * tt, lda: t, b: v.data + shape.kvOffset(pair), ldb: shape.kvWidth,
-                  beta: 0, c: output.data + shape.queryOffset(pair), ldc: shape.queryWidth)
+    var unitLogitMax = [Float](repeating: 0, count: shape.units)
+    unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
+        shape.forEachUnit { unit, pairs in
+            for pair in pairs {
+                BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim, alpha: scale,      // S = Q·Kᵀ/√Dh
+                          a: q.data + shape.queryOffset(pair), lda: shape.queryWidth,
+                          b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth, beta: 0, c: p + pair * tt, ldc: t)
+                logitMax[unit] = max(logitMax[unit], maskedSoftmax(p + pair * tt, length: t))
+                BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,                    // Y = P·V
+                          a: p + pair * tt, lda: t, b: v.data + shape.kvOffset(pair), ldb: shape.kvWidth,
+                          beta: 0, c: output.data + shape.queryOffset(pair), ldc: shape.queryWidth)
+            }
+        }
     }
     if Tape.needsGradient(q, k, v) {
         Tape.record(output, .attention) { dY in
             attentionPullback(q: q, k: k, v: v, probabilities: probabilities, shape: shape, scale: scale, outputGrad: dY)
         }
     }
-    return AttentionResult(output: output, logitMax: logitMax)
+    return AttentionResult(output: output, logitMax: unitLogitMax.max() ?? 0)
 }
 
-/// Softmaxes every score row in place (row r is query `r mod T`) and returns the largest |score|
-/// among the kept entries, measured before the softmax.
-private func maskedSoftmaxAll(_ scores: UnsafeMutablePointer<Float>, rows: Int, length t: Int) -> Float {
-    let chunkMaxima = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-    defer { chunkMaxima.deallocate() }
-    Parallel.forEachChunk(rows, grain: max(1, 8192 / t)) { range in
-        for row in range {
-            let scoresRow = scores + row * t, query = row % t
-            var largest: Float = 0
-            for j in 0...query { largest = max(largest, abs(scoresRow[j])) }
-            chunkMaxima[row] = largest
-            causalSoftmaxRow(scoresRow, query: query, length: t)
+extension AttentionShape {
+    /// Units of work: one per (batch row, kv head), holding the query heads that read it.
+    var units: Int { batch * kvHeads }
+
+    /// Calls `body(unit, pairs)` for every unit, units in parallel with single-threaded BLAS;
+    /// `pairs` are the unit's (batch row, query head) indices `b·H + h`.
+    func forEachUnit(_ body: (_ unit: Int, _ pairs: Range<Int>) -> Void) {
+        let group = heads / kvHeads
+        BLAS.withSingleThread {
+            Parallel.forEachChunk(units, grain: 1) { range in
+                for unit in range {
+                    let first = (unit / kvHeads) * heads + (unit % kvHeads) * group
+                    body(unit, first..<(first + group))
+                }
+            }
         }
     }
+}
+
+/// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
+/// |score| among the kept entries, measured before the softmax.
+private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> Float {
     var largest: Float = 0
-    for row in 0..<rows { largest = max(largest, chunkMaxima[row]) }
+    for query in 0..<t {
+        let row = scores + query * t
+        for j in 0...query { largest = max(largest, abs(row[j])) }
+        causalSoftmaxRow(row, query: query, length: t)
+    }
     return largest
 }
 
@@ -95,35 +115,35 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, probabilities: T
     let p = probabilities.data
     let scoreGrads = Tensor(uninitialized: probabilities.shape)   // dP, then dS in place
     let dS = scoreGrads.data
-    let dV = v.requiresGrad ? v.gradData() : nil
-    for pair in 0..<shape.pairs {
-        let dYHead = dY + shape.queryOffset(pair), vHead = v.data + shape.kvOffset(pair)
-        BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim,       // dP = dY·Vᵀ
-                  a: dYHead, lda: shape.queryWidth, b: vHead, ldb: shape.kvWidth, beta: 0, c: dS + pair * tt, ldc: t)
-        if let dV {                                                                     // dV += Pᵀ·dY
-            BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
-                      a: p + pair * tt, lda: t, b: dYHead, ldb: shape.queryWidth,
-                      beta: 1, c: dV + shape.kvOffset(pair), ldc: shape.kvWidth)
-        }
-    }
-    Parallel.forEachChunk(shape.pairs * t, grain: max(1, 8192 / t)) { rows in           // dS, in place
-        for row in rows {
-            causalSoftmaxRowPullback(probabilities: p + row * t, outputGrad: dS + row * t, inputGrad: dS + row * t,
-                                     query: row % t, scale: scale, accumulate: false)
-            for j in (row % t + 1)..<t { dS[row * t + j] = 0 }
-        }
-    }
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
-    for pair in 0..<shape.pairs {
-        if let dQ {                                                                     // dQ += dS·K
-            BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,
-                      a: dS + pair * tt, lda: t, b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth,
-                      beta: 1, c: dQ + shape.queryOffset(pair), ldc: shape.queryWidth)
-        }
-        if let dK {                                                                     // dK += dSᵀ·Q
-            BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
-                      a: dS + pair * tt, lda: t, b: q.data + shape.queryOffset(pair), ldb: shape.queryWidth,
-                      beta: 1, c: dK + shape.kvOffset(pair), ldc: shape.kvWidth)
+    let dV = v.requiresGrad ? v.gradData() : nil
+    shape.forEachUnit { _, pairs in
+        for pair in pairs {
+            let dYHead = dY + shape.queryOffset(pair), vHead = v.data + shape.kvOffset(pair)
+            let pHead = p + pair * tt, dSHead = dS + pair * tt
+            BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim,             // dP = dY·Vᵀ
+                      a: dYHead, lda: shape.queryWidth, b: vHead, ldb: shape.kvWidth, beta: 0, c: dSHead, ldc: t)
+            if let dV {                                                                       // dV += Pᵀ·dY
+                BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
+                          a: pHead, lda: t, b: dYHead, ldb: shape.queryWidth,
+                          beta: 1, c: dV + shape.kvOffset(pair), ldc: shape.kvWidth)
+            }
+            for query in 0..<t {                                                              // dS, in place
+                let row = query * t
+                causalSoftmaxRowPullback(probabilities: pHead + row, outputGrad: dSHead + row, inputGrad: dSHead + row,
+                                         query: query, scale: scale, accumulate: false)
+                for j in (query + 1)..<t { dSHead[row + j] = 0 }
+            }
+            if let dQ {                                                                       // dQ += dS·K
+                BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,
+                          a: dSHead, lda: t, b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth,
+                          beta: 1, c: dQ + shape.queryOffset(pair), ldc: shape.queryWidth)
+            }
+            if let dK {                                                                       // dK += dSᵀ·Q
+                BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
+                          a: dSHead, lda: t, b: q.data + shape.queryOffset(pair), ldb: shape.queryWidth,
+                          beta: 1, c: dK + shape.kvOffset(pair), ldc: shape.kvWidth)
+            }
         }
     }
 }
