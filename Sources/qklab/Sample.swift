@@ -35,9 +35,9 @@ struct Sample: ParsableCommand {
         do {
             promptIDs = try trained.tokenizer.encode(prompt)
         } catch {
-            throw ValidationError("--prompt: \(error)")
+            throw RunError("--prompt: \(error)")
         }
-        guard !promptIDs.isEmpty else { throw ValidationError("--prompt must not be empty") }
+        guard !promptIDs.isEmpty else { throw RunError("--prompt must not be empty") }
         var options = GenerationOptions()
         options.tokens = tokens
         options.temperature = temperature

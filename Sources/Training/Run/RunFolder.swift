@@ -50,7 +50,8 @@ public struct RunFolder {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: url.path), !names.isEmpty else {
             return FileManager.default.fileExists(atPath: url.path) ? "nothing" : "no such folder"
         }
-        return names.sorted().joined(separator: ", ")
+        let shown = names.sorted().prefix(8).joined(separator: ", ")
+        return names.count > 8 ? "\(shown) and \(names.count - 8) more" : shown
     }
 }
 
