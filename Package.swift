@@ -6,7 +6,7 @@ import PackageDescription
 
 /// Numeric targets are always compiled optimised and for the host CPU (AVX/FMA for SIMD
 /// types): the gradient checks and the trainer would otherwise run 10–50× slower in a
-/// debug build. `-enable-testing` keeps `swift test` (debug) able to link them.
+/// debug build.
 let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-O", "-target-cpu", "native"]),
 ]

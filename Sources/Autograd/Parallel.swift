@@ -4,8 +4,8 @@ import Foundation
 /// Splitting per-row work across cores.
 ///
 /// Kernels call `Parallel.forEachChunk` from the calling thread only, never from inside a BLAS
-/// call, and BLAS is never called from inside a chunk: the two thread pools take turns and
-/// never oversubscribe the cores.
+/// call; a chunk calls BLAS only inside `BLAS.withSingleThread` (the attention kernel), so the
+/// two thread pools take turns and never oversubscribe the cores.
 public enum Parallel {
     /// Worker threads for elementwise and per-row kernels (default: all cores).
     nonisolated(unsafe) public static var threadCount = max(1, System.coreCount)

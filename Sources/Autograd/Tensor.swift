@@ -102,8 +102,9 @@ public final class TensorStorage {
     deinit { BufferPool.give(pointer, count: count) }
 }
 
-/// Free buffers by element count. Buffers of at least `minimumPooledCount` elements are kept for
-/// reuse instead of freed; smaller ones go straight back to malloc, which is fast for them.
+/// Free buffers by element count. Buffers of at least `minimumPooledCount` elements freed while
+/// a tape records (training) are kept for reuse instead of freed; smaller ones go straight back
+/// to malloc, which is fast for them.
 enum BufferPool {
     static let minimumPooledCount = 4096
     nonisolated(unsafe) private static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
@@ -120,7 +121,9 @@ enum BufferPool {
     }
 
     static func give(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
-        guard count >= minimumPooledCount else { return buffer.deallocate() }
+        // Without a tape (sampling, evaluation) shapes vary — generation grows its context one
+        // token at a time — and pooling every size would only hoard memory.
+        guard count >= minimumPooledCount, Tape.isRecording else { return buffer.deallocate() }
         lock.lock()
         free[count, default: []].append(buffer)
         lock.unlock()

@@ -78,6 +78,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// Parameter count, in Double so that absurd configs cannot overflow it.
+    var estimatedParameterCount: Double {
+        let (d, f, l) = (Double(dModel), Double(feedForward), Double(nLayer))
+        let attention = d * Double(headDimension) * Double(2 * nHead + 2 * kvHeads)
+        return Double(vocabSize + blockSize) * d * 2 + l * (attention + 3 * d * f + 4 * d)
+    }
+
     /// The same config with every derived value written out (what a run folder records).
     public var resolved: ModelConfig {
         var copy = self
@@ -96,6 +103,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                              ("n_layer", nLayer), ("n_head", nHead)] {
             try require(value >= 1, "\(key) must be at least 1 (got \(value))")
         }
+        for (key, value) in [("vocab_size", vocabSize), ("block_size", blockSize), ("d_model", dModel), ("n_head", nHead),
+                             ("head_dim", headDim ?? 1), ("d_ff", dFF ?? 1)] {
+            try require(value <= 1 << 16, "\(key) (\(value)) exceeds QKLab's limit of 65536")
+        }
+        try require(nLayer <= 1024, "n_layer (\(nLayer)) exceeds QKLab's limit of 1024")
         if let nKVHead {
             try require(nKVHead >= 1, "n_kv_head must be at least 1 (got \(nKVHead))")
             try require(nHead % nKVHead == 0, "n_kv_head (\(nKVHead)) must divide n_head (\(nHead))")
@@ -111,6 +123,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive (got \(ropeTheta))")
         }
         try require(normEps > 0 && normEps.isFinite, "norm_eps must be positive (got \(normEps))")
+        let parameters = estimatedParameterCount
+        try require(parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
         try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
     }
 }

@@ -12,6 +12,11 @@ struct Info: ParsableCommand {
     @Option(help: "Seconds to spend measuring sgemm.")
     var seconds = 1.5
 
+    func validate() throws {
+        if !(1...16384).contains(size) { throw ValidationError("--size must be between 1 and 16384 (got \(size))") }
+        if !(seconds > 0 && seconds <= 600) { throw ValidationError("--seconds must be in (0, 600] (got \(seconds))") }
+    }
+
     func run() throws {
         print(SystemReport.current().description)
         let gflops = SgemmBenchmark.measure(size: size, seconds: seconds)

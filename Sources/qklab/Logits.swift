@@ -27,7 +27,7 @@ struct Logits: ParsableCommand {
 
     func parseIDs(_ list: String) throws -> [Int32] {
         try list.split(separator: ",").map {
-            guard let id = Int32($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--tokens: \"\($0)\" is not a token id") }
+            guard let id = Int32($0.trimmingCharacters(in: .whitespaces)) else { throw RunError("--tokens: \"\($0)\" is not a token id") }
             return id
         }
     }
@@ -36,7 +36,7 @@ struct Logits: ParsableCommand {
         do {
             return try tokenizer.encode(text)
         } catch {
-            throw ValidationError("--text: \(error)")
+            throw RunError("--text: \(error)")
         }
     }
 }

@@ -50,4 +50,11 @@ final class AttentionTests: XCTestCase {
         let result = causalAttention(q: q, k: k, v: Tensor(zeros: [1, 2, 1]), heads: 1, kvHeads: 1)
         XCTAssertEqual(result.logitMax, 200)     // max(|100·2|, |1·2|, |1·50|)
     }
+
+    /// A NaN score must show in `logitMax` (it is what the instrument is for), not be skipped.
+    func testLogitMaxPropagatesNaN() {
+        let q = Tensor(shape: [1, 2, 1], values: [1, .nan])
+        let k = Tensor(shape: [1, 2, 1], values: [2, 3])
+        XCTAssertTrue(causalAttention(q: q, k: k, v: Tensor(zeros: [1, 2, 1]), heads: 1, kvHeads: 1).logitMax.isNaN)
+    }
 }

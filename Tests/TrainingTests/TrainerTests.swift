@@ -132,6 +132,7 @@ final class TrainerTests: XCTestCase {
         let skipped = lines.compactMap { $0["skipped_steps"] as? Int }.max() ?? 0
         XCTAssertGreaterThan(skipped, 0)
         XCTAssertEqual(lines.filter { $0["loss"] != nil }.count, 10)
+        XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000010", "the final checkpoint is written even after skipped steps")
     }
 
     func testResumeErrors() throws {

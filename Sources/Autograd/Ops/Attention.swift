@@ -63,7 +63,8 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                 BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim, alpha: scale,      // S = Q·Kᵀ/√Dh
                           a: q.data + shape.queryOffset(pair), lda: shape.queryWidth,
                           b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth, beta: 0, c: p + pair * tt, ldc: t)
-                logitMax[unit] = max(logitMax[unit], maskedSoftmax(p + pair * tt, length: t))
+                let headMax = maskedSoftmax(p + pair * tt, length: t)
+                if !(headMax <= logitMax[unit]) { logitMax[unit] = headMax }
                 BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,                    // Y = P·V
                           a: p + pair * tt, lda: t, b: v.data + shape.kvOffset(pair), ldb: shape.kvWidth,
                           beta: 0, c: output.data + shape.queryOffset(pair), ldc: shape.queryWidth)
@@ -75,7 +76,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
             attentionPullback(q: q, k: k, v: v, probabilities: probabilities, shape: shape, scale: scale, outputGrad: dY)
         }
     }
-    return AttentionResult(output: output, logitMax: unitLogitMax.max() ?? 0)
+    return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0) { !($1 <= $0) ? $1 : $0 })
 }
 
 extension AttentionShape {
@@ -103,7 +104,7 @@ private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int)
     var largest: Float = 0
     for query in 0..<t {
         let row = scores + query * t
-        for j in 0...query { largest = max(largest, abs(row[j])) }
+        for j in 0...query where !(abs(row[j]) <= largest) { largest = abs(row[j]) }   // NaN wins: it must show
         causalSoftmaxRow(row, query: query, length: t)
     }
     return largest

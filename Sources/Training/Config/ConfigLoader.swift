@@ -73,16 +73,23 @@ public enum ConfigLoader {
         key.write(&config, try convert(value, for: key, at: "--set \(override)"))
     }
 
-    /// Cross-key checks: the model's constraints and the schedule's.
+    /// Every key's range (for configs that did not come through `parse`, such as a checkpoint's
+    /// state.json), then the cross-key checks: the model's constraints and the schedule's.
     public static func validate(_ config: TrainingConfig) throws {
+        for key in ConfigSchema.keys {
+            if let value = key.read(config), let problem = rangeProblem(value, for: key) {
+                throw ConfigError("\(key.path) \(problem)")
+            }
+        }
         do { try config.model.validate() } catch let error as ModelConfigError {
             throw ConfigError("[model] \(error.message)")
         }
+        let scores = Double(config.train.batchSize) * Double(config.model.nHead) * pow(Double(config.model.blockSize), 2)
+        if scores > Double(1 << 31) {
+            throw ConfigError("[train] batch_size × n_head × block_size² = \(Int(scores)) attention scores per layer, more than QKLab's limit of 2^31")
+        }
         if let minLR = config.optim.minLR, minLR > config.optim.lr {
             throw ConfigError("[optim] min_lr (\(minLR)) must not exceed lr (\(config.optim.lr))")
-        }
-        if let decaySteps = config.optim.decaySteps, decaySteps < config.optim.warmupSteps {
-            throw ConfigError("[optim] decay_steps (\(decaySteps)) must be at least warmup_steps (\(config.optim.warmupSteps))")
         }
     }
 
@@ -91,37 +98,51 @@ public enum ConfigLoader {
     /// Checks a TOML value's type and range against `key`.
     static func convert(_ value: TOMLValueConvertible, for key: ConfigKey, at location: String) throws -> ConfigValue {
         func fail(_ problem: String) -> ConfigError { ConfigError("\(location): \(key.path) \(problem)") }
+        let converted: ConfigValue
         switch key.kind {
-        case .integer(let minimum):
+        case .integer:
             guard value.type == .int, let integer = value.int else { throw fail("must be an integer (got \(describe(value)))") }
-            guard integer >= minimum else { throw fail("must be ≥ \(minimum) (got \(integer))") }
-            return .integer(integer)
-        case .real(let minimum, let maximum, let inclusiveMinimum):
-            let number: Double
+            converted = .integer(integer)
+        case .real:
             switch value.type {
-            case .double: number = value.double!
-            case .int: number = Double(value.int!)
+            case .double: converted = .real(value.double!)
+            case .int: converted = .real(Double(value.int!))
             default: throw fail("must be a number (got \(describe(value)))")
             }
-            let aboveMinimum = inclusiveMinimum ? number >= minimum : number > minimum
-            guard number.isFinite, aboveMinimum, number < maximum else {
-                let lower = inclusiveMinimum ? "≥ \(minimum)" : "> \(minimum)"
-                let upper = maximum.isInfinite ? "" : " and < \(maximum)"
-                throw fail("must be \(lower)\(upper) (got \(number))")
+        case .text, .choice:
+            guard value.type == .string, let text = value.string else {
+                if case .choice(let choices) = key.kind { throw fail(choiceProblem(choices, got: describe(value))) }
+                throw fail("must be a string (got \(describe(value)))")
             }
-            return .real(number)
-        case .text:
-            guard value.type == .string, let text = value.string else { throw fail("must be a string (got \(describe(value)))") }
-            return .text(text)
-        case .choice(let choices):
-            guard value.type == .string, let text = value.string, choices.contains(text) else {
-                throw fail("must be one of \(choices.map { "\"\($0)\"" }.joined(separator: ", ")) (got \(describe(value)))")
-            }
-            return .text(text)
+            converted = .text(text)
         case .flag:
             guard value.type == .bool, let flag = value.bool else { throw fail("must be true or false (got \(describe(value)))") }
-            return .flag(flag)
+            converted = .flag(flag)
         }
+        if let problem = rangeProblem(converted, for: key) { throw fail(problem) }
+        return converted
+    }
+
+    /// What is wrong with a well-typed value for `key` (out of range, not a choice), or nil.
+    static func rangeProblem(_ value: ConfigValue, for key: ConfigKey) -> String? {
+        switch (key.kind, value) {
+        case (.integer(let minimum), .integer(let integer)):
+            return integer >= minimum ? nil : "must be ≥ \(minimum) (got \(integer))"
+        case (.real(let minimum, let maximum, let inclusiveMinimum), .real(let number)):
+            let aboveMinimum = inclusiveMinimum ? number >= minimum : number > minimum
+            if number.isFinite, aboveMinimum, number < maximum { return nil }
+            let lower = inclusiveMinimum ? "≥ \(minimum)" : "> \(minimum)"
+            let upper = maximum.isInfinite ? "" : " and < \(maximum)"
+            return "must be \(lower)\(upper) (got \(number))"
+        case (.choice(let choices), .text(let text)):
+            return choices.contains(text) ? nil : choiceProblem(choices, got: "\"\(text)\"")
+        default:
+            return nil
+        }
+    }
+
+    static func choiceProblem(_ choices: [String], got: String) -> String {
+        "must be one of \(choices.map { "\"\($0)\"" }.joined(separator: ", ")) (got \(got))"
     }
 
     static func describe(_ value: TOMLValueConvertible) -> String {

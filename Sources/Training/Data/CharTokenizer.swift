@@ -1,7 +1,8 @@
 /// Character-level tokenizer: the vocabulary is the sorted set of characters of the corpus,
 /// and a character's id is its index. It is stored in every checkpoint, so sampling needs no corpus.
 public struct CharTokenizer: Equatable, Codable, Sendable {
-    /// The vocabulary, sorted by Unicode scalar value (as Python's `sorted(set(text))`).
+    /// The vocabulary, sorted by Unicode scalar values. Characters are Swift's (grapheme
+    /// clusters): "\r\n" is one token, where Python's `sorted(set(text))` would see two.
     public let characters: [Character]
     private let ids: [Character: Int32]
 

@@ -22,6 +22,7 @@ public struct Corpus {
 
     public init(text: String, source: String, valFraction: Double, blockSize: Int) throws {
         guard !text.isEmpty else { throw DataError("corpus \(source) is empty") }
+        guard valFraction > 0 && valFraction < 1 else { throw DataError("val_fraction must be between 0 and 1 (got \(valFraction))") }
         tokenizer = CharTokenizer(corpus: text)
         let tokens = try tokenizer.encode(text)
         let trainCount = Int((Double(tokens.count) * (1 - valFraction)).rounded(.down))

@@ -28,18 +28,19 @@ public struct RunFolder {
         checkpoints.appendingPathComponent(String(format: "step-%06d", step))
     }
 
-    /// The newest complete checkpoint: the target of `latest`, or else the highest complete
-    /// `step-*` folder (a crash between the rename and the link update leaves `latest` one behind).
+    /// The newest complete checkpoint: the complete `step-*` folder of the highest step. (The
+    /// folders, not the `latest` link, decide: a crash between a checkpoint's rename and the
+    /// link's update leaves `latest` one behind.)
     public func latestCheckpoint() -> URL? {
-        let complete = completeCheckpoints()
-        return complete.last
+        completeCheckpoints().last
     }
 
-    /// Complete checkpoint folders (those holding all three files), oldest first. Temporary
+    /// Complete checkpoint folders (those holding all three files), oldest step first. Temporary
     /// folders of interrupted writes (`.tmp-*`) are not checkpoints.
     public func completeCheckpoints() -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
-        return names.filter { $0.hasPrefix("step-") }.sorted().map { checkpoints.appendingPathComponent($0) }
+        let steps = names.compactMap { name in name.hasPrefix("step-") ? Int(name.dropFirst(5)).map { (name, $0) } : nil }
+        return steps.sorted { $0.1 < $1.1 }.map { checkpoints.appendingPathComponent($0.0) }
             .filter { folder in
                 Checkpoint.fileNames.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
             }

@@ -34,7 +34,10 @@ public final class Trainer {
     /// after `HuggingFaceImport` has checked that they fit.
     public init(config: TrainingConfig, folder: RunFolder, configSource: String, initFrom: URL? = nil) throws {
         if FileManager.default.fileExists(atPath: folder.metrics.path) || !folder.completeCheckpoints().isEmpty {
-            throw RunError("run folder \(folder.url.path) already holds a run; continue it with --resume \(folder.url.path) or pick another --run-dir")
+            let advice = folder.completeCheckpoints().isEmpty
+                ? "it has no checkpoint to resume from: remove the folder or pick another --run-dir"
+                : "continue it with --resume \(folder.url.path) or pick another --run-dir"
+            throw RunError("run folder \(folder.url.path) already holds a run; \(advice)")
         }
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         lock = try RunLock(folder: folder)
@@ -42,6 +45,8 @@ public final class Trainer {
         corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
         var resolved = config
         resolved.model.vocabSize = corpus.tokenizer.vocabularySize
+        resolved.optim.minLR = config.optim.minLR ?? config.optim.lr / 10        // fixed now, so extending
+        resolved.optim.decaySteps = config.optim.decaySteps ?? config.train.maxSteps   // a run keeps its curve
         self.config = resolved
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
@@ -72,6 +77,9 @@ public final class Trainer {
         }
         if config.data != state.config.data {
             throw RunError("cannot resume with a different [data] section; start a new run instead")
+        }
+        if config.train.seed != state.config.train.seed {
+            throw RunError("cannot resume with a different train.seed (the sampler continues from the checkpoint); start a new run instead")
         }
         Self.applyThreads(config.train.threads)
         corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
@@ -149,10 +157,7 @@ public final class Trainer {
                 try metrics.append(metricsRecord(record, tokensPerSecond: tokensPerSecond))
                 tensorBoard.map { try? $0.add(step: step, scalars: scalars(record, tokensPerSecond: tokensPerSecond)) }
             }
-            if !record.isFinite {
-                try handleNonFinite(record)
-                continue
-            }
+            if !record.isFinite { try handleNonFinite(record) }   // throws under "stop"; "skip" goes on
             if train.evalInterval > 0 && (step % train.evalInterval == 0 || step == train.maxSteps) {
                 let valLoss = evaluate()
                 lastValLoss = valLoss
@@ -203,6 +208,9 @@ public final class Trainer {
 
     @discardableResult
     func saveCheckpoint() throws -> URL {
+        if let existing = folder.completeCheckpoints().last, existing == folder.checkpoint(step: step) {
+            return existing        // this step is saved already (a signal right after a save)
+        }
         let url = try Checkpoint.save(model: model, optimizer: optimizer, state: checkpointState, in: folder)
         Checkpoint.prune(folder, keep: config.train.keepCheckpoints)
         return url
@@ -263,6 +271,8 @@ public final class Trainer {
             ("loss", record.loss), ("lr", Float(record.learningRate)), ("grad_norm", Float(record.gradientNorm)),
             ("tokens_per_s", Float(tokensPerSecond)),
         ]
+        if config.model.zLoss > 0 { scalars.append(("ce_loss", record.crossEntropy)) }
+        if skippedSteps > 0 { scalars.append(("skipped_steps", Float(skippedSteps))) }
         for (layer, norm) in record.layerGradientNorms.enumerated() { scalars.append(("grad_norm_layers/\(layer)", Float(norm))) }
         for (layer, logit) in record.attentionLogitMax.enumerated() { scalars.append(("attn_logit_max/\(layer)", logit)) }
         return scalars
