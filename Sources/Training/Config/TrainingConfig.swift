@@ -1,6 +1,10 @@
 import Transformer
 
 /// Everything a run needs, one struct per TOML section. Defaults follow model.md and interface.md.
+///
+/// In a checkpoint's state.json it is stored as in config.toml — sections of snake_case keys,
+/// every key written — and read back tolerantly: a key missing from an older file takes its
+/// default, and every value is range-checked as if it came from a config file.
 public struct TrainingConfig: Equatable, Codable, Sendable {
     public var model = ModelConfig()
     public var data = DataConfig()
@@ -9,10 +13,65 @@ public struct TrainingConfig: Equatable, Codable, Sendable {
     public var run = RunConfig()
 
     public init() {}
+
+    public func encode(to encoder: Encoder) throws {
+        var sections = encoder.container(keyedBy: NameKey.self)
+        for section in ConfigSchema.sections {
+            var keys = sections.nestedContainer(keyedBy: NameKey.self, forKey: NameKey(section))
+            if section == "model" { try keys.encode(model.vocabSize, forKey: NameKey("vocab_size")) }
+            for key in ConfigSchema.keys where key.section == section {
+                switch key.read(self) {
+                case .integer(let v)?: try keys.encode(v, forKey: NameKey(key.name))
+                case .real(let v)?: try keys.encode(v, forKey: NameKey(key.name))
+                case .text(let v)?: try keys.encode(v, forKey: NameKey(key.name))
+                case .flag(let v)?: try keys.encode(v, forKey: NameKey(key.name))
+                case nil: try keys.encodeNil(forKey: NameKey(key.name))
+                }
+            }
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        self.init()
+        let sections = try decoder.container(keyedBy: NameKey.self)
+        for section in ConfigSchema.sections where sections.contains(NameKey(section)) {
+            let keys = try sections.nestedContainer(keyedBy: NameKey.self, forKey: NameKey(section))
+            if section == "model", let vocabulary = try keys.decodeIfPresent(Int.self, forKey: NameKey("vocab_size")) {
+                model.vocabSize = vocabulary
+            }
+            for key in ConfigSchema.keys where key.section == section {
+                guard let value = try decodeValue(of: key, from: keys) else { continue }
+                if let problem = ConfigLoader.rangeProblem(value, for: key) {
+                    throw ConfigError("\(key.path) \(problem)")
+                }
+                key.write(&self, value)
+            }
+        }
+    }
+
+    private func decodeValue(of key: ConfigKey, from keys: KeyedDecodingContainer<NameKey>) throws -> ConfigValue? {
+        let name = NameKey(key.name)
+        guard keys.contains(name), try !keys.decodeNil(forKey: name) else { return nil }
+        switch key.kind {
+        case .integer: return .integer(try keys.decode(Int.self, forKey: name))
+        case .real: return .real(try keys.decode(Double.self, forKey: name))
+        case .text, .choice: return .text(try keys.decode(String.self, forKey: name))
+        case .flag: return .flag(try keys.decode(Bool.self, forKey: name))
+        }
+    }
+
+    /// A section or key name as written in the file.
+    struct NameKey: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
 }
 
 /// `[data]`: the corpus and its split.
-public struct DataConfig: Equatable, Codable, Sendable {
+public struct DataConfig: Equatable, Sendable {
     /// Text file, UTF-8; relative paths are relative to the working directory.
     public var path = "data/tinyshakespeare.txt"
     /// The last `val_fraction` of the corpus is the validation split.
@@ -22,7 +81,7 @@ public struct DataConfig: Equatable, Codable, Sendable {
 }
 
 /// `[optim]`: AdamW and the learning-rate schedule (model.md).
-public struct OptimizerConfig: Equatable, Codable, Sendable {
+public struct OptimizerConfig: Equatable, Sendable {
     /// Peak learning rate.
     public var lr = 1e-3
     /// Final learning rate; nil means lr / 10.
@@ -41,7 +100,7 @@ public struct OptimizerConfig: Equatable, Codable, Sendable {
 }
 
 /// `[train]`: the loop.
-public struct TrainConfig: Equatable, Codable, Sendable {
+public struct TrainConfig: Equatable, Sendable {
     /// What to do when a loss or gradient is not finite.
     public enum NonFinitePolicy: String, Codable, CaseIterable, Sendable { case stop, skip }
 
@@ -67,7 +126,7 @@ public struct TrainConfig: Equatable, Codable, Sendable {
 }
 
 /// `[run]`: where the run folder goes.
-public struct RunConfig: Equatable, Codable, Sendable {
+public struct RunConfig: Equatable, Sendable {
     /// Folder name under `dir`; empty means the config file's name.
     public var name = ""
     public var dir = "runs"
