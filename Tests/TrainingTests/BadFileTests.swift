@@ -43,6 +43,13 @@ final class BadFileTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(rejected, 100)
+        // Found by scripts/fuzz.sh: toml++ aborts on a control character in a table header.
+        try Data("[model]\nd_model = 64\n[\u{12}ptim]\n".utf8).write(to: scratch)
+        XCTAssertThrowsError(try ConfigLoader.load(scratch)) {
+            XCTAssertEqual("\($0)", "\(scratch.path):3: control character U+0012 is not allowed in TOML")
+        }
+        try Data("[model]\n[)ata]\n".utf8).write(to: scratch)
+        XCTAssertThrowsError(try ConfigLoader.load(scratch)) { XCTAssertTrue("\($0)".hasPrefix("\(scratch.path):2: a table header"), "\($0)") }
         try Data([0x5B, 0x6D, 0xFF, 0xFE, 0x5D]).write(to: scratch)     // "[m" + invalid UTF-8 + "]"
         XCTAssertThrowsError(try ConfigLoader.load(scratch)) { XCTAssertTrue("\($0)".contains("not UTF-8"), "\($0)") }
     }

@@ -27,12 +27,7 @@ public enum ConfigLoader {
 
     /// Parses TOML text (`source` names it in messages) onto the defaults.
     public static func parse(_ text: String, source: String, onto base: TrainingConfig = TrainingConfig()) throws -> TrainingConfig {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw ConfigError("\(source):\(error.source.begin.line): \(error.description)")
-        }
+        let table = try TOMLDocument.parse(text, source: source)
         var config = base
         for section in table.keys.sorted() {
             guard let sectionTable = table[section]?.table else {
@@ -68,7 +63,7 @@ public enum ConfigLoader {
                 : suggestion(for: path, among: ConfigSchema.keys.map(\.path))
             throw ConfigError("--set \(override): unknown key '\(path)'\(advice)")
         }
-        let parsed = (try? TOMLTable(string: "value = \(rawValue)"))?["value"]
+        let parsed = (try? TOMLDocument.parse("value = \(rawValue)", source: "--set"))?["value"]
         let value: TOMLValueConvertible = parsed ?? rawValue
         key.write(&config, try convert(value, for: key, at: "--set \(override)"))
     }

@@ -37,10 +37,7 @@ public struct SweepPlan {
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
             throw ConfigError("cannot read sweep file \(source)")
         }
-        let table: TOMLTable
-        do { table = try TOMLTable(string: text) } catch let error as TOMLParseError {
-            throw ConfigError("\(source):\(error.source.begin.line): \(error.description)")
-        }
+        let table = try TOMLDocument.parse(text, source: source)
         for key in table.keys where !["base", "out", "set", "grid"].contains(key) {
             throw ConfigError("\(source): unknown key '\(key)' (a sweep file has base, out, [set] and [grid])")
         }
