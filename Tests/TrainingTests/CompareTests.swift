@@ -5,23 +5,12 @@ import FoundationXML
 import Training
 import XCTest
 
-final class CompareTests: XCTestCase {
-    var root: URL!
-
-    override func setUpWithError() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-compare-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: root)
-    }
-
+final class CompareTests: ScratchTestCase {
     /// A synthetic run folder: `config` (TOML; missing keys take their defaults) and the lines of
     /// metrics.jsonl, each followed by a newline, then `torn` without one.
     @discardableResult
     func makeRun(_ name: String, config: String, lines: [String], torn: String = "") throws -> URL {
-        let folder = root.appendingPathComponent(name)
+        let folder = scratch.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try config.write(to: folder.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
         try (lines.map { $0 + "\n" }.joined() + torn).write(to: folder.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
@@ -157,7 +146,7 @@ final class CompareTests: XCTestCase {
     }
 
     func testFolderWithoutConfigIsAnError() throws {
-        let empty = root.appendingPathComponent("empty")
+        let empty = scratch.appendingPathComponent("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         XCTAssertThrowsError(try RunHistory(folder: empty)) { XCTAssertTrue("\($0)".contains("not a run folder"), "\($0)") }
     }
@@ -222,7 +211,7 @@ final class CompareTests: XCTestCase {
         ])
         try makeRun("c", config: "", lines: (1...50).map { trainLine($0, loss: "\(4.0 - Double($0) / 25)") } + [evalLine(50, "2.5")])
         try makeRun("empty", config: "", lines: [])
-        let runs = try RunHistory.load(["a & <b>", "c", "empty"].map { root.appendingPathComponent($0).path })
+        let runs = try RunHistory.load(["a & <b>", "c", "empty"].map { scratch.appendingPathComponent($0).path })
 
         let series = try parseChart(ComparisonChart(runs: runs).svg)
         XCTAssertEqual(Set(series.keys), Set(ChartPanel.allCases.map(\.rawValue)))

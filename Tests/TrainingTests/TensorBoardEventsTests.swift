@@ -2,18 +2,7 @@ import Foundation
 import Training
 import XCTest
 
-final class TensorBoardEventsTests: XCTestCase {
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-tensorboard-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
-
+final class TensorBoardEventsTests: ScratchTestCase {
     /// Writes the file_version record and three events; returns the file.
     func writeSample() throws -> URL {
         let writer = try TensorBoardWriter(directory: scratch, wallTime: 1_700_000_000.25)

@@ -3,18 +3,8 @@ import Training
 import XCTest
 
 /// End-to-end runs of the trainer on the shipped smoke corpus (seconds each).
-final class TrainerTests: XCTestCase {
+final class TrainerTests: ScratchTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    var scratch: URL!
-
-    override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-tests-\(getpid())-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: scratch)
-    }
 
     /// The smoke config with the corpus path made absolute, plus `overrides`.
     func smokeConfig(_ overrides: [String] = []) throws -> TrainingConfig {

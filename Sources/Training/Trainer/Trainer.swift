@@ -26,7 +26,7 @@ public final class Trainer {
     var elapsedBefore = 0.0
     /// The last few steps, for the non-finite report.
     var recentSteps: [StepRecord] = []
-    /// Called with each line worth showing a user (header, evaluations, checkpoints).
+    /// Where the header, progress line and messages go (the console by default).
     public var progress = ConsoleProgress()
 
     /// A new run in `folder` (created; refused if it already holds a run). With `initFrom`, the

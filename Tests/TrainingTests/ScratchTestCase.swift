@@ -1,0 +1,16 @@
+import Foundation
+import XCTest
+
+/// A test case with a fresh scratch folder per test (`scratch`), removed afterwards.
+class ScratchTestCase: XCTestCase {
+    var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-tests-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: scratch)
+    }
+}
