@@ -1,13 +1,16 @@
 import Foundation
+import Synchronization
 
 /// SIGINT / SIGTERM as a request to stop after the current step (the trainer then writes a
 /// checkpoint and exits 130 / 143), instead of dying mid-step.
 public enum StopSignal {
-    nonisolated(unsafe) private static var received: Int32 = 0
+    /// Written by the signal handlers' queue, read by the training loop.
+    private static let received = Atomic<Int32>(0)
+    /// Kept alive for the life of the process (installed once, from the main thread).
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
     /// The signal received so far (0 for none).
-    public static var pending: Int32 { received }
+    public static var pending: Int32 { received.load(ordering: .acquiring) }
 
     /// Routes SIGINT and SIGTERM to `pending`. A second signal of the same kind kills at once.
     public static func install() {
@@ -15,11 +18,10 @@ public enum StopSignal {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
-                if received == signalNumber {
+                if received.exchange(signalNumber, ordering: .acquiringAndReleasing) == signalNumber {
                     signal(signalNumber, SIG_DFL)
                     raise(signalNumber)
                 }
-                received = signalNumber
             }
             source.resume()
             sources.append(source)
