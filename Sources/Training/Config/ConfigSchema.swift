@@ -32,8 +32,6 @@ public struct ConfigKey {
     public let section: String
     public let name: String
     public let kind: Kind
-    /// Whether the key may be left unset (derived from others, e.g. `optim.min_lr`).
-    public let optional: Bool
     let read: (TrainingConfig) -> ConfigValue?
     let write: (inout TrainingConfig, ConfigValue) -> Void
 
@@ -53,58 +51,55 @@ public enum ConfigSchema {
     // MARK: - Builders
 
     static func integer(_ section: String, _ name: String, minimum: Int, _ keyPath: WritableKeyPath<TrainingConfig, Int>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum), optional: false,
+        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum),
                   read: { .integer($0[keyPath: keyPath]) },
                   write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
     }
 
     static func optionalInteger(_ section: String, _ name: String, minimum: Int, _ keyPath: WritableKeyPath<TrainingConfig, Int?>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum), optional: true,
+        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum),
                   read: { $0[keyPath: keyPath].map { .integer($0) } },
                   write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
     }
 
     static func seed(_ section: String, _ keyPath: WritableKeyPath<TrainingConfig, UInt64>) -> ConfigKey {
-        ConfigKey(section: section, name: "seed", kind: .integer(minimum: 0), optional: false,
+        ConfigKey(section: section, name: "seed", kind: .integer(minimum: 0),
                   read: { .integer(Int(truncatingIfNeeded: $0[keyPath: keyPath])) },
                   write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = UInt64(v) } })
     }
 
     static func real(_ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
                      _ keyPath: WritableKeyPath<TrainingConfig, Double>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
-                  optional: false, read: { .real($0[keyPath: keyPath]) },
+        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum), read: { .real($0[keyPath: keyPath]) },
                   write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
     }
 
     static func float(_ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
                       _ keyPath: WritableKeyPath<TrainingConfig, Float>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
-                  optional: false, read: { .real(Double($0[keyPath: keyPath])) },
+        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum), read: { .real(Double($0[keyPath: keyPath])) },
                   write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = Float(v) } })
     }
 
     static func optionalReal(_ section: String, _ name: String, _ range: (Double, Double),
                              _ keyPath: WritableKeyPath<TrainingConfig, Double?>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: true),
-                  optional: true, read: { $0[keyPath: keyPath].map { .real($0) } },
+        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: true), read: { $0[keyPath: keyPath].map { .real($0) } },
                   write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
     }
 
     static func text(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, String>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .text, optional: false, read: { .text($0[keyPath: keyPath]) },
+        ConfigKey(section: section, name: name, kind: .text, read: { .text($0[keyPath: keyPath]) },
                   write: { config, value in if case .text(let v) = value { config[keyPath: keyPath] = v } })
     }
 
     static func choice<E: RawRepresentable & CaseIterable>(_ section: String, _ name: String,
                                                             _ keyPath: WritableKeyPath<TrainingConfig, E>) -> ConfigKey where E.RawValue == String {
-        ConfigKey(section: section, name: name, kind: .choice(E.allCases.map(\.rawValue)), optional: false,
+        ConfigKey(section: section, name: name, kind: .choice(E.allCases.map(\.rawValue)),
                   read: { .text($0[keyPath: keyPath].rawValue) },
                   write: { config, value in if case .text(let v) = value, let e = E(rawValue: v) { config[keyPath: keyPath] = e } })
     }
 
     static func flag(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, Bool>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .flag, optional: false, read: { .flag($0[keyPath: keyPath]) },
+        ConfigKey(section: section, name: name, kind: .flag, read: { .flag($0[keyPath: keyPath]) },
                   write: { config, value in if case .flag(let v) = value { config[keyPath: keyPath] = v } })
     }
 
