@@ -1,7 +1,8 @@
-import Dispatch
+import Foundation
 
 /// Where a training step's time goes: forward and backward time of the ops, by category.
-/// Off by default (one branch per op); the benchmark turns it on.
+/// Off by default (one branch per op); the benchmark turns it on. Times of ops running at once on
+/// several threads (batch shards) add up: the totals are core-seconds.
 public enum OpProfile {
     public enum Category: Int, CaseIterable, CustomStringConvertible {
         case matmul, attention, norm, rope, elementwise, embedding, loss, optimizer
@@ -12,6 +13,7 @@ public enum OpProfile {
 
     nonisolated(unsafe) public static var isEnabled = false
     nonisolated(unsafe) private static var nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
+    private static let lock = NSLock()
 
     /// A start time for `end`, or 0 when profiling is off.
     @inline(__always)
@@ -23,7 +25,10 @@ public enum OpProfile {
     @inline(__always)
     public static func end(_ category: Category, _ start: UInt64) {
         guard isEnabled else { return }
-        nanoseconds[category.rawValue] += DispatchTime.now().uptimeNanoseconds - start
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        lock.lock()
+        nanoseconds[category.rawValue] += elapsed
+        lock.unlock()
     }
 
     /// Seconds per category since the last `reset()`.

@@ -4,11 +4,18 @@ import Foundation
 /// Splitting per-row work across cores.
 ///
 /// Kernels call `Parallel.forEachChunk` from the calling thread only, never from inside a BLAS
-/// call; a chunk calls BLAS only inside `BLAS.withSingleThread` (the attention kernel), so the
-/// two thread pools take turns and never oversubscribe the cores.
+/// call; a chunk calls BLAS only inside `BLAS.withSingleThread` (the attention kernel, batch
+/// shards), so the two thread pools take turns and never oversubscribe the cores.
+///
+/// A `forEachChunk` called from inside a chunk runs on its own thread, in one piece: the other
+/// cores are busy with the other chunks already (a batch shard's kernels run this way).
 public enum Parallel {
     /// Worker threads for elementwise and per-row kernels (default: all cores).
     nonisolated(unsafe) public static var threadCount = max(1, System.coreCount)
+
+    /// Whether this thread is running a chunk.
+    private final class ChunkFlag { var isInsideChunk = false }
+    private static let chunkFlag = ThreadLocal { ChunkFlag() }
 
     /// Calls `body` on disjoint contiguous ranges covering `0..<count`, concurrently when there
     /// are at least `2 · grain` items (a chunk smaller than `grain` items costs more to dispatch
@@ -17,11 +24,14 @@ public enum Parallel {
     @inline(__always)
     public static func forEachChunk(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
         let chunks = min(threadCount, count / max(grain, 1))
-        if chunks <= 1 {
+        if chunks <= 1 || chunkFlag.value.isInsideChunk {
             if count > 0 { body(0..<count) }
             return
         }
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let flag = chunkFlag.value
+            flag.isInsideChunk = true
+            defer { flag.isInsideChunk = false }
             body((chunk * count / chunks)..<((chunk + 1) * count / chunks))
         }
     }

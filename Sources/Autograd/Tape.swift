@@ -6,17 +6,24 @@
 /// pullbacks newest first — the tape is already a topological order, because an op is recorded
 /// after the ops that made its inputs. Only leaves (tensors no recorded op produced, such as
 /// parameters) keep their gradient after `backward()`.
+///
+/// Every thread has its own tape: a forward and its `backward()` must run on the same thread,
+/// and two threads can each run one at the same time (batch shards on different cores).
 public enum Tape {
-    /// Pullbacks, in the order their ops ran.
-    nonisolated(unsafe) private static var pullbacks: [() -> Void] = []
-    /// Nesting depth of `withoutGradients` blocks; recording is on at depth 0.
-    nonisolated(unsafe) private static var disabledDepth = 0
+    /// One thread's tape.
+    private final class State {
+        /// Pullbacks, in the order their ops ran.
+        var pullbacks: [() -> Void] = []
+        /// Nesting depth of `withoutGradients` blocks; recording is on at depth 0.
+        var disabledDepth = 0
+    }
+    private static let state = ThreadLocal { State() }
 
-    /// Whether ops record pullbacks right now.
-    public static var isRecording: Bool { disabledDepth == 0 }
+    /// Whether ops on this thread record pullbacks right now.
+    public static var isRecording: Bool { state.value.disabledDepth == 0 }
 
-    /// Number of pullbacks waiting for `backward()`.
-    public static var count: Int { pullbacks.count }
+    /// Number of pullbacks waiting for `backward()` on this thread.
+    public static var count: Int { state.value.pullbacks.count }
 
     /// Whether an op over `inputs` must record a pullback (and its output require a gradient).
     @inline(__always)
@@ -30,7 +37,7 @@ public enum Tape {
     public static func record(_ output: Tensor, _ category: OpProfile.Category = .elementwise,
                               _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void) {
         output.requiresGrad = true
-        pullbacks.append {
+        state.value.pullbacks.append {
             guard let grad = output.grad else { return }
             let started = OpProfile.begin()
             pullback(grad.data)
@@ -42,16 +49,18 @@ public enum Tape {
     /// Runs every pullback newest first, dropping each after it ran (and with it what it held
     /// for the backward pass), so memory falls as backward proceeds.
     static func runBackward() {
-        while let pullback = pullbacks.popLast() { pullback() }
+        let tape = state.value
+        while let pullback = tape.pullbacks.popLast() { pullback() }
     }
 
     /// Forgets every recorded pullback (e.g. after a forward whose gradient is not wanted).
-    public static func reset() { pullbacks.removeAll(keepingCapacity: true) }
+    public static func reset() { state.value.pullbacks.removeAll(keepingCapacity: true) }
 
     /// Runs `body` with recording off: evaluation and sampling build no tape.
     public static func withoutGradients<Result>(_ body: () throws -> Result) rethrows -> Result {
-        disabledDepth += 1
-        defer { disabledDepth -= 1 }
+        let tape = state.value
+        tape.disabledDepth += 1
+        defer { tape.disabledDepth -= 1 }
         return try body()
     }
 }

@@ -18,10 +18,21 @@ public final class TransformerModel {
     let lmHead: Tensor                 // [V, d]; the token embedding itself when tied
 
     /// Builds the model with model.md's initialisation, a pure function of `config.seed`.
-    public init(config: ModelConfig) throws {
+    public convenience init(config: ModelConfig) throws {
         try config.validate()
+        self.init(config: config, builder: ParameterBuilder(seed: config.seed))
+    }
+
+    /// A model over the same weights as `source` (the same storage: nothing is copied, and an
+    /// update of one is an update of the other) with gradients of its own, so that batch shards
+    /// can run forward and backward on the two at the same time.
+    public convenience init(sharingWeightsOf source: TransformerModel) {
+        self.init(config: source.config, builder: ParameterBuilder(sharing: source.parameters))
+    }
+
+    private init(config: ModelConfig, builder: ParameterBuilder) {
         self.config = config
-        var builder = ParameterBuilder(seed: config.seed)
+        var builder = builder
         let (v, d) = (config.vocabSize, config.dModel)
         embedTokens = builder.normal("model.embed_tokens.weight", [v, d], std: 0.02)
         embedPositions = config.position == .learned
@@ -100,23 +111,36 @@ public struct LossResult {
     public let attentionLogitMax: [Float]
 }
 
-/// Creates parameters in order from one seeded stream, recording each under its name.
+/// Creates parameters in order from one seeded stream, recording each under its name; or, for a
+/// model sharing another's weights, hands out views of that model's parameters in the same order.
 struct ParameterBuilder {
     var random: SeededRandom
+    /// The parameters to share, in creation order (nil: initialise new ones).
+    let shared: [NamedParameter]?
     var parameters: [NamedParameter] = []
     var layer: Int?
 
-    init(seed: UInt64) { random = SeededRandom(seed: seed) }
+    init(seed: UInt64) { (random, shared) = (SeededRandom(seed: seed), nil) }
+    init(sharing parameters: [NamedParameter]) { (random, shared) = (SeededRandom(seed: 0), parameters) }
 
     mutating func normal(_ name: String, _ shape: [Int], std: Float) -> Tensor {
-        let tensor = Tensor(normal: shape, std: std, random: &random, requiresGrad: true)
-        parameters.append(NamedParameter(name: name, tensor: tensor, layer: layer, initialization: .normal(std: std)))
-        return tensor
+        add(name, .normal(std: std)) { Tensor(normal: shape, std: std, random: &$0.random, requiresGrad: true) }
     }
 
     mutating func ones(_ name: String, _ shape: [Int]) -> Tensor {
-        let tensor = Tensor(filling: 1, shape: shape, requiresGrad: true)
-        parameters.append(NamedParameter(name: name, tensor: tensor, layer: layer, initialization: .ones))
+        add(name, .ones) { _ in Tensor(filling: 1, shape: shape, requiresGrad: true) }
+    }
+
+    private mutating func add(_ name: String, _ initialization: NamedParameter.Initialization,
+                              _ initialize: (inout ParameterBuilder) -> Tensor) -> Tensor {
+        let tensor: Tensor
+        if let shared {
+            let source = shared[parameters.count].tensor
+            tensor = Tensor(shape: source.shape, storage: source.storage, requiresGrad: true)
+        } else {
+            tensor = initialize(&self)
+        }
+        parameters.append(NamedParameter(name: name, tensor: tensor, layer: layer, initialization: initialization))
         return tensor
     }
 }

@@ -4,7 +4,7 @@ import Training
 import Transformer
 
 // qklab-bench: what QKLab's speed is made of.
-//   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M]
+//   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N]
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
 // 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
 // 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
@@ -18,6 +18,8 @@ func option(_ name: String) -> String? {
 let secondsPerCase = option("--seconds-per-case").flatMap(Double.init) ?? 1.0
 let timedSteps = option("--steps").flatMap(Int.init) ?? 10
 let only = option("--only")
+/// Batch shards of a training step (default: one per core, as `qklab train` runs).
+let shards = option("--shards").flatMap(Int.init) ?? Parallel.threadCount
 
 print(SystemReport.current().description)
 let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
@@ -104,12 +106,13 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     var optimizerConfig = OptimizerConfig()
     optimizerConfig.beta2 = 0.99
     let optimizer = AdamW(parameters: model.parameters, config: optimizerConfig)
+    let dataParallel = DataParallel(model: model, shards: shards)
     var sampler = BatchSampler(seed: 1)
     let corpus: [Int32] = (0..<200_000).map { (i: Int) -> Int32 in Int32((i * 7919 + i / 13) % 65) }
     func step() {
         let batch = sampler.next(from: corpus, batchSize: size.b, length: size.t)
         model.zeroGradients()
-        model.loss(tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t).loss.backward()
+        _ = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t)
         let norm = model.parameters.gradientNorm()
         optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))
     }
@@ -129,11 +132,12 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let flops = stepFLOPs(model, tokens: size.b * size.t) * median / tokens
     print(String(format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
                  size.name, qkNorm.rawValue, median, rates.first!, rates.last!, flops / 1e9, 100 * flops / (peak * 1e9), peakRSSMegabytes()))
-    let total = seconds.reduce(0, +)
+    // Shards run their ops at the same time, so op times are core-seconds: shares of their sum.
     let parts = OpProfile.seconds.filter { $0.seconds > 0 }
     let accounted = parts.reduce(0) { $0 + $1.seconds }
-    let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / total) }
-    print("      time: " + breakdown.joined(separator: ", ") + String(format: ", other %.0f%%", 100 * (total - accounted) / total))
+    let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / accounted) }
+    print(String(format: "      op time (%d shards, %.1f core-ms per step): ", dataParallel.shardCount, 1000 * accounted / Double(timedSteps))
+          + breakdown.joined(separator: ", "))
 }
 
 for size in sizes { opBenchmarks(size) }

@@ -12,6 +12,8 @@ public final class Trainer {
     public let config: TrainingConfig
     public let folder: RunFolder
     public let model: TransformerModel
+    /// Runs each step's forward and backward in batch shards, one per kernel thread.
+    let dataParallel: DataParallel
     public let optimizer: AdamW
     let corpus: Corpus
     let schedule: LearningRateSchedule
@@ -51,6 +53,7 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
         if let initFrom { try HuggingFaceImport.load(initFrom, into: model, vocabulary: corpus.tokenizer) }
+        dataParallel = DataParallel(model: model, shards: Parallel.threadCount)
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
@@ -89,6 +92,7 @@ public final class Trainer {
         self.config = config
         self.folder = folder
         model = try TransformerModel(config: config.model)
+        dataParallel = DataParallel(model: model, shards: Parallel.threadCount)
         optimizer = AdamW(parameters: model.parameters, config: config.optim)
         try Checkpoint.restore(model: model, optimizer: optimizer, from: checkpoint)
         optimizer.stepCount = state.optimizerSteps
@@ -185,10 +189,10 @@ public final class Trainer {
     func trainStep() -> StepRecord {
         let batch = sampler.next(from: corpus.train, batchSize: config.train.batchSize, length: config.model.blockSize)
         model.zeroGradients()
-        let result = model.loss(tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.length)
-        result.loss.backward()
+        let result = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets,
+                                                   batch: batch.batchSize, length: batch.length)
         let (gradientNorm, layerGradientNorms) = model.gradientNorms()
-        let record = StepRecord(step: step, loss: result.loss.item, crossEntropy: result.crossEntropy,
+        let record = StepRecord(step: step, loss: result.loss, crossEntropy: result.crossEntropy,
                                 learningRate: schedule.rate(at: step), gradientNorm: gradientNorm,
                                 layerGradientNorms: layerGradientNorms, attentionLogitMax: result.attentionLogitMax,
                                 windowOffsets: batch.offsets)
