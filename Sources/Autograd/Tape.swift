@@ -37,12 +37,13 @@ public enum Tape {
     public static func record(_ output: Tensor, _ category: OpProfile.Category = .elementwise,
                               _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void) {
         output.requiresGrad = true
+        let slot = output.gradientSlot      // not `output`: its elements may be freed before backward
         state.value.pullbacks.append {
-            guard let grad = output.grad else { return }
+            guard let grad = slot.gradient else { return }
             let started = OpProfile.begin()
             pullback(grad.data)
             OpProfile.end(category, started)
-            output.grad = nil       // an op's output needs its gradient only for its own pullback
+            slot.gradient = nil     // an op's output needs its gradient only for its own pullback
         }
     }
 

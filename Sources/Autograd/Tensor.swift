@@ -12,8 +12,8 @@ public final class Tensor {
     public let count: Int
     /// The buffer, shared with views of this tensor.
     public let storage: TensorStorage
-    /// Gradient of the last `backward()` with respect to this tensor (nil until one arrives).
-    public var grad: Tensor?
+    /// Where this tensor's gradient accumulates.
+    public let gradientSlot: GradientSlot
     /// Whether ops record how to send gradients back to this tensor.
     public var requiresGrad: Bool
 
@@ -24,7 +24,14 @@ public final class Tensor {
         self.shape = shape
         self.count = count
         self.storage = storage
+        self.gradientSlot = GradientSlot(shape: shape)
         self.requiresGrad = requiresGrad
+    }
+
+    /// Gradient of the last `backward()` with respect to this tensor (nil until one arrives).
+    public var grad: Tensor? {
+        get { gradientSlot.gradient }
+        set { gradientSlot.gradient = newValue }
     }
 
     /// A tensor of zeros.
@@ -70,16 +77,32 @@ public final class Tensor {
     }
 
     /// The gradient buffer, created as zeros on first use: backward rules add into it.
-    public func gradData() -> UnsafeMutablePointer<Float> {
-        if let grad { return grad.data }
-        let fresh = Tensor(zeros: shape)
-        grad = fresh
-        return fresh.data
-    }
+    public func gradData() -> UnsafeMutablePointer<Float> { gradientSlot.data() }
 
     /// Sets the gradient to zero (keeps the buffer).
     public func zeroGrad() {
         grad?.data.update(repeating: 0, count: count)
+    }
+}
+
+/// A tensor's gradient, apart from the tensor: the tape holds an op output's slot (for its
+/// gradient to arrive in), not the output itself, and a pullback that needs only an input's
+/// gradient, not its elements, holds the input's slot. Elements no pullback reads are then
+/// freed as soon as the forward pass is done with them.
+public final class GradientSlot {
+    /// Shape of the gradient (the tensor's).
+    public let shape: [Int]
+    /// The gradient, nil until one arrives.
+    public var gradient: Tensor?
+
+    init(shape: [Int]) { self.shape = shape }
+
+    /// The gradient buffer, created as zeros on first use: backward rules add into it.
+    public func data() -> UnsafeMutablePointer<Float> {
+        if let gradient { return gradient.data }
+        let fresh = Tensor(zeros: shape)
+        gradient = fresh
+        return fresh.data
     }
 }
 

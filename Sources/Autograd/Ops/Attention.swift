@@ -114,14 +114,15 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, probabilities: T
                                scale: Float, outputGrad dY: UnsafePointer<Float>) {
     let t = shape.length, tt = t * t, headDim = shape.headDim
     let p = probabilities.data
-    let scoreGrads = Tensor(uninitialized: probabilities.shape)   // dP, then dS in place
-    let dS = scoreGrads.data
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
     let dV = v.requiresGrad ? v.gradData() : nil
     shape.forEachUnit { _, pairs in
+        let scoreGrads = TensorStorage(count: tt, zeroed: false)    // one head's dP, then dS in place
+        defer { withExtendedLifetime(scoreGrads) {} }                // used through its pointer only
+        let dSHead = scoreGrads.pointer
         for pair in pairs {
             let dYHead = dY + shape.queryOffset(pair), vHead = v.data + shape.kvOffset(pair)
-            let pHead = p + pair * tt, dSHead = dS + pair * tt
+            let pHead = p + pair * tt
             BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim,             // dP = dY·Vᵀ
                       a: dYHead, lda: shape.queryWidth, b: vHead, ldb: shape.kvWidth, beta: 0, c: dSHead, ldc: t)
             if let dV {                                                                       // dV += Pᵀ·dY

@@ -15,9 +15,9 @@ private func unaryOp(_ x: Tensor, value: @escaping (Float) -> Float, derivative:
         for i in range { out[i] = value(input[i]) }
     }
     if Tape.needsGradient(x) {
-        Tape.record(output) { dOut in
+        Tape.record(output) { [output] dOut in       // keeps `out` alive for the derivative
             let dx = x.gradData()
-            Parallel.forEachChunk(x.count, grain: elementwiseGrain) { range in
+            Parallel.forEachChunk(output.count, grain: elementwiseGrain) { range in
                 for i in range { dx[i] += derivative(input[i], out[i]) * dOut[i] }
             }
         }
@@ -36,9 +36,10 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         forEachVector(range) { i, lanes in store(load(x, i, lanes) + load(y, i, lanes), out, i, lanes) }
     }
     if Tape.needsGradient(a, b) {
+        let inputSlots = [a, b].filter(\.requiresGrad).map(\.gradientSlot)   // a and b are not read back
         Tape.record(output, .elementwise) { dOut in
-            for input in [a, b] where input.requiresGrad {
-                let dx = input.gradData()
+            for slot in inputSlots {
+                let dx = slot.data()
                 Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
                     forEachVector(range) { i, lanes in store(load(dx, i, lanes) + load(dOut, i, lanes), dx, i, lanes) }
                 }

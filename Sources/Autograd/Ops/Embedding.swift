@@ -39,10 +39,12 @@ public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
         }
     }
     if Tape.needsGradient(x, table) {
+        let inputSlot = x.requiresGrad ? x.gradientSlot : nil      // x is not read back
+        let count = x.count
         Tape.record(output, .embedding) { dOut in
-            if x.requiresGrad {
-                let dx = x.gradData()
-                for i in 0..<x.count { dx[i] += dOut[i] }
+            if let inputSlot {
+                let dx = inputSlot.data()
+                for i in 0..<count { dx[i] += dOut[i] }
             }
             if table.requiresGrad {
                 let dTable = table.gradData()

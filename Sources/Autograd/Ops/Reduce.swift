@@ -15,9 +15,10 @@ private func reduceToScalar(_ x: Tensor, scale: Double) -> Tensor {
     for i in 0..<x.count { total += Double(x.data[i]) }
     let output = Tensor(shape: [], values: [Float(total * scale)])
     if Tape.needsGradient(x) {
+        let (inputSlot, count) = (x.gradientSlot, x.count)
         Tape.record(output) { dOut in
-            let dx = x.gradData(), g = dOut[0] * Float(scale)
-            for i in 0..<x.count { dx[i] += g }
+            let dx = inputSlot.data(), g = dOut[0] * Float(scale)
+            for i in 0..<count { dx[i] += g }
         }
     }
     return output

@@ -22,8 +22,9 @@ public func rope(_ x: Tensor, headDim: Int, theta: Float) -> Tensor {
     let output = Tensor(uninitialized: x.shape)
     rotate(from: x.data, into: output.data, rows: b * t, positions: t, width: width, table: table, inverse: false, accumulate: false)
     if Tape.needsGradient(x) {
+        let inputSlot = x.gradientSlot                 // the rotation's pullback never reads x
         Tape.record(output, .rope) { dOut in
-            rotate(from: dOut, into: x.gradData(), rows: b * t, positions: t, width: width, table: table, inverse: true, accumulate: true)
+            rotate(from: dOut, into: inputSlot.data(), rows: b * t, positions: t, width: width, table: table, inverse: true, accumulate: true)
         }
     }
     return output
