@@ -125,30 +125,52 @@ public final class TensorStorage {
     deinit { BufferPool.give(pointer, count: count) }
 }
 
-/// Free buffers by element count. Buffers of at least `minimumPooledCount` elements freed while
-/// a tape records (training) are kept for reuse instead of freed; smaller ones go straight back
-/// to malloc, which is fast for them.
-enum BufferPool {
-    static let minimumPooledCount = 4096
+/// Free buffers by element count. Every buffer freed while a tape records (training) is kept for
+/// reuse instead of freed, so a step that repeats the shapes of the step before takes all of its
+/// tensor memory from the pool. Without a tape (sampling, evaluation) shapes vary — generation
+/// grows its context one token at a time — and buffers go straight back to malloc.
+public enum BufferPool {
+    /// Counters for the benchmark.
+    public struct Statistics {
+        /// Buffers allocated from the system so far (pool misses).
+        public var systemAllocations = 0
+        /// Bytes of tensor buffers allocated from the system and not freed (in use or pooled).
+        public var bytesHeld = 0
+        /// The largest `bytesHeld` so far.
+        public var peakBytesHeld = 0
+    }
+
     nonisolated(unsafe) private static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    nonisolated(unsafe) private static var counters = Statistics()
     private static let lock = NSLock()
 
+    /// The counters now.
+    public static var statistics: Statistics {
+        lock.lock()
+        defer { lock.unlock() }
+        return counters
+    }
+
     static func take(count: Int) -> UnsafeMutablePointer<Float> {
-        if count >= minimumPooledCount {
-            lock.lock()
-            defer { lock.unlock() }
-            if let buffer = free[count]?.popLast() { return buffer }
-        }
+        lock.lock()
+        defer { lock.unlock() }
+        if let buffer = free[count]?.popLast() { return buffer }
+        counters.systemAllocations += 1
+        counters.bytesHeld += max(count, 1) * 4
+        counters.peakBytesHeld = max(counters.peakBytesHeld, counters.bytesHeld)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         return raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
     static func give(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
-        // Without a tape (sampling, evaluation) shapes vary — generation grows its context one
-        // token at a time — and pooling every size would only hoard memory.
-        guard count >= minimumPooledCount, Tape.isRecording else { return buffer.deallocate() }
+        let keep = Tape.isRecording
         lock.lock()
-        free[count, default: []].append(buffer)
-        lock.unlock()
+        defer { lock.unlock() }
+        if keep {
+            free[count, default: []].append(buffer)
+        } else {
+            counters.bytesHeld -= max(count, 1) * 4
+            buffer.deallocate()
+        }
     }
 }

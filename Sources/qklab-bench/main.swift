@@ -4,7 +4,8 @@ import Training
 import Transformer
 
 // qklab-bench: what QKLab's speed is made of.
-//   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N]
+//   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N] [--skip-ops]
+// (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
 // 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
 // 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
@@ -117,6 +118,7 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
         optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))
     }
     for _ in 0..<3 { step() }                      // warm-up: buffers, caches, the pool
+    let allocationsBefore = BufferPool.statistics.systemAllocations
     OpProfile.reset()
     OpProfile.isEnabled = true
     var seconds: [Double] = []
@@ -126,12 +128,15 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
         seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
     OpProfile.isEnabled = false
+    let pool = BufferPool.statistics
     let tokens = Double(size.b * size.t)
     let rates = seconds.map { tokens / $0 }.sorted()
     let median = rates[rates.count / 2]
     let flops = stepFLOPs(model, tokens: size.b * size.t) * median / tokens
     print(String(format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
                  size.name, qkNorm.rawValue, median, rates.first!, rates.last!, flops / 1e9, 100 * flops / (peak * 1e9), peakRSSMegabytes()))
+    print(String(format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps",
+                 Double(pool.peakBytesHeld) / 1048576, pool.systemAllocations - allocationsBefore))
     // Shards run their ops at the same time, so op times are core-seconds: shares of their sum.
     let parts = OpProfile.seconds.filter { $0.seconds > 0 }
     let accounted = parts.reduce(0) { $0 + $1.seconds }
@@ -140,7 +145,9 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
           + breakdown.joined(separator: ", "))
 }
 
-for size in sizes { opBenchmarks(size) }
+if !CommandLine.arguments.contains("--skip-ops") {
+    for size in sizes { opBenchmarks(size) }
+}
 print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
 for size in sizes {
     for qkNorm in [ModelConfig.QKNorm.head, .off] { try trainingBenchmark(size, qkNorm: qkNorm) }

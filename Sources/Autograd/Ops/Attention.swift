@@ -9,7 +9,8 @@ import Foundation
 ///
 ///     S = Q·Kᵀ / √Dh      P = causalSoftmax(S)      Y = P·V
 ///
-/// Pullback (per head; K and V gradients of a shared kv head accumulate over its query heads):
+/// Pullback (per head, with P recomputed; K and V gradients of a shared kv head accumulate over
+/// its query heads):
 ///
 ///     dP = dY·Vᵀ     dV += Pᵀ·dY     dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √Dh
 ///     dQ += dS·K     dK += dSᵀ·Q
@@ -53,30 +54,40 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     precondition(heads % kvHeads == 0 && k.shape == [b, t, shape.kvWidth] && v.shape == k.shape,
                  "attention over q \(q.shape), k \(k.shape), v \(v.shape) with \(heads)/\(kvHeads) heads")
     let scale = 1 / Float(headDim).squareRoot()
-    let probabilities = Tensor(uninitialized: [b, heads, t, t])   // P, kept for the pullback
     let output = Tensor(uninitialized: q.shape)                    // [B, T, H·Dh]
-    let p = probabilities.data, tt = t * t
     var unitLogitMax = [Float](repeating: 0, count: shape.units)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         shape.forEachUnit { unit, pairs in
+            let probabilities = TensorStorage(count: t * t, zeroed: false)    // one head's P
+            defer { withExtendedLifetime(probabilities) {} }                 // used through its pointer only
             for pair in pairs {
-                BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim, alpha: scale,      // S = Q·Kᵀ/√Dh
-                          a: q.data + shape.queryOffset(pair), lda: shape.queryWidth,
-                          b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth, beta: 0, c: p + pair * tt, ldc: t)
-                let headMax = maskedSoftmax(p + pair * tt, length: t)
+                let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: probabilities.pointer)
                 if !(headMax <= logitMax[unit]) { logitMax[unit] = headMax }
                 BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,                    // Y = P·V
-                          a: p + pair * tt, lda: t, b: v.data + shape.kvOffset(pair), ldb: shape.kvWidth,
+                          a: probabilities.pointer, lda: t, b: v.data + shape.kvOffset(pair), ldb: shape.kvWidth,
                           beta: 0, c: output.data + shape.queryOffset(pair), ldc: shape.queryWidth)
             }
         }
     }
     if Tape.needsGradient(q, k, v) {
         Tape.record(output, .attention) { dY in
-            attentionPullback(q: q, k: k, v: v, probabilities: probabilities, shape: shape, scale: scale, outputGrad: dY)
+            attentionPullback(q: q, k: k, v: v, shape: shape, scale: scale, outputGrad: dY)
         }
     }
     return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0) { !($1 <= $0) ? $1 : $0 })
+}
+
+/// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the largest
+/// kept |score|. The pullback calls it again rather than keeping every head's P from the forward
+/// pass (B·H·T² floats per layer): the same inputs through the same single-threaded code give
+/// the same P, bit for bit, for the price of one more `T×T×Dh` product per head.
+private func headProbabilities(q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
+                               into probabilities: UnsafeMutablePointer<Float>) -> Float {
+    let t = shape.length
+    BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: shape.headDim, alpha: scale,          // S = Q·Kᵀ/√Dh
+              a: q.data + shape.queryOffset(pair), lda: shape.queryWidth,
+              b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth, beta: 0, c: probabilities, ldc: t)
+    return maskedSoftmax(probabilities, length: t)
 }
 
 extension AttentionShape {
@@ -110,19 +121,19 @@ private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int)
     return largest
 }
 
-private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, probabilities: Tensor, shape: AttentionShape,
+private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape,
                                scale: Float, outputGrad dY: UnsafePointer<Float>) {
     let t = shape.length, tt = t * t, headDim = shape.headDim
-    let p = probabilities.data
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
     let dV = v.requiresGrad ? v.gradData() : nil
     shape.forEachUnit { _, pairs in
-        let scoreGrads = TensorStorage(count: tt, zeroed: false)    // one head's dP, then dS in place
-        defer { withExtendedLifetime(scoreGrads) {} }                // used through its pointer only
-        let dSHead = scoreGrads.pointer
+        let probabilities = TensorStorage(count: tt, zeroed: false)   // one head's P, recomputed
+        let scoreGrads = TensorStorage(count: tt, zeroed: false)      // its dP, then dS in place
+        defer { withExtendedLifetime((probabilities, scoreGrads)) {} }  // used through their pointers only
+        let pHead = probabilities.pointer, dSHead = scoreGrads.pointer
         for pair in pairs {
             let dYHead = dY + shape.queryOffset(pair), vHead = v.data + shape.kvOffset(pair)
-            let pHead = p + pair * tt
+            _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: pHead)
             BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim,             // dP = dY·Vᵀ
                       a: dYHead, lda: shape.queryWidth, b: vHead, ldb: shape.kvWidth, beta: 0, c: dSHead, ldc: t)
             if let dV {                                                                       // dV += Pᵀ·dY
