@@ -35,13 +35,14 @@ public enum GradientCheck {
     }
 
     /// Gradient check of `function` (which must return a one-element tensor) with respect to each
-    /// tensor of `inputs` (their `requiresGrad` is set; previous gradients are discarded).
+    /// tensor of `inputs` (their `requiresGrad` is set; previous gradients are zeroed, in place, so
+    /// a model's parameters keep their slices of its gradient buffer).
     public static func check(_ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 1e-2,
                              _ function: () -> Tensor) -> [Result] {
         Tape.reset()
         for input in inputs {
             input.requiresGrad = true
-            input.grad = nil
+            input.zeroGrad()
         }
         let output = function()
         let roundingAllowance = Double(Float.ulpOfOne) * Double(abs(output.item)) / Double(step)

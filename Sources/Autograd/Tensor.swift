@@ -106,7 +106,8 @@ public final class GradientSlot {
     }
 }
 
-/// A reference-counted, 64-byte-aligned Float32 buffer, zero-initialised unless asked not to be.
+/// A reference-counted, 64-byte-aligned Float32 buffer, zero-initialised unless asked not to be;
+/// or a slice of another storage (a model's parameters are slices of one buffer).
 ///
 /// Buffers come from and return to `BufferPool`, so a training step that repeats the same
 /// shapes stops allocating (and page-faulting) after its first step.
@@ -115,14 +116,28 @@ public final class TensorStorage {
     public let pointer: UnsafeMutablePointer<Float>
     /// Number of elements.
     public let count: Int
+    /// The storage this one is a slice of, kept alive by it (nil: this one owns its buffer).
+    private let parent: TensorStorage?
 
     public init(count: Int, zeroed: Bool = true) {
         self.count = count
         pointer = BufferPool.take(count: count)
+        parent = nil
         if zeroed { pointer.update(repeating: 0, count: count) }
     }
 
-    deinit { BufferPool.give(pointer, count: count) }
+    /// Elements `offset ..< offset + count` of `parent`: the same memory, not a copy.
+    public init(slicing parent: TensorStorage, offset: Int, count: Int) {
+        precondition(offset >= 0 && count >= 0 && offset + count <= parent.count,
+                     "slice \(offset)..<\(offset + count) of a storage of \(parent.count)")
+        self.pointer = parent.pointer + offset
+        self.count = count
+        self.parent = parent
+    }
+
+    deinit {
+        if parent == nil { BufferPool.give(pointer, count: count) }
+    }
 }
 
 /// Free buffers by element count. Every buffer freed while a tape records (training) is kept for

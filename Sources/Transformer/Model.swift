@@ -10,6 +10,12 @@ public final class TransformerModel {
     /// Every trainable tensor in model.md's order: embeddings, layers 0…L−1, final norm, head.
     /// The optimizer, gradient norms, checkpoints and export all walk this one list.
     public let parameters: [NamedParameter]
+    /// Every parameter back to back, in `parameters` order: each parameter's tensor is a slice of
+    /// this one buffer (so weights used together, like gate and up, are one matrix as well).
+    public let parameterBuffer: Tensor
+    /// The gradients, laid out like `parameterBuffer`: each parameter's `grad` is a slice of it
+    /// from the start (replacing one with another tensor detaches it from this buffer).
+    public let gradientBuffer: Tensor
 
     let embedTokens: Tensor            // [V, d]
     let embedPositions: Tensor?        // [block_size, d], learned positions only
@@ -20,14 +26,14 @@ public final class TransformerModel {
     /// Builds the model with model.md's initialisation, a pure function of `config.seed`.
     public convenience init(config: ModelConfig) throws {
         try config.validate()
-        self.init(config: config, builder: ParameterBuilder(seed: config.seed))
+        self.init(config: config, builder: ParameterBuilder(seed: config.seed, count: Int(config.parameterCount)))
     }
 
     /// A model over the same weights as `source` (the same storage: nothing is copied, and an
     /// update of one is an update of the other) with gradients of its own, so that batch shards
     /// can run forward and backward on the two at the same time.
     public convenience init(sharingWeightsOf source: TransformerModel) {
-        self.init(config: source.config, builder: ParameterBuilder(sharing: source.parameters))
+        self.init(config: source.config, builder: ParameterBuilder(sharing: source.parameterBuffer))
     }
 
     private init(config: ModelConfig, builder: ParameterBuilder) {
@@ -40,7 +46,10 @@ public final class TransformerModel {
         layers = (0..<config.nLayer).map { DecoderLayer(index: $0, config: config, builder: &builder) }
         finalNorm = builder.ones("model.norm.weight", [d])
         lmHead = config.tieEmbeddings ? embedTokens : builder.normal("lm_head.weight", [v, d], std: 0.02)
+        precondition(builder.offset == builder.values.count, "parameter buffer of \(builder.values.count) for \(builder.offset)")
         parameters = builder.parameters
+        parameterBuffer = Tensor(shape: [builder.values.count], storage: builder.values)
+        gradientBuffer = Tensor(shape: [builder.gradients.count], storage: builder.gradients)
     }
 
     /// The parameter named `name`, if the layout has it.
@@ -87,7 +96,10 @@ public final class TransformerModel {
 
     /// Sets every parameter's gradient to zero.
     public func zeroGradients() {
-        for parameter in parameters { parameter.tensor.zeroGrad() }
+        let buffer = gradientBuffer.data
+        Parallel.forEachChunk(gradientBuffer.count, grain: 1 << 16) { range in
+            (buffer + range.lowerBound).update(repeating: 0, count: range.count)
+        }
     }
 }
 
@@ -111,36 +123,68 @@ public struct LossResult {
     public let attentionLogitMax: [Float]
 }
 
-/// Creates parameters in order from one seeded stream, recording each under its name; or, for a
-/// model sharing another's weights, hands out views of that model's parameters in the same order.
+/// Creates parameters in order as consecutive slices of one buffer (initialised from one seeded
+/// stream), each with its gradient a slice of one gradient buffer; or, for a model sharing
+/// another's weights, slices that model's parameter buffer in the same order, without writing.
 struct ParameterBuilder {
-    var random: SeededRandom
-    /// The parameters to share, in creation order (nil: initialise new ones).
-    let shared: [NamedParameter]?
+    /// The parameter buffer.
+    let values: TensorStorage
+    /// The gradient buffer (zeros).
+    let gradients: TensorStorage
+    /// Initialisation stream (nil: the values are shared, already initialised).
+    var random: SeededRandom?
+    /// Elements handed out so far.
+    private(set) var offset = 0
     var parameters: [NamedParameter] = []
     var layer: Int?
 
-    init(seed: UInt64) { (random, shared) = (SeededRandom(seed: seed), nil) }
-    init(sharing parameters: [NamedParameter]) { (random, shared) = (SeededRandom(seed: 0), parameters) }
+    init(seed: UInt64, count: Int) {
+        values = TensorStorage(count: count)
+        gradients = TensorStorage(count: count)
+        random = SeededRandom(seed: seed)
+    }
+
+    init(sharing buffer: Tensor) {
+        values = buffer.storage
+        gradients = TensorStorage(count: buffer.count)
+        random = nil
+    }
 
     mutating func normal(_ name: String, _ shape: [Int], std: Float) -> Tensor {
-        add(name, .normal(std: std)) { Tensor(normal: shape, std: std, random: &$0.random, requiresGrad: true) }
+        let tensor = next(name, shape, .normal(std: std))
+        if var stream = random {
+            for i in 0..<tensor.count { tensor.data[i] = Float(stream.nextNormal(mean: 0, std: Double(std))) }
+            random = stream
+        }
+        return tensor
     }
 
     mutating func ones(_ name: String, _ shape: [Int]) -> Tensor {
-        add(name, .ones) { _ in Tensor(filling: 1, shape: shape, requiresGrad: true) }
+        let tensor = next(name, shape, .ones)
+        if random != nil { tensor.data.update(repeating: 1, count: tensor.count) }
+        return tensor
     }
 
-    private mutating func add(_ name: String, _ initialization: NamedParameter.Initialization,
-                              _ initialize: (inout ParameterBuilder) -> Tensor) -> Tensor {
-        let tensor: Tensor
-        if let shared {
-            let source = shared[parameters.count].tensor
-            tensor = Tensor(shape: source.shape, storage: source.storage, requiresGrad: true)
-        } else {
-            tensor = initialize(&self)
-        }
+    /// The next `shape`-sized slice of the buffers, as a parameter named `name`.
+    private mutating func next(_ name: String, _ shape: [Int], _ initialization: NamedParameter.Initialization) -> Tensor {
+        let tensor = slice(at: offset, shape)
+        offset += tensor.count
         parameters.append(NamedParameter(name: name, tensor: tensor, layer: layer, initialization: initialization))
         return tensor
+    }
+
+    /// A `shape`-sized tensor over the parameter buffer from `start`, its gradient over the
+    /// gradient buffer at the same place.
+    private func slice(at start: Int, _ shape: [Int]) -> Tensor {
+        let count = shape.reduce(1, *)
+        let tensor = Tensor(shape: shape, storage: TensorStorage(slicing: values, offset: start, count: count), requiresGrad: true)
+        tensor.grad = Tensor(shape: shape, storage: TensorStorage(slicing: gradients, offset: start, count: count))
+        return tensor
+    }
+
+    /// One `[rows, columns]` matrix over consecutive parameters that begin with `first` (e.g. the
+    /// gate and up projections, one above the other): weight and gradient alias theirs.
+    func joined(from first: Tensor, shape: [Int]) -> Tensor {
+        slice(at: first.data - values.pointer, shape)
     }
 }

@@ -78,11 +78,22 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
     }
 
-    /// Parameter count, in Double so that absurd configs cannot overflow it.
-    var estimatedParameterCount: Double {
-        let (d, f, l) = (Double(dModel), Double(feedForward), Double(nLayer))
-        let attention = d * Double(headDimension) * Double(2 * nHead + 2 * kvHeads)
-        return Double(vocabSize + blockSize) * d * 2 + l * (attention + 3 * d * f + 4 * d)
+    /// The exact number of parameters (the length of the model's parameter buffer), in Double so
+    /// that absurd configs cannot overflow it.
+    public var parameterCount: Double {
+        let (v, d, f, l) = (Double(vocabSize), Double(dModel), Double(feedForward), Double(nLayer))
+        let (h, hkv, dh) = (Double(nHead), Double(kvHeads), Double(headDimension))
+        let projections = d * dh * (h + 2 * hkv) + h * dh * d                       // q, k, v, o
+        let qkNorms: Double
+        switch qkNorm {
+        case .off: qkNorms = 0
+        case .head: qkNorms = 2 * dh
+        case .full: qkNorms = (h + hkv) * dh
+        }
+        let mlpWeights = (mlp == .swiglu ? 3 : 2) * f * d
+        let layer = projections + qkNorms + 2 * d + mlpWeights                       // 2 block norms
+        let positions = position == .learned ? Double(blockSize) * d : 0
+        return v * d + positions + l * layer + d + (tieEmbeddings ? 0 : v * d)       // + final norm, head
     }
 
     /// The same config with every derived value written out (what a run folder records).
@@ -123,7 +134,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive (got \(ropeTheta))")
         }
         try require(normEps > 0 && normEps.isFinite, "norm_eps must be positive (got \(normEps))")
-        let parameters = estimatedParameterCount
+        let parameters = parameterCount
         try require(parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
         try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
     }

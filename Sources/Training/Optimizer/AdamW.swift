@@ -10,20 +10,36 @@ import Transformer
 ///     p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
 ///
 /// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))`.
+///
+/// One step is one fused pass: the parameters are laid end to end (as they are in a model's
+/// parameter buffer) and the whole length is split across cores once, each core updating its
+/// share of every parameter's elements with that parameter's weight decay.
 public final class AdamW {
     public let parameters: [NamedParameter]
-    /// First moments, one per parameter (`<name>.exp_avg` in checkpoints).
+    /// First moments, one per parameter (`<name>.exp_avg` in checkpoints): slices of one buffer.
     public let firstMoments: [Tensor]
-    /// Second moments (`<name>.exp_avg_sq`).
+    /// Second moments (`<name>.exp_avg_sq`), likewise.
     public let secondMoments: [Tensor]
     /// Updates applied so far (t of the bias correction).
     public var stepCount = 0
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// Where each parameter's elements sit in the concatenated length, for the fused pass.
+    private let segmentStarts: [Int]
+    private let totalCount: Int
 
     public init(parameters: [NamedParameter], config: OptimizerConfig) {
         self.parameters = parameters
-        firstMoments = parameters.map { Tensor(zeros: $0.tensor.shape) }
-        secondMoments = parameters.map { Tensor(zeros: $0.tensor.shape) }
+        let counts = parameters.map(\.tensor.count)
+        let starts = Array(counts.reduce(into: [0]) { $0.append($0.last! + $1) }.dropLast())
+        (segmentStarts, totalCount) = (starts, counts.reduce(0, +))
+        let first = TensorStorage(count: totalCount), second = TensorStorage(count: totalCount)
+        func slices(of buffer: TensorStorage) -> [Tensor] {
+            zip(parameters, starts).map { parameter, start in
+                Tensor(shape: parameter.tensor.shape, storage: TensorStorage(slicing: buffer, offset: start, count: parameter.tensor.count))
+            }
+        }
+        firstMoments = slices(of: first)
+        secondMoments = slices(of: second)
         (beta1, beta2, eps, weightDecay) = (Float(config.beta1), Float(config.beta2), Float(config.eps), Float(config.weightDecay))
     }
 
@@ -41,13 +57,14 @@ public final class AdamW {
         let stepSize = Float(lr / (1 - pow(Double(beta1), t)))
         let inverseBias2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let (beta1, beta2, eps) = (self.beta1, self.beta2, self.eps)
-        for (index, parameter) in parameters.enumerated() {
-            guard let grad = parameter.tensor.grad else { continue }
-            let decay = parameter.decays ? Float(1 - lr * Double(weightDecay)) : 1
-            let p = parameter.tensor.data, g = grad.data
-            let m = firstMoments[index].data, v = secondMoments[index].data
-            Parallel.forEachChunk(parameter.tensor.count, grain: 1 << 14) { range in
-                forEachVector(range) { i, lanes in
+        let decayFactor = Float(1 - lr * Double(weightDecay))
+        Parallel.forEachChunk(totalCount, grain: 1 << 14) { range in
+            for (index, start) in segmentStarts.enumerated() {
+                let parameter = parameters[index].tensor, end = start + parameter.count
+                guard start < range.upperBound, end > range.lowerBound, let grad = parameter.grad else { continue }
+                let decay = parameters[index].decays ? decayFactor : 1
+                let p = parameter.data, g = grad.data, m = firstMoments[index].data, v = secondMoments[index].data
+                forEachVector((max(start, range.lowerBound) - start)..<(min(end, range.upperBound) - start)) { i, lanes in
                     let gi = load(g, i, lanes) * gradientScale
                     let mi = beta1 * load(m, i, lanes) + (1 - beta1) * gi
                     let vi = beta2 * load(v, i, lanes) + (1 - beta2) * gi * gi
