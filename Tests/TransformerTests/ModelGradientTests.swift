@@ -25,17 +25,8 @@ final class ModelGradientTests: XCTestCase {
 
     /// block_norm × qk_norm × position × mlp × tie_embeddings: all 48 combinations.
     func testEveryLayoutCombination() throws {
-        for blockNorm in ModelConfig.BlockNorm.allCases {
-            for qkNorm in ModelConfig.QKNorm.allCases {
-                for position in ModelConfig.Position.allCases {
-                    for mlp in ModelConfig.MLP.allCases {
-                        for tie in [true, false] {
-                            try checkModel(tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, position: position, mlp: mlp, tie: tie))
-                        }
-                    }
-                }
-            }
-        }
+        XCTAssertEqual(everyTinyLayout().count, 48)
+        for config in everyTinyLayout() { try checkModel(config) }
     }
 
     func testGroupedQueryAttention() throws {

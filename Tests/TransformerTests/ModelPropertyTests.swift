@@ -107,28 +107,19 @@ final class ParameterBufferTests: XCTestCase {
     /// `parameters` order with nothing between them, and their gradients the same slices of the
     /// gradient buffer; `zeroGradients` clears them all.
     func testParametersAreConsecutiveSlicesOfOneBuffer() throws {
-        for blockNorm in ModelConfig.BlockNorm.allCases {
-            for qkNorm in ModelConfig.QKNorm.allCases {
-                for position in ModelConfig.Position.allCases {
-                    for mlp in ModelConfig.MLP.allCases {
-                        for tie in [true, false] {
-                            let config = tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, position: position, mlp: mlp, tie: tie, kvHeads: 1)
-                            let model = try TransformerModel(config: config)
-                            var offset = 0
-                            for parameter in model.parameters {
-                                XCTAssertEqual(parameter.tensor.data, model.parameterBuffer.data + offset, parameter.name)
-                                XCTAssertEqual(parameter.tensor.grad?.data, model.gradientBuffer.data + offset, parameter.name)
-                                offset += parameter.tensor.count
-                            }
-                            XCTAssertEqual(offset, model.parameterBuffer.count)
-                            XCTAssertEqual(Double(offset), config.parameterCount)
-                            model.gradientBuffer.data.update(repeating: 3, count: offset)
-                            model.zeroGradients()
-                            XCTAssertEqual(model.parameters.gradientNorm(), 0)
-                        }
-                    }
-                }
+        for config in everyTinyLayout(kvHeads: 1) {
+            let model = try TransformerModel(config: config)
+            var offset = 0
+            for parameter in model.parameters {
+                XCTAssertEqual(parameter.tensor.data, model.parameterBuffer.data + offset, parameter.name)
+                XCTAssertEqual(parameter.tensor.grad?.data, model.gradientBuffer.data + offset, parameter.name)
+                offset += parameter.tensor.count
             }
+            XCTAssertEqual(offset, model.parameterBuffer.count)
+            XCTAssertEqual(Double(offset), config.parameterCount)
+            model.gradientBuffer.data.update(repeating: 3, count: offset)
+            model.zeroGradients()
+            XCTAssertEqual(model.parameters.gradientNorm(), 0)
         }
     }
 }

@@ -22,6 +22,19 @@ func tinyConfig(blockNorm: ModelConfig.BlockNorm = .pre, qkNorm: ModelConfig.QKN
     return config
 }
 
+/// `tinyConfig` in all 48 layouts: block_norm × qk_norm × position × mlp × tie_embeddings.
+func everyTinyLayout(kvHeads: Int? = nil) -> [ModelConfig] {
+    ModelConfig.BlockNorm.allCases.flatMap { blockNorm in
+        ModelConfig.QKNorm.allCases.flatMap { qkNorm in
+            ModelConfig.Position.allCases.flatMap { position in
+                ModelConfig.MLP.allCases.flatMap { mlp in
+                    [true, false].map { tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, position: position, mlp: mlp, tie: $0, kvHeads: kvHeads) }
+                }
+            }
+        }
+    }
+}
+
 /// Replaces the 0.02-scale initialisation with weights of order 1 (norm weights around 1), so
 /// every path carries a gradient large enough for finite differences to see.
 func randomizeForGradientCheck(_ model: TransformerModel, seed: UInt64) {
