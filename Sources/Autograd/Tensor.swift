@@ -166,6 +166,17 @@ public enum BufferPool {
         return counters
     }
 
+    /// Frees every pooled buffer (e.g. between two models whose shapes differ).
+    public static func releaseFreeBuffers() {
+        lock.lock()
+        defer { lock.unlock() }
+        for (count, buffers) in free {
+            for buffer in buffers { buffer.deallocate() }
+            counters.bytesHeld -= max(count, 1) * 4 * buffers.count
+        }
+        free = [:]
+    }
+
     static func take(count: Int) -> UnsafeMutablePointer<Float> {
         lock.lock()
         defer { lock.unlock() }

@@ -2,24 +2,24 @@ import Autograd
 
 /// The MLP: SwiGLU `down(silu(gate(x)) ⊙ up(x))` or GELU `down(gelu(up(x)))`.
 struct FeedForward {
-    let gateProj: Tensor?   // [F, d], SwiGLU only
     let upProj: Tensor      // [F, d]
     let downProj: Tensor    // [d, F]
+    /// `[2F, d]`: gate_proj above up_proj, the same memory (weights and gradients), SwiGLU only.
+    let gateUp: Tensor?
 
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, f) = (config.dModel, config.feedForward)
-        gateProj = config.mlp == .swiglu ? builder.normal("\(prefix).gate_proj.weight", [f, d], std: 0.02) : nil
+        let gateProj = config.mlp == .swiglu ? builder.normal("\(prefix).gate_proj.weight", [f, d], std: 0.02) : nil
         upProj = builder.normal("\(prefix).up_proj.weight", [f, d], std: 0.02)
         downProj = builder.normal("\(prefix).down_proj.weight", [d, f], std: 0.02 / Float(2 * config.nLayer).squareRoot())
+        gateUp = gateProj.map { builder.joined(from: $0, shape: [2 * f, d]) }
     }
 
     /// `x [B,T,d] → [B,T,d]`.
     func forward(_ x: Tensor, config: ModelConfig) -> Tensor {
-        let hidden: Tensor                                                   // [B, T, F]
         switch config.mlp {
-        case .swiglu: hidden = swiglu(gate: linear(x, weight: gateProj!), up: linear(x, weight: upProj))
-        case .gelu: hidden = gelu(linear(x, weight: upProj))
+        case .swiglu: return swigluFeedForward(x, gateUp: gateUp!, down: downProj)
+        case .gelu: return linear(gelu(linear(x, weight: upProj)), weight: downProj)
         }
-        return linear(hidden, weight: downProj)                              // [B, T, d]
     }
 }

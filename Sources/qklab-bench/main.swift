@@ -64,7 +64,7 @@ func opBenchmarks(_ size: Size) {
     let (b, t, d, h) = (size.b, size.t, size.d, size.heads)
     let f = (8 * d / 3 + 31) / 32 * 32
     func input(_ shape: [Int]) -> Tensor { Tensor(normal: shape, std: 1, random: &random) }
-    let x = input([b, t, d]), w = input([d, d]), up = input([f, d]), gateOut = input([b, t, f]), upOut = input([b, t, f])
+    let x = input([b, t, d]), w = input([d, d]), up = input([f, d]), gateUp = input([2 * f, d]), down = input([d, f])
     let normWeight = Tensor(filling: 1, shape: [d]), headNorm = Tensor(filling: 1, shape: [d / h])
     let logits = input([b * t, 65])
     let targets = (0..<(b * t)).map { Int32($0 % 65) }
@@ -76,7 +76,7 @@ func opBenchmarks(_ size: Size) {
         ("rmsNorm per head", { forwardBackward([x, headNorm]) { rmsNorm(x, weight: headNorm, eps: 1e-6) } }),
         ("rope", { forwardBackward([x]) { rope(x, headDim: d / h, theta: 10000) } }),
         ("causalAttention", { forwardBackward([x]) { causalAttention(q: x, k: x, v: x, heads: h, kvHeads: h).output } }),
-        ("swiglu", { forwardBackward([gateOut, upOut]) { swiglu(gate: gateOut, up: upOut) } }),
+        ("swiglu MLP (fused)", { forwardBackward([x, gateUp, down]) { swigluFeedForward(x, gateUp: gateUp, down: down) } }),
         ("crossEntropy V=65", { forwardBackward([logits]) { crossEntropy(logits: logits, targets: targets).loss } }),
         ("add (residual)", { forwardBackward([x]) { add(x, x) } }),
     ]
@@ -150,5 +150,8 @@ if !CommandLine.arguments.contains("--skip-ops") {
 }
 print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
 for size in sizes {
-    for qkNorm in [ModelConfig.QKNorm.head, .off] { try trainingBenchmark(size, qkNorm: qkNorm) }
+    for qkNorm in [ModelConfig.QKNorm.head, .off] {
+        try trainingBenchmark(size, qkNorm: qkNorm)
+        BufferPool.releaseFreeBuffers()            // the next model's buffers differ in size
+    }
 }

@@ -25,14 +25,14 @@ final class DeterminismTests: XCTestCase {
     /// Same seed ⇒ same tensors and bit-identical gradients through a chain of every op family.
     func testSameSeedGivesBitIdenticalGradients() {
         func run() -> [[Float]] {
-            let x = randomTensor([2, 8, 16], seed: 1), w = randomTensor([16, 16], seed: 2)
+            let x = randomTensor([2, 8, 16], seed: 1), w = randomTensor([16, 16], seed: 2), down = randomTensor([16, 8], seed: 3)
             let norm = Tensor(filling: 1, shape: [4])
-            for t in [x, w, norm] { t.requiresGrad = true }
+            for t in [x, w, down, norm] { t.requiresGrad = true }
             let h = rope(rmsNorm(linear(x, weight: w), weight: norm, eps: 1e-6), headDim: 4, theta: 10000)
             let y = causalAttention(q: h, k: h, v: h, heads: 4, kvHeads: 4).output
-            let logits = linear(swiglu(gate: y, up: y), weight: w)
+            let logits = swigluFeedForward(y, gateUp: w, down: down)
             crossEntropy(logits: logits, targets: (0..<16).map { Int32($0 % 16) }, zLoss: 1e-3).loss.backward()
-            return [x.grad!.values, w.grad!.values, norm.grad!.values]
+            return [x.grad!.values, w.grad!.values, down.grad!.values, norm.grad!.values]
         }
         XCTAssertEqual(run(), run())
     }

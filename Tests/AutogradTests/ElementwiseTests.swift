@@ -13,15 +13,24 @@ final class ElementwiseTests: XCTestCase {
         let x = randomTensor([5, 7], seed: 3, std: 2)
         assertGradientsMatch([x]) { probe(silu(x)) }
         assertGradientsMatch([x]) { probe(gelu(x)) }
-        let gate = randomTensor([5, 7], seed: 4, std: 2), up = randomTensor([5, 7], seed: 5)
-        assertGradientsMatch([gate, up]) { probe(swiglu(gate: gate, up: up)) }
+    }
+
+    /// The fused SwiGLU MLP: gradients for input and both weights, and the same values as the
+    /// composition of plain ops (gate rows of the joined weight first, then up rows).
+    func testSwiGLUFeedForward() {
+        let x = randomTensor([2, 3, 6], seed: 4, std: 2)
+        let gateUp = randomTensor([8, 6], seed: 5, std: 0.5), down = randomTensor([6, 4], seed: 6, std: 0.5)
+        assertGradientsMatch([x, gateUp, down]) { probe(swigluFeedForward(x, gateUp: gateUp, down: down)) }
+        let gate = Tensor(shape: [4, 6], values: Array(gateUp.values[0..<24]))
+        let up = Tensor(shape: [4, 6], values: Array(gateUp.values[24...]))
+        let composed = linear(mul(silu(linear(x, weight: gate)), linear(x, weight: up)), weight: down)
+        assertClose(swigluFeedForward(x, gateUp: gateUp, down: down).values, composed.values, tolerance: 1e-5)
     }
 
     func testActivationValues() {
         let x = Tensor(shape: [3], values: [-1, 0, 2])
         assertClose(silu(x).values, [-0.26894142, 0, 1.7615942], tolerance: 1e-6)
         assertClose(gelu(x).values, [-0.15865525, 0, 1.9544997], tolerance: 1e-6)   // exact erf GELU
-        assertClose(swiglu(gate: x, up: Tensor(filling: 2, shape: [3])).values, [-0.53788284, 0, 3.5231884], tolerance: 1e-6)
     }
 
     func testSumAndMean() {

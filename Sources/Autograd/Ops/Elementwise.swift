@@ -91,33 +91,3 @@ public func gelu(_ x: Tensor) -> Tensor {
         return cdf + x * pdf
     })
 }
-
-/// SwiGLU's gate, fused: `silu(gate) ⊙ up`.
-/// Pullback, with `s = σ(gate)`: `dgate += dOut ⊙ up ⊙ s(1 + gate(1 − s))`, `dup += dOut ⊙ gate ⊙ s`.
-public func swiglu(gate: Tensor, up: Tensor) -> Tensor {
-    let started = OpProfile.begin()
-    defer { OpProfile.end(.elementwise, started) }
-    precondition(gate.shape == up.shape, "swiglu of \(gate.shape) and \(up.shape)")
-    let output = Tensor(uninitialized: gate.shape)
-    let g = gate.data, u = up.data, out = output.data
-    Parallel.forEachChunk(gate.count, grain: elementwiseGrain) { range in
-        forEachVector(range) { i, lanes in
-            let gi = load(g, i, lanes)
-            store(gi * sigmoid(gi) * load(u, i, lanes), out, i, lanes)
-        }
-    }
-    if Tape.needsGradient(gate, up) {
-        Tape.record(output, .elementwise) { dOut in
-            let dGate = gate.requiresGrad ? gate.gradData() : nil
-            let dUp = up.requiresGrad ? up.gradData() : nil
-            Parallel.forEachChunk(gate.count, grain: elementwiseGrain) { range in
-                forEachVector(range) { i, lanes in
-                    let gi = load(g, i, lanes), d = load(dOut, i, lanes), s = sigmoid(gi)
-                    if let dGate { store(load(dGate, i, lanes) + d * load(u, i, lanes) * s * (1 + gi * (1 - s)), dGate, i, lanes) }
-                    if let dUp { store(load(dUp, i, lanes) + d * gi * s, dUp, i, lanes) }
-                }
-            }
-        }
-    }
-    return output
-}
