@@ -8,8 +8,10 @@ final class AttentionTests: XCTestCase {
         let group = heads / kvHeads
         let qh = splitHeads(q, heads: heads)                // [B, H, T, Dh]
         let kh = splitHeads(k, heads: kvHeads), vh = splitHeads(v, heads: kvHeads)
-        // repeat_kv by hand: [B, Hkv, T, Dh] → [B, H, T, Dh]
+        // repeat_kv by hand: [B, Hkv, T, Dh] → [B, H, T, Dh] (a copy without a pullback: only with
+        // kvHeads == heads, where x itself is used, do gradients reach k and v)
         func repeatKV(_ x: Tensor) -> Tensor {
+            if group == 1 { return x }
             let out = Tensor(zeros: [b, heads, t, dh])
             for batch in 0..<b { for h in 0..<heads {
                 let source = x.data + ((batch * kvHeads + h / group) * t) * dh
@@ -31,6 +33,23 @@ final class AttentionTests: XCTestCase {
             let composed = Tape.withoutGradients { composedAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads) }
             assertClose(fused.values, composed.values, tolerance: 1e-5)
         }
+    }
+
+    /// T = 75 spans three blocks of the causal block structure (32, 32, 11): values and all three
+    /// gradients agree with the composed ops, which compute every T×T entry.
+    func testBlockedAttentionMatchesComposedOpsOverSeveralBlocks() {
+        let (heads, kvHeads, t) = (3, 3, 75)
+        let q = randomTensor([2, t, heads * 4], seed: 7), k = randomTensor([2, t, kvHeads * 4], seed: 8)
+        let v = randomTensor([2, t, kvHeads * 4], seed: 9), weights = randomTensor([2, t, heads * 4], seed: 10)
+        func valuesAndGradients(_ attention: () -> Tensor) -> [[Float]] {
+            for input in [q, k, v] { input.requiresGrad = true; input.grad = nil }
+            let output = attention()
+            weightedSum(output, weights: weights).backward()
+            return [output.values, q.grad!.values, k.grad!.values, v.grad!.values]
+        }
+        let fused = valuesAndGradients { causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output }
+        let composed = valuesAndGradients { composedAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads) }
+        for (fusedPart, composedPart) in zip(fused, composed) { assertClose(fusedPart, composedPart, tolerance: 1e-4) }
     }
 
     func testFusedAttentionGradientsWithGroupedQueries() {

@@ -60,12 +60,16 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
         shape.forEachUnit { unit, pairs in
             let probabilities = TensorStorage(count: t * t, zeroed: false)    // one head's P
             defer { withExtendedLifetime(probabilities) {} }                 // used through its pointer only
+            let p = probabilities.pointer
             for pair in pairs {
-                let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: probabilities.pointer)
+                let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p)
                 if !(headMax <= logitMax[unit]) { logitMax[unit] = headMax }
-                BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,                    // Y = P·V
-                          a: probabilities.pointer, lda: t, b: v.data + shape.kvOffset(pair), ldb: shape.kvWidth,
-                          beta: 0, c: output.data + shape.queryOffset(pair), ldc: shape.queryWidth)
+                let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
+                shape.forEachBlock { rows in                              // Y = P·V, keys up to the block's end
+                    BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
+                              a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
+                              beta: 0, c: yHead + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
+                }
             }
         }
     }
@@ -80,19 +84,36 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
 /// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the largest
 /// kept |score|. The pullback calls it again rather than keeping every head's P from the forward
 /// pass (B·H·T² floats per layer): the same inputs through the same single-threaded code give
-/// the same P, bit for bit, for the price of one more `T×T×Dh` product per head.
+/// the same P, bit for bit, for the price of one more `Q·Kᵀ` product per head. Entries above the
+/// diagonal blocks are never computed (the softmax writes the masked entries' zeros).
 private func headProbabilities(q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
                                into probabilities: UnsafeMutablePointer<Float>) -> Float {
     let t = shape.length
-    BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: shape.headDim, alpha: scale,          // S = Q·Kᵀ/√Dh
-              a: q.data + shape.queryOffset(pair), lda: shape.queryWidth,
-              b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth, beta: 0, c: probabilities, ldc: t)
+    let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
+    shape.forEachBlock { rows in                                  // S = Q·Kᵀ/√Dh, keys up to the block's end
+        BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: shape.headDim, alpha: scale,
+                  a: qHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
+                  b: kHead, ldb: shape.kvWidth, beta: 0, c: probabilities + rows.lowerBound * t, ldc: t)
+    }
     return maskedSoftmax(probabilities, length: t)
 }
 
 extension AttentionShape {
     /// Units of work: one per (batch row, kv head), holding the query heads that read it.
     var units: Int { batch * kvHeads }
+
+    /// Positions per block of the causal block structure. Query rows `r₀..<r₁` see keys `0..<r₁`
+    /// only, and keys `k₀..<k₁` are seen by query rows `k₀..<T` only, so each product runs block by
+    /// block and skips the blocks above the diagonal (all masked): for T = 256 that is 28 of the 64
+    /// blocks, for T = 64 one of four.
+    static let blockLength = 32
+
+    /// Calls `body` with each block of positions, in order.
+    func forEachBlock(_ body: (_ positions: Range<Int>) -> Void) {
+        for start in stride(from: 0, to: length, by: Self.blockLength) {
+            body(start..<min(length, start + Self.blockLength))
+        }
+    }
 
     /// Calls `body(unit, pairs)` for every unit, units in parallel with single-threaded BLAS;
     /// `pairs` are the unit's (batch row, query head) indices `b·H + h`.
@@ -132,30 +153,37 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, shape: Attention
         defer { withExtendedLifetime((probabilities, scoreGrads)) {} }  // used through their pointers only
         let pHead = probabilities.pointer, dSHead = scoreGrads.pointer
         for pair in pairs {
-            let dYHead = dY + shape.queryOffset(pair), vHead = v.data + shape.kvOffset(pair)
+            let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
+            let (dYHead, vHead) = (dY + shape.queryOffset(pair), v.data + shape.kvOffset(pair))
             _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: pHead)
-            BLAS.gemm(transposeA: false, transposeB: true, m: t, n: t, k: headDim,             // dP = dY·Vᵀ
-                      a: dYHead, lda: shape.queryWidth, b: vHead, ldb: shape.kvWidth, beta: 0, c: dSHead, ldc: t)
-            if let dV {                                                                       // dV += Pᵀ·dY
-                BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
-                          a: pHead, lda: t, b: dYHead, ldb: shape.queryWidth,
-                          beta: 1, c: dV + shape.kvOffset(pair), ldc: shape.kvWidth)
+            shape.forEachBlock { rows in                                                      // by query rows
+                BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: headDim,   // dP = dY·Vᵀ
+                          a: dYHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
+                          b: vHead, ldb: shape.kvWidth, beta: 0, c: dSHead + rows.lowerBound * t, ldc: t)
+                for query in rows {                                                           // dS, in place
+                    let row = query * t
+                    causalSoftmaxRowPullback(probabilities: pHead + row, outputGrad: dSHead + row, inputGrad: dSHead + row,
+                                             query: query, scale: scale, accumulate: false)
+                    for j in (query + 1)..<rows.upperBound { dSHead[row + j] = 0 }
+                }
+                if let dQ {                                                                   // dQ += dS·K
+                    BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
+                              a: dSHead + rows.lowerBound * t, lda: t, b: kHead, ldb: shape.kvWidth,
+                              beta: 1, c: dQ + shape.queryOffset(pair) + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
+                }
             }
-            for query in 0..<t {                                                              // dS, in place
-                let row = query * t
-                causalSoftmaxRowPullback(probabilities: pHead + row, outputGrad: dSHead + row, inputGrad: dSHead + row,
-                                         query: query, scale: scale, accumulate: false)
-                for j in (query + 1)..<t { dSHead[row + j] = 0 }
-            }
-            if let dQ {                                                                       // dQ += dS·K
-                BLAS.gemm(transposeA: false, transposeB: false, m: t, n: headDim, k: t,
-                          a: dSHead, lda: t, b: k.data + shape.kvOffset(pair), ldb: shape.kvWidth,
-                          beta: 1, c: dQ + shape.queryOffset(pair), ldc: shape.queryWidth)
-            }
-            if let dK {                                                                       // dK += dSᵀ·Q
-                BLAS.gemm(transposeA: true, transposeB: false, m: t, n: headDim, k: t,
-                          a: dSHead, lda: t, b: q.data + shape.queryOffset(pair), ldb: shape.queryWidth,
-                          beta: 1, c: dK + shape.kvOffset(pair), ldc: shape.kvWidth)
+            shape.forEachBlock { keys in                                                      // by key columns
+                let seenBy = keys.lowerBound..<t, corner = keys.lowerBound * t + keys.lowerBound
+                if let dV {                                                                   // dV += Pᵀ·dY
+                    BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
+                              a: pHead + corner, lda: t, b: dYHead + seenBy.lowerBound * shape.queryWidth, ldb: shape.queryWidth,
+                              beta: 1, c: dV + shape.kvOffset(pair) + keys.lowerBound * shape.kvWidth, ldc: shape.kvWidth)
+                }
+                if let dK {                                                                   // dK += dSᵀ·Q
+                    BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
+                              a: dSHead + corner, lda: t, b: qHead + seenBy.lowerBound * shape.queryWidth, ldb: shape.queryWidth,
+                              beta: 1, c: dK + shape.kvOffset(pair) + keys.lowerBound * shape.kvWidth, ldc: shape.kvWidth)
+                }
             }
         }
     }
