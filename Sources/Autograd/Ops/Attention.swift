@@ -55,13 +55,16 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                  "attention over q \(q.shape), k \(k.shape), v \(v.shape) with \(heads)/\(kvHeads) heads")
     let scale = 1 / Float(headDim).squareRoot()
     let output = Tensor(uninitialized: q.shape)                    // [B, T, H·Dh]
+    let needsGradient = Tape.needsGradient(q, k, v)
+    let kept = needsGradient && shape.pairs * t * t <= AttentionShape.keptProbabilitiesLimit
+        ? Tensor(uninitialized: [b, heads, t, t]) : nil                        // every head's P, for the pullback
     var unitLogitMax = [Float](repeating: 0, count: shape.units)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         shape.forEachUnit { unit, pairs in
-            let probabilities = TensorStorage(count: t * t, zeroed: false)    // one head's P
-            defer { withExtendedLifetime(probabilities) {} }                 // used through its pointer only
-            let p = probabilities.pointer
+            let scratch = kept == nil ? TensorStorage(count: t * t, zeroed: false) : nil   // one head's P
+            defer { withExtendedLifetime(scratch) {} }                                    // used through its pointer only
             for pair in pairs {
+                let p = kept.map { $0.data + pair * t * t } ?? scratch!.pointer
                 let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p)
                 if !(headMax <= logitMax[unit]) { logitMax[unit] = headMax }
                 let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
@@ -73,19 +76,22 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
             }
         }
     }
-    if Tape.needsGradient(q, k, v) {
+    if needsGradient {
         Tape.record(output, .attention) { dY in
-            attentionPullback(q: q, k: k, v: v, shape: shape, scale: scale, outputGrad: dY)
+            attentionPullback(q: q, k: k, v: v, kept: kept, shape: shape, scale: scale, outputGrad: dY)
         }
     }
     return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0) { !($1 <= $0) ? $1 : $0 })
 }
 
 /// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the largest
-/// kept |score|. The pullback calls it again rather than keeping every head's P from the forward
-/// pass (B·H·T² floats per layer): the same inputs through the same single-threaded code give
-/// the same P, bit for bit, for the price of one more `Q·Kᵀ` product per head. Entries above the
-/// diagonal blocks are never computed (the softmax writes the masked entries' zeros).
+/// kept |score|. Entries above the diagonal blocks are never computed (the softmax writes the
+/// masked entries' zeros).
+///
+/// Every head's P together is B·H·T² floats per layer (for B=8, H=6, T=256 more than all the
+/// layer's other activations). Above `keptProbabilitiesLimit` the pullback calls this again
+/// instead of keeping P from the forward pass: the same inputs through the same single-threaded
+/// code give the same P, bit for bit, for the price of one more `Q·Kᵀ` product per head.
 private func headProbabilities(q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
                                into probabilities: UnsafeMutablePointer<Float>) -> Float {
     let t = shape.length
@@ -107,6 +113,11 @@ extension AttentionShape {
     /// block and skips the blocks above the diagonal (all masked): for T = 256 that is 28 of the 64
     /// blocks, for T = 64 one of four.
     static let blockLength = 32
+
+    /// Largest B·H·T² (floats) for which the forward pass keeps every head's P for the pullback;
+    /// above it the pullback recomputes P (4 MiB: a small model's P costs little memory, and
+    /// recomputing it would cost a third more attention time).
+    static let keptProbabilitiesLimit = 1 << 20
 
     /// Calls `body` with each block of positions, in order.
     func forEachBlock(_ body: (_ positions: Range<Int>) -> Void) {
@@ -142,20 +153,21 @@ private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int)
     return largest
 }
 
-private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape,
+private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,
                                scale: Float, outputGrad dY: UnsafePointer<Float>) {
     let t = shape.length, tt = t * t, headDim = shape.headDim
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
     let dV = v.requiresGrad ? v.gradData() : nil
     shape.forEachUnit { _, pairs in
-        let probabilities = TensorStorage(count: tt, zeroed: false)   // one head's P, recomputed
-        let scoreGrads = TensorStorage(count: tt, zeroed: false)      // its dP, then dS in place
-        defer { withExtendedLifetime((probabilities, scoreGrads)) {} }  // used through their pointers only
-        let pHead = probabilities.pointer, dSHead = scoreGrads.pointer
+        let recomputed = kept == nil ? TensorStorage(count: tt, zeroed: false) : nil   // one head's P
+        let scoreGrads = TensorStorage(count: tt, zeroed: false)                      // its dP, then dS in place
+        defer { withExtendedLifetime((recomputed, scoreGrads)) {} }                   // used through their pointers only
+        let dSHead = scoreGrads.pointer
         for pair in pairs {
+            let pHead = kept.map { $0.data + pair * tt } ?? recomputed!.pointer
             let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
             let (dYHead, vHead) = (dY + shape.queryOffset(pair), v.data + shape.kvOffset(pair))
-            _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: pHead)
+            if kept == nil { _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: pHead) }
             shape.forEachBlock { rows in                                                      // by query rows
                 BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: headDim,   // dP = dY·Vᵀ
                           a: dYHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
