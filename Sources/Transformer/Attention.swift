@@ -29,8 +29,8 @@ struct Attention {
         }
     }
 
-    /// `x [B,T,d] → [B,T,d]`.
-    func forward(_ x: Tensor, config: ModelConfig) -> (output: Tensor, logitMax: Float) {
+    /// `x [B,T,d] → [B,T,d]`; `rotary` is the model's RoPE table (nil for learned positions).
+    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?) -> (output: Tensor, logitMax: Float) {
         var q = linear(x, weight: qProj)           // [B, T, H·Dh]
         var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj)           // [B, T, Hkv·Dh]
@@ -38,9 +38,9 @@ struct Attention {
             q = rmsNorm(q, weight: qNorm, eps: config.normEps)   // a [H·Dh] one the whole projection
             k = rmsNorm(k, weight: kNorm, eps: config.normEps)
         }
-        if config.position == .rope {              // RoPE rotates the normalised vectors
-            q = rope(q, headDim: config.headDimension, theta: config.ropeTheta)
-            k = rope(k, headDim: config.headDimension, theta: config.ropeTheta)
+        if let rotary {                            // RoPE rotates the normalised vectors
+            q = rope(q, table: rotary)
+            k = rope(k, table: rotary)
         }
         let attended = causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)  // [B, T, H·Dh]
         return (linear(attended.output, weight: oProj), attended.logitMax)                           // [B, T, d]

@@ -22,6 +22,7 @@ public final class TransformerModel {
     let layers: [DecoderLayer]
     let finalNorm: Tensor              // [d]
     let lmHead: Tensor                 // [V, d]; the token embedding itself when tied
+    let rotary: RotaryTable?           // RoPE's angles for block_size positions, rope only
 
     /// Builds the model with model.md's initialisation, a pure function of `config.seed`.
     public convenience init(config: ModelConfig) throws {
@@ -46,6 +47,8 @@ public final class TransformerModel {
         layers = (0..<config.nLayer).map { DecoderLayer(index: $0, config: config, builder: &builder) }
         finalNorm = builder.ones("model.norm.weight", [d])
         lmHead = config.tieEmbeddings ? embedTokens : builder.normal("lm_head.weight", [v, d], std: 0.02)
+        rotary = config.position == .rope
+            ? RotaryTable(positions: config.blockSize, headDim: config.headDimension, theta: config.ropeTheta) : nil
         precondition(builder.offset == builder.values.count, "parameter buffer of \(builder.values.count) for \(builder.offset)")
         parameters = builder.parameters
         parameterBuffer = Tensor(shape: [builder.values.count], storage: builder.values)
@@ -65,7 +68,7 @@ public final class TransformerModel {
         if let embedPositions { x = addPositions(x, table: embedPositions) }
         var logitMaxima: [Float] = []
         for layer in layers {
-            let block = layer.forward(x, config: config)
+            let block = layer.forward(x, config: config, rotary: rotary)
             x = block.output
             logitMaxima.append(block.attentionLogitMax)
         }

@@ -74,7 +74,7 @@ func opBenchmarks(_ size: Size) {
         ("linear d→F", { forwardBackward([x, up]) { linear(x, weight: up) } }),
         ("rmsNorm", { forwardBackward([x, normWeight]) { rmsNorm(x, weight: normWeight, eps: 1e-6) } }),
         ("rmsNorm per head", { forwardBackward([x, headNorm]) { rmsNorm(x, weight: headNorm, eps: 1e-6) } }),
-        ("rope", { forwardBackward([x]) { rope(x, headDim: d / h, theta: 10000) } }),
+        ("rope", { forwardBackward([x]) { rope(x, table: RotaryTable(positions: t, headDim: d / h, theta: 10000)) } }),
         ("causalAttention", { forwardBackward([x]) { causalAttention(q: x, k: x, v: x, heads: h, kvHeads: h).output } }),
         ("swiglu MLP (fused)", { forwardBackward([x, gateUp, down]) { swigluFeedForward(x, gateUp: gateUp, down: down) } }),
         ("crossEntropy V=65", { forwardBackward([logits]) { crossEntropy(logits: logits, targets: targets).loss } }),

@@ -28,7 +28,7 @@ final class DeterminismTests: XCTestCase {
             let x = randomTensor([2, 8, 16], seed: 1), w = randomTensor([16, 16], seed: 2), down = randomTensor([16, 8], seed: 3)
             let norm = Tensor(filling: 1, shape: [4])
             for t in [x, w, down, norm] { t.requiresGrad = true }
-            let h = rope(rmsNorm(linear(x, weight: w), weight: norm, eps: 1e-6), headDim: 4, theta: 10000)
+            let h = rope(rmsNorm(linear(x, weight: w), weight: norm, eps: 1e-6), table: RotaryTable(positions: 8, headDim: 4, theta: 10000))
             let y = causalAttention(q: h, k: h, v: h, heads: 4, kvHeads: 4).output
             let logits = swigluFeedForward(y, gateUp: w, down: down)
             crossEntropy(logits: logits, targets: (0..<16).map { Int32($0 % 16) }, zLoss: 1e-3).loss.backward()

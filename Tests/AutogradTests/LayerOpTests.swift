@@ -56,10 +56,10 @@ final class LayerOpTests: XCTestCase {
 
     func testRoPEPairsHalvesAndHasTheRightGradient() {
         let x = randomTensor([2, 5, 8], seed: 8)
-        assertGradientsMatch([x]) { probe(rope(x, headDim: 4, theta: 10000)) }
+        assertGradientsMatch([x]) { probe(rope(x, table: RotaryTable(positions: x.shape[1], headDim: 4, theta: 10000))) }
         // Position 1, head dim 4: frequencies 1 and 0.01; element i pairs with i + 2.
         let v = Tensor(shape: [1, 2, 4], values: [0, 0, 0, 0, 1, 2, 3, 4])
-        let out = rope(v, headDim: 4, theta: 10000).values
+        let out = rope(v, table: RotaryTable(positions: v.shape[1], headDim: 4, theta: 10000)).values
         let (c0, s0, c1, s1) = (cos(Float(1)), sin(Float(1)), cos(Float(0.01)), sin(Float(0.01)))
         assertClose(Array(out[4..<8]), [1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0, 4 * c1 + 2 * s1], tolerance: 1e-6)
     }

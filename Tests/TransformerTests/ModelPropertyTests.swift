@@ -29,8 +29,9 @@ final class ModelPropertyTests: XCTestCase {
         let qVector = (0..<headDim).map { _ in Float(random.nextNormal()) }
         let kVector = (0..<headDim).map { _ in Float(random.nextNormal()) }
         // The same q (and k) vector at every position, so only the rotation differs.
-        let q = rope(Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in qVector }.joined())), headDim: headDim, theta: 10000)
-        let k = rope(Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in kVector }.joined())), headDim: headDim, theta: 10000)
+        let table = RotaryTable(positions: length, headDim: headDim, theta: 10000)
+        let q = rope(Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in qVector }.joined())), table: table)
+        let k = rope(Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in kVector }.joined())), table: table)
         func score(_ m: Int, _ n: Int) -> Float {
             (0..<headDim).reduce(0) { $0 + q.data[m * headDim + $1] * k.data[n * headDim + $1] }
         }

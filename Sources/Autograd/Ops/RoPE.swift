@@ -12,13 +12,14 @@ import Foundation
 ///
 ///     dx[i]        =  dy[i]·cos + dy[i+Dh/2]·sin
 ///     dx[i+Dh/2]   =  dy[i+Dh/2]·cos − dy[i]·sin
-public func rope(_ x: Tensor, headDim: Int, theta: Float) -> Tensor {
+///
+/// `table` holds the angles (made once per model: building it costs more than rotating S's q).
+public func rope(_ x: Tensor, table: RotaryTable) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.rope, started) }
-    precondition(x.shape.count == 3 && x.shape[2] % headDim == 0 && headDim % 2 == 0,
-                 "rope of \(x.shape) with head_dim \(headDim)")
+    precondition(x.shape.count == 3 && x.shape[2] % table.headDim == 0 && x.shape[1] <= table.positions,
+                 "rope of \(x.shape) with a table for \(table.positions) positions of head_dim \(table.headDim)")
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
-    let table = RotaryTable(positions: t, headDim: headDim, theta: theta)
     let output = Tensor(uninitialized: x.shape)
     rotate(from: x.data, into: output.data, rows: b * t, positions: t, width: width, table: table, inverse: false, accumulate: false)
     if Tape.needsGradient(x) {
@@ -31,12 +32,18 @@ public func rope(_ x: Tensor, headDim: Int, theta: Float) -> Tensor {
 }
 
 /// cos and sin of every (position, frequency) pair: `[T, Dh/2]` each. Angles are computed in
-/// Double and rounded once.
-struct RotaryTable {
+/// Double and rounded once. A table for T positions serves any shorter sequence.
+public struct RotaryTable {
+    /// Positions covered.
+    public let positions: Int
+    /// Head width `Dh` (even).
+    public let headDim: Int
     let half: Int
     let cosines: [Float], sines: [Float]
 
-    init(positions: Int, headDim: Int, theta: Float) {
+    public init(positions: Int, headDim: Int, theta: Float) {
+        precondition(headDim % 2 == 0, "rope needs an even head_dim (got \(headDim))")
+        (self.positions, self.headDim) = (positions, headDim)
         half = headDim / 2
         var cosines = [Float](), sines = [Float]()
         cosines.reserveCapacity(positions * half)
