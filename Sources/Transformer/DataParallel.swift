@@ -34,7 +34,6 @@ public final class DataParallel {
         let shards = min(shardCount, batch)
         let rowRanges = (0..<shards).map { (($0 * batch) / shards)..<((($0 + 1) * batch) / shards) }
         let models = [model] + replicas
-        for replica in replicas { replica.zeroGradients() }
         func run(_ shard: Int) -> ShardedLoss {
             let rows = rowRanges[shard], tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
             let weight = Float(rows.count) / Float(batch)
@@ -53,17 +52,18 @@ public final class DataParallel {
                 }
             }
         }
-        for replica in models[1..<shards] { addGradients(of: replica) }
+        for replica in models[1..<shards] { moveGradients(of: replica) }
         return results.dropFirst().reduce(results[0]!) { $0.merged(with: $1!) }
     }
 
-    /// `model`'s gradients += `replica`'s.
-    private func addGradients(of replica: TransformerModel) {
-        for (target, source) in zip(model.parameters, replica.parameters) {
-            guard let sourceGrad = source.tensor.grad else { continue }
-            let destination = target.tensor.gradData(), values = sourceGrad.data
-            Parallel.forEachChunk(sourceGrad.count, grain: 1 << 14) { range in
-                forEachVector(range) { i, lanes in store(load(destination, i, lanes) + load(values, i, lanes), destination, i, lanes) }
+    /// `model`'s gradients += `replica`'s, leaving the replica's at zero for the next step (they
+    /// start at zero): one pass over the two gradient buffers.
+    private func moveGradients(of replica: TransformerModel) {
+        let destination = model.gradientBuffer.data, source = replica.gradientBuffer.data
+        Parallel.forEachChunk(model.gradientBuffer.count, grain: 1 << 14) { range in
+            forEachVector(range) { i, lanes in
+                store(load(destination, i, lanes) + load(source, i, lanes), destination, i, lanes)
+                store(Vector(), source, i, lanes)
             }
         }
     }

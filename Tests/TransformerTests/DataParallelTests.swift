@@ -60,6 +60,19 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(first.gradients, second.gradients)
     }
 
+    /// A second step on the same shards (weights unchanged, gradients zeroed) gives the same
+    /// gradients: nothing of the first step is left in the replicas.
+    func testRepeatedStepStartsFromZero() throws {
+        let model = try TransformerModel(config: tinyConfig())
+        randomizeForGradientCheck(model, seed: 3)
+        let shards = DataParallel(model: model, shards: 2)
+        _ = shards.lossAndGradients(tokens: tokens, targets: targets, batch: 5, length: 5)
+        let first = model.gradientBuffer.values
+        model.zeroGradients()
+        _ = shards.lossAndGradients(tokens: tokens, targets: targets, batch: 5, length: 5)
+        XCTAssertEqual(model.gradientBuffer.values, first)
+    }
+
     /// A replica shares the weights: writing through one is seen by the other.
     func testReplicaSharesWeights() throws {
         let model = try TransformerModel(config: tinyConfig())
