@@ -34,7 +34,8 @@ public struct SystemReport: CustomStringConvertible {
         QKLab \(qklabVersion) (Swift \(swiftVersion))
         OpenBLAS:  \(openBLASConfiguration)
         core:      \(openBLASCore) (\(coreSource))
-        threads:   \(blasThreads) BLAS, \(kernelThreads) for QKLab's own kernels
+        threads:   \(blasThreads) BLAS, \(kernelThreads) for QKLab's own kernels and batch shards (a training
+                   step runs as \(kernelThreads) shards; losses depend on the count in their last bits)
         """
     }
 
