@@ -118,10 +118,14 @@ public final class TensorStorage {
     public let count: Int
     /// The storage this one is a slice of, kept alive by it (nil: this one owns its buffer).
     private let parent: TensorStorage?
+    /// The pool the buffer came from and returns to (nil for a slice).
+    private let pool: BufferPool?
 
+    /// A buffer of `count` elements from this thread's pool (`BufferPool.current`).
     public init(count: Int, zeroed: Bool = true) {
         self.count = count
-        pointer = BufferPool.take(count: count)
+        pool = BufferPool.current
+        pointer = pool!.take(count: count)
         parent = nil
         if zeroed { pointer.update(repeating: 0, count: count) }
     }
@@ -133,70 +137,8 @@ public final class TensorStorage {
         self.pointer = parent.pointer + offset
         self.count = count
         self.parent = parent
+        pool = nil
     }
 
-    deinit {
-        if parent == nil { BufferPool.give(pointer, count: count) }
-    }
-}
-
-/// Free buffers by element count. Every buffer freed while a tape records (training) is kept for
-/// reuse instead of freed, so a step that repeats the shapes of the step before takes all of its
-/// tensor memory from the pool. Without a tape (sampling, evaluation) shapes vary — generation
-/// grows its context one token at a time — and buffers go straight back to malloc.
-public enum BufferPool {
-    /// Counters for the benchmark.
-    public struct Statistics {
-        /// Buffers allocated from the system so far (pool misses).
-        public var systemAllocations = 0
-        /// Bytes of tensor buffers allocated from the system and not freed (in use or pooled).
-        public var bytesHeld = 0
-        /// The largest `bytesHeld` so far.
-        public var peakBytesHeld = 0
-    }
-
-    nonisolated(unsafe) private static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    nonisolated(unsafe) private static var counters = Statistics()
-    private static let lock = NSLock()
-
-    /// The counters now.
-    public static var statistics: Statistics {
-        lock.lock()
-        defer { lock.unlock() }
-        return counters
-    }
-
-    /// Frees every pooled buffer (e.g. between two models whose shapes differ).
-    public static func releaseFreeBuffers() {
-        lock.lock()
-        defer { lock.unlock() }
-        for (count, buffers) in free {
-            for buffer in buffers { buffer.deallocate() }
-            counters.bytesHeld -= max(count, 1) * 4 * buffers.count
-        }
-        free = [:]
-    }
-
-    static func take(count: Int) -> UnsafeMutablePointer<Float> {
-        lock.lock()
-        defer { lock.unlock() }
-        if let buffer = free[count]?.popLast() { return buffer }
-        counters.systemAllocations += 1
-        counters.bytesHeld += max(count, 1) * 4
-        counters.peakBytesHeld = max(counters.peakBytesHeld, counters.bytesHeld)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
-    }
-
-    static func give(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
-        let keep = Tape.isRecording
-        lock.lock()
-        defer { lock.unlock() }
-        if keep {
-            free[count, default: []].append(buffer)
-        } else {
-            counters.bytesHeld -= max(count, 1) * 4
-            buffer.deallocate()
-        }
-    }
+    deinit { pool?.give(pointer, count: count) }
 }

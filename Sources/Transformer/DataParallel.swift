@@ -18,11 +18,14 @@ public final class DataParallel {
     public let model: TransformerModel
     /// Models for shards 1…n−1, sharing `model`'s weights.
     let replicas: [TransformerModel]
+    /// One buffer pool per shard: a shard takes the same buffers every step.
+    let pools: [BufferPool]
 
     /// `shards` copies of the step (at least 1); a batch with fewer rows uses fewer.
     public init(model: TransformerModel, shards: Int) {
         self.model = model
         replicas = (1..<max(1, shards)).map { _ in TransformerModel(sharingWeightsOf: model) }
+        pools = (0..<max(1, shards)).map { _ in BufferPool() }
     }
 
     /// Number of shards a batch is split into (at most its row count).
@@ -35,6 +38,9 @@ public final class DataParallel {
         let rowRanges = (0..<shards).map { (($0 * batch) / shards)..<((($0 + 1) * batch) / shards) }
         let models = [model] + replicas
         func run(_ shard: Int) -> ShardedLoss {
+            BufferPool.withPool(pools[shard]) { runOnItsPool(shard) }
+        }
+        func runOnItsPool(_ shard: Int) -> ShardedLoss {
             let rows = rowRanges[shard], tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
             let weight = Float(rows.count) / Float(batch)
             let result = models[shard].loss(tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),

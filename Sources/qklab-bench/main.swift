@@ -152,6 +152,6 @@ print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sg
 for size in sizes {
     for qkNorm in [ModelConfig.QKNorm.head, .off] {
         try trainingBenchmark(size, qkNorm: qkNorm)
-        BufferPool.releaseFreeBuffers()            // the next model's buffers differ in size
+        BufferPool.shared.releaseFreeBuffers()     // the next model's buffers differ in size
     }
 }

@@ -1,0 +1,101 @@
+import Foundation
+
+/// Free tensor buffers by element count, for reuse.
+///
+/// Every buffer freed while a tape records (training) is kept instead of freed, so a step that
+/// repeats the shapes of the step before takes all of its tensor memory from the pool. Without
+/// a tape (sampling, evaluation) shapes vary — generation grows its context one token at a time —
+/// and buffers go straight back to malloc.
+///
+/// A buffer returns to the pool it came from, whichever thread frees it. Threads take from the
+/// shared pool, or from the pool `withPool` installs: each batch shard has its own, so a shard's
+/// demand is the same sequence every step and, after the first, met entirely from its pool —
+/// whatever the order in which two shards running at once happen to take and free buffers.
+public final class BufferPool: @unchecked Sendable {
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private let lock = NSLock()
+
+    public init() {}
+
+    deinit { releaseFreeBuffers() }
+
+    /// The pool threads use outside `withPool`.
+    public static let shared = BufferPool()
+
+    /// This thread's pool: the one `withPool` installed, or `shared`.
+    public static var current: BufferPool { installed.value.pool ?? shared }
+
+    private final class Installed { var pool: BufferPool? }
+    private static let installed = ThreadLocal { Installed() }
+
+    /// Runs `body` with new buffers on this thread taken from `pool`.
+    public static func withPool<Result>(_ pool: BufferPool, _ body: () throws -> Result) rethrows -> Result {
+        let slot = installed.value, previous = slot.pool
+        slot.pool = pool
+        defer { slot.pool = previous }
+        return try body()
+    }
+
+    /// Frees every buffer this pool holds (e.g. between two models whose shapes differ).
+    public func releaseFreeBuffers() {
+        lock.lock()
+        defer { lock.unlock() }
+        for (count, buffers) in free {
+            for buffer in buffers { buffer.deallocate() }
+            Self.count(bytes: -byteCount(count) * buffers.count, newAllocation: false)
+        }
+        free = [:]
+    }
+
+    func take(count: Int) -> UnsafeMutablePointer<Float> {
+        lock.lock()
+        let reused = free[count]?.popLast()
+        lock.unlock()
+        if let reused { return reused }
+        Self.count(bytes: byteCount(count), newAllocation: true)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount(count), alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    func give(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+        guard Tape.isRecording else {
+            Self.count(bytes: -byteCount(count), newAllocation: false)
+            return buffer.deallocate()
+        }
+        lock.lock()
+        free[count, default: []].append(buffer)
+        lock.unlock()
+    }
+
+    private func byteCount(_ count: Int) -> Int { max(count, 1) * 4 }
+
+    // MARK: Statistics, over all pools
+
+    /// Counters for the benchmark.
+    public struct Statistics {
+        /// Buffers allocated from the system so far (pool misses).
+        public var systemAllocations = 0
+        /// Bytes of tensor buffers allocated from the system and not freed (in use or pooled).
+        public var bytesHeld = 0
+        /// The largest `bytesHeld` so far.
+        public var peakBytesHeld = 0
+    }
+
+    nonisolated(unsafe) private static var counters = Statistics()
+    private static let countersLock = NSLock()
+
+    /// The counters now.
+    public static var statistics: Statistics {
+        countersLock.lock()
+        defer { countersLock.unlock() }
+        return counters
+    }
+
+    private static func count(bytes: Int, newAllocation: Bool) {
+        countersLock.lock()
+        defer { countersLock.unlock() }
+        if newAllocation { counters.systemAllocations += 1 }
+        counters.bytesHeld += bytes
+        counters.peakBytesHeld = max(counters.peakBytesHeld, counters.bytesHeld)
+    }
+}
