@@ -73,6 +73,21 @@ final class DataParallelTests: XCTestCase {
         XCTAssertEqual(model.gradientBuffer.values, first)
     }
 
+    /// After the first step every tensor buffer comes from the shards' pools, even though the two
+    /// shards run at the same time.
+    func testStepsAfterTheFirstAllocateNoTensorMemory() throws {
+        let model = try TransformerModel(config: tinyConfig())
+        let shards = DataParallel(model: model, shards: 2)
+        func step() {
+            model.zeroGradients()
+            _ = shards.lossAndGradients(tokens: tokens, targets: targets, batch: 5, length: 5)
+        }
+        step()
+        let before = BufferPool.statistics.systemAllocations
+        for _ in 0..<5 { step() }
+        XCTAssertEqual(BufferPool.statistics.systemAllocations, before)
+    }
+
     /// A replica shares the weights: writing through one is seen by the other.
     func testReplicaSharesWeights() throws {
         let model = try TransformerModel(config: tinyConfig())
