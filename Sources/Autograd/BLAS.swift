@@ -63,7 +63,8 @@ public enum BLAS {
     }
 
     /// Runs `body` with OpenBLAS on one thread (for `gemm` calls made from several threads at
-    /// once, each on its own core), then restores the previous thread count.
+    /// once, each on its own core), then restores the previous thread count. The count is
+    /// process-wide: call it from one thread at a time (nested calls inside `body` change nothing).
     public static func withSingleThread(_ body: () -> Void) {
         let previous = threadCount
         if previous != 1 { threadCount = 1 }

@@ -8,7 +8,9 @@ import Foundation
 /// shards), so the two thread pools take turns and never oversubscribe the cores.
 ///
 /// A `forEachChunk` called from inside a chunk runs on its own thread, in one piece: the other
-/// cores are busy with the other chunks already (a batch shard's kernels run this way).
+/// cores are busy with the other chunks already (a batch shard's kernels run this way). Chunks
+/// run in their caller's context: with its buffer pool, and recording or not as it is (so the
+/// scratch buffers of a sampling forward pass are freed, not pooled).
 public enum Parallel {
     /// Worker threads for elementwise and per-row kernels (default: all cores).
     nonisolated(unsafe) public static var threadCount = max(1, System.coreCount)
@@ -28,11 +30,15 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
+        let (pool, recording) = (BufferPool.current, Tape.isRecording)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let flag = chunkFlag.value
             flag.isInsideChunk = true
             defer { flag.isInsideChunk = false }
-            body((chunk * count / chunks)..<((chunk + 1) * count / chunks))
+            let range = (chunk * count / chunks)..<((chunk + 1) * count / chunks)
+            BufferPool.withPool(pool) {
+                if recording { body(range) } else { Tape.withoutGradients { body(range) } }
+            }
         }
     }
 }

@@ -34,6 +34,7 @@ public final class DataParallel {
     /// Forward and backward of the mean loss over `tokens` → `targets` (both `batch·length` ids),
     /// leaving the gradient in `model`'s parameters (added to what they held, like `backward()`).
     public func lossAndGradients(tokens: [Int32], targets: [Int32], batch: Int, length: Int) -> ShardedLoss {
+        precondition(Tape.isRecording, "lossAndGradients inside Tape.withoutGradients")
         let shards = min(shardCount, batch)
         let rowRanges = (0..<shards).map { (($0 * batch) / shards)..<((($0 + 1) * batch) / shards) }
         let models = [model] + replicas

@@ -37,10 +37,11 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
     }
     if Tape.needsGradient(a, b) {
         let inputSlots = [a, b].filter(\.requiresGrad).map(\.gradientSlot)   // a and b are not read back
+        let count = a.count
         Tape.record(output, .elementwise) { dOut in
             for slot in inputSlots {
                 let dx = slot.data()
-                Parallel.forEachChunk(a.count, grain: elementwiseGrain) { range in
+                Parallel.forEachChunk(count, grain: elementwiseGrain) { range in
                     forEachVector(range) { i, lanes in store(load(dx, i, lanes) + load(dOut, i, lanes), dx, i, lanes) }
                 }
             }

@@ -22,7 +22,9 @@ public enum Generation {
         for _ in 0..<options.tokens {
             let context = Array(ids.suffix(blockSize))
             let logits = Tape.withoutGradients { model.forward(tokens: context, batch: 1, length: context.count).logits }
-            let last = Array(UnsafeBufferPointer(start: logits.data + (context.count - 1) * vocabulary, count: vocabulary))
+            let last = withExtendedLifetime(logits) {     // read through its pointer: keep it alive
+                Array(UnsafeBufferPointer(start: logits.data + (context.count - 1) * vocabulary, count: vocabulary))
+            }
             ids.append(Int32(pick(from: last, options: options, random: &random)))
         }
         return Array(ids[prompt.count...])
