@@ -6,6 +6,7 @@ final class BufferPoolTests: XCTestCase {
     /// other threads (attention's per-unit scores): sampling, whose lengths vary, hoards nothing.
     func testForwardWithoutTapePoolsNothing() {
         let q = randomTensor([2, 40, 8], seed: 1), k = randomTensor([2, 40, 4], seed: 2), v = randomTensor([2, 40, 4], seed: 3)
+        BufferPool.shared.releaseFreeBuffers()      // nothing left by earlier tests to take
         let before = BufferPool.statistics.bytesHeld
         Tape.withoutGradients {
             for length in [40, 39, 38] {      // a new scratch size each time, on two threads (two units)
