@@ -35,11 +35,13 @@ final class AttentionTests: XCTestCase {
         }
     }
 
-    /// T = 75 spans three blocks of the causal block structure (32, 32, 11), with P kept from the
-    /// forward pass; T = 1040 (B·H·T² over the keep limit) has the pullback recompute P. Values and
-    /// all three gradients agree with the composed ops, which compute every T×T entry.
-    func testBlockedAttentionMatchesComposedOps() {
-        for (batch, heads, t) in [(2, 3, 75), (1, 1, 1040)] {
+    /// T = 37 runs the `CausalProducts` loops (rows of three vectors, the last partial, a last
+    /// block of one row); T = 75 the BLAS products over three blocks of the causal block structure
+    /// (32, 32, 11), with P kept from the forward pass; T = 1040 (B·H·T² over the keep limit) has
+    /// the pullback recompute P. Values and all three gradients agree with the composed ops, which
+    /// compute every T×T entry.
+    func testAttentionPathsMatchComposedOps() {
+        for (batch, heads, t) in [(2, 3, 37), (2, 3, 75), (1, 1, 1040)] {
             let q = randomTensor([batch, t, heads * 4], seed: 7), k = randomTensor([batch, t, heads * 4], seed: 8)
             let v = randomTensor([batch, t, heads * 4], seed: 9), weights = randomTensor([batch, t, heads * 4], seed: 10)
             func valuesAndGradients(_ attention: () -> Tensor) -> [[Float]] {

@@ -62,12 +62,19 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         shape.forEachUnit { unit, pairs in
             let scratch = kept == nil ? TensorStorage(count: t * t, zeroed: false) : nil   // one head's P
-            defer { withExtendedLifetime(scratch) {} }                                    // used through its pointer only
+            let transposed = shape.transposedScratch()
+            defer { withExtendedLifetime((scratch, transposed)) {} }                      // used through their pointers only
             for pair in pairs {
                 let p = kept.map { $0.data + pair * t * t } ?? scratch!.pointer
-                let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p)
+                let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
+                                                transposed: transposed?.pointer)
                 if !(headMax <= logitMax[unit]) { logitMax[unit] = headMax }
                 let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
+                if shape.usesCausalProducts {                             // Y = P·V
+                    causalProduct(p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
+                                  into: yHead, ldc: shape.queryWidth, accumulate: false)
+                    continue
+                }
                 shape.forEachBlock { rows in                              // Y = P·V, keys up to the block's end
                     BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
                               a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
@@ -93,9 +100,15 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
 /// instead of keeping P from the forward pass: the same inputs through the same single-threaded
 /// code give the same P, bit for bit, for the price of one more `Q·Kᵀ` product per head.
 private func headProbabilities(q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
-                               into probabilities: UnsafeMutablePointer<Float>) -> Float {
+                               into probabilities: UnsafeMutablePointer<Float>,
+                               transposed: UnsafeMutablePointer<Float>?) -> Float {
     let t = shape.length
     let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
+    if let transposed {                                           // short sequence: S = Q·Kᵀ/√Dh in registers
+        causalProductTransposed(qHead, lda: shape.queryWidth, kHead, ldb: shape.kvWidth, t: t, depth: shape.headDim,
+                                alpha: scale, into: probabilities, ldc: t, transposed: transposed)
+        return maskedSoftmax(probabilities, length: t)
+    }
     shape.forEachBlock { rows in                                  // S = Q·Kᵀ/√Dh, keys up to the block's end
         BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: shape.headDim, alpha: scale,
                   a: qHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
@@ -118,6 +131,18 @@ extension AttentionShape {
     /// above it the pullback recomputes P (4 MiB: a small model's P costs little memory, and
     /// recomputing it would cost a third more attention time).
     static let keptProbabilitiesLimit = 1 << 20
+
+    /// Longest sequence whose products run as `CausalProducts` loops instead of BLAS calls (for
+    /// short sequences a call costs about as much as its arithmetic; for long ones BLAS wins).
+    static let causalProductsMaxLength = 64
+
+    /// Whether this shape's products run as `CausalProducts` loops.
+    var usesCausalProducts: Bool { length <= Self.causalProductsMaxLength }
+
+    /// Scratch for one head's transposed K or V (`Dh · T` floats) when `usesCausalProducts`.
+    func transposedScratch() -> TensorStorage? {
+        usesCausalProducts ? TensorStorage(count: headDim * length, zeroed: false) : nil
+    }
 
     /// Calls `body` with each block of positions, in order.
     func forEachBlock(_ body: (_ positions: Range<Int>) -> Void) {
@@ -161,13 +186,41 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, s
     shape.forEachUnit { _, pairs in
         let recomputed = kept == nil ? TensorStorage(count: tt, zeroed: false) : nil   // one head's P
         let scoreGrads = TensorStorage(count: tt, zeroed: false)                      // its dP, then dS in place
-        defer { withExtendedLifetime((recomputed, scoreGrads)) {} }                   // used through their pointers only
+        let transposed = shape.transposedScratch()
+        defer { withExtendedLifetime((recomputed, scoreGrads, transposed)) {} }       // used through their pointers only
         let dSHead = scoreGrads.pointer
         for pair in pairs {
             let pHead = kept.map { $0.data + pair * tt } ?? recomputed!.pointer
             let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
             let (dYHead, vHead) = (dY + shape.queryOffset(pair), v.data + shape.kvOffset(pair))
-            if kept == nil { _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: pHead) }
+            if kept == nil {
+                _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: pHead, transposed: transposed?.pointer)
+            }
+            if let transposed {                                                               // short sequence
+                let (dQHead, dKHead, dVHead) = (dQ.map { $0 + shape.queryOffset(pair) }, dK.map { $0 + shape.kvOffset(pair) },
+                                                dV.map { $0 + shape.kvOffset(pair) })
+                causalProductTransposed(dYHead, lda: shape.queryWidth, vHead, ldb: shape.kvWidth, t: t, depth: headDim,   // dP = dY·Vᵀ
+                                        alpha: 1, into: dSHead, ldc: t, transposed: transposed.pointer)
+                if let dVHead {                                                               // dV += Pᵀ·dY
+                    causalTransposedProductAdding(pHead, ldp: t, dYHead, ldb: shape.queryWidth, t: t, width: headDim,
+                                                  into: dVHead, ldc: shape.kvWidth)
+                }
+                for query in 0..<t {                                                          // dS, in place, zero above
+                    let row = query * t                                                       // the diagonal
+                    causalSoftmaxRowPullback(probabilities: pHead + row, outputGrad: dSHead + row, inputGrad: dSHead + row,
+                                             query: query, scale: scale, accumulate: false)
+                    (dSHead + row + query + 1).update(repeating: 0, count: t - query - 1)
+                }
+                if let dQHead {                                                               // dQ += dS·K
+                    causalProduct(dSHead, ldp: t, kHead, ldb: shape.kvWidth, t: t, width: headDim,
+                                  into: dQHead, ldc: shape.queryWidth, accumulate: true)
+                }
+                if let dKHead {                                                               // dK += dSᵀ·Q
+                    causalTransposedProductAdding(dSHead, ldp: t, qHead, ldb: shape.queryWidth, t: t, width: headDim,
+                                                  into: dKHead, ldc: shape.kvWidth)
+                }
+                continue
+            }
             shape.forEachBlock { rows in                                                      // by query rows
                 BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: headDim,   // dP = dY·Vᵀ
                           a: dYHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
