@@ -84,4 +84,22 @@ final class AttentionTests: XCTestCase {
         let k = Tensor(shape: [1, 2, 1], values: [2, 3])
         XCTAssertTrue(causalAttention(q: q, k: k, v: Tensor(zeros: [1, 2, 1]), heads: 1, kvHeads: 1).logitMax.isNaN)
     }
+
+    /// Rows of 16 and more are scanned in whole vectors: the largest |score| and a NaN among them
+    /// count there as in the tail, and masked pairs still do not.
+    func testLogitMaxOverWholeVectors() {
+        let t = 40
+        var qValues = [Float](repeating: 1, count: t), kValues = [Float](repeating: 0.5, count: t)
+        qValues[30] = -7                                  // |−7 · 3| = 21 at (30, 10): in row 30's first vector
+        kValues[10] = 3
+        kValues[35] = 1000                                // only query rows ≥ 35 see it: 1000 at (35, 35)…
+        qValues[35...].withUnsafeMutableBufferPointer { $0.update(repeating: 0.001) }   // …times 0.001 = 1
+        let v = Tensor(zeros: [1, t, 1])
+        let result = causalAttention(q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
+                                     v: v, heads: 1, kvHeads: 1)
+        XCTAssertEqual(result.logitMax, 21)
+        qValues[20] = .nan                                 // row 20's first vector holds a NaN score
+        XCTAssertTrue(causalAttention(q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
+                                      v: v, heads: 1, kvHeads: 1).logitMax.isNaN)
+    }
 }

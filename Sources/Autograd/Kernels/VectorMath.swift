@@ -13,7 +13,7 @@ public let vectorWidth = 16
 /// error ≤ 1.2e-7 over [−10, 10]; inputs are clamped to [−87.3, 88.3] (so −∞ gives ~1e-38, not
 /// 0, and the result never overflows). Written with SIMD operations that compile to vector
 /// instructions (`rounded()` and Int conversions of SIMD types do not: they were 20× slower).
-@inline(__always)
+@inlinable @inline(__always)
 public func exp(_ v: Vector) -> Vector {
     let x = pointwiseMax(pointwiseMin(v, Vector(repeating: 88.3)), Vector(repeating: -87.3))
     // Adding 1.5·2²³ rounds x·log2(e) to the nearest integer k and leaves k in the low mantissa bits.
@@ -33,7 +33,7 @@ public func exp(_ v: Vector) -> Vector {
 }
 
 /// `1 / (1 + exp(−x))` per lane.
-@inline(__always)
+@inlinable @inline(__always)
 public func sigmoid(_ x: Vector) -> Vector {
     1 / (1 + exp(-x))
 }
@@ -57,19 +57,19 @@ func shiftedExponentialSum(_ x: UnsafePointer<Float>, count: Int,
 
 extension UnsafePointer where Pointee == Float {
     /// 16 floats from `self + offset` (unaligned).
-    @inline(__always)
+    @usableFromInline @inline(__always)
     func vector(at offset: Int) -> Vector {
         UnsafeRawPointer(self + offset).loadUnaligned(as: Vector.self)
     }
 }
 
 extension UnsafeMutablePointer where Pointee == Float {
-    @inline(__always)
+    @usableFromInline @inline(__always)
     func vector(at offset: Int) -> Vector {
         UnsafeRawPointer(self + offset).loadUnaligned(as: Vector.self)
     }
 
-    @inline(__always)
+    @usableFromInline @inline(__always)
     func store(_ v: Vector, at offset: Int) {
         UnsafeMutableRawPointer(self + offset).storeBytes(of: v, as: Vector.self)
     }
@@ -78,7 +78,7 @@ extension UnsafeMutablePointer where Pointee == Float {
 /// Calls `body(i, lanes)` for `i = 0, 16, 32, …` over `range`, where the last call may have
 /// fewer than 16 valid lanes; `load`/`store` below pad and trim such a tail, so one loop body
 /// serves full vectors and the tail alike (the same arithmetic for every element).
-@inline(__always)
+@inlinable @inline(__always)
 public func forEachVector(_ range: Range<Int>, _ body: (_ start: Int, _ lanes: Int) -> Void) {
     var i = range.lowerBound
     while i < range.upperBound {
@@ -88,7 +88,7 @@ public func forEachVector(_ range: Range<Int>, _ body: (_ start: Int, _ lanes: I
 }
 
 /// Loads `lanes` floats (≤ 16) starting at `p + i`, zero-padded.
-@inline(__always)
+@inlinable @inline(__always)
 public func load(_ p: UnsafePointer<Float>, _ i: Int, _ lanes: Int) -> Vector {
     if lanes == vectorWidth { return p.vector(at: i) }
     var v = Vector()
@@ -96,13 +96,13 @@ public func load(_ p: UnsafePointer<Float>, _ i: Int, _ lanes: Int) -> Vector {
     return v
 }
 
-@inline(__always)
+@inlinable @inline(__always)
 public func load(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ lanes: Int) -> Vector {
     load(UnsafePointer(p), i, lanes)
 }
 
 /// Stores the first `lanes` lanes of `v` at `p + i`.
-@inline(__always)
+@inlinable @inline(__always)
 public func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ lanes: Int) {
     if lanes == vectorWidth { p.store(v, at: i); return }
     for lane in 0..<lanes { p[i + lane] = v[lane] }
