@@ -85,8 +85,8 @@ final class AttentionTests: XCTestCase {
         XCTAssertTrue(causalAttention(q: q, k: k, v: Tensor(zeros: [1, 2, 1]), heads: 1, kvHeads: 1).logitMax.isNaN)
     }
 
-    /// Rows of 16 and more are scanned in whole vectors: the largest |score| and a NaN among them
-    /// count there as in the tail, and masked pairs still do not.
+    /// Over longer rows: the largest |score| counts wherever it is, masked pairs do not, and a
+    /// NaN in an early row is not overwritten by the larger scores of later rows.
     func testLogitMaxOverWholeVectors() {
         let t = 40
         var qValues = [Float](repeating: 1, count: t), kValues = [Float](repeating: 0.5, count: t)
@@ -98,7 +98,7 @@ final class AttentionTests: XCTestCase {
         let result = causalAttention(q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
                                      v: v, heads: 1, kvHeads: 1)
         XCTAssertEqual(result.logitMax, 21)
-        qValues[20] = .nan                                 // row 20's first vector holds a NaN score
+        qValues[20] = .nan                                 // row 20 is NaN; later rows reach 21 again
         XCTAssertTrue(causalAttention(q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
                                       v: v, heads: 1, kvHeads: 1).logitMax.isNaN)
     }

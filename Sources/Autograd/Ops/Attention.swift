@@ -169,13 +169,16 @@ extension AttentionShape {
 /// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
 /// |score| among the kept entries, measured before the softmax.
 private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> Float {
-    var largest: Float = 0
+    var largest: Float = 0, sawNaN = false
     for query in 0..<t {
         let row = scores + query * t
-        for j in 0...query where !(abs(row[j]) <= largest) { largest = abs(row[j]) }   // NaN wins: it must show
+        for j in 0...query {
+            let magnitude = abs(row[j])
+            if magnitude > largest { largest = magnitude } else if magnitude.isNaN { sawNaN = true }
+        }
         causalSoftmaxRow(row, query: query, length: t)
     }
-    return largest
+    return sawNaN ? .nan : largest                  // a NaN score must show, whatever comes after it
 }
 
 private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,
