@@ -88,6 +88,6 @@ public struct ShardedLoss {
     /// Sums of the (already weighted) losses; maxima of the logit maxima (NaN wins).
     func merged(with other: ShardedLoss) -> ShardedLoss {
         ShardedLoss(loss: loss + other.loss, crossEntropy: crossEntropy + other.crossEntropy,
-                    attentionLogitMax: zip(attentionLogitMax, other.attentionLogitMax).map { !($1 <= $0) ? $1 : $0 })
+                    attentionLogitMax: zip(attentionLogitMax, other.attentionLogitMax).map(nanPropagatingMax))
     }
 }

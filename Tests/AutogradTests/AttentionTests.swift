@@ -83,6 +83,14 @@ final class AttentionTests: XCTestCase {
         let q = Tensor(shape: [1, 2, 1], values: [1, .nan])
         let k = Tensor(shape: [1, 2, 1], values: [2, 3])
         XCTAssertTrue(causalAttention(q: q, k: k, v: Tensor(zeros: [1, 2, 1]), heads: 1, kvHeads: 1).logitMax.isNaN)
+        // Two heads sharing one kv head (one unit), then two batch rows (two units): a NaN in the
+        // first head or row is not replaced by the finite maximum of the next.
+        let twoHeads = Tensor(shape: [1, 2, 2], values: [.nan, 1, .nan, 1])
+        XCTAssertTrue(causalAttention(q: twoHeads, k: Tensor(shape: [1, 2, 1], values: [2, 3]),
+                                      v: Tensor(zeros: [1, 2, 1]), heads: 2, kvHeads: 1).logitMax.isNaN)
+        let twoRows = Tensor(shape: [2, 2, 1], values: [.nan, .nan, 1, 1])
+        XCTAssertTrue(causalAttention(q: twoRows, k: Tensor(shape: [2, 2, 1], values: [2, 3, 2, 3]),
+                                      v: Tensor(zeros: [2, 2, 1]), heads: 1, kvHeads: 1).logitMax.isNaN)
     }
 
     /// Over longer rows: the largest |score| counts wherever it is, masked pairs do not, and a

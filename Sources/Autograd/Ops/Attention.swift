@@ -68,7 +68,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                 let p = kept.map { $0.data + pair * t * t } ?? scratch!.pointer
                 let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
                                                 transposed: transposed?.pointer)
-                if !(headMax <= logitMax[unit]) { logitMax[unit] = headMax }
+                logitMax[unit] = nanPropagatingMax(logitMax[unit], headMax)
                 let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
                 if shape.usesCausalProducts {                             // Y = P·V
                     causalProduct(p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
@@ -88,7 +88,14 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
             attentionPullback(q: q, k: k, v: v, kept: kept, shape: shape, scale: scale, outputGrad: dY)
         }
     }
-    return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0) { !($1 <= $0) ? $1 : $0 })
+    return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax))
+}
+
+/// The larger of `a` and `b`, or NaN if either is: a NaN attention logit must survive every
+/// maximum taken over heads, units, shards and layers, whatever comes after it.
+@inlinable
+public func nanPropagatingMax(_ a: Float, _ b: Float) -> Float {
+    a.isNaN || b.isNaN ? .nan : max(a, b)
 }
 
 /// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the largest
