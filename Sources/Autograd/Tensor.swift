@@ -61,6 +61,11 @@ public final class Tensor {
     /// Normal(mean, std) samples drawn from `random` (so the same seed gives the same tensor).
     public convenience init(normal shape: [Int], mean: Float = 0, std: Float, random: inout SeededRandom, requiresGrad: Bool = false) {
         self.init(zeros: shape, requiresGrad: requiresGrad)
+        fillNormal(mean: mean, std: std, random: &random)
+    }
+
+    /// Overwrites every element with a Normal(mean, std) sample from `random`, in order.
+    public func fillNormal(mean: Float = 0, std: Float, random: inout SeededRandom) {
         for i in 0..<count { data[i] = Float(random.nextNormal(mean: Double(mean), std: Double(std))) }
     }
 
@@ -123,9 +128,10 @@ public final class TensorStorage {
 
     /// A buffer of `count` elements from this thread's pool (`BufferPool.current`).
     public init(count: Int, zeroed: Bool = true) {
+        let pool = BufferPool.current
         self.count = count
-        pool = BufferPool.current
-        pointer = pool!.take(count: count)
+        self.pool = pool
+        pointer = pool.take(count: count)
         parent = nil
         if zeroed { pointer.update(repeating: 0, count: count) }
     }

@@ -39,16 +39,15 @@ public final class DataParallel {
         let rowRanges = (0..<shards).map { (($0 * batch) / shards)..<((($0 + 1) * batch) / shards) }
         let models = [model] + replicas
         func run(_ shard: Int) -> ShardedLoss {
-            BufferPool.withPool(pools[shard]) { runOnItsPool(shard) }
-        }
-        func runOnItsPool(_ shard: Int) -> ShardedLoss {
-            let rows = rowRanges[shard], tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
-            let weight = Float(rows.count) / Float(batch)
-            let result = models[shard].loss(tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),
-                                            batch: rows.count, length: length)
-            scale(result.loss, by: weight).backward()
-            return ShardedLoss(loss: result.loss.item * weight, crossEntropy: result.crossEntropy * weight,
-                               attentionLogitMax: result.attentionLogitMax)
+            BufferPool.withPool(pools[shard]) {
+                let rows = rowRanges[shard], tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
+                let weight = Float(rows.count) / Float(batch)
+                let result = models[shard].loss(tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),
+                                                batch: rows.count, length: length)
+                scale(result.loss, by: weight).backward()
+                return ShardedLoss(loss: result.loss.item * weight, crossEntropy: result.crossEntropy * weight,
+                                   attentionLogitMax: result.attentionLogitMax)
+            }
         }
         if shards == 1 { return run(0) }     // one shard keeps BLAS's own threads
         var results = [ShardedLoss?](repeating: nil, count: shards)

@@ -156,7 +156,7 @@ struct ParameterBuilder {
     mutating func normal(_ name: String, _ shape: [Int], std: Float) -> Tensor {
         let tensor = next(name, shape, .normal(std: std))
         if var stream = random {
-            for i in 0..<tensor.count { tensor.data[i] = Float(stream.nextNormal(mean: 0, std: Double(std))) }
+            tensor.fillNormal(std: std, random: &stream)
             random = stream
         }
         return tensor

@@ -190,7 +190,7 @@ private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int)
 
 private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,
                                scale: Float, outputGrad dY: UnsafePointer<Float>) {
-    let t = shape.length, tt = t * t, headDim = shape.headDim
+    let tt = shape.length * shape.length
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
     let dV = v.requiresGrad ? v.gradData() : nil
     shape.forEachUnit { _, pairs in
@@ -198,68 +198,79 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, s
         let scoreGrads = TensorStorage(count: tt, zeroed: false)                      // its dP, then dS in place
         let transposed = shape.transposedScratch()
         defer { withExtendedLifetime((recomputed, scoreGrads, transposed)) {} }       // used through their pointers only
-        let dSHead = scoreGrads.pointer
         for pair in pairs {
-            let pHead = kept.map { $0.data + pair * tt } ?? recomputed!.pointer
-            let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
-            let (dYHead, vHead) = (dY + shape.queryOffset(pair), v.data + shape.kvOffset(pair))
+            let (queryOffset, kvOffset) = (shape.queryOffset(pair), shape.kvOffset(pair))
+            let head = HeadPullback(q: q.data + queryOffset, k: k.data + kvOffset, v: v.data + kvOffset, dY: dY + queryOffset,
+                                    dQ: dQ.map { $0 + queryOffset }, dK: dK.map { $0 + kvOffset }, dV: dV.map { $0 + kvOffset },
+                                    p: kept.map { $0.data + pair * tt } ?? recomputed!.pointer, dS: scoreGrads.pointer)
             if kept == nil {
-                _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: pHead, transposed: transposed?.pointer)
+                _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: head.p, transposed: transposed?.pointer)
             }
-            if let transposed {                                                               // short sequence
-                let (dQHead, dKHead, dVHead) = (dQ.map { $0 + shape.queryOffset(pair) }, dK.map { $0 + shape.kvOffset(pair) },
-                                                dV.map { $0 + shape.kvOffset(pair) })
-                causalProductTransposed(dYHead, lda: shape.queryWidth, vHead, ldb: shape.kvWidth, t: t, depth: headDim,   // dP = dY·Vᵀ
-                                        alpha: 1, into: dSHead, ldc: t, transposed: transposed.pointer)
-                if let dVHead {                                                               // dV += Pᵀ·dY
-                    causalTransposedProductAdding(pHead, ldp: t, dYHead, ldb: shape.queryWidth, t: t, width: headDim,
-                                                  into: dVHead, ldc: shape.kvWidth)
-                }
-                for query in 0..<t {                                                          // dS, in place, zero above
-                    let row = query * t                                                       // the diagonal
-                    causalSoftmaxRowPullback(probabilities: pHead + row, outputGrad: dSHead + row, inputGrad: dSHead + row,
-                                             query: query, scale: scale, accumulate: false)
-                    (dSHead + row + query + 1).update(repeating: 0, count: t - query - 1)
-                }
-                if let dQHead {                                                               // dQ += dS·K
-                    causalProduct(dSHead, ldp: t, kHead, ldb: shape.kvWidth, t: t, width: headDim,
-                                  into: dQHead, ldc: shape.queryWidth, accumulate: true)
-                }
-                if let dKHead {                                                               // dK += dSᵀ·Q
-                    causalTransposedProductAdding(dSHead, ldp: t, qHead, ldb: shape.queryWidth, t: t, width: headDim,
-                                                  into: dKHead, ldc: shape.kvWidth)
-                }
-                continue
+            if let transposed {
+                head.runInRegisters(shape: shape, scale: scale, transposed: transposed.pointer)
+            } else {
+                head.runByBlocks(shape: shape, scale: scale)
             }
-            shape.forEachBlock { rows in                                                      // by query rows
-                BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: headDim,   // dP = dY·Vᵀ
-                          a: dYHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
-                          b: vHead, ldb: shape.kvWidth, beta: 0, c: dSHead + rows.lowerBound * t, ldc: t)
-                for query in rows {                                                           // dS, in place
-                    let row = query * t
-                    causalSoftmaxRowPullback(probabilities: pHead + row, outputGrad: dSHead + row, inputGrad: dSHead + row,
-                                             query: query, scale: scale, accumulate: false)
-                    for j in (query + 1)..<rows.upperBound { dSHead[row + j] = 0 }
-                }
-                if let dQ {                                                                   // dQ += dS·K
-                    BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
-                              a: dSHead + rows.lowerBound * t, lda: t, b: kHead, ldb: shape.kvWidth,
-                              beta: 1, c: dQ + shape.queryOffset(pair) + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
-                }
+        }
+    }
+}
+
+/// One head's pullback: its operands (row strides `queryWidth` for q, dY, dQ and `kvWidth` for
+/// k, v, dK, dV), the gradients wanted (nil: not), its P and a `[T, T]` scratch for dP then dS.
+private struct HeadPullback {
+    let q, k, v, dY: UnsafePointer<Float>
+    let dQ, dK, dV: UnsafeMutablePointer<Float>?
+    let p, dS: UnsafeMutablePointer<Float>
+
+    /// Short sequences: the products as `CausalProducts` loops over the lower triangle.
+    func runInRegisters(shape: AttentionShape, scale: Float, transposed: UnsafeMutablePointer<Float>) {
+        let (t, headDim, qWidth, kvWidth) = (shape.length, shape.headDim, shape.queryWidth, shape.kvWidth)
+        causalProductTransposed(dY, lda: qWidth, v, ldb: kvWidth, t: t, depth: headDim,                   // dP = dY·Vᵀ
+                                alpha: 1, into: dS, ldc: t, transposed: transposed)
+        if let dV { causalTransposedProductAdding(p, ldp: t, dY, ldb: qWidth, t: t, width: headDim, into: dV, ldc: kvWidth) }
+        scoreGradients(rows: 0..<t, t: t, scale: scale)
+        if let dQ { causalProduct(dS, ldp: t, k, ldb: kvWidth, t: t, width: headDim, into: dQ, ldc: qWidth, accumulate: true) }
+        if let dK { causalTransposedProductAdding(dS, ldp: t, q, ldb: qWidth, t: t, width: headDim, into: dK, ldc: kvWidth) }
+    }
+
+    /// Longer sequences: BLAS products block by block, first by query rows (dP, dS, dQ), then by
+    /// key columns (dV, dK), skipping the blocks above the diagonal.
+    func runByBlocks(shape: AttentionShape, scale: Float) {
+        let (t, headDim, qWidth, kvWidth) = (shape.length, shape.headDim, shape.queryWidth, shape.kvWidth)
+        shape.forEachBlock { rows in
+            BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: headDim,    // dP = dY·Vᵀ
+                      a: dY + rows.lowerBound * qWidth, lda: qWidth, b: v, ldb: kvWidth,
+                      beta: 0, c: dS + rows.lowerBound * t, ldc: t)
+            scoreGradients(rows: rows, t: t, scale: scale)
+            if let dQ {                                                                                       // dQ += dS·K
+                BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
+                          a: dS + rows.lowerBound * t, lda: t, b: k, ldb: kvWidth,
+                          beta: 1, c: dQ + rows.lowerBound * qWidth, ldc: qWidth)
             }
-            shape.forEachBlock { keys in                                                      // by key columns
-                let seenBy = keys.lowerBound..<t, corner = keys.lowerBound * t + keys.lowerBound
-                if let dV {                                                                   // dV += Pᵀ·dY
-                    BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
-                              a: pHead + corner, lda: t, b: dYHead + seenBy.lowerBound * shape.queryWidth, ldb: shape.queryWidth,
-                              beta: 1, c: dV + shape.kvOffset(pair) + keys.lowerBound * shape.kvWidth, ldc: shape.kvWidth)
-                }
-                if let dK {                                                                   // dK += dSᵀ·Q
-                    BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
-                              a: dSHead + corner, lda: t, b: qHead + seenBy.lowerBound * shape.queryWidth, ldb: shape.queryWidth,
-                              beta: 1, c: dK + shape.kvOffset(pair) + keys.lowerBound * shape.kvWidth, ldc: shape.kvWidth)
-                }
+        }
+        shape.forEachBlock { keys in
+            let seenBy = keys.lowerBound..<t, corner = keys.lowerBound * t + keys.lowerBound
+            if let dV {                                                                                       // dV += Pᵀ·dY
+                BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
+                          a: p + corner, lda: t, b: dY + seenBy.lowerBound * qWidth, ldb: qWidth,
+                          beta: 1, c: dV + keys.lowerBound * kvWidth, ldc: kvWidth)
             }
+            if let dK {                                                                                       // dK += dSᵀ·Q
+                BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
+                          a: dS + corner, lda: t, b: q + seenBy.lowerBound * qWidth, ldb: qWidth,
+                          beta: 1, c: dK + keys.lowerBound * kvWidth, ldc: kvWidth)
+            }
+        }
+    }
+
+    /// dS for query rows `rows`, in place over dP: the softmax pullback (scaled by 1/√Dh), then
+    /// zeros right of the diagonal up to the end of `rows` (the later products read them).
+    private func scoreGradients(rows: Range<Int>, t: Int, scale: Float) {
+        for query in rows {
+            let row = query * t
+            causalSoftmaxRowPullback(probabilities: p + row, outputGrad: dS + row, inputGrad: dS + row,
+                                     query: query, scale: scale, accumulate: false)
+            (dS + row + query + 1).update(repeating: 0, count: rows.upperBound - query - 1)
         }
     }
 }
