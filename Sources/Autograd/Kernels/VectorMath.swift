@@ -32,6 +32,31 @@ public func exp(_ v: Vector) -> Vector {
     return y * unsafeBitCast(exponent, to: Vector.self)          // e^r · 2^k
 }
 
+/// `max(a, b)` per lane, as a subtraction and a blend. (`pointwiseMax` of two variable vectors
+/// compiles to a scalar loop, because of its NaN rules.) A lane where `a` or `b` is NaN gets
+/// one of the two: callers that must see NaN check for it separately.
+@inlinable @inline(__always)
+public func lanewiseMax(_ a: Vector, _ b: Vector) -> Vector {
+    let aBelowB = unsafeBitCast(unsafeBitCast(a - b, to: SIMD16<Int32>.self) &>> 31, to: SIMD16<UInt32>.self)
+    let (aBits, bBits) = (unsafeBitCast(a, to: SIMD16<UInt32>.self), unsafeBitCast(b, to: SIMD16<UInt32>.self))
+    return unsafeBitCast((bBits & aBelowB) | (aBits & ~aBelowB), to: Vector.self)      // b where a − b < 0
+}
+
+/// The largest lane of `v` (NaN rules as `lanewiseMax`).
+@inlinable @inline(__always)
+public func largestLane(_ v: Vector) -> Float {
+    var largest = v[0]
+    for lane in 1..<vectorWidth where largest - v[lane] < 0 { largest = v[lane] }
+    return largest
+}
+
+/// Bit masks of the first `lanes` lanes: all ones in lanes `0..<lanes`, zero in the rest.
+@inlinable @inline(__always)
+public func laneMask(_ lanes: Int) -> SIMD16<UInt32> {
+    let laneIndex = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    return unsafeBitCast((laneIndex &- Int32(lanes)) &>> 31, to: SIMD16<UInt32>.self)
+}
+
 /// `1 / (1 + exp(−x))` per lane.
 @inlinable @inline(__always)
 public func sigmoid(_ x: Vector) -> Vector {

@@ -174,18 +174,15 @@ extension AttentionShape {
 }
 
 /// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
-/// |score| among the kept entries, measured before the softmax.
+/// |score| among the kept entries, measured before the softmax (NaN if any of them is NaN).
 private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> Float {
-    var largest: Float = 0, sawNaN = false
+    var largest: Float = 0, magnitudeSum: Float = 0
     for query in 0..<t {
-        let row = scores + query * t
-        for j in 0...query {
-            let magnitude = abs(row[j])
-            if magnitude > largest { largest = magnitude } else if magnitude.isNaN { sawNaN = true }
-        }
-        causalSoftmaxRow(row, query: query, length: t)
+        let row = causalSoftmaxRow(scores + query * t, query: query, length: t)
+        largest = max(largest, row.largestMagnitude)
+        magnitudeSum += row.magnitudeSum
     }
-    return sawNaN ? .nan : largest                  // a NaN score must show, whatever comes after it
+    return magnitudeSum.isNaN ? .nan : largest        // a NaN score must show, whatever comes after it
 }
 
 private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,

@@ -29,15 +29,54 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
     return output
 }
 
-/// Softmaxes `row[0...query]` in place and zeroes `row[query+1..<length]`.
-/// Max-subtracted, so large scores do not overflow.
-@inline(__always)
-func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int) {
+/// Softmaxes `row[0...query]` in place and zeroes `row[query+1..<length]`, max-subtracted so
+/// that large scores do not overflow. Returns, over the kept scores before the softmax, the
+/// largest |score| and Σ|score| (NaN if and only if a kept score is NaN; infinities give ∞).
+///
+/// Every pass works on whole vectors: the tail vector of the kept entries is masked, and loaded
+/// and stored whole wherever the row has room (its extra lanes are entries that end up zero).
+@inline(__always) @discardableResult
+func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int)
+    -> (largestMagnitude: Float, magnitudeSum: Float) {
     let kept = query + 1
-    let (_, total) = shiftedExponentialSum(row, count: kept, storingInto: row)
-    let inverse = 1 / total
-    forEachVector(0..<kept) { j, lanes in store(load(row, j, lanes) * inverse, row, j, lanes) }
-    for j in kept..<length { row[j] = 0 }
+    let signless: SIMD16<UInt32> = .init(repeating: 0x7FFF_FFFF), negativeInfinity = (-Float.infinity).bitPattern
+    var largest = Vector(), magnitudeSum = Vector(), maximum = Vector(repeating: -.infinity)
+    forEachVector(0..<kept) { j, lanes in
+        let keep = laneMask(lanes), bits = unsafeBitCast(loadLanes(row, j, lanes, rowLength: length), to: SIMD16<UInt32>.self) & keep
+        let magnitude = unsafeBitCast(bits & signless, to: Vector.self)
+        largest = lanewiseMax(largest, magnitude)
+        magnitudeSum += magnitude
+        let value = bits | (~keep & SIMD16(repeating: negativeInfinity))                 // −∞ in the dropped lanes
+        maximum = lanewiseMax(maximum, unsafeBitCast(value, to: Vector.self))
+    }
+    let shift = largestLane(maximum)
+    var total = Vector()
+    forEachVector(0..<kept) { j, lanes in
+        let e = unsafeBitCast(unsafeBitCast(exp(loadLanes(row, j, lanes, rowLength: length) - shift), to: SIMD16<UInt32>.self)
+                              & laneMask(lanes), to: Vector.self)
+        storeLanes(e, row, j, lanes, rowLength: length)
+        total += e
+    }
+    let inverse = 1 / total.sum()
+    forEachVector(0..<kept) { j, lanes in
+        let p = unsafeBitCast(loadLanes(row, j, lanes, rowLength: length) * inverse, to: SIMD16<UInt32>.self) & laneMask(lanes)
+        storeLanes(unsafeBitCast(p, to: Vector.self), row, j, lanes, rowLength: length)
+    }
+    (row + kept).update(repeating: 0, count: length - kept)
+    return (largestLane(largest), magnitudeSum.sum())
+}
+
+/// The 16 lanes of `row` at `j` of which the first `lanes` are wanted: one vector load where the
+/// row has room for all 16, else the zero-padded partial load.
+@inline(__always)
+private func loadLanes(_ row: UnsafeMutablePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) -> Vector {
+    j + vectorWidth <= rowLength ? row.vector(at: j) : load(row, j, lanes)
+}
+
+/// Stores `v` at `row + j`: all 16 lanes where the row has room for them, else the first `lanes`.
+@inline(__always)
+private func storeLanes(_ v: Vector, _ row: UnsafeMutablePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) {
+    if j + vectorWidth <= rowLength { row.store(v, at: j) } else { store(v, row, j, lanes) }
 }
 
 /// `inputGrad[j] (+)= scale · p_j · (dp_j − Σ_k p_k dp_k)` over the kept entries `j ≤ query`.
