@@ -12,8 +12,15 @@ import Foundation
 /// demand is the same sequence every step and, after the first, met entirely from its pool —
 /// whatever the order in which two shards running at once happen to take and free buffers.
 public final class BufferPool: @unchecked Sendable {
-    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var free: [Int: FreeList] = [:]
     private let lock = NSLock()
+
+    /// The free buffers of one element count. A class, so that taking and giving change its array
+    /// in place: a dictionary's array value, changed through the subscript, allocated on most
+    /// calls (measured: 60% of all `malloc` calls of a training step).
+    private final class FreeList {
+        var buffers: [UnsafeMutablePointer<Float>] = []
+    }
 
     public init() {}
 
@@ -40,16 +47,16 @@ public final class BufferPool: @unchecked Sendable {
     public func releaseFreeBuffers() {
         lock.lock()
         defer { lock.unlock() }
-        for (count, buffers) in free {
-            for buffer in buffers { buffer.deallocate() }
-            Self.count(bytes: -byteCount(count) * buffers.count, newAllocation: false)
+        for (count, list) in free {
+            for buffer in list.buffers { buffer.deallocate() }
+            Self.count(bytes: -byteCount(count) * list.buffers.count, newAllocation: false)
         }
         free = [:]
     }
 
     func take(count: Int) -> UnsafeMutablePointer<Float> {
         lock.lock()
-        let reused = free[count]?.popLast()
+        let reused = free[count]?.buffers.popLast()
         lock.unlock()
         if let reused { return reused }
         Self.count(bytes: byteCount(count), newAllocation: true)
@@ -63,7 +70,13 @@ public final class BufferPool: @unchecked Sendable {
             return buffer.deallocate()
         }
         lock.lock()
-        free[count, default: []].append(buffer)
+        if let list = free[count] {
+            list.buffers.append(buffer)
+        } else {
+            let list = FreeList()
+            list.buffers.append(buffer)
+            free[count] = list
+        }
         lock.unlock()
     }
 

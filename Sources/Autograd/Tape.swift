@@ -10,10 +10,17 @@
 /// Every thread has its own tape: a forward and its `backward()` must run on the same thread,
 /// and two threads can each run one at the same time (batch shards on different cores).
 public enum Tape {
+    /// One recorded op: where its output's gradient arrives, and the pullback that reads it.
+    private struct Entry {
+        let outputSlot: GradientSlot
+        let category: OpProfile.Category
+        let pullback: (_ outputGrad: UnsafeMutablePointer<Float>) -> Void
+    }
+
     /// One thread's tape.
     private final class State {
-        /// Pullbacks, in the order their ops ran.
-        var pullbacks: [() -> Void] = []
+        /// Recorded ops, in the order they ran.
+        var pullbacks: [Entry] = []
         /// Nesting depth of `withoutGradients` blocks; recording is on at depth 0.
         var disabledDepth = 0
     }
@@ -37,21 +44,21 @@ public enum Tape {
     public static func record(_ output: Tensor, _ category: OpProfile.Category = .elementwise,
                               _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void) {
         output.requiresGrad = true
-        let slot = output.gradientSlot      // not `output`: its elements may be freed before backward
-        state.value.pullbacks.append {
-            guard let grad = slot.gradient else { return }
-            let started = OpProfile.begin()
-            pullback(grad.data)
-            OpProfile.end(category, started)
-            slot.gradient = nil     // an op's output needs its gradient only for its own pullback
-        }
+        // The slot, not `output`: the output's elements may be freed before backward.
+        state.value.pullbacks.append(Entry(outputSlot: output.gradientSlot, category: category, pullback: pullback))
     }
 
     /// Runs every pullback newest first, dropping each after it ran (and with it what it held
     /// for the backward pass), so memory falls as backward proceeds.
     static func runBackward() {
         let tape = state.value
-        while let pullback = tape.pullbacks.popLast() { pullback() }
+        while let entry = tape.pullbacks.popLast() {
+            guard let grad = entry.outputSlot.gradient else { continue }
+            let started = OpProfile.begin()
+            entry.pullback(grad.data)
+            OpProfile.end(entry.category, started)
+            entry.outputSlot.gradient = nil     // an op's output needs its gradient only for its own pullback
+        }
     }
 
     /// Forgets every recorded pullback (e.g. after a forward whose gradient is not wanted).

@@ -60,14 +60,11 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
         ? Tensor(uninitialized: [b, heads, t, t]) : nil                        // every head's P, for the pullback
     var unitLogitMax = [Float](repeating: 0, count: shape.units)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
-        shape.forEachUnit { unit, pairs in
-            let scratch = kept == nil ? TensorStorage(count: t * t, zeroed: false) : nil   // one head's P
-            let transposed = shape.transposedScratch()
-            defer { withExtendedLifetime((scratch, transposed)) {} }                      // used through their pointers only
+        shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
             for pair in pairs {
-                let p = kept.map { $0.data + pair * t * t } ?? scratch!.pointer
+                let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
                 let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
-                                                transposed: transposed?.pointer)
+                                                transposed: scratch.transposed)
                 logitMax[unit] = nanPropagatingMax(logitMax[unit], headMax)
                 let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
                 if shape.usesCausalProducts {                             // Y = P·V
@@ -146,11 +143,6 @@ extension AttentionShape {
     /// Whether this shape's products run as `CausalProducts` loops.
     var usesCausalProducts: Bool { length <= Self.causalProductsMaxLength }
 
-    /// Scratch for one head's transposed K or V (`Dh · T` floats) when `usesCausalProducts`.
-    func transposedScratch() -> TensorStorage? {
-        usesCausalProducts ? TensorStorage(count: headDim * length, zeroed: false) : nil
-    }
-
     /// Calls `body` with each block of positions, in order.
     func forEachBlock(_ body: (_ positions: Range<Int>) -> Void) {
         for start in stride(from: 0, to: length, by: Self.blockLength) {
@@ -158,19 +150,38 @@ extension AttentionShape {
         }
     }
 
-    /// Calls `body(unit, pairs)` for every unit, units in parallel with single-threaded BLAS;
-    /// `pairs` are the unit's (batch row, query head) indices `b·H + h`.
-    func forEachUnit(_ body: (_ unit: Int, _ pairs: Range<Int>) -> Void) {
-        let group = heads / kvHeads
+    /// Calls `body(unit, pairs, scratch)` for every unit, units in parallel with single-threaded
+    /// BLAS; `pairs` are the unit's (batch row, query head) indices `b·H + h`. The scratch holds
+    /// the `[T, T]` matrices asked for; the units a thread runs in turn share one.
+    func forEachUnit(probabilities: Bool, scoreGrads: Bool,
+                     _ body: (_ unit: Int, _ pairs: Range<Int>, _ scratch: UnitScratch) -> Void) {
+        let group = heads / kvHeads, square = length * length
+        let transposedCount = usesCausalProducts ? headDim * length : 0
+        let count = (probabilities ? square : 0) + (scoreGrads ? square : 0) + transposedCount
         BLAS.withSingleThread {
             Parallel.forEachChunk(units, grain: 1) { range in
+                let storage = TensorStorage(count: count, zeroed: false)
+                defer { withExtendedLifetime(storage) {} }                     // used through its pointer only
+                let scratch = UnitScratch(probabilities: probabilities ? storage.pointer : nil,
+                                          scoreGrads: scoreGrads ? storage.pointer + count - transposedCount - square : nil,
+                                          transposed: usesCausalProducts ? storage.pointer + count - transposedCount : nil)
                 for unit in range {
                     let first = (unit / kvHeads) * heads + (unit % kvHeads) * group
-                    body(unit, first..<(first + group))
+                    body(unit, first..<(first + group), scratch)
                 }
             }
         }
     }
+}
+
+/// Scratch memory of one unit of work, each part nil unless asked for.
+struct UnitScratch {
+    /// One head's P, `[T, T]`: when the forward pass does not keep every head's P.
+    let probabilities: UnsafeMutablePointer<Float>?
+    /// One head's dP, then dS in place, `[T, T]`: in the pullback.
+    let scoreGrads: UnsafeMutablePointer<Float>?
+    /// One head's Kᵀ or Vᵀ, `[Dh, T]`: when the products run as `CausalProducts` loops.
+    let transposed: UnsafeMutablePointer<Float>?
 }
 
 /// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
@@ -190,21 +201,17 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, s
     let tt = shape.length * shape.length
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
     let dV = v.requiresGrad ? v.gradData() : nil
-    shape.forEachUnit { _, pairs in
-        let recomputed = kept == nil ? TensorStorage(count: tt, zeroed: false) : nil   // one head's P
-        let scoreGrads = TensorStorage(count: tt, zeroed: false)                      // its dP, then dS in place
-        let transposed = shape.transposedScratch()
-        defer { withExtendedLifetime((recomputed, scoreGrads, transposed)) {} }       // used through their pointers only
+    shape.forEachUnit(probabilities: kept == nil, scoreGrads: true) { _, pairs, scratch in
         for pair in pairs {
             let (queryOffset, kvOffset) = (shape.queryOffset(pair), shape.kvOffset(pair))
             let head = HeadPullback(q: q.data + queryOffset, k: k.data + kvOffset, v: v.data + kvOffset, dY: dY + queryOffset,
                                     dQ: dQ.map { $0 + queryOffset }, dK: dK.map { $0 + kvOffset }, dV: dV.map { $0 + kvOffset },
-                                    p: kept.map { $0.data + pair * tt } ?? recomputed!.pointer, dS: scoreGrads.pointer)
+                                    p: kept.map { $0.data + pair * tt } ?? scratch.probabilities!, dS: scratch.scoreGrads!)
             if kept == nil {
-                _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: head.p, transposed: transposed?.pointer)
+                _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: head.p, transposed: scratch.transposed)
             }
-            if let transposed {
-                head.runInRegisters(shape: shape, scale: scale, transposed: transposed.pointer)
+            if let transposed = scratch.transposed {
+                head.runInRegisters(shape: shape, scale: scale, transposed: transposed)
             } else {
                 head.runByBlocks(shape: shape, scale: scale)
             }
