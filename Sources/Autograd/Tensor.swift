@@ -109,6 +109,16 @@ public final class GradientSlot {
         gradient = fresh
         return fresh.data
     }
+
+    /// The gradient buffer for a backward rule that sets every element: with `isFresh`, no
+    /// gradient had arrived and the buffer is uninitialised (write, do not add); otherwise it
+    /// is the gradient so far (add). Saves zeroing a buffer only to add into it once.
+    public func dataForUpdate() -> (pointer: UnsafeMutablePointer<Float>, isFresh: Bool) {
+        if let gradient { return (gradient.data, false) }
+        let fresh = Tensor(uninitialized: shape)
+        gradient = fresh
+        return (fresh.data, true)
+    }
 }
 
 /// A reference-counted, 64-byte-aligned Float32 buffer, zero-initialised unless asked not to be;
