@@ -50,7 +50,7 @@ private let rmsNormRowsPerPartial = 64
 private func rmsNormPullback(x: Tensor, weight: Tensor, inverseRMS: [Float], outputGrad dy: UnsafePointer<Float>) {
     let width = weight.count, rows = x.count / width
     let input = x.data, w = weight.data
-    let dx = x.requiresGrad ? x.gradData() : nil
+    let (dx, isFresh) = x.requiresGrad ? x.gradientSlot.dataForUpdate() : (nil, false)   // fresh: write, not add
     let partialCount = (rows + rmsNormRowsPerPartial - 1) / rmsNormRowsPerPartial
     // dw partials, one per block of rows: [partialCount, width]
     var weightPartials = [Float](repeating: 0, count: weight.requiresGrad ? partialCount * width : 0)
@@ -68,7 +68,8 @@ private func rmsNormPullback(x: Tensor, weight: Tensor, inverseRMS: [Float], out
                         let dxs = dx + row * width
                         forEachVector(0..<width) { i, lanes in
                             let g = load(dys, i, lanes) * load(w, i, lanes)
-                            store(load(dxs, i, lanes) + r * (g - load(xs, i, lanes) * (r * meanTerm)), dxs, i, lanes)
+                            let soFar = isFresh ? Vector() : load(dxs, i, lanes)
+                            store(soFar + r * (g - load(xs, i, lanes) * (r * meanTerm)), dxs, i, lanes)
                         }
                     }
                     if partials.count > 0 {

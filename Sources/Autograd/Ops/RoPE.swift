@@ -25,7 +25,9 @@ public func rope(_ x: Tensor, table: RotaryTable) -> Tensor {
     if Tape.needsGradient(x) {
         let inputSlot = x.gradientSlot                 // the rotation's pullback never reads x
         Tape.record(output, .rope) { dOut in
-            rotate(from: dOut, into: inputSlot.data(), rows: b * t, positions: t, width: width, table: table, inverse: true, accumulate: true)
+            let (inputGrad, isFresh) = inputSlot.dataForUpdate()
+            rotate(from: dOut, into: inputGrad, rows: b * t, positions: t, width: width, table: table, inverse: true,
+                   accumulate: !isFresh)
         }
     }
     return output
@@ -61,7 +63,8 @@ public struct RotaryTable {
     }
 }
 
-/// Rotates every head of every row (row = one `(b, t)`; position = row mod T).
+/// Rotates every head of every row (row = one `(b, t)`; position = row mod T), into
+/// `destination` or, with `accumulate`, adding to it.
 private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
                     rows: Int, positions: Int, width: Int, table: RotaryTable, inverse: Bool, accumulate: Bool) {
     let half = table.half, headDim = 2 * half
@@ -71,14 +74,15 @@ private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeM
             Parallel.forEachChunk(rows, grain: max(1, 4096 / width)) { range in
                 for row in range {
                     let angles = (row % positions) * half
+                    let c = cosines.baseAddress! + angles, s = sines.baseAddress! + angles
                     for headStart in stride(from: row * width, to: (row + 1) * width, by: headDim) {
                         let x = source + headStart, y = destination + headStart
-                        for i in 0..<half {
-                            let c = cosines[angles + i], s = sign * sines[angles + i]
-                            let first = x[i] * c - x[i + half] * s
-                            let second = x[i + half] * c + x[i] * s
-                            y[i] = (accumulate ? y[i] : 0) + first
-                            y[i + half] = (accumulate ? y[i + half] : 0) + second
+                        forEachVector(0..<half) { i, lanes in
+                            let (cosine, sine) = (load(c, i, lanes), sign * load(s, i, lanes))
+                            let (low, high) = (load(x, i, lanes), load(x + half, i, lanes))
+                            let (lowSoFar, highSoFar) = accumulate ? (load(y, i, lanes), load(y + half, i, lanes)) : (Vector(), Vector())
+                            store(lowSoFar + (low * cosine - high * sine), y, i, lanes)
+                            store(highSoFar + (high * cosine + low * sine), y + half, i, lanes)
                         }
                     }
                 }
