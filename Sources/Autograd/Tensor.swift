@@ -110,6 +110,17 @@ public final class GradientSlot {
         return fresh.data
     }
 
+    /// Adds `incoming` (this slot's shape) to the gradient: the backward rule of an op that
+    /// passes its output's gradient through unchanged (an add, a residual connection).
+    public func add(_ incoming: UnsafePointer<Float>) {
+        let (target, isFresh) = dataForUpdate()
+        Parallel.forEachChunk(gradient!.count, grain: elementwiseGrain) { range in
+            forEachVector(range) { i, lanes in
+                store((isFresh ? Vector() : load(target, i, lanes)) + load(incoming, i, lanes), target, i, lanes)
+            }
+        }
+    }
+
     /// The gradient buffer for a backward rule that sets every element: with `isFresh`, no
     /// gradient had arrived and the buffer is uninitialised (write, do not add); otherwise it
     /// is the gradient so far (add). Saves zeroing a buffer only to add into it once.

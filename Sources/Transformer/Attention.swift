@@ -29,8 +29,10 @@ struct Attention {
         }
     }
 
-    /// `x [B,T,d] → [B,T,d]`; `rotary` is the model's RoPE table (nil for learned positions).
-    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?) -> (output: Tensor, logitMax: Float) {
+    /// `x [B,T,d] → [B,T,d]`, added to `residual` if given (fused into the output product);
+    /// `rotary` is the model's RoPE table (nil for learned positions).
+    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?,
+                 adding residual: Tensor? = nil) -> (output: Tensor, logitMax: Float) {
         var q = linear(x, weight: qProj)           // [B, T, H·Dh]
         var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj)           // [B, T, Hkv·Dh]
@@ -43,6 +45,6 @@ struct Attention {
             k = rope(k, table: rotary)
         }
         let attended = causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)  // [B, T, H·Dh]
-        return (linear(attended.output, weight: oProj), attended.logitMax)                           // [B, T, d]
+        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax)       // [B, T, d]
     }
 }

@@ -24,10 +24,10 @@ struct DecoderLayer {
     func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?) -> (output: Tensor, attentionLogitMax: Float) {
         let eps = config.normEps
         switch config.blockNorm {
-        case .pre:    // h = x + Attn(norm(x));  out = h + MLP(norm(h))
-            let attended = attention.forward(rmsNorm(x, weight: inputNorm!, eps: eps), config: config, rotary: rotary)
-            let h = add(x, attended.output)
-            let out = add(h, mlp.forward(rmsNorm(h, weight: postAttentionNorm, eps: eps), config: config))
+        case .pre:    // h = x + Attn(norm(x));  out = h + MLP(norm(h)), each add fused into a product
+            let attended = attention.forward(rmsNorm(x, weight: inputNorm!, eps: eps), config: config, rotary: rotary, adding: x)
+            let h = attended.output
+            let out = mlp.forward(rmsNorm(h, weight: postAttentionNorm, eps: eps), config: config, adding: h)
             return (out, attended.logitMax)
         case .post:   // h = x + norm(Attn(x));  out = h + norm(MLP(h))
             let attended = attention.forward(x, config: config, rotary: rotary)

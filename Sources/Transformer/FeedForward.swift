@@ -15,11 +15,11 @@ struct FeedForward {
         gateUp = gateProj.map { builder.joined(from: $0, shape: [2 * f, d]) }
     }
 
-    /// `x [B,T,d] → [B,T,d]`.
-    func forward(_ x: Tensor, config: ModelConfig) -> Tensor {
+    /// `x [B,T,d] → [B,T,d]`, added to `residual` if given (fused into the down product).
+    func forward(_ x: Tensor, config: ModelConfig, adding residual: Tensor? = nil) -> Tensor {
         switch config.mlp {
-        case .swiglu: return swigluFeedForward(x, gateUp: gateUp!, down: downProj)
-        case .gelu: return linear(gelu(linear(x, weight: upProj)), weight: downProj)
+        case .swiglu: return swigluFeedForward(x, gateUp: gateUp!, down: downProj, adding: residual)
+        case .gelu: return linear(gelu(linear(x, weight: upProj)), weight: downProj, adding: residual)
         }
     }
 }

@@ -36,15 +36,10 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         forEachVector(range) { i, lanes in store(load(x, i, lanes) + load(y, i, lanes), out, i, lanes) }
     }
     if Tape.needsGradient(a, b) {
-        let (aSlot, bSlot) = (a.requiresGrad ? a.gradientSlot : nil, b.requiresGrad ? b.gradientSlot : nil)
-        let count = a.count                                                   // a and b are not read back
+        let (aSlot, bSlot) = (a.requiresGrad ? a.gradientSlot : nil, b.requiresGrad ? b.gradientSlot : nil)   // not read back
         Tape.record(output, .elementwise) { dOut in
-            for case let slot? in [aSlot, bSlot] {
-                let dx = slot.data()
-                Parallel.forEachChunk(count, grain: elementwiseGrain) { range in
-                    forEachVector(range) { i, lanes in store(load(dx, i, lanes) + load(dOut, i, lanes), dx, i, lanes) }
-                }
-            }
+            aSlot?.add(dOut)
+            bSlot?.add(dOut)
         }
     }
     return output

@@ -66,18 +66,25 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 
 /// A linear layer without bias: `y = x · Wᵀ`, with `weight` stored `[out, in]` and `x` of shape
 /// `[…, in]`; the leading dimensions are flattened into rows. Returns `[…, out]`.
-public func linear(_ x: Tensor, weight: Tensor) -> Tensor {
+///
+/// With `residual` (`[…, out]`), `y = residual + x · Wᵀ`: a residual connection fused into the
+/// product, which starts from the residual instead of zeros. That saves zeroing the output and a
+/// separate add, forward and backward; the pullback passes `dy` to the residual unchanged.
+public func linear(_ x: Tensor, weight: Tensor, adding residual: Tensor? = nil) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.matmul, started) }
     let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
     precondition(x.shape.last == inFeatures, "linear: input \(x.shape) for weight \(weight.shape)")
     let rows = x.count / inFeatures
     let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])   // [N, out]
+    startFromResidual(residual, output: output)
     BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
               a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures,
-              beta: 0, c: output.data, ldc: outFeatures)
-    if Tape.needsGradient(x, weight) {
+              beta: residual == nil ? 0 : 1, c: output.data, ldc: outFeatures)
+    if Tape.needsGradient(x, weight) || residual?.requiresGrad == true {
+        let residualSlot = residual?.requiresGrad == true ? residual?.gradientSlot : nil    // dy passes through
         Tape.record(output, .matmul) { dY in
+            residualSlot?.add(dY)
             matmulPullback(
                 a: x.data, aGrad: x.requiresGrad ? x.gradData() : nil,
                 aShape: MatrixOperand(rows: rows, columns: inFeatures, transposed: false),
@@ -87,6 +94,14 @@ public func linear(_ x: Tensor, weight: Tensor) -> Tensor {
         }
     }
     return output
+}
+
+/// Copies `residual` (if any) into `output`, which has its shape: the start of a product that
+/// adds to it.
+func startFromResidual(_ residual: Tensor?, output: Tensor) {
+    guard let residual else { return }
+    precondition(residual.shape == output.shape, "residual \(residual.shape) for an output \(output.shape)")
+    output.data.update(from: residual.data, count: output.count)
 }
 
 /// `op(a[i]) · op(b[i])` for every `i` of a leading batch dimension: `[n, …, …]` operands.

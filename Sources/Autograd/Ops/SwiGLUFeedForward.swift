@@ -12,7 +12,10 @@
 ///     dD += dyᵀ·h          dh = dy·D
 ///     dg = dh ⊙ u ⊙ s(1 + g(1 − s))          du = dh ⊙ g ⊙ s          (dA = [dg | du])
 ///     dW += dAᵀ·x          dx += dA·W
-public func swigluFeedForward(_ x: Tensor, gateUp: Tensor, down: Tensor) -> Tensor {
+///
+/// With `residual` (`[…, d]`) the op returns `residual + y`, the residual connection fused into
+/// the down product (as `linear(_:weight:adding:)` does).
+public func swigluFeedForward(_ x: Tensor, gateUp: Tensor, down: Tensor, adding residual: Tensor? = nil) -> Tensor {
     let width = gateUp.shape[1], hidden = down.shape[1], rows = x.count / width
     precondition(x.shape.last == width && gateUp.shape == [2 * hidden, width] && down.shape == [width, hidden],
                  "swigluFeedForward: input \(x.shape), gate/up \(gateUp.shape), down \(down.shape)")
@@ -24,13 +27,16 @@ public func swigluFeedForward(_ x: Tensor, gateUp: Tensor, down: Tensor) -> Tens
     OpProfile.end(.elementwise, started)
     let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [width])   // y, [N, d]
     let matmulStarted = OpProfile.begin()
-    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: width, k: hidden,
-              a: activation.pointer, lda: hidden, b: down.data, ldb: hidden, beta: 0, c: output.data, ldc: width)
+    startFromResidual(residual, output: output)
+    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: width, k: hidden, a: activation.pointer, lda: hidden,
+              b: down.data, ldb: hidden, beta: residual == nil ? 0 : 1, c: output.data, ldc: width)
     OpProfile.end(.matmul, matmulStarted)
     withExtendedLifetime(activation) {}                             // kept, or freed here and recomputed
-    if needsGradient {
+    if needsGradient || residual?.requiresGrad == true {
         let keptActivation = rows * hidden <= keptActivationLimit ? activation : nil
+        let residualSlot = residual?.requiresGrad == true ? residual?.gradientSlot : nil    // dy passes through
         Tape.record(output, .matmul) { dY in
+            residualSlot?.add(dY)
             swigluFeedForwardPullback(projected: projected, down: down, keptActivation: keptActivation,
                                       rows: rows, hidden: hidden, width: width, outputGrad: dY)
         }
