@@ -273,7 +273,7 @@ private struct HeadPullback {
         for query in rows {
             let row = query * t
             causalSoftmaxRowPullback(probabilities: p + row, outputGrad: dS + row, inputGrad: dS + row,
-                                     query: query, scale: scale, accumulate: false)
+                                     query: query, length: t, scale: scale, accumulate: false)
             (dS + row + query + 1).update(repeating: 0, count: rows.upperBound - query - 1)
         }
     }

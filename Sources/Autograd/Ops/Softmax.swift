@@ -21,7 +21,7 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
             Parallel.forEachChunk(matrices * t, grain: 64) { rows in
                 for row in rows {
                     causalSoftmaxRowPullback(probabilities: output.data + row * t, outputGrad: dOut + row * t,
-                                             inputGrad: dScores + row * t, query: row % t, scale: 1, accumulate: true)
+                                             inputGrad: dScores + row * t, query: row % t, length: t, scale: 1, accumulate: true)
                 }
             }
         }
@@ -69,7 +69,7 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: In
 /// The 16 lanes of `row` at `j` of which the first `lanes` are wanted: one vector load where the
 /// row has room for all 16, else the zero-padded partial load.
 @inline(__always)
-private func loadLanes(_ row: UnsafeMutablePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) -> Vector {
+private func loadLanes(_ row: UnsafePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) -> Vector {
     j + vectorWidth <= rowLength ? row.vector(at: j) : load(row, j, lanes)
 }
 
@@ -79,15 +79,23 @@ private func storeLanes(_ v: Vector, _ row: UnsafeMutablePointer<Float>, _ j: In
     if j + vectorWidth <= rowLength { row.store(v, at: j) } else { store(v, row, j, lanes) }
 }
 
-/// `inputGrad[j] (+)= scale · p_j · (dp_j − Σ_k p_k dp_k)` over the kept entries `j ≤ query`.
+/// `inputGrad[j] (+)= scale · p_j · (dp_j − Σ_k p_k dp_k)` over the kept entries `j ≤ query` of
+/// rows of `length` (`inputGrad` may be `outputGrad`). In whole vectors, as `causalSoftmaxRow`:
+/// lanes past `query` of the tail vector get 0 (or keep their value, with `accumulate`).
 @inline(__always)
 func causalSoftmaxRowPullback(probabilities p: UnsafePointer<Float>, outputGrad dp: UnsafePointer<Float>,
-                              inputGrad ds: UnsafeMutablePointer<Float>, query: Int, scale: Float, accumulate: Bool) {
+                              inputGrad ds: UnsafeMutablePointer<Float>, query: Int, length: Int,
+                              scale: Float, accumulate: Bool) {
     let kept = query + 1
-    var dot: Float = 0
-    for j in 0..<kept { dot += p[j] * dp[j] }
-    for j in 0..<kept {
-        let value = scale * p[j] * (dp[j] - dot)
-        ds[j] = accumulate ? ds[j] + value : value
+    var dots = Vector()
+    forEachVector(0..<kept) { j, lanes in
+        let product = loadLanes(p, j, lanes, rowLength: length) * loadLanes(dp, j, lanes, rowLength: length)
+        dots += unsafeBitCast(unsafeBitCast(product, to: SIMD16<UInt32>.self) & laneMask(lanes), to: Vector.self)
+    }
+    let dot = dots.sum()
+    forEachVector(0..<kept) { j, lanes in
+        let p = loadLanes(p, j, lanes, rowLength: length), dp = loadLanes(dp, j, lanes, rowLength: length)
+        let value = unsafeBitCast(unsafeBitCast(scale * p * (dp - dot), to: SIMD16<UInt32>.self) & laneMask(lanes), to: Vector.self)
+        storeLanes(accumulate ? loadLanes(ds, j, lanes, rowLength: length) + value : value, ds, j, lanes, rowLength: length)
     }
 }
