@@ -1,0 +1,39 @@
+import Foundation
+import XCTest
+@testable import Autograd
+
+/// The SIMD helpers the kernels are built on, against scalar references.
+final class VectorMathTests: XCTestCase {
+    func testVectorExpMatchesTheLibraryToAFewUlps() {
+        var worst: Double = 0
+        for step in 0...(175 * 64) {                           // x from −87 to 88 in steps of 1/64
+            let x = -87 + Float(step) / 64
+            let got = exp(Vector(repeating: x))[0]
+            let want = Foundation.exp(Double(x))
+            worst = max(worst, abs(Double(got) - want) / want)
+        }
+        XCTAssertLessThan(worst, 2.5e-7, "relative error of the vector exp")
+        XCTAssertEqual(exp(Vector(repeating: 0))[0], 1)
+        XCTAssertGreaterThan(exp(Vector(repeating: -.infinity))[0], 0)       // clamped, never 0 or NaN
+        XCTAssertTrue(exp(Vector(repeating: 1000))[0].isFinite)
+    }
+
+    func testLanewiseMaxAndLargestLane() {
+        let a = Vector((0..<16).map { Float($0) - 7.5 })
+        let b = Vector((0..<16).map { Float(15 - $0) * 0.75 - 3 })
+        let larger = lanewiseMax(a, b)
+        for lane in 0..<16 { XCTAssertEqual(larger[lane], max(a[lane], b[lane])) }
+        XCTAssertEqual(largestLane(a), 7.5)
+        XCTAssertEqual(largestLane(Vector(repeating: -.infinity)), -.infinity)
+        var oneLarge = Vector(repeating: -3)
+        oneLarge[11] = 1e30
+        XCTAssertEqual(largestLane(oneLarge), 1e30)
+    }
+
+    func testLaneMaskKeepsTheFirstLanes() {
+        for lanes in 1...16 {
+            let mask = laneMask(lanes)
+            for lane in 0..<16 { XCTAssertEqual(mask[lane], lane < lanes ? ~0 : 0, "lanes \(lanes), lane \(lane)") }
+        }
+    }
+}
