@@ -50,6 +50,13 @@ public func largestLane(_ v: Vector) -> Float {
     return largest
 }
 
+/// `v` with its bits outside `mask` cleared: with a `laneMask`, the lanes past it become +0;
+/// with all bits but the sign bit, `v` becomes |v|.
+@inlinable @inline(__always)
+public func masked(_ v: Vector, _ mask: SIMD16<UInt32>) -> Vector {
+    unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & mask, to: Vector.self)
+}
+
 /// Bit masks of the first `lanes` lanes: all ones in lanes `0..<lanes`, zero in the rest.
 @inlinable @inline(__always)
 public func laneMask(_ lanes: Int) -> SIMD16<UInt32> {
@@ -63,18 +70,15 @@ public func sigmoid(_ x: Vector) -> Vector {
     1 / (1 + exp(-x))
 }
 
-/// `max(x[0..<count])` and `Σ exp(x_i − max)` (max-subtracted, so large values do not
-/// overflow); with `exponentials`, `exp(x_i − max)` is also stored there (it may be `x` itself).
+/// `max(x[0..<count])` and `Σ exp(x_i − max)` (max-subtracted, so large values do not overflow).
 @inline(__always)
-func shiftedExponentialSum(_ x: UnsafePointer<Float>, count: Int,
-                           storingInto exponentials: UnsafeMutablePointer<Float>? = nil) -> (maximum: Float, sum: Float) {
+func shiftedExponentialSum(_ x: UnsafePointer<Float>, count: Int) -> (maximum: Float, sum: Float) {
     var maximum = -Float.infinity
     for i in 0..<count { maximum = max(maximum, x[i]) }
     var total = Vector()
     forEachVector(0..<count) { i, lanes in
         var e = exp(load(x, i, lanes) - maximum)
         if lanes < vectorWidth { for lane in lanes..<vectorWidth { e[lane] = 0 } }
-        if let exponentials { store(e, exponentials, i, lanes) }
         total += e
     }
     return (maximum, total.sum())

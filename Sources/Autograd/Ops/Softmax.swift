@@ -39,28 +39,26 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
 func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int)
     -> (largestMagnitude: Float, magnitudeSum: Float) {
     let kept = query + 1
-    let signless: SIMD16<UInt32> = .init(repeating: 0x7FFF_FFFF), negativeInfinity = (-Float.infinity).bitPattern
-    var largest = Vector(), magnitudeSum = Vector(), maximum = Vector(repeating: -.infinity)
+    let signless = SIMD16<UInt32>(repeating: 0x7FFF_FFFF), negativeInfinity = Vector(repeating: -.infinity)
+    var largest = Vector(), magnitudeSum = Vector(), maximum = negativeInfinity
     forEachVector(0..<kept) { j, lanes in
-        let keep = laneMask(lanes), bits = unsafeBitCast(loadLanes(row, j, lanes, rowLength: length), to: SIMD16<UInt32>.self) & keep
-        let magnitude = unsafeBitCast(bits & signless, to: Vector.self)
+        let keep = laneMask(lanes)
+        let scores = masked(loadLanes(row, j, lanes, rowLength: length), keep)         // +0 in the dropped lanes
+        let magnitude = masked(scores, signless)                                        // |score|
         largest = lanewiseMax(largest, magnitude)
         magnitudeSum += magnitude
-        let value = bits | (~keep & SIMD16(repeating: negativeInfinity))                 // −∞ in the dropped lanes
-        maximum = lanewiseMax(maximum, unsafeBitCast(value, to: Vector.self))
+        maximum = lanewiseMax(maximum, scores + masked(negativeInfinity, ~keep))        // −∞ in the dropped lanes
     }
     let shift = largestLane(maximum)
     var total = Vector()
     forEachVector(0..<kept) { j, lanes in
-        let e = unsafeBitCast(unsafeBitCast(exp(loadLanes(row, j, lanes, rowLength: length) - shift), to: SIMD16<UInt32>.self)
-                              & laneMask(lanes), to: Vector.self)
+        let e = masked(exp(loadLanes(row, j, lanes, rowLength: length) - shift), laneMask(lanes))
         storeLanes(e, row, j, lanes, rowLength: length)
         total += e
     }
     let inverse = 1 / total.sum()
     forEachVector(0..<kept) { j, lanes in
-        let p = unsafeBitCast(loadLanes(row, j, lanes, rowLength: length) * inverse, to: SIMD16<UInt32>.self) & laneMask(lanes)
-        storeLanes(unsafeBitCast(p, to: Vector.self), row, j, lanes, rowLength: length)
+        storeLanes(masked(loadLanes(row, j, lanes, rowLength: length) * inverse, laneMask(lanes)), row, j, lanes, rowLength: length)
     }
     (row + kept).update(repeating: 0, count: length - kept)
     return (largestLane(largest), magnitudeSum.sum())
@@ -89,13 +87,12 @@ func causalSoftmaxRowPullback(probabilities p: UnsafePointer<Float>, outputGrad 
     let kept = query + 1
     var dots = Vector()
     forEachVector(0..<kept) { j, lanes in
-        let product = loadLanes(p, j, lanes, rowLength: length) * loadLanes(dp, j, lanes, rowLength: length)
-        dots += unsafeBitCast(unsafeBitCast(product, to: SIMD16<UInt32>.self) & laneMask(lanes), to: Vector.self)
+        dots += masked(loadLanes(p, j, lanes, rowLength: length) * loadLanes(dp, j, lanes, rowLength: length), laneMask(lanes))
     }
     let dot = dots.sum()
     forEachVector(0..<kept) { j, lanes in
         let p = loadLanes(p, j, lanes, rowLength: length), dp = loadLanes(dp, j, lanes, rowLength: length)
-        let value = unsafeBitCast(unsafeBitCast(scale * p * (dp - dot), to: SIMD16<UInt32>.self) & laneMask(lanes), to: Vector.self)
+        let value = masked(scale * p * (dp - dot), laneMask(lanes))
         storeLanes(accumulate ? loadLanes(ds, j, lanes, rowLength: length) + value : value, ds, j, lanes, rowLength: length)
     }
 }
