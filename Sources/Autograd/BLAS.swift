@@ -34,7 +34,7 @@ public enum BLAS {
     /// Zeroes C before a `beta = 0` product, which then runs as `beta = 1`: OpenBLAS's own
     /// `beta = 0` pass (`sgemm_beta`) is slow enough to cost 8–10% of a 384×128×128 product
     /// (measured), while a `memset` costs about 1%. Both leave `C = alpha·op(A)·op(B)` with the
-    /// same bits, and neither reads C's old contents (a NaN there does not leak through).
+    /// same bits, whatever C held before (a NaN there does not leak through).
     @inline(__always)
     private static func zero(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
         if stride == columns { c.update(repeating: 0, count: rows * columns); return }

@@ -25,6 +25,13 @@ final class ElementwiseTests: XCTestCase {
         let up = Tensor(shape: [4, 6], values: Array(gateUp.values[24...]))
         let composed = linear(mul(silu(linear(x, weight: gate)), linear(x, weight: up)), weight: down)
         assertClose(swigluFeedForward(x, gateUp: gateUp, down: down).values, composed.values, tolerance: 1e-5)
+        let residual = randomTensor([2, 3, 6], seed: 7)                     // the residual add fused in
+        assertClose(swigluFeedForward(x, gateUp: gateUp, down: down, adding: residual).values,
+                    add(residual, composed).values, tolerance: 1e-5)
+        assertGradientsMatch([x, gateUp, down, residual]) { probe(swigluFeedForward(x, gateUp: gateUp, down: down, adding: residual)) }
+        let recorded = Tape.count
+        Tape.withoutGradients { _ = swigluFeedForward(x, gateUp: gateUp, down: down, adding: residual) }
+        XCTAssertEqual(Tape.count, recorded)
     }
 
     func testActivationValues() {

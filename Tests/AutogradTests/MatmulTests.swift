@@ -41,6 +41,19 @@ final class MatmulTests: XCTestCase {
         assertGradientsMatch([x, weight]) { probe(linear(x, weight: weight)) }
     }
 
+    /// `linear(_:weight:adding:)` is `residual + x·Wᵀ`, with the residual's gradient passed
+    /// through; without a tape it records nothing, even for inputs that require gradients.
+    func testLinearAddingResidual() {
+        let x = randomTensor([2, 3, 4], seed: 16), weight = randomTensor([5, 4], seed: 17)
+        let residual = randomTensor([2, 3, 5], seed: 18)
+        assertClose(linear(x, weight: weight, adding: residual).values, add(residual, linear(x, weight: weight)).values,
+                    tolerance: 1e-6)
+        assertGradientsMatch([x, weight, residual]) { probe(linear(x, weight: weight, adding: residual)) }
+        let recorded = Tape.count
+        Tape.withoutGradients { _ = linear(x, weight: weight, adding: residual) }
+        XCTAssertEqual(Tape.count, recorded)
+    }
+
     func testBatchedMatmulGradients() {
         let a = randomTensor([3, 4, 5], seed: 8), b = randomTensor([3, 6, 5], seed: 9)
         assertGradientsMatch([a, b]) { probe(batchedMatmul(a, b, transposeB: true)) }

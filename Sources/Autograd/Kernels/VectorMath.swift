@@ -10,7 +10,7 @@ public let vectorWidth = 16
 
 /// `exp(x)` per lane, Cephes' single-precision algorithm: `x = k·ln2 + r` with |r| ≤ ln2/2,
 /// a degree-5 polynomial for `e^r` (Horner steps as fused multiply-adds), and `2^k` put into the
-/// exponent bits. Relative error below 8e-8 over [−87, 88] (`VectorMathTests`); inputs are
+/// exponent bits. Relative error below 1e-7 over [−87, 88] (`VectorMathTests`); inputs are
 /// clamped to [−87.3, 88.3] (so −∞ gives ~1e-38, not 0, and the result never overflows). Written with SIMD operations that compile to vector
 /// instructions (`rounded()` and Int conversions of SIMD types do not: they were 20× slower).
 @inlinable @inline(__always)

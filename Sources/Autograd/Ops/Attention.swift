@@ -152,7 +152,7 @@ extension AttentionShape {
 
     /// Calls `body(unit, pairs, scratch)` for every unit, units in parallel with single-threaded
     /// BLAS; `pairs` are the unit's (batch row, query head) indices `b·H + h`. The scratch holds
-    /// the `[T, T]` matrices asked for; the units a thread runs in turn share one.
+    /// the `[T, T]` matrices asked for; the units of one chunk, run in turn, share one.
     func forEachUnit(probabilities: Bool, scoreGrads: Bool,
                      _ body: (_ unit: Int, _ pairs: Range<Int>, _ scratch: UnitScratch) -> Void) {
         let group = heads / kvHeads, square = length * length

@@ -68,8 +68,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 /// `[…, in]`; the leading dimensions are flattened into rows. Returns `[…, out]`.
 ///
 /// With `residual` (`[…, out]`), `y = residual + x · Wᵀ`: a residual connection fused into the
-/// product, which starts from the residual instead of zeros. That saves zeroing the output and a
-/// separate add, forward and backward; the pullback passes `dy` to the residual unchanged.
+/// product, which starts from a copy of the residual instead of zeros. That saves a separate add,
+/// forward and backward; the pullback passes `dy` to the residual unchanged.
 public func linear(_ x: Tensor, weight: Tensor, adding residual: Tensor? = nil) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.matmul, started) }
@@ -81,8 +81,8 @@ public func linear(_ x: Tensor, weight: Tensor, adding residual: Tensor? = nil) 
     BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
               a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures,
               beta: residual == nil ? 0 : 1, c: output.data, ldc: outFeatures)
-    if Tape.needsGradient(x, weight) || residual?.requiresGrad == true {
-        let residualSlot = residual?.requiresGrad == true ? residual?.gradientSlot : nil    // dy passes through
+    let residualSlot = residualGradientSlot(residual)
+    if Tape.needsGradient(x, weight) || residualSlot != nil {
         Tape.record(output, .matmul) { dY in
             residualSlot?.add(dY)
             matmulPullback(
@@ -94,6 +94,13 @@ public func linear(_ x: Tensor, weight: Tensor, adding residual: Tensor? = nil) 
         }
     }
     return output
+}
+
+/// The slot a fused residual's gradient goes to: nil without a residual, when it needs no
+/// gradient, or when the tape is not recording.
+func residualGradientSlot(_ residual: Tensor?) -> GradientSlot? {
+    guard let residual, residual.requiresGrad, Tape.isRecording else { return nil }
+    return residual.gradientSlot
 }
 
 /// Copies `residual` (if any) into `output`, which has its shape: the start of a product that

@@ -79,7 +79,8 @@ private func storeLanes(_ v: Vector, _ row: UnsafeMutablePointer<Float>, _ j: In
 
 /// `inputGrad[j] (+)= scale · p_j · (dp_j − Σ_k p_k dp_k)` over the kept entries `j ≤ query` of
 /// rows of `length` (`inputGrad` may be `outputGrad`). In whole vectors, as `causalSoftmaxRow`:
-/// lanes past `query` of the tail vector get 0 (or keep their value, with `accumulate`).
+/// where the tail vector is stored whole, its lanes past `query` get 0 (or keep their value, with
+/// `accumulate`).
 @inline(__always)
 func causalSoftmaxRowPullback(probabilities p: UnsafePointer<Float>, outputGrad dp: UnsafePointer<Float>,
                               inputGrad ds: UnsafeMutablePointer<Float>, query: Int, length: Int,

@@ -32,11 +32,12 @@ public func swigluFeedForward(_ x: Tensor, gateUp: Tensor, down: Tensor, adding 
               b: down.data, ldb: hidden, beta: residual == nil ? 0 : 1, c: output.data, ldc: width)
     OpProfile.end(.matmul, matmulStarted)
     withExtendedLifetime(activation) {}                             // kept, or freed here and recomputed
-    if needsGradient || residual?.requiresGrad == true {
-        let keptActivation = rows * hidden <= keptActivationLimit ? activation : nil
-        let residualSlot = residual?.requiresGrad == true ? residual?.gradientSlot : nil    // dy passes through
+    let residualSlot = residualGradientSlot(residual)                 // dy passes through to it
+    if needsGradient || residualSlot != nil {
+        let keptActivation = needsGradient && rows * hidden <= keptActivationLimit ? activation : nil
         Tape.record(output, .matmul) { dY in
             residualSlot?.add(dY)
+            guard needsGradient else { return }
             swigluFeedForwardPullback(projected: projected, down: down, keptActivation: keptActivation,
                                       rows: rows, hidden: hidden, width: width, outputGrad: dY)
         }
