@@ -104,10 +104,9 @@ public final class GradientSlot {
 
     /// The gradient buffer, created as zeros on first use: backward rules add into it.
     public func data() -> UnsafeMutablePointer<Float> {
-        if let gradient { return gradient.data }
-        let fresh = Tensor(zeros: shape)
-        gradient = fresh
-        return fresh.data
+        let (pointer, isFresh) = dataForUpdate()
+        if isFresh { pointer.update(repeating: 0, count: gradient!.count) }
+        return pointer
     }
 
     /// Adds `incoming` (this slot's shape) to the gradient: the backward rule of an op that

@@ -40,12 +40,8 @@ public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
     }
     if Tape.needsGradient(x, table) {
         let inputSlot = x.requiresGrad ? x.gradientSlot : nil      // x is not read back
-        let count = x.count
         Tape.record(output, .embedding) { dOut in
-            if let inputSlot {
-                let dx = inputSlot.data()
-                for i in 0..<count { dx[i] += dOut[i] }
-            }
+            inputSlot?.add(dOut)
             if table.requiresGrad {
                 let dTable = table.gradData()
                 for row in 0..<(b * t) {
