@@ -1,7 +1,20 @@
 // swift-tools-version:6.0
 // QKLab: a small, fast trainer for tiny decoder-only transformers.
-// Module order (each depends only on those before it):
-//   COpenBLAS → Autograd → Transformer → Training → qklab
+// The package graph is the architecture; each module imports only those it points from:
+//
+//   COpenBLAS → Autograd → Transformer ─┐
+//                                       ├→ Training → HuggingFace ─┐
+//   Formats ────────────────────────────┘                          ├→ qklab, qklab-bench
+//   Formats ────────────────────────────→ Study ────────────────────┘
+//
+//   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS)
+//   Transformer  the model of model.md, batch shards
+//   Formats      the files QKLab reads and writes: safetensors, TensorBoard events, TOML,
+//                metrics.jsonl, the run folder's layout (Foundation and TOMLKit only)
+//   Training     config, data, AdamW, the trainer, checkpoints, evaluation, generation
+//   HuggingFace  export, import (--init-from), sequence logits
+//   Study        compare, statistics, charts, sweeps: reads run folders through Formats and
+//                never imports Autograd, Transformer or Training
 import PackageDescription
 
 /// Numeric targets are always compiled optimised and for the host CPU (AVX/FMA for SIMD
@@ -39,13 +52,26 @@ let package = Package(
             swiftSettings: numericSettings
         ),
         .target(
+            name: "Formats",
+            dependencies: ["TOMLKit"]
+        ),
+        .target(
             name: "Training",
-            dependencies: ["Transformer", "TOMLKit"],
+            dependencies: ["Transformer", "Formats", "TOMLKit"],
             swiftSettings: numericSettings
+        ),
+        .target(
+            name: "HuggingFace",
+            dependencies: ["Training", "Formats"],
+            swiftSettings: numericSettings
+        ),
+        .target(
+            name: "Study",
+            dependencies: ["Formats", "TOMLKit"]
         ),
         .executableTarget(
             name: "qklab",
-            dependencies: ["Training", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Training", "HuggingFace", "Study", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "qklab-bench",
@@ -54,7 +80,11 @@ let package = Package(
         ),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: numericSettings),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")], swiftSettings: numericSettings),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"], swiftSettings: numericSettings),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: numericSettings),
+        .testTarget(name: "HuggingFaceTests", dependencies: ["HuggingFace", "TestSupport"], swiftSettings: numericSettings),
+        .testTarget(name: "StudyTests", dependencies: ["Study", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

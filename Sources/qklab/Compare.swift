@@ -1,6 +1,7 @@
 import ArgumentParser
+import Formats
 import Foundation
-import Training
+import Study
 
 /// `qklab compare`: a side-by-side table of runs and, with `--out`, an SVG chart of their curves.
 struct Compare: ParsableCommand {

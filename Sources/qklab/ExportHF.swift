@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HuggingFace
 import Training
 
 /// `qklab export-hf`: a checkpoint as a Hugging Face model folder.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Formats
+import HuggingFace
 import Training
 
 /// `qklab logits`: the logits of one token sequence as JSON (for comparisons with other

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Training
 
 /// `qklab sample`: text from a run's latest checkpoint.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Study
 import Training
 
 /// `qklab sweep`: a grid of runs (e.g. learning rate × qk_norm × seed) and its stability summary.
@@ -16,7 +17,9 @@ struct Sweep: ParsableCommand {
     var summaryOnly = false
 
     func run() throws {
-        let plan = try SweepPlan(file: URL(fileURLWithPath: file))
+        let plan = try SweepPlan(file: URL(fileURLWithPath: file)) { base, overrides in
+            _ = try ConfigLoader.load(base, overrides: overrides)
+        }
         let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
         if !summaryOnly {
             try runner.run { print($0); fflush(stdout) }

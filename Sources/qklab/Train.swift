@@ -1,5 +1,7 @@
 import ArgumentParser
+import Formats
 import Foundation
+import HuggingFace
 import Training
 
 /// `qklab train`: a new run from a config, or `--resume` of an existing one.
@@ -39,7 +41,7 @@ struct Train: ParsableCommand {
             let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
             let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
             trainer = try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
-                                  initFrom: initFrom.map { URL(fileURLWithPath: $0) })
+                                  initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) })
         }
         do {
             try trainer.run()

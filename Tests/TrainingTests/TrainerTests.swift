@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import TestSupport
 import Training
 import XCTest
 

@@ -1,12 +1,7 @@
+import Formats
 import Foundation
 import TOMLKit
 import Transformer
-
-/// A config problem: one line saying what, where, and what to do.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
 
 /// Reads configs from TOML files and `--set section.key=value` overrides, checking every key
 /// against `ConfigSchema`.

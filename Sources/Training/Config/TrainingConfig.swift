@@ -1,3 +1,4 @@
+import Formats
 import Transformer
 
 /// Everything a run needs, one struct per TOML section. Defaults follow model.md and interface.md.

@@ -1,4 +1,5 @@
 import Autograd
+import Formats
 import Foundation
 import Transformer
 
@@ -42,8 +43,6 @@ extension CheckpointState {
 /// Written to a temporary folder, every file fsynced, then renamed into place and `latest`
 /// re-pointed: a folder named `step-*` is always complete.
 public enum Checkpoint {
-    public static let fileNames = ["model.safetensors", "optimizer.safetensors", "state.json"]
-
     /// Writes the checkpoint of `state.step`; refuses (throws) if any value is not finite.
     @discardableResult
     public static func save(model: TransformerModel, optimizer: AdamW, state: CheckpointState, in folder: RunFolder) throws -> URL {
@@ -143,7 +142,7 @@ public enum Checkpoint {
 
     /// Copies `tensors` into `targets` by name; every target must be present with its shape, and
     /// nothing else may be in the file.
-    static func assign(_ tensors: [NamedTensor], to targets: [(String, Tensor)], source: String) throws {
+    public static func assign(_ tensors: [NamedTensor], to targets: [(String, Tensor)], source: String) throws {
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (name, tensor) in targets {
             guard let stored = byName[name] else { throw RunError("\(source): missing tensor \(name)") }
@@ -159,31 +158,4 @@ public enum Checkpoint {
             byName[name]!.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
         }
     }
-}
-
-/// Writes `data` to `url` and fsyncs it.
-func writeSynced(_ data: Data, to url: URL) throws {
-    guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-        throw RunError("cannot create \(url.path)")
-    }
-    let handle = try FileHandle(forWritingTo: url)
-    defer { try? handle.close() }
-    try handle.write(contentsOf: data)
-    try handle.synchronize()
-}
-
-/// fsync of a directory, so a rename inside it survives a power cut.
-func syncDirectory(_ url: URL) {
-    let fd = open(url.path, O_RDONLY)
-    if fd >= 0 {
-        fsync(fd)
-        close(fd)
-    }
-}
-
-/// An error as one line.
-func describe(_ error: Error) -> String {
-    let bridged = error as NSError
-    if [NSCocoaErrorDomain, NSPOSIXErrorDomain].contains(bridged.domain) { return bridged.localizedDescription }
-    return "\(error)"
 }

@@ -1,4 +1,5 @@
 import Autograd
+import Formats
 import Foundation
 import Transformer
 
@@ -31,10 +32,9 @@ public final class Trainer {
     /// Where the header, progress line and messages go (the console by default).
     public var progress = ConsoleProgress()
 
-    /// A new run in `folder` (created; refused if it already holds a run). With `initFrom`, the
-    /// model starts from the weights of that Hugging Face folder instead of its initialisation,
-    /// after `HuggingFaceImport` has checked that they fit.
-    public init(config: TrainingConfig, folder: RunFolder, configSource: String, initFrom: URL? = nil) throws {
+    /// A new run in `folder` (created; refused if it already holds a run). With `initialWeights`,
+    /// the model starts from those weights instead of its initialisation.
+    public init(config: TrainingConfig, folder: RunFolder, configSource: String, initialWeights: InitialWeights? = nil) throws {
         if FileManager.default.fileExists(atPath: folder.metrics.path) || !folder.completeCheckpoints().isEmpty {
             let advice = folder.completeCheckpoints().isEmpty
                 ? "it has no checkpoint to resume from: remove the folder or pick another --run-dir"
@@ -52,7 +52,7 @@ public final class Trainer {
         self.config = resolved
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
-        if let initFrom { try HuggingFaceImport.load(initFrom, into: model, vocabulary: corpus.tokenizer) }
+        try initialWeights?.load(model, corpus.tokenizer)
         dataParallel = DataParallel(model: model, shards: Parallel.threadCount)
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
@@ -60,7 +60,7 @@ public final class Trainer {
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: resolved.train.evalBatches,
                                                           batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
         try writeSynced(Data(resolved.resolvedTOML().utf8), to: folder.config)
-        try writeHeader(configSource: initFrom.map { "\(configSource), weights from \($0.path)" } ?? configSource)
+        try writeHeader(configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource)
     }
 
     /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`

@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import Training
 import Transformer
 
 /// Writes a checkpoint as a Hugging Face model folder that `AutoModelForCausalLM` loads

@@ -1,4 +1,4 @@
-import Autograd
+import Formats
 import Foundation
 
 /// Runs every point of a sweep as its own `qklab train` process (up to `jobs` at a time), each
@@ -30,7 +30,7 @@ public struct SweepRunner {
     /// Trains every unfinished point; `report` hears one line per point started or finished.
     public func run(report: @escaping (String) -> Void) throws {
         try FileManager.default.createDirectory(at: plan.output.appendingPathComponent("points"), withIntermediateDirectories: true)
-        let threadsEach = max(1, System.coreCount / jobs)
+        let threadsEach = max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         var pending = try plan.points.filter { try action(for: $0) != .skip }
         report("\(plan.points.count) points, \(plan.points.count - pending.count) already finished, \(jobs) at a time")
         var running: [(point: SweepPlan.Point, process: Process)] = []

@@ -1,3 +1,4 @@
+import Formats
 /// Runs grouped into variants that differ only in their seeds (`train.seed`, `model.seed`), so
 /// that a difference between variants can be weighed against the spread between seeds.
 ///
@@ -16,18 +17,18 @@ public struct SeedGroups {
     public let repeats: [(run: Int, original: Int)]
 
     /// nil unless the configs differ in a seed and some variant has at least two distinct seeds.
-    public init?(configs: [TrainingConfig]) {
-        let differing = ConfigKey.differing(among: configs)
-        let seedKeys = differing.filter(\.isSeed)
-        let variantKeys = differing.filter { !$0.isSeed }
+    public init?(configs: [ConfigTable]) {
+        let differing = ConfigTable.differingPaths(among: configs)
+        let seedKeys = differing.filter(ConfigTable.isSeed)
+        let variantKeys = differing.filter { !ConfigTable.isSeed($0) }
         guard !seedKeys.isEmpty else { return nil }
         var members: [(values: [ConfigValue?], label: String, runs: [Int], seeds: [[ConfigValue?]])] = []
         var repeats: [(run: Int, original: Int)] = []
         for (run, config) in configs.enumerated() {
-            let values = variantKeys.map { $0.read(config) }
-            let seeds = seedKeys.map { $0.read(config) }
+            let values = variantKeys.map { config[$0] }
+            let seeds = seedKeys.map { config[$0] }
             guard let index = members.firstIndex(where: { $0.values == values }) else {
-                let label = variantKeys.map { "\($0.name)=\($0.displayValue(in: config))" }.joined(separator: " ")
+                let label = variantKeys.map { "\($0.split(separator: ".").last!)=\(config.displayValue($0))" }.joined(separator: " ")
                 members.append((values, label.isEmpty ? "all runs" : label, [run], [seeds]))
                 continue
             }

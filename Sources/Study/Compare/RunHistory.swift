@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// A run folder read for comparison: its resolved `config.toml` and the lines of its
@@ -34,7 +35,7 @@ public struct RunHistory {
     /// Label for tables and legends (the folder's name unless given).
     public let name: String
     public let folder: RunFolder
-    public let config: TrainingConfig
+    public let config: ConfigTable
     public let training: [TrainingPoint]
     public let evaluations: [Evaluation]
 
@@ -49,7 +50,7 @@ public struct RunHistory {
                 ? "it is a file" : "no readable config.toml (it holds: \(folder.contentsSummary()))"
             throw RunError("\(folder.url.path) is not a run folder: \(what)")
         }
-        config = try ConfigLoader.parse(text, source: folder.config.path)
+        config = try ConfigTable(text: text, source: folder.config.path)
         let lines = FileManager.default.fileExists(atPath: folder.metrics.path) ? try MetricsReader.read(folder.metrics) : []
         training = lines.compactMap(Self.trainingPoint)
         evaluations = lines.compactMap(Self.evaluation)

@@ -1,5 +1,6 @@
+import Formats
 import Foundation
-import Training
+import Study
 import XCTest
 
 final class SweepTests: XCTestCase {
@@ -29,7 +30,7 @@ final class SweepTests: XCTestCase {
         "model.qk_norm" = ["off", "head"]
         "optim.lr" = [1e-3, 1e-2]
         """.write(to: file, atomically: true, encoding: .utf8)
-        let plan = try SweepPlan(file: file)
+        let plan = try SweepPlan(file: file) { _, _ in }
         XCTAssertEqual(plan.points.count, 8)
         XCTAssertEqual(plan.points[0].name, "lr=0.001,qk_norm=off,seed=0")
         XCTAssertEqual(plan.points[0].overrides, ["optim.lr=0.001", "model.qk_norm=off", "train.seed=0"])
@@ -42,11 +43,24 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(try runner.action(for: plan.points[0]), .skip, "a finished point is not trained again")
     }
 
+    /// The config loader (the trainer's, in `qklab sweep`) sees every point's overrides, and its
+    /// refusal names the point.
     func testPlanRejectsBadKeys() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-bad-sweep-\(getpid()).toml")
         defer { try? FileManager.default.removeItem(at: file) }
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         try "base = \"\(repository.path)/configs/smoke.toml\"\n[grid]\n\"optim.learning_rate\" = [1e-3]\n".write(to: file, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try SweepPlan(file: file)) { XCTAssertTrue("\($0)".contains("unknown key 'optim.learning_rate'"), "\($0)") }
+        var seen: [[String]] = []
+        let refuseUnknown: (URL, [String]) throws -> Void = { base, overrides in
+            XCTAssertEqual(base.path, repository.appendingPathComponent("configs/smoke.toml").path)
+            seen.append(overrides)
+            if let bad = overrides.first(where: { $0.hasPrefix("optim.learning_rate=") }) {
+                throw ConfigError("unknown key '\(bad.prefix { $0 != "=" })'")
+            }
+        }
+        XCTAssertThrowsError(try SweepPlan(file: file, loadConfig: refuseUnknown)) {
+            XCTAssertEqual("\($0)", "\(file.path): point learning_rate=0.001: unknown key 'optim.learning_rate'")
+        }
+        XCTAssertEqual(seen, [["optim.learning_rate=0.001"]])
     }
 }

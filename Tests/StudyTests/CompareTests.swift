@@ -2,7 +2,8 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Training
+import Study
+import TestSupport
 import XCTest
 
 final class CompareTests: ScratchTestCase {
@@ -117,7 +118,7 @@ final class CompareTests: ScratchTestCase {
         XCTAssertEqual(runs[1].training.count, 3, "the torn line is skipped")
 
         let table = ComparisonTable(runs: runs, target: 3.0)
-        XCTAssertEqual(table.differingKeys.map(\.path), ["optim.lr"])
+        XCTAssertEqual(table.differingKeys, ["optim.lr"])
         let (a, b) = (table.summaries[0], table.summaries[1])
         XCTAssertEqual(a.lastStep, 4)
         XCTAssertEqual(a.finalValLoss, 2.6)

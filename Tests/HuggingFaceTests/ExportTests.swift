@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import HuggingFace
 import Training
 import XCTest
 
@@ -183,7 +185,7 @@ final class ExportTests: XCTestCase {
         for (overrides, name) in [(Self.qwen3, "qwen3"), (Self.llama, "llama"), (Self.olmo2, "olmo2")] {
             let (trained, folder) = try exportedRun(overrides, name: name)
             let run = RunFolder(scratch.appendingPathComponent("\(name)-imported"))
-            let imported = try Trainer(config: try smokeConfig(overrides + ["model.seed=7"]), folder: run, configSource: "test", initFrom: folder)
+            let imported = try Trainer(config: try smokeConfig(overrides + ["model.seed=7"]), folder: run, configSource: "test", initialWeights: HuggingFaceImport.initialWeights(folder))
             let tokens = Array(try trained.tokenizer.encode("In the beginning God created the heaven").prefix(trained.config.model.blockSize))
             let original = try SequenceLogits(model: trained.model, tokens: tokens).logits
             XCTAssertEqual(try SequenceLogits(model: imported.model, tokens: tokens).logits, original, "\(name): logits differ")
@@ -202,7 +204,7 @@ final class ExportTests: XCTestCase {
             try FileManager.default.copyItem(at: exported, to: folder)
             try change(folder)
             let run = RunFolder(scratch.appendingPathComponent("refused-\(attempt)"))
-            assertThrows(try Trainer(config: try smokeConfig(overrides), folder: run, configSource: "test", initFrom: folder),
+            assertThrows(try Trainer(config: try smokeConfig(overrides), folder: run, configSource: "test", initialWeights: HuggingFaceImport.initialWeights(folder)),
                          containing: message, file: file, line: line)
         }
         try assertRefused("model_type \"qwen3\" is the layout block_norm = \"pre\", qk_norm = \"head\"", overrides: Self.llama)

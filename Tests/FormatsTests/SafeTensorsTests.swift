@@ -1,5 +1,5 @@
+import Formats
 import Foundation
-import Training
 import XCTest
 
 final class SafeTensorsTests: XCTestCase {

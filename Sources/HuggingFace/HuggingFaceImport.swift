@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import Training
 import Transformer
 
 /// Loads the weights of a Hugging Face model folder (a QKLab export, or any small Qwen3, Llama
@@ -10,6 +12,11 @@ import Transformer
 /// `vocab.json` (when present) against the corpus characters, and `model.safetensors` against
 /// the model's names and shapes, with no tensor missing or left over.
 public enum HuggingFaceImport {
+    /// The weights of `folder` as a new run's starting point (`qklab train --init-from`).
+    public static func initialWeights(_ folder: URL) -> InitialWeights {
+        InitialWeights(source: folder.path) { model, vocabulary in try load(folder, into: model, vocabulary: vocabulary) }
+    }
+
     /// Copies the weights of `folder` into `model`, whose vocabulary is `vocabulary`.
     public static func load(_ folder: URL, into model: TransformerModel, vocabulary: CharTokenizer) throws {
         let config = try readConfig(folder)

@@ -1,4 +1,5 @@
 import Autograd
+import Formats
 import Foundation
 import Transformer
 

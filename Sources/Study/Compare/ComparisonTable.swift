@@ -7,7 +7,7 @@ import Foundation
 public struct ComparisonTable {
     public let runs: [RunHistory]
     public let summaries: [RunSummary]
-    public let differingKeys: [ConfigKey]
+    public let differingKeys: [String]
     public let seedGroups: SeedGroups?
     /// Validation loss whose first crossing is reported, if any.
     public let target: Double?
@@ -18,7 +18,7 @@ public struct ComparisonTable {
         self.target = target
         spikeDetector = spikes
         summaries = runs.map { RunSummary($0, target: target, spikes: spikes) }
-        differingKeys = ConfigKey.differing(among: runs.map(\.config))
+        differingKeys = ConfigTable.differingPaths(among: runs.map(\.config))
         seedGroups = SeedGroups(configs: runs.map(\.config))
     }
 
@@ -52,7 +52,7 @@ public struct ComparisonTable {
     // MARK: - Per run
 
     var configRows: [[String]] {
-        differingKeys.map { key in [key.path] + runs.map { key.displayValue(in: $0.config) } }
+        differingKeys.map { path in [path] + runs.map { $0.config.displayValue(path) } }
     }
 
     var metricRows: [[String]] {
@@ -76,7 +76,7 @@ public struct ComparisonTable {
                 summary.maxAttnLogit.map { "\(Self.short($0.value)) (layer \($0.layer))" } ?? "—"
             },
             ["non-finite steps"] + zip(summaries, runs).map { summary, run in
-                summary.nonFiniteSteps == 0 ? "0" : "\(summary.nonFiniteSteps) (\(run.config.train.onNonfinite == .stop ? "stopped" : "skipped"))"
+                summary.nonFiniteSteps == 0 ? "0" : "\(summary.nonFiniteSteps) (\(run.config["train.on_nonfinite"] == .text("skip") ? "skipped" : "stopped"))"
             },
             ["tokens/s (median)"] + summaries.map { $0.medianTokensPerSecond.map { String(format: "%.0f", $0) } ?? "—" },
         ]

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// The outcome of a sweep: per point, the numbers of its run; per variant, the

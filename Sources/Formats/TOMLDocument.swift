@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// TOML parsing through TOMLKit, guarded: toml++ (which TOMLKit wraps) aborts the process on an
@@ -5,8 +6,8 @@ import TOMLKit
 /// key (`[)ata]`, `[\u{12}ptim]`; found by the fuzz tests), so such headers, and the control
 /// characters TOML forbids anywhere, are rejected before the text is handed over. Errors are
 /// one line: `source:line: problem`.
-enum TOMLDocument {
-    static func parse(_ text: String, source: String) throws -> TOMLTable {
+public enum TOMLDocument {
+    public static func parse(_ text: String, source: String) throws -> TOMLTable {
         try rejectControlCharacters(in: text, source: source)
         try rejectBadTableHeaders(in: text, source: source)
         do {

@@ -1,5 +1,6 @@
+import Formats
 import Foundation
-import Training
+import TestSupport
 import XCTest
 
 final class TensorBoardEventsTests: ScratchTestCase {

@@ -22,7 +22,7 @@ public struct RunSummary {
 
     public init(_ run: RunHistory, target: Double? = nil, spikes detector: SpikeDetector = SpikeDetector()) {
         lastStep = run.lastStep
-        maxSteps = run.config.train.maxSteps
+        maxSteps = run.config.integer("train.max_steps") ?? 0
         finalEvaluation = run.evaluations.last
         let valLosses = run.evaluations.compactMap(\.valLoss)
         bestValLoss = valLosses.min()

@@ -2,15 +2,15 @@ import Foundation
 import XCTest
 
 /// A test case with a fresh scratch folder per test (`scratch`), removed afterwards.
-class ScratchTestCase: XCTestCase {
-    var scratch: URL!
+open class ScratchTestCase: XCTestCase {
+    public var scratch: URL!
 
-    override func setUpWithError() throws {
+    override open func setUpWithError() throws {
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-tests-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     }
 
-    override func tearDownWithError() throws {
+    override open func tearDownWithError() throws {
         try? FileManager.default.removeItem(at: scratch)
     }
 }

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import TOMLKit
 
@@ -31,8 +32,9 @@ public struct SweepPlan {
     public let fixedOverrides: [String]
     public let points: [Point]
 
-    /// Reads a sweep file.
-    public init(file: URL) throws {
+    /// Reads a sweep file; `loadConfig(base, overrides)` must accept every point's config (the
+    /// trainer's config loader: it catches typos in keys and values before anything runs).
+    public init(file: URL, loadConfig: (URL, [String]) throws -> Void) throws {
         let source = file.path
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
             throw ConfigError("cannot read sweep file \(source)")
@@ -57,13 +59,8 @@ public struct SweepPlan {
         }
         axes.sort { Self.axisOrder($0.key) < Self.axisOrder($1.key) }
         points = Self.combinations(of: axes).map(Self.point)
-        try validate(source: source)
-    }
-
-    /// Each point's config must load (catches typos in keys and values before anything runs).
-    func validate(source: String) throws {
         for point in points {
-            do { _ = try ConfigLoader.load(base, overrides: fixedOverrides + point.overrides) } catch {
+            do { try loadConfig(base, fixedOverrides + point.overrides) } catch {
                 throw ConfigError("\(source): point \(point.name): \(error)")
             }
         }
