@@ -30,9 +30,10 @@ struct Attention {
     }
 
     /// `x [B,T,d] → [B,T,d]`, added to `residual` if given (fused into the output product);
-    /// `rotary` is the model's RoPE table (nil for learned positions).
-    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?,
-                 adding residual: Tensor? = nil) -> (output: Tensor, logitMax: Float) {
+    /// `rotary` is the model's RoPE table (nil for learned positions); with `measuring`, the
+    /// attention's stability telemetry comes back too.
+    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?, adding residual: Tensor? = nil,
+                 measuring: Bool = false) -> (output: Tensor, logitMax: Float, statistics: AttentionStatistics?) {
         var q = linear(x, weight: qProj)           // [B, T, H·Dh]
         var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj)           // [B, T, Hkv·Dh]
@@ -44,7 +45,8 @@ struct Attention {
             q = rope(q, table: rotary)
             k = rope(k, table: rotary)
         }
-        let attended = causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)  // [B, T, H·Dh]
-        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax)       // [B, T, d]
+        let attended = causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads,
+                                       measuring: measuring)                                          // [B, T, H·Dh]
+        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)   // [B, T, d]
     }
 }

@@ -60,29 +60,36 @@ public final class TransformerModel {
         parameters.first { $0.name == name }
     }
 
-    /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major), with `attn_logit_max` per layer.
-    /// `length` may be any prefix length up to `block_size`.
-    public func forward(tokens: [Int32], batch: Int, length: Int) -> ForwardResult {
+    /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major), with `attn_logit_max` per layer and,
+    /// with `measuring`, each layer's attention telemetry. `length` may be any prefix length up
+    /// to `block_size`.
+    public func forward(tokens: [Int32], batch: Int, length: Int, measuring: Bool = false) -> ForwardResult {
         precondition(length >= 1 && length <= config.blockSize, "sequence of \(length) for block_size \(config.blockSize)")
         var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens)   // [B, T, d]
         if let embedPositions { x = addPositions(x, table: embedPositions) }
-        var logitMaxima: [Float] = []
+        var logitMaxima: [Float] = [], statistics: [AttentionStatistics] = []
         for layer in layers {
-            let block = layer.forward(x, config: config, rotary: rotary)
+            let block = layer.forward(x, config: config, rotary: rotary, measuring: measuring)
             x = block.output
             logitMaxima.append(block.attentionLogitMax)
+            if let measured = block.attentionStatistics { statistics.append(measured) }
         }
         x = rmsNorm(x, weight: finalNorm, eps: config.normEps)
         let logits = linear(x, weight: lmHead)                                          // [B, T, V]
-        return ForwardResult(logits: logits, attentionLogitMax: logitMaxima)
+        return ForwardResult(logits: logits, attentionLogitMax: logitMaxima, attentionStatistics: measuring ? statistics : nil)
     }
 
-    /// The training objective on `tokens` predicting `targets` (both B·T ids).
-    public func loss(tokens: [Int32], targets: [Int32], batch: Int, length: Int) -> LossResult {
-        let forward = forward(tokens: tokens, batch: batch, length: length)
-        let crossEntropy = Autograd.crossEntropy(logits: forward.logits, targets: targets, zLoss: config.zLoss)
+    /// The training objective on `tokens` predicting `targets` (both B·T ids); with `measuring`,
+    /// the step's stability telemetry too.
+    public func loss(tokens: [Int32], targets: [Int32], batch: Int, length: Int, measuring: Bool = false) -> LossResult {
+        let forward = forward(tokens: tokens, batch: batch, length: length, measuring: measuring)
+        let crossEntropy = Autograd.crossEntropy(logits: forward.logits, targets: targets, zLoss: config.zLoss,
+                                                 measuring: measuring)
+        let telemetry = forward.attentionStatistics.map { layers in
+            ModelTelemetry(layers: layers, output: crossEntropy.statistics!)
+        }
         return LossResult(loss: crossEntropy.loss, crossEntropy: crossEntropy.crossEntropy,
-                          logits: forward.logits, attentionLogitMax: forward.attentionLogitMax)
+                          logits: forward.logits, attentionLogitMax: forward.attentionLogitMax, telemetry: telemetry)
     }
 
     /// Gradient norms after `backward()`: of all parameters, and of each decoder layer's.
@@ -112,6 +119,8 @@ public struct ForwardResult {
     public let logits: Tensor
     /// Per layer: largest |attention score| after the 1/√Dh scale, over kept (query, key) pairs.
     public let attentionLogitMax: [Float]
+    /// Per layer, when measured.
+    public let attentionStatistics: [AttentionStatistics]?
 }
 
 /// Output of `TransformerModel.loss`.
@@ -124,6 +133,8 @@ public struct LossResult {
     public let logits: Tensor
     /// Per layer, as in `ForwardResult`.
     public let attentionLogitMax: [Float]
+    /// The step's stability telemetry, when measured.
+    public let telemetry: ModelTelemetry?
 }
 
 /// Creates parameters in order as consecutive slices of one buffer (initialised from one seeded
