@@ -1,3 +1,5 @@
+import Foundation
+
 /// How this process was started: alone, or as one process of a job that Open MPI's `mpirun`
 /// (or a scheduler's launcher, such as Slurm's `srun --mpi=pmix`) started.
 public enum LaunchEnvironment {
@@ -9,5 +11,14 @@ public enum LaunchEnvironment {
     /// started by hand (one process, no MPI).
     public static func launcher(in environment: [String: String]) -> String? {
         launcherVariables.lazy.compactMap { name in environment[name].map { "\(name)=\($0)" } }.first
+    }
+}
+
+extension LaunchEnvironment {
+    /// Removes the launcher variables from this process's environment, so that the processes it
+    /// spawns (a sweep's `qklab train` runs) start as processes of their own instead of taking
+    /// this one's place in the job. Call after `ProcessGroup.start()`, which has read them.
+    public static func hideFromChildProcesses() {
+        for name in launcherVariables { unsetenv(name) }
     }
 }
