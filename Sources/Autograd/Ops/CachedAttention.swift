@@ -35,30 +35,25 @@ public func cachedAttention(query q: Tensor, keysTransposed: Tensor, values: Ten
     let scale = 1 / Float(headDim).squareRoot(), group = heads / kvHeads
     let output = Tensor(uninitialized: q.shape)                         // [1, 1, H·Dh]
     var headLogitMax = [Float](repeating: 0, count: heads)
-    headLogitMax.withUnsafeMutableBufferPointer { logitMax in
-        // Heads in parallel when each chunk has enough work to pay for the dispatch.
-        Parallel.forEachChunk(heads, grain: max(1, (1 << 15) / (n * headDim))) { range in
-            let scores = TensorStorage(count: n, zeroed: false)        // s, then p: [n]
-            defer { withExtendedLifetime(scores) {} }                   // used through its pointer only
-            let s = scores.pointer
-            for head in range {
-                let kv = head / group
-                let (qHead, yHead) = (q.data + head * headDim, output.data + head * headDim)
-                let (keys, vHead) = (keysTransposed.data + kv * headDim * capacity, values.data + kv * headDim)
-                forEachVector(0..<n) { j, lanes in                      // s = q·Kᵀ/√Dh, 16 positions a vector
-                    var sum = Vector()
-                    for d in 0..<headDim { sum.addProduct(Vector(repeating: qHead[d]), load(keys + d * capacity, j, lanes)) }
-                    store(sum * scale, s, j, lanes)
-                }
-                let row = causalSoftmaxRow(s, query: n - 1, length: n)
-                logitMax[head] = row.magnitudeSum.isNaN ? .nan : row.largestMagnitude
-                forEachVector(0..<headDim) { d, lanes in                // y = p·V, 16 of Dh a vector
-                    var sum = Vector()
-                    for j in 0..<n { sum.addProduct(Vector(repeating: s[j]), load(vHead + j * kvWidth, d, lanes)) }
-                    store(sum, yHead, d, lanes)
-                }
-            }
+    let scores = TensorStorage(count: n, zeroed: false)                // s, then p: [n]
+    let s = scores.pointer
+    for head in 0..<heads {                                             // one core: a head is microseconds of work
+        let kv = head / group
+        let (qHead, yHead) = (q.data + head * headDim, output.data + head * headDim)
+        let (keys, vHead) = (keysTransposed.data + kv * headDim * capacity, values.data + kv * headDim)
+        forEachVector(0..<n) { j, lanes in                              // s = q·Kᵀ/√Dh, 16 positions a vector
+            var sum = Vector()
+            for d in 0..<headDim { sum.addProduct(Vector(repeating: qHead[d]), load(keys + d * capacity, j, lanes)) }
+            store(sum * scale, s, j, lanes)
+        }
+        let row = causalSoftmaxRow(s, query: n - 1, length: n)
+        headLogitMax[head] = row.magnitudeSum.isNaN ? .nan : row.largestMagnitude
+        forEachVector(0..<headDim) { d, lanes in                        // y = p·V, 16 of Dh a vector
+            var sum = Vector()
+            for j in 0..<n { sum.addProduct(Vector(repeating: s[j]), load(vHead + j * kvWidth, d, lanes)) }
+            store(sum, yHead, d, lanes)
         }
     }
+    withExtendedLifetime(scores) {}                                     // used through its pointer only
     return AttentionResult(output: output, logitMax: headLogitMax.reduce(0, nanPropagatingMax))
 }
