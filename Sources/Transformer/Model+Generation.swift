@@ -14,11 +14,13 @@ import Autograd
 /// **Beyond block_size** the model has no position T, so the context must lose tokens. The cache
 /// then keeps the newest `keptOnOverflow` = ⌈T/2⌉ tokens (the new one included) and prefills them
 /// again from position 0: each prediction sees between ⌈T/2⌉ and T tokens, and its logits are
-/// exactly those of a full forward over the tokens in `window`. The prefill costs ⌈T/2⌉ positions
-/// once every ⌊T/2⌋ tokens, about one position's forward per token. The alternatives:
-/// - recomputing the last T tokens for every new token (what `Generation.generateRecomputing`
-///   does) is this cache's cost without its gain: with learned positions every token's position
-///   changes at each step, and with RoPE the absolute rotations change the rounding;
+/// those of a full forward over the tokens in `window` (exactly after a prefill, to rounding
+/// after decode steps, as above). The prefill costs ⌈T/2⌉ positions once every ⌊T/2⌋ tokens,
+/// about one position's forward per token. The alternatives:
+/// - always the last T tokens (what `Generation.generateRecomputing` does) needs a full forward
+///   for every token past T, the cost the cache exists to avoid: with learned positions every
+///   token's position changes at each step, and with RoPE the absolute rotations (so the
+///   rounding) change;
 /// - a sliding window over the cached keys (RoPE only) is a different function, not a rounding
 ///   difference: scores depend only on relative positions, but a cached key or value of layer
 ///   ≥ 1 was computed from tokens that have since left the window, which a forward over the
