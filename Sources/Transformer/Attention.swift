@@ -30,8 +30,9 @@ struct Attention {
     }
 
     /// `x [B,T,d] → [B,T,d]`, added to `residual` if given (fused into the output product);
-    /// `rotary` is the model's RoPE table (nil for learned positions).
-    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?,
+    /// `rotary` is the model's RoPE table (nil for learned positions). With `cache` (generation,
+    /// B = 1) x's positions follow those the cache holds, and attend to them too.
+    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
                  adding residual: Tensor? = nil) -> (output: Tensor, logitMax: Float) {
         var q = linear(x, weight: qProj)           // [B, T, H·Dh]
         var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
@@ -41,10 +42,12 @@ struct Attention {
             k = rmsNorm(k, weight: kNorm, eps: config.normEps)
         }
         if let rotary {                            // RoPE rotates the normalised vectors
-            q = rope(q, table: rotary)
-            k = rope(k, table: rotary)
+            let first = cache?.count ?? 0          // position of x's first row
+            q = rope(q, table: rotary, firstPosition: first)
+            k = rope(k, table: rotary, firstPosition: first)
         }
-        let attended = causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)  // [B, T, H·Dh]
+        let attended = cache?.attend(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)
+            ?? causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)     // [B, T, H·Dh]
         return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax)       // [B, T, d]
     }
 }

@@ -20,17 +20,20 @@ struct DecoderLayer {
         mlp = FeedForward(prefix: "\(prefix).mlp", config: config, builder: &builder)
     }
 
-    /// `x [B,T,d] → [B,T,d]`, with the layer's largest attention logit (`rotary`: RoPE's table).
-    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?) -> (output: Tensor, attentionLogitMax: Float) {
+    /// `x [B,T,d] → [B,T,d]`, with the layer's largest attention logit (`rotary`: RoPE's table;
+    /// `cache`: this layer's keys and values when generating, see `Attention.forward`).
+    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?,
+                 cache: KVCache.Layer? = nil) -> (output: Tensor, attentionLogitMax: Float) {
         let eps = config.normEps
         switch config.blockNorm {
         case .pre:    // h = x + Attn(norm(x));  out = h + MLP(norm(h)), each add fused into a product
-            let attended = attention.forward(rmsNorm(x, weight: inputNorm!, eps: eps), config: config, rotary: rotary, adding: x)
+            let attended = attention.forward(rmsNorm(x, weight: inputNorm!, eps: eps), config: config, rotary: rotary,
+                                             cache: cache, adding: x)
             let h = attended.output
             let out = mlp.forward(rmsNorm(h, weight: postAttentionNorm, eps: eps), config: config, adding: h)
             return (out, attended.logitMax)
         case .post:   // h = x + norm(Attn(x));  out = h + norm(MLP(h))
-            let attended = attention.forward(x, config: config, rotary: rotary)
+            let attended = attention.forward(x, config: config, rotary: rotary, cache: cache)
             let h = add(x, rmsNorm(attended.output, weight: postAttentionNorm, eps: eps))
             let out = add(h, rmsNorm(mlp.forward(h, config: config), weight: postFeedforwardNorm!, eps: eps))
             return (out, attended.logitMax)
