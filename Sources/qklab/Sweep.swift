@@ -1,10 +1,13 @@
 import ArgumentParser
+import Formats
 import Foundation
 import Multiprocess
 import Study
 import Training
 
 /// `qklab sweep`: a grid of runs (e.g. learning rate × qk_norm × seed) and its stability summary.
+/// Exits non-zero when any point failed (an error exit, or a folder trained with another config),
+/// after writing the summary of the rest.
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a grid of configs and report learning-rate sensitivity.")
 
@@ -29,7 +32,7 @@ struct Sweep: ParsableCommand {
 
     func sweep(_ group: ProcessGroup) throws {
         let plan = try SweepPlan(file: URL(fileURLWithPath: file)) { base, overrides in
-            _ = try ConfigLoader.load(base, overrides: overrides)
+            try ConfigLoader.load(base, overrides: overrides).resolvedTOML()
         }
         let share = try SweepShare(shard: shard, group: group)
         let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
@@ -42,8 +45,10 @@ struct Sweep: ParsableCommand {
         let summary = SweepSummary(runner: runner)
         print(summary.table)
         let chart = plan.output.appendingPathComponent("lr_sweep.svg")
+        try FileManager.default.createDirectory(at: plan.output, withIntermediateDirectories: true)
         try SweepChart.svg(summary).write(to: chart, atomically: true, encoding: .utf8)
         try summary.table.write(to: plan.output.appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
         print("chart: \(chart.path)")
+        if let failure = summary.failureMessage { throw RunError(failure) }
     }
 }

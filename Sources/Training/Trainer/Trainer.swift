@@ -153,7 +153,8 @@ public final class Trainer {
             }
             step += 1
             let record = trainStep()
-            let logged = train.logInterval > 0 && (step % train.logInterval == 0 || step == train.maxSteps)
+            // Step 1 is always logged: its loss is the model's before any update (a sweep's initial loss).
+            let logged = step == 1 || train.logInterval > 0 && (step % train.logInterval == 0 || step == train.maxSteps)
             if logged || !record.isFinite {
                 let now = clock.elapsed
                 tokensPerSecond = Double(step - intervalStart.step) * tokensPerStep / max(now - intervalStart.time, 1e-9)
