@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // QKLab: a small, fast trainer for tiny decoder-only transformers.
 // The package graph is the architecture; each module imports only those it points from:
 //
@@ -6,6 +6,7 @@
 //                                       ├→ Training → HuggingFace ─┐
 //   Formats ────────────────────────────┘                          ├→ qklab, qklab-bench
 //   Formats ────────────────────────────→ Study ────────────────────┘
+//   CMPI ┄┄(trait MPI)┄┄→ Multiprocess ────────────────────────────→ qklab, qklab-mpi-check
 //
 //   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS)
 //   Transformer  the model of model.md, batch shards
@@ -15,6 +16,10 @@
 //   HuggingFace  export, import (--init-from), sequence logits
 //   Study        compare, statistics, charts, sweeps: reads run folders through Formats and
 //                never imports Autograd, Transformer or Training
+//   CMPI         system library: Open MPI's mpi.h and accessors for its macros (only with the
+//                trait MPI: `swift build --traits MPI`)
+//   Multiprocess the process group: rank, size, hosts, collectives, gradients summed in global
+//                shard order, job-wide abort; a group of one without the trait or mpirun
 import PackageDescription
 
 /// Numeric targets are always compiled optimised and for the host CPU (AVX/FMA for SIMD
@@ -30,6 +35,9 @@ let package = Package(
     products: [
         .executable(name: "qklab", targets: ["qklab"]),
         .executable(name: "qklab-bench", targets: ["qklab-bench"]),
+    ],
+    traits: [
+        .trait(name: "MPI", description: "Run across processes and machines with Open MPI (needs libopenmpi-dev)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -71,13 +79,27 @@ let package = Package(
         ),
         .executableTarget(
             name: "qklab",
-            dependencies: ["Training", "HuggingFace", "Study", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Training", "HuggingFace", "Study", "Multiprocess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "qklab-bench",
             dependencies: ["Training"],
             swiftSettings: numericSettings
         ),
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
+        .target(
+            name: "Multiprocess",
+            dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))]
+        ),
+        .executableTarget(
+            name: "qklab-mpi-check",
+            dependencies: ["Multiprocess", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]
+        ),
+        .testTarget(name: "MultiprocessTests", dependencies: ["Multiprocess"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: numericSettings),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")], swiftSettings: numericSettings),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

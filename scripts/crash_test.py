@@ -7,7 +7,8 @@ that never stopped.
 1. Trains the smoke config straight through (checkpoints every 2 steps, a metrics line every
    step): the reference.
 2. Trains it again, killing the process with SIGKILL at random instants (N times, so some kills
-   land inside checkpoint writes), resuming each time from the last complete checkpoint. After
+   land inside checkpoint writes), resuming each time from the last complete checkpoint on a
+   random thread count (1, 2 or 3: threads decide only where the run's batch shards run). After
    every kill it checks that each `checkpoints/step-*` folder is complete (all three files, a
    state.json that parses); a temporary folder of an interrupted write may be left behind.
 3. Stops a run with SIGTERM and with SIGINT: each must finish its step, save a checkpoint, say
@@ -110,7 +111,8 @@ def main():
         nonlocal resumes, fresh_starts
         if complete_checkpoints(run):
             resumes += 1
-            return train(run, ["--resume", run], **kw)
+            threads = rng.choice([1, 2, 3])
+            return train(run, ["--resume", run, "--set", f"train.threads={threads}"], **kw)
         fresh_starts += 1
         shutil.rmtree(run, ignore_errors=True)
         return train(run, smoke_args(args.steps) + ["--run-dir", run], **kw)

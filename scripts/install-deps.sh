@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs the system packages QKLab builds against (Debian/Ubuntu): OpenBLAS and pkg-config.
+# Installs the system packages QKLab builds against (Debian/Ubuntu): OpenBLAS and pkg-config;
+# with --mpi also Open MPI (libopenmpi-dev, openmpi-bin), for `swift build --traits MPI`.
 # Idempotent: does nothing when they are present. Needs root (or sudo) only when installing.
 set -euo pipefail
 
+packages=(libopenblas-dev pkg-config)
+[ "${1:-}" = "--mpi" ] && packages+=(libopenmpi-dev openmpi-bin)
+
 missing=()
-for package in libopenblas-dev pkg-config; do
+for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -25,6 +25,7 @@ public struct HuggingFaceConfig: Equatable, Sendable {
     public var tieWordEmbeddings: Bool
 
     /// The config of `model`'s layout; throws, naming the switch, for layouts with no class.
+    /// (Shapes the class's `transformers` config refuses are `transformersRefusal`.)
     public init(model: ModelConfig) throws {
         architecture = try HuggingFaceArchitecture(layout: model)
         vocabSize = model.vocabSize
@@ -38,6 +39,37 @@ public struct HuggingFaceConfig: Equatable, Sendable {
         ropeTheta = Self.decimal(model.ropeTheta)
         rmsNormEps = Self.decimal(model.normEps)
         tieWordEmbeddings = model.tieEmbeddings
+    }
+
+    /// The first rule of `transformers` that this config breaks for its class, naming the rule
+    /// and the `[model]` keys; nil when `from_pretrained` accepts it. The rules, from the
+    /// `transformers` 5.x sources, over the fields an export writes:
+    ///
+    /// - `LlamaConfig.validate_architecture`: `hidden_size % num_attention_heads == 0`, whatever
+    ///   `head_dim` says. Qwen3Config and Olmo2Config have no such rule (their attention uses
+    ///   `head_dim` as given; OLMo 2's config has no `head_dim` field, but keeps the one the
+    ///   file gives and its attention reads it).
+    /// - `PreTrainedConfig.validate_rope`, all three: an odd `head_dim` above 4 is refused.
+    /// - The attention of all three repeats each key/value head `num_attention_heads //
+    ///   num_key_value_heads` times, so `num_key_value_heads` must divide `num_attention_heads`.
+    ///
+    /// QKLab's own config rules already imply the last two (rope needs an even head_dim, and
+    /// n_kv_head must divide n_head); they are checked here too so that the list is whole. An
+    /// export checks them all before writing anything; an import does not (a folder written by
+    /// an older `transformers`, which did not check the first rule, still describes a network).
+    public var transformersRefusal: String? {
+        if architecture == .llama && hiddenSize % numAttentionHeads != 0 {
+            return "transformers' LlamaConfig requires hidden_size % num_attention_heads == 0 (whatever head_dim), "
+                + "and d_model = \(hiddenSize) is not a multiple of n_head = \(numAttentionHeads); choose an n_head that divides d_model "
+                + "(Qwen3 and OLMo 2 have no such rule, but their layouts have QK-Norm)"
+        }
+        if headDim > 4 && headDim % 2 != 0 {
+            return "transformers requires an even head_dim for RoPE (got head_dim = \(headDim))"
+        }
+        if numKeyValueHeads < 1 || numAttentionHeads % numKeyValueHeads != 0 {
+            return "transformers requires num_key_value_heads to divide num_attention_heads (n_kv_head = \(numKeyValueHeads), n_head = \(numAttentionHeads))"
+        }
+        return nil
     }
 
     /// A Float as the Double of its shortest decimal form (1e-6, not 9.99999997e-7), so the file

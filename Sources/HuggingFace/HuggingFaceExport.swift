@@ -11,7 +11,9 @@ import Transformer
 ///     OUT/vocab.json           the characters as a JSON list: id = index
 public enum HuggingFaceExport {
     /// Exports `trained` into `folder` (created if missing; these three files are replaced).
-    /// Throws, naming the switch, for layouts with no Hugging Face class, before writing anything.
+    /// Throws before writing anything for layouts with no Hugging Face class (naming the switch)
+    /// and for shapes the class's `transformers` config refuses (naming the rule,
+    /// `HuggingFaceConfig.transformersRefusal`): every export that succeeds loads.
     @discardableResult
     public static func write(_ trained: TrainedModel, to folder: URL) throws -> HuggingFaceConfig {
         try write(model: trained.model, tokenizer: trained.tokenizer, to: folder)
@@ -21,6 +23,9 @@ public enum HuggingFaceExport {
     @discardableResult
     public static func write(model: TransformerModel, tokenizer: CharTokenizer, to folder: URL) throws -> HuggingFaceConfig {
         let config = try HuggingFaceConfig(model: model.config)
+        if let refusal = config.transformersRefusal {
+            throw HuggingFaceError("\(config.architecture.className) cannot hold this model: \(refusal)")
+        }
         guard tokenizer.vocabularySize == model.config.vocabSize else {
             throw HuggingFaceError("vocabulary of \(tokenizer.vocabularySize) characters for a model with vocab_size \(model.config.vocabSize)")
         }

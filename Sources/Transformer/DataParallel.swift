@@ -1,7 +1,8 @@
 import Autograd
 
-/// A training forward + backward split by batch rows into shards that run at the same time, one
-/// per core, each with single-threaded BLAS and its own tape.
+/// A training forward + backward split by batch rows into shards that run at the same time on
+/// the kernel threads (`Parallel.threadCount`, several shards in turn on one thread when there
+/// are more shards than threads), each with single-threaded BLAS and its own tape.
 ///
 /// Small matrices do not speed up by splitting one product across cores (OpenBLAS's threads
 /// spend as long synchronising as computing), but independent halves of the batch do: a shard
@@ -11,8 +12,12 @@ import Autograd
 /// own gradients. Each shard's loss is the mean over its tokens, weighted by its share of the
 /// batch rows, so the sum of the shards' losses and gradients is the whole batch's mean (up to
 /// float rounding: the order of the sums differs from one unsplit batch). The shard count is
-/// fixed at creation, and gradients are summed in shard order, so results do not depend on
-/// scheduling; with one shard they are bit-identical to `model.loss` + `backward()`.
+/// fixed at creation, and losses and gradients are summed in shard order, so results depend on
+/// the shard count and nothing else — not on the thread count or on scheduling (a training run
+/// stores its count as `train.shards`); with one shard they are bit-identical to `model.loss` +
+/// `backward()`. (Inside a shard, QKLab's kernels split work only into independent rows, and
+/// OpenBLAS splits a product into blocks of its output, so threads change no bit: the tests
+/// train on 1, 2 and 3 threads.)
 public final class DataParallel {
     /// The model that receives the summed gradients (shard 0 runs on it).
     public let model: TransformerModel

@@ -63,13 +63,22 @@ public final class TransformerModel {
     /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major), with `attn_logit_max` per layer and,
     /// with `measuring`, each layer's attention telemetry. `length` may be any prefix length up
     /// to `block_size`.
-    public func forward(tokens: [Int32], batch: Int, length: Int, measuring: Bool = false) -> ForwardResult {
-        precondition(length >= 1 && length <= config.blockSize, "sequence of \(length) for block_size \(config.blockSize)")
+    ///
+    /// With `cache` (generation: B = 1, no tape), `tokens` continue the positions the cache
+    /// holds and are added to it: a whole sequence into an empty cache (a prefill, the same
+    /// numbers as without a cache), then one token at a time (see `KVCache`); the logits are
+    /// the new positions' only.
+    public func forward(tokens: [Int32], batch: Int, length: Int, cache: KVCache? = nil, measuring: Bool = false) -> ForwardResult {
+        let first = cache?.count ?? 0                                                   // position of the first token
+        precondition(length >= 1 && first + length <= config.blockSize,
+                     "sequence of \(length) after \(first) cached positions for block_size \(config.blockSize)")
+        precondition(cache == nil || (batch == 1 && cache!.capacity == config.blockSize && cache!.layers.count == layers.count),
+                     "a key/value cache serves one sequence of the model it was made for")
         var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens)   // [B, T, d]
-        if let embedPositions { x = addPositions(x, table: embedPositions) }
+        if let embedPositions { x = addPositions(x, table: embedPositions, firstPosition: first) }
         var logitMaxima: [Float] = [], statistics: [AttentionStatistics] = []
-        for layer in layers {
-            let block = layer.forward(x, config: config, rotary: rotary, measuring: measuring)
+        for (index, layer) in layers.enumerated() {
+            let block = layer.forward(x, config: config, rotary: rotary, cache: cache?.layers[index], measuring: measuring)
             x = block.output
             logitMaxima.append(block.attentionLogitMax)
             if let measured = block.attentionStatistics { statistics.append(measured) }

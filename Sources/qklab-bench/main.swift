@@ -5,11 +5,14 @@ import Transformer
 
 // qklab-bench: what QKLab's speed is made of.
 //   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N] [--skip-ops]
+//                                    [--skip-training] [--generation-chars N] [--recomputed-chars N]
 // (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
 // 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
 // 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
-//    off: tokens/s, model FLOP/s, MFU, peak RSS, and where the time goes.
+//    off: tokens/s, model FLOP/s, MFU, peak RSS, and where the time goes;
+// 4. generation of S and M (qk_norm head): characters/s with the key/value cache and recomputing
+//    the context for every character (1,000 characters each unless told otherwise).
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
 
@@ -21,6 +24,9 @@ let timedSteps = option("--steps").flatMap(Int.init) ?? 10
 let only = option("--only")
 /// Batch shards of a training step (default: one per core, as `qklab train` runs).
 let shards = option("--shards").flatMap(Int.init) ?? Parallel.threadCount
+/// Characters generated per size with the key/value cache, and by the recomputing path.
+let generationCharacters = option("--generation-chars").flatMap(Int.init) ?? 1000
+let recomputedCharacters = option("--recomputed-chars").flatMap(Int.init) ?? generationCharacters
 
 print(SystemReport.current().description)
 let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
@@ -145,13 +151,48 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
           + breakdown.joined(separator: ", "))
 }
 
+/// Characters per second of `qklab sample`'s generation (temperature 0.8, seed 0, from a prompt
+/// of one character, id 0) with a freshly initialised model of `size` (speed does not depend on the weights): with
+/// the key/value cache (`Generation.generate`) and recomputing the context for every character
+/// (`Generation.generateRecomputing`); and how many leading characters the two texts share (all
+/// of them while the context fits in block_size; beyond it the two keep different contexts).
+func generationBenchmark(_ size: Size) throws {
+    var config = ModelConfig()
+    config.vocabSize = 65
+    (config.dModel, config.nLayer, config.nHead, config.blockSize) = (size.d, size.layers, size.heads, size.t)
+    let model = try TransformerModel(config: config)
+    var options = GenerationOptions()
+    options.temperature = 0.8
+    let prompt: [Int32] = [0]
+    func timed(_ characters: Int, _ generate: (GenerationOptions) -> [Int32]) -> (text: [Int32], perSecond: Double, seconds: Double) {
+        var run = options
+        run.tokens = characters
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let text = generate(run)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return (text, Double(characters) / seconds, seconds)
+    }
+    options.tokens = 20
+    _ = Generation.generate(model: model, prompt: prompt, options: options)          // warm-up
+    let cached = timed(generationCharacters) { Generation.generate(model: model, prompt: prompt, options: $0) }
+    let recomputed = timed(recomputedCharacters) { Generation.generateRecomputing(model: model, prompt: prompt, options: $0) }
+    let shared = zip(cached.text, recomputed.text).prefix { $0 == $1 }.count
+    print(String(format: "  %@ cached %8.1f chars/s (%d in %.2f s)   recomputed %6.1f chars/s (%d in %.2f s)   %.1f×   same first %d characters",
+                 size.name, cached.perSecond, generationCharacters, cached.seconds, recomputed.perSecond, recomputedCharacters,
+                 recomputed.seconds, cached.perSecond / recomputed.perSecond, shared))
+}
+
 if !CommandLine.arguments.contains("--skip-ops") {
     for size in sizes { opBenchmarks(size) }
 }
-print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
-for size in sizes {
-    for qkNorm in [ModelConfig.QKNorm.head, .off] {
-        try trainingBenchmark(size, qkNorm: qkNorm)
-        BufferPool.shared.releaseFreeBuffers()     // the next model's buffers differ in size
+if !CommandLine.arguments.contains("--skip-training") {
+    print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
+    for size in sizes {
+        for qkNorm in [ModelConfig.QKNorm.head, .off] {
+            try trainingBenchmark(size, qkNorm: qkNorm)
+            BufferPool.shared.releaseFreeBuffers()     // the next model's buffers differ in size
+        }
     }
 }
+print("\nGeneration (temperature 0.8 from a one-character prompt; qk_norm head)")
+for size in sizes { try generationBenchmark(size) }

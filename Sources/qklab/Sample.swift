@@ -1,8 +1,10 @@
 import ArgumentParser
 import Formats
+import Foundation
 import Training
 
-/// `qklab sample`: text from a run's latest checkpoint.
+/// `qklab sample`: text from a run's latest checkpoint, streamed as it is generated when stdout
+/// is a terminal.
 struct Sample: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Generate text from a run's latest checkpoint (or a checkpoint folder).")
 
@@ -44,7 +46,16 @@ struct Sample: ParsableCommand {
         options.temperature = temperature
         options.topK = topK
         options.seed = seed
-        let generated = Generation.generate(model: trained.model, prompt: promptIDs, options: options)
-        print(prompt + trained.tokenizer.decode(generated))
+        guard isatty(STDOUT_FILENO) != 0 else {         // a pipe or a file: all at once, as before
+            print(prompt + trained.tokenizer.decode(Generation.generate(model: trained.model, prompt: promptIDs, options: options)))
+            return
+        }
+        print(prompt, terminator: "")                   // a terminal: each character as it is drawn
+        fflush(stdout)
+        _ = Generation.generate(model: trained.model, prompt: promptIDs, options: options) { id in
+            print(trained.tokenizer.decode([id]), terminator: "")
+            fflush(stdout)
+        }
+        print()
     }
 }

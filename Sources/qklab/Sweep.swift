@@ -1,9 +1,13 @@
 import ArgumentParser
+import Formats
 import Foundation
+import Multiprocess
 import Study
 import Training
 
 /// `qklab sweep`: a grid of runs (e.g. learning rate × qk_norm × seed) and its stability summary.
+/// Exits non-zero when any point failed (an error exit, or a folder trained with another config),
+/// after writing the summary of the rest.
 struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run a grid of configs and report learning-rate sensitivity.")
 
@@ -16,19 +20,35 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Only summarise the runs already there.")
     var summaryOnly = false
 
+    // Issue 18: one sweep as many jobs (SweepShare: --shard, or the processes of mpirun).
+    @Option(help: "Train only slice i of n of the points (0-based, round-robin), e.g. 0/4: one job of a job array.")
+    var shard: String?
+
     func run() throws {
+        let group = try ProcessGroup.start()
+        try group.failingTogether { try sweep(group) }
+        group.finish()
+    }
+
+    func sweep(_ group: ProcessGroup) throws {
         let plan = try SweepPlan(file: URL(fileURLWithPath: file)) { base, overrides in
-            _ = try ConfigLoader.load(base, overrides: overrides)
+            try ConfigLoader.load(base, overrides: overrides).resolvedTOML()
         }
+        let share = try SweepShare(shard: shard, group: group)
         let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
         if !summaryOnly {
-            try runner.run { print($0); fflush(stdout) }
+            let ownPoints = SweepRunner(plan: share.slice.map(plan.restricted) ?? plan, executable: runner.executable, jobs: jobs)
+            try ownPoints.run { print($0); fflush(stdout) }
         }
+        group.barrier()
+        guard share.writesSummary || summaryOnly && group.rank == 0 else { return }
         let summary = SweepSummary(runner: runner)
         print(summary.table)
         let chart = plan.output.appendingPathComponent("lr_sweep.svg")
+        try FileManager.default.createDirectory(at: plan.output, withIntermediateDirectories: true)
         try SweepChart.svg(summary).write(to: chart, atomically: true, encoding: .utf8)
         try summary.table.write(to: plan.output.appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
         print("chart: \(chart.path)")
+        if let failure = summary.failureMessage { throw RunError(failure) }
     }
 }

@@ -25,7 +25,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if config == nil && resume == nil { throw ValidationError("give --config FILE for a new run or --resume DIR to continue one") }
-        if config != nil && resume != nil { throw ValidationError("--config and --resume exclude each other (a resumed run keeps its config; use --set to change train/optim keys)") }
+        if config != nil && resume != nil { throw ValidationError("--config and --resume exclude each other (a resumed run keeps its config; --set changes what a resume may change, see README \"Resuming a run\")") }
         if resume != nil && runDir != nil { throw ValidationError("--run-dir is for new runs; --resume names the folder") }
         if resume != nil && initFrom != nil { throw ValidationError("--init-from is for new runs; a resumed run continues from its own checkpoint") }
     }

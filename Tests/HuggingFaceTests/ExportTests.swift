@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import HuggingFace
 import Training
+import Transformer
 import XCTest
 
 /// Hugging Face export (`qklab export-hf`) and import (`qklab train --init-from`) on tiny runs
@@ -161,6 +162,52 @@ final class ExportTests: XCTestCase {
         // vocab.json: the characters, id = index.
         let vocabulary = try JSONDecoder().decode([String].self, from: Data(contentsOf: folder.appendingPathComponent("vocab.json")))
         XCTAssertEqual(vocabulary, trained.tokenizer.characters.map { String($0) })
+    }
+
+    /// The rules of transformers' config classes (5.x) over the three classes: LlamaConfig
+    /// refuses hidden_size % num_attention_heads != 0 even with head_dim given; Qwen3Config and
+    /// Olmo2Config take head_dim as given; all need an even head_dim above 4 (RoPE) and
+    /// num_key_value_heads dividing num_attention_heads.
+    func testTransformersRulesForEachClass() throws {
+        func config(_ architecture: HuggingFaceArchitecture, d: Int, heads: Int, kvHeads: Int? = nil, headDim: Int? = nil) throws -> HuggingFaceConfig {
+            var model = ModelConfig()
+            (model.blockNorm, model.qkNorm) = (architecture.blockNorm, architecture.qkNorm)
+            (model.dModel, model.nHead, model.nKVHead, model.headDim) = (d, heads, kvHeads, headDim)
+            return try HuggingFaceConfig(model: model)
+        }
+        // The shapes: d_model 32, 3 heads of 16.
+        let llama = try config(.llama, d: 32, heads: 3, headDim: 16)
+        XCTAssertEqual(llama.transformersRefusal,
+                       "transformers' LlamaConfig requires hidden_size % num_attention_heads == 0 (whatever head_dim), and d_model = 32 "
+                       + "is not a multiple of n_head = 3; choose an n_head that divides d_model (Qwen3 and OLMo 2 have no such rule, but their layouts have QK-Norm)")
+        XCTAssertNil(try config(.qwen3, d: 32, heads: 3, headDim: 16).transformersRefusal)
+        XCTAssertNil(try config(.olmo2, d: 32, heads: 3, headDim: 16).transformersRefusal)
+        // What Llama does accept: a head_dim other than d_model / n_head when n_head divides d_model,
+        // the derived head_dim, grouped-query attention.
+        XCTAssertNil(try config(.llama, d: 32, heads: 2, headDim: 8).transformersRefusal)
+        XCTAssertNil(try config(.llama, d: 48, heads: 3).transformersRefusal)
+        XCTAssertNil(try config(.llama, d: 32, heads: 4, kvHeads: 2).transformersRefusal)
+        for architecture in HuggingFaceArchitecture.allCases {
+            XCTAssertEqual(try config(architecture, d: 40, heads: 4, headDim: 5).transformersRefusal,
+                           "transformers requires an even head_dim for RoPE (got head_dim = 5)")
+            XCTAssertEqual(try config(architecture, d: 32, heads: 4, kvHeads: 3).transformersRefusal,
+                           "transformers requires num_key_value_heads to divide num_attention_heads (n_kv_head = 3, n_head = 4)")
+        }
+    }
+
+    /// An export of a shape the class refuses fails before writing anything, naming the rule;
+    /// the same shapes export as Qwen3 and OLMo 2.
+    func testExportRefusesWhatTheClassCannotHold() throws {
+        let shapes = ["model.d_model=32", "model.n_head=3", "model.head_dim=16"]
+        let trained = try trainedModel(Self.llama + shapes, name: "llama-3-heads")
+        let folder = scratch.appendingPathComponent("llama-3-heads-hf")
+        assertThrows(try HuggingFaceExport.write(trained, to: folder),
+                     containing: "LlamaForCausalLM cannot hold this model: transformers' LlamaConfig requires hidden_size % num_attention_heads == 0")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.path), "nothing written")
+        for (layout, name) in [(Self.qwen3, "qwen3-3-heads"), (Self.olmo2, "olmo2-3-heads")] {
+            let json = try configJSON(try exportedRun(layout + shapes, name: name).folder)
+            XCTAssertEqual([json["hidden_size"] as? Int, json["num_attention_heads"] as? Int, json["head_dim"] as? Int], [32, 3, 16], name)
+        }
     }
 
     func testUnsupportedLayoutsAreRefusedNamingTheSwitch() throws {

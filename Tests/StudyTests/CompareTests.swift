@@ -178,6 +178,42 @@ final class CompareTests: ScratchTestCase {
         }
     }
 
+    /// Keys that cannot change the numbers define no variant: the seed-2 run of qk_norm=off also
+    /// differs in keep_checkpoints, threads and log_interval, and is still that variant's second
+    /// seed, so the Welch test between the two variants remains. A key this version does not
+    /// know splits variants (it might change the numbers).
+    func testOnlyKeysThatChangeTheNumbersDefineVariants() throws {
+        let runs: [(String, String, Int, String, String)] = [
+            ("off-1", "off", 1, "", "2.30"), ("off-2", "off", 2, "keep_checkpoints = 5\nthreads = 1\nlog_interval = 5\n", "2.20"),
+            ("head-1", "head", 1, "", "2.00"), ("head-2", "head", 2, "", "2.05"),
+        ]
+        let paths = try runs.map { name, qkNorm, seed, extra, valLoss in
+            try makeRun(name, config: "[model]\nqk_norm = \"\(qkNorm)\"\n[train]\nseed = \(seed)\n\(extra)[run]\nname = \"\(name)\"\n",
+                        lines: [trainLine(1, loss: "4.0"), evalLine(1, valLoss)]).path
+        }
+        let table = ComparisonTable(runs: try RunHistory.load(paths))
+        let groups = try XCTUnwrap(table.seedGroups)
+        XCTAssertEqual(groups.variants.map(\.label), ["qk_norm=off", "qk_norm=head"])
+        XCTAssertEqual(groups.variants.map(\.runs), [[0, 1], [2, 3]])
+        XCTAssertEqual(groups.variants.map(\.samplingKeys), [["train.log_interval"], []])
+        XCTAssertEqual(Set(groups.ignoredKeys), ["train.keep_checkpoints", "train.threads", "train.log_interval"])
+        XCTAssertEqual(table.finalValLossTests().first?.test, WelchTTest([2.30, 2.20], [2.00, 2.05]))
+        let text = table.text
+        for expected in ["not variant keys: train.keep_checkpoints, train.threads cannot change a run's numbers",
+                         "train.log_interval changes only which steps are measured",
+                         "the runs of qk_norm=off differ in train.log_interval: their max attn logit and loss spikes are over different logged steps",
+                         "Welch"] {
+            XCTAssertTrue(text.contains(expected), "missing '\(expected)' in\n\(text)")
+        }
+        // The same runs with a key QKLab does not know on one of them: it splits off a variant.
+        let unknown = try makeRun("off-3", config: "[model]\nqk_norm = \"off\"\n[train]\nseed = 3\nfuture_knob = 2\n",
+                                  lines: [trainLine(1, loss: "4.0"), evalLine(1, "2.25")])
+        let split = try XCTUnwrap(SeedGroups(configs: try RunHistory.load(paths + [unknown.path]).map(\.config)))
+        XCTAssertEqual(split.variants.count, 3)
+        // Runs that differ only in bookkeeping keys and the seed are seeds of one variant.
+        XCTAssertEqual(try XCTUnwrap(SeedGroups(configs: try RunHistory.load([paths[0], paths[1]]).map(\.config))).variants.map(\.label), ["all runs"])
+    }
+
     func testNoGroupsWithoutSeedDifferences() throws {
         let paths = try ["a", "b"].map { try makeRun($0, config: "[model]\nqk_norm = \"\($0 == "a" ? "off" : "head")\"\n", lines: []).path }
         XCTAssertNil(ComparisonTable(runs: try RunHistory.load(paths)).seedGroups)

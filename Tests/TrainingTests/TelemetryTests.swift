@@ -56,7 +56,7 @@ final class TelemetryTests: ScratchTestCase {
 
     static let layerKeys = ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio"]
 
-    /// Logged steps (5, 10, 12) carry every telemetry key, per layer where interface.md says so;
+    /// Logged steps (1, 5, 10, 12) carry every telemetry key, per layer where interface.md says so;
     /// the bigram loss comes first (step 0); TensorBoard has one scalar per layer.
     func testTelemetryOnLoggedSteps() throws {
         let folder = try smokeRun(["train.max_steps=12", "train.log_interval=5", "train.eval_interval=0"], in: "run")
@@ -65,7 +65,7 @@ final class TelemetryTests: ScratchTestCase {
         let bigram = try XCTUnwrap((lines.first?["bigram_loss"] as? NSNumber)?.doubleValue)
         XCTAssertGreaterThan(bigram, 1)
         let training = lines.filter { $0["loss"] != nil }
-        XCTAssertEqual(training.map { $0["step"] as! Int }, [5, 10, 12])
+        XCTAssertEqual(training.map { $0["step"] as! Int }, [1, 5, 10, 12])
         for line in training {
             for key in Self.layerKeys {
                 let values = try XCTUnwrap(line[key] as? [NSNumber], key)

@@ -24,16 +24,19 @@ public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
     return output
 }
 
-/// `x[b, t] + table[t]` for `x` of shape `[B, T, d]` and a `[≥T, d]` position table.
-/// Pullback: `dx += dOut`, `dtable[t] += Σ_b dOut[b, t]`.
-public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
+/// `x[b, t] + table[firstPosition + t]` for `x` of shape `[B, T, d]` and a
+/// `[≥ firstPosition + T, d]` position table (a nonzero `firstPosition`: generation with a
+/// key/value cache, one new position at a time).
+/// Pullback: `dx += dOut`, `dtable[firstPosition + t] += Σ_b dOut[b, t]`.
+public func addPositions(_ x: Tensor, table: Tensor, firstPosition: Int = 0) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.embedding, started) }
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
-    precondition(table.shape[1] == width && table.shape[0] >= t, "positions \(table.shape) for \(x.shape)")
+    precondition(table.shape[1] == width && firstPosition >= 0 && table.shape[0] >= firstPosition + t,
+                 "positions \(table.shape) for \(x.shape) from position \(firstPosition)")
     let output = Tensor(uninitialized: x.shape)
     for row in 0..<(b * t) {
-        let position = row % t
+        let position = firstPosition + row % t
         for i in 0..<width {
             output.data[row * width + i] = x.data[row * width + i] + table.data[position * width + i]
         }
@@ -45,7 +48,7 @@ public func addPositions(_ x: Tensor, table: Tensor) -> Tensor {
             if table.requiresGrad {
                 let dTable = table.gradData()
                 for row in 0..<(b * t) {
-                    let position = row % t
+                    let position = firstPosition + row % t
                     for i in 0..<width { dTable[position * width + i] += dOut[row * width + i] }
                 }
             }

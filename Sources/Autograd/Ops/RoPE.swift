@@ -14,20 +14,24 @@ import Foundation
 ///     dx[i+Dh/2]   =  dy[i+Dh/2]·cos − dy[i]·sin
 ///
 /// `table` holds the angles (made once per model: building it costs more than rotating S's q).
-public func rope(_ x: Tensor, table: RotaryTable) -> Tensor {
+/// Position `t` of `x [B, T, heads·Dh]` is rotated as position `firstPosition + t` (generation
+/// with a key/value cache rotates one new position at a time).
+public func rope(_ x: Tensor, table: RotaryTable, firstPosition: Int = 0) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.rope, started) }
-    precondition(x.shape.count == 3 && x.shape[2] % table.headDim == 0 && x.shape[1] <= table.positions,
-                 "rope of \(x.shape) with a table for \(table.positions) positions of head_dim \(table.headDim)")
+    precondition(x.shape.count == 3 && x.shape[2] % table.headDim == 0 && firstPosition >= 0
+                    && firstPosition + x.shape[1] <= table.positions,
+                 "rope of \(x.shape) from position \(firstPosition) with a table for \(table.positions) positions of head_dim \(table.headDim)")
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
     let output = Tensor(uninitialized: x.shape)
-    rotate(from: x.data, into: output.data, rows: b * t, positions: t, width: width, table: table, inverse: false, accumulate: false)
+    rotate(from: x.data, into: output.data, rows: b * t, positions: t, firstPosition: firstPosition, width: width, table: table,
+           inverse: false, accumulate: false)
     if Tape.needsGradient(x) {
         let inputSlot = x.gradientSlot                 // the rotation's pullback never reads x
         Tape.record(output, .rope) { dOut in
             let (inputGrad, isFresh) = inputSlot.dataForUpdate()
-            rotate(from: dOut, into: inputGrad, rows: b * t, positions: t, width: width, table: table, inverse: true,
-                   accumulate: !isFresh)
+            rotate(from: dOut, into: inputGrad, rows: b * t, positions: t, firstPosition: firstPosition, width: width,
+                   table: table, inverse: true, accumulate: !isFresh)
         }
     }
     return output
@@ -63,17 +67,18 @@ public struct RotaryTable {
     }
 }
 
-/// Rotates every head of every row (row = one `(b, t)`; position = row mod T), into
-/// `destination` or, with `accumulate`, adding to it.
+/// Rotates every head of every row (row = one `(b, t)`; position = firstPosition + row mod T),
+/// into `destination` or, with `accumulate`, adding to it.
 private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
-                    rows: Int, positions: Int, width: Int, table: RotaryTable, inverse: Bool, accumulate: Bool) {
+                    rows: Int, positions: Int, firstPosition: Int, width: Int, table: RotaryTable,
+                    inverse: Bool, accumulate: Bool) {
     let half = table.half, headDim = 2 * half
     let sign: Float = inverse ? -1 : 1
     table.cosines.withUnsafeBufferPointer { cosines in
         table.sines.withUnsafeBufferPointer { sines in
             Parallel.forEachChunk(rows, grain: max(1, 4096 / width)) { range in
                 for row in range {
-                    let angles = (row % positions) * half
+                    let angles = (firstPosition + row % positions) * half
                     let c = cosines.baseAddress! + angles, s = sines.baseAddress! + angles
                     for headStart in stride(from: row * width, to: (row + 1) * width, by: headDim) {
                         let x = source + headStart, y = destination + headStart

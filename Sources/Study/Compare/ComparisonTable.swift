@@ -3,7 +3,8 @@ import Foundation
 /// The terminal report of `qklab compare`: one column per run with the config keys that differ
 /// and the numbers of `RunSummary`; then, when the runs are seeds of variants (`SeedGroups`), one
 /// column per variant with mean ± standard deviation over seeds, and Welch t-tests of the final
-/// validation loss between variants.
+/// validation loss between variants. Only keys that can change the numbers define a variant
+/// (`ConfigKeyRole`); the others are named in a note.
 public struct ComparisonTable {
     public let runs: [RunHistory]
     public let summaries: [RunSummary]
@@ -116,12 +117,36 @@ public struct ComparisonTable {
         }
         lines.append(Self.grid(header: [""] + names, rows: rows))
         lines += groups.repeats.map { "note: \(runs[$0.run].name) repeats the seeds of \(runs[$0.original].name); counted once" }
+        if let note = Self.ignoredKeysNote(groups.ignoredKeys) { lines.append(note) }
+        for (name, variant) in zip(names, groups.variants) where !variant.samplingKeys.isEmpty {
+            lines.append("note: the runs of \(name) differ in \(variant.samplingKeys.joined(separator: ", ")): "
+                         + variant.samplingKeys.map(Self.samplingEffect).joined(separator: "; "))
+        }
         let tests = finalValLossTests()
         if !tests.isEmpty {
             lines.append("\nFinal val loss, Welch's t-test (two-sided), variants with two or more seeds:")
             lines += tests.map { "  \(names[$0.a]) vs \(names[$0.b]): " + welchLine(groups.variants[$0.a], groups.variants[$0.b], $0.test) }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Why keys that differ between runs define no variant (nil when there are none).
+    static func ignoredKeysNote(_ keys: [String]) -> String? {
+        let bookkeeping = keys.filter { ConfigKeyRole.of($0) == .bookkeeping }
+        let sampling = keys.filter { ConfigKeyRole.of($0) == .sampling }
+        var reasons: [String] = []
+        if !bookkeeping.isEmpty { reasons.append("\(bookkeeping.joined(separator: ", ")) cannot change a run's numbers") }
+        if !sampling.isEmpty { reasons.append("\(sampling.joined(separator: ", ")) change\(sampling.count == 1 ? "s" : "") only which steps are measured") }
+        return reasons.isEmpty ? nil : "note: not variant keys: " + reasons.joined(separator: "; ")
+    }
+
+    /// What a `sampling` key's difference does to the numbers of one variant.
+    static func samplingEffect(_ key: String) -> String {
+        switch key {
+        case "train.log_interval": return "their max attn logit and loss spikes are over different logged steps"
+        case "train.eval_interval": return "their best val loss is over different evaluation steps (and a run with 0 has none)"
+        default: return "\(key) changes which steps are measured"
+        }
     }
 
     /// Variant labels as column headers, or "V1", "V2", … when a label is too long for a column.

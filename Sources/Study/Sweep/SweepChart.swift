@@ -1,15 +1,17 @@
 import Foundation
 
-/// "Final loss vs learning rate": one line per variant, log-scale x, diverged points drawn as
-/// crosses at the initial loss.
+/// "Final loss vs learning rate": one line per variant through the losses the LR sensitivity
+/// counts (the seeds' mean final loss, clamped at the initial loss), log-scale x; a learning
+/// rate at which a seed diverged is drawn as a cross (at the initial loss). A variant whose
+/// sensitivity was not computed is marked "incomplete" in the legend.
 public enum SweepChart {
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
     public static func svg(_ summary: SweepSummary) -> String {
         let (width, height, left, right, top, bottom) = (720.0, 440.0, 70.0, 200.0, 40.0, 60.0)
-        let curves = summary.variants.flatMap(\.curve)
+        let curves = summary.variants.flatMap(\.curve).filter(\.countedLoss.isFinite)
         guard let minRate = curves.map(\.learningRate).min(), let maxRate = curves.map(\.learningRate).max(),
-              let minLoss = curves.map(\.finalLoss).min(), let maxLoss = curves.map(\.finalLoss).max() else {
+              let minLoss = curves.map(\.countedLoss).min(), let maxLoss = curves.map(\.countedLoss).max() else {
             return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"80\"><text x=\"10\" y=\"40\">no finished points yet</text></svg>\n"
         }
         let (x0, x1) = (log10(minRate) - 0.2, log10(maxRate) + 0.2)
@@ -40,10 +42,11 @@ public enum SweepChart {
         out.append("<text transform=\"translate(18 \((top + height - bottom) / 2)) rotate(-90)\" text-anchor=\"middle\">final loss</text>")
         for (index, variant) in summary.variants.enumerated() {
             let color = colors[index % colors.count]
-            let points = variant.curve.map { "\(px($0.learningRate)),\(py($0.finalLoss))" }.joined(separator: " ")
+            let drawn = variant.curve.filter(\.countedLoss.isFinite)
+            let points = drawn.map { "\(px($0.learningRate)),\(py($0.countedLoss))" }.joined(separator: " ")
             out.append("<polyline class=\"series\" data-variant=\"\(escape(variant.variant))\" points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>")
-            for point in variant.curve {
-                let (x, y) = (px(point.learningRate), py(point.finalLoss))
+            for point in drawn {
+                let (x, y) = (px(point.learningRate), py(point.countedLoss))
                 if point.divergedRuns > 0 {
                     out.append("<path d=\"M\(x - 5),\(y - 5) L\(x + 5),\(y + 5) M\(x - 5),\(y + 5) L\(x + 5),\(y - 5)\" stroke=\"\(color)\" stroke-width=\"2\"/>")
                 } else {
@@ -52,7 +55,8 @@ public enum SweepChart {
             }
             let legendY = top + 20 + Double(index) * 20
             out.append("<line x1=\"\(width - right + 15)\" y1=\"\(legendY)\" x2=\"\(width - right + 35)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"/>")
-            out.append("<text x=\"\(width - right + 40)\" y=\"\(legendY + 4)\">\(escape(variant.variant))</text>")
+            let label = variant.variant + (variant.withheld == nil ? "" : " (incomplete)")
+            out.append("<text x=\"\(width - right + 40)\" y=\"\(legendY + 4)\">\(escape(label))</text>")
         }
         out.append("<text x=\"\(width - right + 15)\" y=\"\(top + 30 + Double(summary.variants.count) * 20)\">× = diverged (at initial loss)</text>")
         out.append("</svg>")

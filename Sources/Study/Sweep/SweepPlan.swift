@@ -13,8 +13,14 @@ import TOMLKit
 ///     "model.qk_norm" = ["off", "head"]
 ///     "train.seed" = [0, 1]
 ///
-/// A *variant* is a combination of the grid's values other than `optim.lr` and `train.seed`
-/// (here: qk_norm off, qk_norm head); its seeds are repeats, its learning rates the sweep axis.
+/// A *variant* is a combination of the grid's values other than `optim.lr` and the seeds
+/// (`train.seed`, `model.seed`) (here: qk_norm off, qk_norm head); its seeds are repeats, its
+/// learning rates the sweep axis.
+///
+/// Every point's config is resolved when the plan is read (by the trainer's loader, which
+/// catches typos in keys and values before anything runs), and two points that would train the
+/// same run — `1e-3` and `0.001`, or values of a key that cannot change the numbers — are
+/// refused: they would share one folder, or report one run twice.
 public struct SweepPlan {
     /// One run of the grid.
     public struct Point: Equatable {
@@ -22,9 +28,27 @@ public struct SweepPlan {
         public let overrides: [String]
         /// Folder name: the overrides joined, e.g. `lr=0.001,qk_norm=off,seed=0`.
         public let name: String
-        /// The non-lr, non-seed overrides (`qk_norm=off`).
+        /// The non-lr, non-seed overrides (`qk_norm=off`), "all" when there are none.
         public let variant: String
-        public let learningRate: Double?
+        /// The point's resolved config (every key, as the trainer will write it, [set] and
+        /// grid values applied), in TOML.
+        public let resolvedConfig: String
+        /// `resolvedConfig` read by key path.
+        public let config: ConfigTable
+
+        /// The learning rate the point trains at (its resolved `optim.lr`).
+        public var learningRate: Double? {
+            if case .real(let rate)? = config["optim.lr"] { return rate }
+            return config.integer("optim.lr").map(Double.init)
+        }
+
+        /// The step the point trains to.
+        public var maxSteps: Int? { config.integer("train.max_steps") }
+
+        public init(overrides: [String], name: String, variant: String, resolvedConfig: String) throws {
+            (self.overrides, self.name, self.variant, self.resolvedConfig) = (overrides, name, variant, resolvedConfig)
+            config = try ConfigTable(text: resolvedConfig, source: "the resolved config of point \(name)")
+        }
     }
 
     public let base: URL
@@ -32,9 +56,10 @@ public struct SweepPlan {
     public let fixedOverrides: [String]
     public let points: [Point]
 
-    /// Reads a sweep file; `loadConfig(base, overrides)` must accept every point's config (the
-    /// trainer's config loader: it catches typos in keys and values before anything runs).
-    public init(file: URL, loadConfig: (URL, [String]) throws -> Void) throws {
+    /// Reads a sweep file. `resolveConfig(base, overrides)` must return the resolved config of
+    /// every point as TOML, or throw for a point it refuses (in `qklab sweep`, the trainer's
+    /// loader and its `resolvedTOML()`).
+    public init(file: URL, resolveConfig: (URL, [String]) throws -> String) throws {
         let source = file.path
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
             throw ConfigError("cannot read sweep file \(source)")
@@ -48,30 +73,59 @@ public struct SweepPlan {
         base = URL(fileURLWithPath: basePath, relativeTo: folder).standardizedFileURL
         output = table["out"]?.string.map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: "runs").appendingPathComponent(file.deletingPathExtension().lastPathComponent)
-        fixedOverrides = try (table["set"]?.table).map { try Self.overrides(of: $0, source: source) } ?? []
+        let fixed = try (table["set"]?.table).map { try Self.overrides(of: $0, source: source) } ?? []
+        fixedOverrides = fixed.map { "\($0.key)=\($0.value)" }
         guard let grid = table["grid"]?.table, !grid.isEmpty else { throw ConfigError("\(source): missing [grid]") }
         var axes: [(key: String, values: [String])] = []
         for key in grid.keys {
             guard let array = grid[key]?.array, !array.isEmpty else {
                 throw ConfigError("\(source): grid key \"\(key)\" must be a non-empty array")
             }
+            if fixed.contains(where: { $0.key == key }) {
+                throw ConfigError("\(source): \"\(key)\" is in both [set] and [grid]; keep it in one")
+            }
             axes.append((key, array.map { Self.tomlText(of: $0) }))
         }
         axes.sort { Self.axisOrder($0.key) < Self.axisOrder($1.key) }
-        points = Self.combinations(of: axes).map(Self.point)
-        for point in points {
-            do { try loadConfig(base, fixedOverrides + point.overrides) } catch {
-                throw ConfigError("\(source): point \(point.name): \(error)")
+        var points: [Point] = []
+        for assignment in Self.combinations(of: axes) {
+            let (name, variant) = Self.names(of: assignment)
+            let overrides = assignment.map { "\($0.key)=\($0.value)" }
+            let resolved: String
+            do { resolved = try resolveConfig(base, fixedOverrides + overrides) } catch {
+                throw ConfigError("\(source): point \(name): \(error)")
+            }
+            points.append(try Point(overrides: overrides, name: name, variant: variant, resolvedConfig: resolved))
+        }
+        try Self.refuseDuplicates(points, source: source)
+        self.points = points
+    }
+
+    /// Two points are one run when they would share a folder, or when their configs differ only
+    /// in keys that cannot change the numbers (`ConfigKeyRole.bookkeeping`).
+    static func refuseDuplicates(_ points: [Point], source: String) throws {
+        for (index, point) in points.enumerated() {
+            for earlier in points[..<index] {
+                if earlier.name == point.name {
+                    throw ConfigError("\(source): [grid] gives the point \(point.name) twice (a list holds one value twice, "
+                                      + "perhaps written two ways such as 1e-3 and 0.001); list each value once")
+                }
+                let differing = ConfigTable.differingPaths(among: [earlier.config, point.config])
+                if differing.allSatisfy({ ConfigKeyRole.of($0) == .bookkeeping }) {
+                    let why = differing.isEmpty ? "their resolved configs are equal (one value written two ways, such as 60 and 60.0?)"
+                        : "they differ only in \(differing.joined(separator: ", ")), which cannot change a run's numbers"
+                    throw ConfigError("\(source): the points \(earlier.name) and \(point.name) are the same run: \(why); list each value once")
+                }
             }
         }
     }
 
     static func axisOrder(_ key: String) -> String {
-        key == "optim.lr" ? "0" : key == "train.seed" ? "2" : "1" + key
+        key == "optim.lr" ? "0" : ConfigTable.isSeed(key) ? "2" + key : "1" + key
     }
 
-    static func overrides(of table: TOMLTable, source: String) throws -> [String] {
-        table.keys.sorted().map { "\($0)=\(tomlText(of: table[$0]!))" }
+    static func overrides(of table: TOMLTable, source: String) throws -> [(key: String, value: String)] {
+        table.keys.sorted().map { ($0, tomlText(of: table[$0]!)) }
     }
 
     static func tomlText(of value: TOMLValueConvertible) -> String {
@@ -90,13 +144,12 @@ public struct SweepPlan {
         }
     }
 
-    static func point(_ assignment: [(key: String, value: String)]) -> Point {
+    /// The folder name (every grid value) and the variant (all but the learning rate and seeds).
+    static func names(of assignment: [(key: String, value: String)]) -> (name: String, variant: String) {
         func short(_ key: String) -> String { String(key.split(separator: ".").last!) }
         let name = assignment.map { "\(short($0.key))=\($0.value)" }.joined(separator: ",")
-        let variant = assignment.filter { $0.key != "optim.lr" && $0.key != "train.seed" }
+        let variant = assignment.filter { $0.key != "optim.lr" && !ConfigTable.isSeed($0.key) }
             .map { "\(short($0.key))=\($0.value)" }.joined(separator: ",")
-        return Point(overrides: assignment.map { "\($0.key)=\($0.value)" }, name: name,
-                     variant: variant.isEmpty ? "all" : variant,
-                     learningRate: assignment.first { $0.key == "optim.lr" }.flatMap { Double($0.value) })
+        return (name, variant.isEmpty ? "all" : variant)
     }
 }

@@ -2,8 +2,10 @@ import Formats
 import Foundation
 
 /// Runs every point of a sweep as its own `qklab train` process (up to `jobs` at a time), each
-/// in a normal run folder under `output/points/`. Resumable: a point whose final checkpoint
-/// exists is skipped, one with an earlier checkpoint is resumed, one with none is started anew.
+/// in a normal run folder under `output/points/`. Resumable: a finished or diverged point is
+/// kept, one stopped after a checkpoint is resumed, one without a checkpoint is started anew.
+/// A point whose recorded config no longer matches the sweep file is never reused: the sweep
+/// refuses to run until its folder is removed (or `out` is changed).
 public struct SweepRunner {
     public let plan: SweepPlan
     /// The `qklab` executable to spawn.
@@ -18,21 +20,52 @@ public struct SweepRunner {
         RunFolder(plan.output.appendingPathComponent("points").appendingPathComponent(point.name))
     }
 
+    public func record(of point: SweepPlan.Point) -> SweepPointRecord { SweepPointRecord(folder(of: point)) }
+
+    public func status(of point: SweepPlan.Point) -> SweepPointStatus { record(of: point).status(planned: point.config) }
+
     /// What to do with a point given its folder.
     public enum Action: Equatable { case skip, resume, start }
 
+    /// Throws for a point whose folder holds steps trained with another config.
     public func action(for point: SweepPlan.Point) throws -> Action {
-        let folder = folder(of: point)
-        if FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("finished").path) { return .skip }
-        return folder.latestCheckpoint() == nil ? .start : .resume
+        switch status(of: point) {
+        case .finished, .diverged, .running: return .skip
+        case .configChanged: throw changedConfigError([point])
+        case .notStarted, .failedToStart, .failed, .stopped:
+            return folder(of: point).latestCheckpoint() == nil ? .start : .resume
+        }
     }
 
-    /// Trains every unfinished point; `report` hears one line per point started or finished.
+    /// The refusal for points whose recorded config differs from the sweep file's.
+    func changedConfigError(_ points: [SweepPlan.Point]) -> ConfigError {
+        let lines = points.map { point -> String in
+            guard case .configChanged(let differences) = status(of: point) else { return point.name }
+            return "\(point.name) (\(differences.joined(separator: "; ")))"
+        }
+        return ConfigError("\(points.count) point\(points.count == 1 ? "" : "s") of \(plan.output.path) were trained with another config than the sweep file now gives: "
+                           + lines.joined(separator: ", ")
+                           + ". Their results would not be this sweep's: restore the sweep file, or remove those point folders to train them again, or set another out")
+    }
+
+    /// Trains every point not yet finished; `report` hears one line per point started or
+    /// ended. Refuses, before training anything, when a point's folder holds steps trained with
+    /// another config.
     public func run(report: @escaping (String) -> Void) throws {
+        let changed = plan.points.filter { if case .configChanged = status(of: $0) { return true } else { return false } }
+        if !changed.isEmpty { throw changedConfigError(changed) }
         try FileManager.default.createDirectory(at: plan.output.appendingPathComponent("points"), withIntermediateDirectories: true)
         let threadsEach = max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
-        var pending = try plan.points.filter { try action(for: $0) != .skip }
-        report("\(plan.points.count) points, \(plan.points.count - pending.count) already finished, \(jobs) at a time")
+        var pending: [SweepPlan.Point] = []
+        var done = 0
+        for point in plan.points {
+            switch status(of: point) {
+            case .finished, .diverged: done += 1
+            case .running(let pid): report("\(point.name): being trained by process \(pid); left to it")
+            default: pending.append(point)
+            }
+        }
+        report("\(plan.points.count) points, \(done) already finished, \(jobs) at a time")
         var running: [(point: SweepPlan.Point, process: Process)] = []
         while !pending.isEmpty || !running.isEmpty {
             while running.count < jobs, !pending.isEmpty {
@@ -43,13 +76,14 @@ public struct SweepRunner {
             Thread.sleep(forTimeInterval: 0.2)
             for (index, job) in running.enumerated().reversed() where !job.process.isRunning {
                 running.remove(at: index)
-                try finish(job.point, status: job.process.terminationStatus, report: report)
+                try finish(job.point, process: job.process, report: report)
             }
         }
     }
 
     func launch(_ point: SweepPlan.Point, threads: Int) throws -> Process {
         let folder = folder(of: point)
+        let record = SweepPointRecord(folder)
         var arguments = ["train"]
         switch try action(for: point) {
         case .resume:
@@ -64,9 +98,10 @@ public struct SweepRunner {
         process.executableURL = executable
         process.arguments = arguments
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
-        let log = folder.url.appendingPathComponent("train.log")
-        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
-        let handle = try FileHandle(forWritingTo: log)
+        try? FileManager.default.removeItem(at: record.failure)
+        try record.writePointConfig(point, base: plan.base, fixedOverrides: plan.fixedOverrides)
+        if !FileManager.default.fileExists(atPath: record.log.path) { _ = FileManager.default.createFile(atPath: record.log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: record.log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
         process.standardError = handle
@@ -74,17 +109,22 @@ public struct SweepRunner {
         return process
     }
 
-    /// Marks a point finished — trained to the end, or stopped for good by a non-finite step
-    /// (a diverged point, which resuming would only repeat).
-    func finish(_ point: SweepPlan.Point, status: Int32, report: (String) -> Void) throws {
-        let folder = folder(of: point)
-        let diverged = FileManager.default.fileExists(atPath: folder.nonFiniteReport.path)
-        guard status == 0 || diverged else {
-            report("\(point.name): exited with status \(status); see \(folder.url.path)/train.log (rerun the sweep to resume it)")
-            return
+    /// Records how a point's trainer ended: an end that is neither the last step nor a
+    /// divergence is a failure, kept in the folder's `failed` file with the log's last line.
+    func finish(_ point: SweepPlan.Point, process: Process, report: (String) -> Void) throws {
+        let record = record(of: point)
+        let signalled = process.terminationReason == .uncaughtSignal
+        let exit = (signalled ? "killed by signal " : "exit status ") + String(process.terminationStatus)
+        if !status(of: point).isComplete {
+            let cleanExit = !signalled && process.terminationStatus == 0
+            try record.writeFailure(exit: exit, note: cleanExit ? "the trainer ended before step \(point.maxSteps ?? 0)" : nil)
         }
-        try Data((diverged && status != 0 ? "diverged\n" : "completed\n").utf8)
-            .write(to: folder.url.appendingPathComponent("finished"))
-        report("finished \(point.name)\(diverged && status != 0 ? " (diverged)" : "")")
+        switch status(of: point) {
+        case .finished: report("finished \(point.name)")
+        case .diverged(let step): report("finished \(point.name) (diverged at step \(step))")
+        case .failedToStart(let reason): report("\(point.name): failed to start: \(reason)")
+        case .failed(let step, let reason): report("\(point.name): failed at step \(step.map(String.init) ?? "?"): \(reason); rerun the sweep to resume it")
+        case let other: report("\(point.name): ended \(other.label) (\(exit)); see \(record.log.path)")
+        }
     }
 }

@@ -1,33 +1,75 @@
 import Formats
 import Foundation
 
-/// The outcome of a sweep: per point, the numbers of its run; per variant, the
-/// learning-rate sensitivity of Wortsman et al. 2023 ("Small-scale proxies for large-scale
-/// Transformer training instabilities"):
+/// The outcome of a sweep: per point, its status and numbers; per variant, the learning-rate
+/// sensitivity of Wortsman et al. 2023 ("Small-scale proxies for large-scale Transformer
+/// training instabilities"):
 ///
-///     sensitivity = mean over the LR grid of  min(final_loss(lr), initial_loss) − best_final_loss
+///     LR sensitivity = mean over the LR grid of  min(final_loss(lr), initial_loss) − min over the grid of final_loss(lr)
 ///
-/// where `final_loss` is the last validation loss (the last training loss when a run has no
-/// evaluation), averaged over seeds, and a diverged point counts at `initial_loss`.
+/// - `final_loss(lr)`: the mean over the seeds of the points' final losses at that learning rate,
+///   averaged first and clamped after (a seed that diverged has final loss +∞, so a learning rate
+///   at which any seed diverged counts at `initial_loss`).
+/// - A point's final loss: its validation loss at `train.max_steps`; with evaluation off
+///   (`eval_interval = 0`), the training loss of that step's batch, labelled "train" (a variant
+///   whose points mix the two is not ranked). +∞ when it diverged or the loss is non-finite.
+/// - `initial_loss`: the mean over the variant's points of the loss of step 1, which is the
+///   model's loss before its first update (the same at every learning rate).
+/// - *Diverged*: the run stopped on a non-finite step (`on_nonfinite = "stop"`). Under "skip" a
+///   run that completes is finished, however many steps it skipped.
+///
+/// The sensitivity is not computed — and the summary says why — when any point of the variant has
+/// no result (not finished, failed, stopped, config changed), lacks a step-1 loss (run folders
+/// from before QKLab always logged step 1), or has no final loss; or when every learning rate
+/// diverged, or the grid has one learning rate.
 public struct SweepSummary {
+    /// Which loss a point's final loss is.
+    public enum LossKind: String, Equatable {
+        case validation = "val", training = "train"
+    }
+
     public struct PointResult {
         public let point: SweepPlan.Point
-        /// Loss of step 1 (≈ ln V for a fresh model).
+        public let status: SweepPointStatus
+        /// The loss of step 1 (the model before any update); nil when the run has no finite
+        /// step-1 line.
         public let initialLoss: Double?
-        /// nil when the run diverged (a non-finite step) or has no loss yet.
+        /// The loss at `train.max_steps` (+∞ when non-finite or diverged); nil unless the point
+        /// is complete, or when nothing was measured at that step.
         public let finalLoss: Double?
-        public let diverged: Bool
+        public let finalLossKind: LossKind
+        /// Non-finite steps skipped under `on_nonfinite = "skip"`.
+        public let skippedSteps: Int
         /// Largest attention logit of any layer at any logged step.
         public let attentionLogitMax: Double?
-        public let finished: Bool
+        /// The last logged step.
+        public let lastStep: Int?
+
+        public var diverged: Bool { if case .diverged = status { return true } else { return false } }
+    }
+
+    /// One learning rate of a variant.
+    public struct CurvePoint: Equatable {
+        public let learningRate: Double
+        /// The mean of the seeds' final losses (+∞ when a seed diverged).
+        public let meanFinalLoss: Double
+        /// `min(meanFinalLoss, initial loss)`: what the sensitivity counts, and the chart draws.
+        public let countedLoss: Double
+        public let seeds: Int
+        public let divergedRuns: Int
     }
 
     public struct VariantResult {
         public let variant: String
-        /// (lr, final loss averaged over seeds with diverged runs at the initial loss, diverged seeds)
-        public let curve: [(learningRate: Double, finalLoss: Double, divergedRuns: Int)]
-        public let initialLoss: Double
-        public let sensitivity: Double
+        /// Learning rates in increasing order, over the variant's complete points.
+        public let curve: [CurvePoint]
+        /// Mean step-1 loss of the variant's points that have one.
+        public let initialLoss: Double?
+        /// nil when `withheld` says why it was not computed.
+        public let sensitivity: Double?
+        public let withheld: String?
+        /// The kind of the final losses when they agree.
+        public let lossKind: LossKind?
         public let attentionLogitMax: Double?
     }
 
@@ -35,8 +77,7 @@ public struct SweepSummary {
     public let variants: [VariantResult]
 
     public init(runner: SweepRunner) {
-        points = runner.plan.points.map { Self.result(of: $0, folder: runner.folder(of: $0)) }
-        variants = Self.variants(points)
+        self.init(points: runner.plan.points.map { Self.result(of: $0, record: runner.record(of: $0)) })
     }
 
     init(points: [PointResult]) {
@@ -44,65 +85,186 @@ public struct SweepSummary {
         variants = Self.variants(points)
     }
 
-    static func result(of point: SweepPlan.Point, folder: RunFolder) -> PointResult {
-        let lines = (try? MetricsReader.read(folder.metrics)) ?? []
-        func number(_ value: Any?) -> Double? { (value as? NSNumber)?.doubleValue }
-        let training = lines.filter { $0["loss"] != nil }
-        let diverged = FileManager.default.fileExists(atPath: folder.nonFiniteReport.path)
-            || training.contains { !($0["loss"] is NSNumber) }
-        let lastVal = lines.last { number($0["val_loss"]) != nil }.flatMap { number($0["val_loss"]) }
-        let logits = training.flatMap { ($0["attn_logit_max"] as? [Any] ?? []).compactMap(number) }
-        let finished = FileManager.default.fileExists(atPath: folder.url.appendingPathComponent("finished").path)
-        return PointResult(point: point, initialLoss: training.first.flatMap { number($0["loss"]) },
-                           finalLoss: diverged ? nil : (lastVal ?? training.last.flatMap { number($0["loss"]) }),
-                           diverged: diverged, attentionLogitMax: logits.max(), finished: finished)
+    static func result(of point: SweepPlan.Point, record: SweepPointRecord) -> PointResult {
+        let status = record.status(planned: point.config)
+        let history: RunHistory? = {
+            if case .configChanged = status { return nil }   // its numbers are another config's
+            return try? RunHistory(folder: record.folder.url)
+        }()
+        let evaluates = (point.config.integer("train.eval_interval") ?? 0) > 0
+        let kind: LossKind = evaluates ? .validation : .training
+        var final: Double?
+        if let history, let maxSteps = point.maxSteps {
+            switch status {
+            case .finished:
+                if evaluates {
+                    final = history.evaluations.last { $0.step == maxSteps }.map { $0.valLoss ?? .infinity }
+                } else {
+                    final = history.training.last { $0.step == maxSteps }.map { $0.loss ?? .infinity }
+                }
+            case .diverged: final = .infinity
+            default: break
+            }
+        }
+        let training = history?.training ?? []
+        return PointResult(point: point, status: status,
+                           initialLoss: training.first { $0.step == 1 }?.loss,
+                           finalLoss: final, finalLossKind: kind,
+                           skippedSteps: max(training.compactMap(\.skippedSteps).max() ?? 0,
+                                             point.config["train.on_nonfinite"] == .text("skip") ? training.filter(\.isNonFinite).count : 0),
+                           attentionLogitMax: training.compactMap { $0.maxAttnLogit?.value }.max(),
+                           lastStep: history?.lastStep)
     }
 
     static func variants(_ points: [PointResult]) -> [VariantResult] {
         var order: [String] = []
         for result in points where !order.contains(result.point.variant) { order.append(result.point.variant) }
-        return order.compactMap { variant in
+        return order.map { variant in
             let members = points.filter { $0.point.variant == variant }
+            let complete = members.filter(\.status.isComplete)
             let initials = members.compactMap(\.initialLoss)
-            guard !initials.isEmpty else { return nil }
-            let initialLoss = initials.reduce(0, +) / Double(initials.count)
-            let rates = Array(Set(members.compactMap(\.point.learningRate))).sorted()
-            let curve = rates.compactMap { lr -> (Double, Double, Int)? in
-                let runs = members.filter { $0.point.learningRate == lr && ($0.finalLoss != nil || $0.diverged) }
-                guard !runs.isEmpty else { return nil }
-                let losses = runs.map { $0.finalLoss.map { min($0, initialLoss) } ?? initialLoss }
-                return (lr, losses.reduce(0, +) / Double(losses.count), runs.filter(\.diverged).count)
+            let initialLoss = Statistics.mean(initials)
+            let kinds = Set(complete.map(\.finalLossKind))
+            var reasons: [String] = []
+            let missing = members.filter { !$0.status.isComplete }
+            if !missing.isEmpty {
+                reasons.append("\(missing.count) of \(members.count) points have no result ("
+                               + missing.map { "\($0.point.name): \($0.status.label)" }.joined(separator: ", ") + ")")
             }
-            return VariantResult(variant: variant, curve: curve.map { ($0.0, $0.1, $0.2) }, initialLoss: initialLoss,
-                                 sensitivity: sensitivity(finalLosses: curve.map(\.1), initialLoss: initialLoss),
+            let noStepOne = complete.filter { $0.initialLoss == nil }
+            if !noStepOne.isEmpty {
+                reasons.append("no step-1 loss in " + noStepOne.map(\.point.name).joined(separator: ", ")
+                               + " (trained before QKLab logged step 1 whatever log_interval; train them again)")
+            }
+            let noFinal = complete.filter { $0.finalLoss == nil }
+            if !noFinal.isEmpty {
+                reasons.append("no loss logged at the last step in " + noFinal.map(\.point.name).joined(separator: ", ")
+                               + " (log_interval and eval_interval are 0)")
+            }
+            if kinds.count > 1 { reasons.append("its final losses mix validation and training-batch losses") }
+            let curve = Self.curve(complete.filter { $0.finalLoss != nil }, initialLoss: initialLoss ?? .infinity)
+            var sensitivity: Double?
+            if reasons.isEmpty, let initialLoss {
+                sensitivity = Self.sensitivity(finalLosses: curve.map(\.meanFinalLoss), initialLoss: initialLoss)
+                if curve.count < 2 {
+                    reasons.append("the grid has one learning rate")
+                } else if sensitivity == nil {
+                    reasons.append("every learning rate diverged")
+                }
+            }
+            return VariantResult(variant: variant, curve: curve, initialLoss: initialLoss,
+                                 sensitivity: reasons.isEmpty ? sensitivity : nil,
+                                 withheld: reasons.isEmpty ? nil : reasons.joined(separator: "; "),
+                                 lossKind: kinds.count == 1 ? kinds.first : nil,
                                  attentionLogitMax: members.compactMap(\.attentionLogitMax).max())
         }
     }
 
-    /// `mean(min(loss, initial) − best)` over the grid, `best = min(loss)`; losses of diverged
-    /// points are passed as `initialLoss`. 0 for an empty grid.
-    public static func sensitivity(finalLosses: [Double], initialLoss: Double) -> Double {
-        guard let best = finalLosses.min() else { return 0 }
+    /// Per learning rate (increasing), the seeds' mean final loss and its clamp at `initialLoss`.
+    static func curve(_ results: [PointResult], initialLoss: Double) -> [CurvePoint] {
+        let rates = Array(Set(results.compactMap(\.point.learningRate))).sorted()
+        return rates.map { rate in
+            let runs = results.filter { $0.point.learningRate == rate }
+            let finals = runs.map { $0.finalLoss ?? .infinity }
+            let mean = finals.contains(.infinity) ? .infinity : finals.reduce(0, +) / Double(finals.count)
+            return CurvePoint(learningRate: rate, meanFinalLoss: mean, countedLoss: min(mean, initialLoss),
+                              seeds: runs.count, divergedRuns: runs.filter(\.diverged).count)
+        }
+    }
+
+    /// Wortsman et al.'s LR sensitivity from the seed-mean final loss at each learning rate
+    /// (`finalLosses`, +∞ for a learning rate at which a seed diverged):
+    /// `mean(min(loss, initialLoss)) − min(loss)`. nil when no loss is finite (every learning
+    /// rate diverged) or the grid is empty.
+    public static func sensitivity(finalLosses: [Double], initialLoss: Double) -> Double? {
+        guard let best = finalLosses.filter(\.isFinite).min() else { return nil }
         return finalLosses.map { min($0, initialLoss) - best }.reduce(0, +) / Double(finalLosses.count)
     }
 
-    /// The per-point table and the per-variant summary, as text.
+    /// The same from every seed's final loss at each learning rate: the seeds are averaged
+    /// first, then the mean is clamped at `initialLoss`.
+    public static func sensitivity(seedFinalLosses: [[Double]], initialLoss: Double) -> Double? {
+        sensitivity(finalLosses: seedFinalLosses.map { seeds in
+            seeds.contains(.infinity) || seeds.isEmpty ? .infinity : seeds.reduce(0, +) / Double(seeds.count)
+        }, initialLoss: initialLoss)
+    }
+
+    // MARK: - Outcome
+
+    /// The points that failed (an error exit, or a folder trained with another config).
+    public var failures: [PointResult] { points.filter(\.status.isFailure) }
+
+    /// One line for a non-zero exit when any point failed; nil when none did.
+    public var failureMessage: String? {
+        guard !failures.isEmpty else { return nil }
+        return "\(failures.count) of \(points.count) sweep points failed: "
+            + failures.map { "\($0.point.name) (\($0.status.label))" }.joined(separator: ", ") + "; the summary says why"
+    }
+
+    // MARK: - Text
+
+    /// The per-point table, what is missing and why, and the per-variant summary.
     public var table: String {
-        var lines = ["point                                   final loss   max attn logit   diverged"]
+        let kinds = Set(points.map(\.finalLossKind))
+        var lines = ["point                                   status           final loss   max attn logit"]
         for result in points {
-            let final = result.finalLoss.map { String(format: "%.4f", $0) } ?? (result.diverged ? "—" : "running")
+            var final = result.finalLoss.map { $0.isFinite ? String(format: "%.4f", $0) : "non-finite" } ?? "—"
+            if result.finalLoss != nil, kinds.count > 1 { final += " \(result.finalLossKind.rawValue)" }
             let logit = result.attentionLogitMax.map { String(format: "%.1f", $0) } ?? "—"
             lines.append(result.point.name.padding(toLength: 40, withPad: " ", startingAt: 0)
-                         + final.padding(toLength: 13, withPad: " ", startingAt: 0)
-                         + logit.padding(toLength: 17, withPad: " ", startingAt: 0) + (result.diverged ? "yes" : "no"))
+                         + result.status.label.padding(toLength: 17, withPad: " ", startingAt: 0)
+                         + final.padding(toLength: 13, withPad: " ", startingAt: 0) + logit)
         }
         lines.append("")
-        lines.append("variant                        LR sensitivity   initial loss   largest attn logit")
+        lines.append(Self.finalLossLegend(kinds))
+        let explained = points.compactMap(Self.explanation)
+        if !explained.isEmpty {
+            lines.append("")
+            lines += explained
+        }
+        lines.append("")
+        lines.append("variant                        LR sensitivity   initial loss (step 1)   largest attn logit")
         for variant in variants {
             lines.append(variant.variant.padding(toLength: 31, withPad: " ", startingAt: 0)
-                         + String(format: "%-17.4f%-15.4f", variant.sensitivity, variant.initialLoss)
+                         + (variant.sensitivity.map { String(format: "%.4f", $0) } ?? "not computed").padding(toLength: 17, withPad: " ", startingAt: 0)
+                         + (variant.initialLoss.map { String(format: "%.4f", $0) } ?? "—").padding(toLength: 24, withPad: " ", startingAt: 0)
                          + (variant.attentionLogitMax.map { String(format: "%.1f", $0) } ?? "—"))
         }
+        for variant in variants {
+            if let withheld = variant.withheld { lines.append("\(variant.variant): LR sensitivity not computed: \(withheld)") }
+        }
+        lines.append("LR sensitivity = mean over the learning rates of min(final loss, initial loss) − the lowest final loss, "
+                     + "the final loss averaged over seeds first (a learning rate at which a seed diverged counts at the initial loss)")
+        if variants.contains(where: { $0.lossKind == .training && $0.sensitivity != nil }) {
+            lines.append("note: with evaluation off, sensitivities rest on one training batch's loss per point: noisier than validation losses, and not comparable with them")
+        }
         return lines.joined(separator: "\n")
+    }
+
+    static func finalLossLegend(_ kinds: Set<LossKind>) -> String {
+        switch kinds {
+        case [.validation]: return "final loss = validation loss at train.max_steps"
+        case [.training]: return "final loss = training loss of the batch of train.max_steps (evaluation is off: eval_interval = 0)"
+        default: return "final loss = validation loss at train.max_steps (val), or with evaluation off the training loss of that step's batch (train)"
+        }
+    }
+
+    /// A line for a point whose status or numbers need a word; nil for a plain finished point.
+    static func explanation(_ result: PointResult) -> String? {
+        let name = result.point.name
+        let of = result.point.maxSteps.map { " of \($0)" } ?? ""
+        switch result.status {
+        case .finished:
+            guard result.skippedSteps > 0 else { return nil }
+            return "\(name): \(result.skippedSteps) non-finite step\(result.skippedSteps == 1 ? "" : "s") skipped (on_nonfinite = \"skip\"); finished"
+        case .diverged(let step): return "\(name): diverged: stopped on a non-finite step at step \(step)\(of)"
+        case .notStarted: return "\(name): not started"
+        case .running(let pid): return "\(name): running (process \(pid))"
+        case .failedToStart(let reason): return "\(name): failed to start: \(reason)"
+        case .failed(let step, let reason): return "\(name): failed at step \(step.map(String.init) ?? "?")\(of): \(reason); rerun the sweep to resume it"
+        case .stopped(let step): return "\(name): stopped at step \(step)\(of) with no record of why (interrupted, or training on another machine); rerun the sweep to resume it"
+        case .configChanged(let differences):
+            return "\(name): trained with another config than the sweep file now gives (\(differences.joined(separator: "; "))); its numbers are left out"
+        }
     }
 }

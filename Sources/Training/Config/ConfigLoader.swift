@@ -17,6 +17,7 @@ public enum ConfigLoader {
         var config = try parse(text, source: url.path)
         for override in overrides { try apply(override: override, to: &config) }
         try validate(config)
+        try checkSchedule(config)
         return config
     }
 
@@ -79,8 +80,16 @@ public enum ConfigLoader {
             throw ConfigError("[train] batch_size × n_head × block_size² = \(Int(scores)) attention scores per layer, more than QKLab's limit of 2^31")
         }
         if let minLR = config.optim.minLR, minLR > config.optim.lr {
-            throw ConfigError("[optim] min_lr (\(minLR)) must not exceed lr (\(config.optim.lr))")
+            throw ConfigError("[optim] min_lr (\(shortNumber(minLR, beside: config.optim.lr))) must not exceed lr (\(shortNumber(config.optim.lr, beside: minLR)))")
         }
+    }
+
+    /// A number for messages: 6 significant digits ("0.0003", not "0.00030000000000000003"),
+    /// or every digit when 6 would make it look equal to `other`, the number it is compared with.
+    public static func shortNumber(_ number: Double, beside other: Double?) -> String {
+        let short = String(format: "%.6g", number)
+        if let other, other != number, String(format: "%.6g", other) == short { return "\(number)" }
+        return short
     }
 
     // MARK: - Values
@@ -201,17 +210,18 @@ public enum ConfigLoader {
 }
 
 extension TrainingConfig {
-    /// The fully resolved config as TOML: every key, derived values written out.
-    public func resolvedTOML() -> String {
-        var resolved = self
+    /// The fully resolved config as TOML: every key, derived values written out, `notes` as
+    /// comments under the first line, and what the learning rate does as a comment in [optim].
+    public func resolvedTOML(notes: [String] = []) -> String {
+        var resolved = withScheduleResolved
         resolved.model = model.resolved
-        if resolved.optim.minLR == nil { resolved.optim.minLR = optim.lr / 10 }
-        if resolved.optim.decaySteps == nil { resolved.optim.decaySteps = train.maxSteps }
         var lines: [String] = ["# Resolved by QKLab \(QKLabVersion.string): every key, with overrides applied."]
+        lines += notes.map { "# \($0)" }
         for section in ConfigSchema.sections {
             lines.append("")
             lines.append("[\(section)]")
             if section == "model" { lines.append("# vocab_size = \(model.vocabSize)  (from the corpus)") }
+            if section == "optim" { lines.append("# learning rate: \(LearningRateSchedule(resolved).summary)") }
             for key in ConfigSchema.keys where key.section == section {
                 if let value = key.read(resolved) { lines.append("\(key.name) = \(value)") }
             }

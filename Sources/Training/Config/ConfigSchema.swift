@@ -133,6 +133,7 @@ public enum ConfigSchema {
         integer("train", "max_steps", minimum: 1, \.train.maxSteps),
         seed("train", \.train.seed),
         integer("train", "threads", minimum: 0, \.train.threads),
+        optionalInteger("train", "shards", minimum: 1, \.train.shards),
         integer("train", "log_interval", minimum: 0, \.train.logInterval),
         integer("train", "eval_interval", minimum: 0, \.train.evalInterval),
         integer("train", "eval_batches", minimum: 1, \.train.evalBatches),

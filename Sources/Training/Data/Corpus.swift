@@ -7,6 +7,8 @@ public struct Corpus {
     public let train: [Int32]
     /// The rest.
     public let validation: [Int32]
+    /// Size and hash of the text's bytes (of the file as read, for `init(path:)`).
+    public let fingerprint: CorpusFingerprint
 
     /// Reads a UTF-8 text file and splits it. Throws for a missing, empty or non-UTF-8 file, or a
     /// split too short to hold one window of `blockSize + 1` tokens.
@@ -17,10 +19,16 @@ public struct Corpus {
         guard let text = String(data: bytes, encoding: .utf8) else {
             throw DataError("corpus \(path): not UTF-8 text")
         }
-        try self.init(text: text, source: path, valFraction: valFraction, blockSize: blockSize)
+        try self.init(text: text, fingerprint: CorpusFingerprint(of: bytes), source: path, valFraction: valFraction, blockSize: blockSize)
     }
 
     public init(text: String, source: String, valFraction: Double, blockSize: Int) throws {
+        try self.init(text: text, fingerprint: CorpusFingerprint(of: Data(text.utf8)), source: source,
+                      valFraction: valFraction, blockSize: blockSize)
+    }
+
+    private init(text: String, fingerprint: CorpusFingerprint, source: String, valFraction: Double, blockSize: Int) throws {
+        self.fingerprint = fingerprint
         guard !text.isEmpty else { throw DataError("corpus \(source) is empty") }
         guard valFraction > 0 && valFraction < 1 else { throw DataError("val_fraction must be between 0 and 1 (got \(valFraction))") }
         tokenizer = CharTokenizer(corpus: text)

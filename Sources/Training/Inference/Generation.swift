@@ -14,20 +14,53 @@ public struct GenerationOptions {
 }
 
 public enum Generation {
-    /// Continues `prompt` (ids) by `options.tokens` ids. The context is the last `block_size` ids.
-    public static func generate(model: TransformerModel, prompt: [Int32], options: GenerationOptions) -> [Int32] {
-        var random = SeededRandom(seed: options.seed)
+    /// Continues `prompt` (ids, non-empty) by `options.tokens` ids, with a key/value cache
+    /// (`GenerationContext`), handing each id to `onToken` as soon as it is drawn.
+    ///
+    /// While prompt and output fit in block_size the logits are those of `generateRecomputing`
+    /// up to rounding (one-row products round differently, about 1e-7 relative) and the draws
+    /// from the seed are the same, so the text is the same unless a draw falls within that
+    /// rounding of a boundary between two characters (or, greedy, two logits tie that closely).
+    /// Beyond block_size the context is the newest ⌈T/2⌉ to T ids, as `GenerationContext`
+    /// documents, where `generateRecomputing` always uses the last T.
+    public static func generate(model: TransformerModel, prompt: [Int32], options: GenerationOptions,
+                                onToken: ((Int32) -> Void)? = nil) -> [Int32] {
+        let context = GenerationContext(model: model)
+        return sample(options: options, onToken: onToken,
+                      firstLogits: { context.start(prompt: prompt) }, nextLogits: { context.append($0) })
+    }
+
+    /// Continues `prompt` by `options.tokens` ids as generation did before the key/value cache:
+    /// each id from a full forward over the last block_size ids. The oracle of the cached path's
+    /// tests and the benchmark's baseline.
+    public static func generateRecomputing(model: TransformerModel, prompt: [Int32], options: GenerationOptions) -> [Int32] {
         var ids = prompt
         let blockSize = model.config.blockSize, vocabulary = model.config.vocabSize
-        for _ in 0..<options.tokens {
+        func logits() -> [Float] {
             let context = Array(ids.suffix(blockSize))
             let logits = Tape.withoutGradients { model.forward(tokens: context, batch: 1, length: context.count).logits }
-            let last = withExtendedLifetime(logits) {     // read through its pointer: keep it alive
+            return withExtendedLifetime(logits) {          // read through its pointer: keep it alive
                 Array(UnsafeBufferPointer(start: logits.data + (context.count - 1) * vocabulary, count: vocabulary))
             }
-            ids.append(Int32(pick(from: last, options: options, random: &random)))
         }
-        return Array(ids[prompt.count...])
+        return sample(options: options, onToken: nil, firstLogits: logits, nextLogits: { ids.append($0); return logits() })
+    }
+
+    /// `options.tokens` draws: the first from `firstLogits()`, each next one from the logits
+    /// after the id drawn before it. The logits after the last id are never asked for.
+    private static func sample(options: GenerationOptions, onToken: ((Int32) -> Void)?,
+                               firstLogits: () -> [Float], nextLogits: (Int32) -> [Float]) -> [Int32] {
+        var random = SeededRandom(seed: options.seed)
+        var generated: [Int32] = []
+        guard options.tokens > 0 else { return generated }
+        var logits = firstLogits()
+        while true {
+            let id = Int32(pick(from: logits, options: options, random: &random))
+            generated.append(id)
+            onToken?(id)
+            if generated.count == options.tokens { return generated }
+            logits = nextLogits(id)
+        }
     }
 
     /// Index of the next token: argmax at temperature 0, else a draw from softmax(logits / T)

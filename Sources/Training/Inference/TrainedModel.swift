@@ -38,10 +38,7 @@ public struct TrainedModel {
     /// Validation loss on the fixed evaluation windows of the run's corpus.
     public func validationLoss() throws -> Double {
         let config = state.config
-        let corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
-        guard corpus.tokenizer == tokenizer else {
-            throw RunError("corpus \(config.data.path) has changed since training (its vocabulary differs)")
-        }
+        let corpus = try Corpus.ofRun(state, purpose: "its validation windows are not the run's; restore the file to evaluate")
         let batches = BatchSampler.evaluationBatches(of: corpus.validation, count: config.train.evalBatches,
                                                      batchSize: config.train.batchSize, length: config.model.blockSize)
         return Evaluation.meanCrossEntropy(model: model, batches: batches)

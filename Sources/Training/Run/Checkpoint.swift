@@ -14,10 +14,14 @@ public struct CheckpointState: Codable, Equatable {
     /// The batch sampler's generator, positioned after `step`'s batch.
     public var sampler: BatchSampler
     public var tokenizer: CharTokenizer
+    /// Size and hash of the corpus the run trains on (nil in checkpoints from before they were recorded).
+    public var corpus: CorpusFingerprint? = nil
     /// The resolved config the run trains with (model.vocab_size set from the corpus).
     public var config: TrainingConfig
     public var bestValLoss: Double?
     public var skippedSteps: Int
+    /// Of those, the steps skipped in a row up to `step` (nil in older checkpoints: 0).
+    public var skippedInARow: Int? = nil
     /// Training time so far, so `elapsed_s` continues across resumes.
     public var elapsedSeconds: Double
 }
@@ -28,6 +32,9 @@ extension CheckpointState {
         guard format == 1 else { throw RunError("format \(format) is not supported (expected 1)") }
         guard step >= 0, optimizerSteps >= 0, optimizerSteps <= step, skippedSteps >= 0, elapsedSeconds >= 0 else {
             throw RunError("inconsistent counters (step \(step), optimizer steps \(optimizerSteps), skipped \(skippedSteps))")
+        }
+        if let skippedInARow, skippedInARow < 0 || skippedInARow > skippedSteps {
+            throw RunError("inconsistent counters (skipped \(skippedSteps), of them in a row \(skippedInARow))")
         }
         guard tokenizer.vocabularySize == config.model.vocabSize else {
             throw RunError("vocabulary of \(tokenizer.vocabularySize) characters but vocab_size \(config.model.vocabSize)")

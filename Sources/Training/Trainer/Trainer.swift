@@ -13,7 +13,7 @@ public final class Trainer {
     public let config: TrainingConfig
     public let folder: RunFolder
     public let model: TransformerModel
-    /// Runs each step's forward and backward in batch shards, one per kernel thread.
+    /// Runs each step's forward and backward in `train.shards` batch shards on the kernel threads.
     let dataParallel: DataParallel
     public let optimizer: AdamW
     let corpus: Corpus
@@ -29,6 +29,8 @@ public final class Trainer {
     var bestValLoss: Double?
     var lastValLoss: Double?
     var skippedSteps = 0
+    /// Non-finite steps skipped in a row up to `step` (see `SkipRule`).
+    var skippedInARow = 0
     var elapsedBefore = 0.0
     /// The last few steps, for the non-finite report.
     var recentSteps: [StepRecord] = []
@@ -46,58 +48,46 @@ public final class Trainer {
                 : "continue it with --resume \(folder.url.path) or pick another --run-dir"
             throw RunError("run folder \(folder.url.path) already holds a run; \(advice)")
         }
+        try ConfigLoader.checkSchedule(config)
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         lock = try RunLock(folder: folder)
         Self.applyThreads(config.train.threads)
         corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
-        var resolved = config
+        var resolved = config.withScheduleResolved        // fixed now, so extending a run keeps its curve
         resolved.model.vocabSize = corpus.tokenizer.vocabularySize
-        resolved.optim.minLR = config.optim.minLR ?? config.optim.lr / 10        // fixed now, so extending
-        resolved.optim.decaySteps = config.optim.decaySteps ?? config.train.maxSteps   // a run keeps its curve
+        resolved.train.shards = config.train.shards ?? System.coreCount   // fixed for the run's life
         self.config = resolved
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
         try initialWeights?.load(model, corpus.tokenizer)
-        dataParallel = DataParallel(model: model, shards: Parallel.threadCount)
+        dataParallel = DataParallel(model: model, shards: resolved.train.shards!)
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: resolved.train.evalBatches,
                                                           batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
-        try writeSynced(Data(resolved.resolvedTOML().utf8), to: folder.config)
-        try writeHeader(configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource)
+        try writeSynced(Data(resolved.resolvedTOML(notes: [corpusNote]).utf8), to: folder.config)
+        try writeHeader(configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
+                        lines: ConfigLoader.scheduleWarnings(resolved))
     }
 
     /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
-    /// (e.g. `train.max_steps=4000`) applied; changes to `[model]` or `[data]` are refused.
+    /// (e.g. `train.max_steps=4000`) applied as `ResumePlan` allows: each is applied and said, or
+    /// refused with one line. A corpus that changed since the checkpoint is refused.
     public init(resuming folder: RunFolder, overrides: [String] = []) throws {
         guard let checkpoint = folder.latestCheckpoint() else {
             throw RunError("cannot resume \(folder.url.path): it has no complete checkpoint (it holds: \(folder.contentsSummary()))")
         }
         lock = try RunLock(folder: folder)
         let state = try Checkpoint.loadState(checkpoint)
-        var config = state.config
-        for override in overrides { try ConfigLoader.apply(override: override, to: &config) }
-        config.model.vocabSize = state.config.model.vocabSize
-        try ConfigLoader.validate(config)
-        if config.model != state.config.model {
-            throw RunError("cannot resume with a different [model] (the checkpoint's model is fixed); start a new run instead")
-        }
-        if config.data != state.config.data {
-            throw RunError("cannot resume with a different [data] section; start a new run instead")
-        }
-        if config.train.seed != state.config.train.seed {
-            throw RunError("cannot resume with a different train.seed (the sampler continues from the checkpoint); start a new run instead")
-        }
+        let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
+        let config = plan.config
         Self.applyThreads(config.train.threads)
-        corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
-        guard corpus.tokenizer == state.tokenizer else {
-            throw RunError("corpus \(config.data.path) has changed since the run started (its vocabulary differs from the checkpoint's)")
-        }
+        corpus = try Corpus.ofRun(state, purpose: "resuming would train and validate on other text; restore the file, or start a new run")
         self.config = config
         self.folder = folder
         model = try TransformerModel(config: config.model)
-        dataParallel = DataParallel(model: model, shards: Parallel.threadCount)
+        dataParallel = DataParallel(model: model, shards: config.train.shards!)
         optimizer = AdamW(parameters: model.parameters, config: config.optim)
         try Checkpoint.restore(model: model, optimizer: optimizer, from: checkpoint)
         optimizer.stepCount = state.optimizerSteps
@@ -106,12 +96,16 @@ public final class Trainer {
         step = state.step
         bestValLoss = state.bestValLoss
         skippedSteps = state.skippedSteps
+        skippedInARow = state.skippedInARow ?? 0
         elapsedBefore = state.elapsedSeconds
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: config.train.evalBatches,
                                                           batchSize: config.train.batchSize, length: config.model.blockSize)
         try MetricsLog.truncate(folder.metrics, afterStep: step)
-        try writeSynced(Data(config.resolvedTOML().utf8), to: folder.config)
-        try writeHeader(configSource: "resumed from \(checkpoint.path)")
+        let resumeLine = plan.line(step: step)
+        let corpusLines = state.corpus == nil
+            ? ["the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: \(corpus.fingerprint)"] : []
+        try writeSynced(Data(config.resolvedTOML(notes: [corpusNote, resumeLine]).utf8), to: folder.config)
+        try writeHeader(configSource: "resumed from \(checkpoint.path)", lines: [resumeLine] + plan.warnings + corpusLines)
     }
 
     static func applyThreads(_ threads: Int) {
@@ -120,27 +114,34 @@ public final class Trainer {
         Parallel.threadCount = count
     }
 
-    /// The one-line header (also written to `run.txt` with the system report).
-    func writeHeader(configSource: String) throws {
+    /// The one-line header, then `lines` (the resume line, warnings), each printed and written to
+    /// `run.txt` before the system report.
+    func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
-        let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), \(report.blasThreads) threads | "
-            + "\(model.parameters.scalarCount) parameters | bigram loss \(String(format: "%.4f", bigramLoss)) | "
-            + "config \(configSource) | run \(folder.url.path)"
-        progress.message(header)
-        try writeSynced(Data((header + "\n\n" + report.description + "\n").utf8), to: folder.info)
+        let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), \(report.blasThreads) threads, "
+            + "\(dataParallel.shardCount) batch shards | \(model.parameters.scalarCount) parameters | "
+            + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
+        for line in [header] + lines { progress.message(line) }
+        let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
+        try writeSynced(Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
     }
+
+    /// The corpus line of config.toml.
+    var corpusNote: String { "corpus \(config.data.path): \(corpus.fingerprint) (checked on --resume and eval)" }
 
     /// The checkpoint state after the current step.
     var checkpointState: CheckpointState {
         CheckpointState(step: step, optimizerSteps: optimizer.stepCount, sampler: sampler, tokenizer: corpus.tokenizer,
-                        config: config, bestValLoss: bestValLoss, skippedSteps: skippedSteps, elapsedSeconds: elapsedBefore + clock.elapsed)
+                        corpus: corpus.fingerprint, config: config, bestValLoss: bestValLoss, skippedSteps: skippedSteps,
+                        skippedInARow: skippedInARow, elapsedSeconds: elapsedBefore + clock.elapsed)
     }
 
     private var clock = Stopwatch()
 
     /// Trains to `train.max_steps`, logging, evaluating and checkpointing on the way.
-    /// Throws `TrainingInterrupted` after a SIGINT/SIGTERM (a checkpoint is saved first) and a
-    /// `RunError` on a non-finite step under `on_nonfinite = "stop"`.
+    /// Throws `TrainingInterrupted` after a SIGINT/SIGTERM (a checkpoint is saved first), and a
+    /// `RunError` on a non-finite step under `on_nonfinite = "stop"`, or under "skip" when
+    /// `SkipRule` says the run has failed (no final checkpoint is written then).
     @discardableResult
     public func run() throws -> TrainingSummary {
         let metrics = try MetricsLog(url: folder.metrics)
@@ -155,11 +156,12 @@ public final class Trainer {
         if step == 0 { try metrics.append(MetricsRecord([("step", .integer(0)), ("bigram_loss", .precise(bigramLoss))])) }
         while step < train.maxSteps {
             if StopSignal.pending != 0 {
-                let saved = step > 0 ? try saveCheckpoint() : nil
+                let saved = step > 0 && hasTrained ? try saveCheckpoint() : nil
                 throw TrainingInterrupted(signal: StopSignal.pending, checkpoint: saved)
             }
             step += 1
-            let logged = train.logInterval > 0 && (step % train.logInterval == 0 || step == train.maxSteps)
+            // Step 1 is always logged: its loss is the model's before any update (a sweep's initial loss).
+            let logged = step == 1 || train.logInterval > 0 && (step % train.logInterval == 0 || step == train.maxSteps)
             let record = trainStep(measuring: logged)
             if logged || !record.isFinite {
                 let now = clock.elapsed
@@ -177,9 +179,10 @@ public final class Trainer {
                 tensorBoard.map { try? $0.add(step: step, scalars: [("val_loss", Float(valLoss))]) }
             }
             if step == train.maxSteps {
+                guard hasTrained else { throw SkipRule.nothingLearned(steps: step, report: folder.nonFiniteReport) }
                 try saveCheckpoint()
             } else if train.checkpointInterval > 0 && step % train.checkpointInterval == 0 {
-                try savePeriodicCheckpoint()
+                if hasTrained { try savePeriodicCheckpoint() } else { progress.message(SkipRule.checkpointNotWritten(step: step)) }
             }
             let secondsPerStep = clock.elapsed / Double(step - firstStep)
             progress.update(step: step, maxSteps: train.maxSteps, loss: record.loss, valLoss: lastValLoss,
@@ -210,6 +213,7 @@ public final class Trainer {
             if measuring { updateRatioMeter.snapshot() }
             optimizer.step(learningRate: record.learningRate,
                            gradientScale: AdamW.clipFactor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
+            skippedInARow = 0
         }
         let telemetry = result.telemetry ?? (record.isFinite ? nil : Tape.withoutGradients {
             model.loss(tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.length, measuring: true).telemetry
@@ -256,6 +260,10 @@ public final class Trainer {
             throw RunError("step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"); stopped (on_nonfinite = \"stop\"); \(last); details in \(folder.nonFiniteReport.path)")
         case .skip:
             skippedSteps += 1
+            skippedInARow += 1
+            if skippedInARow >= SkipRule.maxInARow {
+                throw SkipRule.stuck(step: record.step, lastCheckpoint: folder.latestCheckpoint(), report: folder.nonFiniteReport)
+            }
             progress.message("step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"), update skipped (\(skippedSteps) so far)"
                              + (first ? "; details in \(folder.nonFiniteReport.path)" : ""))
         }
