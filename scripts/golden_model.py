@@ -131,7 +131,9 @@ def softmax(scores):
 
 
 def attention(x, p, prefix, cfg):
-    """Causal (grouped-query) self-attention. Returns (output [B,T,d], max |kept score|)."""
+    """Causal (grouped-query) self-attention. Returns (output [B,T,d], its statistics): the max
+    |kept score| and the stability telemetry of interface.md (normalised entropy per head, q and k
+    RMS as they enter q.k^T)."""
     B, T, _ = x.shape
     H, Hkv, Dh = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
     eps = f32(cfg["norm_eps"])
@@ -151,6 +153,7 @@ def attention(x, p, prefix, cfg):
         theta = f32(cfg["rope_theta"])
         q = rope(q, np.arange(T), theta)
         k = rope(k, np.arange(T), theta)
+    q_rms, k_rms = math.sqrt(np.mean(q * q)), math.sqrt(np.mean(k * k))   # k before repeat_kv: its Hkv heads
     kv_of_head = np.arange(H) // (H // Hkv)                         # repeat_kv: h -> h // (H/Hkv)
     k, v = k[:, kv_of_head], v[:, kv_of_head]                       # [B,H,T,Dh]
     scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(Dh)            # [B,H,Tq,Tk]
@@ -158,7 +161,12 @@ def attention(x, p, prefix, cfg):
     max_abs_score = float(np.abs(scores[:, :, keep]).max())
     probs = softmax(np.where(keep, scores, -np.inf))
     y = (probs @ v).transpose(0, 2, 1, 3).reshape(B, T, H * Dh)     # merge heads
-    return y @ p[prefix + "self_attn.o_proj.weight"].T, max_abs_score
+    with np.errstate(divide="ignore", invalid="ignore"):             # masked p = 0: 0 * log 0 = 0
+        plogp = np.where(probs > 0, probs * np.log(probs), 0.0)
+    entropy = -plogp.sum(axis=-1)[:, :, 1:] / np.log(np.arange(2, T + 1))   # [B,H,T-1]: H_t / ln(t+1), t >= 1
+    stats = {"attn_logit_max": max_abs_score, "attn_entropy": float(entropy.mean()),
+             "attn_entropy_min": float(entropy.mean(axis=(0, 2)).min()), "q_rms": q_rms, "k_rms": k_rms}
+    return y @ p[prefix + "self_attn.o_proj.weight"].T, stats
 
 
 def gelu(x):
@@ -180,20 +188,20 @@ def mlp(x, p, prefix, cfg):
 
 
 def block(x, p, i, cfg):
-    """One layer. Returns (output, max |attention score|)."""
+    """One layer. Returns (output, its attention statistics)."""
     prefix = f"model.layers.{i}."
     eps = f32(cfg["norm_eps"])
     if cfg["block_norm"] == "pre":
-        a, score_max = attention(rms_norm(x, p[prefix + "input_layernorm.weight"], eps), p, prefix, cfg)
+        a, stats = attention(rms_norm(x, p[prefix + "input_layernorm.weight"], eps), p, prefix, cfg)
         h = x + a
-        return h + mlp(rms_norm(h, p[prefix + "post_attention_layernorm.weight"], eps), p, prefix, cfg), score_max
-    a, score_max = attention(x, p, prefix, cfg)
+        return h + mlp(rms_norm(h, p[prefix + "post_attention_layernorm.weight"], eps), p, prefix, cfg), stats
+    a, stats = attention(x, p, prefix, cfg)
     h = x + rms_norm(a, p[prefix + "post_attention_layernorm.weight"], eps)
-    return h + rms_norm(mlp(h, p, prefix, cfg), p[prefix + "post_feedforward_layernorm.weight"], eps), score_max
+    return h + rms_norm(mlp(h, p, prefix, cfg), p[prefix + "post_feedforward_layernorm.weight"], eps), stats
 
 
 def forward(cfg, params, tokens):
-    """Logits [B,T,V] (float64) and per-layer max |attention score|."""
+    """Logits [B,T,V] (float64) and per-layer attention statistics (see attention)."""
     p = {name: np.asarray(w, dtype=np.float64) for name, w in params.items()}
     tokens = np.asarray(tokens)
     T = tokens.shape[1]
@@ -201,13 +209,24 @@ def forward(cfg, params, tokens):
     x = p["model.embed_tokens.weight"][tokens]                      # [B,T,d]
     if cfg["position"] == "learned":
         x = x + p["model.embed_positions.weight"][:T]
-    score_max = []
+    layer_stats = []
     for i in range(cfg["n_layer"]):
-        x, m = block(x, p, i, cfg)
-        score_max.append(m)
+        x, stats = block(x, p, i, cfg)
+        layer_stats.append(stats)
     x = rms_norm(x, p["model.norm.weight"], f32(cfg["norm_eps"]))
     head = p["model.embed_tokens.weight"] if cfg["tie_embeddings"] else p["lm_head.weight"]
-    return x @ head.T, score_max
+    return x @ head.T, layer_stats
+
+
+LAYER_TELEMETRY = ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms"]
+
+
+def telemetry(logits, layer_stats):
+    """interface.md's stability telemetry of one forward pass (update_ratio needs a step: not here)."""
+    m = logits.max(axis=-1, keepdims=True)
+    lse = (m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True)))[..., 0]
+    values = {key: [stats[key] for stats in layer_stats] for key in LAYER_TELEMETRY}
+    return dict(values, output_logit_max=float(np.abs(logits).max()), output_lse_mean=float(lse.mean()))
 
 
 def loss(logits, targets, z_loss):
@@ -304,7 +323,7 @@ def dumps(value):
     return json.dumps(value, separators=(",", ":"))
 
 
-def fixture_text(name, cfg, tokens, targets, params, logits, ce, total, score_max):
+def fixture_text(name, cfg, tokens, targets, params, logits, ce, total, layer_stats):
     """The fixture as JSON text: one parameter per line, so diffs stay readable."""
     lines = ["{",
              f'  "name": {dumps(name)},',
@@ -321,7 +340,8 @@ def fixture_text(name, cfg, tokens, targets, params, logits, ce, total, score_ma
               f'  "logits": {dumps({"shape": list(logits.shape), "data": [float(v) for v in logits.reshape(-1)]})},',
               f'  "ce_loss": {dumps(ce)},',
               f'  "loss": {dumps(total)},',
-              f'  "attn_logit_max": {dumps(score_max)}',
+              f'  "attn_logit_max": {dumps([stats["attn_logit_max"] for stats in layer_stats])},',
+              f'  "telemetry": {dumps(telemetry(logits, layer_stats))}',
               "}"]
     return "\n".join(lines) + "\n"
 
@@ -336,12 +356,14 @@ def verify_file(path, cfg, params, logits):
         assert np.array_equal(w, np.asarray(params[p["name"]], dtype=np.float64)), p["name"]
         assert np.array_equal(w.astype(np.float32).astype(np.float64), w), p["name"] + " not float32"
         loaded[p["name"]] = w
-    again, score_max = forward(stored["config"], loaded, np.array(stored["tokens"]))
+    again, layer_stats = forward(stored["config"], loaded, np.array(stored["tokens"]))
     expected = np.array(stored["logits"]["data"]).reshape(stored["logits"]["shape"])
     assert np.array_equal(expected, logits) and np.max(np.abs(again - expected)) <= 1e-12
     ce, total = loss(again, np.array(stored["targets"]), stored["config"]["z_loss"])
     assert abs(ce - stored["ce_loss"]) <= 1e-12 and abs(total - stored["loss"]) <= 1e-12
-    assert np.allclose(score_max, stored["attn_logit_max"], rtol=1e-12, atol=0)
+    assert np.allclose([s["attn_logit_max"] for s in layer_stats], stored["attn_logit_max"], rtol=1e-12, atol=0)
+    for key, value in telemetry(again, layer_stats).items():
+        assert np.allclose(value, stored["telemetry"][key], rtol=1e-12, atol=0), key
 
 
 def make_fixture(name, seed, layout):
@@ -355,7 +377,7 @@ def make_fixture(name, seed, layout):
         tokens = rng.integers(0, cfg["vocab_size"], size=(BATCH, LENGTH))
     targets = rng.integers(0, cfg["vocab_size"], size=(BATCH, LENGTH))
 
-    logits, score_max = forward(cfg, params, tokens)
+    logits, layer_stats = forward(cfg, params, tokens)
     ce, total = loss(logits, targets, cfg["z_loss"])
 
     check_causality(cfg, params, tokens, logits)
@@ -363,10 +385,11 @@ def make_fixture(name, seed, layout):
     check_repeat_kv(cfg, params, tokens, logits)
 
     path = FIXTURE_DIR / f"{name}.json"
-    path.write_text(fixture_text(name, cfg, tokens, targets, params, logits, ce, total, score_max))
+    path.write_text(fixture_text(name, cfg, tokens, targets, params, logits, ce, total, layer_stats))
     verify_file(path, cfg, params, logits)
     print(f"{name:13s} loss {total:.6f}  ce {ce:.6f}  max|logit| {np.max(np.abs(logits)):.4f}  "
-          f"attn_logit_max {', '.join(f'{m:.4f}' for m in score_max)}  ({path.stat().st_size} bytes)")
+          "attn_logit_max " + ", ".join(f"{s['attn_logit_max']:.4f}" for s in layer_stats)
+          + f"  ({path.stat().st_size} bytes)")
 
 
 def main():

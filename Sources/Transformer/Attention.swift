@@ -31,9 +31,11 @@ struct Attention {
 
     /// `x [B,T,d] → [B,T,d]`, added to `residual` if given (fused into the output product);
     /// `rotary` is the model's RoPE table (nil for learned positions). With `cache` (generation,
-    /// B = 1) x's positions follow those the cache holds, and attend to them too.
+    /// B = 1) x's positions follow those the cache holds, and attend to them too. With `measuring`,
+    /// the attention's stability telemetry comes back too.
     func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
-                 adding residual: Tensor? = nil) -> (output: Tensor, logitMax: Float) {
+                 adding residual: Tensor? = nil, measuring: Bool = false)
+        -> (output: Tensor, logitMax: Float, statistics: AttentionStatistics?) {
         var q = linear(x, weight: qProj)           // [B, T, H·Dh]
         var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj)           // [B, T, Hkv·Dh]
@@ -47,7 +49,8 @@ struct Attention {
             k = rope(k, table: rotary, firstPosition: first)
         }
         let attended = cache?.attend(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)
-            ?? causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)     // [B, T, H·Dh]
-        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax)       // [B, T, d]
+            ?? causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads,
+                               measuring: measuring)                                                    // [B, T, H·Dh]
+        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)   // [B, T, d]
     }
 }

@@ -37,8 +37,10 @@ public final class DataParallel {
     public var shardCount: Int { replicas.count + 1 }
 
     /// Forward and backward of the mean loss over `tokens` → `targets` (both `batch·length` ids),
-    /// leaving the gradient in `model`'s parameters (added to what they held, like `backward()`).
-    public func lossAndGradients(tokens: [Int32], targets: [Int32], batch: Int, length: Int) -> ShardedLoss {
+    /// leaving the gradient in `model`'s parameters (added to what they held, like `backward()`);
+    /// with `measuring`, the step's telemetry merged over shards in shard order.
+    public func lossAndGradients(tokens: [Int32], targets: [Int32], batch: Int, length: Int,
+                                 measuring: Bool = false) -> ShardedLoss {
         precondition(Tape.isRecording, "lossAndGradients inside Tape.withoutGradients")
         let shards = min(shardCount, batch)
         let rowRanges = (0..<shards).map { (($0 * batch) / shards)..<((($0 + 1) * batch) / shards) }
@@ -48,10 +50,10 @@ public final class DataParallel {
                 let rows = rowRanges[shard], tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
                 let weight = Float(rows.count) / Float(batch)
                 let result = models[shard].loss(tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),
-                                                batch: rows.count, length: length)
+                                                batch: rows.count, length: length, measuring: measuring)
                 scale(result.loss, by: weight).backward()
                 return ShardedLoss(loss: result.loss.item * weight, crossEntropy: result.crossEntropy * weight,
-                                   attentionLogitMax: result.attentionLogitMax)
+                                   attentionLogitMax: result.attentionLogitMax, telemetry: result.telemetry)
             }
         }
         if shards == 1 { return run(0) }     // one shard keeps BLAS's own threads
@@ -88,10 +90,14 @@ public struct ShardedLoss {
     public let crossEntropy: Float
     /// Per layer, the largest attention logit over all shards.
     public let attentionLogitMax: [Float]
+    /// The step's stability telemetry over all shards, when measured.
+    public let telemetry: ModelTelemetry?
 
-    /// Sums of the (already weighted) losses; maxima of the logit maxima (NaN wins).
+    /// Sums of the (already weighted) losses; maxima of the logit maxima (NaN wins); telemetry
+    /// merged (`self` is the earlier shard).
     func merged(with other: ShardedLoss) -> ShardedLoss {
         ShardedLoss(loss: loss + other.loss, crossEntropy: crossEntropy + other.crossEntropy,
-                    attentionLogitMax: zip(attentionLogitMax, other.attentionLogitMax).map(nanPropagatingMax))
+                    attentionLogitMax: zip(attentionLogitMax, other.attentionLogitMax).map(nanPropagatingMax),
+                    telemetry: telemetry.flatMap { mine in other.telemetry.map { mine.merged(with: $0) } })
     }
 }

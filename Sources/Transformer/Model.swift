@@ -60,14 +60,15 @@ public final class TransformerModel {
         parameters.first { $0.name == name }
     }
 
-    /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major), with `attn_logit_max` per layer.
-    /// `length` may be any prefix length up to `block_size`.
+    /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major), with `attn_logit_max` per layer and,
+    /// with `measuring`, each layer's attention telemetry. `length` may be any prefix length up
+    /// to `block_size`.
     ///
     /// With `cache` (generation: B = 1, no tape), `tokens` continue the positions the cache
     /// holds and are added to it: a whole sequence into an empty cache (a prefill, the same
     /// numbers as without a cache), then one token at a time (see `KVCache`); the logits are
     /// the new positions' only.
-    public func forward(tokens: [Int32], batch: Int, length: Int, cache: KVCache? = nil) -> ForwardResult {
+    public func forward(tokens: [Int32], batch: Int, length: Int, cache: KVCache? = nil, measuring: Bool = false) -> ForwardResult {
         let first = cache?.count ?? 0                                                   // position of the first token
         precondition(length >= 1 && first + length <= config.blockSize,
                      "sequence of \(length) after \(first) cached positions for block_size \(config.blockSize)")
@@ -75,23 +76,29 @@ public final class TransformerModel {
                      "a key/value cache serves one sequence of the model it was made for")
         var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens)   // [B, T, d]
         if let embedPositions { x = addPositions(x, table: embedPositions, firstPosition: first) }
-        var logitMaxima: [Float] = []
+        var logitMaxima: [Float] = [], statistics: [AttentionStatistics] = []
         for (index, layer) in layers.enumerated() {
-            let block = layer.forward(x, config: config, rotary: rotary, cache: cache?.layers[index])
+            let block = layer.forward(x, config: config, rotary: rotary, cache: cache?.layers[index], measuring: measuring)
             x = block.output
             logitMaxima.append(block.attentionLogitMax)
+            if let measured = block.attentionStatistics { statistics.append(measured) }
         }
         x = rmsNorm(x, weight: finalNorm, eps: config.normEps)
         let logits = linear(x, weight: lmHead)                                          // [B, T, V]
-        return ForwardResult(logits: logits, attentionLogitMax: logitMaxima)
+        return ForwardResult(logits: logits, attentionLogitMax: logitMaxima, attentionStatistics: measuring ? statistics : nil)
     }
 
-    /// The training objective on `tokens` predicting `targets` (both B·T ids).
-    public func loss(tokens: [Int32], targets: [Int32], batch: Int, length: Int) -> LossResult {
-        let forward = forward(tokens: tokens, batch: batch, length: length)
-        let crossEntropy = Autograd.crossEntropy(logits: forward.logits, targets: targets, zLoss: config.zLoss)
+    /// The training objective on `tokens` predicting `targets` (both B·T ids); with `measuring`,
+    /// the step's stability telemetry too.
+    public func loss(tokens: [Int32], targets: [Int32], batch: Int, length: Int, measuring: Bool = false) -> LossResult {
+        let forward = forward(tokens: tokens, batch: batch, length: length, measuring: measuring)
+        let crossEntropy = Autograd.crossEntropy(logits: forward.logits, targets: targets, zLoss: config.zLoss,
+                                                 measuring: measuring)
+        let telemetry = forward.attentionStatistics.map { layers in
+            ModelTelemetry(layers: layers, output: crossEntropy.statistics!)
+        }
         return LossResult(loss: crossEntropy.loss, crossEntropy: crossEntropy.crossEntropy,
-                          logits: forward.logits, attentionLogitMax: forward.attentionLogitMax)
+                          logits: forward.logits, attentionLogitMax: forward.attentionLogitMax, telemetry: telemetry)
     }
 
     /// Gradient norms after `backward()`: of all parameters, and of each decoder layer's.
@@ -121,6 +128,8 @@ public struct ForwardResult {
     public let logits: Tensor
     /// Per layer: largest |attention score| after the 1/√Dh scale, over kept (query, key) pairs.
     public let attentionLogitMax: [Float]
+    /// Per layer, when measured.
+    public let attentionStatistics: [AttentionStatistics]?
 }
 
 /// Output of `TransformerModel.loss`.
@@ -133,6 +142,8 @@ public struct LossResult {
     public let logits: Tensor
     /// Per layer, as in `ForwardResult`.
     public let attentionLogitMax: [Float]
+    /// The step's stability telemetry, when measured.
+    public let telemetry: ModelTelemetry?
 }
 
 /// Creates parameters in order as consecutive slices of one buffer (initialised from one seeded

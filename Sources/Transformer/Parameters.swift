@@ -26,16 +26,7 @@ public struct NamedParameter {
     /// `Σ grad²` (0 without a gradient): Float vectors summed in blocks of 4096, blocks in Double.
     public func gradientSquaredSum() -> Double {
         guard let grad = tensor.grad else { return 0 }
-        var total = 0.0
-        for blockStart in stride(from: 0, to: grad.count, by: 4096) {
-            var block = Vector()
-            forEachVector(blockStart..<Swift.min(grad.count, blockStart + 4096)) { i, lanes in
-                let g = load(grad.data, i, lanes)
-                block += g * g
-            }
-            total += Double(block.sum())
-        }
-        return total
+        return squaredSum(grad.data, count: grad.count)
     }
 
     /// 2-D weights (matrices and embeddings) get weight decay; norm weights never do.

@@ -3,8 +3,9 @@ import Foundation
 import Transformer
 import XCTest
 
-/// Logits against an independent numpy implementation of model.md (`scripts/golden_model.py`,
-/// float64), on committed fixtures: weights, tokens and expected logits for four layouts.
+/// Logits and the stability telemetry of one forward pass against an independent numpy
+/// implementation of model.md and interface.md (`scripts/golden_model.py`, float64), on committed
+/// fixtures: weights, tokens, expected logits and telemetry for four layouts.
 final class GoldenLogitsTests: XCTestCase {
     struct Fixture: Decodable {
         struct Parameter: Decodable { let name: String; let shape: [Int]; let data: [Float] }
@@ -18,6 +19,12 @@ final class GoldenLogitsTests: XCTestCase {
         let ce_loss: Double
         let loss: Double
         let attn_logit_max: [Double]
+        let telemetry: Telemetry
+    }
+
+    struct Telemetry: Decodable {
+        let attn_entropy: [Double], attn_entropy_min: [Double], q_rms: [Double], k_rms: [Double]
+        let output_logit_max: Double, output_lse_mean: Double
     }
 
     func check(_ name: String) throws {
@@ -31,7 +38,8 @@ final class GoldenLogitsTests: XCTestCase {
         }
         let (batch, length) = (fixture.tokens.count, fixture.tokens[0].count)
         let result = Tape.withoutGradients {
-            model.loss(tokens: fixture.tokens.flatMap { $0 }, targets: fixture.targets.flatMap { $0 }, batch: batch, length: length)
+            model.loss(tokens: fixture.tokens.flatMap { $0 }, targets: fixture.targets.flatMap { $0 }, batch: batch, length: length,
+                       measuring: true)
         }
         XCTAssertEqual(result.logits.shape, fixture.logits.shape)
         let worst = zip(result.logits.values, fixture.logits.data).map { abs(Double($0) - $1) }.max()!
@@ -40,6 +48,16 @@ final class GoldenLogitsTests: XCTestCase {
         XCTAssertEqual(Double(result.loss.item), fixture.loss, accuracy: 1e-5, name)
         for (ours, theirs) in zip(result.attentionLogitMax, fixture.attn_logit_max) {
             XCTAssertEqual(Double(ours), theirs, accuracy: 1e-4 * max(1, theirs), "\(name) attn_logit_max")
+        }
+        let telemetry = try XCTUnwrap(result.telemetry)
+        let expected = fixture.telemetry
+        for (key, ours, theirs) in [("attn_entropy", telemetry.attentionEntropy, expected.attn_entropy),
+                                    ("attn_entropy_min", telemetry.attentionEntropyMin, expected.attn_entropy_min),
+                                    ("q_rms", telemetry.queryRMS, expected.q_rms), ("k_rms", telemetry.keyRMS, expected.k_rms),
+                                    ("output_logit_max", [Double(telemetry.outputLogitMax)], [expected.output_logit_max]),
+                                    ("output_lse_mean", [telemetry.outputLogSumExpMean], [expected.output_lse_mean])] {
+            XCTAssertEqual(ours.count, theirs.count, "\(name) \(key)")
+            for (a, b) in zip(ours, theirs) { XCTAssertEqual(a, b, accuracy: 1e-5 * abs(b), "\(name) \(key): \(ours) vs \(theirs)") }
         }
     }
 

@@ -36,16 +36,21 @@ public struct AttentionResult {
     /// Largest |score| (after the 1/√Dh scale, before softmax) over all kept (query, key) pairs,
     /// heads and batch rows: the `attn_logit_max` stability instrument.
     public let logitMax: Float
+    /// Entropy and q/k sums, when the call was asked to measure them (nil otherwise).
+    public let statistics: AttentionStatistics?
 }
 
-/// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`.
+/// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`. With `measuring`, it also
+/// returns `AttentionStatistics` (entropy from the probabilities it holds anyway, q and k sums of
+/// squares); without, it pays nothing for them.
 ///
 /// Work is split by (batch row, kv head): each such unit — its query heads, which share K and V —
 /// runs on one core with single-threaded BLAS, so the small per-head products run in parallel
 /// instead of each being split across cores, and the unit's scores stay in cache between the
 /// two products and the softmax. Accumulation into a shared kv head's gradients stays within one
 /// unit, in a fixed order: results do not depend on the number of threads.
-public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> AttentionResult {
+public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
+                            measuring: Bool = false) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
     let (b, t) = (q.shape[0], q.shape[1])
@@ -59,13 +64,15 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     let kept = needsGradient && shape.pairs * t * t <= AttentionShape.keptProbabilitiesLimit
         ? Tensor(uninitialized: [b, heads, t, t]) : nil                        // every head's P, for the pullback
     var unitLogitMax = [Float](repeating: 0, count: shape.units)
-    unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
+    var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)   // per (batch row, head)
+    unitLogitMax.withUnsafeMutableBufferPointer { logitMax in pairEntropy.withUnsafeMutableBufferPointer { entropy in
         shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
             for pair in pairs {
                 let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
                 let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
                                                 transposed: scratch.transposed)
                 logitMax[unit] = nanPropagatingMax(logitMax[unit], headMax)
+                if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
                 let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
                 if shape.usesCausalProducts {                             // Y = P·V
                     causalProduct(p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
@@ -79,13 +86,17 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                 }
             }
         }
-    }
+    } }
     if needsGradient {
         Tape.record(output, .attention) { dY in
             attentionPullback(q: q, k: k, v: v, kept: kept, shape: shape, scale: scale, outputGrad: dY)
         }
     }
-    return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax))
+    let statistics = measuring ? AttentionStatistics(
+        entropySums: (0..<heads).map { h in (0..<b).reduce(0) { $0 + pairEntropy[$1 * heads + h] } },   // batch rows in order
+        entropyRows: b * (t - 1), querySquares: squaredSum(q.data, count: q.count), keySquares: squaredSum(k.data, count: k.count),
+        queryCount: q.count, keyCount: k.count) : nil
+    return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax), statistics: statistics)
 }
 
 /// The larger of `a` and `b`, or NaN if either is: a NaN attention logit must survive every

@@ -55,5 +55,5 @@ public func cachedAttention(query q: Tensor, keysTransposed: Tensor, values: Ten
         }
     }
     withExtendedLifetime(scores) {}                                     // used through its pointer only
-    return AttentionResult(output: output, logitMax: headLogitMax.reduce(0, nanPropagatingMax))
+    return AttentionResult(output: output, logitMax: headLogitMax.reduce(0, nanPropagatingMax), statistics: nil)
 }

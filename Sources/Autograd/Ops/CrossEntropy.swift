@@ -16,10 +16,37 @@ public struct CrossEntropyResult {
     public let crossEntropy: Float
     /// `mean lse²`, the z-loss term before its coefficient.
     public let meanSquaredLogSumExp: Float
+    /// The output-logit telemetry, when the call was asked to measure it (nil otherwise).
+    public let statistics: OutputStatistics?
 }
 
-/// Cross-entropy of `logits [N, V]` (or `[B, T, V]`) against `targets` (N ids), plus z-loss.
-public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> CrossEntropyResult {
+/// Output-logit telemetry (interface.md, "Stability telemetry"), as sums and maxima that batch
+/// shards combine exactly: the largest |logit| (`output_logit_max`, output-logit divergence) and
+/// Σ log Z over the rows (`output_lse_mean`, the drift z-loss penalises; Wortsman et al. 2023 §3.2).
+public struct OutputStatistics: Equatable {
+    /// Largest |logit| over every row and vocabulary entry (NaN if any logit is NaN).
+    public var logitMax: Float
+    /// Σ over rows of `lse_n = log Σ_v exp(x_nv)`.
+    public var logSumExpSum: Double
+    public var rows: Int
+
+    public init(logitMax: Float, logSumExpSum: Double, rows: Int) {
+        (self.logitMax, self.logSumExpSum, self.rows) = (logitMax, logSumExpSum, rows)
+    }
+
+    /// Two shards' statistics (`self` first: callers add shards in shard order).
+    public func merged(with other: OutputStatistics) -> OutputStatistics {
+        OutputStatistics(logitMax: nanPropagatingMax(logitMax, other.logitMax),
+                         logSumExpSum: logSumExpSum + other.logSumExpSum, rows: rows + other.rows)
+    }
+
+    /// `output_lse_mean`: the mean of log Z over rows.
+    public var logSumExpMean: Double { logSumExpSum / Double(max(1, rows)) }
+}
+
+/// Cross-entropy of `logits [N, V]` (or `[B, T, V]`) against `targets` (N ids), plus z-loss;
+/// with `measuring`, also the `OutputStatistics` of the logits.
+public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0, measuring: Bool = false) -> CrossEntropyResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.loss, started) }
     let vocabulary = logits.shape.last!, rows = logits.count / vocabulary
@@ -45,6 +72,8 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> 
         ceTotal += Double(rowLoss[row])
         zTotal += Double(logSumExp[row]) * Double(logSumExp[row])
     }
+    let statistics = measuring ? OutputStatistics(logitMax: largestMagnitude(x, count: logits.count),
+                                                  logSumExpSum: logSumExp.reduce(0) { $0 + Double($1) }, rows: rows) : nil
     let crossEntropy = Float(ceTotal / Double(rows)), meanSquaredLSE = Float(zTotal / Double(rows))
     let loss = Tensor(shape: [], values: [crossEntropy + zLoss * meanSquaredLSE])
     if Tape.needsGradient(logits) {
@@ -63,7 +92,20 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0) -> 
             }
         }
     }
-    return CrossEntropyResult(loss: loss, crossEntropy: crossEntropy, meanSquaredLogSumExp: meanSquaredLSE)
+    return CrossEntropyResult(loss: loss, crossEntropy: crossEntropy, meanSquaredLogSumExp: meanSquaredLSE,
+                              statistics: statistics)
+}
+
+/// The largest |x_i| of `count` floats, NaN if any is NaN.
+func largestMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    let signless = SIMD16<UInt32>(repeating: 0x7FFF_FFFF)
+    var largest = Vector(), magnitudeSum = Vector()
+    forEachVector(0..<count) { i, lanes in
+        let magnitude = masked(load(x, i, lanes), signless)
+        largest = lanewiseMax(largest, magnitude)
+        magnitudeSum += magnitude
+    }
+    return magnitudeSum.sum().isNaN ? .nan : largestLane(largest)
 }
 
 /// `log Σ exp(x_i)`, max-subtracted.

@@ -12,6 +12,8 @@ public struct StepRecord: Codable {
     public var attentionLogitMax: [Float]
     /// Start of each window of the step's batch in the training split (to replay it).
     public var windowOffsets: [Int]
+    /// The stability telemetry, on measured (logged) steps.
+    public var telemetry: StepTelemetry?
 
     /// Whether loss and gradient are finite (a non-finite gradient shows in its norm).
     public var isFinite: Bool { loss.isFinite && gradientNorm.isFinite }
@@ -33,5 +35,6 @@ public struct StepRecord: Codable {
         try c.encode(layerGradientNorms.map(finite), forKey: .layerGradientNorms)
         try c.encode(attentionLogitMax.map { finite(Double($0)) }, forKey: .attentionLogitMax)
         try c.encode(windowOffsets, forKey: .windowOffsets)
+        try telemetry?.encode(to: encoder)             // its keys beside these, as in metrics.jsonl
     }
 }

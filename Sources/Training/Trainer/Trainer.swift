@@ -19,6 +19,9 @@ public final class Trainer {
     let corpus: Corpus
     let schedule: LearningRateSchedule
     let evaluationBatches: [Batch]
+    /// The corpus's bigram loss: the baseline a run must get below to have learned anything.
+    public private(set) lazy var bigramLoss = BigramLoss.of(train: corpus.train, validation: corpus.validation,
+                                                            vocabularySize: corpus.tokenizer.vocabularySize)
     let lock: RunLock
     var sampler: BatchSampler
     /// Optimizer steps completed.
@@ -31,6 +34,8 @@ public final class Trainer {
     var elapsedBefore = 0.0
     /// The last few steps, for the non-finite report.
     var recentSteps: [StepRecord] = []
+    /// Measures `update_ratio` on logged steps.
+    lazy var updateRatioMeter = UpdateRatioMeter(parameters: model.parameters, layerCount: config.model.nLayer)
     /// Where the header, progress line and messages go (the console by default).
     public var progress = ConsoleProgress()
 
@@ -114,7 +119,8 @@ public final class Trainer {
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
         let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), \(report.blasThreads) threads, "
-            + "\(dataParallel.shardCount) batch shards | \(model.parameters.scalarCount) parameters | config \(configSource) | run \(folder.url.path)"
+            + "\(dataParallel.shardCount) batch shards | \(model.parameters.scalarCount) parameters | "
+            + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
         let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
         try writeSynced(Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
@@ -147,15 +153,16 @@ public final class Trainer {
         let firstStep = step
         var intervalStart = (step: step, time: clock.elapsed)
         var tokensPerSecond = 0.0
+        if step == 0 { try metrics.append(MetricsRecord([("step", .integer(0)), ("bigram_loss", .precise(bigramLoss))])) }
         while step < train.maxSteps {
             if StopSignal.pending != 0 {
                 let saved = step > 0 && hasTrained ? try saveCheckpoint() : nil
                 throw TrainingInterrupted(signal: StopSignal.pending, checkpoint: saved)
             }
             step += 1
-            let record = trainStep()
             // Step 1 is always logged: its loss is the model's before any update (a sweep's initial loss).
             let logged = step == 1 || train.logInterval > 0 && (step % train.logInterval == 0 || step == train.maxSteps)
+            let record = trainStep(measuring: logged)
             if logged || !record.isFinite {
                 let now = clock.elapsed
                 tokensPerSecond = Double(step - intervalStart.step) * tokensPerStep / max(now - intervalStart.time, 1e-9)
@@ -188,24 +195,32 @@ public final class Trainer {
         return TrainingSummary(steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
     }
 
-    /// One optimizer step: batch, forward, backward, clip, AdamW (skipped if not finite).
-    func trainStep() -> StepRecord {
+    /// One optimizer step: batch, forward, backward, clip, AdamW (skipped if not finite). With
+    /// `measuring` (a logged step) it records the stability telemetry; a non-finite step that was
+    /// not measured is measured afterwards by a forward pass over the same batch and weights, so
+    /// that `nonfinite.json` explains it.
+    func trainStep(measuring: Bool) -> StepRecord {
         let batch = sampler.next(from: corpus.train, batchSize: config.train.batchSize, length: config.model.blockSize)
         model.zeroGradients()
         let result = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets,
-                                                   batch: batch.batchSize, length: batch.length)
+                                                   batch: batch.batchSize, length: batch.length, measuring: measuring)
         let (gradientNorm, layerGradientNorms) = model.gradientNorms()
-        let record = StepRecord(step: step, loss: result.loss, crossEntropy: result.crossEntropy,
+        var record = StepRecord(step: step, loss: result.loss, crossEntropy: result.crossEntropy,
                                 learningRate: schedule.rate(at: step), gradientNorm: gradientNorm,
                                 layerGradientNorms: layerGradientNorms, attentionLogitMax: result.attentionLogitMax,
                                 windowOffsets: batch.offsets)
-        recentSteps.append(record)
-        if recentSteps.count > 5 { recentSteps.removeFirst() }
         if record.isFinite {
+            if measuring { updateRatioMeter.snapshot() }
             optimizer.step(learningRate: record.learningRate,
                            gradientScale: AdamW.clipFactor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
             skippedInARow = 0
         }
+        let telemetry = result.telemetry ?? (record.isFinite ? nil : Tape.withoutGradients {
+            model.loss(tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.length, measuring: true).telemetry
+        })
+        record.telemetry = telemetry.map { StepTelemetry($0, updateRatio: measuring && record.isFinite ? updateRatioMeter.ratios() : nil) }
+        recentSteps.append(record)
+        if recentSteps.count > 5 { recentSteps.removeFirst() }
         return record
     }
 
@@ -271,6 +286,9 @@ public final class Trainer {
             ("grad_norm", .number(Float(record.gradientNorm))),
             ("grad_norm_layers", .numbers(record.layerGradientNorms.map(Float.init))),
             ("attn_logit_max", .numbers(record.attentionLogitMax)),
+        ]
+        fields += record.telemetry?.metricsFields ?? []
+        fields += [
             ("tokens_per_s", .precise(tokensPerSecond.rounded())),
             ("elapsed_s", .precise(((elapsedBefore + clock.elapsed) * 1000).rounded() / 1000)),
         ]
@@ -287,7 +305,7 @@ public final class Trainer {
         if skippedSteps > 0 { scalars.append(("skipped_steps", Float(skippedSteps))) }
         for (layer, norm) in record.layerGradientNorms.enumerated() { scalars.append(("grad_norm_layers/\(layer)", Float(norm))) }
         for (layer, logit) in record.attentionLogitMax.enumerated() { scalars.append(("attn_logit_max/\(layer)", logit)) }
-        return scalars
+        return scalars + (record.telemetry?.scalars ?? [])
     }
 }
 

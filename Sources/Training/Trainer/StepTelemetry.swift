@@ -1,0 +1,73 @@
+import Formats
+import Transformer
+
+/// The stability telemetry of one logged step (interface.md, "Stability telemetry"): what
+/// `metrics.jsonl`, the TensorBoard events and `nonfinite.json` record besides loss and gradient
+/// norms. Per-layer values are lists of `n_layer` numbers.
+public struct StepTelemetry: Codable, Equatable {
+    /// `attn_entropy`: mean normalised attention entropy (1 = even over the visible keys, 0 = one-hot).
+    public var attentionEntropy: [Double]
+    /// `attn_entropy_min`: the smallest per-head mean.
+    public var attentionEntropyMin: [Double]
+    /// `q_rms`, `k_rms`: root mean square of q and k entering q·kᵀ (after QK-Norm and RoPE).
+    public var queryRMS: [Double]
+    public var keyRMS: [Double]
+    /// `update_ratio`: ‖Δθ‖ / ‖θ‖ of each layer for this step's update (nil when no update was
+    /// applied, e.g. a non-finite step).
+    public var updateRatio: [Double]?
+    /// `output_logit_max`: the largest |logit| of the output head over the batch.
+    public var outputLogitMax: Double
+    /// `output_lse_mean`: the mean over tokens of log Z.
+    public var outputLogSumExpMean: Double
+
+    /// The metrics of a forward pass's telemetry, with the update ratios if measured.
+    public init(_ model: ModelTelemetry, updateRatio: [Double]?) {
+        attentionEntropy = model.attentionEntropy
+        attentionEntropyMin = model.attentionEntropyMin
+        queryRMS = model.queryRMS
+        keyRMS = model.keyRMS
+        self.updateRatio = updateRatio
+        outputLogitMax = Double(model.outputLogitMax)
+        outputLogSumExpMean = model.outputLogSumExpMean
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attentionEntropy = "attn_entropy", attentionEntropyMin = "attn_entropy_min", queryRMS = "q_rms", keyRMS = "k_rms"
+        case updateRatio = "update_ratio", outputLogitMax = "output_logit_max", outputLogSumExpMean = "output_lse_mean"
+    }
+
+    /// JSON has no NaN or infinity: non-finite numbers are encoded as null.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
+        try c.encode(attentionEntropy.map(finite), forKey: .attentionEntropy)
+        try c.encode(attentionEntropyMin.map(finite), forKey: .attentionEntropyMin)
+        try c.encode(queryRMS.map(finite), forKey: .queryRMS)
+        try c.encode(keyRMS.map(finite), forKey: .keyRMS)
+        try c.encode(updateRatio.map { $0.map(finite) }, forKey: .updateRatio)
+        try c.encode(finite(outputLogitMax), forKey: .outputLogitMax)
+        try c.encode(finite(outputLogSumExpMean), forKey: .outputLogSumExpMean)
+    }
+
+    /// The metrics lines' fields, in interface.md's order.
+    var metricsFields: [(key: String, value: MetricsRecord.Value)] {
+        var fields: [(key: String, value: MetricsRecord.Value)] = [
+            ("attn_entropy", .numbers(attentionEntropy.map(Float.init))),
+            ("attn_entropy_min", .numbers(attentionEntropyMin.map(Float.init))),
+            ("q_rms", .numbers(queryRMS.map(Float.init))),
+            ("k_rms", .numbers(keyRMS.map(Float.init))),
+        ]
+        if let updateRatio { fields.append(("update_ratio", .numbers(updateRatio.map(Float.init)))) }
+        fields += [("output_logit_max", .number(Float(outputLogitMax))), ("output_lse_mean", .precise(outputLogSumExpMean))]
+        return fields
+    }
+
+    /// TensorBoard scalars: per-layer values as `key/layer`, like `attn_logit_max/0`.
+    var scalars: [(tag: String, value: Float)] {
+        var perLayer: [(String, [Double])] = [("attn_entropy", attentionEntropy), ("attn_entropy_min", attentionEntropyMin),
+                                              ("q_rms", queryRMS), ("k_rms", keyRMS)]
+        if let updateRatio { perLayer.append(("update_ratio", updateRatio)) }
+        return perLayer.flatMap { key, values in values.enumerated().map { ("\(key)/\($0.offset)", Float($0.element)) } }
+            + [("output_logit_max", Float(outputLogitMax)), ("output_lse_mean", Float(outputLogSumExpMean))]
+    }
+}

@@ -1,0 +1,56 @@
+import Autograd
+import Transformer
+import XCTest
+
+/// The model's stability telemetry on layouts whose values are known by hand.
+final class ModelTelemetryTests: XCTestCase {
+    /// With QK-Norm and its gains at their initial value 1, every q and k vector (a head's, or the
+    /// whole projection's) has RMS 1 up to eps after the norm, and RoPE rotates pairs without
+    /// changing their norm: `q_rms = k_rms = 1` up to eps, `√(ms / (ms + eps))` for a vector of mean
+    /// square ms. The tiny model's q and k have ms ≈ 3e-3, so eps is 1e-10 here (with the default
+    /// 1e-6 the RMS is 0.9997, eps's own doing).
+    func testQueryKeyRMSIsOneUnderQKNormAtInitialisation() throws {
+        for qkNorm in [ModelConfig.QKNorm.head, .full] {
+            for position in ModelConfig.Position.allCases {
+                var config = tinyConfig(qkNorm: qkNorm, position: position, kvHeads: 1)
+                config.normEps = 1e-10
+                let model = try TransformerModel(config: config)
+                let telemetry = try XCTUnwrap(Tape.withoutGradients {
+                    model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true).telemetry
+                })
+                XCTAssertEqual(telemetry.layers.count, 2)
+                for value in telemetry.queryRMS + telemetry.keyRMS {
+                    XCTAssertEqual(value, 1, accuracy: 1e-5, "\(qkNorm) \(position)")
+                }
+            }
+        }
+    }
+
+    /// Measuring changes no number of the step (it only reads), and a step that does not
+    /// measure carries no telemetry.
+    func testMeasuringLeavesTheStepUnchanged() throws {
+        let model = try TransformerModel(config: tinyConfig())
+        let plain = model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5)
+        let measured = model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true)
+        XCTAssertEqual(plain.loss.item, measured.loss.item)
+        XCTAssertEqual(plain.logits.values, measured.logits.values)
+        XCTAssertEqual(plain.attentionLogitMax, measured.attentionLogitMax)
+        XCTAssertNil(plain.telemetry)
+        XCTAssertNotNil(measured.telemetry)
+    }
+
+    /// Shards merge their telemetry in shard order into the whole batch's (up to rounding).
+    func testShardedTelemetryMatchesTheWholeBatch() throws {
+        let model = try TransformerModel(config: tinyConfig())
+        let whole = try XCTUnwrap(model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true).telemetry)
+        model.zeroGradients()
+        let sharded = try XCTUnwrap(DataParallel(model: model, shards: 2)
+            .lossAndGradients(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true).telemetry)
+        for (a, b) in [(whole.attentionEntropy, sharded.attentionEntropy), (whole.attentionEntropyMin, sharded.attentionEntropyMin),
+                       (whole.queryRMS, sharded.queryRMS), (whole.keyRMS, sharded.keyRMS),
+                       ([whole.outputLogSumExpMean], [sharded.outputLogSumExpMean])] {
+            for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6) }
+        }
+        XCTAssertEqual(whole.outputLogitMax, sharded.outputLogitMax, accuracy: 1e-6)
+    }
+}
