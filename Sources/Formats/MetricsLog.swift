@@ -36,52 +36,49 @@ public struct MetricsRecord: Equatable {
 }
 
 /// Appends records to `metrics.jsonl`, one complete line per write.
+///
+/// Each line is one write(2) (`AppendOnlyFile`); a write that fails part-way (a full disk, a
+/// file-size limit) is cut back to the previous line before the error is thrown, so the log
+/// never ends in a torn line that `compare` or `--resume` would have to skip.
 public final class MetricsLog {
     public let url: URL
-    private let handle: FileHandle
+    private let file: AppendOnlyFile
 
     /// Opens (creating if needed) the log for appending.
     public init(url: URL) throws {
         self.url = url
-        if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
-        }
-        handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
+        file = try AppendOnlyFile(url)
     }
 
-    deinit { try? handle.close() }
-
-    /// Appends one line. A single `write` of the whole line, so a crash can at worst leave the
-    /// last line torn, which readers skip.
+    /// Appends one line, or throws naming the file and the reason with the log unchanged.
     public func append(_ record: MetricsRecord) throws {
-        try handle.write(contentsOf: Data((record.jsonLine + "\n").utf8))
+        try file.append(Array((record.jsonLine + "\n").utf8))
     }
 
     /// Rewrites the log keeping only complete lines with `step ≤ step` (used on resume, so lines
-    /// written after the checkpoint by a run that then crashed do not appear twice).
+    /// written after the checkpoint by a run that then crashed do not appear twice). The file is
+    /// replaced atomically, and left alone when it needs no change.
     public static func truncate(_ url: URL, afterStep step: Int) throws {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return }
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let data = try FileIO.read(url)
         let kept = MetricsReader.lines(of: data).filter { line in
             guard let object = MetricsReader.parse(line), let lineStep = object["step"] as? Int else { return false }
             return lineStep <= step
         }
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".metrics-\(getpid()).jsonl")
-        try writeSynced(Data(kept.map { $0 + "\n" }.joined().utf8), to: temporary)
-        guard rename(temporary.path, url.path) == 0 else {
-            throw RunError("could not rewrite \(url.path): \(String(cString: strerror(errno)))")
-        }
+        let text = Data(kept.map { $0 + "\n" }.joined().utf8)
+        guard text != data else { return }
+        try FileIO.replace(url, with: text)
     }
 }
 
 /// Reads `metrics.jsonl` tolerantly: a torn or malformed line is skipped, not fatal.
 public enum MetricsReader {
-    /// Complete lines (a last line without its newline is torn and dropped).
+    /// Complete lines (a last line without its newline is torn and dropped); a line that is not
+    /// UTF-8 is dropped alone.
     static func lines(of data: Data) -> [String] {
-        guard let text = String(data: data, encoding: .utf8) ?? String(data: data.prefix { $0 != 0 }, encoding: .utf8) else { return [] }
-        var lines = text.components(separatedBy: "\n")
+        var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
         lines.removeLast()            // after the final newline: empty, or a torn line
-        return lines.filter { !$0.isEmpty }
+        return lines.compactMap { String(data: Data($0), encoding: .utf8) }.filter { !$0.isEmpty }
     }
 
     static func parse(_ line: String) -> [String: Any]? {
@@ -90,9 +87,6 @@ public enum MetricsReader {
 
     /// Every parseable line of the file at `url`, as dictionaries (`null` values as `NSNull`).
     public static func read(_ url: URL) throws -> [[String: Any]] {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw RunError("cannot read \(url.path)")
-        }
-        return lines(of: data).compactMap(parse)
+        lines(of: try FileIO.read(url)).compactMap(parse)
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 ///       run.txt                  the header facts: version, BLAS, threads, parameters, paths
 ///       metrics.jsonl            one JSON object per line
 ///       events.out.tfevents.*    the same scalars for TensorBoard
-///       checkpoints/step-000500/{model.safetensors, optimizer.safetensors, state.json}
+///       checkpoints/step-000500/{model.safetensors, optimizer.safetensors, state.json, manifest.json}
 ///       checkpoints/latest -> step-000500
 ///       lock                     pid of the process training in this folder
 public struct RunFolder {
@@ -34,19 +34,73 @@ public struct RunFolder {
     /// The newest complete checkpoint: the complete `step-*` folder of the highest step. (The
     /// folders, not the `latest` link, decide: a crash between a checkpoint's rename and the
     /// link's update leaves `latest` one behind.)
+    ///
+    /// A run that is still training saves and prunes while the folder is listed: a listing can
+    /// name only a folder that pruning removes before its files are checked, the newer one
+    /// arriving just after. Pruning never removes the newest complete checkpoint, so `step-*`
+    /// folders of which none is complete mean such a race, and the folder is listed again.
     public func latestCheckpoint() -> URL? {
-        completeCheckpoints().last
+        for _ in 0..<20 {
+            let names = checkpointNames()
+            if let latest = completeCheckpoints(names).last { return latest }
+            if names.isEmpty { return nil }
+        }
+        return nil
     }
 
     /// Complete checkpoint folders (those holding all three files), oldest step first. Temporary
     /// folders of interrupted writes (`.tmp-*`) are not checkpoints.
     public func completeCheckpoints() -> [URL] {
+        completeCheckpoints(checkpointNames())
+    }
+
+    /// The `step-*` folders of `checkpoints/`, oldest step first.
+    func checkpointNames() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
         let steps = names.compactMap { name in name.hasPrefix("step-") ? Int(name.dropFirst(5)).map { (name, $0) } : nil }
-        return steps.sorted { $0.1 < $1.1 }.map { checkpoints.appendingPathComponent($0.0) }
-            .filter { folder in
-                Self.checkpointFiles.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        return steps.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    func completeCheckpoints(_ names: [String]) -> [URL] {
+        names.map { checkpoints.appendingPathComponent($0) }.filter { folder in
+            Self.checkpointFiles.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        }
+    }
+
+    /// The log `qklab sweep` writes into a point's folder before the point's trainer starts.
+    public var sweepLog: URL { url.appendingPathComponent("train.log") }
+
+    /// Whether the folder holds a QKLab run, or the start of one: a complete checkpoint, or the
+    /// `run.txt` every run writes before its first step (its header starts "qklab "). Files
+    /// other tools also write (a `metrics.jsonl`, a `checkpoints/` folder) do not count.
+    public var holdsRun: Bool {
+        if !completeCheckpoints().isEmpty { return true }
+        guard let header = try? FileIO.read(info).prefix(6) else { return false }
+        return header == Data("qklab ".utf8)
+    }
+
+    /// Creates the folder of a new run, or throws (one line) when a new run may not be written
+    /// there. QKLab writes a new run only into a new or empty folder (or a sweep point's folder
+    /// holding just its `train.log`): it refuses a folder that already holds a run, and never
+    /// writes into a folder of someone's own files, whose `config.toml` it would replace.
+    public func createForNewRun() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw RunError("run folder \(url.path) is a file, not a folder: pick another --run-dir")
             }
+            if holdsRun {
+                let advice = completeCheckpoints().isEmpty
+                    ? "it has no checkpoint to resume from: remove the folder or pick another --run-dir"
+                    : "continue it with --resume \(url.path) or pick another --run-dir"
+                throw RunError("run folder \(url.path) already holds a run; \(advice)")
+            }
+            let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
+            if !names.isEmpty && names != [sweepLog.lastPathComponent] {
+                throw RunError("run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir")
+            }
+        }
+        try FileIO.createDirectory(url)
     }
 
     /// What the folder holds, for messages ("metrics.jsonl, checkpoints/ (empty)").

@@ -41,32 +41,20 @@ public enum SafeTensors {
     /// reference uses, stops at 128).
     static let maximumDepth = 128
 
-    /// Writes tensors in the given order; metadata goes to "__metadata__". Writes to `url`
-    /// directly (atomic renames are the caller's business), then fsyncs the file.
+    /// Writes tensors in the given order; metadata goes to "__metadata__". The file is replaced
+    /// atomically (`FileIO.replace`: a temporary file beside it, fsynced, renamed), so a failed
+    /// write leaves the previous file as it was.
     public static func write(_ tensors: [NamedTensor], metadata: [String: String] = [:], to url: URL) throws {
-        let data = try encode(tensors, metadata: metadata, destination: url.path)
-        let path = url.path
-        func failure(_ what: String) -> SafeTensorsError {
-            SafeTensorsError("cannot write safetensors file \(path): \(what): \(String(cString: strerror(errno)))")
+        try write(encoded: try encode(tensors, metadata: metadata, destination: url.path), to: url)
+    }
+
+    /// Writes the bytes of a file made by `encode` to `url`, atomically like `write`.
+    public static func write(encoded data: Data, to url: URL) throws {
+        do {
+            try FileIO.replace(url, with: data)
+        } catch let error as FileError {
+            throw SafeTensorsError("cannot write safetensors file \(url.path): \(String(cString: strerror(error.code)))")
         }
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw failure("open failed") }
-        var closed = false
-        defer { if !closed { close(fd) } }
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            var written = 0
-            while written < raw.count {
-                let result = posixWrite(fd, raw.baseAddress! + written, raw.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("write failed after \(written) of \(raw.count) bytes")
-                }
-                written += result
-            }
-        }
-        guard fsync(fd) == 0 else { throw failure("fsync failed") }
-        closed = true
-        guard close(fd) == 0 else { throw failure("close failed") }
     }
 
     /// Serialised bytes (used by write and by tests).
@@ -610,11 +598,7 @@ public enum SafeTensors {
     }
 }
 
-// Outside `SafeTensors`, whose `read`/`write` would shadow the POSIX calls.
-private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, buffer, count)
-}
-
+// Outside `SafeTensors`, whose `read` would shadow the POSIX call.
 private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
     read(fd, buffer, count)
 }

@@ -27,21 +27,41 @@ import Foundation
 /// Appends scalar summaries to a TensorBoard event file,
 /// `events.out.tfevents.<unix-seconds>.<hostname>` in a run folder.
 ///
-/// Each `add` writes one complete record with a single write, so a crash loses at most the
-/// record being written. Not thread-safe: use one writer from one thread at a time.
+/// Each `add` writes one complete record with a single write, and a write that fails part-way
+/// is cut back to the previous record (`AppendOnlyFile`), so the file never ends in a torn
+/// record. Not thread-safe: use one writer from one thread at a time.
 public final class TensorBoardWriter {
     /// The event file this writer appends to.
     public let fileURL: URL
-    /// nil once closed.
-    private var handle: FileHandle?
+    private let file: AppendOnlyFile
 
-    /// Creates the event file in `directory` (which must exist) and writes the first record,
-    /// the Event with file_version "brain.Event:2". Refuses to overwrite an existing file, which
-    /// happens only if two writers start in the same second on the same host and folder.
+    /// Creates a new event file in `directory` (which must exist) and writes the first record,
+    /// the Event with file_version "brain.Event:2".
+    ///
+    /// The name's seconds are those of `wallTime`, or one more than the newest event file
+    /// already in the folder when that is not older, so the name is new and sorts after every
+    /// existing file (TensorBoard reads a folder's event files in name order; a resumed run
+    /// that starts within the same second as its previous part must not clash with it or sort
+    /// before it). The file is created exclusively: nothing is ever overwritten.
     public init(directory: URL, wallTime: Double = Date().timeIntervalSince1970) throws {
-        let name = "events.out.tfevents.\(Int(wallTime)).\(Self.hostName())"
-        fileURL = directory.appendingPathComponent(name)
-        handle = try Self.createFile(fileURL)
+        let host = Self.hostName()
+        let newest = Self.eventFiles(in: directory).compactMap { Self.seconds(inName: $0.lastPathComponent) }.max()
+        var seconds = max(Int(wallTime), newest.map { $0 + 1 } ?? Int.min)
+        var created: (URL, AppendOnlyFile)?
+        for _ in 0..<100 where created == nil {
+            let url = directory.appendingPathComponent("events.out.tfevents.\(seconds).\(host)")
+            do {
+                created = (url, try AppendOnlyFile(url, exclusive: true))
+            } catch let error as FileError where error.code == EEXIST {
+                seconds += 1
+            } catch let error as FileError {
+                throw TensorBoardError("cannot create TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
+            }
+        }
+        guard let (url, file) = created else {
+            throw TensorBoardError("cannot create a TensorBoard event file in \(directory.path): every name tried exists")
+        }
+        (fileURL, self.file) = (url, file)
         do {
             try append(TensorBoardEncoding.event(wallTime: wallTime, fileVersion: TensorBoardEncoding.fileVersion))
         } catch {
@@ -63,29 +83,59 @@ public final class TensorBoardWriter {
 
     /// Closes the file. Later `add` calls throw; closing twice does nothing.
     public func close() {
-        try? handle?.close()
-        handle = nil
+        file.close()
     }
 
-    /// Frames `event` as a TFRecord and appends it. FileHandle does not buffer, so the record
-    /// is with the operating system once this returns (no fsync per record).
+    /// Frames `event` as a TFRecord and appends it with one write (no fsync per record).
     private func append(_ event: [UInt8]) throws {
-        guard let handle else { throw TensorBoardError("cannot write TensorBoard event file \(fileURL.path): the writer is closed") }
         do {
-            try handle.seekToEnd()
-            try handle.write(contentsOf: Data(TFRecord.frame(event)))
-        } catch {
-            throw TensorBoardError("cannot write TensorBoard event file \(fileURL.path): \(error.localizedDescription)")
+            try file.append(TFRecord.frame(event))
+        } catch let error as FileError {
+            let reason = error.code == EBADF ? "the writer is closed" : String(cString: strerror(error.code))
+            throw TensorBoardError("cannot write TensorBoard event file \(fileURL.path): \(reason)")
         }
     }
 
-    /// Creates `url` exclusively (O_EXCL) and opens it for writing.
-    private static func createFile(_ url: URL) throws -> FileHandle {
-        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw TensorBoardError("cannot create TensorBoard event file \(url.path): \(String(cString: strerror(errno)))")
+    /// Cuts every event file in `directory` back to its records of steps ≤ `step` (and its
+    /// file_version record), dropping a torn or damaged tail. Used on resume, so that the steps
+    /// between the checkpoint and an interruption, which the resumed run trains again, are
+    /// not shown twice: the TensorBoard view of a resumed run equals its metrics.jsonl. A file
+    /// that needs no change is not touched; one that does is replaced atomically.
+    public static func truncateEventFiles(in directory: URL, afterStep step: Int) throws {
+        for url in eventFiles(in: directory) {
+            let bytes: [UInt8]
+            do {
+                bytes = [UInt8](try FileIO.read(url))
+            } catch let error as FileError {
+                throw TensorBoardError("cannot read TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
+            }
+            var kept: [UInt8] = []
+            var offset = 0
+            while offset < bytes.count, let (data, next) = try? TFRecord.unframe(bytes, at: offset),
+                  let record = try? TensorBoardDecoding.event(data) {
+                if record.step <= step { kept += bytes[offset..<next] }
+                offset = next
+            }
+            guard kept.count != bytes.count else { continue }
+            do {
+                try FileIO.replace(url, with: Data(kept))
+            } catch let error as FileError {
+                throw TensorBoardError("cannot rewrite TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
+            }
         }
-        return FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// The event files in `directory` (names starting `events.out.tfevents.`), sorted by name.
+    public static func eventFiles(in directory: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasPrefix("events.out.tfevents.") && !$0.hasPrefix(".") }.sorted()
+            .map { directory.appendingPathComponent($0) }
+    }
+
+    /// The seconds of an event file's name, `events.out.tfevents.<seconds>.<host>`.
+    static func seconds(inName name: String) -> Int? {
+        let rest = name.dropFirst("events.out.tfevents.".count)
+        return Int(rest.prefix { $0.isNumber })
     }
 
     /// The host name as `gethostname` reports it (what TensorFlow's writers use), without any
@@ -138,9 +188,9 @@ public enum TensorBoardReader {
     public static func read(_ url: URL) throws -> [TensorBoardRecord] {
         let bytes: [UInt8]
         do {
-            bytes = [UInt8](try Data(contentsOf: url))
-        } catch {
-            throw TensorBoardError("cannot read TensorBoard event file \(url.path): \(error.localizedDescription)")
+            bytes = [UInt8](try FileIO.read(url))
+        } catch let error as FileError {
+            throw TensorBoardError("cannot read TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
         }
         var records: [TensorBoardRecord] = []
         var offset = 0
@@ -160,29 +210,9 @@ public enum TensorBoardReader {
     }
 }
 
-// MARK: - CRC32C
+// MARK: - CRC32C (masked)
 
-/// CRC32C (Castagnoli, reflected polynomial 0x82F63B78) of `bytes`, the checksum TFRecords use
-/// (before masking). crc32c("123456789") == 0xE3069283.
-public func crc32c(_ bytes: some Sequence<UInt8>) -> UInt32 {
-    let table = CRC32C.table
-    var crc: UInt32 = 0xFFFF_FFFF
-    for byte in bytes {
-        crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8)
-    }
-    return ~crc
-}
-
-enum CRC32C {
-    /// The byte-at-a-time lookup table, built once.
-    static let table: [UInt32] = (0..<256).map { index in
-        var crc = UInt32(index)
-        for _ in 0..<8 {
-            crc = crc & 1 == 1 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1
-        }
-        return crc
-    }
-
+extension CRC32C {
     /// TFRecord's masked CRC, so that a CRC stored inside checksummed data does not checksum
     /// to a fixed value.
     static func masked(_ bytes: some Sequence<UInt8>) -> UInt32 {

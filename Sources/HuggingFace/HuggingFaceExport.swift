@@ -29,11 +29,7 @@ public enum HuggingFaceExport {
         guard tokenizer.vocabularySize == model.config.vocabSize else {
             throw HuggingFaceError("vocabulary of \(tokenizer.vocabularySize) characters for a model with vocab_size \(model.config.vocabSize)")
         }
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        } catch {
-            throw HuggingFaceError("cannot create export folder \(folder.path): \(describe(error))")
-        }
+        try FileIO.createDirectory(folder)
         try writeSynced(try config.jsonData(), to: folder.appendingPathComponent("config.json"))
         // transformers reads safetensors metadata only with "format": "pt" (other formats are refused).
         try SafeTensors.write(tensors(of: model), metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import HuggingFace
 import Training
@@ -13,12 +14,42 @@ struct ExportHF: ParsableCommand {
     @Argument(help: "Run folder or checkpoint folder.")
     var path: String
 
-    @Argument(help: "Output folder (created if missing).")
+    @Argument(help: "Output folder: new, empty, or an earlier export (whose files are replaced); a folder holding other files is refused.")
     var output: String
 
     func run() throws {
+        let folder = URL(fileURLWithPath: output).standardizedFileURL
+        try Self.checkOutputFolder(folder)
         let trained = try TrainedModel(path: path)
-        let config = try HuggingFaceExport.write(trained, to: URL(fileURLWithPath: output))
+        let config = try HuggingFaceExport.write(trained, to: folder)
         print("\(trained.checkpoint.path) → \(output) (\(config.architecture.className))")
+    }
+
+    /// The files an export writes.
+    static let exportFiles: Set<String> = ["config.json", "model.safetensors", "vocab.json"]
+
+    /// export-hf never writes into a folder of someone else's files: the output must be new,
+    /// empty, or an earlier export (nothing but the export's three files, with a config.json
+    /// exactly as export-hf writes it), whose files it then replaces.
+    static func checkOutputFolder(_ folder: URL) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else { throw RunError("export folder \(folder.path) is a file, not a folder") }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        } catch {
+            throw RunError("cannot read export folder \(folder.path): \(describe(error))")
+        }
+        guard !names.isEmpty else { return }
+        let others = names.filter { !exportFiles.contains($0) }
+        let configURL = folder.appendingPathComponent("config.json")
+        let hasExportConfig = (try? FileIO.read(configURL)).map { data in
+            (try? HuggingFaceConfig(json: data, source: configURL.path).jsonData()) == data
+        } ?? false
+        if hasExportConfig && others.isEmpty { return }        // an earlier export: replaced
+        let foreign = hasExportConfig ? others : names         // an export plus someone's files, or someone's folder
+        let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? " and \(foreign.count - 5) more" : "")
+        throw RunError("export folder \(folder.path) holds files export-hf did not write (\(shown)); export into a new or empty folder")
     }
 }

@@ -11,10 +11,10 @@ struct Logits: ParsableCommand {
     @Argument(help: "Run folder or checkpoint folder.")
     var path: String
 
-    @Option(help: ArgumentHelp("Token ids, comma-separated (at most block_size).", valueName: "ids"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Token ids, comma-separated (at most block_size).", valueName: "ids"))
     var tokens: String?
 
-    @Option(help: "Text to encode with the run's vocabulary instead of --tokens.")
+    @Option(parsing: .unconditional, help: "Text to encode with the run's vocabulary instead of --tokens.")
     var text: String?
 
     func validate() throws {
@@ -29,7 +29,11 @@ struct Logits: ParsableCommand {
 
     func parseIDs(_ list: String) throws -> [Int32] {
         try list.split(separator: ",").map {
-            guard let id = Int32($0.trimmingCharacters(in: .whitespaces)) else { throw RunError("--tokens: \"\($0)\" is not a token id") }
+            let text = $0.trimmingCharacters(in: .whitespaces)
+            guard let id = Int32(text) else {
+                let reason = Int(text) != nil ? "out of range" : "not an integer"
+                throw RunError("--tokens: \"\(text)\" is not a token id (\(reason))")
+            }
             return id
         }
     }

@@ -11,29 +11,24 @@ struct Sample: ParsableCommand {
     @Argument(help: "Run folder or checkpoint folder.")
     var path: String
 
-    @Option(help: "Text to continue (default: a newline).")
-    var prompt = "\n"
+    @Option(parsing: .unconditional, help: "Text to continue (default: a line feed, or when the corpus has none, the vocabulary's first character).")
+    var prompt: String?
 
-    @Option(help: "Characters to generate.")
+    @Option(parsing: .unconditional, help: "Characters to generate (0 to 100000000).", transform: { try OptionValue.integer($0, in: 0...100_000_000) })
     var tokens = 500
 
-    @Option(help: "Sampling temperature; 0 is greedy.")
+    @Option(parsing: .unconditional, help: "Sampling temperature, a finite number ≥ 0; 0 is greedy.", transform: { try OptionValue.number($0, atLeast: 0) })
     var temperature = 0.8
 
-    @Option(help: "Sample only among the k most likely characters (0 = all).")
+    @Option(parsing: .unconditional, help: "Sample only among the k most likely characters (0 = all).", transform: { try OptionValue.integer($0, in: 0...Int.max) })
     var topK = 0
 
-    @Option(help: "Seed of the sampler.")
+    @Option(parsing: .unconditional, help: "Seed of the sampler (0 to 2^64 - 1).", transform: { try OptionValue.seed($0) })
     var seed: UInt64 = 0
-
-    func validate() throws {
-        if tokens < 0 { throw ValidationError("--tokens must be ≥ 0") }
-        if temperature < 0 || !temperature.isFinite { throw ValidationError("--temperature must be ≥ 0") }
-        if topK < 0 { throw ValidationError("--top-k must be ≥ 0") }
-    }
 
     func run() throws {
         let trained = try TrainedModel(path: path)
+        let prompt = self.prompt ?? trained.tokenizer.defaultPrompt   // always in the vocabulary
         let promptIDs: [Int32]
         do {
             promptIDs = try trained.tokenizer.encode(prompt)

@@ -77,12 +77,18 @@ class SmokeRunTestCase: ScratchTestCase {
     }
 
     /// Rewrites the latest checkpoint's state.json through `edit` (on its JSON object), as an
-    /// older QKLab would have written it.
+    /// older QKLab would have written it; its entry in manifest.json is rewritten to match, so
+    /// that only the edit differs.
     func editState(_ folder: RunFolder, _ edit: (inout [String: Any]) -> Void) throws {
         let url = folder.latestCheckpoint()!.appendingPathComponent("state.json")
         var object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
         edit(&object)
-        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: url)
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: url)
+        let manifestURL = url.deletingLastPathComponent().appendingPathComponent(CheckpointManifest.fileName)
+        var manifest = try JSONDecoder().decode(CheckpointManifest.self, from: Data(contentsOf: manifestURL))
+        manifest.add("state.json", data)
+        try manifest.jsonData.write(to: manifestURL)
     }
 
     func text(_ url: URL) throws -> String { try String(contentsOf: url, encoding: .utf8) }

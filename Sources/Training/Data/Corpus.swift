@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// A tokenized corpus split into training and validation parts.
@@ -13,12 +14,17 @@ public struct Corpus {
     /// Reads a UTF-8 text file and splits it. Throws for a missing, empty or non-UTF-8 file, or a
     /// split too short to hold one window of `blockSize + 1` tokens.
     public init(path: String, valFraction: Double, blockSize: Int) throws {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw DataError("corpus \(path): no such file (for the shipped corpora run scripts/get-data.sh)")
+        let bytes: Data
+        do {
+            bytes = try FileIO.read(URL(fileURLWithPath: path))
+        } catch let error as FileError {
+            throw DataError(error.code == ENOENT ? "corpus \(path): no such file (for the shipped corpora run scripts/get-data.sh)"
+                                                 : "corpus \(path): \(String(cString: strerror(error.code)))")
         }
-        guard let text = String(data: bytes, encoding: .utf8) else {
+        guard String(data: bytes, encoding: .utf8) != nil else {
             throw DataError("corpus \(path): not UTF-8 text")
         }
+        let text = String(decoding: bytes, as: UTF8.self)   // every byte, a leading BOM (U+FEFF) too, as Python reads it
         try self.init(text: text, fingerprint: CorpusFingerprint(of: bytes), source: path, valFraction: valFraction, blockSize: blockSize)
     }
 

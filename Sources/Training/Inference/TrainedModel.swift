@@ -11,19 +11,41 @@ public struct TrainedModel {
     public var tokenizer: CharTokenizer { state.tokenizer }
     public var config: TrainingConfig { state.config }
 
-    /// Loads from a run folder (its newest complete checkpoint) or from a checkpoint folder.
+    /// How many times a run's newest checkpoint is read again when pruning removed the one
+    /// picked (each retry picks the newest anew; losing the race this often would need a
+    /// checkpoint written faster than a few files are opened).
+    static let attempts = 20
+
+    /// Loads from a run folder (its newest complete checkpoint) or from a checkpoint folder. The
+    /// files are checked against the checkpoint's manifest. A run that is still training may
+    /// prune the checkpoint picked while it is read; the newest one is then picked again.
     public init(path: String) throws {
         let url = URL(fileURLWithPath: path).standardizedFileURL
         guard FileManager.default.fileExists(atPath: url.path) else { throw RunError("\(path): no such run or checkpoint folder") }
-        let isCheckpoint = FileManager.default.fileExists(atPath: url.appendingPathComponent("state.json").path)
-        if isCheckpoint {
-            checkpoint = url
-        } else if let latest = RunFolder(url).latestCheckpoint() {
-            checkpoint = latest
-        } else {
-            throw RunError("\(path) has no complete checkpoint (it holds: \(RunFolder(url).contentsSummary()))")
+        if FileManager.default.fileExists(atPath: url.appendingPathComponent("state.json").path) {
+            (checkpoint, state, model) = try Self.load(url)
+            return
         }
-        state = try Checkpoint.loadState(checkpoint)
+        let run = RunFolder(url)
+        var vanished: CheckpointVanished?
+        for _ in 0..<Self.attempts {
+            guard let latest = run.latestCheckpoint() else { break }
+            do {
+                (checkpoint, state, model) = try Self.load(latest)
+                return
+            } catch let error as CheckpointVanished {
+                vanished = error
+            }
+        }
+        if let vanished { throw vanished }
+        throw RunError("\(path) has no complete checkpoint (it holds: \(run.contentsSummary()))")
+    }
+
+    /// Reads `checkpoint`'s state and weights from one consistent set of checked files.
+    static func load(_ checkpoint: URL) throws -> (URL, CheckpointState, TransformerModel) {
+        let files = try CheckpointFiles.read(checkpoint, ["state.json", "model.safetensors"])
+        let state = try Checkpoint.decodeState(files["state.json"], of: checkpoint)
+        let model: TransformerModel
         do {
             model = try TransformerModel(config: state.config.model)
         } catch {
@@ -32,7 +54,9 @@ public struct TrainedModel {
         guard state.tokenizer.vocabularySize == state.config.model.vocabSize else {
             throw RunError("\(checkpoint.path)/state.json: vocabulary of \(state.tokenizer.vocabularySize) characters but vocab_size \(state.config.model.vocabSize)")
         }
-        try Checkpoint.restore(model: model, optimizer: nil, from: checkpoint)
+        try Checkpoint.restore(model: model, optimizer: nil, from: files)
+        Checkpoint.noteUnverified(files)
+        return (checkpoint, state, model)
     }
 
     /// Validation loss on the fixed evaluation windows of the run's corpus.

@@ -62,39 +62,50 @@ public enum Checkpoint {
         for tensor in modelTensors + optimizerTensors where !tensor.values.allSatisfy(\.isFinite) {
             throw RunError("refusing to write checkpoint of step \(state.step): \(tensor.name) holds a non-finite value")
         }
-        let fileManager = FileManager.default
-        try fileManager.createDirectory(at: folder.checkpoints, withIntermediateDirectories: true)
         let final = folder.checkpoint(step: state.step)
         let temporary = folder.checkpoints.appendingPathComponent(".tmp-\(final.lastPathComponent)-\(getpid())")
-        try? fileManager.removeItem(at: temporary)
         do {
-            try fileManager.createDirectory(at: temporary, withIntermediateDirectories: true)
-            let metadata = ["format": "qklab-\(state.format)", "step": String(state.step)]
-            try SafeTensors.write(modelTensors, metadata: metadata, to: temporary.appendingPathComponent("model.safetensors"))
-            try SafeTensors.write(optimizerTensors, metadata: metadata, to: temporary.appendingPathComponent("optimizer.safetensors"))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try writeSynced(try encoder.encode(state), to: temporary.appendingPathComponent("state.json"))
-            syncDirectory(temporary)
-            if fileManager.fileExists(atPath: final.path) { try discard(final, in: folder) }
-            try fileManager.moveItem(at: temporary, to: final)
+            try FileIO.createDirectory(folder.checkpoints)
+            try? FileManager.default.removeItem(at: temporary)
+            try FileIO.createDirectory(temporary)
+            try writeFiles(model: modelTensors, optimizer: optimizerTensors, state: state, to: temporary)
+            if FileManager.default.fileExists(atPath: final.path) { try discard(final, in: folder) }
+            try FileIO.move(temporary, to: final)
             syncDirectory(folder.checkpoints)
         } catch {
-            try? fileManager.removeItem(at: temporary)
-            throw RunError("could not write checkpoint \(final.path): \(describe(error)); the previous checkpoint is intact")
+            try? FileManager.default.removeItem(at: temporary)
+            let previous = folder.latestCheckpoint().map { "the previous checkpoint is intact (\($0.lastPathComponent))" } ?? "no earlier checkpoint exists"
+            throw RunError("could not write checkpoint \(final.path): \(describe(error)); \(previous)")
         }
         try pointLatest(at: final, in: folder)
         return final
     }
 
+    /// Writes the checkpoint's files into the (temporary) folder `folder`, the manifest of their
+    /// checksums last; the model file's metadata says that a manifest exists.
+    static func writeFiles(model: [NamedTensor], optimizer: [NamedTensor], state: CheckpointState, to folder: URL) throws {
+        let metadata = ["format": "qklab-\(state.format)", "step": String(state.step), CheckpointManifest.metadataKey: CheckpointManifest.fileName]
+        var manifest = CheckpointManifest()
+        for (name, tensors) in [("model.safetensors", model), ("optimizer.safetensors", optimizer)] {
+            let data = try SafeTensors.encode(tensors, metadata: metadata)
+            manifest.add(name, data)
+            try SafeTensors.write(encoded: data, to: folder.appendingPathComponent(name))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let stateData = try encoder.encode(state)
+        manifest.add("state.json", stateData)
+        try writeSynced(stateData, to: folder.appendingPathComponent("state.json"))
+        try writeSynced(manifest.jsonData, to: folder.appendingPathComponent(CheckpointManifest.fileName))
+        syncDirectory(folder)
+    }
+
     /// Re-points `checkpoints/latest` at `checkpoint` atomically (new link, then rename).
     static func pointLatest(at checkpoint: URL, in folder: RunFolder) throws {
         let link = folder.checkpoints.appendingPathComponent(".latest-\(getpid())")
-        try? FileManager.default.removeItem(at: link)
-        try FileManager.default.createSymbolicLink(atPath: link.path, withDestinationPath: checkpoint.lastPathComponent)
-        guard rename(link.path, folder.latest.path) == 0 else {
-            throw RunError("could not update \(folder.latest.path): \(String(cString: strerror(errno)))")
-        }
+        unlink(link.path)
+        guard symlink(checkpoint.lastPathComponent, link.path) == 0 else { throw FileError("create link", link.path) }
+        guard rename(link.path, folder.latest.path) == 0 else { throw FileError("update", folder.latest.path) }
         syncDirectory(folder.checkpoints)
     }
 
@@ -113,38 +124,56 @@ public enum Checkpoint {
     static func discard(_ checkpoint: URL, in folder: RunFolder) throws {
         let trash = folder.checkpoints.appendingPathComponent(".trash-\(checkpoint.lastPathComponent)-\(getpid())")
         try? FileManager.default.removeItem(at: trash)
-        try FileManager.default.moveItem(at: checkpoint, to: trash)
-        try FileManager.default.removeItem(at: trash)
+        try FileIO.move(checkpoint, to: trash)
+        do {
+            try FileManager.default.removeItem(at: trash)
+        } catch {
+            throw RunError("cannot remove \(trash.path): \(describe(error))")
+        }
     }
 
-    /// Reads `state.json` of a checkpoint folder.
+    /// Reads `state.json` of a checkpoint folder, checked against the checkpoint's manifest.
     public static func loadState(_ checkpoint: URL) throws -> CheckpointState {
+        let files = try CheckpointFiles.read(checkpoint, ["state.json"])
+        noteUnverified(files)
+        return try decodeState(files["state.json"], of: checkpoint)
+    }
+
+    /// Decodes and validates the bytes of a checkpoint's `state.json`.
+    public static func decodeState(_ data: Data, of checkpoint: URL) throws -> CheckpointState {
         let url = checkpoint.appendingPathComponent("state.json")
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw RunError("checkpoint \(checkpoint.path) has no state.json")
-        }
         do {
             let state = try JSONDecoder().decode(CheckpointState.self, from: data)
             try state.validate()
             return state
+        } catch let error as TokenizerError {
+            throw RunError("checkpoint \(checkpoint.path): \(error.description)")
         } catch {
             throw RunError("corrupt checkpoint state \(url.path): \(describe(error))")
         }
     }
 
-    /// Loads weights into `model` (and moments into `optimizer`), checking that names and shapes
-    /// match exactly: a partial load is never silent.
+    /// Loads weights into `model` (and moments into `optimizer`), checking the files against the
+    /// manifest and that names and shapes match exactly: a partial load is never silent.
     public static func restore(model: TransformerModel, optimizer: AdamW?, from checkpoint: URL) throws {
-        let weights = try SafeTensors.read(checkpoint.appendingPathComponent("model.safetensors")).tensors
-        try assign(weights, to: model.parameters.map { ($0.name, $0.tensor) }, source: checkpoint.appendingPathComponent("model.safetensors").path)
+        let names = ["model.safetensors"] + (optimizer == nil ? [] : ["optimizer.safetensors"])
+        try restore(model: model, optimizer: optimizer, from: try CheckpointFiles.read(checkpoint, names))
+    }
+
+    /// Loads weights (and moments) from files already read and checked.
+    public static func restore(model: TransformerModel, optimizer: AdamW?, from files: CheckpointFiles) throws {
+        let modelURL = files.checkpoint.appendingPathComponent("model.safetensors")
+        let weights = try SafeTensors.decode(files["model.safetensors"], source: modelURL.path).tensors
+        try assign(weights, to: model.parameters.map { ($0.name, $0.tensor) }, source: modelURL.path)
         guard let optimizer else { return }
-        let moments = try SafeTensors.read(checkpoint.appendingPathComponent("optimizer.safetensors")).tensors
+        let optimizerURL = files.checkpoint.appendingPathComponent("optimizer.safetensors")
+        let moments = try SafeTensors.decode(files["optimizer.safetensors"], source: optimizerURL.path).tensors
         var targets: [(String, Tensor)] = []
         for (index, parameter) in model.parameters.enumerated() {
             targets.append(("\(parameter.name).exp_avg", optimizer.firstMoments[index]))
             targets.append(("\(parameter.name).exp_avg_sq", optimizer.secondMoments[index]))
         }
-        try assign(moments, to: targets, source: checkpoint.appendingPathComponent("optimizer.safetensors").path)
+        try assign(moments, to: targets, source: optimizerURL.path)
     }
 
     /// Copies `tensors` into `targets` by name; every target must be present with its shape, and

@@ -11,11 +11,17 @@ public final class RunLock {
         url = folder.lock
         let pid = getpid()
         for _ in 0..<2 {
-            let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard fd >= 0 || errno == EEXIST else { throw FileError("create lock file", url.path) }
             if fd >= 0 {
                 let text = "\(pid)\n"
-                _ = text.withCString { write(fd, $0, strlen($0)) }
+                let written = text.withCString { write(fd, $0, strlen($0)) }
+                let failure = errno
                 close(fd)
+                guard written == strlen(text) else {
+                    unlink(url.path)
+                    throw FileError("write lock file", url.path, code: written < 0 ? failure : EIO)
+                }
                 return
             }
             let owner = (try? String(contentsOf: url, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

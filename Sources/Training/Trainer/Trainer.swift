@@ -42,14 +42,8 @@ public final class Trainer {
     /// A new run in `folder` (created; refused if it already holds a run). With `initialWeights`,
     /// the model starts from those weights instead of its initialisation.
     public init(config: TrainingConfig, folder: RunFolder, configSource: String, initialWeights: InitialWeights? = nil) throws {
-        if FileManager.default.fileExists(atPath: folder.metrics.path) || !folder.completeCheckpoints().isEmpty {
-            let advice = folder.completeCheckpoints().isEmpty
-                ? "it has no checkpoint to resume from: remove the folder or pick another --run-dir"
-                : "continue it with --resume \(folder.url.path) or pick another --run-dir"
-            throw RunError("run folder \(folder.url.path) already holds a run; \(advice)")
-        }
         try ConfigLoader.checkSchedule(config)
-        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        try folder.createForNewRun()   // refuses a folder holding a run, or someone's own files
         lock = try RunLock(folder: folder)
         Self.applyThreads(config.train.threads)
         corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
@@ -145,8 +139,11 @@ public final class Trainer {
     @discardableResult
     public func run() throws -> TrainingSummary {
         let metrics = try MetricsLog(url: folder.metrics)
-        let tensorBoard = try? TensorBoardWriter(directory: folder.url)
-        defer { tensorBoard?.close() }
+        // The TensorBoard view equals metrics.jsonl: a resumed run's steps after its checkpoint
+        // leave the old event files, and the new file sorts after them.
+        try TensorBoardWriter.truncateEventFiles(in: folder.url, afterStep: step)
+        let tensorBoard = try TensorBoardWriter(directory: folder.url)
+        defer { tensorBoard.close() }
         clock = Stopwatch()
         let train = config.train
         let tokensPerStep = Double(train.batchSize * config.model.blockSize)
@@ -168,7 +165,7 @@ public final class Trainer {
                 tokensPerSecond = Double(step - intervalStart.step) * tokensPerStep / max(now - intervalStart.time, 1e-9)
                 intervalStart = (step, now)
                 try metrics.append(metricsRecord(record, tokensPerSecond: tokensPerSecond))
-                tensorBoard.map { try? $0.add(step: step, scalars: scalars(record, tokensPerSecond: tokensPerSecond)) }
+                try tensorBoard.add(step: step, scalars: scalars(record, tokensPerSecond: tokensPerSecond))
             }
             if !record.isFinite { try handleNonFinite(record) }   // throws under "stop"; "skip" goes on
             if train.evalInterval > 0 && (step % train.evalInterval == 0 || step == train.maxSteps) {
@@ -176,7 +173,7 @@ public final class Trainer {
                 lastValLoss = valLoss
                 bestValLoss = min(bestValLoss ?? .infinity, valLoss)
                 try metrics.append(MetricsRecord([("step", .integer(step)), ("val_loss", .precise(valLoss))]))
-                tensorBoard.map { try? $0.add(step: step, scalars: [("val_loss", Float(valLoss))]) }
+                try tensorBoard.add(step: step, scalars: [("val_loss", Float(valLoss))])
             }
             if step == train.maxSteps {
                 guard hasTrained else { throw SkipRule.nothingLearned(steps: step, report: folder.nonFiniteReport) }

@@ -1,0 +1,216 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The `qklab` executable as a user runs it (`.build/debug/qklab`, which `.ci/run` builds before
+/// the tests — `swift test` alone does not rebuild it; skipped when it is missing): command-line errors are one
+/// line with the right reason (issue 14, item 9), `sample` with no options works on every
+/// corpus (item 5), failures of every command are one line (items 7, 8, 10), and a run that is
+/// still training can be read (issue 20, item 12).
+final class CommandLineTests: ScratchTestCase {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let executable = repository.appendingPathComponent(".build/debug/qklab")
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
+            throw XCTSkip("\(Self.executable.path) is missing: build it with swift build --product qklab (.ci/run does)")
+        }
+    }
+
+    struct Result {
+        var status: Int32
+        var output: String
+        var error: String
+    }
+
+    /// Runs `qklab arguments` (or `bash -c script`) and waits for it.
+    @discardableResult
+    func qklab(_ arguments: [String], shell: String? = nil) throws -> Result {
+        let process = Process()
+        if let shell {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", shell + " \"$@\"", "qklab", Self.executable.path] + arguments
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = arguments
+        }
+        process.currentDirectoryURL = scratch
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+                      error: String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// Asserts exit status `status` and exactly one line on stderr containing `fragments`.
+    func assertFails(_ arguments: [String], status: Int32 = 1, _ fragments: [String], shell: String? = nil,
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try qklab(arguments, shell: shell)
+        XCTAssertEqual(result.status, status, "\(arguments): \(result.error)", file: file, line: line)
+        let lines = result.error.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.count, 2, "one line: \(result.error)", file: file, line: line)
+        XCTAssertEqual(lines.last, "", file: file, line: line)
+        for fragment in fragments {
+            XCTAssertTrue(result.error.contains(fragment), "\(arguments): \"\(result.error)\" lacks \"\(fragment)\"", file: file, line: line)
+        }
+        XCTAssertFalse(result.error.contains("Error Domain"), result.error, file: file, line: line)
+    }
+
+    /// A smoke run in `name` on `corpus` (a path), `steps` steps.
+    func train(_ name: String, corpus: String? = nil, _ overrides: [String] = []) throws -> String {
+        let corpusPath = corpus ?? Self.repository.appendingPathComponent("data/smoke.txt").path
+        var arguments = ["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", name,
+                         "--set", "data.path=\(corpusPath)", "--set", "train.max_steps=3", "--set", "train.eval_interval=0"]
+        arguments += overrides.flatMap { ["--set", $0] }
+        let result = try qklab(arguments)
+        XCTAssertEqual(result.status, 0, result.error)
+        return scratch.appendingPathComponent(name).path
+    }
+
+    func testArgumentErrorsAreOneLineWithTheRightReason() throws {
+        let cases: [([String], String)] = [
+            (["sample", "run", "--temperature=inf"], "qklab sample: --temperature inf: must be a finite number ≥ 0, not infinity (see 'qklab sample --help')"),
+            (["sample", "run", "--temperature", "-inf"], "qklab sample: --temperature -inf: must be a finite number ≥ 0, not infinity"),
+            (["sample", "run", "--temperature", "nan"], "qklab sample: --temperature nan: must be a finite number ≥ 0, not NaN"),
+            (["sample", "run", "--temperature", "1e999"], "qklab sample: --temperature 1e999: must be a finite number ≥ 0 (1e999 is beyond the range of a Double)"),
+            (["sample", "run", "--temperature", "-0.5"], "qklab sample: --temperature -0.5: must be ≥ 0"),
+            (["sample", "run", "--temperature", "warm"], "qklab sample: --temperature warm: not a number"),
+            (["sample", "run", "--tokens", "-1"], "qklab sample: --tokens -1: must be an integer from 0 to 100000000"),
+            (["sample", "run", "--tokens", "99999999999999999999"], "qklab sample: --tokens 99999999999999999999: must be an integer from 0 to 100000000"),
+            (["sample", "run", "--tokens", "2.5"], "qklab sample: --tokens 2.5: not an integer"),
+            (["sample", "run", "--top-k", "-3"], "qklab sample: --top-k -3: must be an integer ≥ 0"),
+            (["sample", "run", "--seed", "-1"], "qklab sample: --seed -1: must be an integer from 0 to 18446744073709551615"),
+            (["sample", "run", "--seed", "18446744073709551616"], "qklab sample: --seed 18446744073709551616: must be an integer from 0 to 18446744073709551615"),
+            (["sample"], "qklab sample: Missing expected argument '<path>' (see 'qklab sample --help')"),
+            (["sample", "run", "--prompt"], "qklab sample: Missing value for '--prompt <prompt>'"),
+            (["sample", "run", "--colour"], "qklab sample: Unknown option '--colour'"),
+            (["samples"], "qklab: Unexpected argument 'samples' (see 'qklab --help')"),
+            (["info", "--size", "-5"], "qklab info: --size -5: a value starting with '-' is read as an option here; write --size=-5"),
+            (["info", "--seconds", "abc"], "qklab info: --seconds abc: not a valid value"),
+            (["train"], "qklab train: give --config FILE for a new run or --resume DIR to continue one (see 'qklab train --help')"),
+            (["logits", "run"], "qklab logits: give exactly one of --tokens and --text"),
+            (["export-hf", "run"], "qklab export-hf: Missing expected argument '<output>'"),
+        ]
+        for (arguments, expected) in cases {
+            try assertFails(arguments, status: 64, [expected])
+        }
+        // Help and version still print normally.
+        let help = try qklab(["sample", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.output.contains("--temperature"))
+        XCTAssertTrue(help.output.contains("(default: a line feed, or"), help.output)
+        XCTAssertEqual(try qklab(["--version"]).status, 0)
+    }
+
+    /// `sample RUN` with no options on corpora without a line feed, with CR LF only, with CR
+    /// only, of emoji: it continues a prompt that is always in the vocabulary.
+    func testSampleWithNoOptionsWorksOnEveryCorpus() throws {
+        let corpora: [String: String] = [
+            "crlf": String(repeating: "To be, or not to be\r\n", count: 300),
+            "one-line": String(repeating: "abcd efgh ", count: 300),
+            "cr": String(repeating: "line\r", count: 300),
+            "emoji": String(repeating: "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{1F1FA}\u{1F1F8} e\u{301}\u{E9} ", count: 100),
+        ]
+        for (name, text) in corpora {
+            let corpus = scratch.appendingPathComponent("\(name).txt")
+            try Data(text.utf8).write(to: corpus)
+            let run = try train(name, corpus: corpus.path)
+            let result = try qklab(["sample", run, "--tokens", "40"])
+            XCTAssertEqual(result.status, 0, "\(name): \(result.error)")
+            XCTAssertEqual(result.error, "", name)
+            XCTAssertGreaterThanOrEqual(result.output.unicodeScalars.count, 41, name)
+            XCTAssertEqual(try qklab(["sample", run, "--prompt", "-", "--tokens", "1"]).error.contains("Missing value"), false, "a prompt may start with '-'")
+        }
+        // The vocabulary is code points: the CR LF run's vocab.json has "\r" and "\n" apart.
+        let export = scratch.appendingPathComponent("crlf-hf").path
+        XCTAssertEqual(try qklab(["export-hf", scratch.appendingPathComponent("crlf").path, export]).status, 0)
+        let vocabulary = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: export).appendingPathComponent("vocab.json")))
+        XCTAssertEqual(vocabulary.prefix(2), ["\n", "\r"])
+        XCTAssertTrue(vocabulary.allSatisfy { $0.unicodeScalars.count == 1 })
+    }
+
+    /// Failures while running are one line naming the path and the reason.
+    func testRuntimeFailuresAreOneLine() throws {
+        let run = try train("run")
+        try assertFails(["eval", "missing"], ["qklab: missing: no such run or checkpoint folder"])
+        // Someone's own folder is neither trained into nor exported into.
+        let own = scratch.appendingPathComponent("own")
+        try FileManager.default.createDirectory(at: own, withIntermediateDirectories: true)
+        try Data("mine\n".utf8).write(to: own.appendingPathComponent("config.toml"))
+        try Data("mine\n".utf8).write(to: own.appendingPathComponent("config.json"))
+        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", own.path],
+                        ["qklab: run folder \(own.path) is not empty and holds no QKLab run (it holds: config.json, config.toml)"])
+        try assertFails(["export-hf", run, own.path], ["qklab: export folder \(own.path) holds files export-hf did not write (config.json, config.toml); export into a new or empty folder"])
+        XCTAssertEqual(try Data(contentsOf: own.appendingPathComponent("config.json")), Data("mine\n".utf8))
+        XCTAssertEqual(try Data(contentsOf: own.appendingPathComponent("config.toml")), Data("mine\n".utf8))
+        // An earlier export is replaced; one with a file added by the user is not.
+        let export = scratch.appendingPathComponent("hf").path
+        XCTAssertEqual(try qklab(["export-hf", run, export]).status, 0)
+        XCTAssertEqual(try qklab(["export-hf", run, export]).status, 0, "an earlier export is replaced")
+        try Data("# card\n".utf8).write(to: URL(fileURLWithPath: export).appendingPathComponent("README.md"))
+        try assertFails(["export-hf", run, export], ["holds files export-hf did not write (README.md)"])
+        // A file-size limit (SIGXFSZ not even ignored by the shell: qklab ignores it itself).
+        let limited = scratch.appendingPathComponent("limited").path
+        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", limited,
+                         "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+                         "--set", "train.max_steps=5000", "--set", "train.checkpoint_interval=0"],
+                        ["qklab: cannot write", "\(limited)/", "File too large"], shell: "ulimit -f 50; exec")
+        let metrics = try Data(contentsOf: URL(fileURLWithPath: limited).appendingPathComponent("metrics.jsonl"))
+        XCTAssertEqual(metrics.last, 0x0A, "no torn line")
+        // Output that cannot be written is a failure, not an empty success.
+        try assertFails(["sample", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")
+        try assertFails(["eval", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")
+        try assertFails(["export-hf", run, "/proc/version/hf"], ["qklab: cannot create folder /proc/version/hf: Not a directory"])
+    }
+
+    /// A flipped byte in a checkpoint's tensor data is refused by every command that reads it.
+    func testDamagedCheckpointIsRefusedByEveryCommand() throws {
+        let run = try train("run")
+        let model = URL(fileURLWithPath: run).appendingPathComponent("checkpoints/step-000003/model.safetensors")
+        var bytes = try Data(contentsOf: model)
+        bytes[bytes.count - 10] ^= 0x40
+        try bytes.write(to: model)
+        let damaged = "checkpoint file \(model.path) is damaged: its CRC32C is "
+        try assertFails(["eval", run], ["qklab: \(damaged)"])
+        try assertFails(["sample", run], ["qklab: \(damaged)"])
+        try assertFails(["logits", run, "--tokens", "1,2"], ["qklab: \(damaged)"])
+        try assertFails(["export-hf", run, scratch.appendingPathComponent("out").path], ["qklab: \(damaged)"])
+        try assertFails(["train", "--resume", run, "--set", "train.max_steps=4"], ["qklab: \(damaged)"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path), "nothing exported")
+    }
+
+    /// eval, sample and export-hf on a run that checkpoints every step keeping one: every call
+    /// succeeds.
+    func testCommandsOnARunThatIsStillTraining() throws {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", "live",
+                             "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+                             "--set", "train.max_steps=100000", "--set", "train.checkpoint_interval=1", "--set", "train.keep_checkpoints=1",
+                             "--set", "train.eval_interval=0", "--set", "train.log_interval=0"]
+        process.currentDirectoryURL = scratch
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer {
+            process.terminate()         // SIGTERM to the trainer this test started
+            process.waitUntilExit()
+        }
+        let live = scratch.appendingPathComponent("live")
+        while !FileManager.default.fileExists(atPath: live.appendingPathComponent("checkpoints/latest").path) { usleep(20_000) }
+        var failures: [String] = []
+        for round in 0..<8 {
+            for arguments in [["eval", live.path], ["sample", live.path, "--tokens", "5"], ["export-hf", live.path, "out-\(round)"]] {
+                let result = try qklab(arguments)
+                if result.status != 0 { failures.append("\(arguments[0]): \(result.error)") }
+            }
+        }
+        XCTAssertTrue(process.isRunning, "the trainer was still running")
+        XCTAssertEqual(failures, [])
+    }
+}
