@@ -62,6 +62,28 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(errorMessage("[data]\nval_fraction = 1.5\n"), "test.toml:2: data.val_fraction must be > 0.0 and < 1.0 (got 1.5)")
     }
 
+    /// Values with the right type but no sense name the actual reason: not finite, beyond what a
+    /// 64-bit number holds, or past a limit that could only exhaust the machine (a trainer asked
+    /// for 100,000 threads used to hang at start-up).
+    func testOverridesNameTheRightReason() {
+        func overrideError(_ override: String) -> String {
+            var config = TrainingConfig()
+            do { try ConfigLoader.apply(override: override, to: &config) } catch { return "\(error)" }
+            return "accepted"
+        }
+        XCTAssertEqual(overrideError("optim.lr=inf"), "--set optim.lr=inf: optim.lr must be a finite number (got inf)")
+        XCTAssertEqual(overrideError("optim.beta2=nan"), "--set optim.beta2=nan: optim.beta2 must be a finite number (got nan)")
+        XCTAssertEqual(overrideError("optim.lr=1e999"), "--set optim.lr=1e999: optim.lr 1e999 is too large for a 64-bit float")
+        XCTAssertEqual(overrideError("train.max_steps=99999999999999999999"),
+                       "--set train.max_steps=99999999999999999999: train.max_steps 99999999999999999999 is too large for a 64-bit integer")
+        XCTAssertEqual(overrideError("train.threads=100000"), "--set train.threads=100000: train.threads must be from 0 to 1024 (got 100000)")
+        XCTAssertEqual(overrideError("train.eval_batches=1000000000"),
+                       "--set train.eval_batches=1000000000: train.eval_batches must be from 1 to 100000 (got 1000000000)")
+        XCTAssertEqual(overrideError("train.shards=0"), "--set train.shards=0: train.shards must be from 1 to 1024 (got 0)")
+        XCTAssertEqual(overrideError("train.threads=1024"), "accepted")
+        XCTAssertEqual(errorMessage("[optim]\nlr = inf\n"), "test.toml:2: optim.lr must be a finite number (got inf)")
+    }
+
     func testSyntaxErrorsAndCrossKeyChecks() {
         XCTAssertTrue(errorMessage("[model]\nd_model = = 3\n")!.hasPrefix("test.toml:2: "))
         XCTAssertEqual(errorMessage("[model]\nn_head = 6\n"), "[model] n_head (6) must divide d_model (128) when head_dim is not set")

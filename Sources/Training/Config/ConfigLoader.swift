@@ -60,8 +60,11 @@ public enum ConfigLoader {
             throw ConfigError("--set \(override): unknown key '\(path)'\(advice)")
         }
         let parsed = (try? TOMLDocument.parse("value = \(rawValue)", source: "--set"))?["value"]
-        let value: TOMLValueConvertible = parsed ?? rawValue
-        key.write(&config, try convert(value, for: key, at: "--set \(override)"))
+        if parsed == nil, let number = Double(rawValue) {     // a number TOML cannot hold: 1e999, 2^70
+            let reason = number.isFinite ? "is too large for a 64-bit integer" : "is too large for a 64-bit float"
+            throw ConfigError("--set \(override): \(key.path) \(rawValue) \(reason)")
+        }
+        key.write(&config, try convert(parsed ?? rawValue, for: key, at: "--set \(override)"))
     }
 
     /// Every key's range (for configs that did not come through `parse`, such as a checkpoint's
@@ -125,9 +128,11 @@ public enum ConfigLoader {
     /// What is wrong with a well-typed value for `key` (out of range, not a choice), or nil.
     static func rangeProblem(_ value: ConfigValue, for key: ConfigKey) -> String? {
         switch (key.kind, value) {
-        case (.integer(let minimum), .integer(let integer)):
-            return integer >= minimum ? nil : "must be ≥ \(minimum) (got \(integer))"
+        case (.integer(let minimum, let maximum), .integer(let integer)):
+            if integer >= minimum && integer <= maximum { return nil }
+            return maximum == .max ? "must be ≥ \(minimum) (got \(integer))" : "must be from \(minimum) to \(maximum) (got \(integer))"
         case (.real(let minimum, let maximum, let inclusiveMinimum), .real(let number)):
+            if !number.isFinite { return "must be a finite number (got \(number))" }
             let aboveMinimum = inclusiveMinimum ? number >= minimum : number > minimum
             if number.isFinite, aboveMinimum, number < maximum { return nil }
             let lower = inclusiveMinimum ? "≥ \(minimum)" : "> \(minimum)"

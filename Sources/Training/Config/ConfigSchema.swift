@@ -8,7 +8,9 @@ import Transformer
 /// "did you mean" suggestions, and the resolved `config.toml` of a run all walk it.
 public struct ConfigKey {
     public enum Kind {
-        case integer(minimum: Int)
+        /// A whole number in `minimum...maximum` (the maximum where a larger value could only
+        /// exhaust the machine, e.g. threads).
+        case integer(minimum: Int, maximum: Int = .max)
         case real(minimum: Double, maximum: Double, inclusiveMinimum: Bool)
         case text
         case choice([String])
@@ -36,14 +38,16 @@ public enum ConfigSchema {
 
     // MARK: - Builders
 
-    static func integer(_ section: String, _ name: String, minimum: Int, _ keyPath: WritableKeyPath<TrainingConfig, Int>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum),
+    static func integer(_ section: String, _ name: String, minimum: Int, maximum: Int = .max,
+                        _ keyPath: WritableKeyPath<TrainingConfig, Int>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum, maximum: maximum),
                   read: { .integer($0[keyPath: keyPath]) },
                   write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
     }
 
-    static func optionalInteger(_ section: String, _ name: String, minimum: Int, _ keyPath: WritableKeyPath<TrainingConfig, Int?>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum),
+    static func optionalInteger(_ section: String, _ name: String, minimum: Int, maximum: Int = .max,
+                                _ keyPath: WritableKeyPath<TrainingConfig, Int?>) -> ConfigKey {
+        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum, maximum: maximum),
                   read: { $0[keyPath: keyPath].map { .integer($0) } },
                   write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
     }
@@ -132,11 +136,11 @@ public enum ConfigSchema {
         integer("train", "batch_size", minimum: 1, \.train.batchSize),
         integer("train", "max_steps", minimum: 1, \.train.maxSteps),
         seed("train", \.train.seed),
-        integer("train", "threads", minimum: 0, \.train.threads),
-        optionalInteger("train", "shards", minimum: 1, \.train.shards),
+        integer("train", "threads", minimum: 0, maximum: 1024, \.train.threads),
+        optionalInteger("train", "shards", minimum: 1, maximum: 1024, \.train.shards),
         integer("train", "log_interval", minimum: 0, \.train.logInterval),
         integer("train", "eval_interval", minimum: 0, \.train.evalInterval),
-        integer("train", "eval_batches", minimum: 1, \.train.evalBatches),
+        integer("train", "eval_batches", minimum: 1, maximum: 100_000, \.train.evalBatches),
         integer("train", "checkpoint_interval", minimum: 0, \.train.checkpointInterval),
         integer("train", "keep_checkpoints", minimum: 1, \.train.keepCheckpoints),
         choice("train", "on_nonfinite", \.train.onNonfinite),
