@@ -67,8 +67,11 @@ public struct RunFolder {
         }
     }
 
-    /// The log `qklab sweep` writes into a point's folder before the point's trainer starts.
+    /// The files `qklab sweep` keeps in a point's folder besides the run's own: the trainer's
+    /// log (opened before the trainer starts), the point's resolved config, and why it failed.
     public var sweepLog: URL { url.appendingPathComponent("train.log") }
+    public var sweepPointConfig: URL { url.appendingPathComponent("point.toml") }
+    public var sweepFailure: URL { url.appendingPathComponent("failed") }
 
     /// Whether the folder holds a QKLab run, or the start of one: a complete checkpoint, or the
     /// `run.txt` every run writes before its first step (its header starts "qklab "). Files
@@ -81,7 +84,7 @@ public struct RunFolder {
 
     /// Creates the folder of a new run, or throws (one line) when a new run may not be written
     /// there. QKLab writes a new run only into a new or empty folder (or a sweep point's folder
-    /// holding just its `train.log`): it refuses a folder that already holds a run, and never
+    /// holding only the sweep's own files): it refuses a folder that already holds a run, and never
     /// writes into a folder of someone's own files, whose `config.toml` it would replace.
     public func createForNewRun() throws {
         var isDirectory: ObjCBool = false
@@ -96,7 +99,8 @@ public struct RunFolder {
                 throw RunError("run folder \(url.path) already holds a run; \(advice)")
             }
             let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
-            if !names.isEmpty && names != [sweepLog.lastPathComponent] {
+            let sweepFiles = Set([sweepLog, sweepPointConfig, sweepFailure].map(\.lastPathComponent))
+            if !names.allSatisfy(sweepFiles.contains) {
                 throw RunError("run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir")
             }
         }

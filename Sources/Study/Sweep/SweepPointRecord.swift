@@ -66,9 +66,9 @@ public struct SweepPointRecord {
 
     public init(_ folder: RunFolder) { self.folder = folder }
 
-    public var pointConfig: URL { folder.url.appendingPathComponent("point.toml") }
-    public var failure: URL { folder.url.appendingPathComponent("failed") }
-    public var log: URL { folder.url.appendingPathComponent("train.log") }
+    public var pointConfig: URL { folder.sweepPointConfig }
+    public var failure: URL { folder.sweepFailure }
+    public var log: URL { folder.sweepLog }
 
     /// The status of the point given its planned config. A folder without a step is
     /// "not started" whatever its config (the sweep starts it anew); one with steps is

@@ -1,0 +1,36 @@
+import Foundation
+import XCTest
+
+extension CommandLineTests {
+    /// `qklab sweep` end to end with the real executable and trainer (the Study tests use a
+    /// stand-in trainer): every point trains in its folder beside the sweep's own files
+    /// (`point.toml`, `train.log`), the summary is written, and a rerun finds every point finished.
+    func testSweepTrainsEveryPointAndARerunReusesThem() throws {
+        let repository = Self.repository.path
+        let sweep = scratch.appendingPathComponent("tiny.toml")
+        try """
+        base = "\(repository)/configs/smoke.toml"
+        out = "\(scratch.path)/out"
+        [set]
+        "data.path" = "\(repository)/data/smoke.txt"
+        "train.max_steps" = 4
+        "train.eval_interval" = 2
+        [grid]
+        "optim.lr" = [1e-3, 1e-2]
+        "model.qk_norm" = ["off", "head"]
+        """.write(to: sweep, atomically: true, encoding: .utf8)
+        let first = try qklab(["sweep", sweep.path, "--jobs", "2"])
+        XCTAssertEqual(first.status, 0, first.output + first.error)
+        for point in ["lr=0.001,qk_norm=off", "lr=0.01,qk_norm=head"] {
+            let folder = scratch.appendingPathComponent("out/points/\(point)")
+            for file in ["point.toml", "train.log", "config.toml", "metrics.jsonl", "checkpoints/latest"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(point)/\(file)")
+            }
+        }
+        let summary = try String(contentsOf: scratch.appendingPathComponent("out/summary.txt"), encoding: .utf8)
+        XCTAssertFalse(summary.contains("failed"), summary)
+        let again = try qklab(["sweep", sweep.path])
+        XCTAssertEqual(again.status, 0, again.output + again.error)
+        XCTAssertTrue(again.output.contains("4 points, 4 already finished"), again.output)
+    }
+}
