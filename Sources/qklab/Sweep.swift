@@ -49,6 +49,13 @@ struct Sweep: ParsableCommand {
         try SweepChart.svg(summary).write(to: chart, atomically: true, encoding: .utf8)
         try summary.table.write(to: plan.output.appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
         print("chart: \(chart.path)")
+        if summary.hasSizes {   // the scaling view (Wortsman et al. 2023, Figure 1)
+            let charts = [("lr_sensitivity_scaling.svg", ScalingChart.svg(summary)), ("loss_vs_lr_by_size.svg", LossCurvesChart.svg(summary))]
+            for (name, svg) in charts {
+                try svg.write(to: plan.output.appendingPathComponent(name), atomically: true, encoding: .utf8)
+                print("chart: \(plan.output.appendingPathComponent(name).path)")
+            }
+        }
         if let failure = summary.failureMessage { throw RunError(failure) }
     }
 }

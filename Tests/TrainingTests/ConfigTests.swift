@@ -102,7 +102,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertFalse(config.model.tieEmbeddings)
         XCTAssertEqual(config.run.name, "my run")
         XCTAssertEqual(config.optim.minLR, 1)
-        XCTAssertEqual(errorMessage("", overrides: ["optim.learning_rate=1"]), "--set optim.learning_rate=1: unknown key 'optim.learning_rate'; valid keys: lr, min_lr, warmup_steps, decay_steps, beta1, beta2, eps, weight_decay, grad_clip")
+        XCTAssertEqual(errorMessage("", overrides: ["optim.learning_rate=1"]), "--set optim.learning_rate=1: unknown key 'optim.learning_rate'; valid keys: lr, min_lr, warmup_steps, decay_steps, beta1, beta2, eps, weight_decay, weight_decay_mode, decay_norm_weights, grad_clip")
         XCTAssertEqual(errorMessage("", overrides: ["train.max_step=10"]), "--set train.max_step=10: unknown key 'train.max_step'; did you mean 'max_steps'?")
         XCTAssertEqual(errorMessage("", overrides: ["train.max_steps=ten"]), "--set train.max_steps=ten: train.max_steps must be an integer (got \"ten\")")
         XCTAssertEqual(errorMessage("", overrides: ["lr"]), "--set lr: expected section.key=value")

@@ -46,6 +46,66 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(optimizer.stepCount, 2)
     }
 
+    /// Independent weight decay (Wortsman et al. 2023): p ← p·(1 − lr(s)/lr·wd), not scaled by the
+    /// peak. Peak 0.1, step rate 0.05, wd 1e-4: factor 1 − 0.5·1e-4 = 0.99995 (coupled would give
+    /// 1 − 0.05·1e-4 = 0.999995). Step 1's Adam update is lr·sign(g) = ±0.05.
+    func testIndependentWeightDecayFollowsTheScheduleNotThePeak() {
+        let matrix = Tensor(shape: [1, 2], values: [2, -4], requiresGrad: true)
+        var config = OptimizerConfig()
+        config.lr = 0.1; config.weightDecay = 1e-4; config.weightDecayMode = .independent
+        let optimizer = AdamW(parameters: [NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1))], config: config)
+        XCTAssertEqual(Double(optimizer.decayFactor(learningRate: 0.05)), 0.99995, accuracy: 1e-7)   // Float32
+        matrix.grad = Tensor(shape: [1, 2], values: [1, -1])
+        optimizer.step(learningRate: 0.05, gradientScale: 1)
+        assertValues(matrix.values, [2 * 0.99995 - 0.05, -4 * 0.99995 + 0.05])
+        config.weightDecayMode = .coupled
+        let coupled = AdamW(parameters: [NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1))], config: config)
+        XCTAssertEqual(Double(coupled.decayFactor(learningRate: 0.05)), 0.999995, accuracy: 1e-7)
+    }
+
+    /// `decay_norm_weights` (Qwen3-Next) decays 1-D norm weights too: wd 0.1 at lr 0.1 (coupled)
+    /// gives 1·0.99 + 0.1 = 1.09 after a step with gradient −1; without it 1 + 0.1 = 1.1.
+    func testDecayNormWeightsDecaysNormWeights() {
+        for (decayNorms, expected) in [(true, 1 * 0.99 + 0.1), (false, 1 + 0.1)] {
+            let norm = Tensor(shape: [1], values: [1], requiresGrad: true)
+            var config = OptimizerConfig()
+            config.weightDecay = 0.1; config.decayNormWeights = decayNorms
+            let optimizer = AdamW(parameters: [NamedParameter(name: "n", tensor: norm, layer: nil, initialization: .ones)], config: config)
+            norm.grad = Tensor(shape: [1], values: [-1])
+            optimizer.step(learningRate: 0.1, gradientScale: 1)
+            assertValues(norm.values, [expected])
+        }
+    }
+
+    /// The config keys: defaults as before (coupled, norms not decayed), values read and written.
+    func testWeightDecayKeys() throws {
+        let defaults = TrainingConfig()
+        XCTAssertEqual(defaults.optim.weightDecayMode, .coupled)
+        XCTAssertFalse(defaults.optim.decayNormWeights)
+        let config = try ConfigLoader.parse("[optim]\nweight_decay_mode = \"independent\"\ndecay_norm_weights = true\n", source: "test.toml")
+        XCTAssertEqual(config.optim.weightDecayMode, .independent)
+        XCTAssertTrue(config.optim.decayNormWeights)
+        XCTAssertThrowsError(try ConfigLoader.parse("[optim]\nweight_decay_mode = \"decoupled\"\n", source: "test.toml")) { error in
+            XCTAssertTrue("\(error)".contains("weight_decay_mode"), "\(error)")
+        }
+    }
+
+    /// Non-embedding parameters of model.md's layout by hand: d = 8, 2 layers, 2 heads (Dh 4),
+    /// qk_norm head, swiglu F = round_up(8·8/3, 32) = 32, tied. Per layer: q, k, v, o 4·64 = 256;
+    /// q_norm, k_norm 4 + 4 = 8; two block norms 16; MLP 3·32·8 = 768: 1048. Two layers 2096,
+    /// final norm 8: 2104. The embedding (V·8) is not counted.
+    func testNonEmbeddingParameterCount() throws {
+        var model = ModelConfig()
+        model.dModel = 8; model.nLayer = 2; model.nHead = 2; model.vocabSize = 11; model.blockSize = 4
+        let parameters = try TransformerModel(config: model).parameters
+        XCTAssertEqual(parameters.nonEmbeddingScalarCount, 2104)
+        XCTAssertEqual(parameters.scalarCount, 2104 + 11 * 8)
+        model.tieEmbeddings = false; model.position = .learned
+        let untied = try TransformerModel(config: model).parameters
+        XCTAssertEqual(untied.nonEmbeddingScalarCount, 2104, "head and learned positions are embeddings too")
+        XCTAssertEqual(untied.scalarCount, 2104 + 2 * 11 * 8 + 4 * 8)
+    }
+
     func testClipFactor() {
         XCTAssertEqual(AdamW.clipFactor(gradientNorm: 4, clip: 1), Float(1 / (4 + 1e-6)))
         XCTAssertEqual(AdamW.clipFactor(gradientNorm: 0.5, clip: 1), 1)

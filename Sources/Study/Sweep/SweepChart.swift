@@ -2,7 +2,7 @@ import Foundation
 
 /// "Final loss vs learning rate": one line per variant through the losses the LR sensitivity
 /// counts (the seeds' mean final loss, clamped at the initial loss), log-scale x; a learning
-/// rate at which a seed diverged is drawn as a cross (at the initial loss). A variant whose
+/// rate at which a seed diverged or failed is drawn as a cross (at the initial loss). A variant whose
 /// sensitivity was not computed is marked "incomplete" in the legend.
 public enum SweepChart {
     static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -12,7 +12,7 @@ public enum SweepChart {
         let curves = summary.variants.flatMap(\.curve).filter(\.countedLoss.isFinite)
         guard let minRate = curves.map(\.learningRate).min(), let maxRate = curves.map(\.learningRate).max(),
               let minLoss = curves.map(\.countedLoss).min(), let maxLoss = curves.map(\.countedLoss).max() else {
-            return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"80\"><text x=\"10\" y=\"40\">no finished points yet</text></svg>\n"
+            return placeholder("no finished points yet", width: width)
         }
         let (x0, x1) = (log10(minRate) - 0.2, log10(maxRate) + 0.2)
         let span = max(maxLoss - minLoss, 0.05)
@@ -47,7 +47,7 @@ public enum SweepChart {
             out.append("<polyline class=\"series\" data-variant=\"\(escape(variant.variant))\" points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>")
             for point in drawn {
                 let (x, y) = (px(point.learningRate), py(point.countedLoss))
-                if point.divergedRuns > 0 {
+                if point.divergedRuns + point.failedRuns > 0 {
                     out.append("<path d=\"M\(x - 5),\(y - 5) L\(x + 5),\(y + 5) M\(x - 5),\(y + 5) L\(x + 5),\(y - 5)\" stroke=\"\(color)\" stroke-width=\"2\"/>")
                 } else {
                     out.append("<circle cx=\"\(x)\" cy=\"\(y)\" r=\"3.5\" fill=\"\(color)\"/>")
@@ -58,9 +58,14 @@ public enum SweepChart {
             let label = variant.variant + (variant.withheld == nil ? "" : " (incomplete)")
             out.append("<text x=\"\(width - right + 40)\" y=\"\(legendY + 4)\">\(escape(label))</text>")
         }
-        out.append("<text x=\"\(width - right + 15)\" y=\"\(top + 30 + Double(summary.variants.count) * 20)\">× = diverged (at initial loss)</text>")
+        out.append("<text x=\"\(width - right + 15)\" y=\"\(top + 30 + Double(summary.variants.count) * 20)\">× = diverged or failed (at initial loss)</text>")
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// A one-line SVG saying why there is no chart.
+    static func placeholder(_ text: String, width: Double) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"80\"><text x=\"10\" y=\"40\">\(escape(text))</text></svg>\n"
     }
 
     static func escape(_ text: String) -> String {

@@ -13,9 +13,13 @@ import TOMLKit
 ///     "model.qk_norm" = ["off", "head"]
 ///     "train.seed" = [0, 1]
 ///
+/// A grid key may also be a *group axis* (`[grid.size]`, `GridAxis`): named entries that each
+/// set several keys at once, such as width, depth and heads for a sweep over model size.
+///
 /// A *variant* is a combination of the grid's values other than `optim.lr` and the seeds
 /// (`train.seed`, `model.seed`) (here: qk_norm off, qk_norm head); its seeds are repeats, its
-/// learning rates the sweep axis.
+/// learning rates the sweep axis. In the scaling view a variant is one model size of a *line*:
+/// the variant without the settings that change the model's shape (`ModelSizeKeys`).
 ///
 /// Every point's config is resolved when the plan is read (by the trainer's loader, which
 /// catches typos in keys and values before anything runs), and two points that would train the
@@ -30,6 +34,8 @@ public struct SweepPlan {
         public let name: String
         /// The non-lr, non-seed overrides (`qk_norm=off`), "all" when there are none.
         public let variant: String
+        /// What the point's name is made of, in name order.
+        let labels: [GridAxis.Label]
         /// The point's resolved config (every key, as the trainer will write it, [set] and
         /// grid values applied), in TOML.
         public let resolvedConfig: String
@@ -45,8 +51,26 @@ public struct SweepPlan {
         /// The step the point trains to.
         public var maxSteps: Int? { config.integer("train.max_steps") }
 
-        public init(overrides: [String], name: String, variant: String, resolvedConfig: String) throws {
-            (self.overrides, self.name, self.variant, self.resolvedConfig) = (overrides, name, variant, resolvedConfig)
+        /// The variant's settings that change the model's shape (`size=d64l2`), "" when none do.
+        public var size: String { variantLabels.filter(ModelSizeKeys.changesSize).map(\.text).joined(separator: ",") }
+
+        /// The variant without its size settings (`qk_norm=off`), "all" when nothing is left: one
+        /// line of the scaling view.
+        public var line: String {
+            let rest = variantLabels.filter { !ModelSizeKeys.changesSize($0) }.map(\.text).joined(separator: ",")
+            return rest.isEmpty ? "all" : rest
+        }
+
+        var variantLabels: [GridAxis.Label] { labels.filter { $0.kind == .other } }
+
+        /// The seed settings (`seed=0`): which of a variant's runs this is.
+        public var seed: String { labels.filter { $0.kind == .seed }.map(\.text).joined(separator: ",") }
+
+        init(overrides: [String], labels: [GridAxis.Label], resolvedConfig: String) throws {
+            let name = labels.map(\.text).joined(separator: ",")
+            let variant = labels.filter { $0.kind == .other }.map(\.text).joined(separator: ",")
+            (self.overrides, self.labels, self.name, self.resolvedConfig) = (overrides, labels, name, resolvedConfig)
+            self.variant = variant.isEmpty ? "all" : variant
             config = try ConfigTable(text: resolvedConfig, source: "the resolved config of point \(name)")
         }
     }
@@ -76,26 +100,16 @@ public struct SweepPlan {
         let fixed = try (table["set"]?.table).map { try Self.overrides(of: $0, source: source) } ?? []
         fixedOverrides = fixed.map { "\($0.key)=\($0.value)" }
         guard let grid = table["grid"]?.table, !grid.isEmpty else { throw ConfigError("\(source): missing [grid]") }
-        var axes: [(key: String, values: [String])] = []
-        for key in grid.keys {
-            guard let array = grid[key]?.array, !array.isEmpty else {
-                throw ConfigError("\(source): grid key \"\(key)\" must be a non-empty array")
-            }
-            if fixed.contains(where: { $0.key == key }) {
-                throw ConfigError("\(source): \"\(key)\" is in both [set] and [grid]; keep it in one")
-            }
-            axes.append((key, array.map { Self.tomlText(of: $0) }))
-        }
-        axes.sort { Self.axisOrder($0.key) < Self.axisOrder($1.key) }
+        let axes = try Self.axes(of: grid, fixedKeys: Set(fixed.map(\.key)), source: source)
         var points: [Point] = []
-        for assignment in Self.combinations(of: axes) {
-            let (name, variant) = Self.names(of: assignment)
-            let overrides = assignment.map { "\($0.key)=\($0.value)" }
+        for choices in Self.combinations(of: axes) {
+            let overrides = choices.flatMap(\.overrides).map { "\($0.key)=\($0.value)" }
+            let labels = choices.flatMap(\.labels).enumerated().sorted { ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset) }.map(\.element)
             let resolved: String
             do { resolved = try resolveConfig(base, fixedOverrides + overrides) } catch {
-                throw ConfigError("\(source): point \(name): \(error)")
+                throw ConfigError("\(source): point \(labels.map(\.text).joined(separator: ",")): \(error)")
             }
-            points.append(try Point(overrides: overrides, name: name, variant: variant, resolvedConfig: resolved))
+            points.append(try Point(overrides: overrides, labels: labels, resolvedConfig: resolved))
         }
         try Self.refuseDuplicates(points, source: source)
         self.points = points
@@ -120,8 +134,21 @@ public struct SweepPlan {
         }
     }
 
-    static func axisOrder(_ key: String) -> String {
-        key == "optim.lr" ? "0" : ConfigTable.isSeed(key) ? "2" + key : "1" + key
+    /// The grid's axes in name order; a key set by two axes, or by an axis and `[set]`, is refused.
+    static func axes(of grid: TOMLTable, fixedKeys: Set<String>, source: String) throws -> [GridAxis] {
+        var axes: [GridAxis] = []
+        for key in grid.keys {
+            let axis = try GridAxis(key: key, value: grid[key]!, source: source)
+            if let both = axis.settableKeys.sorted().first(where: fixedKeys.contains) {
+                throw ConfigError("\(source): \"\(both)\" is in both [set] and [grid]; keep it in one")
+            }
+            if let other = axes.first(where: { !$0.settableKeys.isDisjoint(with: axis.settableKeys) }) {
+                let shared = other.settableKeys.intersection(axis.settableKeys).sorted().joined(separator: ", ")
+                throw ConfigError("\(source): [grid] sets \(shared) in both \"\(other.key)\" and \"\(key)\"; keep it in one")
+            }
+            axes.append(axis)
+        }
+        return axes.sorted { $0.order < $1.order }
     }
 
     static func overrides(of table: TOMLTable, source: String) throws -> [(key: String, value: String)] {
@@ -138,18 +165,10 @@ public struct SweepPlan {
         }
     }
 
-    static func combinations(of axes: [(key: String, values: [String])]) -> [[(key: String, value: String)]] {
+    /// Every combination of one choice per axis.
+    static func combinations(of axes: [GridAxis]) -> [[GridAxis.Choice]] {
         axes.reduce([[]]) { partial, axis in
-            partial.flatMap { prefix in axis.values.map { prefix + [(axis.key, $0)] } }
+            partial.flatMap { prefix in axis.choices.map { prefix + [$0] } }
         }
-    }
-
-    /// The folder name (every grid value) and the variant (all but the learning rate and seeds).
-    static func names(of assignment: [(key: String, value: String)]) -> (name: String, variant: String) {
-        func short(_ key: String) -> String { String(key.split(separator: ".").last!) }
-        let name = assignment.map { "\(short($0.key))=\($0.value)" }.joined(separator: ",")
-        let variant = assignment.filter { $0.key != "optim.lr" && !ConfigTable.isSeed($0.key) }
-            .map { "\(short($0.key))=\($0.value)" }.joined(separator: ",")
-        return (name, variant.isEmpty ? "all" : variant)
     }
 }

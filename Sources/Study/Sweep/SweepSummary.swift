@@ -17,6 +17,11 @@ import Foundation
 ///   model's loss before its first update (the same at every learning rate).
 /// - *Diverged*: the run stopped on a non-finite step (`on_nonfinite = "stop"`). Under "skip" a
 ///   run that completes is finished, however many steps it skipped.
+/// - *Failed* (Wortsman et al.'s term): the run finished with a final loss above its corpus's
+///   bigram loss (`RunFacts`): it learned less than a character bigram table. A failed run counts
+///   like a diverged one: its final loss is +∞ for the sensitivity, so its learning rate counts at
+///   `initial_loss`. (Not to be confused with a point whose trainer exited with an error, the
+///   status "failed", which has no result at all.)
 ///
 /// The sensitivity is not computed — and the summary says why — when any point of the variant has
 /// no result (not finished, failed, stopped, config changed), lacks a step-1 loss (run folders
@@ -44,19 +49,38 @@ public struct SweepSummary {
         public let attentionLogitMax: Double?
         /// The last logged step.
         public let lastStep: Int?
+        /// The step-0 facts: bigram loss and non-embedding parameter count.
+        public let facts: RunFacts
 
         public var diverged: Bool { if case .diverged = status { return true } else { return false } }
+
+        /// Finished with a finite final loss above the bigram loss (Wortsman et al.'s "failed").
+        public var failed: Bool {
+            guard case .finished = status, let finalLoss, let bigram = facts.bigramLoss else { return false }
+            return finalLoss.isFinite && finalLoss > bigram
+        }
+
+        /// The final loss the LR sensitivity counts: +∞ when the run diverged or failed.
+        public var countedFinalLoss: Double? { diverged || failed ? .infinity : finalLoss }
+
+        /// "learned", "failed" or "diverged" for a complete point with a final loss; nil otherwise.
+        public var outcome: String? {
+            guard status.isComplete, finalLoss != nil else { return nil }
+            return diverged || finalLoss == .infinity ? "diverged" : failed ? "failed" : "learned"
+        }
     }
 
     /// One learning rate of a variant.
     public struct CurvePoint: Equatable {
         public let learningRate: Double
-        /// The mean of the seeds' final losses (+∞ when a seed diverged).
+        /// The mean of the seeds' counted final losses (+∞ when a seed diverged or failed).
         public let meanFinalLoss: Double
         /// `min(meanFinalLoss, initial loss)`: what the sensitivity counts, and the chart draws.
         public let countedLoss: Double
         public let seeds: Int
         public let divergedRuns: Int
+        /// Seeds that finished above the bigram loss.
+        public let failedRuns: Int
     }
 
     public struct VariantResult {
@@ -71,6 +95,13 @@ public struct SweepSummary {
         /// The kind of the final losses when they agree.
         public let lossKind: LossKind?
         public let attentionLogitMax: Double?
+        /// The variant's size settings and line (`SweepPlan.Point.size`, `.line`).
+        public let size: String
+        public let line: String
+        /// The step-0 facts when every point that has them agrees (nil fields otherwise).
+        public let facts: RunFacts
+        /// The sensitivity of each seed's own curve (the seeds' spread); empty when `sensitivity` is nil.
+        public let seedSensitivities: [Double]
     }
 
     public let points: [PointResult]
@@ -113,7 +144,7 @@ public struct SweepSummary {
                            skippedSteps: max(training.compactMap(\.skippedSteps).max() ?? 0,
                                              point.config["train.on_nonfinite"] == .text("skip") ? training.filter(\.isNonFinite).count : 0),
                            attentionLogitMax: training.compactMap { $0.maxAttnLogit?.value }.max(),
-                           lastStep: history?.lastStep)
+                           lastStep: history?.lastStep, facts: history == nil ? RunFacts(lines: []) : RunFacts(folder: record.folder))
     }
 
     static func variants(_ points: [PointResult]) -> [VariantResult] {
@@ -149,14 +180,17 @@ public struct SweepSummary {
                 if curve.count < 2 {
                     reasons.append("the grid has one learning rate")
                 } else if sensitivity == nil {
-                    reasons.append("every learning rate diverged")
+                    reasons.append("every learning rate diverged or failed")
                 }
             }
+            let computed = reasons.isEmpty ? sensitivity : nil
             return VariantResult(variant: variant, curve: curve, initialLoss: initialLoss,
-                                 sensitivity: reasons.isEmpty ? sensitivity : nil,
+                                 sensitivity: computed,
                                  withheld: reasons.isEmpty ? nil : reasons.joined(separator: "; "),
                                  lossKind: kinds.count == 1 ? kinds.first : nil,
-                                 attentionLogitMax: members.compactMap(\.attentionLogitMax).max())
+                                 attentionLogitMax: members.compactMap(\.attentionLogitMax).max(),
+                                 size: members[0].point.size, line: members[0].point.line, facts: Self.sharedFacts(members),
+                                 seedSensitivities: computed == nil ? [] : Self.seedSensitivities(complete, initialLoss: initialLoss!))
         }
     }
 
@@ -165,11 +199,32 @@ public struct SweepSummary {
         let rates = Array(Set(results.compactMap(\.point.learningRate))).sorted()
         return rates.map { rate in
             let runs = results.filter { $0.point.learningRate == rate }
-            let finals = runs.map { $0.finalLoss ?? .infinity }
+            let finals = runs.map { $0.countedFinalLoss ?? .infinity }
             let mean = finals.contains(.infinity) ? .infinity : finals.reduce(0, +) / Double(finals.count)
             return CurvePoint(learningRate: rate, meanFinalLoss: mean, countedLoss: min(mean, initialLoss),
-                              seeds: runs.count, divergedRuns: runs.filter(\.diverged).count)
+                              seeds: runs.count, divergedRuns: runs.filter(\.diverged).count, failedRuns: runs.filter(\.failed).count)
         }
+    }
+
+    /// Per seed (`SweepPlan.Point.seed`), the sensitivity of that seed's points alone, against
+    /// the variant's initial loss; seeds missing a learning rate the others have are left out.
+    static func seedSensitivities(_ results: [PointResult], initialLoss: Double) -> [Double] {
+        let rates = Set(results.compactMap(\.point.learningRate))
+        var seeds: [String] = []
+        for result in results where !seeds.contains(result.point.seed) { seeds.append(result.point.seed) }
+        return seeds.compactMap { seed in
+            let runs = results.filter { $0.point.seed == seed }
+            guard Set(runs.compactMap(\.point.learningRate)) == rates else { return nil }
+            return sensitivity(finalLosses: runs.sorted { $0.point.learningRate! < $1.point.learningRate! }.map { $0.countedFinalLoss ?? .infinity },
+                               initialLoss: initialLoss)
+        }
+    }
+
+    /// The facts the points agree on: a field is nil when no point has it or two points differ.
+    static func sharedFacts(_ results: [PointResult]) -> RunFacts {
+        let bigrams = Set(results.compactMap(\.facts.bigramLoss)), counts = Set(results.compactMap(\.facts.nonEmbeddingParameters))
+        return RunFacts(bigramLoss: bigrams.count == 1 ? bigrams.first : nil,
+                        nonEmbeddingParameters: counts.count == 1 ? counts.first : nil)
     }
 
     /// Wortsman et al.'s LR sensitivity from the seed-mean final loss at each learning rate
@@ -206,26 +261,30 @@ public struct SweepSummary {
     /// The per-point table, what is missing and why, and the per-variant summary.
     public var table: String {
         let kinds = Set(points.map(\.finalLossKind))
-        var lines = ["point                                   status           final loss   max attn logit"]
+        let nameWidth = max(40, (points.map(\.point.name.count).max() ?? 0) + 2)
+        var lines = ["point".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "status           final loss   outcome    max attn logit"]
         for result in points {
             var final = result.finalLoss.map { $0.isFinite ? String(format: "%.4f", $0) : "non-finite" } ?? "—"
             if result.finalLoss != nil, kinds.count > 1 { final += " \(result.finalLossKind.rawValue)" }
             let logit = result.attentionLogitMax.map { String(format: "%.1f", $0) } ?? "—"
-            lines.append(result.point.name.padding(toLength: 40, withPad: " ", startingAt: 0)
+            lines.append(result.point.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
                          + result.status.label.padding(toLength: 17, withPad: " ", startingAt: 0)
-                         + final.padding(toLength: 13, withPad: " ", startingAt: 0) + logit)
+                         + final.padding(toLength: 13, withPad: " ", startingAt: 0)
+                         + (result.outcome ?? "—").padding(toLength: 11, withPad: " ", startingAt: 0) + logit)
         }
         lines.append("")
         lines.append(Self.finalLossLegend(kinds))
+        lines.append(Self.outcomeLegend(Set(points.compactMap(\.facts.bigramLoss))))
         let explained = points.compactMap(Self.explanation)
         if !explained.isEmpty {
             lines.append("")
             lines += explained
         }
         lines.append("")
-        lines.append("variant                        LR sensitivity   initial loss (step 1)   largest attn logit")
+        let variantWidth = max(31, (variants.map(\.variant.count).max() ?? 0) + 2)
+        lines.append("variant".padding(toLength: variantWidth, withPad: " ", startingAt: 0) + "LR sensitivity   initial loss (step 1)   largest attn logit")
         for variant in variants {
-            lines.append(variant.variant.padding(toLength: 31, withPad: " ", startingAt: 0)
+            lines.append(variant.variant.padding(toLength: variantWidth, withPad: " ", startingAt: 0)
                          + (variant.sensitivity.map { String(format: "%.4f", $0) } ?? "not computed").padding(toLength: 17, withPad: " ", startingAt: 0)
                          + (variant.initialLoss.map { String(format: "%.4f", $0) } ?? "—").padding(toLength: 24, withPad: " ", startingAt: 0)
                          + (variant.attentionLogitMax.map { String(format: "%.1f", $0) } ?? "—"))
@@ -234,11 +293,19 @@ public struct SweepSummary {
             if let withheld = variant.withheld { lines.append("\(variant.variant): LR sensitivity not computed: \(withheld)") }
         }
         lines.append("LR sensitivity = mean over the learning rates of min(final loss, initial loss) − the lowest final loss, "
-                     + "the final loss averaged over seeds first (a learning rate at which a seed diverged counts at the initial loss)")
+                     + "the final loss averaged over seeds first (a learning rate at which a seed diverged or failed counts at the initial loss)")
         if variants.contains(where: { $0.lossKind == .training && $0.sensitivity != nil }) {
             lines.append("note: with evaluation off, sensitivities rest on one training batch's loss per point: noisier than validation losses, and not comparable with them")
         }
+        if let scaling = scalingTable { lines += ["", scaling] }
         return lines.joined(separator: "\n")
+    }
+
+    /// What "failed" and "diverged" mean, with the bigram loss the points were judged by.
+    static func outcomeLegend(_ bigrams: Set<Double>) -> String {
+        let bigram = bigrams.count == 1 ? String(format: " (%.4f)", bigrams.first!) : bigrams.isEmpty ? " (not recorded: runs from before QKLab wrote it, none judged failed)" : " (of each point's corpus)"
+        return "outcome: failed = finished above the corpus's bigram loss\(bigram), diverged = stopped on a non-finite step (Wortsman et al. 2023); "
+            + "learned = neither"
     }
 
     static func finalLossLegend(_ kinds: Set<LossKind>) -> String {

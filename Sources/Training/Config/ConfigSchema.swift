@@ -129,6 +129,8 @@ public enum ConfigSchema {
         real("optim", "beta2", (0, 1), \.optim.beta2),
         real("optim", "eps", (0, 1), inclusiveMinimum: false, \.optim.eps),
         real("optim", "weight_decay", (0, .infinity), \.optim.weightDecay),
+        choice("optim", "weight_decay_mode", \.optim.weightDecayMode),
+        flag("optim", "decay_norm_weights", \.optim.decayNormWeights),
         real("optim", "grad_clip", (0, .infinity), \.optim.gradClip),
     ]
 

@@ -94,8 +94,21 @@ public struct OptimizerConfig: Equatable, Sendable {
     public var beta2 = 0.95
     public var eps = 1e-8
     public var weightDecay = 0.1
+    /// How weight decay scales with the learning rate (model.md): `coupled` (PyTorch's AdamW,
+    /// `p ← p·(1 − lr(s)·wd)`) or `independent` (Wortsman et al. 2023, `p ← p·(1 − lr(s)/lr·wd)`).
+    public var weightDecayMode = WeightDecayMode.coupled
+    /// Whether norm weights (1-D) are decayed too (Qwen3-Next, with `norm_weight = "offset"`).
+    public var decayNormWeights = false
     /// Global-norm clip (0 = off).
     public var gradClip = 1.0
+
+    /// model.md's `weight_decay_mode`: whether the decay per step is scaled by the peak learning rate.
+    public enum WeightDecayMode: String, Codable, CaseIterable, Sendable {
+        /// `p ← p·(1 − lr(s)·wd)`: PyTorch's `torch.optim.AdamW` (Loshchilov & Hutter's decoupled decay).
+        case coupled
+        /// `p ← p·(1 − (lr(s)/lr)·wd)`: Wortsman et al. 2023, "independent" of the peak learning rate.
+        case independent
+    }
 
     public init() {}
 }

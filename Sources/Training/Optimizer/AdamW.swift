@@ -2,13 +2,16 @@ import Foundation
 import Autograd
 import Transformer
 
-/// AdamW with bias-corrected moments and PyTorch's decoupled weight decay, on the model's
-/// ordered parameter list (model.md):
+/// AdamW with bias-corrected moments and decoupled weight decay, on the model's ordered
+/// parameter list (model.md):
 ///
-///     p ← p · (1 − lr·wd)                  2-D weights only (never norm weights)
+///     p ← p · (1 − lr·wd)                  weight_decay_mode "coupled" (PyTorch's AdamW)
+///     p ← p · (1 − lr/peak·wd)             "independent" (Wortsman et al. 2023, arXiv 2309.14322)
 ///     m ← β1·m + (1−β1)·g                  v ← β2·v + (1−β2)·g²
 ///     p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
 ///
+/// `lr` is the step's scheduled rate, `peak` the config's `lr`. The decay applies to 2-D weights
+/// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next).
 /// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))`.
 ///
 /// One step is one fused pass: the parameters are laid end to end (as they are in a model's
@@ -23,6 +26,12 @@ public final class AdamW {
     /// Updates applied so far (t of the bias correction).
     public var stepCount = 0
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// Whether the decay is scaled by the step's rate (`coupled`) or by its ratio to `peakRate`.
+    public let weightDecayMode: OptimizerConfig.WeightDecayMode
+    /// The schedule's peak learning rate (`optim.lr`), the unit of `independent` decay.
+    public let peakRate: Double
+    /// Per parameter: whether it is decayed (2-D weights; norm weights with `decay_norm_weights`).
+    public let decays: [Bool]
     /// Where each parameter's elements sit in the concatenated length, for the fused pass.
     private let segmentStarts: [Int]
     private let totalCount: Int
@@ -41,6 +50,16 @@ public final class AdamW {
         firstMoments = slices(of: first)
         secondMoments = slices(of: second)
         (beta1, beta2, eps, weightDecay) = (Float(config.beta1), Float(config.beta2), Float(config.eps), Float(config.weightDecay))
+        (weightDecayMode, peakRate) = (config.weightDecayMode, config.lr)
+        decays = parameters.map { $0.decays || config.decayNormWeights }
+    }
+
+    /// The factor decayed parameters are multiplied by at a step with learning rate `lr`.
+    public func decayFactor(learningRate lr: Double) -> Float {
+        switch weightDecayMode {
+        case .coupled: return Float(1 - lr * Double(weightDecay))
+        case .independent: return Float(1 - lr / peakRate * Double(weightDecay))
+        }
     }
 
     /// The factor global-norm clipping multiplies gradients by (1 when `clip` is 0 = off).
@@ -57,12 +76,12 @@ public final class AdamW {
         let stepSize = Float(lr / (1 - pow(Double(beta1), t)))
         let inverseBias2Root = Float(1 / (1 - pow(Double(beta2), t)).squareRoot())
         let (beta1, beta2, eps) = (self.beta1, self.beta2, self.eps)
-        let decayFactor = Float(1 - lr * Double(weightDecay))
+        let decayFactor = decayFactor(learningRate: lr)
         Parallel.forEachChunk(totalCount, grain: 1 << 14) { range in
             for (index, start) in segmentStarts.enumerated() {
                 let parameter = parameters[index].tensor, end = start + parameter.count
                 guard start < range.upperBound, end > range.lowerBound, let grad = parameter.grad else { continue }
-                let decay = parameters[index].decays ? decayFactor : 1
+                let decay = decays[index] ? decayFactor : 1
                 let p = parameter.data, g = grad.data, m = firstMoments[index].data, v = secondMoments[index].data
                 forEachVector((max(start, range.lowerBound) - start)..<(min(end, range.upperBound) - start)) { i, lanes in
                     let gi = load(g, i, lanes) * gradientScale

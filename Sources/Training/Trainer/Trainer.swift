@@ -113,7 +113,7 @@ public final class Trainer {
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
         let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), \(report.blasThreads) threads, "
-            + "\(dataParallel.shardCount) batch shards | \(model.parameters.scalarCount) parameters | "
+            + "\(dataParallel.shardCount) batch shards | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
         let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
@@ -150,7 +150,10 @@ public final class Trainer {
         let firstStep = step
         var intervalStart = (step: step, time: clock.elapsed)
         var tokensPerSecond = 0.0
-        if step == 0 { try metrics.append(MetricsRecord([("step", .integer(0)), ("bigram_loss", .precise(bigramLoss))])) }
+        if step == 0 {   // facts of the run before any step: the corpus's baseline and the model's size
+            try metrics.append(MetricsRecord([("step", .integer(0)), ("bigram_loss", .precise(bigramLoss)),
+                                              ("non_embedding_parameters", .integer(model.parameters.nonEmbeddingScalarCount))]))
+        }
         while step < train.maxSteps {
             if StopSignal.pending != 0 {
                 let saved = step > 0 && hasTrained ? try saveCheckpoint() : nil
