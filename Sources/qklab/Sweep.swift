@@ -14,7 +14,7 @@ struct Sweep: ParsableCommand {
     @Argument(help: "Sweep file (TOML: base, out, [set], [grid]).")
     var file: String
 
-    @Option(help: "Runs trained at the same time (threads are split between them).")
+    @Option(help: "Runs trained at the same time, 1 to 256 (threads are split between them).")
     var jobs = 1
 
     @Flag(help: "Only summarise the runs already there.")
@@ -23,6 +23,10 @@ struct Sweep: ParsableCommand {
     // Issue 18: one sweep as many jobs (SweepShare: --shard, or the processes of mpirun).
     @Option(help: "Train only slice i of n of the points (0-based, round-robin), e.g. 0/4: one job of a job array.")
     var shard: String?
+
+    func validate() throws {
+        if !(1...256).contains(jobs) { throw ValidationError("--jobs must be from 1 to 256 (got \(jobs))") }
+    }
 
     func run() throws {
         let group = try ProcessGroup.start()
@@ -44,18 +48,7 @@ struct Sweep: ParsableCommand {
         guard share.writesSummary || summaryOnly && group.rank == 0 else { return }
         let summary = SweepSummary(runner: runner)
         print(summary.table)
-        let chart = plan.output.appendingPathComponent("lr_sweep.svg")
-        try FileManager.default.createDirectory(at: plan.output, withIntermediateDirectories: true)
-        try SweepChart.svg(summary).write(to: chart, atomically: true, encoding: .utf8)
-        try summary.table.write(to: plan.output.appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
-        print("chart: \(chart.path)")
-        if summary.hasSizes {   // the scaling view (Wortsman et al. 2023, Figure 1)
-            let charts = [("lr_sensitivity_scaling.svg", ScalingChart.svg(summary)), ("loss_vs_lr_by_size.svg", LossCurvesChart.svg(summary))]
-            for (name, svg) in charts {
-                try svg.write(to: plan.output.appendingPathComponent(name), atomically: true, encoding: .utf8)
-                print("chart: \(plan.output.appendingPathComponent(name).path)")
-            }
-        }
+        for chart in try SweepOutput(plan.output).write(summary) { print("chart: \(chart.path)") }
         if let failure = summary.failureMessage { throw RunError(failure) }
     }
 }

@@ -34,4 +34,11 @@ extension CommandLineTests {
         XCTAssertEqual(again.status, 0, again.output + again.error)
         XCTAssertTrue(again.output.contains("4 points, 4 already finished"), again.output)
     }
+
+    /// `--jobs` outside 1…256 is one line with the reason, before anything is read or written.
+    func testSweepJobsOutOfRange() throws {
+        for jobs in ["0", "-5", "99999999999"] {
+            try assertFails(["sweep", "missing.toml", "--jobs=\(jobs)"], status: 64, ["--jobs"])
+        }
+    }
 }

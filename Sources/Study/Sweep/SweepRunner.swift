@@ -54,7 +54,9 @@ public struct SweepRunner {
     public func run(report: @escaping (String) -> Void) throws {
         let changed = plan.points.filter { if case .configChanged = status(of: $0) { return true } else { return false } }
         if !changed.isEmpty { throw changedConfigError(changed) }
-        try FileManager.default.createDirectory(at: plan.output.appendingPathComponent("points"), withIntermediateDirectories: true)
+        let output = SweepOutput(plan.output)
+        try output.checkOwnership()
+        try FileIO.createDirectory(output.points)
         let threadsEach = max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         var pending: [SweepPlan.Point] = []
         var done = 0
