@@ -51,11 +51,11 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
         }
         func quoted(_ text: String) -> String { "\"\(text)\"" }
         return [
-            Requirement(key: "position", allowed: [quoted("rope")]) { quoted($0.position.rawValue) },
             Requirement(key: "block_norm", allowed: [quoted(blockNorm.rawValue)]) { quoted($0.blockNorm.rawValue) },
             Requirement(key: "qk_norm", allowed: [quoted(qkNorm.rawValue)]) { quoted($0.qkNorm.rawValue) },
             Requirement(key: "norm_weight", allowed: [quoted(normWeight.rawValue)]) { quoted($0.normWeight.rawValue) },
             Requirement(key: "mlp", allowed: mlps.map { quoted($0.rawValue) }) { quoted($0.mlp.rawValue) },
+            Requirement(key: "position", allowed: [quoted("rope")]) { quoted($0.position.rawValue) },
             Requirement(key: "embed_scale", allowed: ["\(embedScale)"]) { "\($0.embedScale)" },
             Requirement(key: "rope_fraction", allowed: anyFraction ? nil : ["1.0"]) { "\($0.ropeFraction)" },
         ]

@@ -104,7 +104,7 @@ public enum ConfigSchema {
         choice("model", "qk_norm", \.model.qkNorm),
         choice("model", "position", \.model.position),
         float("model", "rope_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeTheta),
-        float("model", "rope_fraction", (0, 1), inclusiveMinimum: false, \.model.ropeFraction),
+        float("model", "rope_fraction", (0, .infinity), inclusiveMinimum: false, \.model.ropeFraction),   // ≤ 1: ModelConfig.validate
         choice("model", "mlp", \.model.mlp),
         choice("model", "norm_weight", \.model.normWeight),
         flag("model", "embed_scale", \.model.embedScale),
