@@ -125,6 +125,19 @@ final class ExportTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("config.json"))
     }
 
+    /// A copy of the export `source`, changed by `change`, must be refused by a new run with
+    /// `overrides` starting from it (`--init-from`), with an error containing `message`.
+    func assertInitFromRefused(_ message: String, copying source: URL, overrides: [String], change: (URL) throws -> Void,
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let attempt = UUID().uuidString
+        let folder = scratch.appendingPathComponent("changed-\(attempt)")
+        try FileManager.default.copyItem(at: source, to: folder)
+        try change(folder)
+        let run = RunFolder(scratch.appendingPathComponent("refused-\(attempt)"))
+        assertThrows(try Trainer(config: try smokeConfig(overrides), folder: run, configSource: "test", initialWeights: HuggingFaceImport.initialWeights(folder)),
+                     containing: message, file: file, line: line)
+    }
+
     func assertThrows(_ expression: @autoclosure () throws -> Any, containing text: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try expression(), file: file, line: line) {
             XCTAssertTrue("\($0)".contains(text), "\"\($0)\" does not contain \"\(text)\"", file: file, line: line)
@@ -261,17 +274,9 @@ final class ExportTests: XCTestCase {
 
     func testInitFromRefusesAFolderThatDoesNotFit() throws {
         let (_, exported) = try exportedRun(Self.qwen3, name: "source")
-        var attempt = 0
-        /// A copy of the export, changed by `change`, must be refused by a run with `overrides`.
         func assertRefused(_ message: String, overrides: [String] = Self.qwen3, change: (URL) throws -> Void = { _ in },
                            file: StaticString = #filePath, line: UInt = #line) throws {
-            attempt += 1
-            let folder = scratch.appendingPathComponent("changed-\(attempt)")
-            try FileManager.default.copyItem(at: exported, to: folder)
-            try change(folder)
-            let run = RunFolder(scratch.appendingPathComponent("refused-\(attempt)"))
-            assertThrows(try Trainer(config: try smokeConfig(overrides), folder: run, configSource: "test", initialWeights: HuggingFaceImport.initialWeights(folder)),
-                         containing: message, file: file, line: line)
+            try assertInitFromRefused(message, copying: exported, overrides: overrides, change: change, file: file, line: line)
         }
         try assertRefused("model_type \"qwen3\" is the layout block_norm = \"pre\", qk_norm = \"head\"", overrides: Self.llama)
         try assertRefused("hidden_size is 32 but the run's [model] has d_model = 64 (start it with --set model.d_model=32)", overrides: Self.qwen3 + ["model.d_model=64"])

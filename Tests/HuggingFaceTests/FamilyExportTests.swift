@@ -139,16 +139,9 @@ extension ExportTests {
     func testFamilyImportsRefuseWhatQKLabCannotCompute() throws {
         let (_, next) = try exportedRun(Self.qwen3Next, name: "next-source")
         let (_, gemma) = try exportedRun(Self.gemma3, name: "gemma-source")
-        var attempt = 0
         func assertRefused(_ message: String, from source: URL, overrides: [String], change: (URL) throws -> Void,
                            file: StaticString = #filePath, line: UInt = #line) throws {
-            attempt += 1
-            let folder = scratch.appendingPathComponent("family-changed-\(attempt)")
-            try FileManager.default.copyItem(at: source, to: folder)
-            try change(folder)
-            let run = RunFolder(scratch.appendingPathComponent("family-refused-\(attempt)"))
-            assertThrows(try Trainer(config: try smokeConfig(overrides), folder: run, configSource: "test", initialWeights: HuggingFaceImport.initialWeights(folder)),
-                         containing: message, file: file, line: line)
+            try assertInitFromRefused(message, copying: source, overrides: overrides, change: change, file: file, line: line)
         }
         try assertRefused("has a nonzero attention output gate (head 1)", from: next, overrides: Self.qwen3Next) { folder in
             try self.rewriteWeights(in: folder) { tensors in
