@@ -179,7 +179,7 @@ def attention(x, p, prefix, cfg):
         q = norm(q, p[prefix + "self_attn.q_norm.weight"], cfg)
         k = norm(k, p[prefix + "self_attn.k_norm.weight"], cfg)
     if cfg["position"] == "rope":                                   # after the norm, never before
-        theta, fraction = f32(cfg["rope_theta"]), f32(cfg["rope_fraction"])
+        theta, fraction = f32(cfg["rope_theta"]), cfg["rope_fraction"]   # R from the decimal, as transformers
         q = rope(q, np.arange(T), theta, fraction)
         k = rope(k, np.arange(T), theta, fraction)
     q_rms, k_rms = math.sqrt(np.mean(q * q)), math.sqrt(np.mean(k * k))   # k before repeat_kv: its Hkv heads

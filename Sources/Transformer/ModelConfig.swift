@@ -87,9 +87,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         return mlp.isGated ? (8 * dModel / 3 + 31) / 32 * 32 : 4 * dModel
     }
 
-    /// `R`: the rotated dims of each head, `int(Dh · rope_fraction)` (Hugging Face's
-    /// `int(head_dim * partial_rotary_factor)`, computed from the Float the config holds).
-    public var rotaryDimension: Int { Int(Double(headDimension) * Double(ropeFraction)) }
+    /// `R`: the rotated dims of each head, `int(Dh · rope_fraction)`: Hugging Face's
+    /// `int(head_dim * partial_rotary_factor)` in Double, from the fraction's shortest decimal (the
+    /// value a config file and an export write: 0.7, not the Float's 0.699999988, so that
+    /// Dh = 20 gives 14 in both).
+    public var rotaryDimension: Int { Int(Double(headDimension) * Double(ropeFraction.description)!) }
 
     /// The block norms of a layer: 2 for pre and post, 4 for sandwich.
     var blockNormsPerLayer: Int { blockNorm == .sandwich ? 4 : 2 }

@@ -48,6 +48,9 @@ final class FamilySwitchTests: XCTestCase {
             do { try config.validate(); return nil } catch { return "\(error)" }
         }
         XCTAssertNil(message { $0.ropeFraction = 0.25 })                     // Dh = 32: R = 8
+        var decimal = ModelConfig()                                             // as Python: int(20 * 0.7) = 14
+        (decimal.nHead, decimal.headDim, decimal.ropeFraction) = (4, 20, 0.7)
+        XCTAssertEqual(decimal.rotaryDimension, 14, "not int(20 · Float(0.7)) = 13")
         XCTAssertEqual(message { $0.ropeFraction = 0 }, "rope_fraction must be in (0, 1] (got 0.0)")
         XCTAssertEqual(message { $0.ropeFraction = 1.5 }, "rope_fraction must be in (0, 1] (got 1.5)")
         XCTAssertEqual(message { $0.ropeFraction = 0.3 },
