@@ -2,12 +2,15 @@
 """Golden logits: an independent numpy reference for docs/model.md's forward pass.
 
 This file does not share code with the Swift trainer. It re-implements, in
-float64, the numerical contract of model.md (embeddings, learned positions,
-pre/post block layouts, QK-Norm off/head/full applied before RoPE, RoPE in the
-Hugging Face rotate_half convention, grouped-query attention with query head h
-reading key/value head h // (H / Hkv), causal softmax attention scaled by
-1/sqrt(Dh), SwiGLU and exact-erf GELU MLPs, final RMSNorm, tied/untied head,
-mean cross-entropy and the z-loss term), and writes one JSON fixture per layout
+float64, the numerical contract of model.md (embeddings, Gemma's embedding
+scale, learned positions, pre/post/sandwich block layouts, RMSNorm gains plain
+or offset (1 + w, formed in float32), QK-Norm off/head/full applied before RoPE,
+RoPE in the Hugging Face rotate_half convention, full or partial (the first
+int(Dh * rope_fraction) dims of each head), grouped-query attention with query
+head h reading key/value head h // (H / Hkv), causal softmax attention scaled by
+1/sqrt(Dh), SwiGLU, GeGLU (tanh GELU) and exact-erf GELU MLPs, final RMSNorm,
+tied/untied head, mean cross-entropy and the z-loss term), and writes one JSON
+fixture per layout
 to Tests/TransformerTests/Fixtures/, read by GoldenLogitsTests.swift.
 
 Weights are random from a fixed seed, rounded to float32 (the values the Swift
@@ -17,7 +20,9 @@ rounded to float32, because that is the precision of the Swift config.
 
 Before writing, the script checks the reference itself: causality (changing the
 last token leaves earlier logits unchanged), prefixes, QK-Norm scale
-invariance, RoPE's relative-position property, and the repeat_kv mapping.
+invariance, RoPE's relative-position property, the repeat_kv mapping, partial
+RoPE (fraction 1 is the full rotation, the unrotated dims pass through) and the
+offset gain (w = gamma - 1 gives the plain model with gain gamma).
 After writing, it reloads each fixture and recomputes it from the file.
 
 Rerun (deterministic; numpy only):
@@ -35,7 +40,7 @@ FIXTURE_DIR = Path(__file__).resolve().parent.parent / "Tests" / "TransformerTes
 BATCH, LENGTH = 2, 5  # LENGTH < block_size, so a prefix of the position table is used
 
 COMMON = {"vocab_size": 7, "block_size": 6, "d_model": 8, "n_layer": 2, "head_dim": 4, "d_ff": 16,
-          "norm_eps": 1e-6, "z_loss": 0.001}
+          "norm_eps": 1e-6, "z_loss": 0.001, "norm_weight": "plain", "embed_scale": False, "rope_fraction": 1.0}
 
 # (name, seed, layout switches)
 LAYOUTS = [
@@ -47,10 +52,19 @@ LAYOUTS = [
                     "rope_theta": 10000.0, "mlp": "swiglu", "tie_embeddings": False}),
     ("gelu_learned", 404, {"n_head": 2, "n_kv_head": 2, "block_norm": "pre", "qk_norm": "head",
                            "position": "learned", "rope_theta": 10000.0, "mlp": "gelu", "tie_embeddings": True}),
+    ("gemma3", 505, {"n_head": 2, "n_kv_head": 1, "block_norm": "sandwich", "qk_norm": "head", "position": "rope",
+                     "rope_theta": 10000.0, "mlp": "geglu", "tie_embeddings": True, "norm_weight": "offset",
+                     "embed_scale": True}),
+    ("qwen3_next", 606, {"n_head": 2, "n_kv_head": 2, "head_dim": 8, "block_norm": "pre", "qk_norm": "head",
+                         "position": "rope", "rope_theta": 10000.0, "mlp": "swiglu", "tie_embeddings": False,
+                         "norm_weight": "offset", "rope_fraction": 0.25}),
+    ("minimax_m2", 707, {"n_head": 2, "n_kv_head": 1, "block_norm": "pre", "qk_norm": "full", "position": "rope",
+                         "rope_theta": 10000.0, "mlp": "swiglu", "tie_embeddings": True, "rope_fraction": 0.5}),
 ]
 
 CONFIG_KEYS = ["vocab_size", "block_size", "d_model", "n_layer", "n_head", "n_kv_head", "head_dim", "d_ff",
-               "block_norm", "qk_norm", "position", "rope_theta", "mlp", "tie_embeddings", "norm_eps", "z_loss"]
+               "block_norm", "qk_norm", "position", "rope_theta", "rope_fraction", "mlp", "norm_weight", "embed_scale",
+               "tie_embeddings", "norm_eps", "z_loss"]
 
 
 def f32(value):
@@ -79,11 +93,12 @@ def parameter_shapes(cfg):
             shapes += [(p + "self_attn.q_norm.weight", [Dh]), (p + "self_attn.k_norm.weight", [Dh])]
         elif cfg["qk_norm"] == "full":
             shapes += [(p + "self_attn.q_norm.weight", [H * Dh]), (p + "self_attn.k_norm.weight", [Hkv * Dh])]
-        if cfg["block_norm"] == "pre":
-            shapes += [(p + "input_layernorm.weight", [d]), (p + "post_attention_layernorm.weight", [d])]
-        else:
-            shapes += [(p + "post_attention_layernorm.weight", [d]), (p + "post_feedforward_layernorm.weight", [d])]
-        if cfg["mlp"] == "swiglu":
+        norms = {"pre": ["input_layernorm", "post_attention_layernorm"],
+                 "post": ["post_attention_layernorm", "post_feedforward_layernorm"],
+                 "sandwich": ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                              "post_feedforward_layernorm"]}[cfg["block_norm"]]
+        shapes += [(p + norm + ".weight", [d]) for norm in norms]
+        if cfg["mlp"] in ("swiglu", "geglu"):
             shapes.append((p + "mlp.gate_proj.weight", [F, d]))
         shapes += [(p + "mlp.up_proj.weight", [F, d]), (p + "mlp.down_proj.weight", [d, F])]
     shapes.append(("model.norm.weight", [d]))
@@ -93,11 +108,12 @@ def parameter_shapes(cfg):
 
 
 def random_parameters(cfg, rng):
-    """{name: float32 array}. Matrices ~ N(0, 0.5); norm weights ~ 1 + N(0, 0.2)."""
+    """{name: float32 array}. Matrices ~ N(0, 0.5); norm gains ~ 1 + N(0, 0.2) (the offset form
+    stores w = gain - 1)."""
     params = {}
     for name, shape in parameter_shapes(cfg):
         if "norm" in name:
-            values = 1.0 + rng.normal(0.0, 0.2, size=shape)
+            values = (0.0 if cfg["norm_weight"] == "offset" else 1.0) + rng.normal(0.0, 0.2, size=shape)
         else:
             values = rng.normal(0.0, 0.5, size=shape)
         params[name] = values.astype(np.float32)
@@ -113,15 +129,29 @@ def rms_norm(x, weight, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * weight
 
 
-def rope(x, positions, theta):
-    """Rotate [..., T, Dh] by position: element i pairs with i + Dh/2 (rotate_half)."""
+def gain(weight, cfg):
+    """The RMSNorm gain of a stored weight: w (plain) or 1 + w formed in float32 (offset)."""
+    if cfg["norm_weight"] == "offset":
+        return (np.float32(1.0) + np.asarray(weight, dtype=np.float32)).astype(np.float64)
+    return weight
+
+
+def norm(x, weight, cfg):
+    """model.md's RMSNorm with the config's gain form and eps."""
+    return rms_norm(x, gain(weight, cfg), f32(cfg["norm_eps"]))
+
+
+def rope(x, positions, theta, fraction=1.0):
+    """Rotate [..., T, Dh] by position: element i pairs with i + R/2 (rotate_half) on the first
+    R = int(Dh * fraction) dims, with R in place of Dh in the frequencies; the rest pass through."""
     Dh = x.shape[-1]
-    half = Dh // 2
-    inv_freq = theta ** (-2.0 * np.arange(half) / Dh)           # [Dh/2]
-    angle = np.asarray(positions, dtype=np.float64)[:, None] * inv_freq[None, :]  # [T, Dh/2]
+    R = int(Dh * fraction)
+    half = R // 2
+    inv_freq = theta ** (-2.0 * np.arange(half) / R)            # [R/2]
+    angle = np.asarray(positions, dtype=np.float64)[:, None] * inv_freq[None, :]  # [T, R/2]
     cos, sin = np.cos(angle), np.sin(angle)
-    x1, x2 = x[..., :half], x[..., half:]
-    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    x1, x2, rest = x[..., :half], x[..., half:R], x[..., R:]
+    return np.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin, rest], axis=-1)
 
 
 def softmax(scores):
@@ -136,23 +166,22 @@ def attention(x, p, prefix, cfg):
     RMS as they enter q.k^T)."""
     B, T, _ = x.shape
     H, Hkv, Dh = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
-    eps = f32(cfg["norm_eps"])
     q = x @ p[prefix + "self_attn.q_proj.weight"].T                 # [B,T,H*Dh]
     k = x @ p[prefix + "self_attn.k_proj.weight"].T                 # [B,T,Hkv*Dh]
     v = x @ p[prefix + "self_attn.v_proj.weight"].T
     if cfg["qk_norm"] == "full":                                    # OLMo 2: over the whole projection
-        q = rms_norm(q, p[prefix + "self_attn.q_norm.weight"], eps)
-        k = rms_norm(k, p[prefix + "self_attn.k_norm.weight"], eps)
+        q = norm(q, p[prefix + "self_attn.q_norm.weight"], cfg)
+        k = norm(k, p[prefix + "self_attn.k_norm.weight"], cfg)
     q = q.reshape(B, T, H, Dh).transpose(0, 2, 1, 3)                # [B,H,T,Dh]
     k = k.reshape(B, T, Hkv, Dh).transpose(0, 2, 1, 3)              # [B,Hkv,T,Dh]
     v = v.reshape(B, T, Hkv, Dh).transpose(0, 2, 1, 3)
     if cfg["qk_norm"] == "head":                                    # Qwen3: per head over Dh, shared weight
-        q = rms_norm(q, p[prefix + "self_attn.q_norm.weight"], eps)
-        k = rms_norm(k, p[prefix + "self_attn.k_norm.weight"], eps)
+        q = norm(q, p[prefix + "self_attn.q_norm.weight"], cfg)
+        k = norm(k, p[prefix + "self_attn.k_norm.weight"], cfg)
     if cfg["position"] == "rope":                                   # after the norm, never before
-        theta = f32(cfg["rope_theta"])
-        q = rope(q, np.arange(T), theta)
-        k = rope(k, np.arange(T), theta)
+        theta, fraction = f32(cfg["rope_theta"]), cfg["rope_fraction"]   # R from the decimal, as transformers
+        q = rope(q, np.arange(T), theta, fraction)
+        k = rope(k, np.arange(T), theta, fraction)
     q_rms, k_rms = math.sqrt(np.mean(q * q)), math.sqrt(np.mean(k * k))   # k before repeat_kv: its Hkv heads
     kv_of_head = np.arange(H) // (H // Hkv)                         # repeat_kv: h -> h // (H/Hkv)
     k, v = k[:, kv_of_head], v[:, kv_of_head]                       # [B,H,T,Dh]
@@ -174,14 +203,20 @@ def gelu(x):
     return 0.5 * x * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
 
 
+def gelu_tanh(x):
+    """PyTorch's gelu(approximate="tanh"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
 def silu(x):
     return x / (1.0 + np.exp(-x))
 
 
 def mlp(x, p, prefix, cfg):
     up = x @ p[prefix + "mlp.up_proj.weight"].T
-    if cfg["mlp"] == "swiglu":
-        hidden = silu(x @ p[prefix + "mlp.gate_proj.weight"].T) * up
+    if cfg["mlp"] in ("swiglu", "geglu"):
+        activation = silu if cfg["mlp"] == "swiglu" else gelu_tanh
+        hidden = activation(x @ p[prefix + "mlp.gate_proj.weight"].T) * up
     else:
         hidden = gelu(up)
     return hidden @ p[prefix + "mlp.down_proj.weight"].T
@@ -190,14 +225,19 @@ def mlp(x, p, prefix, cfg):
 def block(x, p, i, cfg):
     """One layer. Returns (output, its attention statistics)."""
     prefix = f"model.layers.{i}."
-    eps = f32(cfg["norm_eps"])
+    w = lambda name: p[prefix + name + ".weight"]
     if cfg["block_norm"] == "pre":
-        a, stats = attention(rms_norm(x, p[prefix + "input_layernorm.weight"], eps), p, prefix, cfg)
+        a, stats = attention(norm(x, w("input_layernorm"), cfg), p, prefix, cfg)
         h = x + a
-        return h + mlp(rms_norm(h, p[prefix + "post_attention_layernorm.weight"], eps), p, prefix, cfg), stats
+        return h + mlp(norm(h, w("post_attention_layernorm"), cfg), p, prefix, cfg), stats
+    if cfg["block_norm"] == "sandwich":                             # Gemma 3: a norm before and after each sublayer
+        a, stats = attention(norm(x, w("input_layernorm"), cfg), p, prefix, cfg)
+        h = x + norm(a, w("post_attention_layernorm"), cfg)
+        m = mlp(norm(h, w("pre_feedforward_layernorm"), cfg), p, prefix, cfg)
+        return h + norm(m, w("post_feedforward_layernorm"), cfg), stats
     a, stats = attention(x, p, prefix, cfg)
-    h = x + rms_norm(a, p[prefix + "post_attention_layernorm.weight"], eps)
-    return h + rms_norm(mlp(h, p, prefix, cfg), p[prefix + "post_feedforward_layernorm.weight"], eps), stats
+    h = x + norm(a, w("post_attention_layernorm"), cfg)
+    return h + norm(mlp(h, p, prefix, cfg), w("post_feedforward_layernorm"), cfg), stats
 
 
 def forward(cfg, params, tokens):
@@ -207,13 +247,15 @@ def forward(cfg, params, tokens):
     T = tokens.shape[1]
     assert T <= cfg["block_size"]
     x = p["model.embed_tokens.weight"][tokens]                      # [B,T,d]
+    if cfg["embed_scale"]:                                          # Gemma: times float32(sqrt(d)); the head is not scaled
+        x = x * f32(math.sqrt(cfg["d_model"]))
     if cfg["position"] == "learned":
         x = x + p["model.embed_positions.weight"][:T]
     layer_stats = []
     for i in range(cfg["n_layer"]):
         x, stats = block(x, p, i, cfg)
         layer_stats.append(stats)
-    x = rms_norm(x, p["model.norm.weight"], f32(cfg["norm_eps"]))
+    x = norm(x, p["model.norm.weight"], cfg)
     head = p["model.embed_tokens.weight"] if cfg["tie_embeddings"] else p["lm_head.weight"]
     return x @ head.T, layer_stats
 
@@ -300,6 +342,26 @@ def check_repeat_kv(cfg, params, tokens, logits):
     assert np.max(np.abs(other - logits)) <= 1e-12, "repeat_kv mapping mismatch"
 
 
+def check_offset_gain(cfg, params, tokens, logits):
+    """The offset model with w equals the plain model with gain 1 + w (to float32 rounding of 1 + w)."""
+    if cfg["norm_weight"] != "offset":
+        return
+    plain = {name: (gain(w, cfg) if "norm" in name else w) for name, w in params.items()}
+    other, _ = forward(dict(cfg, norm_weight="plain"), plain, tokens)
+    assert np.max(np.abs(other - logits)) <= 1e-12, "offset gain is not 1 + w"
+
+
+def check_partial_rope():
+    """Fraction 1 is the full rotation; the unrotated dims pass through; the rotated ones are a
+    full rotation of an R-wide head."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(5, 8))
+    assert np.array_equal(rope(x, np.arange(5), 10000.0, 1.0), rope(x, np.arange(5), 10000.0))
+    partial = rope(x, np.arange(5), 10000.0, 0.25)
+    assert np.array_equal(partial[:, 2:], x[:, 2:])
+    assert np.array_equal(partial[:, :2], rope(x[:, :2], np.arange(5), 10000.0))
+
+
 def check_rope():
     """RoPE: identity at position 0, norm-preserving, and q.k depends only on the position offset."""
     rng = np.random.default_rng(7)
@@ -383,6 +445,7 @@ def make_fixture(name, seed, layout):
     check_causality(cfg, params, tokens, logits)
     check_qk_norm_invariance(cfg, params, tokens, logits)
     check_repeat_kv(cfg, params, tokens, logits)
+    check_offset_gain(cfg, params, tokens, logits)
 
     path = FIXTURE_DIR / f"{name}.json"
     path.write_text(fixture_text(name, cfg, tokens, targets, params, logits, ce, total, layer_stats))
@@ -394,6 +457,7 @@ def make_fixture(name, seed, layout):
 
 def main():
     check_rope()
+    check_partial_rope()
     FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
     for name, seed, layout in LAYOUTS:
         make_fixture(name, seed, layout)

@@ -2,14 +2,34 @@
 """Check a QKLab run against Hugging Face `transformers`: same weights, same logits, same greedy text.
 
 For the run folder RUN it
-  1. exports it with `qklab export-hf RUN OUT`,
+  1. exports it with `qklab export-hf RUN OUT` (`--class` picks the class where a layout has two:
+     Olmo3ForCausalLM for the OLMo 2/3 layout),
   2. loads OUT with `AutoModelForCausalLM` (float32, eager attention: the default SDPA path adds
      ~2e-5 of error) and fails if any weight is missing, unexpected or different from the file,
   3. runs one token sequence (random ids of length block_size, or --text) through both and prints
-     max |Δ logits| against `qklab logits`,
-  4. greedy-generates from --prompt in both, with QKLab's context window (the last block_size ids),
-     and compares the text with `qklab sample --temperature 0`.
-Exit status 0 when max |Δ| < --tolerance (default 1e-4) and the texts match, else 1.
+     max |Δ logits| against `qklab logits`, absolute and relative to the logits' scale
+     max(1, max |logit|),
+  4. greedy-generates from --prompt in both, with QKLab's context window (past block_size it keeps
+     the newest half, as the key/value cache does), and compares the text with
+     `qklab sample --temperature 0`,
+  5. the other way: saves the loaded model with transformers' own `save_pretrained` (its
+     config.json, with the class's own fields and defaults written out), starts a QKLab run from
+     it with `qklab train --config RUN/config.toml --init-from SAVED` for one step at lr (and min_lr) 1e-30
+     (which leaves the weights as imported, bit for bit) and compares that run's logits.
+Exit status 0 when both max |Δ| ≤ --tolerance (default 1e-5) × max(1, max |logit|) and the
+texts match, else 1.
+
+Every class QKLab exports is covered: Qwen3ForCausalLM, LlamaForCausalLM, Olmo2ForCausalLM,
+Olmo3ForCausalLM, Gemma3ForCausalLM (text only) and the dense Qwen3NextForCausalLM, whose
+attention output gate the export neutralises exactly (zero gate rows in q_proj, o_proj doubled;
+step 2 reports the gate rows). One smoke run per layout:
+    qklab train --config configs/smoke.toml --set run.dir=runs/hf-gemma3 --set model.block_norm=sandwich \
+        --set model.norm_weight=offset --set model.mlp=geglu --set model.embed_scale=true
+    qklab train --config configs/smoke.toml --set run.dir=runs/hf-qwen3-next --set model.norm_weight=offset \
+        --set model.rope_fraction=0.25
+    qklab train --config configs/smoke.toml --set run.dir=runs/hf-olmo3 --set model.block_norm=post --set model.qk_norm=full
+    python scripts/hf_check.py runs/hf-gemma3; python scripts/hf_check.py runs/hf-qwen3-next
+    python scripts/hf_check.py runs/hf-olmo3 --class Olmo3ForCausalLM
 
 Setup (the script installs nothing; Python 3.10+):
     python3 -m venv /tmp/hfenv
@@ -72,6 +92,19 @@ def check_weights(model, folder):
     return len(stored)
 
 
+def gate_rows(model):
+    """Qwen3-Next: the largest |value| of the attention output gate rows of q_proj (laid out per
+    head as [query ; gate]), which a QKLab export writes as zeros; None for other classes."""
+    config = model.config
+    if config.model_type != "qwen3_next":
+        return None
+    largest = 0.0
+    for layer in model.model.layers:
+        rows = layer.self_attn.q_proj.weight.detach().numpy().reshape(config.num_attention_heads, 2, config.head_dim, -1)
+        largest = max(largest, float(np.abs(rows[:, 1]).max()))
+    return largest
+
+
 def read_json(folder, name):
     with open(os.path.join(folder, name), encoding="utf-8") as file:
         return json.load(file)
@@ -92,33 +125,65 @@ def hf_logits(model, ids):
 
 
 def hf_greedy(model, prompt_ids, tokens, block_size):
-    """Greedy continuation as `qklab sample --temperature 0` makes it: the context is the last
-    block_size ids, and a tie goes to the lowest id (as torch.argmax does)."""
-    ids = list(prompt_ids)
+    """Greedy continuation as `qklab sample --temperature 0` makes it (GenerationContext): the
+    context starts as the prompt's last block_size ids; a token that would make it longer than
+    block_size leaves only the newest ceil(block_size / 2) ids, itself included; a tie goes to the
+    lowest id (as torch.argmax does)."""
+    window, generated = list(prompt_ids)[-block_size:], []
     for _ in range(tokens):
-        ids.append(int(hf_logits(model, ids[-block_size:])[-1].argmax()))
-    return ids[len(prompt_ids):]
+        token = int(hf_logits(model, window)[-1].argmax())
+        generated.append(token)
+        window = (window + [token])[-((block_size + 1) // 2):] if len(window) == block_size else window + [token]
+    return generated
+
+
+def run_folder(path):
+    """The run folder of RUN (a run folder, or one of its checkpoints/step-N folders)."""
+    for folder in (path, os.path.dirname(os.path.dirname(os.path.abspath(path)))):
+        if os.path.exists(os.path.join(folder, "config.toml")):
+            return folder
+    sys.exit(f"no config.toml in {path} or the run folder above it")
+
+
+def imported_logits(args, model, out, ids):
+    """Logits of `ids` in a QKLab run started (--init-from) from transformers' save_pretrained of `model`."""
+    saved = tempfile.mkdtemp(prefix="qklab-hf-saved-")
+    model.save_pretrained(saved)
+    with open(os.path.join(out, "vocab.json"), encoding="utf-8") as source, \
+            open(os.path.join(saved, "vocab.json"), "w", encoding="utf-8") as copy:
+        copy.write(source.read())
+    imported = os.path.join(tempfile.mkdtemp(prefix="qklab-hf-imported-"), "run")
+    qklab(args, "train", "--config", os.path.join(run_folder(args.run), "config.toml"), "--init-from", saved,
+          "--run-dir", imported, "--set", "train.max_steps=1", "--set", "optim.lr=1e-30", "--set", "optim.min_lr=1e-30", "--set", "train.eval_interval=0")
+    reference = json.loads(qklab(args, "logits", imported, "--tokens", ",".join(map(str, ids))))
+    return np.array(reference["logits"], dtype=np.float32)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", help="run folder or checkpoint folder")
     parser.add_argument("--qklab", default=os.path.join(REPOSITORY, ".build/release/qklab"))
+    parser.add_argument("--class", dest="class_name", help="Hugging Face class for export-hf --class (e.g. Olmo3ForCausalLM)")
     parser.add_argument("--out", help="export folder (default: a new temporary folder)")
     parser.add_argument("--text", help="sequence for the logits (default: random ids of length block_size)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sequence")
     parser.add_argument("--prompt", default="\n", help="prompt of the greedy generation")
     parser.add_argument("--tokens", type=int, default=200, help="characters to generate")
-    parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--tolerance", type=float, default=1e-5, help="max |Δ logits| per unit of max(1, max |logit|)")
     args = parser.parse_args()
 
     out = args.out or tempfile.mkdtemp(prefix="qklab-hf-")
-    print(qklab(args, "export-hf", args.run, out).strip())
+    print(qklab(args, "export-hf", args.run, out, *(["--class", args.class_name] if args.class_name else [])).strip())
     vocabulary = read_json(out, "vocab.json")
     block_size = read_json(out, "config.json")["max_position_embeddings"]
 
     model = load_model(out)
     print(f"{type(model).__name__}: all {check_weights(model, out)} tensors loaded, identical to model.safetensors")
+    gate = gate_rows(model)
+    if gate is not None:
+        print(f"attention output gate rows: max |value| = {gate} (0: sigmoid(0) = 0.5 exactly, undone by o_proj × 2)")
+        if gate != 0:
+            sys.exit("the attention output gate is live: this is not a QKLab export")
 
     if args.text is not None:
         ids = encode(args.text, vocabulary, "--text")
@@ -127,7 +192,9 @@ def main():
     reference = json.loads(qklab(args, "logits", args.run, "--tokens", ",".join(map(str, ids))))
     qklab_logits = np.array(reference["logits"], dtype=np.float32)
     delta = float(np.abs(hf_logits(model, ids) - qklab_logits).max())
-    print(f"logits of {len(ids)} tokens: max |Δ| = {delta:.3g} (max |logit| {np.abs(qklab_logits).max():.3g})")
+    scale = max(1.0, float(np.abs(qklab_logits).max()))
+    print(f"logits of {len(ids)} tokens: max |Δ| = {delta:.3g} (max |logit| {np.abs(qklab_logits).max():.3g}, "
+          f"relative {delta / scale:.3g})")
 
     qklab_text = qklab(args, "sample", args.run, "--prompt", args.prompt, "--tokens", str(args.tokens),
                        "--temperature", "0")[len(args.prompt):-1]   # print() adds one newline
@@ -140,7 +207,11 @@ def main():
         first = next(i for i, (a, b) in enumerate(zip(hf_text + "\0", qklab_text + "\0")) if a != b)
         print(f"greedy text differs from character {first}:\n  qklab:        {qklab_text!r}\n  transformers: {hf_text!r}")
 
-    passed = delta < args.tolerance and same_text
+    back = imported_logits(args, model, out, ids)
+    back_delta = float(np.abs(hf_logits(model, ids) - back).max())
+    print(f"save_pretrained → qklab train --init-from: max |Δ logits| = {back_delta:.3g} (relative {back_delta / scale:.3g})")
+
+    passed = delta <= args.tolerance * scale and back_delta <= args.tolerance * scale and same_text
     print("PASS" if passed else "FAIL")
     sys.exit(0 if passed else 1)
 

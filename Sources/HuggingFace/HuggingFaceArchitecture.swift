@@ -1,13 +1,19 @@
 import Transformer
 
-/// The three Hugging Face classes a QKLab layout can be (model.md, "Hugging Face layouts"). All
-/// use RoPE and SwiGLU; they differ in where the norms sit:
+/// The Hugging Face classes a QKLab layout can be (model.md, "Hugging Face layouts"). All use
+/// RoPE; they differ in where the norms sit, the norm gain's form, the MLP and partial RoPE:
 ///
-///     qwen3   block_norm = pre,  qk_norm = head   Qwen3ForCausalLM
-///     llama   block_norm = pre,  qk_norm = off    LlamaForCausalLM
-///     olmo2   block_norm = post, qk_norm = full   Olmo2ForCausalLM
+///     qwen3       pre,      qk head, plain,  swiglu                         Qwen3ForCausalLM
+///     llama       pre,      qk off,  plain,  swiglu                         LlamaForCausalLM
+///     olmo2       post,     qk full, plain,  swiglu                         Olmo2ForCausalLM
+///     olmo3       post,     qk full, plain,  swiglu                         Olmo3ForCausalLM
+///     gemma3      sandwich, qk head, offset, geglu or swiglu, embed_scale   Gemma3ForCausalLM (text)
+///     qwen3Next   pre,      qk head, offset, swiglu, any rope_fraction      Qwen3NextForCausalLM (dense)
+///
+/// OLMo 2 and OLMo 3 compute the same network here (OLMo 3's sliding-window layers are written
+/// as full attention): a layout exports as OLMo 2 unless OLMo 3 is asked for.
 public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
-    case qwen3, llama, olmo2
+    case qwen3, llama, olmo2, olmo3, gemma3 = "gemma3_text", qwen3Next = "qwen3_next"
 
     /// The `model_type` of `config.json`.
     public var modelType: String { rawValue }
@@ -18,38 +24,109 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
         case .qwen3: return "Qwen3ForCausalLM"
         case .llama: return "LlamaForCausalLM"
         case .olmo2: return "Olmo2ForCausalLM"
+        case .olmo3: return "Olmo3ForCausalLM"
+        case .gemma3: return "Gemma3ForCausalLM"
+        case .qwen3Next: return "Qwen3NextForCausalLM"
         }
     }
 
-    /// Where this class puts its norms.
-    public var blockNorm: ModelConfig.BlockNorm { self == .olmo2 ? .post : .pre }
-    public var qkNorm: ModelConfig.QKNorm {
+    /// One `[model]` switch of the class's network: its key, the values the class computes
+    /// (nil: any), and the model's value as written in a config.
+    struct Requirement {
+        let key: String
+        let allowed: [String]?
+        let value: (ModelConfig) -> String
+    }
+
+    /// Every switch that decides whether a layout is this class's network.
+    var requirements: [Requirement] {
+        let (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction): (ModelConfig.BlockNorm, ModelConfig.QKNorm, ModelConfig.NormWeight,
+                                                                             [ModelConfig.MLP], Bool, Bool)
         switch self {
-        case .qwen3: return .head
-        case .llama: return .off
-        case .olmo2: return .full
+        case .qwen3: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.pre, .head, .plain, [.swiglu], false, false)
+        case .llama: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.pre, .off, .plain, [.swiglu], false, false)
+        case .olmo2, .olmo3: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.post, .full, .plain, [.swiglu], false, false)
+        case .gemma3: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.sandwich, .head, .offset, [.geglu, .swiglu], true, false)
+        case .qwen3Next: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.pre, .head, .offset, [.swiglu], false, true)
+        }
+        func quoted(_ text: String) -> String { "\"\(text)\"" }
+        return [
+            Requirement(key: "block_norm", allowed: [quoted(blockNorm.rawValue)]) { quoted($0.blockNorm.rawValue) },
+            Requirement(key: "qk_norm", allowed: [quoted(qkNorm.rawValue)]) { quoted($0.qkNorm.rawValue) },
+            Requirement(key: "norm_weight", allowed: [quoted(normWeight.rawValue)]) { quoted($0.normWeight.rawValue) },
+            Requirement(key: "mlp", allowed: mlps.map { quoted($0.rawValue) }) { quoted($0.mlp.rawValue) },
+            Requirement(key: "position", allowed: [quoted("rope")]) { quoted($0.position.rawValue) },
+            Requirement(key: "embed_scale", allowed: ["\(embedScale)"]) { "\($0.embedScale)" },
+            Requirement(key: "rope_fraction", allowed: anyFraction ? nil : ["1.0"]) { "\($0.ropeFraction)" },
+        ]
+    }
+
+    /// The switches of `model` this class does not compute, as `key = value` phrases with what
+    /// the class needs (empty: the class holds `model`'s network).
+    func mismatches(_ model: ModelConfig) -> [(key: String, phrase: String)] {
+        requirements.compactMap { requirement in
+            let value = requirement.value(model)
+            guard let allowed = requirement.allowed, !allowed.contains(value) else { return nil }
+            return (requirement.key, "\(requirement.key) = \(allowed.joined(separator: " or "))")
         }
     }
 
-    /// The layout as config keys, for messages: `block_norm = "pre", qk_norm = "head"`.
+    /// The class's layout as `--set` overrides, e.g. `--set model.block_norm=pre --set model.qk_norm=head`
+    /// (the first allowed value of each switch).
+    var layoutOverrides: String {
+        requirements.compactMap { requirement in
+            requirement.allowed.map { "--set model.\(requirement.key)=\($0[0].replacingOccurrences(of: "\"", with: ""))" }
+        }.joined(separator: " ")
+    }
+
+    /// The class's layout as config keys, for messages: `block_norm = "pre", qk_norm = "head", …`.
     var layoutDescription: String {
-        "block_norm = \"\(blockNorm.rawValue)\", qk_norm = \"\(qkNorm.rawValue)\""
+        requirements.compactMap { requirement in requirement.allowed.map { "\(requirement.key) = \($0.joined(separator: " or "))" } }
+            .joined(separator: ", ")
     }
 
-    /// The class of `model`'s layout; throws, naming the switch that prevents it, for the layouts
-    /// Hugging Face has no class for.
-    public init(layout model: ModelConfig) throws {
+    /// The class of `model`'s layout: `preferred` when given (it must hold the layout), else the
+    /// first that does. Throws, naming the switch that prevents it, for the layouts Hugging Face
+    /// has no class for.
+    public init(layout model: ModelConfig, preferred: HuggingFaceArchitecture? = nil) throws {
+        if let preferred {
+            let missing = preferred.mismatches(model)
+            guard missing.isEmpty else {
+                throw HuggingFaceError("\(preferred.className) needs \(missing.map(\.phrase).joined(separator: ", ")); "
+                                       + "the run has \(missing.map { key, _ in Self.current(key, model) }.joined(separator: ", "))")
+            }
+            self = preferred
+            return
+        }
+        if let match = Self.allCases.first(where: { $0.mismatches(model).isEmpty }) {
+            self = match
+            return
+        }
         if model.position != .rope {
-            throw HuggingFaceError("position = \"\(model.position.rawValue)\" has no Hugging Face equivalent (Qwen3, Llama and OLMo 2 use rope)")
+            throw HuggingFaceError("position = \"\(model.position.rawValue)\" has no Hugging Face equivalent (every class here uses rope)")
         }
-        if model.mlp != .swiglu {
-            throw HuggingFaceError("mlp = \"\(model.mlp.rawValue)\" has no Hugging Face equivalent (their GELU variant is a gated GeGLU; use swiglu)")
+        if model.mlp == .gelu {
+            throw HuggingFaceError("mlp = \"gelu\" has no Hugging Face equivalent (their GELU variant is a gated GeGLU: use geglu, or swiglu)")
         }
-        guard let match = Self.allCases.first(where: { $0.blockNorm == model.blockNorm && $0.qkNorm == model.qkNorm }) else {
-            throw HuggingFaceError("qk_norm = \"\(model.qkNorm.rawValue)\" with block_norm = \"\(model.blockNorm.rawValue)\" has no Hugging Face equivalent "
-                                   + "(supported: \(Self.allCases.map { "\($0.layoutDescription) (\($0.className))" }.joined(separator: "; ")))")
+        // The closest class with the same block layout (every block_norm has one), by switches that differ.
+        let closest = Self.allCases.filter { $0.mismatches(model).allSatisfy { $0.key != "block_norm" } }
+            .min { $0.mismatches(model).count < $1.mismatches(model).count }!
+        let missing = closest.mismatches(model)
+        throw HuggingFaceError("\(Self.current(missing[0].key, model)) with block_norm = \"\(model.blockNorm.rawValue)\" has no Hugging Face equivalent "
+                               + "(the closest class, \(closest.className), needs \(missing.map(\.phrase).joined(separator: ", ")))")
+    }
+
+    /// The class named `name`: its class name (`Olmo3ForCausalLM`) or `model_type` (`olmo3`).
+    public init(named name: String) throws {
+        guard let match = Self.allCases.first(where: { $0.className == name || $0.modelType == name }) else {
+            throw HuggingFaceError("unknown Hugging Face class \"\(name)\"; QKLab exports \(Self.allCases.map(\.className).joined(separator: ", "))")
         }
         self = match
+    }
+
+    /// `key = value` for `model`'s value of switch `key`.
+    static func current(_ key: String, _ model: ModelConfig) -> String {
+        "\(key) = \(Self.qwen3.requirements.first { $0.key == key }!.value(model))"
     }
 }
 

@@ -2,12 +2,14 @@ import Formats
 import Foundation
 import Transformer
 
-/// The fields of a Hugging Face `config.json` that decide the network (Qwen3, Llama and OLMo 2
-/// classes, `transformers` 5.x).
+/// The fields of a Hugging Face `config.json` that decide the network (the classes of
+/// `HuggingFaceArchitecture`, `transformers` 5.x).
 ///
 /// Written by an export with every field explicit, since the classes' defaults differ from
-/// QKLab's (Qwen3 `head_dim` 128, OLMo 2 `rms_norm_eps` 1e-5, `tie_word_embeddings` false);
-/// read on import with those same class defaults for the fields a file leaves out.
+/// QKLab's (Qwen3 `head_dim` 128, Gemma 3 and Qwen3-Next `head_dim` 256, OLMo 2/3 `rms_norm_eps`
+/// 1e-5, `tie_word_embeddings` false except Gemma 3, sliding-window or linear-attention layers in
+/// OLMo 3, Gemma 3 and Qwen3-Next, mixture-of-experts MLPs in Qwen3-Next); read on import with
+/// those same class defaults for the fields a file leaves out.
 public struct HuggingFaceConfig: Equatable, Sendable {
     public var architecture: HuggingFaceArchitecture
     public var vocabSize: Int
@@ -18,16 +20,21 @@ public struct HuggingFaceConfig: Equatable, Sendable {
     public var numKeyValueHeads: Int
     public var headDim: Int
     /// RoPE has no position table: this only records the context the model was trained on
-    /// (0 when a file read leaves it out).
+    /// (0 when a file read leaves it out). OLMo 3 and Gemma 3 also get it as `sliding_window`.
     public var maxPositionEmbeddings: Int
     public var ropeTheta: Double
+    /// `partial_rotary_factor` (QKLab's `rope_fraction`), 1 except in Qwen3-Next.
+    public var partialRotaryFactor: Double
     public var rmsNormEps: Double
     public var tieWordEmbeddings: Bool
+    /// The gated MLP's activation: `swiglu` (`silu`) or, in Gemma 3, `geglu` (`gelu_pytorch_tanh`).
+    public var mlp: ModelConfig.MLP
 
-    /// The config of `model`'s layout; throws, naming the switch, for layouts with no class.
-    /// (Shapes the class's `transformers` config refuses are `transformersRefusal`.)
-    public init(model: ModelConfig) throws {
-        architecture = try HuggingFaceArchitecture(layout: model)
+    /// The config of `model`'s layout, as `preferred` when given (e.g. OLMo 3 rather than OLMo 2);
+    /// throws, naming the switch, for layouts with no class. (Shapes the class's `transformers`
+    /// config refuses are `transformersRefusal`.)
+    public init(model: ModelConfig, preferred: HuggingFaceArchitecture? = nil) throws {
+        architecture = try HuggingFaceArchitecture(layout: model, preferred: preferred)
         vocabSize = model.vocabSize
         hiddenSize = model.dModel
         intermediateSize = model.feedForward
@@ -37,8 +44,10 @@ public struct HuggingFaceConfig: Equatable, Sendable {
         headDim = model.headDimension
         maxPositionEmbeddings = model.blockSize
         ropeTheta = Self.decimal(model.ropeTheta)
+        partialRotaryFactor = Self.decimal(model.ropeFraction)
         rmsNormEps = Self.decimal(model.normEps)
         tieWordEmbeddings = model.tieEmbeddings
+        mlp = model.mlp
     }
 
     /// The first rule of `transformers` that this config breaks for its class, naming the rule
@@ -49,8 +58,8 @@ public struct HuggingFaceConfig: Equatable, Sendable {
     ///   `head_dim` says. Qwen3Config and Olmo2Config have no such rule (their attention uses
     ///   `head_dim` as given; OLMo 2's config has no `head_dim` field, but keeps the one the
     ///   file gives and its attention reads it).
-    /// - `PreTrainedConfig.validate_rope`, all three: an odd `head_dim` above 4 is refused.
-    /// - The attention of all three repeats each key/value head `num_attention_heads //
+    /// - `PreTrainedConfig.validate_rope`, every class: an odd `head_dim` above 4 is refused.
+    /// - The attention of every class repeats each key/value head `num_attention_heads //
     ///   num_key_value_heads` times, so `num_key_value_heads` must divide `num_attention_heads`.
     ///
     /// QKLab's own config rules already imply the last two (rope needs an even head_dim, and
@@ -92,18 +101,43 @@ extension HuggingFaceConfig: Encodable {
         case intermediateSize = "intermediate_size", numHiddenLayers = "num_hidden_layers"
         case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads", headDim = "head_dim"
         case maxPositionEmbeddings = "max_position_embeddings", ropeTheta = "rope_theta", ropeParameters = "rope_parameters"
+        case partialRotaryFactor = "partial_rotary_factor"
         case rmsNormEps = "rms_norm_eps", tieWordEmbeddings = "tie_word_embeddings"
-        case hiddenAct = "hidden_act", attentionBias = "attention_bias", mlpBias = "mlp_bias", attentionDropout = "attention_dropout"
-        case useSlidingWindow = "use_sliding_window", torchDtype = "torch_dtype", dtype
+        case hiddenAct = "hidden_act", hiddenActivation = "hidden_activation"
+        case attentionBias = "attention_bias", mlpBias = "mlp_bias", attentionDropout = "attention_dropout"
+        case useSlidingWindow = "use_sliding_window", slidingWindow = "sliding_window", layerTypes = "layer_types"
+        case queryPreAttnScalar = "query_pre_attn_scalar", finalLogitSoftcapping = "final_logit_softcapping"
+        case attnLogitSoftcapping = "attn_logit_softcapping"
+        case numExperts = "num_experts", decoderSparseStep = "decoder_sparse_step", mlpOnlyLayers = "mlp_only_layers"
+        case torchDtype = "torch_dtype", dtype
         case padTokenId = "pad_token_id", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
     }
 
-    enum RopeKeys: String, CodingKey { case ropeType = "rope_type", ropeTheta = "rope_theta" }
+    enum RopeKeys: String, CodingKey {
+        case ropeType = "rope_type", ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor"
+        case fullAttention = "full_attention", slidingAttention = "sliding_attention"
+    }
+
+    /// Whether the class has per-layer attention types (`layer_types`): OLMo 3, Gemma 3 and
+    /// Qwen3-Next, whose defaults mix in sliding-window or linear-attention layers.
+    var hasLayerTypes: Bool { [.olmo3, .gemma3, .qwen3Next].contains(architecture) }
+
+    /// Whether `rope_parameters` is nested per attention type (OLMo 3, Gemma 3).
+    var hasNestedRope: Bool { [.olmo3, .gemma3].contains(architecture) }
+
+    /// Gemma 3 names its activation `hidden_activation`, the others `hidden_act`.
+    var activationKey: CodingKeys { architecture == .gemma3 ? .hiddenActivation : .hiddenAct }
+
+    /// The activation's name in `transformers`.
+    var activationName: String { mlp == .geglu ? "gelu_pytorch_tanh" : "silu" }
 
     /// Every field explicit. `rope_theta` goes both at the top (older readers) and in
-    /// `rope_parameters` (where `transformers` 5 reads it), and the weights' type both as
-    /// `torch_dtype` and as its `transformers` 5 name `dtype`; the token ids are null because a
-    /// character vocabulary has no special tokens (OLMo 2's defaults point outside it).
+    /// `rope_parameters` (where `transformers` 5 reads it; per attention type for OLMo 3 and
+    /// Gemma 3), and the weights' type both as `torch_dtype` and as its `transformers` 5 name
+    /// `dtype`; the token ids are null because a character vocabulary has no special tokens
+    /// (OLMo 2's defaults point outside it). Every layer is `full_attention`, with an integer
+    /// `sliding_window` (= block_size; null fails in OLMo 3 and Gemma 3) for the classes that
+    /// read one; Qwen3-Next has no experts (`num_experts` 0: a dense MLP in every layer).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode([architecture.className], forKey: .architectures)
@@ -118,15 +152,39 @@ extension HuggingFaceConfig: Encodable {
         try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
         try c.encode(ropeTheta, forKey: .ropeTheta)
         var rope = c.nestedContainer(keyedBy: RopeKeys.self, forKey: .ropeParameters)
-        try rope.encode("default", forKey: .ropeType)
-        try rope.encode(ropeTheta, forKey: .ropeTheta)
+        func encodeRope(_ container: inout KeyedEncodingContainer<RopeKeys>) throws {
+            try container.encode("default", forKey: .ropeType)
+            try container.encode(ropeTheta, forKey: .ropeTheta)
+            if architecture == .qwen3Next { try container.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
+        }
+        if hasNestedRope {
+            for key in [RopeKeys.fullAttention, .slidingAttention] {
+                var nested = rope.nestedContainer(keyedBy: RopeKeys.self, forKey: key)
+                try encodeRope(&nested)
+            }
+        } else {
+            try encodeRope(&rope)
+        }
+        if architecture == .qwen3Next { try c.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
         try c.encode(rmsNormEps, forKey: .rmsNormEps)
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
-        try c.encode("silu", forKey: .hiddenAct)
+        try c.encode(activationName, forKey: activationKey)
         try c.encode(false, forKey: .attentionBias)
         try c.encode(false, forKey: .mlpBias)
         try c.encode(0.0, forKey: .attentionDropout)
         if architecture == .qwen3 { try c.encode(false, forKey: .useSlidingWindow) }
+        if hasLayerTypes { try c.encode([String](repeating: "full_attention", count: numHiddenLayers), forKey: .layerTypes) }
+        if hasNestedRope { try c.encode(maxPositionEmbeddings, forKey: .slidingWindow) }
+        if architecture == .gemma3 {
+            try c.encode(headDim, forKey: .queryPreAttnScalar)          // an integer: the scores' scale is its −½ power
+            try c.encodeNil(forKey: .finalLogitSoftcapping)
+            try c.encodeNil(forKey: .attnLogitSoftcapping)
+        }
+        if architecture == .qwen3Next {
+            try c.encode(0, forKey: .numExperts)
+            try c.encode(1, forKey: .decoderSparseStep)
+            try c.encode([Int](), forKey: .mlpOnlyLayers)
+        }
         try c.encode("float32", forKey: .torchDtype)
         try c.encode("float32", forKey: .dtype)
         try c.encodeNil(forKey: .padTokenId)
@@ -152,7 +210,7 @@ extension HuggingFaceConfig {
             let supported = HuggingFaceArchitecture.allCases.map { "\"\($0.modelType)\"" }.joined(separator: ", ")
             throw HuggingFaceError("\(source): model_type \(fields.modelType.map { "\"\($0)\"" } ?? "missing"); QKLab reads \(supported)")
         }
-        try fields.refuseUnsupportedFeatures(source: source)
+        try fields.refuseUnsupportedFeatures(of: architecture, source: source)
         func required(_ value: Int?, _ key: String) throws -> Int {
             guard let value else { throw HuggingFaceError("\(source): \(key) is missing") }
             return value
@@ -164,11 +222,35 @@ extension HuggingFaceConfig {
         numHiddenLayers = try required(fields.numHiddenLayers, "num_hidden_layers")
         numAttentionHeads = try required(fields.numAttentionHeads, "num_attention_heads")
         numKeyValueHeads = fields.numKeyValueHeads ?? numAttentionHeads
-        headDim = fields.headDim ?? (architecture == .qwen3 ? 128 : hiddenSize / max(numAttentionHeads, 1))
+        switch architecture {                                       // the classes' defaults
+        case .qwen3: headDim = fields.headDim ?? 128
+        case .gemma3, .qwen3Next: headDim = fields.headDim ?? 256
+        case .llama, .olmo2, .olmo3: headDim = fields.headDim ?? hiddenSize / max(numAttentionHeads, 1)
+        }
         maxPositionEmbeddings = fields.maxPositionEmbeddings ?? 0
-        ropeTheta = fields.ropeParameters?.ropeTheta ?? fields.ropeScaling?.ropeTheta ?? fields.ropeTheta ?? 10000
-        rmsNormEps = fields.rmsNormEps ?? (architecture == .olmo2 ? 1e-5 : 1e-6)
-        tieWordEmbeddings = fields.tieWordEmbeddings ?? false
+        let rope = fields.ropeParameters?.fullAttention ?? fields.ropeParameters?.flat ?? fields.ropeScaling?.flat
+        let defaultTheta: Double = architecture == .olmo3 ? 500_000 : architecture == .gemma3 ? 1_000_000 : 10000
+        ropeTheta = rope?.ropeTheta ?? fields.ropeTheta ?? defaultTheta
+        partialRotaryFactor = rope?.partialRotaryFactor ?? fields.partialRotaryFactor ?? (architecture == .qwen3Next ? 0.25 : 1)
+        rmsNormEps = fields.rmsNormEps ?? ([.olmo2, .olmo3].contains(architecture) ? 1e-5 : 1e-6)
+        tieWordEmbeddings = fields.tieWordEmbeddings ?? (architecture == .gemma3)
+        let activation = (architecture == .gemma3 ? fields.hiddenActivation : fields.hiddenAct) ?? (architecture == .gemma3 ? "gelu_pytorch_tanh" : "silu")
+        switch activation {
+        case "silu": mlp = .swiglu
+        case "gelu_pytorch_tanh" where architecture == .gemma3: mlp = .geglu
+        default:
+            let key = architecture == .gemma3 ? "hidden_activation" : "hidden_act"
+            throw HuggingFaceError("\(source): \(key) \"\(activation)\"; QKLab's gated MLPs use silu\(architecture == .gemma3 ? " or gelu_pytorch_tanh" : "")")
+        }
+        if architecture != .qwen3Next && partialRotaryFactor != 1 {
+            throw HuggingFaceError("\(source): partial_rotary_factor \(partialRotaryFactor); QKLab's \(architecture.className) layout rotates whole heads")
+        }
+        if architecture == .gemma3, let scalar = fields.queryPreAttnScalar, scalar != Double(headDim) {
+            throw HuggingFaceError("\(source): query_pre_attn_scalar \(scalar) differs from head_dim \(headDim); QKLab scales scores by 1/sqrt(head_dim)")
+        }
+        if architecture == .gemma3 && fields.queryPreAttnScalar == nil && headDim != 256 {
+            throw HuggingFaceError("\(source): query_pre_attn_scalar is missing (Gemma 3's default 256 differs from head_dim \(headDim))")
+        }
     }
 
     /// A decoding error as a short phrase naming the key.
@@ -187,45 +269,85 @@ extension HuggingFaceConfig {
         var modelType: String?
         var vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads: Int?
         var numKeyValueHeads, headDim, maxPositionEmbeddings: Int?
-        var ropeTheta: Double?
-        /// `rope_parameters` (`transformers` 5) or its older name `rope_scaling`.
+        var ropeTheta, partialRotaryFactor: Double?
+        /// `rope_parameters` (`transformers` 5; flat, or per attention type) or its older name `rope_scaling`.
         var ropeParameters, ropeScaling: StoredRope?
         var rmsNormEps: Double?
         var tieWordEmbeddings: Bool?
-        var hiddenAct: String?
+        var hiddenAct, hiddenActivation: String?
         var attentionBias, mlpBias, useSlidingWindow: Bool?
+        var layerTypes: [String]?
+        var queryPreAttnScalar, finalLogitSoftcapping, attnLogitSoftcapping: Double?
+        var numExperts: Int?
 
         enum CodingKeys: String, CodingKey {
             case modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
             case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
             case numKeyValueHeads = "num_key_value_heads", headDim = "head_dim", maxPositionEmbeddings = "max_position_embeddings"
-            case ropeTheta = "rope_theta", ropeParameters = "rope_parameters", ropeScaling = "rope_scaling", rmsNormEps = "rms_norm_eps"
-            case tieWordEmbeddings = "tie_word_embeddings", hiddenAct = "hidden_act", attentionBias = "attention_bias"
-            case mlpBias = "mlp_bias", useSlidingWindow = "use_sliding_window"
+            case ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor", ropeParameters = "rope_parameters"
+            case ropeScaling = "rope_scaling", rmsNormEps = "rms_norm_eps"
+            case tieWordEmbeddings = "tie_word_embeddings", hiddenAct = "hidden_act", hiddenActivation = "hidden_activation"
+            case attentionBias = "attention_bias", mlpBias = "mlp_bias", useSlidingWindow = "use_sliding_window"
+            case layerTypes = "layer_types", queryPreAttnScalar = "query_pre_attn_scalar"
+            case finalLogitSoftcapping = "final_logit_softcapping", attnLogitSoftcapping = "attn_logit_softcapping"
+            case numExperts = "num_experts"
         }
 
-        struct StoredRope: Decodable {
+        /// One RoPE setting.
+        struct FlatRope: Decodable {
             var ropeType, type: String?
-            var ropeTheta: Double?
+            var ropeTheta, partialRotaryFactor: Double?
 
-            enum CodingKeys: String, CodingKey { case ropeType = "rope_type", type, ropeTheta = "rope_theta" }
+            enum CodingKeys: String, CodingKey {
+                case ropeType = "rope_type", type, ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor"
+            }
+
+            var kind: String { ropeType ?? type ?? "default" }
         }
 
-        func refuseUnsupportedFeatures(source: String) throws {
-            if let hiddenAct, hiddenAct != "silu" {
-                throw HuggingFaceError("\(source): hidden_act \"\(hiddenAct)\"; QKLab's SwiGLU uses silu")
+        /// A flat RoPE setting, or one per attention type (`full_attention`, `sliding_attention`).
+        struct StoredRope: Decodable {
+            var flat: FlatRope?
+            var fullAttention, slidingAttention: FlatRope?
+
+            enum CodingKeys: String, CodingKey { case fullAttention = "full_attention", slidingAttention = "sliding_attention" }
+
+            init(from decoder: Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                fullAttention = try c.decodeIfPresent(FlatRope.self, forKey: .fullAttention)
+                slidingAttention = try c.decodeIfPresent(FlatRope.self, forKey: .slidingAttention)
+                flat = fullAttention == nil && slidingAttention == nil ? try FlatRope(from: decoder) : nil
             }
+
+            var settings: [FlatRope] { [flat, fullAttention, slidingAttention].compactMap { $0 } }
+        }
+
+        /// Refuses what QKLab does not have: biases, scaled RoPE, sliding windows, layers other
+        /// than full attention, experts, soft-capping.
+        func refuseUnsupportedFeatures(of architecture: HuggingFaceArchitecture, source: String) throws {
             if attentionBias == true || mlpBias == true {
                 throw HuggingFaceError("\(source): \(attentionBias == true ? "attention_bias" : "mlp_bias") is true; QKLab layers have no biases")
             }
-            for rope in [ropeParameters, ropeScaling].compactMap({ $0 }) {
-                let kind = rope.ropeType ?? rope.type ?? "default"
-                if kind != "default" {
-                    throw HuggingFaceError("\(source): rope_type \"\(kind)\"; QKLab implements only the default RoPE")
-                }
+            for rope in [ropeParameters, ropeScaling].compactMap({ $0 }).flatMap(\.settings) where rope.kind != "default" {
+                throw HuggingFaceError("\(source): rope_type \"\(rope.kind)\"; QKLab implements only the default RoPE")
             }
             if useSlidingWindow == true {
                 throw HuggingFaceError("\(source): use_sliding_window is true; QKLab attends to the whole context")
+            }
+            if [.olmo3, .gemma3, .qwen3Next].contains(architecture) {
+                guard let layerTypes else {
+                    throw HuggingFaceError("\(source): layer_types is missing (\(architecture.className)'s default mixes in "
+                                           + "\(architecture == .qwen3Next ? "linear-attention" : "sliding-window") layers); QKLab layers are all full_attention")
+                }
+                if let other = layerTypes.first(where: { $0 != "full_attention" }) {
+                    throw HuggingFaceError("\(source): layer_types has \"\(other)\"; QKLab layers are all full_attention")
+                }
+            }
+            if architecture == .qwen3Next && numExperts != 0 {
+                throw HuggingFaceError("\(source): num_experts is \(numExperts.map(String.init) ?? "missing (default 512)"); QKLab's Qwen3-Next layout is dense (num_experts 0)")
+            }
+            if let cap = finalLogitSoftcapping ?? attnLogitSoftcapping {
+                throw HuggingFaceError("\(source): logit soft-capping (\(cap)); QKLab does not cap logits")
             }
         }
     }
@@ -234,11 +356,13 @@ extension HuggingFaceConfig {
     /// `--set` that would make the run fit; nil when it fits. The vocabulary is checked apart
     /// (it comes from the corpus) and `max_position_embeddings` not at all (RoPE has no table).
     func mismatch(with model: ModelConfig, source: String) throws -> String? {
-        let expected = try HuggingFaceConfig(model: model)
-        if architecture != expected.architecture {
+        let missing = architecture.mismatches(model)
+        if !missing.isEmpty {
             return "\(source): model_type \"\(architecture.modelType)\" is the layout \(architecture.layoutDescription); "
-                + "the run has \(expected.architecture.layoutDescription) (start it with --set model.block_norm=\(architecture.blockNorm.rawValue) --set model.qk_norm=\(architecture.qkNorm.rawValue))"
+                + "the run has \(missing.map { HuggingFaceArchitecture.current($0.key, model) }.joined(separator: ", ")) "
+                + "(start it with \(architecture.layoutOverrides))"
         }
+        let expected = try HuggingFaceConfig(model: model, preferred: architecture)
         for (found, wanted) in zip(networkFields, expected.networkFields) where found.value != wanted.value {
             return "\(source): \(found.key) is \(found.value) but the run's [model] has \(found.modelKey) = \(wanted.value) "
                 + "(start it with --set model.\(found.modelKey)=\(found.value))"
@@ -259,6 +383,8 @@ extension HuggingFaceConfig {
             ("rope_theta", "rope_theta", "\(Float(ropeTheta))"),
             ("rms_norm_eps", "norm_eps", "\(Float(rmsNormEps))"),
             ("tie_word_embeddings", "tie_embeddings", "\(tieWordEmbeddings)"),
+            ("partial_rotary_factor", "rope_fraction", "\(Float(partialRotaryFactor))"),
+            (activationKey.rawValue, "mlp", mlp.rawValue),
         ]
     }
 }

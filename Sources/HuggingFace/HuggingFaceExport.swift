@@ -10,19 +10,21 @@ import Transformer
 ///     OUT/model.safetensors    model.md's names, F32; a tied head is stored once (no lm_head.weight)
 ///     OUT/vocab.json           the characters as a JSON list: id = index
 public enum HuggingFaceExport {
-    /// Exports `trained` into `folder` (created if missing; these three files are replaced).
+    /// Exports `trained` into `folder` (created if missing; these three files are replaced), as
+    /// the class `preferred` when given (OLMo 3 rather than OLMo 2), else the layout's first.
     /// Throws before writing anything for layouts with no Hugging Face class (naming the switch)
     /// and for shapes the class's `transformers` config refuses (naming the rule,
     /// `HuggingFaceConfig.transformersRefusal`): every export that succeeds loads.
     @discardableResult
-    public static func write(_ trained: TrainedModel, to folder: URL) throws -> HuggingFaceConfig {
-        try write(model: trained.model, tokenizer: trained.tokenizer, to: folder)
+    public static func write(_ trained: TrainedModel, to folder: URL, preferred: HuggingFaceArchitecture? = nil) throws -> HuggingFaceConfig {
+        try write(model: trained.model, tokenizer: trained.tokenizer, to: folder, preferred: preferred)
     }
 
     /// Exports `model` with its vocabulary `tokenizer` into `folder`.
     @discardableResult
-    public static func write(model: TransformerModel, tokenizer: CharTokenizer, to folder: URL) throws -> HuggingFaceConfig {
-        let config = try HuggingFaceConfig(model: model.config)
+    public static func write(model: TransformerModel, tokenizer: CharTokenizer, to folder: URL,
+                             preferred: HuggingFaceArchitecture? = nil) throws -> HuggingFaceConfig {
+        let config = try HuggingFaceConfig(model: model.config, preferred: preferred)
         if let refusal = config.transformersRefusal {
             throw HuggingFaceError("\(config.architecture.className) cannot hold this model: \(refusal)")
         }
@@ -32,15 +34,19 @@ public enum HuggingFaceExport {
         try FileIO.createDirectory(folder)
         try writeSynced(try config.jsonData(), to: folder.appendingPathComponent("config.json"))
         // transformers reads safetensors metadata only with "format": "pt" (other formats are refused).
-        try SafeTensors.write(tensors(of: model), metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
+        try SafeTensors.write(tensors(of: model, as: config.architecture), metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
         try writeSynced(try vocabularyJSON(tokenizer), to: folder.appendingPathComponent("vocab.json"))
         return config
     }
 
-    /// The model's weights under their Hugging Face names, in model.md's order. A tied head is
-    /// the token embedding itself and not a parameter of its own, so it appears once.
-    public static func tensors(of model: TransformerModel) -> [NamedTensor] {
-        model.parameters.map { NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values) }
+    /// The model's weights under their Hugging Face names, in model.md's order, as `architecture`
+    /// stores them (the checkpoint's values, except Qwen3-Next's neutralised output gate,
+    /// `AttentionOutputGate`). A tied head is the token embedding itself and not a parameter of
+    /// its own, so it appears once.
+    public static func tensors(of model: TransformerModel, as architecture: HuggingFaceArchitecture) -> [NamedTensor] {
+        let tensors = model.parameters.map { NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values) }
+        guard architecture == .qwen3Next else { return tensors }
+        return AttentionOutputGate.exported(tensors, heads: model.config.nHead, headDim: model.config.headDimension)
     }
 
     /// `vocab.json`: the characters in id order, as a JSON list of one-character strings.

@@ -3,8 +3,9 @@ import Foundation
 import Training
 import Transformer
 
-/// Loads the weights of a Hugging Face model folder (a QKLab export, or any small Qwen3, Llama
-/// or OLMo 2 safetensors model) into a new run's model.
+/// Loads the weights of a Hugging Face model folder (a QKLab export, or any small safetensors
+/// model of a class in `HuggingFaceArchitecture` whose config QKLab's layouts cover) into a new
+/// run's model.
 ///
 /// Everything is checked before a single value is copied, so a folder that does not fit is an
 /// error and never a partial load: `config.json` against the run's `[model]` (layout, sizes,
@@ -37,7 +38,10 @@ public enum HuggingFaceImport {
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
             throw HuggingFaceError("\(folder.path) has no model.safetensors (sharded or PyTorch .bin checkpoints are not read)")
         }
-        let weights = try SafeTensors.read(weightsURL).tensors
+        var weights = try SafeTensors.read(weightsURL).tensors
+        if config.architecture == .qwen3Next {
+            weights = try AttentionOutputGate.imported(weights, heads: model.config.nHead, headDim: model.config.headDimension, source: weightsURL.path)
+        }
         try Checkpoint.assign(weights, to: model.parameters.map { ($0.name, $0.tensor) }, source: weightsURL.path)
     }
 

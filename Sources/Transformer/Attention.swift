@@ -21,11 +21,11 @@ struct Attention {
         case .off:
             (qNorm, kNorm) = (nil, nil)
         case .head:
-            qNorm = builder.ones("\(prefix).q_norm.weight", [dh])
-            kNorm = builder.ones("\(prefix).k_norm.weight", [dh])
+            qNorm = builder.normWeight("\(prefix).q_norm.weight", [dh], config)
+            kNorm = builder.normWeight("\(prefix).k_norm.weight", [dh], config)
         case .full:
-            qNorm = builder.ones("\(prefix).q_norm.weight", [h * dh])
-            kNorm = builder.ones("\(prefix).k_norm.weight", [hkv * dh])
+            qNorm = builder.normWeight("\(prefix).q_norm.weight", [h * dh], config)
+            kNorm = builder.normWeight("\(prefix).k_norm.weight", [hkv * dh], config)
         }
     }
 
@@ -40,10 +40,10 @@ struct Attention {
         var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj)           // [B, T, Hkv·Dh]
         if let qNorm, let kNorm {                  // QK-Norm: a [Dh] weight normalises each head,
-            q = rmsNorm(q, weight: qNorm, eps: config.normEps)   // a [H·Dh] one the whole projection
-            k = rmsNorm(k, weight: kNorm, eps: config.normEps)
+            q = config.norm(q, weight: qNorm)      // a [H·Dh] one the whole projection
+            k = config.norm(k, weight: kNorm)
         }
-        if let rotary {                            // RoPE rotates the normalised vectors
+        if let rotary {                            // RoPE rotates the normalised vectors (the first R dims of each head)
             let first = cache?.count ?? 0          // position of x's first row
             q = rope(q, table: rotary, firstPosition: first)
             k = rope(k, table: rotary, firstPosition: first)

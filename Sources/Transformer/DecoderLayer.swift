@@ -1,22 +1,28 @@
 import Autograd
 
-/// One decoder block: attention and MLP, each with a residual, in the pre- or post-norm layout.
+/// One decoder block: attention and MLP, each with a residual, in the pre-, post- or sandwich-norm
+/// layout (model.md, `block_norm`; the norms carry their Hugging Face family's names).
 struct DecoderLayer {
     let attention: Attention
     let mlp: FeedForward
-    let inputNorm: Tensor?             // [d], pre layout only          (input_layernorm)
+    let inputNorm: Tensor?             // [d], pre and sandwich         (input_layernorm)
     let postAttentionNorm: Tensor      // [d]                           (post_attention_layernorm)
-    let postFeedforwardNorm: Tensor?   // [d], post layout only         (post_feedforward_layernorm)
+    let preFeedforwardNorm: Tensor?    // [d], sandwich only            (pre_feedforward_layernorm)
+    let postFeedforwardNorm: Tensor?   // [d], post and sandwich        (post_feedforward_layernorm)
 
     init(index: Int, config: ModelConfig, builder: inout ParameterBuilder) {
         let prefix = "model.layers.\(index)"
         builder.layer = index
         defer { builder.layer = nil }
         attention = Attention(prefix: "\(prefix).self_attn", config: config, builder: &builder)
-        let d = config.dModel
-        inputNorm = config.blockNorm == .pre ? builder.ones("\(prefix).input_layernorm.weight", [d]) : nil
-        postAttentionNorm = builder.ones("\(prefix).post_attention_layernorm.weight", [d])
-        postFeedforwardNorm = config.blockNorm == .post ? builder.ones("\(prefix).post_feedforward_layernorm.weight", [d]) : nil
+        let d = config.dModel, layout = config.blockNorm
+        func norm(_ name: String, _ present: Bool) -> Tensor? {
+            present ? builder.normWeight("\(prefix).\(name).weight", [d], config) : nil
+        }
+        inputNorm = norm("input_layernorm", layout != .post)
+        postAttentionNorm = norm("post_attention_layernorm", true)!
+        preFeedforwardNorm = norm("pre_feedforward_layernorm", layout == .sandwich)
+        postFeedforwardNorm = norm("post_feedforward_layernorm", layout != .pre)
         mlp = FeedForward(prefix: "\(prefix).mlp", config: config, builder: &builder)
     }
 
@@ -25,18 +31,24 @@ struct DecoderLayer {
     /// `measuring`, its attention telemetry.
     func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
                  measuring: Bool = false) -> (output: Tensor, attentionLogitMax: Float, attentionStatistics: AttentionStatistics?) {
-        let eps = config.normEps
         switch config.blockNorm {
         case .pre:    // h = x + Attn(norm(x));  out = h + MLP(norm(h)), each add fused into a product
-            let attended = attention.forward(rmsNorm(x, weight: inputNorm!, eps: eps), config: config, rotary: rotary,
+            let attended = attention.forward(config.norm(x, weight: inputNorm!), config: config, rotary: rotary,
                                              cache: cache, adding: x, measuring: measuring)
             let h = attended.output
-            let out = mlp.forward(rmsNorm(h, weight: postAttentionNorm, eps: eps), config: config, adding: h)
+            let out = mlp.forward(config.norm(h, weight: postAttentionNorm), config: config, adding: h)
             return (out, attended.logitMax, attended.statistics)
         case .post:   // h = x + norm(Attn(x));  out = h + norm(MLP(h))
             let attended = attention.forward(x, config: config, rotary: rotary, cache: cache, measuring: measuring)
-            let h = add(x, rmsNorm(attended.output, weight: postAttentionNorm, eps: eps))
-            let out = add(h, rmsNorm(mlp.forward(h, config: config), weight: postFeedforwardNorm!, eps: eps))
+            let h = add(x, config.norm(attended.output, weight: postAttentionNorm))
+            let out = add(h, config.norm(mlp.forward(h, config: config), weight: postFeedforwardNorm!))
+            return (out, attended.logitMax, attended.statistics)
+        case .sandwich:   // h = x + norm(Attn(norm(x)));  out = h + norm(MLP(norm(h)))
+            let attended = attention.forward(config.norm(x, weight: inputNorm!), config: config, rotary: rotary,
+                                             cache: cache, measuring: measuring)
+            let h = add(x, config.norm(attended.output, weight: postAttentionNorm))
+            let mlpOutput = mlp.forward(config.norm(h, weight: preFeedforwardNorm!), config: config)
+            let out = add(h, config.norm(mlpOutput, weight: postFeedforwardNorm!))
             return (out, attended.logitMax, attended.statistics)
         }
     }

@@ -45,10 +45,11 @@ public final class TransformerModel {
         embedPositions = config.position == .learned
             ? builder.normal("model.embed_positions.weight", [config.blockSize, d], std: 0.02) : nil
         layers = (0..<config.nLayer).map { DecoderLayer(index: $0, config: config, builder: &builder) }
-        finalNorm = builder.ones("model.norm.weight", [d])
+        finalNorm = builder.normWeight("model.norm.weight", [d], config)
         lmHead = config.tieEmbeddings ? embedTokens : builder.normal("lm_head.weight", [v, d], std: 0.02)
         rotary = config.position == .rope
-            ? RotaryTable(positions: config.blockSize, headDim: config.headDimension, theta: config.ropeTheta) : nil
+            ? RotaryTable(positions: config.blockSize, headDim: config.headDimension, rotaryDim: config.rotaryDimension,
+                          theta: config.ropeTheta) : nil
         precondition(builder.offset == builder.values.count, "parameter buffer of \(builder.values.count) for \(builder.offset)")
         parameters = builder.parameters
         parameterBuffer = Tensor(shape: [builder.values.count], storage: builder.values)
@@ -74,7 +75,7 @@ public final class TransformerModel {
                      "sequence of \(length) after \(first) cached positions for block_size \(config.blockSize)")
         precondition(cache == nil || (batch == 1 && cache!.capacity == config.blockSize && cache!.layers.count == layers.count),
                      "a key/value cache serves one sequence of the model it was made for")
-        var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens)   // [B, T, d]
+        var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens, scale: config.embeddingScale)   // [B, T, d]
         if let embedPositions { x = addPositions(x, table: embedPositions, firstPosition: first) }
         var logitMaxima: [Float] = [], statistics: [AttentionStatistics] = []
         for (index, layer) in layers.enumerated() {
@@ -83,7 +84,7 @@ public final class TransformerModel {
             logitMaxima.append(block.attentionLogitMax)
             if let measured = block.attentionStatistics { statistics.append(measured) }
         }
-        x = rmsNorm(x, weight: finalNorm, eps: config.normEps)
+        x = config.norm(x, weight: finalNorm)
         let logits = linear(x, weight: lmHead)                                          // [B, T, V]
         return ForwardResult(logits: logits, attentionLogitMax: logitMaxima, attentionStatistics: measuring ? statistics : nil)
     }
@@ -182,9 +183,11 @@ struct ParameterBuilder {
         return tensor
     }
 
-    mutating func ones(_ name: String, _ shape: [Int]) -> Tensor {
-        let tensor = next(name, shape, .ones)
-        if random != nil { tensor.data.update(repeating: 1, count: tensor.count) }
+    /// An RMSNorm weight: ones for the plain gain `w`, zeros for the offset gain `1 + w`.
+    mutating func normWeight(_ name: String, _ shape: [Int], _ config: ModelConfig) -> Tensor {
+        let offset = config.normWeight == .offset
+        let tensor = next(name, shape, offset ? .zeros : .ones)
+        if random != nil { tensor.data.update(repeating: offset ? 0 : 1, count: tensor.count) }
         return tensor
     }
 

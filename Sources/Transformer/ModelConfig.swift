@@ -3,14 +3,17 @@
 /// `n_kv_head`, `head_dim` and `d_ff` may be left out (nil): they then follow from the others
 /// (`kvHeads`, `headDimension`, `feedForward`).
 public struct ModelConfig: Codable, Equatable, Sendable {
-    /// Pre-norm (GPT-2 / Llama / Qwen3) or OLMo 2's post-norm on the sublayer outputs.
-    public enum BlockNorm: String, Codable, CaseIterable, Sendable { case pre, post }
+    /// Pre-norm (GPT-2 / Llama / Qwen3), OLMo 2's post-norm on the sublayer outputs, or Gemma 3's
+    /// sandwich (a norm before and after each sublayer).
+    public enum BlockNorm: String, Codable, CaseIterable, Sendable { case pre, post, sandwich }
     /// QK-Norm: none, per head (one `[Dh]` weight each for q and k), or over the whole projection.
     public enum QKNorm: String, Codable, CaseIterable, Sendable { case off, head, full }
     /// Rotary embeddings or a learned position table.
     public enum Position: String, Codable, CaseIterable, Sendable { case rope, learned }
-    /// Gated SiLU MLP or plain exact-GELU MLP.
-    public enum MLP: String, Codable, CaseIterable, Sendable { case swiglu, gelu }
+    /// Gated SiLU MLP, plain exact-GELU MLP, or Gemma's gated tanh-GELU MLP.
+    public enum MLP: String, Codable, CaseIterable, Sendable { case swiglu, gelu, geglu }
+    /// Every RMSNorm gain as `w` (init 1) or zero-centred as `1 + w` (init 0; Gemma 3, Qwen3-Next).
+    public enum NormWeight: String, Codable, CaseIterable, Sendable { case plain, offset }
 
     public var vocabSize = 65
     public var blockSize = 64
@@ -24,7 +27,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var qkNorm = QKNorm.head
     public var position = Position.rope
     public var ropeTheta: Float = 10000
+    /// Partial RoPE: the fraction of each head's dims that rotate (Hugging Face's `partial_rotary_factor`).
+    public var ropeFraction: Float = 1
     public var mlp = MLP.swiglu
+    public var normWeight = NormWeight.plain
+    /// Gemma's `embed_tokens[idx] · Float32(sqrt(d))` (the tied output head stays unscaled).
+    public var embedScale = false
     public var tieEmbeddings = true
     public var normEps: Float = 1e-6
     public var zLoss: Float = 0
@@ -35,7 +43,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case vocabSize = "vocab_size", blockSize = "block_size", dModel = "d_model", nLayer = "n_layer"
         case nHead = "n_head", nKVHead = "n_kv_head", headDim = "head_dim", dFF = "d_ff"
-        case blockNorm = "block_norm", qkNorm = "qk_norm", position, ropeTheta = "rope_theta", mlp
+        case blockNorm = "block_norm", qkNorm = "qk_norm", position, ropeTheta = "rope_theta"
+        case ropeFraction = "rope_fraction", mlp, normWeight = "norm_weight", embedScale = "embed_scale"
         case tieEmbeddings = "tie_embeddings", normEps = "norm_eps", zLoss = "z_loss", seed
     }
 
@@ -58,7 +67,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         qkNorm = try c.decodeIfPresent(QKNorm.self, forKey: .qkNorm) ?? d.qkNorm
         position = try c.decodeIfPresent(Position.self, forKey: .position) ?? d.position
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? d.ropeTheta
+        ropeFraction = try c.decodeIfPresent(Float.self, forKey: .ropeFraction) ?? d.ropeFraction
         mlp = try c.decodeIfPresent(MLP.self, forKey: .mlp) ?? d.mlp
+        normWeight = try c.decodeIfPresent(NormWeight.self, forKey: .normWeight) ?? d.normWeight
+        embedScale = try c.decodeIfPresent(Bool.self, forKey: .embedScale) ?? d.embedScale
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         zLoss = try c.decodeIfPresent(Float.self, forKey: .zLoss) ?? d.zLoss
@@ -69,14 +81,20 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var kvHeads: Int { nKVHead ?? nHead }
     /// `Dh`: `head_dim`, or `d_model / n_head` when unset.
     public var headDimension: Int { headDim ?? dModel / max(nHead, 1) }
-    /// `F`: `d_ff`, or round_up(8d/3, 32) for SwiGLU and 4d for GELU when unset.
+    /// `F`: `d_ff`, or round_up(8d/3, 32) for the gated MLPs and 4d for GELU when unset.
     public var feedForward: Int {
         if let dFF { return dFF }
-        switch mlp {
-        case .swiglu: return (8 * dModel / 3 + 31) / 32 * 32
-        case .gelu: return 4 * dModel
-        }
+        return mlp.isGated ? (8 * dModel / 3 + 31) / 32 * 32 : 4 * dModel
     }
+
+    /// `R`: the rotated dims of each head, `int(Dh · rope_fraction)`: Hugging Face's
+    /// `int(head_dim * partial_rotary_factor)` in Double, from the fraction's shortest decimal (the
+    /// value a config file and an export write: 0.7, not the Float's 0.699999988, so that
+    /// Dh = 20 gives 14 in both).
+    public var rotaryDimension: Int { Int(Double(headDimension) * Double(ropeFraction.description)!) }
+
+    /// The block norms of a layer: 2 for pre and post, 4 for sandwich.
+    var blockNormsPerLayer: Int { blockNorm == .sandwich ? 4 : 2 }
 
     /// The exact number of parameters (the length of the model's parameter buffer), in Double so
     /// that absurd configs cannot overflow it.
@@ -90,8 +108,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case .head: qkNorms = 2 * dh
         case .full: qkNorms = (h + hkv) * dh
         }
-        let mlpWeights = (mlp == .swiglu ? 3 : 2) * f * d
-        let layer = projections + qkNorms + 2 * d + mlpWeights                       // 2 block norms
+        let mlpWeights = (mlp.isGated ? 3 : 2) * f * d
+        let layer = projections + qkNorms + Double(blockNormsPerLayer) * d + mlpWeights
         let positions = position == .learned ? Double(blockSize) * d : 0
         return v * d + positions + l * layer + d + (tieEmbeddings ? 0 : v * d)       // + final norm, head
     }
@@ -132,12 +150,22 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if position == .rope {
             try require(headDimension % 2 == 0, "rope needs an even head_dim (got \(headDimension))")
             try require(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive (got \(ropeTheta))")
+            try require(ropeFraction > 0 && ropeFraction <= 1, "rope_fraction must be in (0, 1] (got \(ropeFraction))")
+            try require(rotaryDimension >= 2 && rotaryDimension % 2 == 0,
+                        "rope_fraction \(ropeFraction) rotates int(head_dim · rope_fraction) = \(rotaryDimension) dims of head_dim \(headDimension); that must be even and at least 2")
+        } else {
+            try require(ropeFraction == 1, "rope_fraction (\(ropeFraction)) applies to position = \"rope\" only; remove it or set position = \"rope\"")
         }
         try require(normEps > 0 && normEps.isFinite, "norm_eps must be positive (got \(normEps))")
         let parameters = parameterCount
         try require(parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
         try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
     }
+}
+
+extension ModelConfig.MLP {
+    /// SwiGLU and GeGLU: a gate and an up projection (`gate_proj`, `up_proj`).
+    public var isGated: Bool { self != .gelu }
 }
 
 /// A model config that breaks a constraint.

@@ -15,8 +15,10 @@ public struct NamedParameter {
     public enum Initialization: Equatable {
         /// Normal(0, std): linear and embedding weights.
         case normal(std: Float)
-        /// All ones: norm weights.
+        /// All ones: norm weights of the plain form (gain `w`).
         case ones
+        /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`).
+        case zeros
     }
 
     public init(name: String, tensor: Tensor, layer: Int?, initialization: Initialization) {

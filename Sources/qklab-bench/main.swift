@@ -82,7 +82,7 @@ func opBenchmarks(_ size: Size) {
         ("rmsNorm per head", { forwardBackward([x, headNorm]) { rmsNorm(x, weight: headNorm, eps: 1e-6) } }),
         ("rope", { forwardBackward([x]) { rope(x, table: RotaryTable(positions: t, headDim: d / h, theta: 10000)) } }),
         ("causalAttention", { forwardBackward([x]) { causalAttention(q: x, k: x, v: x, heads: h, kvHeads: h).output } }),
-        ("swiglu MLP (fused)", { forwardBackward([x, gateUp, down]) { swigluFeedForward(x, gateUp: gateUp, down: down) } }),
+        ("swiglu MLP (fused)", { forwardBackward([x, gateUp, down]) { gatedFeedForward(x, gateUp: gateUp, down: down) } }),
         ("crossEntropy V=65", { forwardBackward([logits]) { crossEntropy(logits: logits, targets: targets).loss } }),
         ("add (residual)", { forwardBackward([x]) { add(x, x) } }),
     ]

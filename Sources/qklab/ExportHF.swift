@@ -9,7 +9,9 @@ struct ExportHF: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-hf",
         abstract: "Write a Hugging Face model folder (config.json, model.safetensors, vocab.json) from a run's latest checkpoint.",
-        discussion: "The layout decides the class: pre + head → Qwen3ForCausalLM, pre + off → LlamaForCausalLM, post + full → Olmo2ForCausalLM (rope and swiglu only).")
+        discussion: "The layout decides the class: pre + head → Qwen3ForCausalLM, pre + off → LlamaForCausalLM, post + full → Olmo2ForCausalLM "
+            + "(or Olmo3ForCausalLM with --class), sandwich + head + offset + embed_scale → Gemma3ForCausalLM, pre + head + offset → "
+            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See README, Hugging Face interop.")
 
     @Argument(help: "Run folder or checkpoint folder.")
     var path: String
@@ -17,11 +19,15 @@ struct ExportHF: ParsableCommand {
     @Argument(help: "Output folder: new, empty, or an earlier export (whose files are replaced); a folder holding other files is refused.")
     var output: String
 
+    @Option(name: .customLong("class"), help: "The Hugging Face class, when the layout has two (Olmo3ForCausalLM for the OLMo 2/3 layout); by default the first that holds the layout.")
+    var className: String?
+
     func run() throws {
         let folder = URL(fileURLWithPath: output).standardizedFileURL
+        let preferred = try className.map(HuggingFaceArchitecture.init(named:))
         try Self.checkOutputFolder(folder)
         let trained = try TrainedModel(path: path)
-        let config = try HuggingFaceExport.write(trained, to: folder)
+        let config = try HuggingFaceExport.write(trained, to: folder, preferred: preferred)
         print("\(trained.checkpoint.path) → \(output) (\(config.architecture.className))")
     }
 

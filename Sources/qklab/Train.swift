@@ -20,7 +20,7 @@ struct Train: ParsableCommand {
     @Option(help: "Continue the run in this folder from its latest checkpoint.")
     var resume: String?
 
-    @Option(help: ArgumentHelp("Start the new run from the weights of a Hugging Face folder (a qklab export-hf, or a Qwen3/Llama/OLMo 2 model whose config fits [model]).", valueName: "folder"))
+    @Option(help: ArgumentHelp("Start the new run from the weights of a Hugging Face folder (a qklab export-hf, or a Qwen3, Llama, OLMo 2/3, Gemma 3 or dense Qwen3-Next model whose config fits [model]).", valueName: "folder"))
     var initFrom: String?
 
     func validate() throws {

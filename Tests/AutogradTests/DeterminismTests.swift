@@ -30,7 +30,7 @@ final class DeterminismTests: XCTestCase {
             for t in [x, w, down, norm] { t.requiresGrad = true }
             let h = rope(rmsNorm(linear(x, weight: w), weight: norm, eps: 1e-6), table: RotaryTable(positions: 8, headDim: 4, theta: 10000))
             let y = causalAttention(q: h, k: h, v: h, heads: 4, kvHeads: 4).output
-            let logits = swigluFeedForward(y, gateUp: w, down: down)
+            let logits = gatedFeedForward(y, gateUp: w, down: down)
             crossEntropy(logits: logits, targets: (0..<16).map { Int32($0 % 16) }, zLoss: 1e-3).loss.backward()
             return [x.grad!.values, w.grad!.values, down.grad!.values, norm.grad!.values]
         }

@@ -20,17 +20,17 @@ final class ElementwiseTests: XCTestCase {
     func testSwiGLUFeedForward() {
         let x = randomTensor([2, 3, 6], seed: 4, std: 2)
         let gateUp = randomTensor([8, 6], seed: 5, std: 0.5), down = randomTensor([6, 4], seed: 6, std: 0.5)
-        assertGradientsMatch([x, gateUp, down]) { probe(swigluFeedForward(x, gateUp: gateUp, down: down)) }
+        assertGradientsMatch([x, gateUp, down]) { probe(gatedFeedForward(x, gateUp: gateUp, down: down)) }
         let gate = Tensor(shape: [4, 6], values: Array(gateUp.values[0..<24]))
         let up = Tensor(shape: [4, 6], values: Array(gateUp.values[24...]))
         let composed = linear(mul(silu(linear(x, weight: gate)), linear(x, weight: up)), weight: down)
-        assertClose(swigluFeedForward(x, gateUp: gateUp, down: down).values, composed.values, tolerance: 1e-5)
+        assertClose(gatedFeedForward(x, gateUp: gateUp, down: down).values, composed.values, tolerance: 1e-5)
         let residual = randomTensor([2, 3, 6], seed: 7)                     // the residual add fused in
-        assertClose(swigluFeedForward(x, gateUp: gateUp, down: down, adding: residual).values,
+        assertClose(gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual).values,
                     add(residual, composed).values, tolerance: 1e-5)
-        assertGradientsMatch([x, gateUp, down, residual]) { probe(swigluFeedForward(x, gateUp: gateUp, down: down, adding: residual)) }
+        assertGradientsMatch([x, gateUp, down, residual]) { probe(gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual)) }
         let recorded = Tape.count
-        Tape.withoutGradients { _ = swigluFeedForward(x, gateUp: gateUp, down: down, adding: residual) }
+        Tape.withoutGradients { _ = gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual) }
         XCTAssertEqual(Tape.count, recorded)
     }
 

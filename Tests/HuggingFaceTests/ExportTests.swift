@@ -11,10 +11,25 @@ final class ExportTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     var scratch: URL!
 
-    /// The three layouts that have a Hugging Face class, as `--set` overrides.
+    /// The layouts that have a Hugging Face class, as `--set` overrides.
     static let qwen3 = ["model.block_norm=pre", "model.qk_norm=head"]
     static let llama = ["model.block_norm=pre", "model.qk_norm=off", "model.tie_embeddings=false"]
     static let olmo2 = ["model.block_norm=post", "model.qk_norm=full"]
+    static let gemma3 = ["model.block_norm=sandwich", "model.qk_norm=head", "model.norm_weight=offset", "model.mlp=geglu", "model.embed_scale=true"]
+    static let qwen3Next = ["model.block_norm=pre", "model.qk_norm=head", "model.norm_weight=offset", "model.rope_fraction=0.25"]
+
+    /// `[model]` with `architecture`'s layout (OLMo 3's is OLMo 2's).
+    static func layout(_ architecture: HuggingFaceArchitecture) -> ModelConfig {
+        var model = ModelConfig()
+        switch architecture {
+        case .qwen3: break
+        case .llama: model.qkNorm = .off
+        case .olmo2, .olmo3: (model.blockNorm, model.qkNorm) = (.post, .full)
+        case .gemma3: (model.blockNorm, model.normWeight, model.mlp, model.embedScale) = (.sandwich, .offset, .geglu, true)
+        case .qwen3Next: (model.normWeight, model.ropeFraction) = (.offset, 0.25)
+        }
+        return model
+    }
 
     override func setUpWithError() throws {
         scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-export-tests-\(getpid())-\(UUID().uuidString)")
@@ -75,17 +90,22 @@ final class ExportTests: XCTestCase {
             expected["\(prefix).mlp.down_proj.weight"] = [32, 96]
             expected["\(prefix).post_attention_layernorm.weight"] = [32]
             switch architecture {
-            case .qwen3:
+            case .qwen3, .qwen3Next, .gemma3:
                 expected["\(prefix).input_layernorm.weight"] = [32]
                 expected["\(prefix).self_attn.q_norm.weight"] = [16]
                 expected["\(prefix).self_attn.k_norm.weight"] = [16]
             case .llama:
                 expected["\(prefix).input_layernorm.weight"] = [32]
-            case .olmo2:
+            case .olmo2, .olmo3:
                 expected["\(prefix).post_feedforward_layernorm.weight"] = [32]
                 expected["\(prefix).self_attn.q_norm.weight"] = [32]
                 expected["\(prefix).self_attn.k_norm.weight"] = [32]
             }
+            if architecture == .gemma3 {
+                expected["\(prefix).pre_feedforward_layernorm.weight"] = [32]
+                expected["\(prefix).post_feedforward_layernorm.weight"] = [32]
+            }
+            if architecture == .qwen3Next { expected["\(prefix).self_attn.q_proj.weight"] = [64, 32] }   // [query ; gate] per head
         }
         return expected
     }
@@ -105,6 +125,19 @@ final class ExportTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("config.json"))
     }
 
+    /// A copy of the export `source`, changed by `change`, must be refused by a new run with
+    /// `overrides` starting from it (`--init-from`), with an error containing `message`.
+    func assertInitFromRefused(_ message: String, copying source: URL, overrides: [String], change: (URL) throws -> Void,
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        let attempt = UUID().uuidString
+        let folder = scratch.appendingPathComponent("changed-\(attempt)")
+        try FileManager.default.copyItem(at: source, to: folder)
+        try change(folder)
+        let run = RunFolder(scratch.appendingPathComponent("refused-\(attempt)"))
+        assertThrows(try Trainer(config: try smokeConfig(overrides), folder: run, configSource: "test", initialWeights: HuggingFaceImport.initialWeights(folder)),
+                     containing: message, file: file, line: line)
+    }
+
     func assertThrows(_ expression: @autoclosure () throws -> Any, containing text: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertThrowsError(try expression(), file: file, line: line) {
             XCTAssertTrue("\($0)".contains(text), "\"\($0)\" does not contain \"\(text)\"", file: file, line: line)
@@ -113,7 +146,7 @@ final class ExportTests: XCTestCase {
 
     // MARK: - Export
 
-    func testSafetensorsNamesAndShapesForTheThreeArchitectures() throws {
+    func testSafetensorsNamesAndShapesForTheFirstThreeArchitectures() throws {
         for (overrides, architecture) in [(Self.qwen3, HuggingFaceArchitecture.qwen3), (Self.llama, .llama), (Self.olmo2, .olmo2)] {
             let (trained, folder) = try exportedRun(overrides, name: architecture.modelType)
             let header = try safetensorsHeader(folder)
@@ -170,10 +203,9 @@ final class ExportTests: XCTestCase {
     /// num_key_value_heads dividing num_attention_heads.
     func testTransformersRulesForEachClass() throws {
         func config(_ architecture: HuggingFaceArchitecture, d: Int, heads: Int, kvHeads: Int? = nil, headDim: Int? = nil) throws -> HuggingFaceConfig {
-            var model = ModelConfig()
-            (model.blockNorm, model.qkNorm) = (architecture.blockNorm, architecture.qkNorm)
+            var model = Self.layout(architecture)
             (model.dModel, model.nHead, model.nKVHead, model.headDim) = (d, heads, kvHeads, headDim)
-            return try HuggingFaceConfig(model: model)
+            return try HuggingFaceConfig(model: model, preferred: architecture)
         }
         // The shapes: d_model 32, 3 heads of 16.
         let llama = try config(.llama, d: 32, heads: 3, headDim: 16)
@@ -242,17 +274,9 @@ final class ExportTests: XCTestCase {
 
     func testInitFromRefusesAFolderThatDoesNotFit() throws {
         let (_, exported) = try exportedRun(Self.qwen3, name: "source")
-        var attempt = 0
-        /// A copy of the export, changed by `change`, must be refused by a run with `overrides`.
         func assertRefused(_ message: String, overrides: [String] = Self.qwen3, change: (URL) throws -> Void = { _ in },
                            file: StaticString = #filePath, line: UInt = #line) throws {
-            attempt += 1
-            let folder = scratch.appendingPathComponent("changed-\(attempt)")
-            try FileManager.default.copyItem(at: exported, to: folder)
-            try change(folder)
-            let run = RunFolder(scratch.appendingPathComponent("refused-\(attempt)"))
-            assertThrows(try Trainer(config: try smokeConfig(overrides), folder: run, configSource: "test", initialWeights: HuggingFaceImport.initialWeights(folder)),
-                         containing: message, file: file, line: line)
+            try assertInitFromRefused(message, copying: exported, overrides: overrides, change: change, file: file, line: line)
         }
         try assertRefused("model_type \"qwen3\" is the layout block_norm = \"pre\", qk_norm = \"head\"", overrides: Self.llama)
         try assertRefused("hidden_size is 32 but the run's [model] has d_model = 64 (start it with --set model.d_model=32)", overrides: Self.qwen3 + ["model.d_model=64"])

@@ -5,7 +5,9 @@ import XCTest
 
 /// Logits and the stability telemetry of one forward pass against an independent numpy
 /// implementation of model.md and interface.md (`scripts/golden_model.py`, float64), on committed
-/// fixtures: weights, tokens, expected logits and telemetry for four layouts.
+/// fixtures: weights, tokens, expected logits and telemetry for seven layouts (the family
+/// switches included: Gemma 3's sandwich, offset gains, GeGLU and embedding scale; Qwen3-Next's
+/// offset gains and quarter rotation; MiniMax-M2's full-width QK-Norm with half rotation).
 final class GoldenLogitsTests: XCTestCase {
     struct Fixture: Decodable {
         struct Parameter: Decodable { let name: String; let shape: [Int]; let data: [Float] }
@@ -65,4 +67,7 @@ final class GoldenLogitsTests: XCTestCase {
     func testLlamaLayout() throws { try check("llama") }
     func testOLMo2Layout() throws { try check("olmo2") }
     func testGELULearnedPositionsLayout() throws { try check("gelu_learned") }
+    func testGemma3Layout() throws { try check("gemma3") }
+    func testQwen3NextLayout() throws { try check("qwen3_next") }
+    func testMiniMaxM2Layout() throws { try check("minimax_m2") }
 }

@@ -43,7 +43,7 @@ final class KVCacheTests: XCTestCase {
         randomizeForGradientCheck(model, seed: 9)
         let sequence = tokens(config.blockSize, vocabulary: config.vocabSize, seed: 11)
         let context = GenerationContext(model: model)
-        let layout = "[\(config.blockNorm) \(config.qkNorm) \(config.position) \(config.mlp) tie=\(config.tieEmbeddings) kv=\(config.kvHeads) T=\(config.blockSize)]"
+        let layout = "[\(config.blockNorm) \(config.qkNorm) \(config.position) \(config.mlp) \(config.normWeight) tie=\(config.tieEmbeddings) scale=\(config.embedScale) rope=\(config.ropeFraction) kv=\(config.kvHeads) T=\(config.blockSize)]"
         XCTAssertEqual(context.start(prompt: Array(sequence[..<prefix])), recomputedLogits(model, Array(sequence[..<prefix])),
                        "\(layout) prefill of \(prefix)", file: file, line: line)
         for length in (prefix + 1)...config.blockSize {
@@ -54,10 +54,10 @@ final class KVCacheTests: XCTestCase {
         }
     }
 
-    /// block_size × qk_norm × position × mlp × tie_embeddings: all 48 layouts, prefilling one
+    /// Every layout of `everyTinyLayout` (216, the family switches included), prefilling one
     /// token and two.
     func testEveryLayoutMatchesFullForward() throws {
-        XCTAssertEqual(everyTinyLayout().count, 48)
+        XCTAssertEqual(everyTinyLayout().count, 216)
         for config in everyTinyLayout() {
             try checkAgainstFullForward(config, prefix: 1)
             try checkAgainstFullForward(config, prefix: 2)

@@ -20,13 +20,19 @@ final class ModelGradientTests: XCTestCase {
     }
 
     func describe(_ c: ModelConfig) -> String {
-        "[\(c.blockNorm) \(c.qkNorm) \(c.position) \(c.mlp) tie=\(c.tieEmbeddings) kv=\(c.kvHeads)]"
+        "[\(c.blockNorm) \(c.qkNorm) \(c.position) \(c.mlp) \(c.normWeight) tie=\(c.tieEmbeddings) scale=\(c.embedScale) rope=\(c.ropeFraction) kv=\(c.kvHeads)]"
     }
 
-    /// block_norm × qk_norm × position × mlp × tie_embeddings: all 48 combinations.
+    /// block_norm × qk_norm × mlp × norm_weight, all 54 combinations, with position,
+    /// tie_embeddings, embed_scale and rope_fraction varied across them (`gradientCheckLayouts`).
     func testEveryLayoutCombination() throws {
-        XCTAssertEqual(everyTinyLayout().count, 48)
-        for config in everyTinyLayout() { try checkModel(config) }
+        let layouts = gradientCheckLayouts()
+        XCTAssertEqual(layouts.count, 54)
+        for (key, values) in [("position", Set(layouts.map { "\($0.position)" })), ("tie", Set(layouts.map { "\($0.tieEmbeddings)" })),
+                              ("embed_scale", Set(layouts.map { "\($0.embedScale)" })), ("rope_fraction", Set(layouts.map { "\($0.ropeFraction)" }))] {
+            XCTAssertEqual(values.count, 2, "\(key) takes both values")
+        }
+        for config in layouts { try checkModel(config) }
     }
 
     func testGroupedQueryAttention() throws {

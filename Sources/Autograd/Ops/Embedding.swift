@@ -1,8 +1,10 @@
 /// Row lookups into an embedding table.
 
-/// `table[ids]`: `ids` of shape `idsShape` (e.g. `[B, T]`) into a `[V, d]` table → `[…, d]`.
-/// Pullback: scatter-add, `dtable[ids[i]] += dOut[i]`, serial so repeated ids sum correctly.
-public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
+/// `table[ids] · scale`: `ids` of shape `idsShape` (e.g. `[B, T]`) into a `[V, d]` table → `[…, d]`.
+/// `scale` is 1, or Gemma's `Float32(sqrt(d))` (`Gemma3TextScaledWordEmbedding`; model.md's
+/// `embed_scale`).
+/// Pullback: scatter-add, `dtable[ids[i]] += scale · dOut[i]`, serial so repeated ids sum correctly.
+public func embedding(ids: [Int32], idsShape: [Int], table: Tensor, scale: Float = 1) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.embedding, started) }
     precondition(ids.count == idsShape.reduce(1, *), "\(ids.count) ids for shape \(idsShape)")
@@ -10,14 +12,19 @@ public func embedding(ids: [Int32], idsShape: [Int], table: Tensor) -> Tensor {
     let output = Tensor(uninitialized: idsShape + [width])         // [B, T, d]
     for (row, id) in ids.enumerated() {
         precondition(id >= 0 && Int(id) < vocabulary, "token id \(id) outside vocabulary of \(vocabulary)")
-        (output.data + row * width).update(from: table.data + Int(id) * width, count: width)
+        let destination = output.data + row * width, source = table.data + Int(id) * width
+        if scale == 1 {
+            destination.update(from: source, count: width)
+        } else {
+            for i in 0..<width { destination[i] = source[i] * scale }
+        }
     }
     if Tape.needsGradient(table) {
         Tape.record(output, .embedding) { dOut in
             let dTable = table.gradData()
             for (row, id) in ids.enumerated() {
                 let destination = dTable + Int(id) * width, source = dOut + row * width
-                for i in 0..<width { destination[i] += source[i] }
+                for i in 0..<width { destination[i] += scale * source[i] }
             }
         }
     }

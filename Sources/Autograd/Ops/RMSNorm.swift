@@ -1,17 +1,20 @@
 import Foundation
 
-/// RMSNorm over the last axis, fused: `y = x · r · w` with `r = 1 / sqrt(mean(x²) + eps)`.
+/// RMSNorm over the last axis, fused: `y = x · r · γ` with `r = 1 / sqrt(mean(x²) + eps)` and the
+/// gain `γ = weightOffset + w`, formed in Float32 before the product: `weightOffset` 0 is the plain
+/// gain (Llama, Qwen3, OLMo 2), 1 the zero-centred `1 + w` of Gemma 3 (`Gemma3RMSNorm`) and
+/// Qwen3-Next (`Qwen3NextRMSNorm`), model.md's `norm_weight = "offset"`.
 ///
 /// `x` is viewed as rows of `width = w.count` (so `[B,T,d]` with a `[d]` weight normalises each
 /// token, and `[B,T,H·Dh]` with a `[Dh]` weight normalises each head: QK-Norm's "head" scope).
 ///
-/// Pullback, with `x̂ = x · r` and `g = dy ⊙ w`:
+/// Pullback, with `x̂ = x · r` and `g = dy ⊙ γ` (∂γ/∂w = 1: the offset leaves `dw`'s formula as it is):
 ///
 ///     dw += Σ_rows dy ⊙ x̂
 ///     dx += r · (g − x̂ · mean(g ⊙ x̂))        (the mean term: ∂r/∂x = −r³·x / width)
 ///
 /// A zero row gives `r = 1/sqrt(eps)` and `y = 0`, with a finite gradient.
-public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
+public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, weightOffset: Float = 0) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.norm, started) }
     let width = weight.count
@@ -20,7 +23,8 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     let rows = x.count / width
     let output = Tensor(uninitialized: x.shape)
     var inverseRMS = [Float](repeating: 0, count: rows)   // r per row, kept for the pullback
-    let input = x.data, w = weight.data, out = output.data
+    let gain = weightOffset == 0 ? weight : Tensor(shape: weight.shape, values: weight.values.map { weightOffset + $0 })   // γ
+    let input = x.data, w = gain.data, out = output.data
     inverseRMS.withUnsafeMutableBufferPointer { r in
         Parallel.forEachChunk(rows, grain: max(1, 4096 / width)) { range in
             for row in range {
@@ -38,7 +42,7 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
     }
     if Tape.needsGradient(x, weight) {
         Tape.record(output, .norm) { dOut in
-            rmsNormPullback(x: x, weight: weight, inverseRMS: inverseRMS, outputGrad: dOut)
+            rmsNormPullback(x: x, weight: weight, gain: gain, inverseRMS: inverseRMS, outputGrad: dOut)
         }
     }
     return output
@@ -47,9 +51,10 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) -> Tensor {
 /// Rows per partial sum of `dw`: fixed, so `dw`'s summation order never depends on threads.
 private let rmsNormRowsPerPartial = 64
 
-private func rmsNormPullback(x: Tensor, weight: Tensor, inverseRMS: [Float], outputGrad dy: UnsafePointer<Float>) {
+/// `gain` is γ (the weight itself when there is no offset); gradients go to `x` and `weight`.
+private func rmsNormPullback(x: Tensor, weight: Tensor, gain: Tensor, inverseRMS: [Float], outputGrad dy: UnsafePointer<Float>) {
     let width = weight.count, rows = x.count / width
-    let input = x.data, w = weight.data
+    let input = x.data, w = gain.data
     let (dx, isFresh) = x.requiresGrad ? x.gradientSlot.dataForUpdate() : (nil, false)   // fresh: write, not add
     let partialCount = (rows + rmsNormRowsPerPartial - 1) / rmsNormRowsPerPartial
     // dw partials, one per block of rows: [partialCount, width]

@@ -13,6 +13,12 @@ import Foundation
 ///     dx[i]        =  dy[i]·cos + dy[i+Dh/2]·sin
 ///     dx[i+Dh/2]   =  dy[i+Dh/2]·cos − dy[i]·sin
 ///
+/// Partial RoPE (Hugging Face's `partial_rotary_factor`, as in Qwen3-Next's and GLM-4.5's
+/// `apply_rotary_pos_emb`): with a table of `rotaryDim` R < Dh, the rotation above runs on dims
+/// `0..<R` of each head with R in place of Dh (`inv_freq[i] = theta^(−2i/R)`, `i` paired with
+/// `i + R/2`), and dims `R..<Dh` pass through unchanged (their pullback is the identity). R = Dh
+/// is the full rotation, the very same arithmetic.
+///
 /// `table` holds the angles (made once per model: building it costs more than rotating S's q).
 /// Position `t` of `x [B, T, heads·Dh]` is rotated as position `firstPosition + t` (generation
 /// with a key/value cache rotates one new position at a time).
@@ -42,21 +48,26 @@ public func rope(_ x: Tensor, table: RotaryTable, firstPosition: Int = 0) -> Ten
 public struct RotaryTable {
     /// Positions covered.
     public let positions: Int
-    /// Head width `Dh` (even).
+    /// Head width `Dh`.
     public let headDim: Int
+    /// Rotated dims `R` of each head (even, ≤ Dh), the first ones.
+    public let rotaryDim: Int
     let half: Int
     let cosines: [Float], sines: [Float]
 
-    public init(positions: Int, headDim: Int, theta: Float) {
-        precondition(headDim % 2 == 0, "rope needs an even head_dim (got \(headDim))")
-        (self.positions, self.headDim) = (positions, headDim)
-        half = headDim / 2
+    /// The table for heads of `headDim` whose first `rotaryDim` dims rotate (all by default).
+    public init(positions: Int, headDim: Int, rotaryDim: Int? = nil, theta: Float) {
+        let rotaryDim = rotaryDim ?? headDim
+        precondition(rotaryDim % 2 == 0 && rotaryDim >= 2 && rotaryDim <= headDim,
+                     "rope rotates an even number of dims, at least 2 and at most head_dim \(headDim) (got \(rotaryDim))")
+        (self.positions, self.headDim, self.rotaryDim) = (positions, headDim, rotaryDim)
+        half = rotaryDim / 2
         var cosines = [Float](), sines = [Float]()
         cosines.reserveCapacity(positions * half)
         sines.reserveCapacity(positions * half)
         for position in 0..<positions {
             for i in 0..<half {
-                let inverseFrequency = pow(Double(theta), -2 * Double(i) / Double(headDim))
+                let inverseFrequency = pow(Double(theta), -2 * Double(i) / Double(rotaryDim))
                 let angle = Double(position) * inverseFrequency
                 cosines.append(Float(cos(angle)))
                 sines.append(Float(sin(angle)))
@@ -67,12 +78,13 @@ public struct RotaryTable {
     }
 }
 
-/// Rotates every head of every row (row = one `(b, t)`; position = firstPosition + row mod T),
-/// into `destination` or, with `accumulate`, adding to it.
+/// Rotates the first `rotaryDim` dims of every head of every row (row = one `(b, t)`; position =
+/// firstPosition + row mod T) and passes the rest through, into `destination` or, with
+/// `accumulate`, adding to it.
 private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
                     rows: Int, positions: Int, firstPosition: Int, width: Int, table: RotaryTable,
                     inverse: Bool, accumulate: Bool) {
-    let half = table.half, headDim = 2 * half
+    let half = table.half, headDim = table.headDim, passed = (2 * half)..<headDim
     let sign: Float = inverse ? -1 : 1
     table.cosines.withUnsafeBufferPointer { cosines in
         table.sines.withUnsafeBufferPointer { sines in
@@ -88,6 +100,9 @@ private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeM
                             let (lowSoFar, highSoFar) = accumulate ? (load(y, i, lanes), load(y + half, i, lanes)) : (Vector(), Vector())
                             store(lowSoFar + (low * cosine - high * sine), y, i, lanes)
                             store(highSoFar + (high * cosine + low * sine), y + half, i, lanes)
+                        }
+                        forEachVector(passed) { i, lanes in
+                            store((accumulate ? load(y, i, lanes) : Vector()) + load(x, i, lanes), y, i, lanes)
                         }
                     }
                 }

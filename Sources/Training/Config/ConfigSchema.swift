@@ -108,7 +108,10 @@ public enum ConfigSchema {
         choice("model", "qk_norm", \.model.qkNorm),
         choice("model", "position", \.model.position),
         float("model", "rope_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeTheta),
+        float("model", "rope_fraction", (0, .infinity), inclusiveMinimum: false, \.model.ropeFraction),   // ≤ 1: ModelConfig.validate
         choice("model", "mlp", \.model.mlp),
+        choice("model", "norm_weight", \.model.normWeight),
+        flag("model", "embed_scale", \.model.embedScale),
         flag("model", "tie_embeddings", \.model.tieEmbeddings),
         float("model", "norm_eps", (0, 1), inclusiveMinimum: false, \.model.normEps),
         float("model", "z_loss", (0, .infinity), \.model.zLoss),
