@@ -35,7 +35,7 @@ struct Sweep: ParsableCommand {
     }
 
     func sweep(_ group: ProcessGroup) throws {
-        let plan = try SweepPlan(file: URL(fileURLWithPath: file)) { base, overrides in
+        let plan = try SweepPlan(file: URL(fileURLWithPath: file), defaults: TrainingConfig().resolvedTOML()) { base, overrides in
             try ConfigLoader.load(base, overrides: overrides).resolvedTOML()
         }
         let share = try SweepShare(shard: shard, group: group)

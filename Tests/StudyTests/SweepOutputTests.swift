@@ -28,3 +28,28 @@ final class SweepOutputTests: ScratchTestCase {
         XCTAssertThrowsError(try SweepOutput(file).checkOwnership()) { XCTAssertTrue("\($0)".contains("is a file"), "\($0)") }
     }
 }
+
+/// A point recorded by an older QKLab lacks the keys added since; those keys default to the
+/// earlier behaviour, so the point is reused when the sweep plans their default and refused when
+/// it plans anything else (upgrading QKLab must not throw a finished sweep away, nor reuse it
+/// silently under a new setting).
+final class SweepRecordUpgradeTests: ScratchTestCase {
+    func testKeysAnOlderRecordLacksCompareAsTheirDefault() throws {
+        let folder = scratch.appendingPathComponent("point")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["point.toml", "config.toml"] {
+            try "[model]\nqk_norm = \"head\"\n[train]\nmax_steps = 2\n".write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        try "{\"step\": 1, \"loss\": 4.1}\n".write(to: folder.appendingPathComponent("metrics.jsonl"), atomically: true, encoding: .utf8)
+        let record = SweepPointRecord(RunFolder(folder))
+        func table(_ ropeFraction: String) throws -> ConfigTable {
+            try ConfigTable(text: "[model]\nqk_norm = \"head\"\nrope_fraction = \(ropeFraction)\n[train]\nmax_steps = 2\n", source: "test")
+        }
+        let defaults = try table("1.0")
+        XCTAssertEqual(record.status(planned: try table("1.0"), defaults: defaults), .stopped(step: 1), "the default: the old point stands")
+        XCTAssertEqual(record.status(planned: try table("0.5"), defaults: defaults),
+                       .configChanged(differences: ["model.rope_fraction: (absent) → 0.5"]))
+        XCTAssertEqual(record.status(planned: try table("1.0")), .configChanged(differences: ["model.rope_fraction: (absent) → 1"]),
+                       "without the defaults nothing can be assumed")
+    }
+}

@@ -41,6 +41,9 @@ public struct SweepPlan {
         public let resolvedConfig: String
         /// `resolvedConfig` read by key path.
         public let config: ConfigTable
+        /// QKLab's defaults, resolved: what a key missing from a point recorded by an older QKLab
+        /// (before the key existed) stood for, since new keys default to the earlier behaviour.
+        public let defaults: ConfigTable?
 
         /// The learning rate the point trains at (its resolved `optim.lr`).
         public var learningRate: Double? {
@@ -66,7 +69,8 @@ public struct SweepPlan {
         /// The seed settings (`seed=0`): which of a variant's runs this is.
         public var seed: String { labels.filter { $0.kind == .seed }.map(\.text).joined(separator: ",") }
 
-        init(overrides: [String], labels: [GridAxis.Label], resolvedConfig: String) throws {
+        init(overrides: [String], labels: [GridAxis.Label], resolvedConfig: String, defaults: ConfigTable?) throws {
+            self.defaults = defaults
             let name = labels.map(\.text).joined(separator: ",")
             let variant = labels.filter { $0.kind == .other }.map(\.text).joined(separator: ",")
             (self.overrides, self.labels, self.name, self.resolvedConfig) = (overrides, labels, name, resolvedConfig)
@@ -82,8 +86,10 @@ public struct SweepPlan {
 
     /// Reads a sweep file. `resolveConfig(base, overrides)` must return the resolved config of
     /// every point as TOML, or throw for a point it refuses (in `qklab sweep`, the trainer's
-    /// loader and its `resolvedTOML()`).
-    public init(file: URL, resolveConfig: (URL, [String]) throws -> String) throws {
+    /// loader and its `resolvedTOML()`); `defaults` is the resolved config of QKLab's defaults
+    /// (see `Point.defaults`; without it, a key an older record lacks counts as changed).
+    public init(file: URL, defaults: String? = nil, resolveConfig: (URL, [String]) throws -> String) throws {
+        let defaultsTable = try defaults.map { try ConfigTable(text: $0, source: "QKLab's defaults") }
         let source = file.path
         guard let text = try? String(contentsOf: file, encoding: .utf8) else {
             throw ConfigError("cannot read sweep file \(source)")
@@ -109,7 +115,7 @@ public struct SweepPlan {
             do { resolved = try resolveConfig(base, fixedOverrides + overrides) } catch {
                 throw ConfigError("\(source): point \(labels.map(\.text).joined(separator: ",")): \(error)")
             }
-            points.append(try Point(overrides: overrides, labels: labels, resolvedConfig: resolved))
+            points.append(try Point(overrides: overrides, labels: labels, resolvedConfig: resolved, defaults: defaultsTable))
         }
         try Self.refuseDuplicates(points, source: source)
         self.points = points

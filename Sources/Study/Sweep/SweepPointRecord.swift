@@ -72,13 +72,14 @@ public struct SweepPointRecord {
 
     /// The status of the point given its planned config. A folder without a step is
     /// "not started" whatever its config (the sweep starts it anew); one with steps is
-    /// "config changed" when its recorded config differs from `planned`.
-    public func status(planned: ConfigTable) -> SweepPointStatus {
+    /// "config changed" when its recorded config differs from `planned` (a key the record lacks
+    /// is compared as `defaults`' value: the record is an older QKLab's, before the key existed).
+    public func status(planned: ConfigTable, defaults: ConfigTable? = nil) -> SweepPointStatus {
         guard FileManager.default.fileExists(atPath: folder.url.path) else { return .notStarted }
         let history = try? RunHistory(folder: folder.url)
         let checkpointStep = folder.latestCheckpoint().flatMap(Self.step(ofCheckpoint:))
         let lastStep = [history?.lastStep, checkpointStep].compactMap { $0 }.max()
-        let differences = recordedConfig().map { Self.differences(recorded: $0, planned: planned) } ?? []
+        let differences = recordedConfig().map { Self.differences(recorded: $0, planned: planned, defaults: defaults) } ?? []
         if !differences.isEmpty { return lastStep == nil ? .notStarted : .configChanged(differences: differences) }
         if let pid = livePID() { return .running(pid: pid) }
         if let checkpointStep, checkpointStep == planned.integer("train.max_steps") { return .finished }
@@ -110,10 +111,12 @@ public struct SweepPointRecord {
     }
 
     /// "key: recorded → planned" for every key that can change the numbers or what is measured
-    /// (all but `ConfigKeyRole.bookkeeping`) and differs.
-    static func differences(recorded: ConfigTable, planned: ConfigTable) -> [String] {
+    /// (all but `ConfigKeyRole.bookkeeping`) and differs; a key the record lacks differs only
+    /// when the planned value is not the default.
+    static func differences(recorded: ConfigTable, planned: ConfigTable, defaults: ConfigTable? = nil) -> [String] {
         ConfigTable.differingPaths(among: [recorded, planned])
             .filter { ConfigKeyRole.of($0) != .bookkeeping }
+            .filter { path in recorded[path] != nil || defaults == nil || planned[path] != defaults![path] }
             .map { path in
                 let show = { (table: ConfigTable) in table[path] == nil ? "(absent)" : table.displayValue(path) }
                 return "\(path): \(show(recorded)) → \(show(planned))"

@@ -22,7 +22,9 @@ public struct SweepRunner {
 
     public func record(of point: SweepPlan.Point) -> SweepPointRecord { SweepPointRecord(folder(of: point)) }
 
-    public func status(of point: SweepPlan.Point) -> SweepPointStatus { record(of: point).status(planned: point.config) }
+    public func status(of point: SweepPlan.Point) -> SweepPointStatus {
+        record(of: point).status(planned: point.config, defaults: point.defaults)
+    }
 
     /// What to do with a point given its folder.
     public enum Action: Equatable { case skip, resume, start }

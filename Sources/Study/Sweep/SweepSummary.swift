@@ -117,7 +117,7 @@ public struct SweepSummary {
     }
 
     static func result(of point: SweepPlan.Point, record: SweepPointRecord) -> PointResult {
-        let status = record.status(planned: point.config)
+        let status = record.status(planned: point.config, defaults: point.defaults)
         let history: RunHistory? = {
             if case .configChanged = status { return nil }   // its numbers are another config's
             return try? RunHistory(folder: record.folder.url)
