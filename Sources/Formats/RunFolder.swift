@@ -69,6 +69,8 @@ public struct RunFolder {
 
     /// The log `qklab sweep` writes into a point's folder before the point's trainer starts.
     public var sweepLog: URL { url.appendingPathComponent("train.log") }
+    /// A sweep point's resolved config, written by the sweep before it starts the point's run.
+    public var sweepPointConfig: URL { url.appendingPathComponent("point.toml") }
 
     /// Whether the folder holds a QKLab run, or the start of one: a complete checkpoint, or the
     /// `run.txt` every run writes before its first step (its header starts "qklab "). Files
@@ -81,7 +83,7 @@ public struct RunFolder {
 
     /// Creates the folder of a new run, or throws (one line) when a new run may not be written
     /// there. QKLab writes a new run only into a new or empty folder (or a sweep point's folder
-    /// holding just its `train.log`): it refuses a folder that already holds a run, and never
+    /// holding just its `train.log` and `point.toml`): it refuses a folder that already holds a run, and never
     /// writes into a folder of someone's own files, whose `config.toml` it would replace.
     public func createForNewRun() throws {
         var isDirectory: ObjCBool = false
@@ -96,7 +98,7 @@ public struct RunFolder {
                 throw RunError("run folder \(url.path) already holds a run; \(advice)")
             }
             let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
-            if !names.isEmpty && names != [sweepLog.lastPathComponent] {
+            if !Set(names).isSubset(of: [sweepLog.lastPathComponent, sweepPointConfig.lastPathComponent]) {
                 throw RunError("run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir")
             }
         }

@@ -66,7 +66,7 @@ public struct SweepPointRecord {
 
     public init(_ folder: RunFolder) { self.folder = folder }
 
-    public var pointConfig: URL { folder.url.appendingPathComponent("point.toml") }
+    public var pointConfig: URL { folder.sweepPointConfig }
     public var failure: URL { folder.url.appendingPathComponent("failed") }
     public var log: URL { folder.url.appendingPathComponent("train.log") }
 
