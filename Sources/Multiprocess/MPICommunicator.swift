@@ -32,13 +32,14 @@ final class MPICommunicator: Communicator {
         check(MPI_Barrier(qk_mpi_comm_world()), "MPI_Barrier")
     }
 
-    func allgatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) {
+    func allgatherInPlace<Number: ExchangedNumber>(_ buffer: UnsafeMutableBufferPointer<Number>, counts: [Int]) {
         precondition(counts.count == size && counts.reduce(0, +) == buffer.count, "allgather counts do not match the buffer")
         guard let counts32 = Self.int32s(counts), let displacements = Self.int32s(Self.offsets(counts)) else {
-            abort("allgather of \(buffer.count) floats exceeds MPI's 2^31 − 1 element limit")
+            abort("allgather of \(buffer.count) numbers exceeds MPI's 2^31 − 1 element limit")
         }
-        check(MPI_Allgatherv(qk_mpi_in_place(), 0, qk_mpi_float(), buffer.baseAddress, counts32, displacements,
-                             qk_mpi_float(), qk_mpi_comm_world()), "MPI_Allgatherv")
+        let type = Number.kind == .float ? qk_mpi_float() : qk_mpi_double()
+        check(MPI_Allgatherv(qk_mpi_in_place(), 0, type, buffer.baseAddress, counts32, displacements,
+                             type, qk_mpi_comm_world()), "MPI_Allgatherv")
     }
 
     func allgather(_ value: Double) -> [Double] {

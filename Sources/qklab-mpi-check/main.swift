@@ -56,7 +56,7 @@ func checkShardOrderSum() throws -> String {
     let count = 1037
     var checked: [Int] = []
     for shards in [group.size, group.size + 1, 2 * group.size + 1, 4 * group.size + 3] {
-        let exchange = try ShardExchange(group: group, layout: ShardLayout(shards: shards, processes: group.size), count: count)
+        let exchange = try ShardExchange<Float>(group: group, layout: ShardLayout(shards: shards, processes: group.size), count: count)
         for shard in exchange.localShards {
             let gradient = testGradient(shard: shard, count: count)
             exchange.withLocalBuffer(of: shard) { _ = $0.initialize(from: gradient) }
