@@ -73,11 +73,12 @@ final class DistributedStep {
         }
     }
 
-    /// The exchange's share of the run, for the last line: `gradient exchange 2.1 ms/step (…)`.
+    /// The exchange's share of the run, for the last line: `gradient exchange 2.10 ms/step over 2000
+    /// steps (4 shards of 0.12 MB gathered by each of 2 processes, including waits for the slowest)`.
     var summary: String {
         let perStep = steps > 0 ? exchangeSeconds / Double(steps) * 1000 : 0
-        let megabytes = Double(shards * gradients.buffer(of: 0).count * 4) / 1e6
-        return String(format: "gradient exchange %.2f ms/step over %d steps (%d shards × %.2f MB gathered by each of %d processes, "
-                      + "including waits for the slowest)", perStep, steps, shards, megabytes / Double(shards), job.processCount)
+        let megabytesPerShard = Double(gradients.buffer(of: 0).count * MemoryLayout<Float>.size) / 1e6
+        return String(format: "gradient exchange %.2f ms/step over %d steps (%d shards of %.2f MB gathered by each of %d processes, "
+                      + "including waits for the slowest)", perStep, steps, shards, megabytesPerShard, job.processCount)
     }
 }
