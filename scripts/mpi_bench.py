@@ -4,7 +4,7 @@ test. Needs the release build with the trait MPI:
 
     swift build -c release --traits MPI --product qklab --scratch-path .build-mpi
     swift build -c release --traits MPI --product qklab-mpi-check --scratch-path .build-mpi
-    python3 scripts/mpi_bench.py [--rounds 5] [--s-steps 30] [--m-steps 6] [--yield-when-idle]
+    python3 scripts/mpi_bench.py [--rounds 5] [--s-steps 30] [--m-steps 6] [--yield-when-idle] [--only S|M]
 
 For qklab-bench's models S (d 128, 4 layers, 4 heads, block 64, batch 12) and M (d 384, 6 layers,
 6 heads, block 256, batch 16), both with train.shards = 2 on data/smoke.txt:
@@ -19,7 +19,8 @@ gradient exchange alone (`qklab-mpi-check --time-exchange P` for each model's P 
 
 `--yield-when-idle` adds `--mca mpi_yield_when_idle 1`: a process waiting in the exchange yields
 its core instead of spinning, which matters when the machine has fewer free cores than busy
-threads (a shared machine, or --oversubscribe).
+threads (a shared machine, or --oversubscribe). The exchange alone is always timed without it
+(yielding adds scheduling delays to a transfer that otherwise takes about a millisecond).
 """
 import argparse
 import json
@@ -71,11 +72,12 @@ def main():
     parser.add_argument("--s-steps", type=int, default=30)
     parser.add_argument("--m-steps", type=int, default=6)
     parser.add_argument("--yield-when-idle", action="store_true")
+    parser.add_argument("--only", choices=sorted(SIZES), help="one model only")
     args = parser.parse_args()
     mpirun = MPIRUN + (["--mca", "mpi_yield_when_idle", "1"] if args.yield_when_idle else [])
     work = tempfile.mkdtemp(prefix="qklab-mpi-bench-")
     steps = {"S": args.s_steps, "M": args.m_steps}
-    for size in ("S", "M"):
+    for size in [args.only] if args.only else ["S", "M"]:
         times = {1: [], 2: []}
         trainer_exchange = []
         parameters = 0
@@ -95,7 +97,7 @@ def main():
               f"ratio of medians {statistics.median(times[1]) / statistics.median(times[2]):.3f}")
         print(f"{size} trainer's exchange (incl. waits for the slower process): {spread(trainer_exchange)} ms/step")
         for transport, extra in (("shared memory", []), ("TCP", ["--mca", "btl", "tcp,self"])):
-            out = subprocess.run(mpirun + extra + ["-np", "2", args.check, "--time-exchange", str(parameters)],
+            out = subprocess.run(MPIRUN + extra + ["-np", "2", args.check, "--time-exchange", str(parameters)],
                                  capture_output=True, text=True, check=True).stdout.strip()
             print(f"{size} exchange alone over {transport}: {out}", flush=True)
     subprocess.run(["rm", "-rf", work])

@@ -59,6 +59,9 @@ struct Train: ParsableCommand {
             trainer = try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
                                   initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) }, job: job)
         }
+        // Open MPI gives process 0 a pseudo-terminal and forwards its output line by line: plain
+        // progress lines, not a redrawn line (the other processes print nothing).
+        if let job, job.rank == 0 { trainer.progress = ConsoleProgress(isTerminal: false) }
         do {
             try trainer.run()
         } catch let interrupted as TrainingInterrupted {

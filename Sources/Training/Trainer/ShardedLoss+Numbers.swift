@@ -24,7 +24,7 @@ extension ShardedLoss {
         let output = telemetry?.output
         values += [Double(output?.logitMax ?? 0), output?.logSumExpSum ?? 0, Double(output?.rows ?? 0)]
         precondition(values.count == numbers.count, "\(values.count) numbers for a buffer of \(numbers.count)")
-        _ = numbers.initialize(from: values)
+        _ = numbers.update(fromContentsOf: values)
     }
 
     /// Reads a shard's losses back from `numbers` (written by `write`).
