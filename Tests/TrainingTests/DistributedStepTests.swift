@@ -40,7 +40,7 @@ final class LocalShards<Number: BinaryFloatingPoint>: ShardBuffers {
     init(shards: Int, count: Int) { (self.count, buffers) = (count, Array(repeating: Array(repeating: 0, count: count), count: shards)) }
     var localShards: Range<Int> { 0..<buffers.count }
     func withLocalBuffer<R>(of shard: Int, _ body: (UnsafeMutableBufferPointer<Number>) throws -> R) rethrows -> R {
-        try buffers[shard].withUnsafeMutableBufferPointer(body)
+        try buffers[shard].withUnsafeMutableBufferPointer { try body($0) }
     }
     func exchange() {}
     func buffer(of shard: Int) -> ArraySlice<Number> { buffers[shard][...] }
