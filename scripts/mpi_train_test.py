@@ -16,7 +16,8 @@ trait MPI:
    checkpoint folder is complete, and `--resume` by one process and by `-np 2` both reach the
    uninterrupted run's final weights.
 4. An error on one process only (its corpus path does not exist there; its corpus differs): the
-   job ends with one `qklab:` line from that process, within the timeout.
+   job ends with one `qklab:` line from that process, within the timeout; an error on every
+   process (a missing config) ends it with one line too.
 
 Prints each check and "N passed, M failed"; exits non-zero on any failure.
 """
@@ -170,6 +171,15 @@ def main():
         check(f"a {name} corpus on process 1 only: exit {done.returncode} in {ended:.2f} s, one line: {lines[:1]}",
               done.returncode != 0 and len(lines) == 1 and lines[0].startswith("qklab: process 1 of 2 (")
               and expected in lines[0], done.stderr[-600:])
+
+    # The same error on every process: still one line (process 0's), not one per process.
+    start = time.time()
+    done = subprocess.run(MPIRUN + ["-np", "2", qklab, "train", "--config", path("no-such-config.toml")],
+                          capture_output=True, text=True, timeout=30)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("qklab")]
+    check(f"a config missing on every process: exit {done.returncode} in {time.time() - start:.2f} s, one line: {lines[:1]}",
+          done.returncode != 0 and len(lines) == 1 and lines[0].startswith("qklab: process 0 of 2 (")
+          and "no-such-config.toml" in lines[0], done.stderr[-600:])
 
     shutil.rmtree(work)
     print(f"{results['passed']} passed, {results['failed']} failed")

@@ -48,17 +48,12 @@ struct Train: ParsableCommand {
     func train(in group: ProcessGroup) throws {
         let job = group.size > 1 ? ProcessGroupJob(group: group) : nil
         StopSignal.install()
-        let trainer: Trainer
-        if let resume {
-            trainer = try Trainer(resuming: RunFolder(URL(fileURLWithPath: resume)), overrides: overrides, job: job)
-        } else {
-            let configURL = URL(fileURLWithPath: config!)
-            let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
-            let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
-            let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
-            trainer = try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
-                                  initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) }, job: job)
-        }
+        // Every process reads its config, corpus and checkpoint; a failure on any (or all) of
+        // them ends the job with one line before the first collective of training.
+        var made: Trainer?, failure: Error?
+        do { made = try makeTrainer(job: job) } catch { failure = error }
+        group.endIfAnyFailed(failure)
+        guard let trainer = made else { throw failure! }
         // Open MPI gives process 0 a pseudo-terminal and forwards its output line by line: plain
         // progress lines, not a redrawn line (the other processes print nothing).
         if let job, job.rank == 0 { trainer.progress = ConsoleProgress(isTerminal: false) }
@@ -75,5 +70,18 @@ struct Train: ParsableCommand {
             if group.rank == 0 { FileHandle.standardError.write(Data("qklab: \(stop)\n".utf8)) }
             Foundation.exit((stop.error as? TrainingInterrupted)?.exitCode ?? EXIT_FAILURE)
         }
+    }
+
+    /// A new run from `--config`, or the run of `--resume`.
+    func makeTrainer(job: TrainingJob?) throws -> Trainer {
+        if let resume {
+            return try Trainer(resuming: RunFolder(URL(fileURLWithPath: resume)), overrides: overrides, job: job)
+        }
+        let configURL = URL(fileURLWithPath: config!)
+        let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
+        let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
+        let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
+        return try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
+                           initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) }, job: job)
     }
 }

@@ -66,7 +66,6 @@ public final class Trainer {
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: resolved.train.evalBatches,
                                                           batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
-        try distributed?.checkSameStart(step: 0, corpus: corpus.fingerprint, folder: folder.url.path)
         guard writes else { progress = ConsoleProgress(quiet: true); return }
         try writeSynced(Data(resolved.resolvedTOML(notes: [corpusNote]).utf8), to: folder.config)
         try writeHeader(configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
@@ -105,7 +104,6 @@ public final class Trainer {
         elapsedBefore = state.elapsedSeconds
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: config.train.evalBatches,
                                                           batchSize: config.train.batchSize, length: config.model.blockSize)
-        try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, folder: folder.url.path)
         guard writes else { progress = ConsoleProgress(quiet: true); return }
         try MetricsLog.truncate(folder.metrics, afterStep: step)
         let resumeLine = plan.line(step: step)
@@ -173,6 +171,7 @@ public final class Trainer {
     /// `SkipRule` says the run has failed (no final checkpoint is written then).
     @discardableResult
     public func run() throws -> TrainingSummary {
+        try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, folder: folder.url.path)
         let writes = writesRunFolder
         let metrics = writes ? try MetricsLog(url: folder.metrics) : nil
         // The TensorBoard view equals metrics.jsonl: a resumed run's steps after its checkpoint
