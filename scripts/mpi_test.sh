@@ -5,13 +5,18 @@
 #   - qklab-mpi-check: every shim symbol, shard-order sums bit-identical to one process's,
 #     allgather, broadcast, hosts, barrier;
 #   - an error on one process only ends the whole job with its one line, within 10 s;
-#   - a sweep spread over 2 processes writes the same summary as one process.
+#   - a sweep spread over 2 processes writes the same summary as one process;
+#   - qklab train under mpirun (scripts/mpi_train_test.py): bit-identical to one process with the
+#     same train.shards over both transports with 2 and 4 processes, resume with another process
+#     count, SIGKILL of one process then resume, an error on one process only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # CI runs as root
-swift build --traits MPI --product qklab-mpi-check
-swift build --traits MPI --product qklab
-check=.build/debug/qklab-mpi-check
+# Into .build-mpi, so that the default build in .build (without Open MPI) stays as it was.
+swift build --traits MPI --product qklab-mpi-check --scratch-path .build-mpi
+swift build --traits MPI --product qklab --scratch-path .build-mpi
+check=.build-mpi/debug/qklab-mpi-check
+qklab=.build-mpi/debug/qklab
 # No binding (a process's threads need all cores); no CMA single-copy (needs ptrace rights).
 mpirun=(mpirun --bind-to none --mca btl_vader_single_copy_mechanism none)
 tcp=(--mca btl tcp,self)
@@ -53,7 +58,10 @@ out = "$work/$name"
 "train.seed" = [0, 1]
 TOML
 done
-.build/debug/qklab sweep "$work/one.toml" > "$work/one.log"
-"${mpirun[@]}" -np 2 .build/debug/qklab sweep "$work/two.toml" > "$work/two.log"
+"$qklab" sweep "$work/one.toml" > "$work/one.log"
+"${mpirun[@]}" -np 2 "$qklab" sweep "$work/two.toml" > "$work/two.log"
 diff "$work/one/summary.txt" "$work/two/summary.txt"
+
+echo "== qklab train under mpirun: bit-identity, resume, SIGKILL, an error on one process"
+timeout 900 python3 scripts/mpi_train_test.py --qklab "$qklab"
 echo "mpi tests: ok"

@@ -12,10 +12,10 @@ protocol Communicator: AnyObject {
     var processorName: String { get }
     /// Waits until every process has called it.
     func barrier()
-    /// Every process's `counts[rank]` floats, concatenated in rank order into `buffer` (of
-    /// `counts.reduce(0, +)` floats), on every process. This process's part must already be in
+    /// Every process's `counts[rank]` numbers, concatenated in rank order into `buffer` (of
+    /// `counts.reduce(0, +)` numbers), on every process. This process's part must already be in
     /// place at `counts[..<rank].reduce(0, +)`.
-    func allgatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int])
+    func allgatherInPlace<Number: ExchangedNumber>(_ buffer: UnsafeMutableBufferPointer<Number>, counts: [Int])
     /// One value from every process, in rank order.
     func allgather(_ value: Double) -> [Double]
     /// One host name from every process (at most MPI_MAX_PROCESSOR_NAME bytes), in rank order.
@@ -35,7 +35,7 @@ final class SingleProcess: Communicator {
     var rank: Int { 0 }
     var size: Int { 1 }
     func barrier() {}
-    func allgatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) {}
+    func allgatherInPlace<Number: ExchangedNumber>(_ buffer: UnsafeMutableBufferPointer<Number>, counts: [Int]) {}
     func allgather(_ value: Double) -> [Double] { [value] }
     func allgather(_ hostname: String) -> [String] { [hostname] }
     func broadcast(_ values: [Double], from root: Int) -> [Double] { values }

@@ -12,7 +12,14 @@ final class MPICommunicator: Communicator {
     let processorName: String
 
     /// MPI_Init_thread; throws when Open MPI cannot start (the message is MPI's).
+    ///
+    /// A process waiting in a collective yields its core instead of spinning
+    /// (`mpi_yield_when_idle`, unless the user set it): Open MPI's spinning default assumes a core
+    /// per process, but a waiting QKLab process shares its machine with other processes' shard
+    /// threads, and on a shared machine spinning made `-np 2` run at 0.37 of one process's speed
+    /// instead of 0.86 (README, "Many processes and machines").
     init() throws {
+        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0)
         var provided: Int32 = 0
         let status = MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided)
         guard status == MPI_SUCCESS else { throw MultiprocessError("MPI_Init_thread failed: \(Self.errorString(status))") }
@@ -32,13 +39,14 @@ final class MPICommunicator: Communicator {
         check(MPI_Barrier(qk_mpi_comm_world()), "MPI_Barrier")
     }
 
-    func allgatherInPlace(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) {
+    func allgatherInPlace<Number: ExchangedNumber>(_ buffer: UnsafeMutableBufferPointer<Number>, counts: [Int]) {
         precondition(counts.count == size && counts.reduce(0, +) == buffer.count, "allgather counts do not match the buffer")
         guard let counts32 = Self.int32s(counts), let displacements = Self.int32s(Self.offsets(counts)) else {
-            abort("allgather of \(buffer.count) floats exceeds MPI's 2^31 − 1 element limit")
+            abort("allgather of \(buffer.count) numbers exceeds MPI's 2^31 − 1 element limit")
         }
-        check(MPI_Allgatherv(qk_mpi_in_place(), 0, qk_mpi_float(), buffer.baseAddress, counts32, displacements,
-                             qk_mpi_float(), qk_mpi_comm_world()), "MPI_Allgatherv")
+        let type = Number.kind == .float ? qk_mpi_float() : qk_mpi_double()
+        check(MPI_Allgatherv(qk_mpi_in_place(), 0, type, buffer.baseAddress, counts32, displacements,
+                             type, qk_mpi_comm_world()), "MPI_Allgatherv")
     }
 
     func allgather(_ value: Double) -> [Double] {

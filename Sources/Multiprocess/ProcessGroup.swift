@@ -65,6 +65,20 @@ public final class ProcessGroup {
         }
     }
 
+    /// Ends the job together when `error` is set on any process (a collective: every process calls
+    /// it at the same point, e.g. after reading its config, corpus and checkpoint): the
+    /// lowest-ranked failing process prints `qklab: process R of N (HOST): ERROR`, every process
+    /// leaves the job normally and exits with status 1 — one line whether one process or all of
+    /// them failed. Returns when none did.
+    public func endIfAnyFailed(_ error: Error?) {
+        guard size > 1 else { return }
+        let failed = communicator.allgather(error == nil ? 0.0 : 1.0)
+        guard let first = failed.firstIndex(of: 1) else { return }
+        if rank == first, let error { printFailure("\(error)", rank: rank, size: size, host: hostname) }
+        communicator.finish()
+        exit(1)
+    }
+
     /// Prints `qklab: process R of N (HOST): MESSAGE` and ends every process of the job with exit
     /// status 1.
     public func abort(_ message: String) -> Never {

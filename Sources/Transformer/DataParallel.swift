@@ -18,55 +18,91 @@ import Autograd
 /// `backward()`. (Inside a shard, QKLab's kernels split work only into independent rows, and
 /// OpenBLAS splits a product into blocks of its output, so threads change no bit: the tests
 /// train on 1, 2 and 3 threads.)
+///
+/// Under `mpirun`, a process runs only its `localShards` and hands their gradients out one by one
+/// (`localLossesAndGradients`); the trainer gathers every shard's gradients and adds them in the
+/// same shard order, so the sum is bit-identical to one process running every shard.
 public final class DataParallel {
-    /// The model that receives the summed gradients (shard 0 runs on it).
+    /// The model that receives the summed gradients (it runs the first of `localShards`).
     public let model: TransformerModel
-    /// Models for shards 1…n−1, sharing `model`'s weights.
+    /// Models for the other local shards, sharing `model`'s weights.
     let replicas: [TransformerModel]
-    /// One buffer pool per shard: a shard takes the same buffers every step.
+    /// One buffer pool per local shard: a shard takes the same buffers every step.
     let pools: [BufferPool]
+    /// S: the number of shards a batch is split into (at most its row count).
+    public let shardCount: Int
+    /// The shards this process runs: all of them, or under `mpirun` its contiguous group
+    /// (interface.md, "Beyond one machine"), whose gradients `localLossesAndGradients` hands out.
+    public let localShards: Range<Int>
 
-    /// `shards` copies of the step (at least 1); a batch with fewer rows uses fewer.
-    public init(model: TransformerModel, shards: Int) {
+    /// `shards` copies of the step (at least 1); a batch with fewer rows uses fewer. With
+    /// `localShards`, only those shards run here (replicas for them alone).
+    public init(model: TransformerModel, shards: Int, localShards: Range<Int>? = nil) {
         self.model = model
-        replicas = (1..<max(1, shards)).map { _ in TransformerModel(sharingWeightsOf: model) }
-        pools = (0..<max(1, shards)).map { _ in BufferPool() }
+        shardCount = max(1, shards)
+        self.localShards = localShards ?? 0..<shardCount
+        precondition(!self.localShards.isEmpty && self.localShards.upperBound <= shardCount, "local shards \(self.localShards) of \(shardCount)")
+        replicas = (1..<self.localShards.count).map { _ in TransformerModel(sharingWeightsOf: model) }
+        pools = self.localShards.map { _ in BufferPool() }
     }
-
-    /// Number of shards a batch is split into (at most its row count).
-    public var shardCount: Int { replicas.count + 1 }
 
     /// Forward and backward of the mean loss over `tokens` → `targets` (both `batch·length` ids),
     /// leaving the gradient in `model`'s parameters (added to what they held, like `backward()`);
-    /// with `measuring`, the step's telemetry merged over shards in shard order.
+    /// with `measuring`, the step's telemetry merged over shards in shard order. Runs every shard.
     public func lossAndGradients(tokens: [Int32], targets: [Int32], batch: Int, length: Int,
                                  measuring: Bool = false) -> ShardedLoss {
-        precondition(Tape.isRecording, "lossAndGradients inside Tape.withoutGradients")
+        precondition(localShards.count == shardCount, "lossAndGradients runs every shard; this process runs \(localShards)")
         let shards = min(shardCount, batch)
-        let rowRanges = (0..<shards).map { (($0 * batch) / shards)..<((($0 + 1) * batch) / shards) }
+        let results = run(0..<shards, of: shards, tokens: tokens, targets: targets, batch: batch, length: length, measuring: measuring)
+        for replica in replicas.prefix(shards - 1) { moveGradients(of: replica) }
+        return ShardedLoss.inShardOrder(results)
+    }
+
+    /// Forward and backward of this process's `localShards` only: hands each shard's gradient
+    /// (the model's gradient buffer layout; its share of the batch mean) to `deliver` in shard
+    /// order and leaves every local model's gradients at zero. Returns the local shards' weighted
+    /// losses in shard order. The batch must have at least `shardCount` rows.
+    public func localLossesAndGradients(tokens: [Int32], targets: [Int32], batch: Int, length: Int, measuring: Bool = false,
+                                        deliver: (_ shard: Int, _ gradients: UnsafeBufferPointer<Float>) -> Void) -> [ShardedLoss] {
+        precondition(batch >= shardCount, "a batch of \(batch) rows cannot make \(shardCount) shards")
+        let results = run(localShards, of: shardCount, tokens: tokens, targets: targets, batch: batch, length: length, measuring: measuring)
+        for (shard, shardModel) in zip(localShards, [model] + replicas) {
+            deliver(shard, UnsafeBufferPointer(start: shardModel.gradientBuffer.data, count: shardModel.gradientBuffer.count))
+            shardModel.zeroGradients()
+        }
+        return results
+    }
+
+    /// Runs `shards` of the batch's row split into `total` shards, shard `localShards.lowerBound
+    /// + i` on the i-th local model, at the same time on the kernel threads (in turn when there
+    /// are more shards than threads); each shard's loss weighted by its share of the rows.
+    private func run(_ shards: Range<Int>, of total: Int, tokens: [Int32], targets: [Int32], batch: Int, length: Int,
+                     measuring: Bool) -> [ShardedLoss] {
+        precondition(Tape.isRecording, "lossAndGradients inside Tape.withoutGradients")
         let models = [model] + replicas
         func run(_ shard: Int) -> ShardedLoss {
-            BufferPool.withPool(pools[shard]) {
-                let rows = rowRanges[shard], tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
+            let index = shard - localShards.lowerBound
+            return BufferPool.withPool(pools[index]) {
+                let rows = ((shard * batch) / total)..<(((shard + 1) * batch) / total)
+                let tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
                 let weight = Float(rows.count) / Float(batch)
-                let result = models[shard].loss(tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),
+                let result = models[index].loss(tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),
                                                 batch: rows.count, length: length, measuring: measuring)
                 scale(result.loss, by: weight).backward()
                 return ShardedLoss(loss: result.loss.item * weight, crossEntropy: result.crossEntropy * weight,
                                    attentionLogitMax: result.attentionLogitMax, telemetry: result.telemetry)
             }
         }
-        if shards == 1 { return run(0) }     // one shard keeps BLAS's own threads
-        var results = [ShardedLoss?](repeating: nil, count: shards)
+        if shards.count == 1 { return [run(shards.lowerBound)] }     // one shard keeps BLAS's own threads
+        var results = [ShardedLoss?](repeating: nil, count: shards.count)
         results.withUnsafeMutableBufferPointer { results in
             BLAS.withSingleThread {
-                Parallel.forEachChunk(shards, grain: 1) { range in
-                    for shard in range { results[shard] = run(shard) }
+                Parallel.forEachChunk(shards.count, grain: 1) { range in
+                    for index in range { results[index] = run(shards.lowerBound + index) }
                 }
             }
         }
-        for replica in models[1..<shards] { moveGradients(of: replica) }
-        return results.dropFirst().reduce(results[0]!) { $0.merged(with: $1!) }
+        return results.map { $0! }
     }
 
     /// `model`'s gradients += `replica`'s, leaving the replica's at zero for the next step (they
@@ -92,6 +128,17 @@ public struct ShardedLoss {
     public let attentionLogitMax: [Float]
     /// The step's stability telemetry over all shards, when measured.
     public let telemetry: ModelTelemetry?
+
+    public init(loss: Float, crossEntropy: Float, attentionLogitMax: [Float], telemetry: ModelTelemetry?) {
+        (self.loss, self.crossEntropy, self.attentionLogitMax, self.telemetry) = (loss, crossEntropy, attentionLogitMax, telemetry)
+    }
+
+    /// The shards' losses combined in shard order: ((shard 0 ⊕ shard 1) ⊕ shard 2) ⊕ …, as one
+    /// process running every shard combines them (so the result does not depend on where the
+    /// shards ran).
+    public static func inShardOrder(_ shards: [ShardedLoss]) -> ShardedLoss {
+        shards.dropFirst().reduce(shards[0]) { $0.merged(with: $1) }
+    }
 
     /// Sums of the (already weighted) losses; maxima of the logit maxima (NaN wins); telemetry
     /// merged (`self` is the earlier shard).

@@ -4,6 +4,8 @@
 //
 //   qklab-mpi-check                    the checks: shim symbols, shard-order sums, scalars, hosts
 //   qklab-mpi-check --fail-on-rank R   process R throws while the others wait in a barrier
+//   qklab-mpi-check --time-exchange P  times the gradient exchange of P floats per shard, one
+//                                      shard per process (the benchmark of scripts/mpi_bench.sh)
 #if MPI
 import CMPI
 #endif
@@ -56,7 +58,7 @@ func checkShardOrderSum() throws -> String {
     let count = 1037
     var checked: [Int] = []
     for shards in [group.size, group.size + 1, 2 * group.size + 1, 4 * group.size + 3] {
-        let exchange = try ShardExchange(group: group, layout: ShardLayout(shards: shards, processes: group.size), count: count)
+        let exchange = try ShardExchange<Float>(group: group, layout: ShardLayout(shards: shards, processes: group.size), count: count)
         for shard in exchange.localShards {
             let gradient = testGradient(shard: shard, count: count)
             exchange.withLocalBuffer(of: shard) { _ = $0.initialize(from: gradient) }
@@ -124,6 +126,34 @@ func checkShimSymbols() -> String {
 func checkShim() -> String { "shim: not built (no trait MPI)" }
 #endif
 
+/// The gradient exchange alone (no training): one shard of `count` floats per process, a
+/// barrier before each of 25 timed exchanges (5 more untimed first), so that each time is the
+/// transfer and not a wait for a slower process. Also times the shard-order sum.
+func timeExchange(count: Int) throws -> String {
+    let exchange = try ShardExchange<Float>(group: group, layout: ShardLayout(shards: group.size, processes: group.size), count: count)
+    exchange.withLocalBuffer(of: group.rank) { $0.initialize(repeating: Float(group.rank)) }
+    var sum = [Float](repeating: 0, count: count)
+    var exchangeTimes: [Double] = [], sumTimes: [Double] = []
+    for round in 0..<30 {
+        group.barrier()
+        let start = DispatchTime.now().uptimeNanoseconds
+        exchange.exchange()
+        let exchanged = DispatchTime.now().uptimeNanoseconds
+        sum.withUnsafeMutableBufferPointer { exchange.sumInShardOrder(into: $0) }
+        let summed = DispatchTime.now().uptimeNanoseconds
+        if round >= 5 {
+            exchangeTimes.append(Double(exchanged - start) / 1e6)
+            sumTimes.append(Double(summed - exchanged) / 1e6)
+        }
+    }
+    func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+    let megabytes = Double(count * 4) / 1e6
+    return String(format: "%d processes, %d floats (%.2f MB) per shard: exchange median %.3f ms (min %.3f, max %.3f), "
+                  + "%.0f MB/s received per process; shard-order sum %.3f ms",
+                  group.size, count, megabytes, median(exchangeTimes), exchangeTimes.min()!, exchangeTimes.max()!,
+                  megabytes * Double(group.size - 1) / (median(exchangeTimes) / 1000), median(sumTimes))
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.count == 2, arguments[0] == "--fail-on-rank", let failing = Int(arguments[1]) {
     struct SimulatedFailure: Error, CustomStringConvertible {
@@ -134,11 +164,15 @@ if arguments.count == 2, arguments[0] == "--fail-on-rank", let failing = Int(arg
     }
     group.barrier()   // the others wait here; the failing process's abort must end them
     group.abort("process \(failing) failed but the job went on")
+} else if arguments.count == 2, arguments[0] == "--time-exchange", let count = Int(arguments[1]), count > 0 {
+    let report = orExit { try group.failingTogether { try timeExchange(count: count) } }
+    if group.rank == 0 { print("qklab-mpi-check: \(report)") }
+    group.finish()
 } else if arguments.isEmpty {
     let report = [checkShim(), orExit { try group.failingTogether(checkShardOrderSum) }, checkScalarsAndHosts()]
     if group.rank == 0 { print("qklab-mpi-check: \(group.size) processes: " + report.joined(separator: "; ") + ": ok") }
     group.finish()
 } else {
-    FileHandle.standardError.write(Data("usage: qklab-mpi-check [--fail-on-rank R]\n".utf8))
+    FileHandle.standardError.write(Data("usage: qklab-mpi-check [--fail-on-rank R | --time-exchange FLOATS]\n".utf8))
     exit(2)
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Formats
 import Foundation
 import HuggingFace
+import Multiprocess
 import Training
 
 /// `qklab train`: a new run from a config, or `--resume` of an existing one.
@@ -30,24 +31,57 @@ struct Train: ParsableCommand {
         if resume != nil && initFrom != nil { throw ValidationError("--init-from is for new runs; a resumed run continues from its own checkpoint") }
     }
 
+    /// Under `mpirun` (a build with the trait MPI), every process runs this command and they train
+    /// as one job (README "Many processes and machines"); an error on any one ends the job with
+    /// its one line.
     func run() throws {
-        StopSignal.install()
-        let trainer: Trainer
-        if let resume {
-            trainer = try Trainer(resuming: RunFolder(URL(fileURLWithPath: resume)), overrides: overrides)
-        } else {
-            let configURL = URL(fileURLWithPath: config!)
-            let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
-            let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
-            let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
-            trainer = try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
-                                  initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) })
+        let group = try ProcessGroup.start()   // MPI_Init_thread, before the signal threads start
+        do {
+            try group.failingTogether { try train(in: group) }
+        } catch {
+            group.finish()
+            throw error
         }
+        group.finish()
+    }
+
+    func train(in group: ProcessGroup) throws {
+        let job = group.size > 1 ? ProcessGroupJob(group: group) : nil
+        StopSignal.install()
+        // Every process reads its config, corpus and checkpoint; a failure on any (or all) of
+        // them ends the job with one line before the first collective of training.
+        var made: Trainer?, failure: Error?
+        do { made = try makeTrainer(job: job) } catch { failure = error }
+        group.endIfAnyFailed(failure)
+        guard let trainer = made else { throw failure! }
+        // Open MPI gives process 0 a pseudo-terminal and forwards its output line by line: plain
+        // progress lines, not a redrawn line (the other processes print nothing).
+        if let job, job.rank == 0 { trainer.progress = ConsoleProgress(isTerminal: false) }
         do {
             try trainer.run()
         } catch let interrupted as TrainingInterrupted {
             FileHandle.standardError.write(Data("qklab: \(interrupted)\n".utf8))
             throw ExitCode(interrupted.exitCode)
+        } catch let stop as EveryProcessStop {
+            // Every process stopped at the same step: all leave the job, then process 0 says why
+            // (after MPI_Finalize, so that a job being torn down by mpirun after another
+            // process's failure, whose SIGTERM looks like a stop request, adds no second line).
+            group.finish()
+            if group.rank == 0 { FileHandle.standardError.write(Data("qklab: \(stop)\n".utf8)) }
+            Foundation.exit((stop.error as? TrainingInterrupted)?.exitCode ?? EXIT_FAILURE)
         }
+    }
+
+    /// A new run from `--config`, or the run of `--resume`.
+    func makeTrainer(job: TrainingJob?) throws -> Trainer {
+        if let resume {
+            return try Trainer(resuming: RunFolder(URL(fileURLWithPath: resume)), overrides: overrides, job: job)
+        }
+        let configURL = URL(fileURLWithPath: config!)
+        let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
+        let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
+        let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
+        return try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
+                           initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) }, job: job)
     }
 }

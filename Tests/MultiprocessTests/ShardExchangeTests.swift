@@ -27,7 +27,7 @@ final class ShardExchangeTests: XCTestCase {
 
     func testExchangeInAJobOfOneProcessSumsItsOwnShards() throws {
         let group = try ProcessGroup.start(environment: [:])
-        let exchange = try ShardExchange(group: group, layout: ShardLayout(shards: 3, processes: 1), count: 3)
+        let exchange = try ShardExchange<Float>(group: group, layout: ShardLayout(shards: 3, processes: 1), count: 3)
         XCTAssertEqual(exchange.localShards, 0..<3)
         for shard in 0..<3 { exchange.withLocalBuffer(of: shard) { _ = $0.initialize(from: shards[shard]) } }
         exchange.exchange()
@@ -39,7 +39,7 @@ final class ShardExchangeTests: XCTestCase {
 
     func testALayoutForAnotherProcessCountIsRefused() throws {
         let group = try ProcessGroup.start(environment: [:])
-        XCTAssertThrowsError(try ShardExchange(group: group, layout: ShardLayout(shards: 4, processes: 2), count: 1)) { error in
+        XCTAssertThrowsError(try ShardExchange<Float>(group: group, layout: ShardLayout(shards: 4, processes: 2), count: 1)) { error in
             XCTAssertEqual("\(error)", "a shard layout for 2 processes used in a job of 1")
         }
     }

@@ -15,6 +15,8 @@ public final class Trainer {
     public let model: TransformerModel
     /// Runs each step's forward and backward in `train.shards` batch shards on the kernel threads.
     let dataParallel: DataParallel
+    /// Under `mpirun`: this process's share of each step and the exchange of the shards' results.
+    let distributed: DistributedStep?
     public let optimizer: AdamW
     let corpus: Corpus
     let schedule: LearningRateSchedule
@@ -22,7 +24,8 @@ public final class Trainer {
     /// The corpus's bigram loss: the baseline a run must get below to have learned anything.
     public private(set) lazy var bigramLoss = BigramLoss.of(train: corpus.train, validation: corpus.validation,
                                                             vocabularySize: corpus.tokenizer.vocabularySize)
-    let lock: RunLock
+    /// Held by the process that writes the run folder.
+    let lock: RunLock?
     var sampler: BatchSampler
     /// Optimizer steps completed.
     public private(set) var step = 0
@@ -41,10 +44,13 @@ public final class Trainer {
 
     /// A new run in `folder` (created; refused if it already holds a run). With `initialWeights`,
     /// the model starts from those weights instead of its initialisation.
-    public init(config: TrainingConfig, folder: RunFolder, configSource: String, initialWeights: InitialWeights? = nil) throws {
+    /// Under `mpirun`, `job` is the job's processes: process 0 alone writes the run folder.
+    public init(config: TrainingConfig, folder: RunFolder, configSource: String, initialWeights: InitialWeights? = nil,
+                job: TrainingJob? = nil) throws {
         try ConfigLoader.checkSchedule(config)
-        try folder.createForNewRun()   // refuses a folder holding a run, or someone's own files
-        lock = try RunLock(folder: folder)
+        let writes = job.map { $0.rank == 0 } ?? true
+        if writes { try folder.createForNewRun() }   // refuses a folder holding a run, or someone's own files
+        lock = writes ? try RunLock(folder: folder) : nil
         Self.applyThreads(config.train.threads)
         corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
         var resolved = config.withScheduleResolved        // fixed now, so extending a run keeps its curve
@@ -54,12 +60,13 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
         try initialWeights?.load(model, corpus.tokenizer)
-        dataParallel = DataParallel(model: model, shards: resolved.train.shards!)
+        (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: resolved.train.evalBatches,
                                                           batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
+        guard writes else { progress = ConsoleProgress(quiet: true); return }
         try writeSynced(Data(resolved.resolvedTOML(notes: [corpusNote]).utf8), to: folder.config)
         try writeHeader(configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
                         lines: ConfigLoader.scheduleWarnings(resolved))
@@ -68,11 +75,14 @@ public final class Trainer {
     /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
     /// (e.g. `train.max_steps=4000`) applied as `ResumePlan` allows: each is applied and said, or
     /// refused with one line. A corpus that changed since the checkpoint is refused.
-    public init(resuming folder: RunFolder, overrides: [String] = []) throws {
+    /// Under `mpirun`, `job` is the job's processes: each reads the checkpoint, process 0 alone
+    /// writes the run folder.
+    public init(resuming folder: RunFolder, overrides: [String] = [], job: TrainingJob? = nil) throws {
         guard let checkpoint = folder.latestCheckpoint() else {
             throw RunError("cannot resume \(folder.url.path): it has no complete checkpoint (it holds: \(folder.contentsSummary()))")
         }
-        lock = try RunLock(folder: folder)
+        let writes = job.map { $0.rank == 0 } ?? true
+        lock = writes ? try RunLock(folder: folder) : nil
         let state = try Checkpoint.loadState(checkpoint)
         let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
         let config = plan.config
@@ -81,7 +91,7 @@ public final class Trainer {
         self.config = config
         self.folder = folder
         model = try TransformerModel(config: config.model)
-        dataParallel = DataParallel(model: model, shards: config.train.shards!)
+        (dataParallel, distributed) = try Self.shardRunners(model: model, config: config, job: job)
         optimizer = AdamW(parameters: model.parameters, config: config.optim)
         try Checkpoint.restore(model: model, optimizer: optimizer, from: checkpoint)
         optimizer.stepCount = state.optimizerSteps
@@ -94,6 +104,7 @@ public final class Trainer {
         elapsedBefore = state.elapsedSeconds
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: config.train.evalBatches,
                                                           batchSize: config.train.batchSize, length: config.model.blockSize)
+        guard writes else { progress = ConsoleProgress(quiet: true); return }
         try MetricsLog.truncate(folder.metrics, afterStep: step)
         let resumeLine = plan.line(step: step)
         let corpusLines = state.corpus == nil
@@ -101,6 +112,23 @@ public final class Trainer {
         try writeSynced(Data(config.resolvedTOML(notes: [corpusNote, resumeLine]).utf8), to: folder.config)
         try writeHeader(configSource: "resumed from \(checkpoint.path)", lines: [resumeLine] + plan.warnings + corpusLines)
     }
+
+    /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
+    /// the `min(train.shards, batch_size)` shards a batch makes, with their exchange.
+    static func shardRunners(model: TransformerModel, config: TrainingConfig, job: TrainingJob?) throws -> (DataParallel, DistributedStep?) {
+        guard let job else { return (DataParallel(model: model, shards: config.train.shards!), nil) }
+        let shards = min(config.train.shards!, config.train.batchSize)
+        let step = try DistributedStep(job: job, shards: shards, parameterCount: model.gradientBuffer.count, model: config.model)
+        return (DataParallel(model: model, shards: shards, localShards: step.localShards), step)
+    }
+
+    /// Whether this process writes the run folder: always, except under `mpirun` on processes
+    /// other than 0.
+    var writesRunFolder: Bool { distributed.map { $0.job.rank == 0 } ?? true }
+
+    /// Where a shared stop is thrown: under `mpirun` wrapped as `EveryProcessStop`, since every
+    /// process reaches it at the same step.
+    func together(_ error: Error) -> Error { distributed == nil ? error : EveryProcessStop(error: error) }
 
     static func applyThreads(_ threads: Int) {
         let count = threads > 0 ? threads : System.coreCount
@@ -113,11 +141,16 @@ public final class Trainer {
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
         let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), \(report.blasThreads) threads, "
-            + "\(dataParallel.shardCount) batch shards | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
+            + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
         let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
         try writeSynced(Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
+    }
+
+    /// `, 2 processes (host-a, host-b)` under `mpirun`.
+    var processesNote: String {
+        distributed.map { ", \($0.job.processCount) processes (\($0.job.hosts.joined(separator: ", ")))" } ?? ""
     }
 
     /// The corpus line of config.toml.
@@ -138,12 +171,14 @@ public final class Trainer {
     /// `SkipRule` says the run has failed (no final checkpoint is written then).
     @discardableResult
     public func run() throws -> TrainingSummary {
-        let metrics = try MetricsLog(url: folder.metrics)
+        try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, folder: folder.url.path)
+        let writes = writesRunFolder
+        let metrics = writes ? try MetricsLog(url: folder.metrics) : nil
         // The TensorBoard view equals metrics.jsonl: a resumed run's steps after its checkpoint
         // leave the old event files, and the new file sorts after them.
-        try TensorBoardWriter.truncateEventFiles(in: folder.url, afterStep: step)
-        let tensorBoard = try TensorBoardWriter(directory: folder.url)
-        defer { tensorBoard.close() }
+        if writes { try TensorBoardWriter.truncateEventFiles(in: folder.url, afterStep: step) }
+        let tensorBoard = writes ? try TensorBoardWriter(directory: folder.url) : nil
+        defer { tensorBoard?.close() }
         clock = Stopwatch()
         let train = config.train
         let tokensPerStep = Double(train.batchSize * config.model.blockSize)
@@ -151,13 +186,14 @@ public final class Trainer {
         var intervalStart = (step: step, time: clock.elapsed)
         var tokensPerSecond = 0.0
         if step == 0 {   // facts of the run before any step: the corpus's baseline and the model's size
-            try metrics.append(MetricsRecord([("step", .integer(0)), ("bigram_loss", .precise(bigramLoss)),
-                                              ("non_embedding_parameters", .integer(model.parameters.nonEmbeddingScalarCount))]))
+            try metrics?.append(MetricsRecord([("step", .integer(0)), ("bigram_loss", .precise(bigramLoss)),
+                                               ("non_embedding_parameters", .integer(model.parameters.nonEmbeddingScalarCount))]))
         }
         while step < train.maxSteps {
-            if StopSignal.pending != 0 {
+            let stop = distributed?.agreedStopSignal(StopSignal.pending) ?? StopSignal.pending
+            if stop != 0 {
                 let saved = step > 0 && hasTrained ? try saveCheckpoint() : nil
-                throw TrainingInterrupted(signal: StopSignal.pending, checkpoint: saved)
+                throw together(TrainingInterrupted(signal: stop, checkpoint: saved))
             }
             step += 1
             // Step 1 is always logged: its loss is the model's before any update (a sweep's initial loss).
@@ -167,19 +203,19 @@ public final class Trainer {
                 let now = clock.elapsed
                 tokensPerSecond = Double(step - intervalStart.step) * tokensPerStep / max(now - intervalStart.time, 1e-9)
                 intervalStart = (step, now)
-                try metrics.append(metricsRecord(record, tokensPerSecond: tokensPerSecond))
-                try tensorBoard.add(step: step, scalars: scalars(record, tokensPerSecond: tokensPerSecond))
+                try metrics?.append(metricsRecord(record, tokensPerSecond: tokensPerSecond))
+                try tensorBoard?.add(step: step, scalars: scalars(record, tokensPerSecond: tokensPerSecond))
             }
             if !record.isFinite { try handleNonFinite(record) }   // throws under "stop"; "skip" goes on
             if train.evalInterval > 0 && (step % train.evalInterval == 0 || step == train.maxSteps) {
                 let valLoss = evaluate()
                 lastValLoss = valLoss
                 bestValLoss = min(bestValLoss ?? .infinity, valLoss)
-                try metrics.append(MetricsRecord([("step", .integer(step)), ("val_loss", .precise(valLoss))]))
-                try tensorBoard.add(step: step, scalars: [("val_loss", Float(valLoss))])
+                try metrics?.append(MetricsRecord([("step", .integer(step)), ("val_loss", .precise(valLoss))]))
+                try tensorBoard?.add(step: step, scalars: [("val_loss", Float(valLoss))])
             }
             if step == train.maxSteps {
-                guard hasTrained else { throw SkipRule.nothingLearned(steps: step, report: folder.nonFiniteReport) }
+                guard hasTrained else { throw together(SkipRule.nothingLearned(steps: step, report: folder.nonFiniteReport)) }
                 try saveCheckpoint()
             } else if train.checkpointInterval > 0 && step % train.checkpointInterval == 0 {
                 if hasTrained { try savePeriodicCheckpoint() } else { progress.message(SkipRule.checkpointNotWritten(step: step)) }
@@ -192,6 +228,7 @@ public final class Trainer {
         progress.message("done: \(step) steps in \(ConsoleProgress.duration(elapsedBefore + clock.elapsed))"
                          + (bestValLoss.map { ", best val loss \(String(format: "%.4f", $0))" } ?? "")
                          + (skippedSteps > 0 ? ", \(skippedSteps) skipped steps" : ""))
+        if let distributed { progress.message(distributed.summary) }
         return TrainingSummary(steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
     }
 
@@ -202,8 +239,9 @@ public final class Trainer {
     func trainStep(measuring: Bool) -> StepRecord {
         let batch = sampler.next(from: corpus.train, batchSize: config.train.batchSize, length: config.model.blockSize)
         model.zeroGradients()
-        let result = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets,
-                                                   batch: batch.batchSize, length: batch.length, measuring: measuring)
+        let result = distributed?.lossAndGradients(dataParallel, batch: batch, measuring: measuring)
+            ?? dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets,
+                                             batch: batch.batchSize, length: batch.length, measuring: measuring)
         let (gradientNorm, layerGradientNorms) = model.gradientNorms()
         var record = StepRecord(step: step, loss: result.loss, crossEntropy: result.crossEntropy,
                                 learningRate: schedule.rate(at: step), gradientNorm: gradientNorm,
@@ -231,6 +269,8 @@ public final class Trainer {
 
     @discardableResult
     func saveCheckpoint() throws -> URL {
+        defer { distributed?.job.barrier() }   // under mpirun, every process waits for process 0's checkpoint
+        guard writesRunFolder else { return folder.checkpoint(step: step) }
         if let existing = folder.completeCheckpoints().last, existing == folder.checkpoint(step: step) {
             return existing        // this step is saved already (a signal right after a save)
         }
@@ -253,16 +293,16 @@ public final class Trainer {
     /// `stop`: writes the report and throws; `skip`: counts the step (its update was not applied).
     func handleNonFinite(_ record: StepRecord) throws {
         let first = skippedSteps == 0
-        if first { try writeNonFiniteReport() }
+        if first && writesRunFolder { try writeNonFiniteReport() }
         switch config.train.onNonfinite {
         case .stop:
             let last = folder.latestCheckpoint().map { "the last checkpoint (\($0.lastPathComponent)) holds the last finite state" } ?? "no checkpoint was written"
-            throw RunError("step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"); stopped (on_nonfinite = \"stop\"); \(last); details in \(folder.nonFiniteReport.path)")
+            throw together(RunError("step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"); stopped (on_nonfinite = \"stop\"); \(last); details in \(folder.nonFiniteReport.path)"))
         case .skip:
             skippedSteps += 1
             skippedInARow += 1
             if skippedInARow >= SkipRule.maxInARow {
-                throw SkipRule.stuck(step: record.step, lastCheckpoint: folder.latestCheckpoint(), report: folder.nonFiniteReport)
+                throw together(SkipRule.stuck(step: record.step, lastCheckpoint: folder.latestCheckpoint(), report: folder.nonFiniteReport))
             }
             progress.message("step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"), update skipped (\(skippedSteps) so far)"
                              + (first ? "; details in \(folder.nonFiniteReport.path)" : ""))
