@@ -1,3 +1,4 @@
+import Dispatch
 import Formats
 import Foundation
 import Training
@@ -36,12 +37,43 @@ enum TelemetryCost {
             print(String(format: "    round %d: log 10 %.2f s, log 1000 %.2f s, ratio %.4f", round, seconds[10]!, seconds[1000]!, ratio))
         }
         ratios.sort()
-        let median = ratios.count % 2 == 1 ? ratios[ratios.count / 2] : (ratios[ratios.count / 2 - 1] + ratios[ratios.count / 2]) / 2
+        let median = quantile(ratios, 0.5)
         // time(10) / time(1000) = (steps + c·m10) / (steps + c·m1000), with c the extra cost of
         // a measured step relative to an unmeasured one: c = steps·(r − 1) / (m10 − r·m1000).
         let extra = Double(steps) * (median - 1) / (Double(measured.every10) - median * Double(measured.every1000))
         print(String(format: "  %@ ratio log 10 / log 1000: median %.4f (range %.4f–%.4f over %d rounds); a measured step costs %+.1f%% of a step, so logging every 10 steps costs %+.2f%%",
                      size.name, median, ratios.first!, ratios.last!, rounds, 100 * extra, 10 * extra))
+    }
+
+    /// Step by step, on the model alone (no run folder): a measured and an unmeasured step,
+    /// alternately (the order swapped every pair), `pairs` times; prints the median and quartiles
+    /// of the pairs' time ratios. Each pair's two steps run within seconds of each other, so a
+    /// machine whose load changes disturbs this much less than whole runs; it leaves out what a
+    /// logged step writes (one metrics line, one TensorBoard record).
+    static func pairedSteps(_ size: Size, pairs: Int, tokens: [Int32], shards: Int) throws {
+        let harness = try TrainingHarness(size, qkNorm: .head, corpus: tokens, shards: shards)
+        for measuring in [true, false, true] { harness.step(measuring: measuring) }    // warm-up
+        var ratios: [Double] = []
+        for pair in 0..<pairs {
+            var nanoseconds: [Bool: Double] = [:]
+            for measuring in pair % 2 == 0 ? [true, false] : [false, true] {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                harness.step(measuring: measuring)
+                nanoseconds[measuring] = Double(DispatchTime.now().uptimeNanoseconds - t0)
+            }
+            ratios.append(nanoseconds[true]! / nanoseconds[false]!)
+        }
+        ratios.sort()
+        let median = quantile(ratios, 0.5)
+        print(String(format: "  %@ step by step (%d pairs, qk_norm head): a measured step takes %.4f× an unmeasured one (median; quartiles %.4f–%.4f), so logging every 10 steps costs %+.2f%%",
+                     size.name, pairs, median, quantile(ratios, 0.25), quantile(ratios, 0.75), 10 * (median - 1)))
+    }
+
+    /// The `q`-quantile of ascending `sorted` values, interpolating linearly between neighbours.
+    static func quantile(_ sorted: [Double], _ q: Double) -> Double {
+        let position = q * Double(sorted.count - 1)
+        let below = Int(position.rounded(.down)), above = min(below + 1, sorted.count - 1)
+        return sorted[below] + (position - Double(below)) * (sorted[above] - sorted[below])
     }
 
     /// Steps `qklab train` logs (and measures) out of `steps`: step 1, every `interval`-th, the last.

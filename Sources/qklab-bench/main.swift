@@ -6,7 +6,7 @@ import Transformer
 // qklab-bench: what QKLab's speed is made of.
 //   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N] [--skip-ops]
 //                                    [--skip-training] [--generation-chars N] [--recomputed-chars N] [--measure-every N]
-//   swift run -c release qklab-bench --telemetry-cost ROUNDS [--only S|M] [--cost-steps N]
+//   swift run -c release qklab-bench --telemetry-cost ROUNDS [--only S|M] [--cost-steps N] [--cost-pairs N]
 // (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
 // 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
@@ -20,7 +20,8 @@ import Transformer
 // --telemetry-cost ROUNDS: instead of 2.–4., what the telemetry costs a real run: `Trainer` runs
 //    of S and M (synthetic corpus, no evaluation, one final checkpoint) logging every 10 and
 //    every 1000 steps, alternately, ROUNDS times; the ratio of their training times (`elapsed_s`
-//    at the last step) per round, its median and range.
+//    at the last step) per round, its median and range; then measured and unmeasured steps of
+//    one model alternately, --cost-pairs times (S 200, M 20), and the median ratio of the pairs.
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
 
@@ -118,29 +119,12 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 }
 
 func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
-    var config = ModelConfig()
-    config.vocabSize = 65
-    (config.dModel, config.nLayer, config.nHead, config.blockSize, config.qkNorm) = (size.d, size.layers, size.heads, size.t, qkNorm)
-    let model = try TransformerModel(config: config)
-    var optimizerConfig = OptimizerConfig()
-    optimizerConfig.beta2 = 0.99
-    let optimizer = AdamW(parameters: model.parameters, config: optimizerConfig)
-    let dataParallel = DataParallel(model: model, shards: shards)
-    let updateRatios = UpdateRatioMeter(parameters: model.parameters, layerCount: size.layers)
-    var sampler = BatchSampler(seed: 1)
-    let corpus = syntheticCorpus
+    let harness = try TrainingHarness(size, qkNorm: qkNorm, corpus: syntheticCorpus, shards: shards)
+    let (model, dataParallel) = (harness.model, harness.dataParallel)
     var stepCount = 0
     func step() {
         stepCount += 1
-        let measuring = measureEvery.map { stepCount % $0 == 0 } ?? false
-        let batch = sampler.next(from: corpus, batchSize: size.b, length: size.t)
-        model.zeroGradients()
-        let result = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t,
-                                                   measuring: measuring)
-        let norm = model.parameters.gradientNorm()
-        if measuring { updateRatios.snapshot() }
-        optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))
-        if measuring { precondition(result.telemetry != nil && updateRatios.ratios().count == size.layers) }
+        harness.step(measuring: measureEvery.map { stepCount % $0 == 0 } ?? false)
     }
     for _ in 0..<3 { step() }                      // warm-up: buffers, caches, the pool
     let allocationsBefore = BufferPool.statistics.systemAllocations
@@ -203,10 +187,14 @@ func generationBenchmark(_ size: Size) throws {
 }
 
 if let rounds = option("--telemetry-cost").flatMap(Int.init) {
-    let steps = option("--cost-steps").flatMap(Int.init)
+    setvbuf(stdout, nil, _IOLBF, 0)       // each round's line as it comes, also into a pipe
+    let steps = option("--cost-steps").flatMap(Int.init), pairs = option("--cost-pairs").flatMap(Int.init)
     print("\nTelemetry cost: training time logging every 10 steps / every 1000 steps, alternately, \(rounds) rounds")
-    for size in sizes { try TelemetryCost.measure(size, rounds: max(rounds, 1), steps: steps ?? (size.name == "S" ? 300 : 40),
-                                                 tokens: syntheticCorpus, shards: shards) }
+    for size in sizes {
+        try TelemetryCost.measure(size, rounds: max(rounds, 1), steps: steps ?? (size.name == "S" ? 300 : 40),
+                                  tokens: syntheticCorpus, shards: shards)
+        try TelemetryCost.pairedSteps(size, pairs: max(pairs ?? (size.name == "S" ? 200 : 20), 1), tokens: syntheticCorpus, shards: shards)
+    }
     exit(0)
 }
 if !CommandLine.arguments.contains("--skip-ops") {
