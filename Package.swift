@@ -83,7 +83,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "qklab-bench",
-            dependencies: ["Training"],
+            dependencies: ["Formats", "Training"],
             swiftSettings: numericSettings
         ),
         .systemLibrary(

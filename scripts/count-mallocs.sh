@@ -2,10 +2,13 @@
 # Heap allocations per training step: runs qklab-bench (release, --skip-ops) for 10 and for 30
 # timed steps of one size under a small LD_PRELOAD counter of malloc/calloc/realloc/
 # posix_memalign/aligned_alloc calls, and prints the difference per extra step.
-#   scripts/count-mallocs.sh [S|M]
+#   scripts/count-mallocs.sh [S|M] [qklab-bench options…]
+# e.g. `scripts/count-mallocs.sh S --measure-every 1`: every step measures the stability telemetry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size="${1:-S}"
+shift $(( $# > 0 ? 1 : 0 ))
+extra=("$@")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cat > "$work/count.c" <<'C'
@@ -27,10 +30,10 @@ C
 gcc -O2 -shared -fPIC -o "$work/libcount.so" "$work/count.c"
 swift build -c release --product qklab-bench
 count() {
-    LD_PRELOAD="$work/libcount.so" .build/release/qklab-bench --skip-ops --only "$size" --steps "$1" --seconds-per-case 0.1 2>&1 \
+    LD_PRELOAD="$work/libcount.so" .build/release/qklab-bench --skip-ops --only "$size" --steps "$1" --seconds-per-case 0.1 --generation-chars 10 "${extra[@]}" 2>&1 \
         | sed -n 's/^malloc calls: //p'
 }
 short=$(count 10)
 long=$(count 30)
 # Each run trains qk_norm head and off: 2 × 20 more steps in the long run.
-echo "$size: $(( (long - short) / 40 )) malloc calls per training step ($short for 10 steps, $long for 30, both qk_norm values)"
+echo "$size${extra[*]:+ (${extra[*]})}: $(( (long - short) / 40 )) malloc calls per training step ($short for 10 steps, $long for 30, both qk_norm values)"

@@ -5,7 +5,8 @@ import Transformer
 
 // qklab-bench: what QKLab's speed is made of.
 //   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N] [--skip-ops]
-//                                    [--skip-training] [--generation-chars N] [--recomputed-chars N]
+//                                    [--skip-training] [--generation-chars N] [--recomputed-chars N] [--measure-every N]
+//   swift run -c release qklab-bench --telemetry-cost ROUNDS [--only S|M] [--cost-steps N] [--cost-pairs N]
 // (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
 // 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
@@ -13,6 +14,14 @@ import Transformer
 //    off: tokens/s, model FLOP/s, MFU, peak RSS, and where the time goes;
 // 4. generation of S and M (qk_norm head): characters/s with the key/value cache and recomputing
 //    the context for every character (1,000 characters each unless told otherwise).
+// --measure-every N: every N-th step of 3. records the stability telemetry (as a logged step of
+//    `qklab train` does: the model's statistics and the update ratio), warm-up steps included, so
+//    the allocation count covers the measuring path too.
+// --telemetry-cost ROUNDS: instead of 2.–4., what the telemetry costs a real run: `Trainer` runs
+//    of S and M (synthetic corpus, no evaluation, one final checkpoint) logging every 10 and
+//    every 1000 steps, alternately, ROUNDS times; the ratio of their training times (`elapsed_s`
+//    at the last step) per round, its median and range; then measured and unmeasured steps of
+//    one model alternately, --cost-pairs times (S 200, M 20), and the median ratio of the pairs.
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
 
@@ -27,6 +36,8 @@ let shards = option("--shards").flatMap(Int.init) ?? Parallel.threadCount
 /// Characters generated per size with the key/value cache, and by the recomputing path.
 let generationCharacters = option("--generation-chars").flatMap(Int.init) ?? 1000
 let recomputedCharacters = option("--recomputed-chars").flatMap(Int.init) ?? generationCharacters
+/// Every how many timed training steps the telemetry is measured (nil: never).
+let measureEvery = option("--measure-every").flatMap(Int.init).map { max($0, 1) }
 
 print(SystemReport.current().description)
 let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
@@ -62,6 +73,8 @@ func peakRSSMegabytes() -> Double {
 }
 
 struct Size { let name: String; let b: Int, t: Int, d: Int, heads: Int, layers: Int }
+/// 200,000 tokens of a fixed pattern over a vocabulary of 65 (speed does not depend on the text).
+let syntheticCorpus: [Int32] = (0..<200_000).map { (i: Int) -> Int32 in Int32((i * 7919 + i / 13) % 65) }
 let sizes = [Size(name: "S", b: 12, t: 64, d: 128, heads: 4, layers: 4),
              Size(name: "M", b: 16, t: 256, d: 384, heads: 6, layers: 6)].filter { only == nil || $0.name == only }
 
@@ -106,22 +119,12 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 }
 
 func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
-    var config = ModelConfig()
-    config.vocabSize = 65
-    (config.dModel, config.nLayer, config.nHead, config.blockSize, config.qkNorm) = (size.d, size.layers, size.heads, size.t, qkNorm)
-    let model = try TransformerModel(config: config)
-    var optimizerConfig = OptimizerConfig()
-    optimizerConfig.beta2 = 0.99
-    let optimizer = AdamW(parameters: model.parameters, config: optimizerConfig)
-    let dataParallel = DataParallel(model: model, shards: shards)
-    var sampler = BatchSampler(seed: 1)
-    let corpus: [Int32] = (0..<200_000).map { (i: Int) -> Int32 in Int32((i * 7919 + i / 13) % 65) }
+    let harness = try TrainingHarness(size, qkNorm: qkNorm, corpus: syntheticCorpus, shards: shards)
+    let (model, dataParallel) = (harness.model, harness.dataParallel)
+    var stepCount = 0
     func step() {
-        let batch = sampler.next(from: corpus, batchSize: size.b, length: size.t)
-        model.zeroGradients()
-        _ = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t)
-        let norm = model.parameters.gradientNorm()
-        optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))
+        stepCount += 1
+        harness.step(measuring: measureEvery.map { stepCount % $0 == 0 } ?? false)
     }
     for _ in 0..<3 { step() }                      // warm-up: buffers, caches, the pool
     let allocationsBefore = BufferPool.statistics.systemAllocations
@@ -141,8 +144,9 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let flops = stepFLOPs(model, tokens: size.b * size.t) * median / tokens
     print(String(format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
                  size.name, qkNorm.rawValue, median, rates.first!, rates.last!, flops / 1e9, 100 * flops / (peak * 1e9), peakRSSMegabytes()))
-    print(String(format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps",
-                 Double(pool.peakBytesHeld) / 1048576, pool.systemAllocations - allocationsBefore))
+    print(String(format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps%@",
+                 Double(pool.peakBytesHeld) / 1048576, pool.systemAllocations - allocationsBefore,
+                 measureEvery.map { " (telemetry measured every \($0) steps)" } ?? ""))
     // Shards run their ops at the same time, so op times are core-seconds: shares of their sum.
     let parts = OpProfile.seconds.filter { $0.seconds > 0 }
     let accounted = parts.reduce(0) { $0 + $1.seconds }
@@ -182,6 +186,17 @@ func generationBenchmark(_ size: Size) throws {
                  recomputed.seconds, cached.perSecond / recomputed.perSecond, shared))
 }
 
+if let rounds = option("--telemetry-cost").flatMap(Int.init) {
+    setvbuf(stdout, nil, _IOLBF, 0)       // each round's line as it comes, also into a pipe
+    let steps = option("--cost-steps").flatMap(Int.init), pairs = option("--cost-pairs").flatMap(Int.init)
+    print("\nTelemetry cost: training time logging every 10 steps / every 1000 steps, alternately, \(rounds) rounds")
+    for size in sizes {
+        try TelemetryCost.measure(size, rounds: max(rounds, 1), steps: steps ?? (size.name == "S" ? 300 : 40),
+                                  tokens: syntheticCorpus, shards: shards)
+        try TelemetryCost.pairedSteps(size, pairs: max(pairs ?? (size.name == "S" ? 200 : 20), 1), tokens: syntheticCorpus, shards: shards)
+    }
+    exit(0)
+}
 if !CommandLine.arguments.contains("--skip-ops") {
     for size in sizes { opBenchmarks(size) }
 }

@@ -14,19 +14,15 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("Write the chart to this SVG file.", valueName: "file.svg"))
     var out: String?
 
-    @Option(help: ArgumentHelp("Chart panels, repeatable or comma-separated: \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", ")) (default: all).",
+    @Option(help: ArgumentHelp("Chart panels, repeatable or comma-separated: \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", ")) (default: every panel some run has data for).",
                                valueName: "panel"))
     var metric: [String] = []
 
     @Option(help: ArgumentHelp("Report the first step whose validation loss is at or below this.", valueName: "loss"))
     var target: Double?
 
-    @Option(help: ArgumentHelp("Loss spike: a loss this many nats above the median of the previous 50 logged losses.", valueName: "nats"))
-    var spikeThreshold = 0.5
-
     func validate() throws {
         if runs.isEmpty { throw ValidationError("give one or more run folders") }
-        if !(spikeThreshold >= 0) { throw ValidationError("--spike-threshold must be ≥ 0 (got \(spikeThreshold))") }
         _ = try panels()
     }
 
@@ -42,7 +38,7 @@ struct Compare: ParsableCommand {
 
     func run() throws {
         let histories = try RunHistory.load(runs)
-        print(ComparisonTable(runs: histories, target: target, spikes: SpikeDetector(threshold: spikeThreshold)).text)
+        print(ComparisonTable(runs: histories, target: target).text)
         guard let out else { return }
         let chart = ComparisonChart(runs: histories, panels: try panels())
         do {

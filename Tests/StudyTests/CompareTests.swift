@@ -2,7 +2,7 @@ import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import Study
+@testable import Study
 import TestSupport
 import XCTest
 
@@ -26,35 +26,6 @@ final class CompareTests: ScratchTestCase {
     }
 
     func evalLine(_ step: Int, _ valLoss: String) -> String { "{\"step\": \(step), \"val_loss\": \(valLoss)}" }
-
-    // MARK: - Spike detector
-
-    func steps(_ losses: [Double?]) -> [(step: Int, loss: Double?)] {
-        losses.enumerated().map { ($0.offset + 1, $0.element) }
-    }
-
-    /// Median of the previous losses 3.0, 2.9, 2.8 is 2.9: 3.5 exceeds it by 0.6 (> 0.5), a spike;
-    /// the next, 3.3, against median(3.0, 2.9, 2.8, 3.5) = 2.95 exceeds it by 0.35, not one.
-    func testSpikeAgainstRunningMedian() {
-        let detector = SpikeDetector(threshold: 0.5)
-        XCTAssertEqual(detector.spikes(in: steps([3.0, 2.9, 2.8, 3.5, 3.3])), [4])
-        XCTAssertEqual(detector.spikes(in: steps([3.0, 2.9, 2.8, 3.4])), [], "exactly median + threshold is not a spike")
-        XCTAssertEqual(detector.spikes(in: steps([9.0])), [], "the first loss has nothing to compare with")
-        XCTAssertEqual(detector.spikes(in: []), [])
-    }
-
-    /// Non-finite losses are spikes and stay out of the median.
-    func testNonFiniteLossesAreSpikes() {
-        let detector = SpikeDetector(threshold: 0.5)
-        XCTAssertEqual(detector.spikes(in: steps([nil, 2.0, nil, 2.1, .infinity, 2.0])), [1, 3, 5])
-    }
-
-    /// With a window of 2: step 3 (5 vs median(1, 1) = 1) and step 4 (5 vs median(1, 5) = 3) are
-    /// spikes; step 5 (5.4 vs median(5, 5) = 5) is not, because the first 1 left the window.
-    func testWindowSlides() {
-        let detector = SpikeDetector(window: 2, threshold: 0.5)
-        XCTAssertEqual(detector.spikes(in: steps([1, 1, 5, 5, 5.4])), [3, 4])
-    }
 
     // MARK: - Statistics
 
@@ -134,7 +105,7 @@ final class CompareTests: ScratchTestCase {
         XCTAssertNil(b.finalValLoss, "the last evaluation was null")
         XCTAssertNil(b.bestValLoss)
         XCTAssertNil(b.targetStep)
-        XCTAssertEqual(b.spikeSteps, [3])
+        XCTAssertEqual(b.lossSpikes.judged, 0, "three values: too few to judge")
         XCTAssertEqual(b.nonFiniteSteps, 1)
         XCTAssertEqual(b.maxAttnLogit?.value, 2.0)
 
@@ -201,7 +172,7 @@ final class CompareTests: ScratchTestCase {
         let text = table.text
         for expected in ["not variant keys: train.keep_checkpoints, train.threads cannot change a run's numbers",
                          "train.log_interval changes only which steps are measured",
-                         "the runs of qk_norm=off differ in train.log_interval: their max attn logit and loss spikes are over different logged steps",
+                         "the runs of qk_norm=off differ in train.log_interval: their max attn logit, telemetry and spike scores are over different logged steps",
                          "Welch"] {
             XCTAssertTrue(text.contains(expected), "missing '\(expected)' in\n\(text)")
         }
@@ -251,11 +222,78 @@ final class CompareTests: ScratchTestCase {
         let runs = try RunHistory.load(["a & <b>", "c", "empty"].map { scratch.appendingPathComponent($0).path })
 
         let series = try parseChart(ComparisonChart(runs: runs).svg)
-        XCTAssertEqual(Set(series.keys), Set(ChartPanel.allCases.map(\.rawValue)))
+        XCTAssertEqual(Set(series.keys), ["train_loss", "val_loss", "grad_norm", "attn_logit"], "runs without telemetry: the classic panels")
         for (panel, names) in series {
             XCTAssertEqual(names, ["a & <b>", "c", "empty"], "panel \(panel)")
         }
         let one = try parseChart(ComparisonChart(runs: runs, panels: [.gradNorm]).svg)
         XCTAssertEqual(Array(one.keys), ["grad_norm"])
+    }
+
+    // MARK: - Stability telemetry
+
+    /// A training line with the telemetry keys of interface.md (two layers).
+    func telemetryLine(_ step: Int, entropy: String, q: String, k: String, update: String = "[0.001, 0.002]", lse: Double = 4.0) -> String {
+        String(trainLine(step, loss: "3.0").dropLast())
+            + ", \"attn_entropy\": \(entropy), \"attn_entropy_min\": \(entropy), \"q_rms\": \(q), \"k_rms\": \(k), "
+            + "\"update_ratio\": \(update), \"output_logit_max\": 9.5, \"output_lse_mean\": \(lse)}"
+    }
+
+    /// A run with telemetry beside one written before it existed: the new keys are read, the old
+    /// run reads them as absent (no error, "—" in the table, no telemetry panels for it).
+    func testTelemetryRowsAndOldRuns() throws {
+        let new = try makeRun("new", config: "[model]\nqk_norm = \"off\"\n", lines: [
+            "{\"step\": 0, \"bigram_loss\": 2.4819}",
+            telemetryLine(1, entropy: "[0.9, 0.8]", q: "[1.0, 2.0]", k: "[1.5, 1.0]", lse: 4.2),
+            telemetryLine(10, entropy: "[0.5, null]", q: "[3.0, 2.0]", k: "[7.0, 1.0]", update: "[0.05, 0.002]", lse: 5.0),
+            telemetryLine(20, entropy: "[0.4, 0.1]", q: "[3.0, 2.0]", k: "[7.0, 1.0]", lse: 5.5),
+            evalLine(20, "2.3"),
+        ])
+        let old = try makeRun("old", config: "[model]\nqk_norm = \"head\"\n", lines: [trainLine(1, loss: "4.0"), evalLine(1, "3.0")])
+        let runs = try RunHistory.load([new.path, old.path])
+        XCTAssertEqual(runs[0].bigramLoss, 2.4819)
+        XCTAssertNil(runs[1].bigramLoss)
+        XCTAssertEqual(runs[0].training[1].telemetry.attnEntropy, [0.5, nil])
+        XCTAssertEqual(runs[0].training[0].telemetry.outputLogitMax, 9.5)
+        XCTAssertEqual(runs[1].training[0].telemetry, StabilityTelemetry())
+
+        let table = ComparisonTable(runs: runs)
+        let summary = table.summaries[0]
+        XCTAssertEqual(summary.minAttnEntropy, LayerExtremum(value: 0.1, layer: 1, step: 20, metric: nil))
+        XCTAssertEqual(summary.maxQKRMS, LayerExtremum(value: 7.0, layer: 0, step: 10, metric: "k"), "the first of equal maxima")
+        XCTAssertEqual(summary.maxUpdateRatio, LayerExtremum(value: 0.05, layer: 0, step: 10, metric: nil))
+        XCTAssertEqual(summary.finalOutputLogZ, 5.5)
+        XCTAssertNil(table.summaries[1].minAttnEntropy)
+        XCTAssertNil(table.summaries[1].finalOutputLogZ)
+        let text = table.text
+        for expected in ["bigram loss", "2.4819", "0.1 (layer 1, step 20)", "k 7 (layer 0, step 10)", "0.05 (layer 0, step 10)", "5.5"] {
+            XCTAssertTrue(text.contains(expected), "missing '\(expected)' in\n\(text)")
+        }
+
+        let series = try parseChart(ComparisonChart(runs: runs).svg)
+        XCTAssertEqual(Set(series.keys), Set(ChartPanel.allCases.map(\.rawValue)), "the telemetry panels appear when a run has them")
+        XCTAssertEqual(ChartPanel.attnEntropy.points(of: runs[0]).map(\.value), [0.8, nil, 0.1], "min over layers; a null breaks the curve")
+        XCTAssertTrue(ChartPanel.attnEntropy.points(of: runs[1]).isEmpty)
+        let svg = ComparisonChart(runs: runs, panels: [.trainLoss, .qkRMS]).svg
+        XCTAssertTrue(svg.contains("bigram 2.482"), "the bigram loss is a reference line on the loss panel")
+        XCTAssertEqual(svg.components(separatedBy: "class=\"bigram\"").count - 1, 1, "on loss panels only")
+    }
+
+    /// Log scale only where the values span a decade: q/k RMS 1–7 stays linear, 1–30 is logarithmic.
+    func testLogScaleWhereValuesSpanDecades() throws {
+        let narrow = try makeRun("narrow", config: "", lines: [
+            telemetryLine(1, entropy: "[0.9, 0.8]", q: "[1.0, 2.0]", k: "[1.5, 1.0]"),
+            telemetryLine(2, entropy: "[0.9, 0.8]", q: "[1.0, 2.0]", k: "[1.5, 7.0]"),
+        ])
+        let wide = try makeRun("wide", config: "", lines: [
+            telemetryLine(1, entropy: "[0.9, 0.8]", q: "[1.0, 2.0]", k: "[1.5, 1.0]"),
+            telemetryLine(2, entropy: "[0.9, 0.8]", q: "[30.0, 2.0]", k: "[1.5, 1.0]"),
+        ])
+        let narrowAxis = ComparisonChart(runs: try RunHistory.load([narrow.path])).valueAxis(.qkRMS)
+        XCTAssertEqual(narrowAxis, ChartAxis.linear(2, 7))
+        let wideAxis = ComparisonChart(runs: try RunHistory.load([wide.path])).valueAxis(.qkRMS)
+        XCTAssertEqual(wideAxis, ChartAxis.logarithmic(2, 30))
+        XCTAssertEqual(wideAxis.ticks, [2, 5, 10, 20, 50])
+        XCTAssertFalse(ComparisonChart(runs: try RunHistory.load([wide.path])).valueAxis(.attnEntropy).isLog, "entropy is always linear")
     }
 }

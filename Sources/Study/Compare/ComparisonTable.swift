@@ -12,13 +12,11 @@ public struct ComparisonTable {
     public let seedGroups: SeedGroups?
     /// Validation loss whose first crossing is reported, if any.
     public let target: Double?
-    public let spikeDetector: SpikeDetector
 
-    public init(runs: [RunHistory], target: Double? = nil, spikes: SpikeDetector = SpikeDetector()) {
+    public init(runs: [RunHistory], target: Double? = nil) {
         self.runs = runs
         self.target = target
-        spikeDetector = spikes
-        summaries = runs.map { RunSummary($0, target: target, spikes: spikes) }
+        summaries = runs.map { RunSummary($0, target: target) }
         differingKeys = ConfigTable.differingPaths(among: runs.map(\.config))
         seedGroups = SeedGroups(configs: runs.map(\.config))
     }
@@ -64,18 +62,23 @@ public struct ComparisonTable {
                 summary.finalEvaluation.map { $0.valLoss == nil ? "non-finite" : loss($0.valLoss) } ?? "—"
             },
             ["best val loss"] + summaries.map { loss($0.bestValLoss) },
+            ["bigram loss"] + summaries.map { loss($0.bigramLoss) },
         ]
         if let target {
             rows.append(["step val loss ≤ \(Self.short(target))"] + summaries.map { $0.targetStep.map(String.init) ?? "not reached" })
         }
         rows += [
             ["max grad norm"] + summaries.map { Self.short($0.maxGradNorm) },
-            ["loss spikes (> \(Self.short(spikeDetector.threshold)))"] + summaries.map { summary in
-                summary.spikeSteps.first.map { "\(summary.spikeSteps.count) (first \($0))" } ?? "0"
-            },
+            ["loss spike score"] + summaries.map { Self.spikeScore($0.lossSpikes) },
+            ["grad norm spike score"] + summaries.map { Self.spikeScore($0.gradNormSpikes) },
             ["max attn logit"] + summaries.map { summary in
                 summary.maxAttnLogit.map { "\(Self.short($0.value)) (layer \($0.layer))" } ?? "—"
             },
+            ["min attn entropy"] + summaries.map { Self.located($0.minAttnEntropy) },
+            ["min head entropy"] + summaries.map { Self.located($0.minHeadEntropy) },
+            ["max q/k rms"] + summaries.map { Self.located($0.maxQKRMS) },
+            ["max update ratio"] + summaries.map { Self.located($0.maxUpdateRatio) },
+            ["final output log Z"] + summaries.map { Self.short($0.finalOutputLogZ) },
             ["non-finite steps"] + zip(summaries, runs).map { summary, run in
                 summary.nonFiniteSteps == 0 ? "0" : "\(summary.nonFiniteSteps) (\(run.config["train.on_nonfinite"] == .text("skip") ? "skipped" : "stopped"))"
             },
@@ -103,8 +106,11 @@ public struct ComparisonTable {
             ["max attn logit"] + groups.variants.map { variant in
                 Self.meanAndSpread(variant.runs.compactMap { summaries[$0].maxAttnLogit?.value }, of: variant.runs.count, format: "%.4g")
             },
-            ["loss spikes"] + groups.variants.map { variant in
-                Self.meanAndSpread(variant.runs.map { Double(summaries[$0].spikeSteps.count) }, of: variant.runs.count, format: "%.1f")
+            ["loss spike score (%)"] + groups.variants.map { variant in
+                Self.meanAndSpread(variant.runs.compactMap { summaries[$0].lossSpikes.percent }, of: variant.runs.count, format: "%.2f")
+            },
+            ["grad norm spike score (%)"] + groups.variants.map { variant in
+                Self.meanAndSpread(variant.runs.compactMap { summaries[$0].gradNormSpikes.percent }, of: variant.runs.count, format: "%.2f")
             },
             ["runs with non-finite steps"] + groups.variants.map { variant in
                 "\(variant.runs.filter { summaries[$0].nonFiniteSteps > 0 }.count) of \(variant.runs.count)"
@@ -143,7 +149,7 @@ public struct ComparisonTable {
     /// What a `sampling` key's difference does to the numbers of one variant.
     static func samplingEffect(_ key: String) -> String {
         switch key {
-        case "train.log_interval": return "their max attn logit and loss spikes are over different logged steps"
+        case "train.log_interval": return "their max attn logit, telemetry and spike scores are over different logged steps"
         case "train.eval_interval": return "their best val loss is over different evaluation steps (and a run with 0 has none)"
         default: return "\(key) changes which steps are measured"
         }
@@ -170,6 +176,19 @@ public struct ComparisonTable {
         if let spread = Statistics.standardDeviation(values) { text += " ± " + String(format: format, spread) }
         if values.count < total || values.count == 1 { text += " (n=\(values.count))" }
         return text
+    }
+
+    /// "0.52% (3 of 580, first step 1230)", "0.00% (0 of 580)", or "—" when no value was judged.
+    static func spikeScore(_ score: SpikeScore) -> String {
+        guard let percent = score.percent else { return "—" }
+        let first = score.spikeSteps.first.map { ", first step \($0)" } ?? ""
+        return String(format: "%.2f%%", percent) + " (\(score.spikeSteps.count) of \(score.judged)\(first))"
+    }
+
+    /// "0.1234 (layer 2, step 400)", "k 12.5 (layer 0, step 990)"; "—" for nil.
+    static func located(_ extremum: LayerExtremum?) -> String {
+        guard let extremum else { return "—" }
+        return (extremum.metric.map { "\($0) " } ?? "") + "\(short(extremum.value)) (layer \(extremum.layer), step \(extremum.step))"
     }
 
     /// Four significant digits ("0.8412", "1234", "3.1e+04"); "—" for nil.

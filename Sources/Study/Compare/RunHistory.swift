@@ -4,14 +4,19 @@ import Foundation
 /// A run folder read for comparison: its resolved `config.toml` and the lines of its
 /// `metrics.jsonl`, in the order written. Works on runs that are still in progress, were
 /// stopped, or diverged: it takes whatever complete lines are there (a torn last line is skipped).
+/// Runs written before a key existed (the stability telemetry, the bigram loss) read it as absent:
+/// an empty list or nil.
 public struct RunHistory {
-    /// One training line. nil stands for a value written as `null` (non-finite) or missing.
+    /// One training line. nil stands for a value written as `null` (non-finite) or missing; a
+    /// per-layer list is empty when the line does not have the key.
     public struct TrainingPoint: Equatable {
         public let step: Int
         public let loss: Double?
         public let gradNorm: Double?
         /// `attn_logit_max`, one entry per layer.
         public let attnLogitMax: [Double?]
+        /// The stability telemetry of the step (interface.md, "Stability telemetry").
+        public let telemetry: StabilityTelemetry
         public let tokensPerSecond: Double?
         /// `skipped_steps` (non-finite steps so far), when the line has it.
         public let skippedSteps: Int?
@@ -38,6 +43,9 @@ public struct RunHistory {
     public let config: ConfigTable
     public let training: [TrainingPoint]
     public let evaluations: [Evaluation]
+    /// The corpus's bigram loss (nats; the step-0 line `bigram_loss`); nil for runs written
+    /// before it was recorded.
+    public let bigramLoss: Double?
 
     /// Reads `folder`. Throws when it has no readable `config.toml`; a missing `metrics.jsonl`
     /// (a run that has not logged yet) reads as empty.
@@ -54,6 +62,7 @@ public struct RunHistory {
         let lines = FileManager.default.fileExists(atPath: folder.metrics.path) ? try MetricsReader.read(folder.metrics) : []
         training = lines.compactMap(Self.trainingPoint)
         evaluations = lines.compactMap(Self.evaluation)
+        bigramLoss = lines.lazy.filter { $0["step"] as? Int == 0 }.compactMap { Self.number($0["bigram_loss"]) }.first
     }
 
     /// Reads several run folders, naming each by its folder name, or by the path as given when
@@ -75,7 +84,7 @@ public struct RunHistory {
     static func trainingPoint(_ line: [String: Any]) -> TrainingPoint? {
         guard let step = line["step"] as? Int, line["loss"] != nil else { return nil }
         return TrainingPoint(step: step, loss: number(line["loss"]), gradNorm: number(line["grad_norm"]),
-                             attnLogitMax: (line["attn_logit_max"] as? [Any] ?? []).map(number),
+                             attnLogitMax: numbers(line["attn_logit_max"]), telemetry: StabilityTelemetry(line),
                              tokensPerSecond: number(line["tokens_per_s"]), skippedSteps: line["skipped_steps"] as? Int,
                              isNonFinite: line["loss"] is NSNull || line["grad_norm"] is NSNull)
     }
@@ -83,6 +92,11 @@ public struct RunHistory {
     static func evaluation(_ line: [String: Any]) -> Evaluation? {
         guard let step = line["step"] as? Int, line["val_loss"] != nil else { return nil }
         return Evaluation(step: step, valLoss: number(line["val_loss"]))
+    }
+
+    /// A JSON list of numbers, each as `number`; empty for a missing key or a non-list.
+    static func numbers(_ value: Any?) -> [Double?] {
+        (value as? [Any] ?? []).map(number)
     }
 
     /// A JSON number as a finite Double; nil for `null`, a missing key, or anything else.

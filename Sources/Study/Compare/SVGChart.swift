@@ -1,8 +1,10 @@
 import Foundation
 
-/// A panel of the comparison chart: one metric against step.
+/// A panel of the comparison chart: one metric against step. The telemetry panels draw, per run
+/// and logged step, the extreme over layers (and over q and k) that signals trouble.
 public enum ChartPanel: String, CaseIterable, Sendable {
     case trainLoss = "train_loss", valLoss = "val_loss", gradNorm = "grad_norm", attnLogit = "attn_logit"
+    case attnEntropy = "attn_entropy", qkRMS = "qk_rms", updateRatio = "update_ratio"
 
     public var title: String {
         switch self {
@@ -10,26 +12,58 @@ public enum ChartPanel: String, CaseIterable, Sendable {
         case .valLoss: return "Validation loss"
         case .gradNorm: return "Gradient norm (global, before clipping)"
         case .attnLogit: return "Max attention logit (over layers)"
+        case .attnEntropy: return "Min attention entropy (over layers; mean over heads)"
+        case .qkRMS: return "Max q/k RMS (over layers, q and k)"
+        case .updateRatio: return "Max update ratio (over layers)"
         }
     }
 
     var axisLabel: String {
         switch self {
         case .trainLoss, .valLoss: return "loss (nats)"
-        case .gradNorm: return "L2 norm (log scale)"
-        case .attnLogit: return "max |q·k|/√Dh (log scale)"
+        case .gradNorm: return "L2 norm"
+        case .attnLogit: return "max |q·k|/√Dh"
+        case .attnEntropy: return "H / ln(t+1)"
+        case .qkRMS: return "RMS of q, k"
+        case .updateRatio: return "‖Δθ‖ / ‖θ‖"
         }
     }
 
-    var isLogScale: Bool { self == .gradNorm || self == .attnLogit }
+    /// Losses and entropy are drawn on a linear scale; the others on a log scale when their
+    /// values span a decade or more.
+    var allowsLogScale: Bool { ![.trainLoss, .valLoss, .attnEntropy].contains(self) }
 
-    /// The panel's points for `run`, in step order; a nil value was non-finite.
+    /// Whether the panel shows the run's bigram loss as a dashed reference line.
+    var showsBigramLoss: Bool { self == .trainLoss || self == .valLoss }
+
+    /// The panel's points for `run`, in step order; a nil value was non-finite. Lines without the
+    /// metric (runs from before the telemetry, the update ratio of a skipped step) give no point.
     func points(of run: RunHistory) -> [(step: Int, value: Double?)] {
         switch self {
         case .trainLoss: return run.training.map { ($0.step, $0.loss) }
         case .valLoss: return run.evaluations.map { ($0.step, $0.valLoss) }
         case .gradNorm: return run.training.map { ($0.step, $0.gradNorm) }
         case .attnLogit: return run.training.map { ($0.step, $0.attnLogitMax.contains(nil) ? nil : $0.maxAttnLogit?.value) }
+        case .attnEntropy: return Self.extremes(run, of: { $0.telemetry.attnEntropy }, largest: false)
+        case .qkRMS: return Self.extremes(run, of: { $0.telemetry.qRMS + $0.telemetry.kRMS }, largest: true)
+        case .updateRatio: return Self.extremes(run, of: { $0.telemetry.updateRatio }, largest: true)
+        }
+    }
+
+    /// Per logged step with the list, its largest or smallest entry (nil when one is non-finite).
+    static func extremes(_ run: RunHistory, of list: (RunHistory.TrainingPoint) -> [Double?], largest: Bool) -> [(step: Int, value: Double?)] {
+        run.training.compactMap { point in
+            let values = list(point)
+            guard !values.isEmpty else { return nil }
+            let finite = values.compactMap { $0 }
+            return (point.step, finite.count < values.count ? nil : largest ? finite.max() : finite.min())
+        }
+    }
+
+    /// The panels `runs` have data for (all four of the classic ones at least).
+    static func available(for runs: [RunHistory]) -> [ChartPanel] {
+        allCases.filter { panel in
+            [.trainLoss, .valLoss, .gradNorm, .attnLogit].contains(panel) || runs.contains { !panel.points(of: $0).isEmpty }
         }
     }
 }
@@ -38,14 +72,16 @@ public enum ChartPanel: String, CaseIterable, Sendable {
 /// with one colour per run and a shared legend. All panels share the step range. Non-finite
 /// values break a curve and are marked × on the panel's top edge. Loss values above 1.25 × the
 /// largest first logged training loss (≈ ln V at initialisation) are drawn on the top edge, so
-/// one diverging run does not flatten the others; the panel then says so.
+/// one diverging run does not flatten the others; the panel then says so. The loss panels draw
+/// each run's bigram loss (the corpus's baseline) as a dashed grey line.
 public struct ComparisonChart {
     public let runs: [RunHistory]
     public let panels: [ChartPanel]
 
-    public init(runs: [RunHistory], panels: [ChartPanel] = ChartPanel.allCases) {
+    /// With no `panels`: every panel some run has data for (`ChartPanel.available`).
+    public init(runs: [RunHistory], panels: [ChartPanel] = []) {
         self.runs = runs
-        self.panels = panels.isEmpty ? ChartPanel.allCases : panels
+        self.panels = panels.isEmpty ? ChartPanel.available(for: runs) : panels
     }
 
     static let width = 1200.0
@@ -120,16 +156,23 @@ public struct ComparisonChart {
         runs.compactMap { $0.training.lazy.compactMap(\.loss).first }.max().map { 1.25 * $0 }
     }
 
-    /// The value axis of `panel` over every run's finite values (losses up to `lossCeiling`).
+    /// The distinct bigram losses of the runs, in order of first appearance.
+    var bigramLosses: [Double] {
+        runs.compactMap(\.bigramLoss).reduce(into: []) { seen, loss in if !seen.contains(loss) { seen.append(loss) } }
+    }
+
+    /// The value axis of `panel` over every run's finite values (and the bigram losses on the
+    /// loss panels), losses up to `lossCeiling`; log scale where `panel` allows it and the values
+    /// are positive and span a decade or more.
     func valueAxis(_ panel: ChartPanel) -> ChartAxis {
-        let values = runs.flatMap { panel.points(of: $0).compactMap(\.value) }.filter { !panel.isLogScale || $0 > 0 }
-        guard var high = values.max(), var low = values.min() else {
-            return panel.isLogScale ? ChartAxis.logarithmic(1, 10) : ChartAxis.linear(0, 1)
-        }
-        if !panel.isLogScale, let ceiling = lossCeiling {
+        var values = runs.flatMap { panel.points(of: $0).compactMap(\.value) }
+        if panel.showsBigramLoss { values += bigramLosses }
+        guard var high = values.max(), var low = values.min() else { return ChartAxis.linear(0, 1) }
+        if panel.allowsLogScale && low > 0 && high >= 10 * low { return ChartAxis.logarithmic(low, high) }
+        if panel.showsBigramLoss, let ceiling = lossCeiling {
             (low, high) = (min(low, ceiling), min(high, ceiling))
         }
-        return panel.isLogScale ? ChartAxis.logarithmic(low, high) : ChartAxis.linear(low, high)
+        return ChartAxis.linear(low, high)
     }
 
     /// "values above X drawn at the top edge" when some value lies above the axis.
@@ -148,7 +191,8 @@ public struct ComparisonChart {
         <text x="\(frame.left)" y="\(frame.y + 26)" font-size="15" font-weight="bold">\(Self.escape(panel.title))</text>
         \(clipNote(panel, values: values).map { "<text x=\"\(frame.right)\" y=\"\(frame.y + 26)\" text-anchor=\"end\" fill=\"#666\">\($0)</text>" } ?? "")
         \(gridAndTicks(frame: frame, steps: steps, values: values))
-        \(axisLabels(panel, frame: frame))
+        \(axisLabels(panel, frame: frame, isLog: values.isLog))
+        \(panel.showsBigramLoss ? bigramLines(frame: frame, values: values) : "")
         \(series.joined(separator: "\n"))
         <rect x="\(frame.left)" y="\(frame.top)" width="\(frame.right - frame.left)" height="\(frame.bottom - frame.top)" fill="none" stroke="#888"/>
         </g>
@@ -176,10 +220,21 @@ public struct ComparisonChart {
         return "<g class=\"ticks\">" + (vertical + horizontal).joined() + "</g>"
     }
 
-    func axisLabels(_ panel: ChartPanel, frame: PlotFrame) -> String {
+    func axisLabels(_ panel: ChartPanel, frame: PlotFrame, isLog: Bool) -> String {
         let middleX = (frame.left + frame.right) / 2, middleY = (frame.top + frame.bottom) / 2
+        let label = panel.axisLabel + (isLog ? " (log scale)" : "")
         return "<text x=\"\(Self.f(middleX))\" y=\"\(frame.bottom + 40)\" text-anchor=\"middle\">step</text>"
-            + "<text x=\"\(frame.x + 20)\" y=\"\(Self.f(middleY))\" text-anchor=\"middle\" transform=\"rotate(-90 \(frame.x + 20) \(Self.f(middleY)))\">\(Self.escape(panel.axisLabel))</text>"
+            + "<text x=\"\(frame.x + 20)\" y=\"\(Self.f(middleY))\" text-anchor=\"middle\" transform=\"rotate(-90 \(frame.x + 20) \(Self.f(middleY)))\">\(Self.escape(label))</text>"
+    }
+
+    /// A dashed grey line across the panel at each bigram loss the axis can show, labelled.
+    func bigramLines(frame: PlotFrame, values: ChartAxis) -> String {
+        bigramLosses.compactMap { loss -> String? in
+            guard loss <= values.upper, let fraction = values.fraction(loss) else { return nil }
+            let y = Self.f(frame.bottom - fraction * (frame.bottom - frame.top))
+            return "<g class=\"bigram\"><line x1=\"\(frame.left)\" y1=\"\(y)\" x2=\"\(frame.right)\" y2=\"\(y)\" stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
+                + "<text x=\"\(frame.right - 4)\" y=\"\(y)\" dy=\"-4\" text-anchor=\"end\" fill=\"#555\">bigram \(String(format: "%.3f", loss))</text></g>"
+        }.joined()
     }
 
     /// One run's curve: a path broken at non-finite values, dots where a piece is a single point

@@ -1,0 +1,42 @@
+import Autograd
+import Training
+import Transformer
+
+/// A benchmark model with what a training step of `qklab train` does — batch, forward and
+/// backward in batch shards, gradient norm, clipping, AdamW — and, on a measured step, what a
+/// logged step adds: the model's stability telemetry and the update ratio.
+final class TrainingHarness {
+    let size: Size
+    let model: TransformerModel
+    let optimizer: AdamW
+    let dataParallel: DataParallel
+    let updateRatios: UpdateRatioMeter
+    let corpus: [Int32]
+    var sampler = BatchSampler(seed: 1)
+
+    /// `corpus` holds token ids below 65; `shards` batch shards per step.
+    init(_ size: Size, qkNorm: ModelConfig.QKNorm, corpus: [Int32], shards: Int) throws {
+        var config = ModelConfig()
+        config.vocabSize = 65
+        (config.dModel, config.nLayer, config.nHead, config.blockSize, config.qkNorm) = (size.d, size.layers, size.heads, size.t, qkNorm)
+        model = try TransformerModel(config: config)
+        var optimizerConfig = OptimizerConfig()
+        optimizerConfig.beta2 = 0.99
+        optimizer = AdamW(parameters: model.parameters, config: optimizerConfig)
+        dataParallel = DataParallel(model: model, shards: shards)
+        updateRatios = UpdateRatioMeter(parameters: model.parameters, layerCount: size.layers)
+        (self.size, self.corpus) = (size, corpus)
+    }
+
+    /// One optimizer step; `measuring` records the telemetry as a logged step does.
+    func step(measuring: Bool) {
+        let batch = sampler.next(from: corpus, batchSize: size.b, length: size.t)
+        model.zeroGradients()
+        let result = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t,
+                                                   measuring: measuring)
+        let norm = model.parameters.gradientNorm()
+        if measuring { updateRatios.snapshot() }
+        optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))
+        if measuring { precondition(result.telemetry != nil && updateRatios.ratios().count == size.layers) }
+    }
+}
