@@ -6,7 +6,7 @@ import Foundation
 /// failed an open circle (both at the initial loss); the corpus's bigram loss is the dashed line.
 /// A variant whose sensitivity was not computed is marked "incomplete" in the legend.
 public enum SweepChart {
-    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
     public static func svg(_ summary: SweepSummary) -> String {
         let curves = summary.variants.flatMap(\.curve).filter(\.countedLoss.isFinite)
