@@ -7,18 +7,6 @@ import XCTest
 /// replace files atomically (issue 14, item 7); event files of a resumed run (issue 20, item 9);
 /// the CRC32C of checkpoint manifests (issue 14, item 10).
 final class FileIOTests: ScratchTestCase {
-    /// Runs `body` with the file-size limit at `bytes` (SIGXFSZ ignored: writes past it fail
-    /// with EFBIG, as on a full disk).
-    func withFileSizeLimit<T>(_ bytes: rlim_t, _ body: () throws -> T) rethrows -> T {
-        var saved = rlimit()
-        getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved)
-        var limited = saved
-        limited.rlim_cur = bytes
-        signal(SIGXFSZ, SIG_IGN)
-        setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limited)
-        defer { setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved) }
-        return try body()
-    }
 
     /// Lines that do not fit are cut back whole: the file ends after the last complete line.
     func testAppendFailureCutsBackToTheLastCompleteRecord() throws {

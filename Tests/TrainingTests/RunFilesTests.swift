@@ -42,18 +42,6 @@ final class RunFilesTests: ScratchTestCase {
         try SafeTensors.write(tensors, metadata: metadata.filter { $0.key != "manifest" }, to: url)
     }
 
-    /// Runs `body` with the file-size limit at `bytes` (SIGXFSZ ignored: writes past it fail
-    /// with EFBIG, as on a full disk).
-    func withFileSizeLimit<T>(_ bytes: rlim_t, _ body: () throws -> T) rethrows -> T {
-        var saved = rlimit()
-        getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved)
-        var limited = saved
-        limited.rlim_cur = bytes
-        signal(SIGXFSZ, SIG_IGN)
-        setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limited)
-        defer { setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved) }
-        return try body()
-    }
 
     func assertOneLine(_ error: Error, naming path: String, _ fragments: [String] = [], file: StaticString = #filePath, line: UInt = #line) {
         let message = "\(error)"

@@ -160,16 +160,6 @@ final class TrainerTests: ScratchTestCase {
     func testFailedCheckpointWriteKeepsThePreviousOne() throws {
         let folder = try train(try smokeConfig(["train.max_steps=10", "optim.decay_steps=30", "train.eval_interval=0"]), in: "disk")
         XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000010")
-        func withFileSizeLimit<T>(_ bytes: rlim_t, _ body: () throws -> T) rethrows -> T {
-            var saved = rlimit()
-            getrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved)
-            var limited = saved
-            limited.rlim_cur = bytes
-            signal(SIGXFSZ, SIG_IGN)
-            setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &limited)
-            defer { setrlimit(__rlimit_resource_t(RLIMIT_FSIZE.rawValue), &saved) }
-            return try body()
-        }
         // model.safetensors of the smoke model is ~100 KB: a 64 KB limit makes every checkpoint fail.
         XCTAssertThrowsError(try withFileSizeLimit(64 * 1024) { try resume(folder, ["train.max_steps=20", "train.checkpoint_interval=5"]) }) {
             XCTAssertTrue("\($0)".contains("could not write checkpoint"), "\($0)")
