@@ -269,25 +269,12 @@ public enum SafeTensors {
         }
     }
 
-    /// Reads a whole file with POSIX calls, so that errors name their cause.
+    /// Reads a whole file (`FileIO`'s POSIX reads, so that errors name their cause).
     static func readFile(_ path: String) throws -> Data {
-        func failure() -> SafeTensorsError {
-            SafeTensorsError("cannot read safetensors file \(path): \(String(cString: strerror(errno)))")
-        }
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw failure() }
-        defer { close(fd) }
-        var data = Data()
-        let chunkSize = 1 << 20
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
-        while true {
-            let result = chunk.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress!, chunkSize) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw failure()
-            }
-            if result == 0 { return data }
-            data.append(contentsOf: chunk[0..<result])
+        do {
+            return try FileIO.read(URL(fileURLWithPath: path))
+        } catch let error as FileError {
+            throw SafeTensorsError("cannot read safetensors file \(path): \(String(cString: strerror(error.code)))")
         }
     }
 
@@ -596,9 +583,4 @@ public enum SafeTensors {
             return Failure(message: "header is not valid JSON: \(what) at header offset \(position)\(found)")
         }
     }
-}
-
-// Outside `SafeTensors`, whose `read` would shadow the POSIX call.
-private func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    read(fd, buffer, count)
 }
