@@ -4,7 +4,9 @@
 Runs, one after the other on the same machine: `qklab-bench --skip-ops` (release build), then
 `scripts/bench_torch.py` eager and with `torch.compile`, for each size, and prints one table of
 median tokens/s with QKLab's speed-up over each. Alternating the programs size by size keeps the
-comparison fair on a machine whose speed drifts.
+comparison fair on a machine whose speed drifts. A second table gives QKLab's generation speed
+from the same qklab-bench runs (qk_norm head, 1,000 characters): characters/s with the key/value
+cache and recomputing the whole context for every character, and their ratio.
 
     scripts/bench_compare.py --python /path/to/venv/bin/python [--only S|M] [--steps N] [--rounds N] [--no-compile]
 
@@ -23,16 +25,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LINE = re.compile(r"^\s*([SM]) qk_norm=(\w+)\s+(\d+) tok/s")
+GENERATION = re.compile(r"^\s*([SM]) cached\s+([\d.]+) chars/s.*recomputed\s+([\d.]+) chars/s")
 
 
 def run(command):
-    """Runs `command`, echoing its output, and returns {(size, qk_norm): tokens/s}."""
+    """Runs `command`, echoing its output, and returns its lines."""
     print("$ " + " ".join(command), flush=True)
     output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     sys.stdout.write(output.stdout)
     if output.returncode != 0:
         sys.exit(f"{command[0]} failed (exit {output.returncode}): {output.stderr.strip()[-500:]}")
-    return {(m[1], m[2]): int(m[3]) for m in map(LINE.match, output.stdout.splitlines()) if m}
+    return output.stdout.splitlines()
+
+
+def training_speeds(lines):
+    """{(size, qk_norm): tokens/s} from qklab-bench's or bench_torch.py's training lines."""
+    return {(m[1], m[2]): int(m[3]) for m in map(LINE.match, lines) if m}
+
+
+def generation_speeds(lines):
+    """{size: (cached, recomputed) characters/s} from qklab-bench's generation lines."""
+    return {m[1]: (float(m[2]), float(m[3])) for m in map(GENERATION.match, lines) if m}
 
 
 def main():
@@ -46,16 +59,18 @@ def main():
     args = parser.parse_args()
 
     subprocess.run(["swift", "build", "-c", "release", "--product", "qklab-bench"], cwd=ROOT, check=True)
-    rows = []
+    rows, generation_rows = [], []
     for size in [args.only] if args.only else ["S", "M"]:
         steps = str(args.steps or (30 if size == "S" else 5))
         for round_number in range(1, args.rounds + 1):
-            qklab = run([".build/release/qklab-bench", "--skip-ops", "--only", size, "--steps", steps])
+            qklab_lines = run([".build/release/qklab-bench", "--skip-ops", "--only", size, "--steps", steps])
+            qklab = training_speeds(qklab_lines)
+            generation_rows += [(size, round_number, *speeds) for speeds in generation_speeds(qklab_lines).values()]
             torch_script = [args.python, "scripts/bench_torch.py", "--only", size, "--steps", steps]
-            eager = run(torch_script)
+            eager = training_speeds(run(torch_script))
             compiled = {}
             if not args.no_compile and (size == "S" or args.compile_m):
-                compiled = run(torch_script + ["--compile", "--warmup", "5"])
+                compiled = training_speeds(run(torch_script + ["--compile", "--warmup", "5"]))
             for key in sorted(qklab, key=lambda k: k[1] != "head"):
                 rows.append((key, round_number, qklab[key], eager.get(key), compiled.get(key)))
 
@@ -65,6 +80,10 @@ def main():
         def cell(theirs):
             return ("—", "—") if theirs is None else (f"{theirs:,}", f"{ours / theirs:.2f}×")
         print(f"| {size} | {qk_norm} | {round_number} | {ours:,} | {' | '.join(cell(eager))} | {' | '.join(cell(compiled))} |")
+    print("\n| model | round | generation, cached (chars/s) | recomputed (chars/s) | ratio |")
+    print("|---|---|---|---|---|")
+    for size, round_number, cached, recomputed in generation_rows:
+        print(f"| {size} | {round_number} | {cached:,.1f} | {recomputed:,.1f} | {cached / recomputed:.1f}× |")
     if args.rounds > 1:
         print("\nMedian ratio over the rounds:")
         for key in dict.fromkeys(row[0] for row in rows):
@@ -74,6 +93,10 @@ def main():
                 if ratios:
                     print(f"  {key[0]} qk_norm={key[1]}: {statistics.median(ratios):.2f}× {name} "
                           f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
+        for size in dict.fromkeys(row[0] for row in generation_rows):
+            ratios = [cached / recomputed for row_size, _, cached, recomputed in generation_rows if row_size == size]
+            print(f"  {size} generation: {statistics.median(ratios):.1f}× cached over recomputed "
+                  f"(rounds: {', '.join(f'{r:.1f}' for r in ratios)})")
 
 
 if __name__ == "__main__":
