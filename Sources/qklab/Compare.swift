@@ -11,14 +11,15 @@ struct Compare: ParsableCommand {
     @Argument(help: "Run folders.")
     var runs: [String]
 
-    @Option(help: ArgumentHelp("Write the chart to this SVG file.", valueName: "file.svg"))
+    @Option(help: ArgumentHelp("Write the chart to this SVG file (a new file, or a chart qklab compare wrote).", valueName: "file.svg"))
     var out: String?
 
     @Option(help: ArgumentHelp("Chart panels, repeatable or comma-separated: \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", ")) (default: every panel some run has data for).",
                                valueName: "panel"))
     var metric: [String] = []
 
-    @Option(help: ArgumentHelp("Report the first step whose validation loss is at or below this.", valueName: "loss"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Report the first step whose validation loss is at or below this (a finite number ≥ 0).", valueName: "loss"),
+            transform: { try OptionValue.number($0, atLeast: 0) })
     var target: Double?
 
     func validate() throws {
@@ -37,15 +38,12 @@ struct Compare: ParsableCommand {
     }
 
     func run() throws {
+        if let out { try ChartFile.check(URL(fileURLWithPath: out)) }
         let histories = try RunHistory.load(runs)
         print(ComparisonTable(runs: histories, target: target).text)
         guard let out else { return }
         let chart = ComparisonChart(runs: histories, panels: try panels())
-        do {
-            try chart.svg.write(to: URL(fileURLWithPath: out), atomically: true, encoding: .utf8)
-        } catch {
-            throw RunError("cannot write chart \(out): check that its folder exists and is writable (\(error.localizedDescription))")
-        }
+        try ChartFile.write(chart.svg, to: URL(fileURLWithPath: out))
         print("chart: \(out)")
     }
 }

@@ -95,6 +95,9 @@ final class CommandLineTests: ScratchTestCase {
             (["train"], "qklab train: give --config FILE for a new run or --resume DIR to continue one (see 'qklab train --help')"),
             (["logits", "run"], "qklab logits: give exactly one of --tokens and --text"),
             (["export-hf", "run"], "qklab export-hf: Missing expected argument '<output>'"),
+            (["compare", "run", "--target", "nan"], "qklab compare: --target nan: must be a finite number ≥ 0, not NaN"),
+            (["compare", "run", "--target", "-inf"], "qklab compare: --target -inf: must be a finite number ≥ 0, not infinity"),
+            (["compare", "run", "--target", "-1"], "qklab compare: --target -1: must be ≥ 0"),
         ]
         for (arguments, expected) in cases {
             try assertFails(arguments, status: 64, [expected])
@@ -166,6 +169,16 @@ final class CommandLineTests: ScratchTestCase {
         try assertFails(["sample", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")
         try assertFails(["eval", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")
         try assertFails(["export-hf", run, "/proc/version/hf"], ["qklab: cannot create folder /proc/version/hf: Not a directory"])
+        // compare --out: a new file, then its own chart replaced; someone's file, a folder, a missing folder refused.
+        let chart = scratch.appendingPathComponent("chart.svg").path
+        XCTAssertEqual(try qklab(["compare", run, "--out", chart]).status, 0)
+        XCTAssertEqual(try qklab(["compare", run, run, "--out", chart]).status, 0, "its own chart is replaced")
+        let notes = own.appendingPathComponent("config.toml").path
+        try assertFails(["compare", run, "--out", notes],
+                        ["qklab: cannot write chart \(notes): a file that qklab compare did not write is there, and QKLab never overwrites one"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: notes)), Data("mine\n".utf8))
+        try assertFails(["compare", run, "--out", own.path], ["qklab: cannot write chart \(own.path): it is a folder"])
+        try assertFails(["compare", run, "--out", "/proc/version/chart.svg"], ["qklab: cannot write /proc/version/chart.svg: Not a directory"])
     }
 
     /// A flipped byte in a checkpoint's tensor data is refused by every command that reads it.

@@ -105,6 +105,7 @@ public struct ComparisonChart {
         }
         return """
         <?xml version="1.0" encoding="UTF-8"?>
+        \(ChartFile.mark)
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(Self.width))" height="\(Int(height))" viewBox="0 0 \(Int(Self.width)) \(Int(height))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
         \(legend)
