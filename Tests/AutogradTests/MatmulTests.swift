@@ -21,6 +21,29 @@ final class MatmulTests: XCTestCase {
         }
     }
 
+    /// One-row products at and above `rowTimesMatrixMinimumSize` (which run as `sgemv`) against
+    /// the naive loop: all four transpose cases, a strided column as op(A), beta = 1 and beta = 0
+    /// over a C full of NaN (which must not leak through).
+    func testOneRowGemmMatchesReference() {
+        let (n, k) = (513, 257)
+        XCTAssertGreaterThanOrEqual(n * k, 1 << 17, "the sgemv path")
+        for transposeA in [false, true] {
+            for transposeB in [false, true] {
+                for beta: Float in [1, 0] {
+                    let a = randomTensor(transposeA ? [k, 2] : [1, k], seed: 1)    // with transposeA, column 0 (stride 2)
+                    let b = randomTensor(transposeB ? [n, k] : [k, n], seed: 2)
+                    let fast = beta == 0 ? Tensor(filling: .nan, shape: [1, n]) : randomTensor([1, n], seed: 3)
+                    let reference = randomTensor([1, n], seed: 3)
+                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: 1, n: n, k: k, alpha: 0.5,
+                              a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: beta, c: fast.data, ldc: n)
+                    BLAS.referenceGemm(transposeA: transposeA, transposeB: transposeB, m: 1, n: n, k: k, alpha: 0.5,
+                                       a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: beta, c: reference.data, ldc: n)
+                    assertClose(fast.values, reference.values, tolerance: 1e-4)
+                }
+            }
+        }
+    }
+
     func testMatmulGradientsForAllTransposes() {
         for transposeA in [false, true] {
             for transposeB in [false, true] {

@@ -38,9 +38,19 @@ final class KVCacheTests: XCTestCase {
 
     /// Prefills `prefix` tokens of a block_size-long sequence, decodes the rest one at a time, and
     /// compares every step's logits with a full forward's (the prefill's exactly: it is one).
-    func checkAgainstFullForward(_ config: ModelConfig, prefix: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// With `widthScaled`, the matrices' random weights are scaled by √(8/d), so that a product of
+    /// a wide model keeps its input's magnitude as the tiny models' (d = 8) do, instead of
+    /// growing it √(d/8)-fold per product (whose rounding the tolerance is not meant for).
+    func checkAgainstFullForward(_ config: ModelConfig, prefix: Int, widthScaled: Bool = false,
+                                 file: StaticString = #filePath, line: UInt = #line) throws {
         let model = try TransformerModel(config: config)
         randomizeForGradientCheck(model, seed: 9)
+        if widthScaled {
+            let scale = (8 / Float(config.dModel)).squareRoot()
+            for parameter in model.parameters where parameter.decays {     // the matrices and embeddings
+                for i in 0..<parameter.tensor.count { parameter.tensor.data[i] *= scale }
+            }
+        }
         let sequence = tokens(config.blockSize, vocabulary: config.vocabSize, seed: 11)
         let context = GenerationContext(model: model)
         let layout = "[\(config.blockNorm) \(config.qkNorm) \(config.position) \(config.mlp) \(config.normWeight) tie=\(config.tieEmbeddings) scale=\(config.embedScale) rope=\(config.ropeFraction) kv=\(config.kvHeads) T=\(config.blockSize)]"
@@ -88,6 +98,17 @@ final class KVCacheTests: XCTestCase {
             (config.blockSize, config.dModel, config.headDim, config.dFF) = (80, 32, 16, 48)
             try checkAgainstFullForward(config, prefix: 3)
             try checkAgainstFullForward(config, prefix: 70)          // the prefill itself above 64
+        }
+    }
+
+    /// A model wide enough that a decode step's products run as matrix–vector products (`BLAS.gemm`
+    /// sends one-row products of 2¹⁷ weights and more to `sgemv`): M's width, d = 384, F = 768.
+    func testWideModelWhoseDecodeProductsAreMatrixVectorMatchesFullForward() throws {
+        for qkNorm in [ModelConfig.QKNorm.head, .off] {
+            var config = tinyConfig(qkNorm: qkNorm)
+            (config.blockSize, config.dModel, config.nHead, config.headDim, config.dFF) = (12, 384, 6, 64, 768)
+            XCTAssertGreaterThanOrEqual(config.dModel * config.dModel, 1 << 17, "every projection through sgemv")
+            try checkAgainstFullForward(config, prefix: 2, widthScaled: true)
         }
     }
 
