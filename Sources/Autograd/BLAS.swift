@@ -22,11 +22,6 @@ public enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         if beta == 0 { zero(c, rows: m, columns: n, stride: ldc) }
-        if m == 1 && n * k >= rowTimesMatrixMinimumSize {
-            rowTimesMatrix(transposeA: transposeA, transposeB: transposeB, n: n, k: k, alpha: alpha,
-                           a: a, lda: lda, b: b, ldb: ldb, beta: beta == 0 ? 1 : beta, c: c)
-            return
-        }
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,
@@ -35,29 +30,6 @@ public enum BLAS {
             alpha, a, Int32(lda), b, Int32(ldb),
             beta == 0 ? 1 : beta, c, Int32(ldc))
     }
-
-    /// `c[1,n] ← alpha · op(A)[1,k] · op(B)[k,n] + beta · c`, the one-row case of `gemm`, as the
-    /// matrix–vector product `c = alpha · op(B)ᵀ · a + beta · c` (`cblas_sgemv`): a generation
-    /// step's products with the key/value cache. OpenBLAS's `sgemm` runs one row on one thread and,
-    /// for a wide B, slowly (measured for a 1×384 row times a 384×2048 weight: `sgemm` 214 µs on
-    /// one thread, `sgemv` 56 µs on one and 34 µs on two). op(A)'s k elements are a's row, or with
-    /// `transposeA` a's column (stride `lda`). Used from `rowTimesMatrixMinimumSize` weights up.
-    @inline(__always)
-    private static func rowTimesMatrix(transposeA: Bool, transposeB: Bool, n: Int, k: Int, alpha: Float,
-                                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                                       beta: Float, c: UnsafeMutablePointer<Float>) {
-        // op(B)ᵀ is B itself [n,k] when transposeB, else the transpose of the stored [k,n].
-        cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
-                    Int32(transposeB ? n : k), Int32(transposeB ? k : n),
-                    alpha, b, Int32(ldb), a, Int32(transposeA ? lda : 1), beta, c, 1)
-    }
-
-    /// Smallest n·k for which `gemm` runs one row as `rowTimesMatrix`: 2¹⁷, between the benchmark
-    /// models' products (S's are at most 704×128, where `sgemm` and `sgemv` take the same time on
-    /// one thread and `sgemv`'s second thread costs more than it saves: S generated 4% slower
-    /// with every one-row product through `sgemv`) and M's (384×384 and up, where M generated 1.9×
-    /// faster).
-    static let rowTimesMatrixMinimumSize = 1 << 17
 
     /// Zeroes C before a `beta = 0` product, which then runs as `beta = 1`: OpenBLAS's own
     /// `beta = 0` pass (`sgemm_beta`) is slow enough to cost 8–10% of a 384×128×128 product
