@@ -32,6 +32,7 @@ public enum Parallel {
         }
         let (pool, recording) = (BufferPool.current, Tape.isRecording)
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            SubnormalFlush.applyToThisThread()
             let flag = chunkFlag.value
             flag.isInsideChunk = true
             defer { flag.isInsideChunk = false }

@@ -24,6 +24,7 @@ import Transformer
 //    one model alternately, --cost-pairs times (S 200, M 20), and the median ratio of the pairs.
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
+SubnormalFlush.enable()
 
 func option(_ name: String) -> String? {
     CommandLine.arguments.firstIndex(of: name).flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }

@@ -19,6 +19,7 @@ struct QKLab: ParsableCommand {
     /// that cannot be parsed, instead of argument-parser's usage block.
     static func main() {
         OpenBLASKernel.reexecWithBestKernelIfNeeded()
+        SubnormalFlush.enable()
         // Past a file-size limit (ulimit -f) a write then fails with EFBIG, reported as one
         // line naming the file, instead of the process being killed by SIGXFSZ.
         signal(SIGXFSZ, SIG_IGN)
