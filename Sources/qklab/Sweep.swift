@@ -42,7 +42,13 @@ struct Sweep: ParsableCommand {
         let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
         if !summaryOnly {
             let ownPoints = SweepRunner(plan: share.slice.map(plan.restricted) ?? plan, executable: runner.executable, jobs: jobs)
-            try ownPoints.run { print($0); fflush(stdout) }
+            StopSignal.install()
+            do {
+                try ownPoints.run(stopRequested: { StopSignal.pending }) { print($0); fflush(stdout) }
+            } catch let stopped as SweepStopped {
+                FileHandle.standardError.write(Data("qklab: \(stopped)\n".utf8))
+                throw ExitCode(stopped.exitCode)
+            }
         }
         group.barrier()
         guard share.writesSummary || summaryOnly && group.rank == 0 else { return }

@@ -35,6 +35,54 @@ extension CommandLineTests {
         XCTAssertTrue(again.output.contains("4 points, 4 already finished"), again.output)
     }
 
+    /// Stopping a sweep stops its trainers: on SIGTERM the sweep starts no more points, passes
+    /// SIGTERM to the running ones (each saves a checkpoint and ends) and waits for them, then exits
+    /// 143 with one line; no trainer is left running on its own.
+    func testSigtermStopsTheSweepAndItsRunningTrainers() throws {
+        let repository = Self.repository.path
+        let sweep = scratch.appendingPathComponent("long.toml")
+        try """
+        base = "\(repository)/configs/smoke.toml"
+        out = "\(scratch.path)/out"
+        [set]
+        "data.path" = "\(repository)/data/smoke.txt"
+        "train.max_steps" = 1000000
+        "train.log_interval" = 1
+        [grid]
+        "optim.lr" = [1e-3, 2e-3, 3e-3]
+        """.write(to: sweep, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = ["sweep", sweep.path, "--jobs", "2"]
+        process.currentDirectoryURL = scratch
+        let stderr = scratch.appendingPathComponent("stderr.txt")
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        try process.run()
+
+        let points = ["lr=0.001", "lr=0.002"].map { scratch.appendingPathComponent("out/points/\($0)") }
+        let deadline = Date().addingTimeInterval(120)
+        func hasStepped(_ folder: URL) -> Bool {
+            ((try? String(contentsOf: folder.appendingPathComponent("metrics.jsonl"), encoding: .utf8)) ?? "").contains("\"step\": 3,")
+        }
+        while !points.allSatisfy(hasStepped), Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertTrue(points.allSatisfy(hasStepped), "the two first points never trained")
+        process.terminate()
+        process.waitUntilExit()
+
+        XCTAssertEqual(process.terminationStatus, 143)
+        let message = try String(contentsOf: stderr, encoding: .utf8)
+        XCTAssertEqual(message.split(separator: "\n").count, 1, message)
+        XCTAssertTrue(message.contains("sweep stopped by SIGTERM"), message)
+        for folder in points {
+            let log = try String(contentsOf: folder.appendingPathComponent("train.log"), encoding: .utf8)
+            XCTAssertTrue(log.contains("stopped by SIGTERM; checkpoint saved"), log)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("failed").path), "a stopped point is not a failure")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out/points/lr=0.003").path), "no point starts after the signal")
+    }
+
     /// `--jobs` outside 1…256 is one line with the reason, before anything is read or written.
     func testSweepJobsOutOfRange() throws {
         for jobs in ["0", "-5", "99999999999"] {

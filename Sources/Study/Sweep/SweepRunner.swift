@@ -53,7 +53,12 @@ public struct SweepRunner {
     /// Trains every point not yet finished; `report` hears one line per point started or
     /// ended. Refuses, before training anything, when a point's folder holds steps trained with
     /// another config.
-    public func run(report: @escaping (String) -> Void) throws {
+    ///
+    /// `stopRequested` returns the signal the sweep received (0 for none; `qklab sweep` passes
+    /// Training's `StopSignal.pending`): then no point is started, each running trainer gets
+    /// SIGTERM (it saves a checkpoint and exits), and once they have all ended the sweep throws
+    /// `SweepStopped`, so stopping a sweep never leaves its trainers running on their own.
+    public func run(stopRequested: () -> Int32 = { 0 }, report: @escaping (String) -> Void) throws {
         let changed = plan.points.filter { if case .configChanged = status(of: $0) { return true } else { return false } }
         if !changed.isEmpty { throw changedConfigError(changed) }
         let output = SweepOutput(plan.output)
@@ -71,7 +76,14 @@ public struct SweepRunner {
         }
         report("\(plan.points.count) points, \(done) already finished, \(jobs) at a time")
         var running: [(point: SweepPlan.Point, process: Process)] = []
+        var stopSignal: Int32 = 0
         while !pending.isEmpty || !running.isEmpty {
+            if stopSignal == 0, case let signal = stopRequested(), signal != 0 {
+                stopSignal = signal
+                pending.removeAll()
+                for job in running { job.process.terminate() }
+                report("stopping: the \(running.count) running point\(running.count == 1 ? "" : "s") were sent SIGTERM (each saves a checkpoint)")
+            }
             while running.count < jobs, !pending.isEmpty {
                 let point = pending.removeFirst()
                 running.append((point, try launch(point, threads: threadsEach)))
@@ -80,9 +92,10 @@ public struct SweepRunner {
             Thread.sleep(forTimeInterval: 0.2)
             for (index, job) in running.enumerated().reversed() where !job.process.isRunning {
                 running.remove(at: index)
-                try finish(job.point, process: job.process, report: report)
+                try finish(job.point, process: job.process, stopped: stopSignal != 0, report: report)
             }
         }
+        if stopSignal != 0 { throw SweepStopped(signal: stopSignal) }
     }
 
     func launch(_ point: SweepPlan.Point, threads: Int) throws -> Process {
@@ -114,12 +127,13 @@ public struct SweepRunner {
     }
 
     /// Records how a point's trainer ended: an end that is neither the last step nor a
-    /// divergence is a failure, kept in the folder's `failed` file with the log's last line.
-    func finish(_ point: SweepPlan.Point, process: Process, report: (String) -> Void) throws {
+    /// divergence is a failure, kept in the folder's `failed` file with the log's last line,
+    /// unless the sweep `stopped` it (the point then stays "stopped", to be resumed).
+    func finish(_ point: SweepPlan.Point, process: Process, stopped: Bool, report: (String) -> Void) throws {
         let record = record(of: point)
         let signalled = process.terminationReason == .uncaughtSignal
         let exit = (signalled ? "killed by signal " : "exit status ") + String(process.terminationStatus)
-        if !status(of: point).isComplete {
+        if !stopped, !status(of: point).isComplete {
             let cleanExit = !signalled && process.terminationStatus == 0
             try record.writeFailure(exit: exit, note: cleanExit ? "the trainer ended before step \(point.maxSteps ?? 0)" : nil)
         }
