@@ -3,6 +3,13 @@ import Foundation
 
 /// The one door to OpenBLAS. Everything else in QKLab multiplies matrices through `BLAS.gemm`.
 ///
+/// OpenBLAS always runs on one thread: QKLab spreads work over cores itself (batch shards,
+/// attention units, `Parallel`'s chunks), so a product is computed the same way whatever the
+/// thread count. OpenBLAS 0.3.21's own threading is not bit-stable: splitting one product over
+/// two threads gave other bits than one thread with its Haswell kernels (every shape tried) and
+/// its generic Prescott kernels (odd shapes), not with SkylakeX's (scripts: see the README's
+/// "Determinism").
+///
 /// All matrices are row-major Float32. `gemm` computes
 /// `C ← alpha · op(A) · op(B) + beta · C`, where `op(X)` is `X` or `Xᵀ`:
 /// transposes are flags handed to `cblas_sgemm`, never copies.
@@ -21,6 +28,7 @@ public enum BLAS {
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
+        _ = singleThreaded
         if beta == 0 { zero(c, rows: m, columns: n, stride: ldc) }
         cblas_sgemm(
             CblasRowMajor,
@@ -73,19 +81,12 @@ public enum BLAS {
         String(cString: openblas_get_config()).trimmingCharacters(in: .whitespaces)
     }
 
-    /// Runs `body` with OpenBLAS on one thread (for `gemm` calls made from several threads at
-    /// once, each on its own core), then restores the previous thread count. The count is
-    /// process-wide: call it from one thread at a time (nested calls inside `body` change nothing).
-    public static func withSingleThread(_ body: () -> Void) {
-        let previous = threadCount
-        if previous != 1 { threadCount = 1 }
-        body()
-        if previous != 1 { threadCount = previous }
-    }
+    /// Set once, before the first product: OpenBLAS computes on the calling thread only.
+    private static let singleThreaded: Void = openblas_set_num_threads(1)
 
-    /// Threads OpenBLAS uses inside one `gemm` call.
+    /// Threads OpenBLAS uses inside one `gemm` call: 1 once a product has run.
     public static var threadCount: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
+        _ = singleThreaded
+        return Int(openblas_get_num_threads())
     }
 }

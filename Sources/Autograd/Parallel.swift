@@ -4,8 +4,8 @@ import Foundation
 /// Splitting per-row work across cores.
 ///
 /// Kernels call `Parallel.forEachChunk` from the calling thread only, never from inside a BLAS
-/// call; a chunk calls BLAS only inside `BLAS.withSingleThread` (the attention kernel, batch
-/// shards), so the two thread pools take turns and never oversubscribe the cores.
+/// call; OpenBLAS itself runs on the thread that calls it (see `BLAS`), so chunks that multiply
+/// matrices (the attention kernel, batch shards) never oversubscribe the cores.
 ///
 /// A `forEachChunk` called from inside a chunk runs on its own thread, in one piece: the other
 /// cores are busy with the other chunks already (a batch shard's kernels run this way). Chunks

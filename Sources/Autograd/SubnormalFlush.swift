@@ -12,18 +12,17 @@ import COpenBLAS
 /// Results change only where a subnormal occurs, by less than 1.2e-38 per value, and stay
 /// deterministic: every computing thread uses the same mode.
 ///
-/// Threads covered: the caller of `enable()` (the main thread), `Parallel`'s chunks (each sets
-/// the mode when it starts), and OpenBLAS's workers (stopped by `enable()`, they restart from a
-/// thread that has the mode). On architectures other than x86-64 this does nothing.
+/// Threads covered: the caller of `enable()` (the main thread) and `Parallel`'s chunks (each sets
+/// the mode when it starts); OpenBLAS computes on its caller's thread (see `BLAS`). On
+/// architectures other than x86-64 this does nothing.
 public enum SubnormalFlush {
     /// Whether `enable()` was called: `Parallel`'s chunks then set the mode on their threads.
     nonisolated(unsafe) public private(set) static var isEnabled = false
 
-    /// Call once in `main`, before any computation: sets FTZ and DAZ on this thread and restarts
-    /// OpenBLAS's worker threads from it.
+    /// Call once in `main`, before any computation: sets FTZ and DAZ on this thread, and on
+    /// `Parallel`'s chunks from then on.
     public static func enable() {
         qklab_flush_subnormals_on_this_thread()
-        _ = blas_thread_shutdown_()
         isEnabled = true
     }
 

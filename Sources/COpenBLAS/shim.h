@@ -8,10 +8,6 @@ char *openblas_get_config(void);
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 
-// Stops OpenBLAS's worker threads; the next threaded call starts them again from the calling
-// thread, so they inherit its floating-point control register (MXCSR).
-int blas_thread_shutdown_(void);
-
 // Sets this thread's flush-to-zero and denormals-are-zero bits (MXCSR bits 15 and 6) on x86-64;
 // does nothing on other architectures.
 #if defined(__x86_64__)

@@ -15,7 +15,6 @@ public struct SystemReport: CustomStringConvertible {
     public var openBLASCore: String
     /// Where the core choice came from: the user's OPENBLAS_CORETYPE, or OpenBLAS's own detection.
     public var coreSource: String
-    public var blasThreads: Int
     public var kernelThreads: Int
 
     public static func current() -> SystemReport {
@@ -26,7 +25,6 @@ public struct SystemReport: CustomStringConvertible {
             openBLASConfiguration: BLAS.configuration,
             openBLASCore: BLAS.coreName,
             coreSource: userCore.map { "\(OpenBLASKernel.environmentKey)=\($0)" } ?? "detected by OpenBLAS",
-            blasThreads: BLAS.threadCount,
             kernelThreads: Parallel.threadCount)
     }
 
@@ -35,7 +33,7 @@ public struct SystemReport: CustomStringConvertible {
         QKLab \(qklabVersion) (Swift \(swiftVersion))
         OpenBLAS:  \(openBLASConfiguration)
         core:      \(openBLASCore) (\(coreSource))
-        threads:   \(blasThreads) BLAS, \(kernelThreads) for QKLab's own kernels; a run's batch shards
+        threads:   \(kernelThreads), each calling OpenBLAS on one thread; a run's batch shards
                    (train.shards) run on them, and threads never change a run's numbers
         numbers:   the same config, shard count and OpenBLAS kernel give the same numbers, bit for bit.
                    Another shard count (or kernel) rounds differently: the losses differ in their last

@@ -93,13 +93,11 @@ public final class DataParallel {
                                    attentionLogitMax: result.attentionLogitMax, telemetry: result.telemetry)
             }
         }
-        if shards.count == 1 { return [run(shards.lowerBound)] }     // one shard keeps BLAS's own threads
+        if shards.count == 1 { return [run(shards.lowerBound)] }     // one shard keeps the kernels' threads
         var results = [ShardedLoss?](repeating: nil, count: shards.count)
         results.withUnsafeMutableBufferPointer { results in
-            BLAS.withSingleThread {
-                Parallel.forEachChunk(shards.count, grain: 1) { range in
-                    for index in range { results[index] = run(shards.lowerBound + index) }
-                }
+            Parallel.forEachChunk(shards.count, grain: 1) { range in
+                for index in range { results[index] = run(shards.lowerBound + index) }
             }
         }
         return results.map { $0! }

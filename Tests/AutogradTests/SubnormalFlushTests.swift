@@ -1,9 +1,8 @@
 import Autograd
 import XCTest
 
-/// `SubnormalFlush`: after `enable()`, subnormal operands count as zero on the calling thread,
-/// in `Parallel`'s chunks and in OpenBLAS's own worker threads, so a product's result does not
-/// depend on which thread computed which rows. (The mode then holds for the rest of the test
+/// `SubnormalFlush`: after `enable()`, subnormal operands count as zero on the calling thread
+/// and in `Parallel`'s chunks, so a result does not depend on which thread computed it. (The mode then holds for the rest of the test
 /// process, as it does in `qklab`.)
 final class SubnormalFlushTests: XCTestCase {
     func testSubnormalOperandsAreZeroOnEveryThread() throws {
@@ -11,28 +10,31 @@ final class SubnormalFlushTests: XCTestCase {
         SubnormalFlush.enable()
         XCTAssertTrue(SubnormalFlush.isActiveOnThisThread)
 
-        // 512 × 512 products split across OpenBLAS's threads: A holds subnormals only.
-        let n = 512
+        // A product with subnormal operands on this thread and in each of Parallel's chunks.
+        let n = 256
         let a = Tensor(shape: [n, n], values: [Float](repeating: 1e-39, count: n * n))
         let b = Tensor(shape: [n, n], values: [Float](repeating: 1, count: n * n))
         let c = Tensor(shape: [n, n], values: [Float](repeating: 7, count: n * n))
-        let previous = BLAS.threadCount
-        defer { BLAS.threadCount = previous }
-        BLAS.threadCount = max(2, System.coreCount)
         BLAS.gemm(transposeA: false, transposeB: false, m: n, n: n, k: n,
                   a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
-        XCTAssertEqual(c.values.filter { $0 != 0 }.count, 0, "a thread computed with subnormals")
+        XCTAssertEqual(c.values.filter { $0 != 0 }.count, 0, "the main thread computed with subnormals")
 
         // Parallel's chunks (whatever threads Dispatch gives them) run in the mode too.
         let chunks = 8
+        let products = Tensor(shape: [chunks], values: [Float](repeating: 7, count: chunks))   // one 1×1 product per chunk
         var active = [Bool](repeating: false, count: chunks)
         active.withUnsafeMutableBufferPointer { flags in
             let flags = flags
             Parallel.forEachChunk(chunks, grain: 1) { range in
-                for i in range { flags[i] = SubnormalFlush.isActiveOnThisThread }
+                for i in range {
+                    BLAS.gemm(transposeA: false, transposeB: false, m: 1, n: 1, k: 1,
+                              a: a.data, lda: 1, b: b.data, ldb: 1, beta: 0, c: products.data + i, ldc: 1)
+                    flags[i] = SubnormalFlush.isActiveOnThisThread
+                }
             }
         }
         XCTAssertEqual(active, [Bool](repeating: true, count: chunks))
+        XCTAssertEqual(products.values, [Float](repeating: 0, count: chunks), "a chunk computed with subnormals")
     }
 
     private static var isX86_64: Bool {

@@ -169,17 +169,15 @@ extension AttentionShape {
         let group = heads / kvHeads, square = length * length
         let transposedCount = usesCausalProducts ? headDim * length : 0
         let count = (probabilities ? square : 0) + (scoreGrads ? square : 0) + transposedCount
-        BLAS.withSingleThread {
-            Parallel.forEachChunk(units, grain: 1) { range in
-                let storage = TensorStorage(count: count, zeroed: false)
-                defer { withExtendedLifetime(storage) {} }                     // used through its pointer only
-                let scratch = UnitScratch(probabilities: probabilities ? storage.pointer : nil,
-                                          scoreGrads: scoreGrads ? storage.pointer + count - transposedCount - square : nil,
-                                          transposed: usesCausalProducts ? storage.pointer + count - transposedCount : nil)
-                for unit in range {
-                    let first = (unit / kvHeads) * heads + (unit % kvHeads) * group
-                    body(unit, first..<(first + group), scratch)
-                }
+        Parallel.forEachChunk(units, grain: 1) { range in
+            let storage = TensorStorage(count: count, zeroed: false)
+            defer { withExtendedLifetime(storage) {} }                     // used through its pointer only
+            let scratch = UnitScratch(probabilities: probabilities ? storage.pointer : nil,
+                                      scoreGrads: scoreGrads ? storage.pointer + count - transposedCount - square : nil,
+                                      transposed: usesCausalProducts ? storage.pointer + count - transposedCount : nil)
+            for unit in range {
+                let first = (unit / kvHeads) * heads + (unit % kvHeads) * group
+                body(unit, first..<(first + group), scratch)
             }
         }
     }

@@ -131,16 +131,14 @@ public final class Trainer {
     func together(_ error: Error) -> Error { distributed == nil ? error : EveryProcessStop(error: error) }
 
     static func applyThreads(_ threads: Int) {
-        let count = threads > 0 ? threads : System.coreCount
-        BLAS.threadCount = count
-        Parallel.threadCount = count
+        Parallel.threadCount = threads > 0 ? threads : System.coreCount
     }
 
     /// The one-line header, then `lines` (the resume line, warnings), each printed and written to
     /// `run.txt` before the system report.
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
-        let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), \(report.blasThreads) threads, "
+        let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), \(report.kernelThreads) threads, "
             + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
