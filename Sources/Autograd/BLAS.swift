@@ -30,6 +30,34 @@ public enum BLAS {
         if m == 0 || n == 0 { return }
         _ = singleThreaded
         if beta == 0 { zero(c, rows: m, columns: n, stride: ldc) }
+        if m == 1 && n >= 2 * rowColumnBlock {
+            // A generation step's one-row product: fixed blocks of columns over the cores.
+            let blocks = (n + rowColumnBlock - 1) / rowColumnBlock
+            Parallel.forEachChunk(blocks, grain: 1) { range in
+                for block in range {
+                    let first = block * rowColumnBlock, width = min(rowColumnBlock, n - first)
+                    product(transposeA: transposeA, transposeB: transposeB, m: 1, n: width, k: k, alpha: alpha,
+                            a: a, lda: lda, b: transposeB ? b + first * ldb : b + first, ldb: ldb,
+                            beta: beta, c: c + first, ldc: ldc)
+                }
+            }
+            return
+        }
+        product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// Columns of C per OpenBLAS call when a one-row product is spread over cores: fixed, so the
+    /// split, and the result's bits, never depend on the thread count.
+    static let rowColumnBlock = 256
+
+    /// One OpenBLAS call (C already zeroed when `beta` is 0).
+    @inline(__always)
+    private static func product(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,
@@ -83,6 +111,15 @@ public enum BLAS {
 
     /// Set once, before the first product: OpenBLAS computes on the calling thread only.
     private static let singleThreaded: Void = openblas_set_num_threads(1)
+
+    /// Runs `body` with OpenBLAS splitting each product over `threads` threads, then back on one:
+    /// for `SgemmBenchmark`'s yardstick only (results then depend on the thread count).
+    static func withOpenBLASThreads(_ threads: Int, _ body: () -> Void) {
+        _ = singleThreaded
+        openblas_set_num_threads(Int32(threads))
+        body()
+        openblas_set_num_threads(1)
+    }
 
     /// Threads OpenBLAS uses inside one `gemm` call: 1 once a product has run.
     public static var threadCount: Int {

@@ -2,31 +2,44 @@ import Foundation
 
 /// Measures `BLAS.gemm` throughput: the yardstick that MFU figures and `qklab info` report against.
 public enum SgemmBenchmark {
-    /// GFLOP/s of square `size × size` sgemm calls (2·size³ flops each) run on every kernel thread
-    /// at once (`Parallel.threadCount`, each thread its own product, as batch shards run), repeated
-    /// for about `seconds` after one warm-up round: the machine's peak for QKLab's products.
+    /// GFLOP/s of square `size × size` sgemm calls (2·size³ flops each) using every kernel thread
+    /// (`Parallel.threadCount`), repeated for about `seconds` each way after one warm-up round;
+    /// the better of two ways: one product split by OpenBLAS's own threads (the yardstick of
+    /// earlier versions; QKLab itself never splits a product that way, see `BLAS`), and one
+    /// product per thread at once, as batch shards run them.
     public static func measure(size: Int, seconds: Double) -> Double {
         var random = SeededRandom(seed: 1)
         let a = Tensor(normal: [size, size], std: 1, random: &random)
         let b = Tensor(normal: [size, size], std: 1, random: &random)
         let threads = Parallel.threadCount
         let outputs = (0..<threads).map { _ in Tensor(zeros: [size, size]) }   // [size, size] per thread
-        func multiplyOnEveryThread() {
+        func multiply(into c: Tensor) {
+            BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                      a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: c.data, ldc: size)
+        }
+        var splitByOpenBLAS = 0.0
+        BLAS.withOpenBLASThreads(threads) {
+            splitByOpenBLAS = rate(products: 1, size: size, seconds: seconds) { multiply(into: outputs[0]) }
+        }
+        let onePerThread = rate(products: threads, size: size, seconds: seconds) {
             Parallel.forEachChunk(threads, grain: 1) { range in
-                for thread in range {
-                    BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
-                              a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: outputs[thread].data, ldc: size)
-                }
+                for thread in range { multiply(into: outputs[thread]) }
             }
         }
-        multiplyOnEveryThread()
+        return max(splitByOpenBLAS, onePerThread)
+    }
+
+    /// GFLOP/s of `round`, which computes `products` size³ products, run for about `seconds`
+    /// after one warm-up call.
+    private static func rate(products: Int, size: Int, seconds: Double, _ round: () -> Void) -> Double {
+        round()
         let start = Date()
         var rounds = 0
         repeat {
-            multiplyOnEveryThread()
+            round()
             rounds += 1
         } while Date().timeIntervalSince(start) < seconds
         let elapsed = Date().timeIntervalSince(start)
-        return 2 * pow(Double(size), 3) * Double(threads * rounds) / elapsed / 1e9
+        return 2 * pow(Double(size), 3) * Double(products * rounds) / elapsed / 1e9
     }
 }

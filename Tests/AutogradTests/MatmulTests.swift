@@ -30,9 +30,10 @@ final class MatmulTests: XCTestCase {
         }
     }
 
-    /// One-row products (a generation step's) against the naive loop: all four transpose cases, a
-    /// strided column as op(A), beta = 1 and beta = 0 over a C full of NaN (which must not leak
-    /// through).
+    /// One-row products (a generation step's, spread over cores in blocks of columns) against the
+    /// naive loop: all four transpose cases, a strided column as op(A), beta = 1 and beta = 0 over
+    /// a C full of NaN (which must not leak through); and bit for bit the same on one kernel
+    /// thread as on several.
     func testOneRowGemmMatchesReference() {
         let (n, k) = (513, 257)
         for transposeA in [false, true] {
@@ -47,6 +48,13 @@ final class MatmulTests: XCTestCase {
                     BLAS.referenceGemm(transposeA: transposeA, transposeB: transposeB, m: 1, n: n, k: k, alpha: 0.5,
                                        a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: beta, c: reference.data, ldc: n)
                     assertClose(fast.values, reference.values, tolerance: 1e-4)
+                    let threads = Parallel.threadCount
+                    defer { Parallel.threadCount = threads }
+                    Parallel.threadCount = 1
+                    let oneThread = beta == 0 ? Tensor(filling: .nan, shape: [1, n]) : randomTensor([1, n], seed: 3)
+                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: 1, n: n, k: k, alpha: 0.5,
+                              a: a.data, lda: a.shape[1], b: b.data, ldb: b.shape[1], beta: beta, c: oneThread.data, ldc: n)
+                    XCTAssertEqual(oneThread.values, fast.values, "one kernel thread against \(threads)")
                 }
             }
         }
