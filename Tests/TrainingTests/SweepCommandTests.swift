@@ -6,19 +6,13 @@ extension CommandLineTests {
     /// stand-in trainer): every point trains in its folder beside the sweep's own files
     /// (`point.toml`, `train.log`), the summary is written, and a rerun finds every point finished.
     func testSweepTrainsEveryPointAndARerunReusesThem() throws {
-        let repository = Self.repository.path
-        let sweep = scratch.appendingPathComponent("tiny.toml")
-        try """
-        base = "\(repository)/configs/smoke.toml"
-        out = "\(scratch.path)/out"
-        [set]
-        "data.path" = "\(repository)/data/smoke.txt"
+        let sweep = try smokeSweep("tiny.toml", """
         "train.max_steps" = 4
         "train.eval_interval" = 2
         [grid]
         "optim.lr" = [1e-3, 1e-2]
         "model.qk_norm" = ["off", "head"]
-        """.write(to: sweep, atomically: true, encoding: .utf8)
+        """)
         let first = try qklab(["sweep", sweep.path, "--jobs", "2"])
         XCTAssertEqual(first.status, 0, first.output + first.error)
         for point in ["lr=0.001,qk_norm=off", "lr=0.01,qk_norm=head"] {
@@ -39,18 +33,12 @@ extension CommandLineTests {
     /// SIGTERM to the running ones (each saves a checkpoint and ends) and waits for them, then exits
     /// 143 with one line; no trainer is left running on its own.
     func testSigtermStopsTheSweepAndItsRunningTrainers() throws {
-        let repository = Self.repository.path
-        let sweep = scratch.appendingPathComponent("long.toml")
-        try """
-        base = "\(repository)/configs/smoke.toml"
-        out = "\(scratch.path)/out"
-        [set]
-        "data.path" = "\(repository)/data/smoke.txt"
+        let sweep = try smokeSweep("long.toml", """
         "train.max_steps" = 1000000
         "train.log_interval" = 1
         [grid]
         "optim.lr" = [1e-3, 2e-3, 3e-3]
-        """.write(to: sweep, atomically: true, encoding: .utf8)
+        """)
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = ["sweep", sweep.path, "--jobs", "2"]
@@ -81,6 +69,20 @@ extension CommandLineTests {
             XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("failed").path), "a stopped point is not a failure")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out/points/lr=0.003").path), "no point starts after the signal")
+    }
+
+    /// Writes a sweep file `name` in the scratch folder: the smoke config and corpus, `out` in the
+    /// scratch folder, then `rest` (more `[set]` keys and the `[grid]`).
+    func smokeSweep(_ name: String, _ rest: String) throws -> URL {
+        let repository = Self.repository.path, sweep = scratch.appendingPathComponent(name)
+        try """
+        base = "\(repository)/configs/smoke.toml"
+        out = "\(scratch.path)/out"
+        [set]
+        "data.path" = "\(repository)/data/smoke.txt"
+        \(rest)
+        """.write(to: sweep, atomically: true, encoding: .utf8)
+        return sweep
     }
 
     /// `--jobs` outside 1…256 is one line with the reason, before anything is read or written.
