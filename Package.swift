@@ -4,9 +4,10 @@
 //
 //   COpenBLAS → Autograd → Transformer ─┐
 //                                       ├→ Training → HuggingFace ─┐
-//   Formats ────────────────────────────┘                          ├→ qklab, qklab-bench
-//   Formats ────────────────────────────→ Study ────────────────────┘
-//   CMPI ┄┄(trait MPI)┄┄→ Multiprocess ────────────────────────────→ qklab, qklab-mpi-check
+//   Formats ────────────────────────────┘                          ├→ qklab
+//   Formats ───────────────────────────→ Study ────────────────────┘
+//   Formats, Training ───────────────────────────────────────────────→ qklab-bench
+//   CMPI ┄┄(trait MPI)┄┄→ Multiprocess ───────────────────────────────→ qklab, qklab-mpi-check
 //
 //   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS)
 //   Transformer  the model of model.md, batch shards

@@ -16,8 +16,8 @@ import Autograd
 /// the shard count and nothing else — not on the thread count or on scheduling (a training run
 /// stores its count as `train.shards`); with one shard they are bit-identical to `model.loss` +
 /// `backward()`. (Inside a shard, QKLab's kernels split work only into independent rows, and
-/// OpenBLAS splits a product into blocks of its output, so threads change no bit: the tests
-/// train on 1, 2 and 3 threads.)
+/// OpenBLAS computes each product on the calling thread (`BLAS`), so threads change no bit: the
+/// tests train on 1, 2 and 3 threads.)
 ///
 /// Under `mpirun`, a process runs only its `localShards` and hands their gradients out one by one
 /// (`localLossesAndGradients`); the trainer gathers every shard's gradients and adds them in the

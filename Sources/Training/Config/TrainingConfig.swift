@@ -122,8 +122,8 @@ public struct TrainConfig: Equatable, Sendable {
     public var maxSteps = 2000
     /// Seed of the batch sampler (the model's initialisation has its own, `model.seed`).
     public var seed: UInt64 = 1337
-    /// Threads for BLAS and QKLab's kernels (0 = all cores). They decide only where the batch
-    /// shards run, never the numbers.
+    /// Threads for QKLab's shards and kernels (0 = all cores; OpenBLAS always computes on its
+    /// caller's thread). They decide only where the batch shards run, never the numbers.
     public var threads = 0
     /// Shards each step's batch is split into by rows (interface.md, "Determinism and batch
     /// shards"): a property of the run that decides its numbers, fixed for its life. nil (the
