@@ -48,7 +48,7 @@ public final class BufferPool: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         for (count, list) in free {
-            for buffer in list.buffers { buffer.deallocate() }
+            for buffer in list.buffers { buffer.deallocate() }   // free(), as posix_memalign needs
             Self.count(bytes: -byteCount(count) * list.buffers.count, newAllocation: false)
         }
         free = [:]
@@ -60,8 +60,21 @@ public final class BufferPool: @unchecked Sendable {
         lock.unlock()
         if let reused { return reused }
         Self.count(bytes: byteCount(count), newAllocation: true)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: byteCount(count), alignment: 64)
+        var raw: UnsafeMutableRawPointer?
+        let status = posix_memalign(&raw, 64, byteCount(count))
+        guard status == 0, let raw else { Self.outOfMemory(bytes: byteCount(count), status: status) }
         return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    /// Ends the process with one line when the system refuses a tensor's memory (the Swift
+    /// runtime would abort with a backtrace). No caller could go on without the tensor, and
+    /// the run's files stay as they were at its last checkpoint.
+    private static func outOfMemory(bytes: Int, status: Int32) -> Never {
+        let gigabytes = String(format: "%.2f", Double(bytes) / 1e9)
+        let line = "qklab: out of memory: cannot allocate \(gigabytes) GB (\(bytes) bytes) for a tensor "
+            + "(\(String(cString: strerror(status)))); a smaller model, batch_size or block_size needs less\n"
+        FileHandle.standardError.write(Data(line.utf8))
+        exit(1)
     }
 
     func give(_ buffer: UnsafeMutablePointer<Float>, count: Int) {

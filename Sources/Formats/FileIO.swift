@@ -15,6 +15,9 @@ public struct FileError: Error, CustomStringConvertible {
         self.code = code
         description = "cannot \(action) \(path): \(String(cString: strerror(code)))"
     }
+
+    /// The operating system's reason alone ("No such file or directory").
+    public var reason: String { String(cString: strerror(code)) }
 }
 
 public enum FileIO {
@@ -24,6 +27,12 @@ public enum FileIO {
         guard fd >= 0 else { throw FileError("read", url.path) }
         defer { close(fd) }
         return try read(descriptor: fd, path: url.path)
+    }
+
+    /// The file at `url` as text: nil when it is not UTF-8; throws `FileError` (the OS reason,
+    /// e.g. "Is a directory") when it cannot be read.
+    public static func readText(_ url: URL) throws -> String? {
+        String(data: try read(url), encoding: .utf8)
     }
 
     /// Everything from `fd`'s position to its end; `path` names it in errors.

@@ -24,6 +24,41 @@ public struct RunFolder {
     public var checkpoints: URL { url.appendingPathComponent("checkpoints") }
     public var latest: URL { checkpoints.appendingPathComponent("latest") }
     public var lock: URL { url.appendingPathComponent("lock") }
+
+    /// The text of a run's lock file: the owner's pid, then a line that marks the file as QKLab's.
+    public static func lockText(pid: Int32) -> String { "\(pid)\n\(lockMark)\n" }
+    static let lockMark = "qklab run lock"
+
+    /// The pid a lock file names, if `text` is a QKLab lock (that of `lockText`, or the bare pid
+    /// that versions before the mark wrote); nil for anything else.
+    public static func lockOwner(_ text: String, acceptingBarePid: Bool = true) -> Int32? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let pid = lines.first.flatMap({ Int32($0) }) else { return nil }
+        if lines.count >= 2, lines[1] == lockMark { return pid }
+        return acceptingBarePid && lines.dropFirst().allSatisfy(\.isEmpty) ? pid : nil
+    }
+
+    /// The pid of the process that holds the folder's lock, when that process is alive.
+    public func liveLockOwner() -> Int32? {
+        guard let text = try? String(contentsOf: lock, encoding: .utf8), let pid = Self.lockOwner(text), pid > 0 else { return nil }
+        return Self.isAlive(pid) ? pid : nil
+    }
+
+    /// Whether process `pid` exists and is not a zombie (a killed process whose parent died
+    /// lingers as one until reaped, and holds nothing).
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return !stat[close...].hasPrefix(") Z")
+    }
+
+    /// Whether the folder's `lock` is a marked QKLab lock (a run killed before it wrote anything
+    /// else leaves only that: the folder is QKLab's and the lock is taken over if stale).
+    var holdsMarkedLock: Bool {
+        guard let text = try? String(contentsOf: lock, encoding: .utf8) else { return false }
+        return Self.lockOwner(text, acceptingBarePid: false) != nil
+    }
     public var nonFiniteReport: URL { url.appendingPathComponent("nonfinite.json") }
 
     /// Folder of the checkpoint written after step `step`.
@@ -83,8 +118,8 @@ public struct RunFolder {
     }
 
     /// Creates the folder of a new run, or throws (one line) when a new run may not be written
-    /// there. QKLab writes a new run only into a new or empty folder (or a sweep point's folder
-    /// holding only the sweep's own files): it refuses a folder that already holds a run, and never
+    /// there. QKLab writes a new run only into a new or empty folder (or one holding only QKLab's
+    /// own files: a sweep point's, or the lock of a run killed at its start): it refuses a folder that already holds a run, and never
     /// writes into a folder of someone's own files, whose `config.toml` it would replace.
     public func createForNewRun() throws {
         var isDirectory: ObjCBool = false
@@ -99,12 +134,23 @@ public struct RunFolder {
                 throw RunError("run folder \(url.path) already holds a run; \(advice)")
             }
             let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
-            let sweepFiles = Set([sweepLog, sweepPointConfig, sweepFailure].map(\.lastPathComponent))
-            if !names.allSatisfy(sweepFiles.contains) {
+            var ownFiles = Set([sweepLog, sweepPointConfig, sweepFailure].map(\.lastPathComponent))
+            if holdsMarkedLock { ownFiles.insert(lock.lastPathComponent) }   // `RunLock` then refuses it if live
+            if !names.allSatisfy(ownFiles.contains) {
                 throw RunError("run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir")
             }
         }
         try FileIO.createDirectory(url)
+    }
+
+    /// Why the folder cannot be read as a run, for messages: a file where the folder should be,
+    /// or no complete checkpoint (and what it holds instead).
+    public func noCheckpointReason() -> String {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return "it is a file, not a run folder"
+        }
+        return "it has no complete checkpoint (it holds: \(contentsSummary()))"
     }
 
     /// What the folder holds, for messages ("metrics.jsonl, checkpoints/ (empty)").

@@ -165,6 +165,17 @@ final class CommandLineTests: ScratchTestCase {
                         ["qklab: cannot write", "\(limited)/", "File too large"], shell: "ulimit -f 50; exec")
         let metrics = try Data(contentsOf: URL(fileURLWithPath: limited).appendingPathComponent("metrics.jsonl"))
         XCTAssertEqual(metrics.last, 0x0A, "no torn line")
+        // Memory the system refuses (a 3 GB address space, a model of 1.4e9 parameters): one line,
+        // not the runtime's backtrace; the lock it leaves is taken over by the next run there.
+        let big = scratch.appendingPathComponent("big").path
+        let smallModel = ["--set", "model.d_model=32", "--set", "model.n_layer=1", "--set", "model.n_head=1"]
+        let bigModel = ["--set", "model.d_model=4096", "--set", "model.n_layer=7", "--set", "model.n_head=32"]
+        let trainInBig = ["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", big,
+                          "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+                          "--set", "train.max_steps=2", "--set", "train.eval_interval=0"]
+        try assertFails(trainInBig + bigModel, ["qklab: out of memory: cannot allocate", "Cannot allocate memory"], shell: "ulimit -v 3000000; exec")
+        let retried = try qklab(trainInBig + smallModel)
+        XCTAssertEqual(retried.status, 0, retried.error)
         // Output that cannot be written is a failure, not an empty success.
         try assertFails(["sample", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")
         try assertFails(["eval", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")

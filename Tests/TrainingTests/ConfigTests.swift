@@ -88,6 +88,22 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(errorMessage("[model]\nd_model = = 3\n")!.hasPrefix("test.toml:2: "))
         XCTAssertEqual(errorMessage("[model]\nn_head = 6\n"), "[model] n_head (6) must divide d_model (128) when head_dim is not set")
         XCTAssertEqual(errorMessage("[optim]\nlr = 1e-3\nmin_lr = 1e-2\n"), "[optim] min_lr (0.01) must not exceed lr (0.001)")
+        for name in ["../../escape", "a/b", "..", "."] {
+            XCTAssertEqual(errorMessage("[run]\nname = \"\(name)\"\n"),
+                           "[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name")
+        }
+        XCTAssertNil(errorMessage("[run]\nname = \"my run.v2\"\n"))
+        // Read from a file, a check of several keys names the file (and the --set that took part).
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-cross-\(getpid()).toml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        XCTAssertNoThrow(try "[model]\nn_head = 6\nrope_fraction = 2.0\n".write(to: file, atomically: true, encoding: .utf8))
+        func loadError(_ overrides: [String]) -> String {
+            do { _ = try ConfigLoader.load(file, overrides: overrides) } catch { return "\(error)" }
+            return "accepted"
+        }
+        XCTAssertEqual(loadError(["model.rope_fraction=1"]), "\(file.path) with --set model.rope_fraction=1: [model] n_head (6) must divide d_model (128) when head_dim is not set")
+        XCTAssertEqual(loadError(["model.n_head=4"]), "\(file.path) with --set model.n_head=4: [model] rope_fraction must be in (0, 1] (got 2.0)")
+        XCTAssertEqual(loadError(["model.n_head=4", "model.rope_fraction=0.5"]), "accepted")
     }
 
     func testOverrides() throws {
@@ -124,9 +140,13 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(reread.run, config.run)
     }
 
-    func testMissingConfigFile() {
+    /// A config that cannot be read: the path and the operating system's reason.
+    func testUnreadableConfigFile() {
         XCTAssertThrowsError(try ConfigLoader.load(URL(fileURLWithPath: "/nonexistent/x.toml"))) { error in
-            XCTAssertEqual("\(error)", "cannot read config /nonexistent/x.toml: no such file")
+            XCTAssertEqual("\(error)", "cannot read config /nonexistent/x.toml: No such file or directory")
+        }
+        XCTAssertThrowsError(try ConfigLoader.load(URL(fileURLWithPath: "/tmp"))) { error in
+            XCTAssertEqual("\(error)", "cannot read config /tmp: Is a directory")
         }
     }
 }

@@ -129,9 +129,9 @@ final class ResumeRulesTests: SmokeRunTestCase {
     func testNonsenseSchedules() throws {
         let smoke = Self.repository.appendingPathComponent("configs/smoke.toml")
         let decay = "[optim] decay_steps (10) must be greater than warmup_steps (10): the cosine would have no step and the rate would drop from lr to min_lr at once"
-        XCTAssertEqual(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.decay_steps=10"]) }, decay)
-        XCTAssertTrue(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.decay_steps=5"]) }.hasPrefix("[optim] decay_steps (5) must be greater"))
-        XCTAssertEqual(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.min_lr=0.01"]) }, "[optim] min_lr (0.01) must not exceed lr (0.003)")
+        XCTAssertEqual(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.decay_steps=10"]) }, "\(smoke.path) with --set optim.decay_steps=10: \(decay)")
+        XCTAssertTrue(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.decay_steps=5"]) }.hasPrefix("\(smoke.path) with --set optim.decay_steps=5: [optim] decay_steps (5) must be greater"))
+        XCTAssertEqual(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.min_lr=0.01"]) }, "\(smoke.path) with --set optim.min_lr=0.01: [optim] min_lr (0.01) must not exceed lr (0.003)")
         XCTAssertNoThrow(try ConfigLoader.load(smoke, overrides: ["optim.decay_steps=5", "optim.warmup_steps=0"]))
         var config = try smokeConfig()
         config.optim.decaySteps = 3

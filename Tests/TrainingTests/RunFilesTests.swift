@@ -262,6 +262,23 @@ final class RunFilesTests: ScratchTestCase {
         XCTAssertThrowsError(try Self.train(in: empty, ["train.max_steps=2"])) { XCTAssertTrue("\($0)".contains("already holds a run; it has no checkpoint"), "\($0)") }
     }
 
+    /// A run killed before it wrote anything but its lock leaves a folder of QKLab's own: a new
+    /// run there takes the stale lock over, and a live owner still keeps it.
+    func testNewRunTakesOverTheLockOfARunKilledAtItsStart() throws {
+        let folder = scratch.appendingPathComponent("killed")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let lock = RunFolder(folder).lock
+        try RunFolder.lockText(pid: 1).write(to: lock, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Self.train(in: folder, ["train.max_steps=2"])) { XCTAssertTrue("\($0)".contains("in use by process 1"), "\($0)") }
+        try RunFolder.lockText(pid: 999_999_999).write(to: lock, atomically: true, encoding: .utf8)
+        XCTAssertTrue(try Self.train(in: folder, ["train.max_steps=2", "train.eval_interval=0"]).holdsRun)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: lock.path), "released after the run")
+        XCTAssertEqual(RunFolder.lockOwner(RunFolder.lockText(pid: 42)), 42)
+        XCTAssertEqual(RunFolder.lockOwner("42\n"), 42, "the bare pid of earlier versions")
+        XCTAssertNil(RunFolder.lockOwner("42\n", acceptingBarePid: false))
+        XCTAssertNil(RunFolder.lockOwner("my lock\n"))
+    }
+
     // MARK: - TensorBoard after a resume (issue 20, item 9)
 
     /// Each step's TensorBoard scalars, over all event files in name order.

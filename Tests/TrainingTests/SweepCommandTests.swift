@@ -13,6 +13,10 @@ extension CommandLineTests {
         "optim.lr" = [1e-3, 1e-2]
         "model.qk_norm" = ["off", "head"]
         """)
+        // Nothing to summarise yet: one line, and nothing written that would keep the sweep out.
+        try assertFails(["sweep", sweep.path, "--summary-only"],
+                        ["qklab: sweep output \(scratch.path)/out has no points yet", "without --summary-only first"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path))
         let first = try qklab(["sweep", sweep.path, "--jobs", "2"])
         XCTAssertEqual(first.status, 0, first.output + first.error)
         for point in ["lr=0.001,qk_norm=off", "lr=0.01,qk_norm=head"] {
@@ -83,6 +87,16 @@ extension CommandLineTests {
         \(rest)
         """.write(to: sweep, atomically: true, encoding: .utf8)
         return sweep
+    }
+
+    /// A sweep file that cannot be read, and a run folder that is a file: one line with the reason.
+    func testUnreadableSweepFileAndRunFolder() throws {
+        try assertFails(["sweep", "missing.toml"], ["qklab: cannot read sweep file \(scratch.path)/missing.toml: No such file or directory"])
+        try assertFails(["sweep", scratch.path], ["qklab: cannot read sweep file \(scratch.path): Is a directory"])
+        let file = scratch.appendingPathComponent("afile")
+        try Data("x\n".utf8).write(to: file)
+        try assertFails(["train", "--resume", file.path], ["qklab: cannot resume \(file.path): it is a file, not a run folder"])
+        try assertFails(["sample", file.path], ["qklab: \(file.path): it is a file, not a run folder"])
     }
 
     /// `--jobs` outside 1…256 is one line with the reason, before anything is read or written.

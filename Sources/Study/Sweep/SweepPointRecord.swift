@@ -81,7 +81,7 @@ public struct SweepPointRecord {
         let lastStep = [history?.lastStep, checkpointStep].compactMap { $0 }.max()
         let differences = recordedConfig().map { Self.differences(recorded: $0, planned: planned, defaults: defaults) } ?? []
         if !differences.isEmpty { return lastStep == nil ? .notStarted : .configChanged(differences: differences) }
-        if let pid = livePID() { return .running(pid: pid) }
+        if let pid = folder.liveLockOwner() { return .running(pid: pid) }
         if let checkpointStep, checkpointStep == planned.integer("train.max_steps") { return .finished }
         if let history, let step = Self.divergedStep(history) { return .diverged(step: step) }
         if let reason = recordedFailure() {
@@ -152,18 +152,6 @@ public struct SweepPointRecord {
         guard let data = FileManager.default.contents(atPath: log.path), let text = String(data: data.suffix(4096), encoding: .utf8) else { return nil }
         return text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
-    }
-
-    /// The pid in the folder's `lock` when that process is alive (not a zombie).
-    func livePID() -> Int32? {
-        guard let text = try? String(contentsOf: folder.lock, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else { return nil }
-        guard kill(pid, 0) == 0 || errno == EPERM else { return nil }
-        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
-           stat[close...].hasPrefix(") Z") {
-            return nil
-        }
-        return pid
     }
 
     /// The step of a `checkpoints/step-NNNNNN` folder.

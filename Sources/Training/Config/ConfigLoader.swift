@@ -8,16 +8,20 @@ import Transformer
 public enum ConfigLoader {
     /// Reads `url`, applies `overrides` in order, and validates the result.
     public static func load(_ url: URL, overrides: [String] = []) throws -> TrainingConfig {
-        let text: String
-        do {
-            text = try String(contentsOf: url, encoding: .utf8)
-        } catch {
-            throw ConfigError("cannot read config \(url.path): \(FileManager.default.fileExists(atPath: url.path) ? "not UTF-8 text" : "no such file")")
+        let read: String?
+        do { read = try FileIO.readText(url) } catch let error as FileError {
+            throw ConfigError("cannot read config \(url.path): \(error.reason)")
         }
+        guard let text = read else { throw ConfigError("cannot read config \(url.path): not UTF-8 text") }
         var config = try parse(text, source: url.path)
         for override in overrides { try apply(override: override, to: &config) }
-        try validate(config)
-        try checkSchedule(config)
+        do {
+            try validate(config)
+            try checkSchedule(config)
+        } catch let error as ConfigError {   // a check of several keys: the file (and --set) it came from
+            let sets = overrides.map { " --set \($0)" }.joined()
+            throw ConfigError("\(url.path)\(sets.isEmpty ? "" : " with\(sets)"): \(error)")
+        }
         return config
     }
 
@@ -81,6 +85,10 @@ public enum ConfigLoader {
         let scores = Double(config.train.batchSize) * Double(config.model.nHead) * pow(Double(config.model.blockSize), 2)
         if scores > Double(1 << 31) {
             throw ConfigError("[train] batch_size × n_head × block_size² = \(Int(scores)) attention scores per layer, more than QKLab's limit of 2^31")
+        }
+        let name = config.run.name
+        if name.contains("/") || name == "." || name == ".." {
+            throw ConfigError("[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name")
         }
         if let minLR = config.optim.minLR, minLR > config.optim.lr {
             throw ConfigError("[optim] min_lr (\(shortNumber(minLR, beside: config.optim.lr))) must not exceed lr (\(shortNumber(config.optim.lr, beside: minLR)))")

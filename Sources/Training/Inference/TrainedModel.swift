@@ -38,7 +38,7 @@ public struct TrainedModel {
             }
         }
         if let vanished { throw vanished }
-        throw RunError("\(path) has no complete checkpoint (it holds: \(run.contentsSummary()))")
+        throw RunError("\(path): \(run.noCheckpointReason())")
     }
 
     /// Reads `checkpoint`'s state and weights from one consistent set of checked files.

@@ -14,7 +14,7 @@ public final class RunLock {
             let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             guard fd >= 0 || errno == EEXIST else { throw FileError("create lock file", url.path) }
             if fd >= 0 {
-                let text = "\(pid)\n"
+                let text = RunFolder.lockText(pid: pid)
                 let written = text.withCString { write(fd, $0, strlen($0)) }
                 let failure = errno
                 close(fd)
@@ -24,22 +24,13 @@ public final class RunLock {
                 }
                 return
             }
-            let owner = (try? String(contentsOf: url, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            if let owner, owner != pid, Self.isAlive(owner) {
+            let owner = (try? String(contentsOf: url, encoding: .utf8)).flatMap { RunFolder.lockOwner($0) }
+            if let owner, owner != pid, RunFolder.isAlive(owner) {
                 throw RunError("run folder \(folder.url.path) is in use by process \(owner) (lock file \(url.path)); wait for it or stop it")
             }
             try? FileManager.default.removeItem(at: url)   // stale: its process is gone
         }
         throw RunError("cannot create lock file \(url.path)")
-    }
-
-    /// Whether process `pid` exists and is not a zombie (a killed process whose parent died
-    /// lingers as one until reaped, and holds nothing).
-    static func isAlive(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
-        return !stat[close...].hasPrefix(") Z")
     }
 
     /// Gives the folder back.

@@ -79,7 +79,7 @@ public final class Trainer {
     /// writes the run folder.
     public init(resuming folder: RunFolder, overrides: [String] = [], job: TrainingJob? = nil) throws {
         guard let checkpoint = folder.latestCheckpoint() else {
-            throw RunError("cannot resume \(folder.url.path): it has no complete checkpoint (it holds: \(folder.contentsSummary()))")
+            throw RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
         }
         let writes = job.map { $0.rank == 0 } ?? true
         lock = writes ? try RunLock(folder: folder) : nil
