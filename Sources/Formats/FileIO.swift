@@ -175,12 +175,28 @@ public func syncDirectory(_ url: URL) {
     }
 }
 
+/// What JSON holds a value of `type`, for messages ("a JSON object").
+func jsonKind(_ type: Any.Type) -> String {
+    let name = String(describing: type)
+    if name.hasPrefix("Dictionary") { return "a JSON object" }
+    if name.hasPrefix("Array") { return "a JSON array" }
+    if name.hasPrefix("String") { return "a string" }
+    if name.hasPrefix("Bool") { return "true or false" }
+    if ["Int", "UInt", "Double", "Float"].contains(where: name.hasPrefix) { return "a number" }
+    return "a \(name)"
+}
+
 /// An error as one line. QKLab's own errors are their description; a Foundation file error
 /// becomes "PATH: OS reason" (never the `Error Domain=… UserInfo={…}` dump).
 public func describe(_ error: Error) -> String {
     if let decoding = error as? DecodingError {
         switch decoding {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
+        case .keyNotFound(let key, let context):
+            return "missing key '\((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))'"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return "\(path.isEmpty ? "the file" : "'\(path)'") must be \(jsonKind(type))"
+        case .dataCorrupted(let context):
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             let detail = context.debugDescription.hasPrefix("The given data was not valid JSON") ? "not valid JSON" : context.debugDescription
             return ((path.isEmpty ? "" : "\(path): ") + detail).replacingOccurrences(of: "\n", with: " ")

@@ -13,9 +13,22 @@ public enum TOMLDocument {
         do {
             return try TOMLTable(string: text)
         } catch let error as TOMLParseError {
+            let line = Int(error.source.begin.line)
             let message = error.description.unicodeScalars.map { $0.value < 0x20 ? $0.escaped(asASCII: true) : String($0) }.joined()
-            throw ConfigError("\(source):\(error.source.begin.line): \(message)")
+            let problem = message.contains("cannot redefine") ? redefinition(at: line, in: text) ?? message : message
+            throw ConfigError("\(source):\(line): \(problem)")
         }
+    }
+
+    /// toml++'s message for a key or table defined twice garbles the name ("cannot redefine
+    /// existing integer '"d_d_model" '"), so QKLab names it from the line itself.
+    static func redefinition(at line: Int, in text: String) -> String? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard line >= 1, line <= lines.count else { return nil }
+        let body = lines[line - 1].trimmingCharacters(in: .whitespaces)
+        let name = body.hasPrefix("[") ? String(body.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces)
+                                       : body.prefix { $0 != "=" }.trimmingCharacters(in: .whitespaces)
+        return name.isEmpty ? nil : "\(name) is defined twice (TOML allows one definition of each key and table)"
     }
 
     /// TOML allows no control characters but tab, line feed and the carriage return of CRLF.

@@ -86,6 +86,10 @@ final class ConfigTests: XCTestCase {
 
     func testSyntaxErrorsAndCrossKeyChecks() {
         XCTAssertTrue(errorMessage("[model]\nd_model = = 3\n")!.hasPrefix("test.toml:2: "))
+        XCTAssertEqual(errorMessage("[model]\n\"d_model\" = 32\n\"d_model\" = 64\n"),
+                       "test.toml:3: \"d_model\" is defined twice (TOML allows one definition of each key and table)")
+        XCTAssertEqual(errorMessage("[model]\nd_model = 32\n[model]  # again\n"),
+                       "test.toml:3: [model] is defined twice (TOML allows one definition of each key and table)")
         XCTAssertEqual(errorMessage("[model]\nn_head = 6\n"), "[model] n_head (6) must divide d_model (128) when head_dim is not set")
         XCTAssertEqual(errorMessage("[optim]\nlr = 1e-3\nmin_lr = 1e-2\n"), "[optim] min_lr (0.01) must not exceed lr (0.001)")
         for name in ["../../escape", "a/b", "..", "."] {

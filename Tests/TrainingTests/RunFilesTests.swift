@@ -113,6 +113,15 @@ final class RunFilesTests: ScratchTestCase {
         XCTAssertThrowsError(try TrainedModel(path: checkpoint.path)) {
             XCTAssertEqual("\($0)", "checkpoint \(checkpoint.path) has no manifest.json, though it was written with one: the checkpoint is damaged")
         }
+        // Resuming reads state.json first: the same one line, not also a note calling it an older checkpoint.
+        var notes: [String] = []
+        let savedNote = Checkpoint.note
+        Checkpoint.note = { notes.append($0) }
+        defer { Checkpoint.note = savedNote }
+        XCTAssertThrowsError(try Trainer(resuming: folder)) {
+            XCTAssertEqual("\($0)", "checkpoint \(checkpoint.path) has no manifest.json, though it was written with one: the checkpoint is damaged")
+        }
+        XCTAssertEqual(notes, [])
         try Data("{\"files\": 3}".utf8).write(to: manifestURL)
         XCTAssertThrowsError(try TrainedModel(path: checkpoint.path)) { self.assertOneLine($0, naming: manifestURL.path, ["is damaged"]) }
         try manifest.write(to: manifestURL)
@@ -141,6 +150,9 @@ final class RunFilesTests: ScratchTestCase {
             try damage.write(to: stateURL)
             XCTAssertThrowsError(try TrainedModel(path: checkpoint.path)) { self.assertOneLine($0, naming: stateURL.path, ["corrupt checkpoint state"]) }
         }
+        XCTAssertThrowsError(try TrainedModel(path: checkpoint.path)) { XCTAssertTrue("\($0)".hasSuffix("state.json: the file must be a JSON object"), "\($0)") }
+        try Data("{}".utf8).write(to: stateURL)
+        XCTAssertThrowsError(try TrainedModel(path: checkpoint.path)) { XCTAssertTrue("\($0)".contains("state.json: missing key '"), "\($0)") }
         // Byte flips and truncations of an older state.json: a valid result or one line, never a dump.
         let older = try XCTUnwrap(folder.completeCheckpoints().first)
         let olderState = older.appendingPathComponent("state.json")

@@ -30,8 +30,11 @@ extension CheckpointState {
     /// Checks what decoding cannot: consistent counts and a config that builds a model.
     func validate() throws {
         guard format == 1 else { throw RunError("format \(format) is not supported (expected 1)") }
-        guard step >= 0, optimizerSteps >= 0, optimizerSteps <= step, skippedSteps >= 0, elapsedSeconds >= 0 else {
+        guard step >= 0, optimizerSteps >= 0, optimizerSteps <= step, skippedSteps >= 0 else {
             throw RunError("inconsistent counters (step \(step), optimizer steps \(optimizerSteps), skipped \(skippedSteps))")
+        }
+        guard elapsedSeconds.isFinite, elapsedSeconds >= 0 else {
+            throw RunError("elapsedSeconds must be a finite number ≥ 0 (got \(elapsedSeconds))")
         }
         if let skippedInARow, skippedInARow < 0 || skippedInARow > skippedSteps {
             throw RunError("inconsistent counters (skipped \(skippedSteps), of them in a row \(skippedInARow))")

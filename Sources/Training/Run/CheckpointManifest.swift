@@ -111,8 +111,10 @@ public struct CheckpointFiles {
             throw CheckpointVanished(checkpoint: checkpoint)
         }
         guard let manifestData else {
-            if let model = contents["model.safetensors"], let metadata = try? SafeTensors.decode(model, source: "").metadata,
-               metadata[CheckpointManifest.metadataKey] != nil {
+            let marked = contents["model.safetensors"].map { model in
+                (try? SafeTensors.decode(model, source: ""))?.metadata[CheckpointManifest.metadataKey] != nil
+            } ?? modelHeaderIsMarked(in: folder)
+            if marked {
                 throw RunError("checkpoint \(checkpoint.path) has no \(CheckpointManifest.fileName), though it was written with one: the checkpoint is damaged")
             }
             return CheckpointFiles(checkpoint: checkpoint, contents: contents, verified: false)
@@ -128,6 +130,23 @@ public struct CheckpointFiles {
         }
         for name in names { try manifest.check(name, contents[name]!, in: checkpoint) }
         return CheckpointFiles(checkpoint: checkpoint, contents: contents, verified: true)
+    }
+
+    /// Whether the header of the folder's `model.safetensors` (read alone, not the tensors) carries
+    /// the mark of a checkpoint written with a manifest: for callers that read only state.json.
+    private static func modelHeaderIsMarked(in folder: Int32) -> Bool {
+        let fd = openat(folder, "model.safetensors", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var length: UInt64 = 0
+        guard pread(fd, &length, 8, 0) == 8 else { return false }
+        let count = Int(clamping: UInt64(littleEndian: length))
+        guard count > 0, count <= 100_000_000 else { return false }
+        var header = [UInt8](repeating: 0, count: count)
+        guard pread(fd, &header, count, 8) == count,
+              let json = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
+              let metadata = json["__metadata__"] as? [String: Any] else { return false }
+        return metadata[CheckpointManifest.metadataKey] != nil
     }
 
     /// The contents of `name` in the open folder; nil when absent and not `required`.
