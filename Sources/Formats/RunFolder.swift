@@ -89,6 +89,17 @@ public struct RunFolder {
         completeCheckpoints(checkpointNames())
     }
 
+    /// The `step-*` folders after `checkpoint` that lack some of `checkpointFiles`, each with the
+    /// files it lacks. Checkpoints appear complete (renamed into place), so these were damaged
+    /// afterwards, and a reader that falls back to an older checkpoint says so.
+    public func incompleteCheckpoints(after checkpoint: URL) -> [(folder: URL, missing: [String])] {
+        let names = checkpointNames()
+        guard let index = names.firstIndex(of: checkpoint.lastPathComponent) else { return [] }
+        return names[(index + 1)...].map { checkpoints.appendingPathComponent($0) }.map { folder in
+            (folder, Self.checkpointFiles.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) })
+        }.filter { !$0.missing.isEmpty }
+    }
+
     /// The `step-*` folders of `checkpoints/`, oldest step first.
     func checkpointNames() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []

@@ -29,9 +29,9 @@ struct Compare: ParsableCommand {
 
     /// `--metric` values as panels.
     func panels() throws -> [ChartPanel] {
-        try metric.flatMap { $0.split(separator: ",") }.map { name in
+        try metric.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { name in
             guard let panel = ChartPanel(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--metric \(name): expected one of \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError("--metric '\(name)': expected one of \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return panel
         }

@@ -28,10 +28,10 @@ struct Logits: ParsableCommand {
     }
 
     func parseIDs(_ list: String) throws -> [Int32] {
-        try list.split(separator: ",").map {
+        try list.split(separator: ",", omittingEmptySubsequences: false).map {
             let text = $0.trimmingCharacters(in: .whitespaces)
             guard let id = Int32(text) else {
-                let reason = Int(text) != nil ? "out of range" : "not an integer"
+                let reason = text.isEmpty ? "an empty item" : Int(text) != nil ? "out of range" : "not an integer"
                 throw RunError("--tokens: \"\(text)\" is not a token id (\(reason))")
             }
             return id

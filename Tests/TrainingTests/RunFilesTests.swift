@@ -122,6 +122,14 @@ final class RunFilesTests: ScratchTestCase {
             XCTAssertEqual("\($0)", "checkpoint \(checkpoint.path) has no manifest.json, though it was written with one: the checkpoint is damaged")
         }
         XCTAssertEqual(notes, [])
+        try manifest.write(to: manifestURL)
+        // A newer checkpoint that lost a file is passed over, and said to be.
+        let newer = RunFolder(folder.url).checkpoint(step: 99)
+        try FileManager.default.createDirectory(at: newer, withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: newer.appendingPathComponent("state.json"))
+        XCTAssertNoThrow(try TrainedModel(path: folder.url.path))
+        XCTAssertEqual(notes, ["checkpoint \(newer.path) is incomplete (no model.safetensors, optimizer.safetensors): using the older \(checkpoint.lastPathComponent)"])
+        try FileManager.default.removeItem(at: newer)
         try Data("{\"files\": 3}".utf8).write(to: manifestURL)
         XCTAssertThrowsError(try TrainedModel(path: checkpoint.path)) { self.assertOneLine($0, naming: manifestURL.path, ["is damaged"]) }
         try manifest.write(to: manifestURL)

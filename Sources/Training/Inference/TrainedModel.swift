@@ -32,6 +32,7 @@ public struct TrainedModel {
             guard let latest = run.latestCheckpoint() else { break }
             do {
                 (checkpoint, state, model) = try Self.load(latest)
+                Checkpoint.noteIncomplete(in: run, using: latest)
                 return
             } catch let error as CheckpointVanished {
                 vanished = error

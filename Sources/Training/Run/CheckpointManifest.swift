@@ -189,6 +189,13 @@ extension Checkpoint {
         FileHandle.standardError.write(Data("qklab: note: \(text)\n".utf8))
     }
 
+    /// Says which newer checkpoints of `run` were passed over as incomplete for `used`.
+    static func noteIncomplete(in run: RunFolder, using used: URL) {
+        for (folder, missing) in run.incompleteCheckpoints(after: used) {
+            note("checkpoint \(folder.path) is incomplete (no \(missing.joined(separator: ", "))): using the older \(used.lastPathComponent)")
+        }
+    }
+
     /// Says once per checkpoint that its files could not be checked.
     static func noteUnverified(_ files: CheckpointFiles) {
         guard !files.verified else { return }
