@@ -31,6 +31,13 @@ final class DataTests: XCTestCase {
         XCTAssertThrowsError(try Corpus(path: "/nonexistent.txt", valFraction: 0.1, blockSize: 1)) {
             XCTAssertTrue("\($0)".hasPrefix("corpus /nonexistent.txt: no such file"))
         }
+        XCTAssertThrowsError(try Corpus(path: "no/such.txt", valFraction: 0.1, blockSize: 1)) {
+            XCTAssertEqual("\($0)", "corpus no/such.txt: no such file (data.path is relative to the current folder, "
+                           + "\(FileManager.default.currentDirectoryPath); for the shipped corpora run scripts/get-data.sh)")
+        }
+        XCTAssertThrowsError(try Corpus(path: "", valFraction: 0.1, blockSize: 1)) {
+            XCTAssertEqual("\($0)", "corpus \"\" (data.path is empty): Is a directory")
+        }
     }
 
     func testBatchesAreShiftedWindows() {

@@ -18,8 +18,10 @@ public struct Corpus {
         do {
             bytes = try FileIO.read(URL(fileURLWithPath: path))
         } catch let error as FileError {
-            throw DataError(error.code == ENOENT ? "corpus \(path): no such file (for the shipped corpora run scripts/get-data.sh)"
-                                                 : "corpus \(path): \(String(cString: strerror(error.code)))")
+            let shown = path.isEmpty ? "\"\" (data.path is empty)" : path
+            let relative = path.hasPrefix("/") ? "" : "data.path is relative to the current folder, \(FileManager.default.currentDirectoryPath); "
+            throw DataError(error.code == ENOENT ? "corpus \(shown): no such file (\(relative)for the shipped corpora run scripts/get-data.sh)"
+                                                 : "corpus \(shown): \(error.reason)")
         }
         guard String(data: bytes, encoding: .utf8) != nil else {
             throw DataError("corpus \(path): not UTF-8 text")
