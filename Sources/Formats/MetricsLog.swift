@@ -87,6 +87,15 @@ public enum MetricsReader {
 
     /// Every parseable line of the file at `url`, as dictionaries (`null` values as `NSNull`).
     public static func read(_ url: URL) throws -> [[String: Any]] {
-        lines(of: try FileIO.read(url)).compactMap(parse)
+        try readCounting(url).records
+    }
+
+    /// `read`, and how many complete lines were skipped as damaged (not counting a torn last
+    /// line, which a run being written normally has).
+    public static func readCounting(_ url: URL) throws -> (records: [[String: Any]], damagedLines: Int) {
+        let data = try FileIO.read(url)
+        let complete = data.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().filter { !$0.isEmpty }.count
+        let records = lines(of: data).compactMap(parse)
+        return (records, complete - records.count)
     }
 }

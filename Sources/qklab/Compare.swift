@@ -40,6 +40,9 @@ struct Compare: ParsableCommand {
     func run() throws {
         if let out { try ChartFile.check(URL(fileURLWithPath: out)) }
         let histories = try RunHistory.load(runs)
+        for run in histories where run.damagedMetricsLines > 0 {
+            FileHandle.standardError.write(Data("qklab: note: \(run.folder.metrics.path): \(run.damagedMetricsLines) damaged line\(run.damagedMetricsLines == 1 ? "" : "s") skipped\n".utf8))
+        }
         print(ComparisonTable(runs: histories, target: target).text)
         guard let out else { return }
         let chart = ComparisonChart(runs: histories, panels: try panels())

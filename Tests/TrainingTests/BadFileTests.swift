@@ -98,5 +98,12 @@ final class BadFileTests: XCTestCase {
         }
         try Data(bytes.dropLast(5)).write(to: scratch)     // a torn last line is dropped
         XCTAssertEqual(try MetricsReader.read(scratch).count, 19)
+        XCTAssertEqual(try MetricsReader.readCounting(scratch).damagedLines, 0, "a torn last line is not damage")
+        var middle = lines
+        middle[7] = "{\"step\": 8, \"loss\": 2."
+        try Data((middle.joined(separator: "\n") + "\n").utf8).write(to: scratch)
+        let (records, damaged) = try MetricsReader.readCounting(scratch)
+        XCTAssertEqual(records.count, 19)
+        XCTAssertEqual(damaged, 1)
     }
 }

@@ -141,6 +141,14 @@ final class CommandLineTests: ScratchTestCase {
     func testRuntimeFailuresAreOneLine() throws {
         let run = try train("run")
         try assertFails(["eval", "missing"], ["qklab: missing: no such run or checkpoint folder"])
+        // A damaged metrics line is skipped with a note, not in silence.
+        let metricsURL = URL(fileURLWithPath: run).appendingPathComponent("metrics.jsonl")
+        let metricsText = try String(contentsOf: metricsURL, encoding: .utf8)
+        try ("{\"step\": 2, \"loss\n" + metricsText).write(to: metricsURL, atomically: true, encoding: .utf8)
+        let compared = try qklab(["compare", run])
+        XCTAssertEqual(compared.status, 0, compared.error)
+        XCTAssertEqual(compared.error, "qklab: note: \(metricsURL.path): 1 damaged line skipped\n")
+        try metricsText.write(to: metricsURL, atomically: true, encoding: .utf8)
         // Lists with an empty item are refused, not read without it.
         try assertFails(["logits", run, "--tokens", "1,,2"], ["qklab: --tokens: \"\" is not a token id (an empty item)"])
         try assertFails(["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric '': expected one of"])

@@ -41,6 +41,8 @@ public struct RunHistory {
     public let name: String
     public let folder: RunFolder
     public let config: ConfigTable
+    /// Complete lines of `metrics.jsonl` that could not be read and were skipped.
+    public let damagedMetricsLines: Int
     public let training: [TrainingPoint]
     public let evaluations: [Evaluation]
     /// The corpus's bigram loss (nats; the step-0 line `bigram_loss`); nil for runs written
@@ -59,7 +61,8 @@ public struct RunHistory {
             throw RunError("\(folder.url.path) is not a run folder: \(what)")
         }
         config = try ConfigTable(text: text, source: folder.config.path)
-        let lines = FileManager.default.fileExists(atPath: folder.metrics.path) ? try MetricsReader.read(folder.metrics) : []
+        let (lines, damaged) = FileManager.default.fileExists(atPath: folder.metrics.path) ? try MetricsReader.readCounting(folder.metrics) : ([], 0)
+        damagedMetricsLines = damaged
         training = lines.compactMap(Self.trainingPoint)
         evaluations = lines.compactMap(Self.evaluation)
         bigramLoss = lines.lazy.filter { $0["step"] as? Int == 0 }.compactMap { Self.number($0["bigram_loss"]) }.first
