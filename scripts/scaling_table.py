@@ -15,26 +15,35 @@ import re
 import sys
 from collections import defaultdict
 
-POINT = re.compile(r"^(lr=\S+)\s+(\S+)\s+(\S+)\s+(learned|failed|diverged|-)\s+(\S+)\s*$")
+STATUSES = ("finished", "diverged")   # the statuses of a point that ran to its end or to a non-finite step
+
+
+def number(text):
+    """A summary's number, or None for '—' (not recorded) and 'non-finite'."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def read_points(path):
-    """One dict per finished point: lr, variant, size, loss, outcome, logit."""
+    """One dict per point that ran to its end or diverged: lr, variant, size, loss (None when not
+    finite), outcome, logit (None when not recorded). A point line is `name status final-loss
+    [kind] outcome max-attn-logit`."""
     points = []
     with open(path, encoding="utf-8") as f:
         for line in f:
-            match = POINT.match(line.rstrip("\n"))
-            if not match or match.group(2) != "finished":
+            fields = line.split()
+            if len(fields) < 5 or not fields[0].startswith("lr=") or fields[1] not in STATUSES:
                 continue
-            keys = dict(part.split("=", 1) for part in match.group(1).split(","))
+            keys = dict(part.split("=", 1) for part in fields[0].split(","))
             missing = [key for key in ("lr", "qk_norm", "size") if key not in keys]
             if missing:
-                raise ValueError(f"point {match.group(1)} has no {', '.join(missing)} "
+                raise ValueError(f"point {fields[0]} has no {', '.join(missing)} "
                                  "(a sweep over optim.lr, model.qk_norm and size?)")
             points.append({
                 "lr": float(keys["lr"]), "variant": keys["qk_norm"], "size": keys["size"],
-                "loss": float(match.group(3)), "outcome": match.group(4),
-                "logit": float(match.group(5)),
+                "loss": number(fields[2]), "outcome": fields[-2], "logit": number(fields[-1]),
             })
     return points
 
@@ -50,6 +59,16 @@ def cell(runs, value):
         return "–"
     failed = sum(run["outcome"] in ("failed", "diverged") for run in runs)
     return value(runs) + (f" ({failed}/{len(runs)} failed)" if failed else "")
+
+
+def mean_loss(runs):
+    losses = [run["loss"] for run in runs if run["loss"] is not None]
+    return f"{sum(losses) / len(losses):.3f}" if losses else "non-finite"
+
+
+def largest_logit(runs):
+    logits = [run["logit"] for run in runs if run["logit"] is not None]
+    return f"{max(logits):,.0f}" if logits else "—"
 
 
 def table(points, title, value):
@@ -79,15 +98,14 @@ def main():
         sys.exit(f"scaling_table.py: {sys.argv[1]}: {error}")
     if not points:
         sys.exit(f"scaling_table.py: {sys.argv[1]}: no finished points (is it a sweep's summary.txt?)")
-    table(points, "Mean final validation loss",
-          lambda runs: f"{sum(r['loss'] for r in runs) / len(runs):.3f}")
-    table(points, "Largest attention logit (over seeds)",
-          lambda runs: f"{max(r['logit'] for r in runs):,.0f}")
+    table(points, "Mean final validation loss (of the runs that ended finite)", lambda runs: mean_loss(runs))
+    table(points, "Largest attention logit (over seeds)", lambda runs: largest_logit(runs))
     for variant in ("off", "head"):
         runs = [p for p in points if p["variant"] == variant]
-        failed = [p["logit"] for p in runs if p["outcome"] in ("failed", "diverged")]
-        learned = [p["logit"] for p in runs if p["outcome"] == "learned"]
-        line = f"qk_norm={variant}: {len(failed)}/{len(runs)} runs failed or diverged"
+        failed = [p["logit"] for p in runs if p["outcome"] in ("failed", "diverged") and p["logit"] is not None]
+        learned = [p["logit"] for p in runs if p["outcome"] == "learned" and p["logit"] is not None]
+        bad = sum(p["outcome"] in ("failed", "diverged") for p in runs)
+        line = f"qk_norm={variant}: {bad}/{len(runs)} runs failed or diverged"
         if failed:
             line += f"; smallest largest-logit of a failed run {min(failed):,.0f}"
         if learned:

@@ -68,13 +68,15 @@ public final class BufferPool: @unchecked Sendable {
 
     /// Ends the process with one line when the system refuses a tensor's memory (the Swift
     /// runtime would abort with a backtrace). No caller could go on without the tensor, and
-    /// the run's files stay as they were at its last checkpoint.
+    /// the run's files stay as they were at its last checkpoint. `_exit`, not `exit`: other
+    /// threads may be computing, and must not see the process torn down under them.
     private static func outOfMemory(bytes: Int, status: Int32) -> Never {
         let gigabytes = String(format: "%.2f", Double(bytes) / 1e9)
         let line = "qklab: out of memory: cannot allocate \(gigabytes) GB (\(bytes) bytes) for a tensor "
             + "(\(String(cString: strerror(status)))); a smaller model, batch_size or block_size needs less\n"
         FileHandle.standardError.write(Data(line.utf8))
-        exit(1)
+        fflush(stdout)
+        _exit(1)
     }
 
     func give(_ buffer: UnsafeMutablePointer<Float>, count: Int) {

@@ -25,40 +25,6 @@ public struct RunFolder {
     public var latest: URL { checkpoints.appendingPathComponent("latest") }
     public var lock: URL { url.appendingPathComponent("lock") }
 
-    /// The text of a run's lock file: the owner's pid, then a line that marks the file as QKLab's.
-    public static func lockText(pid: Int32) -> String { "\(pid)\n\(lockMark)\n" }
-    static let lockMark = "qklab run lock"
-
-    /// The pid a lock file names, if `text` is a QKLab lock (that of `lockText`, or the bare pid
-    /// that versions before the mark wrote); nil for anything else.
-    public static func lockOwner(_ text: String, acceptingBarePid: Bool = true) -> Int32? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let pid = lines.first.flatMap({ Int32($0) }) else { return nil }
-        if lines.count >= 2, lines[1] == lockMark { return pid }
-        return acceptingBarePid && lines.dropFirst().allSatisfy(\.isEmpty) ? pid : nil
-    }
-
-    /// The pid of the process that holds the folder's lock, when that process is alive.
-    public func liveLockOwner() -> Int32? {
-        guard let text = try? String(contentsOf: lock, encoding: .utf8), let pid = Self.lockOwner(text), pid > 0 else { return nil }
-        return Self.isAlive(pid) ? pid : nil
-    }
-
-    /// Whether process `pid` exists and is not a zombie (a killed process whose parent died
-    /// lingers as one until reaped, and holds nothing).
-    public static func isAlive(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
-        return !stat[close...].hasPrefix(") Z")
-    }
-
-    /// Whether the folder's `lock` is a marked QKLab lock (a run killed before it wrote anything
-    /// else leaves only that: the folder is QKLab's and the lock is taken over if stale).
-    var holdsMarkedLock: Bool {
-        guard let text = try? String(contentsOf: lock, encoding: .utf8) else { return false }
-        return Self.lockOwner(text, acceptingBarePid: false) != nil
-    }
     public var nonFiniteReport: URL { url.appendingPathComponent("nonfinite.json") }
 
     /// Folder of the checkpoint written after step `step`.

@@ -23,9 +23,9 @@ public enum TOMLDocument {
     /// toml++'s message for a key or table defined twice garbles the name ("cannot redefine
     /// existing integer '"d_d_model" '"), so QKLab names it from the line itself.
     static func redefinition(at line: Int, in text: String) -> String? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)   // "\r\n" is one Character
         guard line >= 1, line <= lines.count else { return nil }
-        let body = lines[line - 1].trimmingCharacters(in: .whitespaces)
+        let body = lines[line - 1].trimmingCharacters(in: .whitespacesAndNewlines)
         let name = body.hasPrefix("[") ? String(body.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces)
                                        : body.prefix { $0 != "=" }.trimmingCharacters(in: .whitespaces)
         return name.isEmpty ? nil : "\(name) is defined twice (TOML allows one definition of each key and table)"

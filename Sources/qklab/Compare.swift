@@ -31,7 +31,7 @@ struct Compare: ParsableCommand {
     func panels() throws -> [ChartPanel] {
         try metric.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { name in
             guard let panel = ChartPanel(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--metric '\(name)': expected one of \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError("--metric \"\(name)\": expected one of \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return panel
         }

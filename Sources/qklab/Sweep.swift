@@ -40,9 +40,6 @@ struct Sweep: ParsableCommand {
         }
         let share = try SweepShare(shard: shard, group: group)
         let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
-        if summaryOnly, !FileManager.default.fileExists(atPath: SweepOutput(plan.output).points.path) {
-            throw RunError("sweep output \(plan.output.path) has no points yet (no points/ folder): run the sweep without --summary-only first")
-        }
         if !summaryOnly {
             let ownPoints = SweepRunner(plan: share.slice.map(plan.restricted) ?? plan, executable: runner.executable, jobs: jobs)
             StopSignal.install()
@@ -55,6 +52,9 @@ struct Sweep: ParsableCommand {
         }
         group.barrier()
         guard share.writesSummary || summaryOnly && group.rank == 0 else { return }
+        if summaryOnly, !FileManager.default.fileExists(atPath: SweepOutput(plan.output).points.path) {
+            throw RunError("sweep output \(plan.output.path) has no points yet (no points/ folder): run the sweep without --summary-only first")
+        }
         let summary = SweepSummary(runner: runner)
         print(summary.table)
         for chart in try SweepOutput(plan.output).write(summary) { print("chart: \(chart.path)") }

@@ -79,8 +79,8 @@ struct Train: ParsableCommand {
         }
         let configURL = URL(fileURLWithPath: config!)
         let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
-        let name = trainingConfig.run.name.isEmpty ? configURL.deletingPathExtension().lastPathComponent : trainingConfig.run.name
-        let folder = runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(name)
+        let folder = try runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(
+            ConfigLoader.runFolderName(trainingConfig, fallback: configURL.deletingPathExtension().lastPathComponent))
         return try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
                            initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) }, job: job)
     }

@@ -151,7 +151,7 @@ final class CommandLineTests: ScratchTestCase {
         try metricsText.write(to: metricsURL, atomically: true, encoding: .utf8)
         // Lists with an empty item are refused, not read without it.
         try assertFails(["logits", run, "--tokens", "1,,2"], ["qklab: --tokens: \"\" is not a token id (an empty item)"])
-        try assertFails(["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric '': expected one of"])
+        try assertFails(["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric \"\": expected one of"])
         // Someone's own folder is neither trained into nor exported into.
         let own = scratch.appendingPathComponent("own")
         try FileManager.default.createDirectory(at: own, withIntermediateDirectories: true)

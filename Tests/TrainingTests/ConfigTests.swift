@@ -88,15 +88,23 @@ final class ConfigTests: XCTestCase {
         XCTAssertTrue(errorMessage("[model]\nd_model = = 3\n")!.hasPrefix("test.toml:2: "))
         XCTAssertEqual(errorMessage("[model]\n\"d_model\" = 32\n\"d_model\" = 64\n"),
                        "test.toml:3: \"d_model\" is defined twice (TOML allows one definition of each key and table)")
+        XCTAssertEqual(errorMessage("[model]\r\n\"d_model\" = 32\r\n\"d_model\" = 64\r\n"),
+                       "test.toml:3: \"d_model\" is defined twice (TOML allows one definition of each key and table)")
         XCTAssertEqual(errorMessage("[model]\nd_model = 32\n[model]  # again\n"),
                        "test.toml:3: [model] is defined twice (TOML allows one definition of each key and table)")
         XCTAssertEqual(errorMessage("[model]\nn_head = 6\n"), "[model] n_head (6) must divide d_model (128) when head_dim is not set")
         XCTAssertEqual(errorMessage("[optim]\nlr = 1e-3\nmin_lr = 1e-2\n"), "[optim] min_lr (0.01) must not exceed lr (0.001)")
         for name in ["../../escape", "a/b", "..", "."] {
-            XCTAssertEqual(errorMessage("[run]\nname = \"\(name)\"\n"),
-                           "[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name")
+            var config = TrainingConfig()
+            config.run.name = name
+            XCTAssertThrowsError(try ConfigLoader.runFolderName(config, fallback: "cfg")) {
+                XCTAssertEqual("\($0)", "[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name")
+            }
         }
-        XCTAssertNil(errorMessage("[run]\nname = \"my run.v2\"\n"))
+        var named = TrainingConfig()
+        XCTAssertEqual(try ConfigLoader.runFolderName(named, fallback: "cfg"), "cfg")
+        named.run.name = "my run.v2"
+        XCTAssertEqual(try ConfigLoader.runFolderName(named, fallback: "cfg"), "my run.v2")
         // Read from a file, a check of several keys names the file (and the --set that took part).
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-cross-\(getpid()).toml")
         defer { try? FileManager.default.removeItem(at: file) }

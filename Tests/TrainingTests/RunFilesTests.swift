@@ -297,6 +297,8 @@ final class RunFilesTests: ScratchTestCase {
         XCTAssertEqual(RunFolder.lockOwner("42\n"), 42, "the bare pid of earlier versions")
         XCTAssertNil(RunFolder.lockOwner("42\n", acceptingBarePid: false))
         XCTAssertNil(RunFolder.lockOwner("my lock\n"))
+        XCTAssertNil(RunFolder.lockOwner("0\n"), "kill(0, 0) would always succeed")
+        XCTAssertNil(RunFolder.lockOwner("-1\nqklab run lock\n"))
     }
 
     // MARK: - TensorBoard after a resume (issue 20, item 9)

@@ -19,8 +19,8 @@ public enum ConfigLoader {
             try validate(config)
             try checkSchedule(config)
         } catch let error as ConfigError {   // a check of several keys: the file (and --set) it came from
-            let sets = overrides.map { " --set \($0)" }.joined()
-            throw ConfigError("\(url.path)\(sets.isEmpty ? "" : " with\(sets)"): \(error)")
+            let sets = overrides.count > 3 ? " with \(overrides.count) --set overrides" : overrides.isEmpty ? "" : " with" + overrides.map { " --set \($0)" }.joined()
+            throw ConfigError("\(url.path)\(sets): \(error)")
         }
         return config
     }
@@ -86,13 +86,20 @@ public enum ConfigLoader {
         if scores > Double(1 << 31) {
             throw ConfigError("[train] batch_size × n_head × block_size² = \(Int(scores)) attention scores per layer, more than QKLab's limit of 2^31")
         }
-        let name = config.run.name
-        if name.contains("/") || name == "." || name == ".." {
-            throw ConfigError("[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name")
-        }
         if let minLR = config.optim.minLR, minLR > config.optim.lr {
             throw ConfigError("[optim] min_lr (\(shortNumber(minLR, beside: config.optim.lr))) must not exceed lr (\(shortNumber(config.optim.lr, beside: minLR)))")
         }
+    }
+
+    /// The name of a new run's folder in `run.dir`: `run.name`, or `fallback` (the config file's
+    /// name) when that is empty. Throws unless it is one folder name, so that the run stays in
+    /// `run.dir` (only a new run without `--run-dir` uses it; stored runs are not checked).
+    public static func runFolderName(_ config: TrainingConfig, fallback: String) throws -> String {
+        let name = config.run.name.isEmpty ? fallback : config.run.name
+        if name.contains("/") || name == "." || name == ".." || name.isEmpty {
+            throw ConfigError("[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name")
+        }
+        return name
     }
 
     /// A number for messages: 6 significant digits ("0.0003", not "0.00030000000000000003"),

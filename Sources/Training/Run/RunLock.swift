@@ -1,8 +1,8 @@
 import Formats
 import Foundation
 
-/// An exclusive claim on a run folder: a `lock` file holding the owner's pid. A lock whose
-/// process is gone is stale and taken over.
+/// An exclusive claim on a run folder: a `lock` file holding the owner's pid (`RunFolder+Lock`).
+/// A lock whose process is gone is stale and taken over.
 public final class RunLock {
     let url: URL
 
@@ -24,13 +24,23 @@ public final class RunLock {
                 }
                 return
             }
-            let owner = (try? String(contentsOf: url, encoding: .utf8)).flatMap { RunFolder.lockOwner($0) }
-            if let owner, owner != pid, RunFolder.isAlive(owner) {
+            if let owner = Self.owner(of: url), owner != pid, RunFolder.isAlive(owner) {
                 throw RunError("run folder \(folder.url.path) is in use by process \(owner) (lock file \(url.path)); wait for it or stop it")
             }
             try? FileManager.default.removeItem(at: url)   // stale: its process is gone
         }
         throw RunError("cannot create lock file \(url.path)")
+    }
+
+    /// The pid in the lock file at `url`. A lock is created empty and written just after, so an
+    /// empty one is read again for up to a second before it counts as a stale lock of nobody.
+    static func owner(of url: URL) -> Int32? {
+        for _ in 0..<20 {
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else { return nil }
+            if !text.isEmpty { return RunFolder.lockOwner(text) }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
     }
 
     /// Gives the folder back.

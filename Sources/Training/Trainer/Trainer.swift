@@ -83,8 +83,8 @@ public final class Trainer {
         }
         let writes = job.map { $0.rank == 0 } ?? true
         lock = writes ? try RunLock(folder: folder) : nil
-        if writes { Checkpoint.noteIncomplete(in: folder, using: checkpoint) }
         let state = try Checkpoint.loadState(checkpoint)
+        if writes { Checkpoint.noteIncomplete(in: folder, using: checkpoint) }
         let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
         let config = plan.config
         Self.applyThreads(config.train.threads)
