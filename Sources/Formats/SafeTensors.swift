@@ -119,6 +119,16 @@ public enum SafeTensors {
         try decode(try readFile(url.path), source: url.path)
     }
 
+    /// The `__metadata__` of a safetensors header (the JSON after the 8-byte length), read
+    /// without the tensors; nil when the header cannot be parsed.
+    public static func metadata(ofHeader header: Data) -> [String: String]? {
+        header.withUnsafeBytes { bytes in
+            guard firstInvalidUTF8(bytes) == nil else { return nil }
+            var parser = HeaderParser(bytes: bytes)
+            return try? parser.parseHeader().metadata
+        }
+    }
+
     /// Validates and decodes the bytes of a safetensors file; `source` names it in errors.
     /// Tensors come back in file-offset order.
     public static func decode(_ data: Data, source: String) throws -> (tensors: [NamedTensor], metadata: [String: String]) {

@@ -143,10 +143,8 @@ public struct CheckpointFiles {
         let count = Int(clamping: UInt64(littleEndian: length))
         guard count > 0, count <= 100_000_000 else { return false }
         var header = [UInt8](repeating: 0, count: count)
-        guard pread(fd, &header, count, 8) == count,
-              let json = try? JSONSerialization.jsonObject(with: Data(header)) as? [String: Any],
-              let metadata = json["__metadata__"] as? [String: Any] else { return false }
-        return metadata[CheckpointManifest.metadataKey] != nil
+        guard pread(fd, &header, count, 8) == count else { return false }
+        return SafeTensors.metadata(ofHeader: Data(header))?[CheckpointManifest.metadataKey] != nil
     }
 
     /// The contents of `name` in the open folder; nil when absent and not `required`.
