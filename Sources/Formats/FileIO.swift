@@ -177,7 +177,7 @@ public func syncDirectory(_ url: URL) {
 
 /// Why creating `path` fails, from the file system: a missing parent, a parent that is a
 /// file, or a parent that cannot be written; nil when none of these holds.
-func writeFailureReason(_ path: String) -> Int32? {
+public func writeFailureReason(_ path: String) -> Int32? {
     var ancestor = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
     var missing = false
     var status = stat()

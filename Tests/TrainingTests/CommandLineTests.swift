@@ -201,6 +201,9 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: notes)), Data("mine\n".utf8))
         try assertFails(["compare", run, "--out", own.path], ["qklab: cannot write chart \(own.path): it is a folder"])
         try assertFails(["compare", run, "--out", "/proc/version/chart.svg"], ["qklab: cannot write /proc/version/chart.svg: Not a directory"])
+        let missing = scratch.appendingPathComponent("no/such/chart.svg").path
+        try assertFails(["compare", run, "--out", missing], ["qklab: cannot write \(missing): No such file or directory"])
+        XCTAssertEqual(try qklab(["compare", run, "--out", missing]).output, "", "refused before the table is printed")
     }
 
     /// A flipped byte in a checkpoint's tensor data is refused by every command that reads it.

@@ -17,7 +17,7 @@ public enum ChartFile {
 
     /// Whether a chart may be written to `url`: nothing there, or a chart of `qklab compare`.
     /// - Throws: `RunError` naming the path when a folder, or a file without the mark, is in its
-    ///   place; `FileError` when that file cannot be read.
+    ///   place; `FileError` when that file cannot be read, or its folder is missing or not writable.
     public static func check(_ url: URL) throws {
         var isFolder: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
@@ -26,6 +26,8 @@ public enum ChartFile {
             guard head.split(separator: "\n").dropFirst().first.map(String.init) == mark else {
                 throw RunError("cannot write chart \(url.path): a file that qklab compare did not write is there, and QKLab never overwrites one (choose another path, or remove it)")
             }
+        } else if let code = writeFailureReason(url.path) {
+            throw FileError("write", url.path, code: code)
         }
     }
 }
