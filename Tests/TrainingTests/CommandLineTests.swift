@@ -149,6 +149,11 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertEqual(compared.status, 0, compared.error)
         XCTAssertEqual(compared.error, "qklab: note: \(metricsURL.path): 1 damaged line skipped\n")
         try metricsText.write(to: metricsURL, atomically: true, encoding: .utf8)
+        // A run refused for its input (here its corpus) leaves no empty folder behind.
+        let refused = scratch.appendingPathComponent("refused").path
+        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", refused,
+                         "--set", "data.path=/no/such.txt"], ["qklab: corpus /no/such.txt: no such file"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: refused))
         // Lists with an empty item are refused, not read without it.
         try assertFails(["logits", run, "--tokens", "1,,2"], ["qklab: --tokens: \"\" is not a token id (an empty item)"])
         try assertFails(["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric \"\": expected one of"])
@@ -157,7 +162,8 @@ final class CommandLineTests: ScratchTestCase {
         try FileManager.default.createDirectory(at: own, withIntermediateDirectories: true)
         try Data("mine\n".utf8).write(to: own.appendingPathComponent("config.toml"))
         try Data("mine\n".utf8).write(to: own.appendingPathComponent("config.json"))
-        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", own.path],
+        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", own.path,
+                         "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)"],
                         ["qklab: run folder \(own.path) is not empty and holds no QKLab run (it holds: config.json, config.toml)"])
         try assertFails(["export-hf", run, own.path], ["qklab: export folder \(own.path) holds files export-hf did not write (config.json, config.toml); export into a new or empty folder"])
         XCTAssertEqual(try Data(contentsOf: own.appendingPathComponent("config.json")), Data("mine\n".utf8))
@@ -177,7 +183,7 @@ final class CommandLineTests: ScratchTestCase {
         let metrics = try Data(contentsOf: URL(fileURLWithPath: limited).appendingPathComponent("metrics.jsonl"))
         XCTAssertEqual(metrics.last, 0x0A, "no torn line")
         // Memory the system refuses (a 3 GB address space, a model of 1.4e9 parameters): one line,
-        // not the runtime's backtrace; the lock it leaves is taken over by the next run there.
+        // not the runtime's backtrace; the next run in that folder starts.
         let big = scratch.appendingPathComponent("big").path
         let smallModel = ["--set", "model.d_model=32", "--set", "model.n_layer=1", "--set", "model.n_head=1"]
         let bigModel = ["--set", "model.d_model=4096", "--set", "model.n_layer=7", "--set", "model.n_head=32"]

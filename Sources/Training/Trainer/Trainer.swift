@@ -49,9 +49,9 @@ public final class Trainer {
                 job: TrainingJob? = nil) throws {
         try ConfigLoader.checkSchedule(config)
         let writes = job.map { $0.rank == 0 } ?? true
-        if writes { try folder.createForNewRun() }   // refuses a folder holding a run, or someone's own files
-        lock = writes ? try RunLock(folder: folder) : nil
         Self.applyThreads(config.train.threads)
+        // What can fail on the user's input (the corpus, the weights of --init-from) comes before
+        // the folder is made, so a refused run leaves no empty folder behind.
         corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
         var resolved = config.withScheduleResolved        // fixed now, so extending a run keeps its curve
         resolved.model.vocabSize = corpus.tokenizer.vocabularySize
@@ -60,6 +60,8 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
         try initialWeights?.load(model, corpus.tokenizer)
+        if writes { try folder.createForNewRun() }   // refuses a folder holding a run, or someone's own files
+        lock = writes ? try RunLock(folder: folder) : nil
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
