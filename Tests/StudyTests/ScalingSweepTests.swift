@@ -107,6 +107,8 @@ extension SweepTests {
         let curves = LossCurvesChart.svg(summary)
         XCTAssertEqual(curves.components(separatedBy: "class=\"bigram\"").count - 1, 2, "a dashed bigram line per size panel")
         XCTAssertEqual(curves.components(separatedBy: "class=\"failed\"").count - 1, 1, "size l's failed learning rate")
+        let smallPanel = try XCTUnwrap(curves.range(of: "learning rate, size=s<")), largePanel = try XCTUnwrap(curves.range(of: "learning rate, size=l<"))
+        XCTAssertLessThan(smallPanel.lowerBound, largePanel.lowerBound, "panels in increasing parameter count, not name order")
     }
 
     /// Runs from before QKLab recorded the step-0 facts are never judged failed, and the scaling

@@ -1,14 +1,14 @@
 import Foundation
 
-/// Per model size, one panel of final loss against learning rate (log x), one line per variant
+/// Per model size, smallest first, one panel of final loss against learning rate (log x), one line per variant
 /// without its size, through the losses the LR sensitivity counts (the seeds' mean, a learning
 /// rate at which a seed diverged or failed at the initial loss); × marks a diverged seed, an open
 /// circle a failed one. The corpus's bigram loss is the dashed line: a run must end below it to
 /// have learned more than a bigram table.
 public enum LossCurvesChart {
     public static func svg(_ summary: SweepSummary) -> String {
-        var sizes: [String] = []
-        for variant in summary.variants where !sizes.contains(variant.size) { sizes.append(variant.size) }
+        var sizes: [String] = []   // in increasing parameter count, as the scaling view orders them
+        for size in summary.scaling.flatMap({ $0.points.map(\.size) }) where !sizes.contains(size) { sizes.append(size) }
         var lines: [String] = []
         for variant in summary.variants where !lines.contains(variant.line) { lines.append(variant.line) }
         let curves = summary.variants.flatMap(\.curve).filter(\.countedLoss.isFinite)
@@ -19,7 +19,7 @@ public enum LossCurvesChart {
         }
         let (panelWidth, panelHeight, columns) = (360.0, 280.0, 2)
         let rows = (sizes.count + columns - 1) / columns
-        let (width, height) = (Double(columns) * panelWidth + 180, Double(rows) * panelHeight + 20)
+        let (width, height) = (Double(columns) * panelWidth + 210, Double(rows) * panelHeight + 20)
         let x = ChartAxis.logarithmic(minRate / 1.5, maxRate * 1.5), y = ChartAxis.linear(minLoss, maxLoss)
         var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
                    "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"]
@@ -39,12 +39,12 @@ public enum LossCurvesChart {
             out += body
             out.append("</g>")
         }
-        let legend = ChartFrame(width: width, height: height, left: 0, right: 180, top: 20, bottom: 0, x: x, y: y)
+        let legend = ChartFrame(width: width, height: height, left: 0, right: 210, top: 20, bottom: 0, x: x, y: y)
         for (index, line) in lines.enumerated() {
             out += legend.legend(index: index, label: line, color: SweepChart.colors[index % SweepChart.colors.count])
         }
         out += legend.legend(index: lines.count, label: "bigram loss", color: "gray", dashed: true)
-        out.append("<text x=\"\(width - 165)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× diverged, ○ failed (at initial loss)</text>")
+        out.append("<text x=\"\(width - 195)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× diverged, ○ failed (at initial loss)</text>")
         return ChartFrame(width: width, height: height, left: 0, right: 0, top: 0, bottom: 0, x: x, y: y).close(out)
     }
 
