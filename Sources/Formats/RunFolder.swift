@@ -24,7 +24,6 @@ public struct RunFolder {
     public var checkpoints: URL { url.appendingPathComponent("checkpoints") }
     public var latest: URL { checkpoints.appendingPathComponent("latest") }
     public var lock: URL { url.appendingPathComponent("lock") }
-
     public var nonFiniteReport: URL { url.appendingPathComponent("nonfinite.json") }
 
     /// Folder of the checkpoint written after step `step`.
@@ -96,8 +95,9 @@ public struct RunFolder {
 
     /// Creates the folder of a new run, or throws (one line) when a new run may not be written
     /// there. QKLab writes a new run only into a new or empty folder (or one holding only QKLab's
-    /// own files: a sweep point's, or the lock of a run killed at its start): it refuses a folder that already holds a run, and never
-    /// writes into a folder of someone's own files, whose `config.toml` it would replace.
+    /// own files: a sweep point's, or the lock of a run killed at its start): it refuses a folder
+    /// that already holds a run, and never writes into a folder of someone's own files, whose
+    /// `config.toml` it would replace.
     public func createForNewRun() throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
