@@ -29,10 +29,16 @@ public enum FileIO {
         return try read(descriptor: fd, path: url.path)
     }
 
-    /// The file at `url` as text: nil when it is not UTF-8; throws `FileError` (the OS reason,
-    /// e.g. "Is a directory") when it cannot be read.
-    public static func readText(_ url: URL) throws -> String? {
-        String(data: try read(url), encoding: .utf8)
+    /// The UTF-8 text of the config or sweep file at `url`, `what` naming it in errors.
+    /// - Throws: `ConfigError` "cannot read `what` PATH: reason", the reason the OS's ("Is a
+    ///   directory") or "not UTF-8 text".
+    public static func readConfigText(_ url: URL, what: String) throws -> String {
+        let data: Data
+        do { data = try read(url) } catch let error as FileError {
+            throw ConfigError("cannot read \(what) \(url.path): \(error.reason)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw ConfigError("cannot read \(what) \(url.path): not UTF-8 text") }
+        return text
     }
 
     /// Everything from `fd`'s position to its end; `path` names it in errors.

@@ -76,9 +76,14 @@ public enum MetricsReader {
     /// Complete lines (a last line without its newline is torn and dropped); a line that is not
     /// UTF-8 is dropped alone.
     static func lines(of data: Data) -> [String] {
+        completeLines(of: data).compactMap { String(data: Data($0), encoding: .utf8) }
+    }
+
+    /// The non-empty lines that end in a newline, as bytes.
+    static func completeLines(of data: Data) -> [Data.SubSequence] {
         var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
         lines.removeLast()            // after the final newline: empty, or a torn line
-        return lines.compactMap { String(data: Data($0), encoding: .utf8) }.filter { !$0.isEmpty }
+        return lines.filter { !$0.isEmpty }
     }
 
     static func parse(_ line: String) -> [String: Any]? {
@@ -93,9 +98,8 @@ public enum MetricsReader {
     /// `read`, and how many complete lines were skipped as damaged (not counting a torn last
     /// line, which a run being written normally has).
     public static func readCounting(_ url: URL) throws -> (records: [[String: Any]], damagedLines: Int) {
-        let data = try FileIO.read(url)
-        let complete = data.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().filter { !$0.isEmpty }.count
-        let records = lines(of: data).compactMap(parse)
-        return (records, complete - records.count)
+        let complete = completeLines(of: try FileIO.read(url))
+        let records = complete.compactMap { String(data: Data($0), encoding: .utf8).flatMap(parse) }
+        return (records, complete.count - records.count)
     }
 }

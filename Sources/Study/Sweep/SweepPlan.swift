@@ -91,11 +91,7 @@ public struct SweepPlan {
     public init(file: URL, defaults: String? = nil, resolveConfig: (URL, [String]) throws -> String) throws {
         let defaultsTable = try defaults.map { try ConfigTable(text: $0, source: "QKLab's defaults") }
         let source = file.path
-        let read: String?
-        do { read = try FileIO.readText(file) } catch let error as FileError {
-            throw ConfigError("cannot read sweep file \(source): \(error.reason)")
-        }
-        guard let text = read else { throw ConfigError("cannot read sweep file \(source): not UTF-8 text") }
+        let text = try FileIO.readConfigText(file, what: "sweep file")
         let table = try TOMLDocument.parse(text, source: source)
         for key in table.keys where !["base", "out", "set", "grid"].contains(key) {
             throw ConfigError("\(source): unknown key '\(key)' (a sweep file has base, out, [set] and [grid])")

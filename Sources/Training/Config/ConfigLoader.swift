@@ -8,11 +8,7 @@ import Transformer
 public enum ConfigLoader {
     /// Reads `url`, applies `overrides` in order, and validates the result.
     public static func load(_ url: URL, overrides: [String] = []) throws -> TrainingConfig {
-        let read: String?
-        do { read = try FileIO.readText(url) } catch let error as FileError {
-            throw ConfigError("cannot read config \(url.path): \(error.reason)")
-        }
-        guard let text = read else { throw ConfigError("cannot read config \(url.path): not UTF-8 text") }
+        let text = try FileIO.readConfigText(url, what: "config")
         var config = try parse(text, source: url.path)
         for override in overrides { try apply(override: override, to: &config) }
         do {
