@@ -29,6 +29,36 @@ public enum SgemmBenchmark {
         return max(splitByOpenBLAS, onePerThread)
     }
 
+    /// A short measurement to repeat between the steps of a benchmark, on a machine whose speed
+    /// drifts (a shared virtual machine: its sgemm rate moved between 150 and 320 GFLOP/s from one
+    /// minute to the next): one `size × size` product per kernel thread at once, as batch
+    /// shards run them. `Probe(size:)` allocates the operands once; `gflops()` times one round.
+    public final class Probe {
+        public let size: Int
+        let a: Tensor, b: Tensor, outputs: [Tensor]
+
+        public init(size: Int) {
+            var random = SeededRandom(seed: 1)
+            a = Tensor(normal: [size, size], std: 1, random: &random)
+            b = Tensor(normal: [size, size], std: 1, random: &random)
+            outputs = (0..<Parallel.threadCount).map { _ in Tensor(zeros: [size, size]) }   // [size, size] per thread
+            self.size = size
+        }
+
+        /// GFLOP/s of one round: `Parallel.threadCount` products, one per thread.
+        public func gflops() -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            Parallel.forEachChunk(outputs.count, grain: 1) { range in
+                for thread in range {
+                    BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                              a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: outputs[thread].data, ldc: size)
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            return 2 * pow(Double(size), 3) * Double(outputs.count) / seconds / 1e9
+        }
+    }
+
     /// GFLOP/s of `round`, which computes `products` size³ products, run for about `seconds`
     /// after one warm-up call.
     private static func rate(products: Int, size: Int, seconds: Double, _ round: () -> Void) -> Double {

@@ -11,7 +11,8 @@ import Transformer
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
 // 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
 // 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
-//    off: tokens/s, model FLOP/s, MFU, peak RSS, and where the time goes;
+//    off: tokens/s, model FLOP/s, MFU (against the peak of 1., and against a 1024² sgemm probe
+//    run after every timed step, which cancels the machine's drift), peak RSS, where the time goes;
 // 4. generation of S and M (qk_norm head): characters/s with the key/value cache and recomputing
 //    the context for every character (1,000 characters each unless told otherwise).
 // --measure-every N: every N-th step of 3. records the stability telemetry (as a logged step of
@@ -42,6 +43,8 @@ let measureEvery = option("--measure-every").flatMap(Int.init).map { max($0, 1) 
 
 print(SystemReport.current().description)
 let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
+/// The short sgemm measurement repeated after every timed training step.
+let probe = SgemmBenchmark.Probe(size: 1024)
 print(String(format: "sgemm 1024²: %.1f GFLOP/s   2048²: %.1f GFLOP/s (the peak below)",
              SgemmBenchmark.measure(size: 1024, seconds: secondsPerCase), peak))
 
@@ -131,11 +134,14 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let allocationsBefore = BufferPool.statistics.systemAllocations
     OpProfile.reset()
     OpProfile.isEnabled = true
-    var seconds: [Double] = []
+    var seconds: [Double] = [], adjacentPeaks: [Double] = []
     for _ in 0..<timedSteps {
         let t0 = DispatchTime.now().uptimeNanoseconds
         step()
         seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        OpProfile.isEnabled = false
+        adjacentPeaks.append(probe.gflops())
+        OpProfile.isEnabled = true
     }
     OpProfile.isEnabled = false
     let pool = BufferPool.statistics
@@ -143,8 +149,14 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let rates = seconds.map { tokens / $0 }.sorted()
     let median = rates[rates.count / 2]
     let flops = stepFLOPs(model, tokens: size.b * size.t) * median / tokens
+    // Each step's model FLOP/s against the sgemm rate probed right after it: the machine's drift
+    // between the peak measured at the start and the steps cancels out.
+    let adjacentMFUs = zip(seconds, adjacentPeaks).map { stepFLOPs(model, tokens: size.b * size.t) / $0 / ($1 * 1e9) }.sorted()
     print(String(format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
                  size.name, qkNorm.rawValue, median, rates.first!, rates.last!, flops / 1e9, 100 * flops / (peak * 1e9), peakRSSMegabytes()))
+    print(String(format: "      MFU against the sgemm %d² probe after each step: median %.1f%% (quartiles %.1f–%.1f%%; probes %.0f–%.0f GFLOP/s)",
+                 probe.size, 100 * adjacentMFUs[adjacentMFUs.count / 2], 100 * adjacentMFUs[adjacentMFUs.count / 4],
+                 100 * adjacentMFUs[(3 * adjacentMFUs.count) / 4], adjacentPeaks.min()!, adjacentPeaks.max()!))
     print(String(format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps%@",
                  Double(pool.peakBytesHeld) / 1048576, pool.systemAllocations - allocationsBefore,
                  measureEvery.map { " (telemetry measured every \($0) steps)" } ?? ""))
