@@ -36,14 +36,16 @@ final class AttentionTests: XCTestCase {
     }
 
     /// T = 37 runs the `CausalProducts` loops (rows of three vectors, the last partial, a last
-    /// block of one row); T = 75 the BLAS products over three blocks of the causal block structure
+    /// block of one row); with Dh = 40 also their two-vector blocks (32 columns, then a partial
+    /// vector of 8); T = 75 the BLAS products over three blocks of the causal block structure
     /// (32, 32, 11), with P kept from the forward pass; T = 1040 (B·H·T² over the keep limit) has
     /// the pullback recompute P. Values and all three gradients agree with the composed ops, which
     /// compute every T×T entry.
     func testAttentionPathsMatchComposedOps() {
-        for (batch, heads, t) in [(2, 3, 37), (2, 3, 75), (1, 1, 1040)] {
-            let q = randomTensor([batch, t, heads * 4], seed: 7), k = randomTensor([batch, t, heads * 4], seed: 8)
-            let v = randomTensor([batch, t, heads * 4], seed: 9), weights = randomTensor([batch, t, heads * 4], seed: 10)
+        for (batch, heads, t, headDim) in [(2, 3, 37, 4), (2, 2, 37, 40), (2, 3, 75, 4), (1, 1, 1040, 4)] {
+            let width = heads * headDim
+            let q = randomTensor([batch, t, width], seed: 7), k = randomTensor([batch, t, width], seed: 8)
+            let v = randomTensor([batch, t, width], seed: 9), weights = randomTensor([batch, t, width], seed: 10)
             func valuesAndGradients(_ attention: () -> Tensor) -> [[Float]] {
                 for input in [q, k, v] { input.requiresGrad = true; input.grad = nil }
                 let output = attention()

@@ -30,6 +30,14 @@ final class VectorMathTests: XCTestCase {
         var oneLarge = Vector(repeating: -3)
         oneLarge[11] = 1e30
         XCTAssertEqual(largestLane(oneLarge), 1e30)
+        var random = SeededRandom(seed: 3)                 // the largest in every lane, among random values
+        for lane in 0..<16 {
+            for _ in 0..<20 {
+                var v = Vector((0..<16).map { _ in Float(random.nextNormal()) })
+                v[lane] = v.max() + 1
+                XCTAssertEqual(largestLane(v), v[lane], "lane \(lane)")
+            }
+        }
     }
 
     func testLaneMaskKeepsTheFirstLanes() {

@@ -7,6 +7,11 @@
 /// sees positions j ≤ i) and rely on its upper triangle being zero (the causal softmax and its
 /// pullback leave it so). Every sum runs in a fixed order: results are deterministic and do not
 /// depend on threads. Matrices are row-major with row strides `ld…`.
+///
+/// Where 32 columns or more remain, a block takes two vectors of each of its four rows at once:
+/// eight independent accumulators, enough to keep both FMA units of a core busy through the
+/// FMA latency (four accumulators left half of them idle). Each element's sum still runs over
+/// the same terms in the same order, so the two widths give the same bits.
 
 /// Rows per register block.
 private let blockRows = 4
@@ -23,7 +28,20 @@ func causalProductTransposed(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePoi
     for first in stride(from: 0, to: t, by: blockRows) {
         let rows = rowPointers(a, stride: lda, first: first, t: t)
         let columns = min(t, (first + blockRows + vectorWidth - 1) / vectorWidth * vectorWidth)
-        forEachVector(0..<columns) { j, lanes in
+        var j = 0
+        while j + 2 * vectorWidth <= columns {
+            var low = (Vector(), Vector(), Vector(), Vector()), high = low
+            var column = transposed + j
+            for d in 0..<depth {
+                let (c0, c1) = (column.vector(at: 0), column.vector(at: vectorWidth))
+                addProducts(&low, &high, (rows.0[d], rows.1[d], rows.2[d], rows.3[d]), c0, c1)
+                column += t
+            }
+            storeRows(low, scale: alpha, c, stride: ldc, first: first, t: t, at: j, vectorWidth)
+            storeRows(high, scale: alpha, c, stride: ldc, first: first, t: t, at: j + vectorWidth, vectorWidth)
+            j += 2 * vectorWidth
+        }
+        forEachVector(j..<columns) { j, lanes in
             var sums = (Vector(), Vector(), Vector(), Vector())
             for d in 0..<depth {
                 let column = load(transposed + d * t, j, lanes)
@@ -44,7 +62,20 @@ func causalProduct(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float
     for first in stride(from: 0, to: t, by: blockRows) {
         let rows = rowPointers(p, stride: ldp, first: first, t: t)
         let last = min(t, first + blockRows) - 1
-        forEachVector(0..<width) { d, lanes in
+        var d = 0
+        while d + 2 * vectorWidth <= width {
+            var low = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d, vectorWidth) : (Vector(), Vector(), Vector(), Vector())
+            var high = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth) : low
+            var row = b + d
+            for j in 0...last {                              // P's zeros above the diagonal add nothing
+                addProducts(&low, &high, (rows.0[j], rows.1[j], rows.2[j], rows.3[j]), row.vector(at: 0), row.vector(at: vectorWidth))
+                row += ldb
+            }
+            storeRows(low, scale: 1, c, stride: ldc, first: first, t: t, at: d, vectorWidth)
+            storeRows(high, scale: 1, c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth)
+            d += 2 * vectorWidth
+        }
+        forEachVector(d..<width) { d, lanes in
             var sums = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d, lanes) : (Vector(), Vector(), Vector(), Vector())
             for j in 0...last {                              // P's zeros above the diagonal add nothing
                 let row = load(b + j * ldb, d, lanes)
@@ -64,7 +95,22 @@ func causalTransposedProductAdding(_ p: UnsafePointer<Float>, ldp: Int, _ b: Uns
                                    t: Int, width: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
     for first in stride(from: 0, to: t, by: blockRows) {
         let valid = min(blockRows, t - first)                // columns first..<first+valid of P
-        forEachVector(0..<width) { d, lanes in
+        let (w1, w2, w3) = (min(1, valid - 1), min(2, valid - 1), min(3, valid - 1))
+        var d = 0
+        while d + 2 * vectorWidth <= width {
+            var low = loadRows(c, stride: ldc, first: first, t: t, at: d, vectorWidth)
+            var high = loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth)
+            var row = b + first * ldb + d, weights = p + first * ldp + first
+            for _ in first..<t {                             // P's zeros above the diagonal add nothing
+                addProducts(&low, &high, (weights[0], weights[w1], weights[w2], weights[w3]), row.vector(at: 0), row.vector(at: vectorWidth))
+                row += ldb
+                weights += ldp
+            }
+            storeRows(low, scale: 1, c, stride: ldc, first: first, t: t, at: d, vectorWidth)
+            storeRows(high, scale: 1, c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth)
+            d += 2 * vectorWidth
+        }
+        forEachVector(d..<width) { d, lanes in
             var sums = loadRows(c, stride: ldc, first: first, t: t, at: d, lanes)
             for i in first..<t {                             // P's zeros above the diagonal add nothing
                 let row = load(b + i * ldb, d, lanes), weights = p + i * ldp + first
@@ -97,6 +143,18 @@ private func transpose(_ b: UnsafePointer<Float>, ldb: Int, rows: Int, columns: 
     for row in j..<rows {
         for d in 0..<columns { out[d &* rows + row] = b[row &* ldb + d] }
     }
+}
+
+/// `low.r += weights.r · a`, `high.r += weights.r · b` for the block's four rows r: eight
+/// independent FMAs.
+@inline(__always)
+private func addProducts(_ low: inout (Vector, Vector, Vector, Vector), _ high: inout (Vector, Vector, Vector, Vector),
+                         _ weights: (Float, Float, Float, Float), _ a: Vector, _ b: Vector) {
+    let w = (Vector(repeating: weights.0), Vector(repeating: weights.1), Vector(repeating: weights.2), Vector(repeating: weights.3))
+    low.0.addProduct(w.0, a); high.0.addProduct(w.0, b)
+    low.1.addProduct(w.1, a); high.1.addProduct(w.1, b)
+    low.2.addProduct(w.2, a); high.2.addProduct(w.2, b)
+    low.3.addProduct(w.3, a); high.3.addProduct(w.3, b)
 }
 
 /// Pointers to rows `first ..< first + 4` of a matrix; past row `t − 1` they repeat the last row

@@ -196,13 +196,9 @@ struct UnitScratch {
 /// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
 /// |score| among the kept entries, measured before the softmax (NaN if any of them is NaN).
 private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> Float {
-    var largest: Float = 0, magnitudeSum: Float = 0
-    for query in 0..<t {
-        let row = causalSoftmaxRow(scores + query * t, query: query, length: t)
-        largest = max(largest, row.largestMagnitude)
-        magnitudeSum += row.magnitudeSum
-    }
-    return magnitudeSum.isNaN ? .nan : largest        // a NaN score must show, whatever comes after it
+    var magnitudes = SoftmaxMagnitudes()
+    for query in 0..<t { magnitudes.add(causalSoftmaxRow(scores + query * t, query: query, length: t)) }
+    return magnitudes.largestMagnitude                // NaN if a score is, whatever comes after it
 }
 
 private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,

@@ -46,8 +46,7 @@ public func cachedAttention(query q: Tensor, keysTransposed: Tensor, values: Ten
             for d in 0..<headDim { sum.addProduct(Vector(repeating: qHead[d]), load(keys + d * capacity, j, lanes)) }
             store(sum * scale, s, j, lanes)
         }
-        let row = causalSoftmaxRow(s, query: n - 1, length: n)
-        headLogitMax[head] = row.magnitudeSum.isNaN ? .nan : row.largestMagnitude
+        headLogitMax[head] = causalSoftmaxRow(s, query: n - 1, length: n).largestMagnitude
         forEachVector(0..<headDim) { d, lanes in                        // y = p·V, 16 of Dh a vector
             var sum = Vector()
             for j in 0..<n { sum.addProduct(Vector(repeating: s[j]), load(vHead + j * kvWidth, d, lanes)) }

@@ -30,14 +30,14 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
 }
 
 /// Softmaxes `row[0...query]` in place and zeroes `row[query+1..<length]`, max-subtracted so
-/// that large scores do not overflow. Returns, over the kept scores before the softmax, the
-/// largest |score| and Σ|score| (NaN if and only if a kept score is NaN; infinities give ∞).
+/// that large scores do not overflow. Returns, over the kept scores before the softmax, lane by
+/// lane, the largest |score| and Σ|score| (`SoftmaxMagnitudes`: reduced to numbers once for many
+/// rows, not per row).
 ///
 /// Every pass works on whole vectors: the tail vector of the kept entries is masked, and loaded
 /// and stored whole wherever the row has room (its extra lanes are entries that end up zero).
 @inline(__always) @discardableResult
-func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int)
-    -> (largestMagnitude: Float, magnitudeSum: Float) {
+func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int) -> SoftmaxMagnitudes {
     let kept = query + 1
     let signless = SIMD16<UInt32>(repeating: 0x7FFF_FFFF), negativeInfinity = Vector(repeating: -.infinity)
     var largest = Vector(), magnitudeSum = Vector(), maximum = negativeInfinity
@@ -61,7 +61,21 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: In
         storeLanes(masked(loadLanes(row, j, lanes, rowLength: length) * inverse, laneMask(lanes)), row, j, lanes, rowLength: length)
     }
     (row + kept).update(repeating: 0, count: length - kept)
-    return (largestLane(largest), magnitudeSum.sum())
+    return SoftmaxMagnitudes(largest: largest, sum: magnitudeSum)
+}
+
+/// Lane by lane, the largest |score| and Σ|score| of softmaxed rows' kept scores.
+struct SoftmaxMagnitudes {
+    var largest = Vector(), sum = Vector()
+
+    /// Both of `other`'s lanes added to these (largest: lanewise maximum).
+    mutating func add(_ other: SoftmaxMagnitudes) {
+        largest = lanewiseMax(largest, other.largest)
+        sum += other.sum
+    }
+
+    /// The largest |score|, NaN if and only if a score was NaN (infinities give ∞).
+    var largestMagnitude: Float { sum.sum().isNaN ? .nan : largestLane(largest) }
 }
 
 /// The 16 lanes of `row` at `j` of which the first `lanes` are wanted: one vector load where the
