@@ -9,7 +9,8 @@ import Transformer
 //   swift run -c release qklab-bench --telemetry-cost ROUNDS [--only S|M] [--cost-steps N] [--cost-pairs N]
 // (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
-// 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M;
+// 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M; and the
+//    products of one batch shard through BLAS on one thread, against a 1024² product;
 // 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
 //    off: tokens/s, model FLOP/s, MFU (against the peak of 1., and against a 1024² sgemm probe
 //    run after every timed step, which cancels the machine's drift), peak RSS, where the time goes;
@@ -105,6 +106,56 @@ func opBenchmarks(_ size: Size) {
     ]
     for (name, body) in cases {
         print("  \(padded(name, 20)) \(String(format: "%8.3f", medianMilliseconds(body)))")
+    }
+}
+
+/// The products of one batch shard's training step of `size` (rows: the shard's tokens) through
+/// `BLAS.gemm` on this thread alone, as a shard runs them: GFLOP/s, and the median ratio to a
+/// 1024² product timed right after each (so the machine's drift cancels out).
+func shardProductBenchmarks(_ size: Size) {
+    var random = SeededRandom(seed: 2)
+    let rows = size.b / max(1, min(shards, size.b)) * size.t, d = size.d, f = (8 * d / 3 + 31) / 32 * 32
+    let shapes: [(name: String, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int)] = [
+        ("x·Wᵀ d→d", false, true, rows, d, d), ("x·Wᵀ d→2F", false, true, rows, 2 * f, d),
+        ("h·Wᵀ F→d", false, true, rows, d, f), ("x·Wᵀ d→V", false, true, rows, 65, d),
+        ("dY·W d→d", false, false, rows, d, d), ("dY·W 2F→d", false, false, rows, d, 2 * f),
+        ("dYᵀ·x d×d", true, false, d, d, rows), ("dYᵀ·x 2F×d", true, false, 2 * f, d, rows),
+    ]
+    let square = 1024
+    let (a, b, c) = (Tensor(normal: [square, square], std: 1, random: &random),
+                     Tensor(normal: [square, square], std: 1, random: &random), Tensor(zeros: [square, square]))
+    func seconds(_ body: () -> Void) -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    }
+    func reference() -> Double {                        // GFLOP/s of one 1024² product on this thread
+        2 * pow(Double(square), 3) / seconds {
+            BLAS.gemm(transposeA: false, transposeB: false, m: square, n: square, k: square,
+                      a: a.data, lda: square, b: b.data, ldb: square, beta: 0, c: c.data, ldc: square) } / 1e9
+    }
+    print("\n\(size.name): one shard's products (\(rows) rows) on one thread, GFLOP/s and ratio to a 1024² product right after")
+    for shape in shapes {
+        let (m, n, k) = (shape.m, shape.n, shape.k)
+        let left = Tensor(normal: [m * k], std: 1, random: &random), right = Tensor(normal: [k * n], std: 1, random: &random)
+        let out = Tensor(zeros: [m * n])
+        let repeats = max(1, Int(2e8 / Double(2 * m * n * k)))    // ~0.2 GFLOP per timing
+        var rates: [Double] = [], ratios: [Double] = []
+        let start = Date()
+        repeat {
+            let rate = 2 * Double(m * n * k * repeats) / seconds {
+                for _ in 0..<repeats {
+                    BLAS.gemm(transposeA: shape.transposeA, transposeB: shape.transposeB, m: m, n: n, k: k,
+                              a: left.data, lda: shape.transposeA ? m : k, b: right.data, ldb: shape.transposeB ? k : n,
+                              beta: 0, c: out.data, ldc: n)
+                }
+            } / 1e9
+            rates.append(rate)
+            ratios.append(rate / reference())
+        } while Date().timeIntervalSince(start) < secondsPerCase || rates.count < 5
+        rates.sort(); ratios.sort()
+        print(String(format: "  %@ %4d×%-4d·%4d  %6.1f GFLOP/s  %5.1f%% of 1024²", padded(shape.name, 12), m, k, n,
+                     rates[rates.count / 2], 100 * ratios[ratios.count / 2]))
     }
 }
 
@@ -211,7 +262,7 @@ if let rounds = option("--telemetry-cost").flatMap(Int.init) {
     exit(0)
 }
 if !CommandLine.arguments.contains("--skip-ops") {
-    for size in sizes { opBenchmarks(size) }
+    for size in sizes { opBenchmarks(size); shardProductBenchmarks(size) }
 }
 if !CommandLine.arguments.contains("--skip-training") {
     print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
