@@ -30,9 +30,10 @@ public enum SgemmBenchmark {
     }
 
     /// A short measurement to repeat between the steps of a benchmark, on a machine whose speed
-    /// drifts (a shared virtual machine: its sgemm rate moved between 150 and 320 GFLOP/s from one
-    /// minute to the next): one `size × size` product per kernel thread at once, as batch
-    /// shards run them. `Probe(size:)` allocates the operands once; `gflops()` times one round.
+    /// drifts (a shared virtual machine: its sgemm 2048² rate moved between 147 and 317 GFLOP/s
+    /// from one run to the next within an hour): one `size × size` product per kernel thread at
+    /// once, as batch shards run them. `Probe(size:)` allocates the operands once; `gflops()`
+    /// times one round.
     public final class Probe {
         public let size: Int
         let a: Tensor, b: Tensor, outputs: [Tensor]
