@@ -58,6 +58,7 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        let started = OpProfile.begin()
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,
@@ -65,6 +66,7 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k),
             alpha, a, Int32(lda), b, Int32(ldb),
             beta == 0 ? 1 : beta, c, Int32(ldc))
+        OpProfile.endProduct(flops: 2 * Double(m) * Double(n) * Double(k), started)
     }
 
     /// Zeroes C before a `beta = 0` product, which then runs as `beta = 1`: OpenBLAS's own

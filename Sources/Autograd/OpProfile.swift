@@ -31,6 +31,23 @@ public enum OpProfile {
         lock.unlock()
     }
 
+    /// Time and FLOPs of the OpenBLAS products inside the ops (nested in their categories'
+    /// times, not a category of their own): how fast the products run in a real step, with
+    /// their operands wherever the step left them, against an sgemm measured alone.
+    nonisolated(unsafe) public private(set) static var productNanoseconds: UInt64 = 0
+    nonisolated(unsafe) public private(set) static var productFLOPs: Double = 0
+
+    /// Adds one product of `flops` FLOPs that started at `start` (from `begin()`).
+    @inline(__always)
+    public static func endProduct(flops: Double, _ start: UInt64) {
+        guard isEnabled else { return }
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        lock.lock()
+        productNanoseconds += elapsed
+        productFLOPs += flops
+        lock.unlock()
+    }
+
     /// Seconds per category since the last `reset()`.
     public static var seconds: [(category: Category, seconds: Double)] {
         Category.allCases.map { ($0, Double(nanoseconds[$0.rawValue]) / 1e9) }
@@ -38,5 +55,6 @@ public enum OpProfile {
 
     public static func reset() {
         nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
+        (productNanoseconds, productFLOPs) = (0, 0)
     }
 }

@@ -217,6 +217,12 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / accounted) }
     print(String(format: "      op time (%d shards, %.1f core-ms per step): ", dataParallel.shardCount, 1000 * accounted / Double(timedSteps))
           + breakdown.joined(separator: ", "))
+    // The OpenBLAS calls inside those ops, against the probe's rate per core: what the products
+    // lose in a real step (operands left in cache or not by the ops before) compared with sgemm alone.
+    let productSeconds = Double(OpProfile.productNanoseconds) / 1e9
+    let perCore = OpProfile.productFLOPs / productSeconds / 1e9, probePerCore = adjacentPeaks.sorted()[adjacentPeaks.count / 2] / Double(Parallel.threadCount)
+    print(String(format: "      OpenBLAS calls: %.1f core-ms per step (%.0f%% of the op time), %.1f GFLOP/s per core = %.0f%% of the probe's median per core",
+                 1000 * productSeconds / Double(timedSteps), 100 * productSeconds / accounted, perCore, 100 * perCore / probePerCore))
 }
 
 /// Characters per second of `qklab sample`'s generation (temperature 0.8, seed 0, from a prompt
