@@ -31,9 +31,10 @@ public enum OpProfile {
         lock.unlock()
     }
 
-    /// Time and FLOPs of the OpenBLAS products inside the ops (nested in their categories'
-    /// times, not a category of their own): how fast the products run in a real step, with
-    /// their operands wherever the step left them, against an sgemm measured alone.
+    /// The OpenBLAS products inside the ops (nested in their categories' times, not a category of
+    /// their own): how fast the products run in a real step, with their operands wherever the
+    /// step left them, against an sgemm measured alone. Nanoseconds summed over the threads that
+    /// ran them (core-nanoseconds), and FLOPs (2·m·n·k per product), since the last `reset()`.
     nonisolated(unsafe) public private(set) static var productNanoseconds: UInt64 = 0
     nonisolated(unsafe) public private(set) static var productFLOPs: Double = 0
 

@@ -14,10 +14,10 @@ final class TrainingHarness {
     let corpus: [Int32]
     var sampler = BatchSampler(seed: 1)
 
-    /// `corpus` holds token ids below 65; `shards` batch shards per step.
+    /// `corpus` holds token ids below `vocabularySize`; `shards` batch shards per step.
     init(_ size: Size, qkNorm: ModelConfig.QKNorm, corpus: [Int32], shards: Int) throws {
         var config = ModelConfig()
-        config.vocabSize = 65
+        config.vocabSize = vocabularySize
         (config.dModel, config.nLayer, config.nHead, config.blockSize, config.qkNorm) = (size.d, size.layers, size.heads, size.t, qkNorm)
         model = try TransformerModel(config: config)
         var optimizerConfig = OptimizerConfig()

@@ -13,7 +13,8 @@ import Transformer
 //    products of one batch shard through BLAS on one thread, against a 1024² product;
 // 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
 //    off: tokens/s, model FLOP/s, MFU (against the peak of 1., and against a 1024² sgemm probe
-//    run after every timed step, which cancels the machine's drift), peak RSS, where the time goes;
+//    run after every timed step, out of most of the machine's drift; an untimed step follows each
+//    probe), peak RSS, where the time goes;
 // 4. generation of S and M (qk_norm head): characters/s with the key/value cache and recomputing
 //    the context for every character (1,000 characters each unless told otherwise).
 // --measure-every N: every N-th step of 3. records the stability telemetry (as a logged step of
@@ -44,8 +45,8 @@ let measureEvery = option("--measure-every").flatMap(Int.init).map { max($0, 1) 
 
 print(SystemReport.current().description)
 let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
-/// The short sgemm measurement repeated after every timed training step.
-let probe = SgemmBenchmark.Probe(size: 1024)
+/// Side of the square sgemm that training steps and single products are compared with.
+let probeSize = 1024
 print(String(format: "sgemm 1024²: %.1f GFLOP/s   2048²: %.1f GFLOP/s (the peak below)",
              SgemmBenchmark.measure(size: 1024, seconds: secondsPerCase), peak))
 
@@ -77,21 +78,27 @@ func peakRSSMegabytes() -> Double {
     return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan) / 1024
 }
 
-struct Size { let name: String; let b: Int, t: Int, d: Int, heads: Int, layers: Int }
-/// 200,000 tokens of a fixed pattern over a vocabulary of 65 (speed does not depend on the text).
-let syntheticCorpus: [Int32] = (0..<200_000).map { (i: Int) -> Int32 in Int32((i * 7919 + i / 13) % 65) }
+struct Size {
+    let name: String; let b: Int, t: Int, d: Int, heads: Int, layers: Int
+    /// The MLP's hidden width F, as `ModelConfig` derives it from d_model.
+    var f: Int { (8 * d / 3 + 31) / 32 * 32 }
+}
+/// The benchmark models' vocabulary: tiny Shakespeare's 65 characters.
+let vocabularySize = 65
+/// 200,000 tokens of a fixed pattern over the vocabulary (speed does not depend on the text).
+let syntheticCorpus: [Int32] = (0..<200_000).map { (i: Int) -> Int32 in Int32((i * 7919 + i / 13) % vocabularySize) }
 let sizes = [Size(name: "S", b: 12, t: 64, d: 128, heads: 4, layers: 4),
              Size(name: "M", b: 16, t: 256, d: 384, heads: 6, layers: 6)].filter { only == nil || $0.name == only }
 
 func opBenchmarks(_ size: Size) {
     var random = SeededRandom(seed: 1)
     let (b, t, d, h) = (size.b, size.t, size.d, size.heads)
-    let f = (8 * d / 3 + 31) / 32 * 32
+    let f = size.f
     func input(_ shape: [Int]) -> Tensor { Tensor(normal: shape, std: 1, random: &random) }
     let x = input([b, t, d]), w = input([d, d]), up = input([f, d]), gateUp = input([2 * f, d]), down = input([d, f])
     let normWeight = Tensor(filling: 1, shape: [d]), headNorm = Tensor(filling: 1, shape: [d / h])
-    let logits = input([b * t, 65])
-    let targets = (0..<(b * t)).map { Int32($0 % 65) }
+    let logits = input([b * t, vocabularySize])
+    let targets = (0..<(b * t)).map { Int32($0 % vocabularySize) }
     print("\n\(size.name): B=\(b) T=\(t) d=\(d) H=\(h) F=\(f); each op forward + backward, median ms")
     let cases: [(String, () -> Void)] = [
         ("linear d→d", { forwardBackward([x, w]) { linear(x, weight: w) } }),
@@ -101,7 +108,7 @@ func opBenchmarks(_ size: Size) {
         ("rope", { forwardBackward([x]) { rope(x, table: RotaryTable(positions: t, headDim: d / h, theta: 10000)) } }),
         ("causalAttention", { forwardBackward([x]) { causalAttention(q: x, k: x, v: x, heads: h, kvHeads: h).output } }),
         ("swiglu MLP (fused)", { forwardBackward([x, gateUp, down]) { gatedFeedForward(x, gateUp: gateUp, down: down) } }),
-        ("crossEntropy V=65", { forwardBackward([logits]) { crossEntropy(logits: logits, targets: targets).loss } }),
+        ("crossEntropy V=\(vocabularySize)", { forwardBackward([logits]) { crossEntropy(logits: logits, targets: targets).loss } }),
         ("add (residual)", { forwardBackward([x]) { add(x, x) } }),
     ]
     for (name, body) in cases {
@@ -111,17 +118,19 @@ func opBenchmarks(_ size: Size) {
 
 /// The products of one batch shard's training step of `size` (rows: the shard's tokens) through
 /// `BLAS.gemm` on this thread alone, as a shard runs them: GFLOP/s, and the median ratio to a
-/// 1024² product timed right after each (so the machine's drift cancels out).
+/// 1024² product timed right after each (so most of the machine's drift drops out).
 func shardProductBenchmarks(_ size: Size) {
     var random = SeededRandom(seed: 2)
-    let rows = size.b / max(1, min(shards, size.b)) * size.t, d = size.d, f = (8 * d / 3 + 31) / 32 * 32
+    let rows = size.b / max(1, min(shards, size.b)) * size.t, d = size.d, f = size.f, v = vocabularySize
     let shapes: [(name: String, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int)] = [
         ("x·Wᵀ d→d", false, true, rows, d, d), ("x·Wᵀ d→2F", false, true, rows, 2 * f, d),
-        ("h·Wᵀ F→d", false, true, rows, d, f), ("x·Wᵀ d→V", false, true, rows, 65, d),
+        ("h·Wᵀ F→d", false, true, rows, d, f), ("x·Wᵀ d→V", false, true, rows, v, d),
         ("dY·W d→d", false, false, rows, d, d), ("dY·W 2F→d", false, false, rows, d, 2 * f),
+        ("dY·W d→F", false, false, rows, f, d), ("dY·W V→d", false, false, rows, d, v),
         ("dYᵀ·x d×d", true, false, d, d, rows), ("dYᵀ·x 2F×d", true, false, 2 * f, d, rows),
+        ("dYᵀ·h d×F", true, false, d, f, rows), ("dYᵀ·x V×d", true, false, v, d, rows),
     ]
-    let square = 1024
+    let square = probeSize
     let (a, b, c) = (Tensor(normal: [square, square], std: 1, random: &random),
                      Tensor(normal: [square, square], std: 1, random: &random), Tensor(zeros: [square, square]))
     func seconds(_ body: () -> Void) -> Double {
@@ -173,9 +182,18 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
     return Double(tokens) * perToken
 }
 
+/// A timed training step: its seconds, the OpenBLAS calls inside it (core-seconds, FLOPs), and
+/// the GFLOP/s of the sgemm probe run right after it.
+struct TimedStep {
+    let seconds: Double, productSeconds: Double, productFLOPs: Double, probeGFLOPs: Double
+}
+
+/// Median of `values` (which must not be empty).
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
 func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let harness = try TrainingHarness(size, qkNorm: qkNorm, corpus: syntheticCorpus, shards: shards)
-    let (model, dataParallel) = (harness.model, harness.dataParallel)
+    let probe = SgemmBenchmark.Probe(size: probeSize)
     var stepCount = 0
     func step() {
         stepCount += 1
@@ -184,45 +202,55 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     for _ in 0..<3 { step() }                      // warm-up: buffers, caches, the pool
     let allocationsBefore = BufferPool.statistics.systemAllocations
     OpProfile.reset()
-    OpProfile.isEnabled = true
-    var seconds: [Double] = [], adjacentPeaks: [Double] = []
-    for _ in 0..<timedSteps {
+    let steps = (0..<timedSteps).map { index -> TimedStep in
+        if index > 0 { step() }                     // untimed: the probe left other data in the caches
+        let (productSeconds, productFLOPs) = (Double(OpProfile.productNanoseconds) / 1e9, OpProfile.productFLOPs)
+        OpProfile.isEnabled = true
         let t0 = DispatchTime.now().uptimeNanoseconds
         step()
-        seconds.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         OpProfile.isEnabled = false
-        adjacentPeaks.append(probe.gflops())
-        OpProfile.isEnabled = true
+        return TimedStep(seconds: seconds, productSeconds: Double(OpProfile.productNanoseconds) / 1e9 - productSeconds,
+                         productFLOPs: OpProfile.productFLOPs - productFLOPs, probeGFLOPs: probe.gflops())
     }
-    OpProfile.isEnabled = false
-    let pool = BufferPool.statistics
-    let tokens = Double(size.b * size.t)
-    let rates = seconds.map { tokens / $0 }.sorted()
-    let median = rates[rates.count / 2]
-    let flops = stepFLOPs(model, tokens: size.b * size.t) * median / tokens
-    // Each step's model FLOP/s against the sgemm rate probed right after it: the machine's drift
-    // between the peak measured at the start and the steps cancels out.
-    let adjacentMFUs = zip(seconds, adjacentPeaks).map { stepFLOPs(model, tokens: size.b * size.t) / $0 / ($1 * 1e9) }.sorted()
+    let allocations = BufferPool.statistics.systemAllocations - allocationsBefore
+    report(steps, of: harness, allocations: allocations, probeSize: probe.size)
+}
+
+/// Prints a size's training measurements: tokens/s, MFU against the start's peak and against
+/// each step's probe, memory, where the op time goes, and the OpenBLAS calls against the probe.
+func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int, probeSize: Int) {
+    let (size, model) = (harness.size, harness.model)
+    let tokens = Double(size.b * size.t), flopsPerStep = stepFLOPs(model, tokens: size.b * size.t)
+    let rates = steps.map { tokens / $0.seconds }.sorted()
+    let flops = flopsPerStep * median(rates) / tokens
     print(String(format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
-                 size.name, qkNorm.rawValue, median, rates.first!, rates.last!, flops / 1e9, 100 * flops / (peak * 1e9), peakRSSMegabytes()))
+                 size.name, model.config.qkNorm.rawValue, median(rates), rates.first!, rates.last!, flops / 1e9,
+                 100 * flops / (peak * 1e9), peakRSSMegabytes()))
+    // Each step's model FLOP/s against the sgemm rate probed right after it: most of the
+    // machine's drift between the peak measured at the start and the steps drops out.
+    let mfus = steps.map { flopsPerStep / $0.seconds / ($0.probeGFLOPs * 1e9) }.sorted()
+    let probes = steps.map(\.probeGFLOPs)
     print(String(format: "      MFU against the sgemm %d² probe after each step: median %.1f%% (quartiles %.1f–%.1f%%; probes %.0f–%.0f GFLOP/s)",
-                 probe.size, 100 * adjacentMFUs[adjacentMFUs.count / 2], 100 * adjacentMFUs[adjacentMFUs.count / 4],
-                 100 * adjacentMFUs[(3 * adjacentMFUs.count) / 4], adjacentPeaks.min()!, adjacentPeaks.max()!))
+                 probeSize, 100 * median(mfus), 100 * mfus[mfus.count / 4], 100 * mfus[(3 * mfus.count) / 4],
+                 probes.min()!, probes.max()!))
+    let pool = BufferPool.statistics
     print(String(format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps%@",
-                 Double(pool.peakBytesHeld) / 1048576, pool.systemAllocations - allocationsBefore,
+                 Double(pool.peakBytesHeld) / 1048576, allocations,
                  measureEvery.map { " (telemetry measured every \($0) steps)" } ?? ""))
     // Shards run their ops at the same time, so op times are core-seconds: shares of their sum.
     let parts = OpProfile.seconds.filter { $0.seconds > 0 }
     let accounted = parts.reduce(0) { $0 + $1.seconds }
     let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / accounted) }
-    print(String(format: "      op time (%d shards, %.1f core-ms per step): ", dataParallel.shardCount, 1000 * accounted / Double(timedSteps))
-          + breakdown.joined(separator: ", "))
-    // The OpenBLAS calls inside those ops, against the probe's rate per core: what the products
-    // lose in a real step (operands left in cache or not by the ops before) compared with sgemm alone.
-    let productSeconds = Double(OpProfile.productNanoseconds) / 1e9
-    let perCore = OpProfile.productFLOPs / productSeconds / 1e9, probePerCore = adjacentPeaks.sorted()[adjacentPeaks.count / 2] / Double(Parallel.threadCount)
-    print(String(format: "      OpenBLAS calls: %.1f core-ms per step (%.0f%% of the op time), %.1f GFLOP/s per core = %.0f%% of the probe's median per core",
-                 1000 * productSeconds / Double(timedSteps), 100 * productSeconds / accounted, perCore, 100 * perCore / probePerCore))
+    print(String(format: "      op time (%d shards, %.1f core-ms per step): ", harness.dataParallel.shardCount,
+                 1000 * accounted / Double(steps.count)) + breakdown.joined(separator: ", "))
+    // The OpenBLAS calls inside those ops, step by step against the probe's rate per core: what
+    // the products lose in a real step (operands wherever the ops before left them).
+    let productSeconds = steps.reduce(0) { $0 + $1.productSeconds }
+    let productShares = steps.filter { $0.productSeconds > 0 }
+        .map { $0.productFLOPs / $0.productSeconds / ($0.probeGFLOPs * 1e9 / Double(Parallel.threadCount)) }
+    print(String(format: "      OpenBLAS calls: %.1f core-ms per step (%.0f%% of the op time), median %.0f%% of the probe's rate per core",
+                 1000 * productSeconds / Double(steps.count), 100 * productSeconds / accounted, 100 * median(productShares)))
 }
 
 /// Characters per second of `qklab sample`'s generation (temperature 0.8, seed 0, from a prompt
@@ -232,7 +260,7 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
 /// of them while the context fits in block_size; beyond it the two keep different contexts).
 func generationBenchmark(_ size: Size) throws {
     var config = ModelConfig()
-    config.vocabSize = 65
+    config.vocabSize = vocabularySize
     (config.dModel, config.nLayer, config.nHead, config.blockSize) = (size.d, size.layers, size.heads, size.t)
     let model = try TransformerModel(config: config)
     var options = GenerationOptions()

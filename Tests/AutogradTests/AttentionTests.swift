@@ -1,4 +1,4 @@
-import Autograd
+@testable import Autograd
 import XCTest
 
 final class AttentionTests: XCTestCase {
@@ -36,8 +36,8 @@ final class AttentionTests: XCTestCase {
     }
 
     /// T = 37 runs the `CausalProducts` loops (rows of three vectors, the last partial, a last
-    /// block of one row); with Dh = 40 also their two-vector blocks (32 columns, then a partial
-    /// vector of 8); T = 75 the BLAS products over three blocks of the causal block structure
+    /// block of one row); with Dh = 40 also their two-vector blocks where the CPU has AVX-512 (32
+    /// columns, then a partial vector of 8); T = 75 the BLAS products over three blocks of the causal block structure
     /// (32, 32, 11), with P kept from the forward pass; T = 1040 (B·H·T² over the keep limit) has
     /// the pullback recompute P. Values and all three gradients agree with the composed ops, which
     /// compute every T×T entry.
@@ -59,6 +59,56 @@ final class AttentionTests: XCTestCase {
             let fused = valuesAndGradients { causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: heads).output }
             let composed = valuesAndGradients { composedAttention(q: q, k: k, v: v, heads: heads, kvHeads: heads) }
             for (fusedPart, composedPart) in zip(fused, composed) { assertClose(fusedPart, composedPart, tolerance: 1e-4) }
+        }
+    }
+
+    /// The register-blocked causal products against scalar chains of fused multiply-adds in the
+    /// same order, bit for bit, with two vectors per row (AVX-512's blocks) and with one: the two
+    /// widths give the same bits, whichever one the CPU gets. Widths 32 and 48 (two vectors, then
+    /// one alone), 40 (then a partial one) and 7; T = 64 and 37 (a last block of one row).
+    func testCausalProductsEqualScalarFMAChains() {
+        let saved = pairsOfVectors
+        defer { pairsOfVectors = saved }
+        for pairs in [true, false] {
+            pairsOfVectors = pairs
+            for (t, width) in [(64, 32), (64, 48), (37, 40), (37, 7)] {
+                let a = randomTensor([t, width], seed: 11), b = randomTensor([t, width], seed: 12)
+                let p = randomTensor([t, t], seed: 13), c = randomTensor([t, width], seed: 14)
+                for i in 0..<t { for j in (i + 1)..<t { p.data[i * t + j] = 0 } }    // lower triangular, as the softmax leaves P
+                func blockStart(_ row: Int) -> Int { row / 4 * 4 }
+                func assertBits(_ got: Float, _ want: Float, _ what: String) {
+                    XCTAssertEqual(got.bitPattern, want.bitPattern, "\(what), pairs \(pairs), t \(t), width \(width)")
+                }
+                // S = 0.3·A·Bᵀ on the lower triangle
+                let scores = Tensor(zeros: [t, t]), transposed = Tensor(zeros: [width * t])
+                causalProductTransposed(a.data, lda: width, b.data, ldb: width, t: t, depth: width, alpha: 0.3,
+                                        into: scores.data, ldc: t, transposed: transposed.data)
+                for i in 0..<t { for j in 0...i {
+                    var sum: Float = 0
+                    for d in 0..<width { sum = sum.addingProduct(a.data[i * width + d], b.data[j * width + d]) }
+                    assertBits(scores.data[i * t + j], sum * 0.3, "S[\(i), \(j)]")
+                } }
+                // C (+)= P·B, over j through the end of row i's block (P's zeros included, as the loops run)
+                for accumulate in [false, true] {
+                    let out = Tensor(zeros: [t, width])
+                    out.data.update(from: c.data, count: t * width)
+                    causalProduct(p.data, ldp: t, b.data, ldb: width, t: t, width: width, into: out.data, ldc: width, accumulate: accumulate)
+                    for i in 0..<t { for d in 0..<width {
+                        var sum: Float = accumulate ? c.data[i * width + d] : 0
+                        for j in 0..<min(t, blockStart(i) + 4) { sum = sum.addingProduct(p.data[i * t + j], b.data[j * width + d]) }
+                        assertBits(out.data[i * width + d], sum, "P·B[\(i), \(d)] accumulate \(accumulate)")
+                    } }
+                }
+                // C += Pᵀ·B, over i from the start of row j's block
+                let added = Tensor(zeros: [t, width])
+                added.data.update(from: c.data, count: t * width)
+                causalTransposedProductAdding(p.data, ldp: t, b.data, ldb: width, t: t, width: width, into: added.data, ldc: width)
+                for j in 0..<t { for d in 0..<width {
+                    var sum = c.data[j * width + d]
+                    for i in blockStart(j)..<t { sum = sum.addingProduct(p.data[i * t + j], b.data[i * width + d]) }
+                    assertBits(added.data[j * width + d], sum, "Pᵀ·B[\(j), \(d)]")
+                } }
+            }
         }
     }
 

@@ -8,13 +8,20 @@
 /// pullback leave it so). Every sum runs in a fixed order: results are deterministic and do not
 /// depend on threads. Matrices are row-major with row strides `ld…`.
 ///
-/// Where 32 columns or more remain, a block takes two vectors of each of its four rows at once:
-/// eight independent accumulators, enough to keep both FMA units of a core busy through the
-/// FMA latency (four accumulators left half of them idle). Each element's sum still runs over
-/// the same terms in the same order, so the two widths give the same bits.
+/// With AVX-512 (`pairsOfVectors`), where 32 columns or more remain, a block takes two vectors of
+/// each of its four rows at once: eight independent accumulators, enough to keep both FMA units
+/// of a core busy through the FMA latency (four left half of them idle). Each element's sum still
+/// runs over the same terms in the same order, so the two widths give the same bits
+/// (`AttentionTests.testCausalProductsEqualScalarFMAChains`).
 
 /// Rows per register block.
 private let blockRows = 4
+
+/// Whether blocks take two vectors per row: where a `Vector` is one AVX-512 register (32 of
+/// them). With AVX2 a `Vector` is two of the 16 registers, four accumulators already take half of
+/// them, and eight spill (measured slower). Read from the CPU's flags, which for the numeric
+/// targets (`-target-cpu native`) are those the code was compiled for; tests set it both ways.
+nonisolated(unsafe) var pairsOfVectors = OpenBLASKernel.cpuFlags().contains("avx512f")
 
 /// `c[i, j] = alpha · Σ_d a[i, d] · b[j, d]` for `j ≤ i < t` (the lower triangle of `alpha·A·Bᵀ`,
 /// A and B `[t, depth]`): scores `Q·Kᵀ`, or `dY·Vᵀ`. Rows are computed in whole vectors of 16
@@ -24,12 +31,13 @@ func causalProductTransposed(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePoi
                              t: Int, depth: Int, alpha: Float,
                              into c: UnsafeMutablePointer<Float>, ldc: Int,
                              transposed: UnsafeMutablePointer<Float>) {
+    let pairs = pairsOfVectors
     transpose(b, ldb: ldb, rows: t, columns: depth, into: transposed)   // Bᵀ, so that a row of C is a vector
     for first in stride(from: 0, to: t, by: blockRows) {
         let rows = rowPointers(a, stride: lda, first: first, t: t)
         let columns = min(t, (first + blockRows + vectorWidth - 1) / vectorWidth * vectorWidth)
         var j = 0
-        while j + 2 * vectorWidth <= columns {
+        while pairs && j + 2 * vectorWidth <= columns {
             var low = (Vector(), Vector(), Vector(), Vector()), high = low
             var column = transposed + j
             for d in 0..<depth {
@@ -59,13 +67,15 @@ func causalProductTransposed(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePoi
 /// lower-triangular P `[t, t]` times B `[t, width]` — `P·V`, or `dS·K`.
 func causalProduct(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float>, ldb: Int,
                    t: Int, width: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    let pairs = pairsOfVectors
     for first in stride(from: 0, to: t, by: blockRows) {
         let rows = rowPointers(p, stride: ldp, first: first, t: t)
         let last = min(t, first + blockRows) - 1
         var d = 0
-        while d + 2 * vectorWidth <= width {
-            var low = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d, vectorWidth) : (Vector(), Vector(), Vector(), Vector())
-            var high = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth) : low
+        while pairs && d + 2 * vectorWidth <= width {
+            let zeros = (Vector(), Vector(), Vector(), Vector())
+            var low = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d, vectorWidth) : zeros
+            var high = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth) : zeros
             var row = b + d
             for j in 0...last {                              // P's zeros above the diagonal add nothing
                 addProducts(&low, &high, (rows.0[j], rows.1[j], rows.2[j], rows.3[j]), row.vector(at: 0), row.vector(at: vectorWidth))
@@ -93,11 +103,12 @@ func causalProduct(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float
 /// P `[t, t]` times B `[t, width]`, added — `dV += Pᵀ·dY`, or `dK += dSᵀ·Q`.
 func causalTransposedProductAdding(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float>, ldb: Int,
                                    t: Int, width: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let pairs = pairsOfVectors
     for first in stride(from: 0, to: t, by: blockRows) {
         let valid = min(blockRows, t - first)                // columns first..<first+valid of P
         let (w1, w2, w3) = (min(1, valid - 1), min(2, valid - 1), min(3, valid - 1))
         var d = 0
-        while d + 2 * vectorWidth <= width {
+        while pairs && d + 2 * vectorWidth <= width {
             var low = loadRows(c, stride: ldc, first: first, t: t, at: d, vectorWidth)
             var high = loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth)
             var row = b + first * ldb + d, weights = p + first * ldp + first
@@ -115,9 +126,9 @@ func causalTransposedProductAdding(_ p: UnsafePointer<Float>, ldp: Int, _ b: Uns
             for i in first..<t {                             // P's zeros above the diagonal add nothing
                 let row = load(b + i * ldb, d, lanes), weights = p + i * ldp + first
                 sums.0.addProduct(Vector(repeating: weights[0]), row)
-                sums.1.addProduct(Vector(repeating: weights[min(1, valid - 1)]), row)
-                sums.2.addProduct(Vector(repeating: weights[min(2, valid - 1)]), row)
-                sums.3.addProduct(Vector(repeating: weights[min(3, valid - 1)]), row)
+                sums.1.addProduct(Vector(repeating: weights[w1]), row)
+                sums.2.addProduct(Vector(repeating: weights[w2]), row)
+                sums.3.addProduct(Vector(repeating: weights[w3]), row)
             }
             storeRows(sums, scale: 1, c, stride: ldc, first: first, t: t, at: d, lanes)
         }

@@ -47,12 +47,24 @@ public func lanewiseMax(_ a: Vector, _ b: Vector) -> Vector {
 /// cost a softmax row of 64 as much as its exponentials).
 @inlinable @inline(__always)
 public func largestLane(_ v: Vector) -> Float {
-    var m = lanewiseMax(v, Vector(lowHalf: v.highHalf, highHalf: v.lowHalf))           // lanes 0–7: maxima of pairs 8 apart
-    m = lanewiseMax(m, Vector(lowHalf: SIMD8(lowHalf: m.lowHalf.highHalf, highHalf: m.lowHalf.lowHalf), highHalf: m.highHalf))
-    m = lanewiseMax(m, Vector(lowHalf: SIMD8(lowHalf: SIMD4(lowHalf: m.lowHalf.lowHalf.highHalf, highHalf: m.lowHalf.lowHalf.lowHalf),
-                                             highHalf: m.lowHalf.highHalf), highHalf: m.highHalf))
-    let last = m.lowHalf.lowHalf.lowHalf
-    return last[1] - last[0] > 0 ? last[1] : last[0]
+    // Each fold puts the upper half of the lanes still in play onto the lower half (the lanes
+    // above them only fill the vector).
+    let eight = lanewiseMax(v, Vector(lowHalf: v.highHalf, highHalf: v.lowHalf)).lowHalf
+    let four = foldedMax(eight.lowHalf, eight.highHalf)
+    let two = foldedMax(four.lowHalf, four.highHalf)
+    return two[1] - two[0] > 0 ? two[1] : two[0]
+}
+
+/// `lanewiseMax` of two 4- or 2-lane halves, through a whole vector.
+@inlinable @inline(__always)
+func foldedMax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> {
+    lanewiseMax(Vector(lowHalf: SIMD8(lowHalf: a, highHalf: a), highHalf: SIMD8(lowHalf: a, highHalf: a)),
+                Vector(lowHalf: SIMD8(lowHalf: b, highHalf: b), highHalf: SIMD8(lowHalf: b, highHalf: b))).lowHalf.lowHalf
+}
+
+@inlinable @inline(__always)
+func foldedMax(_ a: SIMD2<Float>, _ b: SIMD2<Float>) -> SIMD2<Float> {
+    foldedMax(SIMD4(lowHalf: a, highHalf: a), SIMD4(lowHalf: b, highHalf: b)).lowHalf
 }
 
 /// `v` with its bits outside `mask` cleared: with a `laneMask`, the lanes past it become +0;

@@ -68,7 +68,8 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: In
 struct SoftmaxMagnitudes {
     var largest = Vector(), sum = Vector()
 
-    /// Both of `other`'s lanes added to these (largest: lanewise maximum).
+    /// Takes in `other`'s rows: lane by lane, the larger of the two largest and the sum of the
+    /// two sums. (Empty, both are 0.)
     mutating func add(_ other: SoftmaxMagnitudes) {
         largest = lanewiseMax(largest, other.largest)
         sum += other.sum
