@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Heap allocations per training step: runs qklab-bench (release, --skip-ops) for 10 and for 30
+# Heap allocations per training step: runs qklab-bench (release, --skip-ops --no-probe) for 10 and for 30
 # timed steps of one size under a small LD_PRELOAD counter of malloc/calloc/realloc/
 # posix_memalign/aligned_alloc calls, and prints the difference per extra step.
 #   scripts/count-mallocs.sh [S|M] [qklab-bench options…]
@@ -30,7 +30,7 @@ C
 gcc -O2 -shared -fPIC -o "$work/libcount.so" "$work/count.c"
 swift build -c release --product qklab-bench
 count() {
-    LD_PRELOAD="$work/libcount.so" .build/release/qklab-bench --skip-ops --only "$size" --steps "$1" --seconds-per-case 0.1 --generation-chars 10 "${extra[@]}" 2>&1 \
+    LD_PRELOAD="$work/libcount.so" .build/release/qklab-bench --skip-ops --no-probe --only "$size" --steps "$1" --seconds-per-case 0.1 --generation-chars 10 "${extra[@]}" 2>&1 \
         | sed -n 's/^malloc calls: //p'
 }
 short=$(count 10)

@@ -6,6 +6,7 @@ import Transformer
 // qklab-bench: what QKLab's speed is made of.
 //   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N] [--skip-ops]
 //                                    [--skip-training] [--generation-chars N] [--recomputed-chars N] [--measure-every N]
+//                                    [--no-probe]
 //   swift run -c release qklab-bench --telemetry-cost ROUNDS [--only S|M] [--cost-steps N] [--cost-pairs N]
 // (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
@@ -14,7 +15,7 @@ import Transformer
 // 3. real training steps (forward, backward, clipping, AdamW) of S and M with qk_norm head and
 //    off: tokens/s, model FLOP/s, MFU (against the peak of 1., and against a 1024² sgemm probe
 //    run after every timed step, out of most of the machine's drift; an untimed step follows each
-//    probe), peak RSS, where the time goes;
+//    probe; --no-probe: timed steps back to back, no probe), peak RSS, where the time goes;
 // 4. generation of S and M (qk_norm head): characters/s with the key/value cache and recomputing
 //    the context for every character (1,000 characters each unless told otherwise).
 // --measure-every N: every N-th step of 3. records the stability telemetry (as a logged step of
@@ -47,6 +48,8 @@ print(SystemReport.current().description)
 let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
 /// Side of the square sgemm that training steps and single products are compared with.
 let probeSize = 1024
+/// Whether timed training steps alternate with probes (and untimed steps); `--no-probe`: back to back.
+let probing = !CommandLine.arguments.contains("--no-probe")
 print(String(format: "sgemm 1024²: %.1f GFLOP/s   2048²: %.1f GFLOP/s (the peak below)",
              SgemmBenchmark.measure(size: 1024, seconds: secondsPerCase), peak))
 
@@ -183,9 +186,9 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 }
 
 /// A timed training step: its seconds, the OpenBLAS calls inside it (core-seconds, FLOPs), and
-/// the GFLOP/s of the sgemm probe run right after it.
+/// the GFLOP/s of the sgemm probe run right after it (nil with `--no-probe`).
 struct TimedStep {
-    let seconds: Double, productSeconds: Double, productFLOPs: Double, probeGFLOPs: Double
+    let seconds: Double, productSeconds: Double, productFLOPs: Double, probeGFLOPs: Double?
 }
 
 /// Median of `values` (which must not be empty).
@@ -193,7 +196,7 @@ func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let harness = try TrainingHarness(size, qkNorm: qkNorm, corpus: syntheticCorpus, shards: shards)
-    let probe = SgemmBenchmark.Probe(size: probeSize)
+    let probe = probing ? SgemmBenchmark.Probe(size: probeSize) : nil
     var stepCount = 0
     func step() {
         stepCount += 1
@@ -203,7 +206,7 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let allocationsBefore = BufferPool.statistics.systemAllocations
     OpProfile.reset()
     let steps = (0..<timedSteps).map { index -> TimedStep in
-        if index > 0 { step() }                     // untimed: the probe left other data in the caches
+        if index > 0 && probing { step() }          // untimed: the probe left other data in the caches
         let (productSeconds, productFLOPs) = (Double(OpProfile.productNanoseconds) / 1e9, OpProfile.productFLOPs)
         OpProfile.isEnabled = true
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -211,15 +214,15 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         OpProfile.isEnabled = false
         return TimedStep(seconds: seconds, productSeconds: Double(OpProfile.productNanoseconds) / 1e9 - productSeconds,
-                         productFLOPs: OpProfile.productFLOPs - productFLOPs, probeGFLOPs: probe.gflops())
+                         productFLOPs: OpProfile.productFLOPs - productFLOPs, probeGFLOPs: probe?.gflops())
     }
     let allocations = BufferPool.statistics.systemAllocations - allocationsBefore
-    report(steps, of: harness, allocations: allocations, probeSize: probe.size)
+    report(steps, of: harness, allocations: allocations)
 }
 
 /// Prints a size's training measurements: tokens/s, MFU against the start's peak and against
 /// each step's probe, memory, where the op time goes, and the OpenBLAS calls against the probe.
-func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int, probeSize: Int) {
+func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int) {
     let (size, model) = (harness.size, harness.model)
     let tokens = Double(size.b * size.t), flopsPerStep = stepFLOPs(model, tokens: size.b * size.t)
     let rates = steps.map { tokens / $0.seconds }.sorted()
@@ -229,11 +232,14 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int,
                  100 * flops / (peak * 1e9), peakRSSMegabytes()))
     // Each step's model FLOP/s against the sgemm rate probed right after it: most of the
     // machine's drift between the peak measured at the start and the steps drops out.
-    let mfus = steps.map { flopsPerStep / $0.seconds / ($0.probeGFLOPs * 1e9) }.sorted()
-    let probes = steps.map(\.probeGFLOPs)
-    print(String(format: "      MFU against the sgemm %d² probe after each step: median %.1f%% (quartiles %.1f–%.1f%%; probes %.0f–%.0f GFLOP/s)",
-                 probeSize, 100 * median(mfus), 100 * mfus[mfus.count / 4], 100 * mfus[(3 * mfus.count) / 4],
-                 probes.min()!, probes.max()!))
+    let probed = steps.compactMap { step in step.probeGFLOPs.map { (step, $0) } }
+    if !probed.isEmpty {
+        let mfus = probed.map { step, probe in flopsPerStep / step.seconds / (probe * 1e9) }.sorted()
+        let probes = probed.map(\.1)
+        print(String(format: "      MFU against the sgemm %d² probe after each step: median %.1f%% (quartiles %.1f–%.1f%%; probes %.0f–%.0f GFLOP/s)",
+                     probeSize, 100 * median(mfus), 100 * mfus[mfus.count / 4], 100 * mfus[(3 * mfus.count) / 4],
+                     probes.min()!, probes.max()!))
+    }
     let pool = BufferPool.statistics
     print(String(format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps%@",
                  Double(pool.peakBytesHeld) / 1048576, allocations,
@@ -247,10 +253,11 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int,
     // The OpenBLAS calls inside those ops, step by step against the probe's rate per core: what
     // the products lose in a real step (operands wherever the ops before left them).
     let productSeconds = steps.reduce(0) { $0 + $1.productSeconds }
-    let productShares = steps.filter { $0.productSeconds > 0 }
-        .map { $0.productFLOPs / $0.productSeconds / ($0.probeGFLOPs * 1e9 / Double(Parallel.threadCount)) }
-    print(String(format: "      OpenBLAS calls: %.1f core-ms per step (%.0f%% of the op time), median %.0f%% of the probe's rate per core",
-                 1000 * productSeconds / Double(steps.count), 100 * productSeconds / accounted, 100 * median(productShares)))
+    let productShares = probed.filter { step, _ in step.productSeconds > 0 }
+        .map { step, probe in step.productFLOPs / step.productSeconds / (probe * 1e9 / Double(Parallel.threadCount)) }
+    print(String(format: "      OpenBLAS calls: %.1f core-ms per step (%.0f%% of the op time)", 1000 * productSeconds / Double(steps.count),
+                 100 * productSeconds / accounted)
+          + (productShares.isEmpty ? "" : String(format: ", median %.0f%% of the probe's rate per core", 100 * median(productShares))))
 }
 
 /// Characters per second of `qklab sample`'s generation (temperature 0.8, seed 0, from a prompt
