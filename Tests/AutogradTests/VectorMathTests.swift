@@ -36,6 +36,7 @@ final class VectorMathTests: XCTestCase {
                 var v = Vector((0..<16).map { _ in Float(random.nextNormal()) })
                 v[lane] = v.max() + 1
                 XCTAssertEqual(largestLane(v), v[lane], "lane \(lane)")
+                XCTAssertEqual(broadcastLargestLane(v), Vector(repeating: v[lane]), "lane \(lane)")
             }
         }
     }
