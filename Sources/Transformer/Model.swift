@@ -106,8 +106,7 @@ public final class TransformerModel {
     public func gradientNorms() -> (global: Double, layers: [Double]) {
         var layerSums = [Double](repeating: 0, count: config.nLayer)
         var total = 0.0
-        for parameter in parameters {
-            let squares = parameter.gradientSquaredSum()
+        for (parameter, squares) in zip(parameters, parameters.gradientSquaredSums()) {
             total += squares
             if let layer = parameter.layer { layerSums[layer] += squares }
         }

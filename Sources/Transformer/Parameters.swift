@@ -36,9 +36,22 @@ public struct NamedParameter {
 }
 
 extension Array where Element == NamedParameter {
-    /// `sqrt(Σ grad²)` over these parameters (missing gradients count as zero).
+    /// `sqrt(Σ grad²)` over these parameters (missing gradients count as zero), the sums added in
+    /// parameter order.
     public func gradientNorm() -> Double {
-        reduce(0) { $0 + $1.gradientSquaredSum() }.squareRoot()
+        gradientSquaredSums().reduce(0, +).squareRoot()
+    }
+
+    /// Each parameter's `gradientSquaredSum()`, in order, computed on the kernel threads: each
+    /// sum on one thread, so the values never depend on the thread count.
+    public func gradientSquaredSums() -> [Double] {
+        var sums = [Double](repeating: 0, count: count)
+        sums.withUnsafeMutableBufferPointer { sums in
+            Parallel.forEachChunk(count, grain: 1) { range in
+                for index in range { sums[index] = self[index].gradientSquaredSum() }
+            }
+        }
+        return sums
     }
 
     /// Total number of scalars.
