@@ -8,24 +8,12 @@ public enum SgemmBenchmark {
     /// earlier versions; QKLab itself never splits a product that way, see `BLAS`), and one
     /// product per thread at once, as batch shards run them.
     public static func measure(size: Int, seconds: Double) -> Double {
-        var random = SeededRandom(seed: 1)
-        let a = Tensor(normal: [size, size], std: 1, random: &random)
-        let b = Tensor(normal: [size, size], std: 1, random: &random)
-        let threads = Parallel.threadCount
-        let outputs = (0..<threads).map { _ in Tensor(zeros: [size, size]) }   // [size, size] per thread
-        func multiply(into c: Tensor) {
-            BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
-                      a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: c.data, ldc: size)
-        }
+        let probe = Probe(size: size), threads = Parallel.threadCount
         var splitByOpenBLAS = 0.0
         BLAS.withOpenBLASThreads(threads) {
-            splitByOpenBLAS = rate(products: 1, size: size, seconds: seconds) { multiply(into: outputs[0]) }
+            splitByOpenBLAS = rate(products: 1, size: size, seconds: seconds) { probe.multiply(into: 0) }
         }
-        let onePerThread = rate(products: threads, size: size, seconds: seconds) {
-            Parallel.forEachChunk(threads, grain: 1) { range in
-                for thread in range { multiply(into: outputs[thread]) }
-            }
-        }
+        let onePerThread = rate(products: threads, size: size, seconds: seconds) { probe.round() }
         return max(splitByOpenBLAS, onePerThread)
     }
 
@@ -46,17 +34,28 @@ public enum SgemmBenchmark {
             self.size = size
         }
 
-        /// GFLOP/s of one round: `Parallel.threadCount` products, one per thread.
+        /// FLOPs of one product: 2·size³.
+        public var productFLOPs: Double { 2 * pow(Double(size), 3) }
+
+        /// One product on the calling thread, into output `index` (< `Parallel.threadCount`).
+        public func multiply(into index: Int) {
+            BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
+                      a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: outputs[index].data, ldc: size)
+        }
+
+        /// `Parallel.threadCount` products, one per thread at once.
+        public func round() {
+            Parallel.forEachChunk(outputs.count, grain: 1) { range in
+                for index in range { multiply(into: index) }
+            }
+        }
+
+        /// GFLOP/s of one `round()`.
         public func gflops() -> Double {
             let start = DispatchTime.now().uptimeNanoseconds
-            Parallel.forEachChunk(outputs.count, grain: 1) { range in
-                for thread in range {
-                    BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
-                              a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: outputs[thread].data, ldc: size)
-                }
-            }
+            round()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            return 2 * pow(Double(size), 3) * Double(outputs.count) / seconds / 1e9
+            return productFLOPs * Double(outputs.count) / seconds / 1e9
         }
     }
 

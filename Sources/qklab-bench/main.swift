@@ -63,7 +63,7 @@ func medianMilliseconds(_ body: () -> Void) -> Double {
         body()
         samples.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
     } while Date().timeIntervalSince(start) < secondsPerCase || samples.count < 3
-    return samples.sorted()[samples.count / 2]
+    return median(samples)
 }
 
 /// Runs `forward` and back-propagates a sum through it.
@@ -133,20 +133,16 @@ func shardProductBenchmarks(_ size: Size) {
         ("dYᵀ·x d×d", true, false, d, d, rows), ("dYᵀ·x 2F×d", true, false, 2 * f, d, rows),
         ("dYᵀ·h d×F", true, false, d, f, rows), ("dYᵀ·x V×d", true, false, v, d, rows),
     ]
-    let square = probeSize
-    let (a, b, c) = (Tensor(normal: [square, square], std: 1, random: &random),
-                     Tensor(normal: [square, square], std: 1, random: &random), Tensor(zeros: [square, square]))
+    let probe = SgemmBenchmark.Probe(size: probeSize)
     func seconds(_ body: () -> Void) -> Double {
         let t0 = DispatchTime.now().uptimeNanoseconds
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
-    func reference() -> Double {                        // GFLOP/s of one 1024² product on this thread
-        2 * pow(Double(square), 3) / seconds {
-            BLAS.gemm(transposeA: false, transposeB: false, m: square, n: square, k: square,
-                      a: a.data, lda: square, b: b.data, ldb: square, beta: 0, c: c.data, ldc: square) } / 1e9
+    func reference() -> Double {                        // GFLOP/s of one probe product on this thread
+        probe.productFLOPs / seconds { probe.multiply(into: 0) } / 1e9
     }
-    print("\n\(size.name): one shard's products (\(rows) rows) on one thread, GFLOP/s and ratio to a 1024² product right after")
+    print("\n\(size.name): one shard's products (\(rows) rows) on one thread, GFLOP/s and ratio to a \(probeSize)² product right after")
     for shape in shapes {
         let (m, n, k) = (shape.m, shape.n, shape.k)
         let left = Tensor(normal: [m * k], std: 1, random: &random), right = Tensor(normal: [k * n], std: 1, random: &random)
@@ -165,9 +161,8 @@ func shardProductBenchmarks(_ size: Size) {
             rates.append(rate)
             ratios.append(rate / reference())
         } while Date().timeIntervalSince(start) < secondsPerCase || rates.count < 5
-        rates.sort(); ratios.sort()
-        print(String(format: "  %@ %4d×%-4d·%4d  %6.1f GFLOP/s  %5.1f%% of 1024²", padded(shape.name, 12), m, k, n,
-                     rates[rates.count / 2], 100 * ratios[ratios.count / 2]))
+        print(String(format: "  %@ %4d×%-4d·%4d  %6.1f GFLOP/s  %5.1f%% of %d²", padded(shape.name, 12), m, k, n,
+                     median(rates), 100 * median(ratios), probeSize))
     }
 }
 
