@@ -2,14 +2,15 @@
 // QKLab: a small, fast trainer for tiny decoder-only transformers.
 // The package graph is the architecture; each module imports only those it points from:
 //
-//   COpenBLAS → Autograd → Transformer ─┐
-//                                       ├→ Training → HuggingFace ─┐
-//   Formats ────────────────────────────┘                          ├→ qklab
-//   Formats ───────────────────────────→ Study ────────────────────┘
-//   Formats, Training ───────────────────────────────────────────────→ qklab-bench
-//   CMPI ┄┄(trait MPI)┄┄→ Multiprocess ───────────────────────────────→ qklab, qklab-mpi-check
+//   COpenBLAS, CLibXSMM → Autograd → Transformer ─┐
+//                                                 ├→ Training → HuggingFace ─┐
+//   Formats ──────────────────────────────────────┘                          ├→ qklab
+//   Formats ─────────────────────────────────────→ Study ────────────────────┘
+//   Formats, Training ─────────────────────────────────────────────────────────→ qklab-bench
+//   CMPI ┄┄(trait MPI)┄┄→ Multiprocess ─────────────────────────────────────────→ qklab, qklab-mpi-check
 //
-//   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS)
+//   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS
+//                and of CLibXSMM, libxsmm's just-in-time kernels for short inner dimensions)
 //   Transformer  the model of model.md, batch shards
 //   Formats      the files QKLab reads and writes: safetensors, TensorBoard events, TOML,
 //                metrics.jsonl, the run folder's layout (Foundation and TOMLKit only)
@@ -50,9 +51,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibXSMM",
+            pkgConfig: "libxsmm",
+            providers: [.apt(["libxsmm-dev"])]
+        ),
         .target(
             name: "Autograd",
-            dependencies: ["COpenBLAS"],
+            dependencies: ["COpenBLAS", "CLibXSMM"],
             swiftSettings: numericSettings
         ),
         .target(

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Installs the system packages QKLab builds against (Debian/Ubuntu): OpenBLAS and pkg-config;
+# Installs the system packages QKLab builds against (Debian/Ubuntu): OpenBLAS, libxsmm and pkg-config;
 # with --mpi also Open MPI (libopenmpi-dev, openmpi-bin), for `swift build --traits MPI`.
 # Idempotent: does nothing when they are present. Needs root (or sudo) only when installing.
 set -euo pipefail
 
-packages=(libopenblas-dev pkg-config)
+packages=(libopenblas-dev libxsmm-dev pkg-config)
 [ "${1:-}" = "--mpi" ] && packages+=(libopenmpi-dev openmpi-bin)
 
 missing=()

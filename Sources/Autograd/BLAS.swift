@@ -1,7 +1,8 @@
 import COpenBLAS
 import Foundation
 
-/// The one door to OpenBLAS. Everything else in QKLab multiplies matrices through `BLAS.gemm`.
+/// The one door to OpenBLAS (and to libxsmm, `SmallProducts`). Everything else in QKLab multiplies
+/// matrices through `BLAS.gemm`.
 ///
 /// OpenBLAS always runs on one thread: QKLab spreads work over cores itself (batch shards,
 /// attention units, `Parallel`'s chunks), so a product is computed the same way whatever the
@@ -29,7 +30,6 @@ public enum BLAS {
     ) {
         if m == 0 || n == 0 { return }
         _ = singleThreaded
-        if beta == 0 { zero(c, rows: m, columns: n, stride: ldc) }
         if m == 1 && n >= 2 * rowColumnBlock {
             // A generation step's one-row product: fixed blocks of columns over the cores.
             let blocks = (n + rowColumnBlock - 1) / rowColumnBlock
@@ -51,14 +51,21 @@ public enum BLAS {
     /// split, and the result's bits, never depend on the thread count.
     static let rowColumnBlock = 256
 
-    /// One OpenBLAS call (C already zeroed when `beta` is 0).
+    /// One product: libxsmm's kernel where `SmallProducts` takes it, else one OpenBLAS call.
     @inline(__always)
     private static func product(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let started = OpProfile.begin()
+        let started = OpProfile.begin(), flops = 2 * Double(m) * Double(n) * Double(k)
+        if SmallProducts.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
+            OpProfile.endProduct(.libxsmm, flops: flops, started)
+            return
+        }
+        defer { OpProfile.endProduct(.openBLAS, flops: flops, started) }
+        if beta == 0 { zero(c, rows: m, columns: n, stride: ldc) }
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans,
@@ -66,7 +73,6 @@ public enum BLAS {
             Int32(m), Int32(n), Int32(k),
             alpha, a, Int32(lda), b, Int32(ldb),
             beta == 0 ? 1 : beta, c, Int32(ldc))
-        OpProfile.endProduct(flops: 2 * Double(m) * Double(n) * Double(k), started)
     }
 
     /// Zeroes C before a `beta = 0` product, which then runs as `beta = 1`: OpenBLAS's own

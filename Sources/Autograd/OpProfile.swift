@@ -31,21 +31,28 @@ public enum OpProfile {
         lock.unlock()
     }
 
-    /// The OpenBLAS products inside the ops (nested in their categories' times, not a category of
-    /// their own): how fast the products run in a real step, with their operands wherever the
-    /// step left them, against an sgemm measured alone. Nanoseconds summed over the threads that
-    /// ran them (core-nanoseconds), and FLOPs (2·m·n·k per product), since the last `reset()`.
-    nonisolated(unsafe) public private(set) static var productNanoseconds: UInt64 = 0
-    nonisolated(unsafe) public private(set) static var productFLOPs: Double = 0
+    /// The libraries that multiply matrices (`BLAS.gemm`).
+    public enum ProductLibrary: Int, CaseIterable, CustomStringConvertible {
+        case openBLAS, libxsmm
+        public var description: String { ["OpenBLAS", "libxsmm"][rawValue] }
+    }
 
-    /// Adds one product of `flops` FLOPs that started at `start` (from `begin()`).
+    /// The products inside the ops, per library (nested in their categories' times, not a
+    /// category of their own): how fast the products run in a real step, with their operands
+    /// wherever the step left them, against an sgemm measured alone. Nanoseconds summed over the
+    /// threads that ran them (core-nanoseconds), and FLOPs (2·m·n·k per product), since the last
+    /// `reset()`; indexed by `ProductLibrary.rawValue`.
+    nonisolated(unsafe) public private(set) static var productNanoseconds = [UInt64](repeating: 0, count: ProductLibrary.allCases.count)
+    nonisolated(unsafe) public private(set) static var productFLOPs = [Double](repeating: 0, count: ProductLibrary.allCases.count)
+
+    /// Adds one product of `flops` FLOPs run by `library` that started at `start` (from `begin()`).
     @inline(__always)
-    public static func endProduct(flops: Double, _ start: UInt64) {
+    public static func endProduct(_ library: ProductLibrary, flops: Double, _ start: UInt64) {
         guard isEnabled else { return }
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
         lock.lock()
-        productNanoseconds += elapsed
-        productFLOPs += flops
+        productNanoseconds[library.rawValue] += elapsed
+        productFLOPs[library.rawValue] += flops
         lock.unlock()
     }
 
@@ -56,6 +63,7 @@ public enum OpProfile {
 
     public static func reset() {
         nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
-        (productNanoseconds, productFLOPs) = (0, 0)
+        productNanoseconds = [UInt64](repeating: 0, count: ProductLibrary.allCases.count)
+        productFLOPs = [Double](repeating: 0, count: ProductLibrary.allCases.count)
     }
 }

@@ -1,4 +1,4 @@
-// The one C dependency of QKLab: OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
+// QKLab's BLAS: OpenBLAS's CBLAS interface (Debian: libopenblas-dev); short products go to libxsmm (CLibXSMM).
 #include <cblas.h>
 
 // Declared by OpenBLAS but not by every cblas.h: name of the kernel set in use

@@ -15,6 +15,8 @@ public struct SystemReport: CustomStringConvertible {
     public var openBLASCore: String
     /// Where the core choice came from: the user's OPENBLAS_CORETYPE, or OpenBLAS's own detection.
     public var coreSource: String
+    /// The instruction set libxsmm's kernels (products with a short inner dimension) are built for.
+    public var libxsmmTarget: String
     public var kernelThreads: Int
 
     public static func current() -> SystemReport {
@@ -25,6 +27,7 @@ public struct SystemReport: CustomStringConvertible {
             openBLASConfiguration: BLAS.configuration,
             openBLASCore: BLAS.coreName,
             coreSource: userCore.map { "\(OpenBLASKernel.environmentKey)=\($0)" } ?? "detected by OpenBLAS",
+            libxsmmTarget: SmallProducts.target,
             kernelThreads: Parallel.threadCount)
     }
 
@@ -33,9 +36,11 @@ public struct SystemReport: CustomStringConvertible {
         QKLab \(qklabVersion) (Swift \(swiftVersion))
         OpenBLAS:  \(openBLASConfiguration)
         core:      \(openBLASCore) (\(coreSource))
-        threads:   \(kernelThreads), each calling OpenBLAS on one thread; a run's batch shards
+        libxsmm:   kernels for \(libxsmmTarget) (products with a short inner dimension; LIBXSMM_TARGET sets it)
+        threads:   \(kernelThreads), each calling OpenBLAS and libxsmm on one thread; a run's batch shards
                    (train.shards) run on them, and threads never change a run's numbers
-        numbers:   the same config, shard count and OpenBLAS kernel give the same numbers, bit for bit.
+        numbers:   the same config, shard count and kernels (OpenBLAS's and libxsmm's) give the same
+                   numbers, bit for bit.
                    Another shard count (or kernel) rounds differently: the losses differ in their last
                    bits at first, and training amplifies the difference, the more the higher the learning
                    rate (model S, 200 steps, 1 vs 2 shards: 1e-7 of the loss at lr 1e-3, 0.4–2% at 1e-2;

@@ -180,10 +180,11 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
     return Double(tokens) * perToken
 }
 
-/// A timed training step: its seconds, the OpenBLAS calls inside it (core-seconds, FLOPs), and
-/// the GFLOP/s of the sgemm probe run right after it (nil with `--no-probe`).
+/// A timed training step: its seconds, the products inside it per library (core-seconds, FLOPs;
+/// indexed by `OpProfile.ProductLibrary`), and the GFLOP/s of the sgemm probe run right after it
+/// (nil with `--no-probe`).
 struct TimedStep {
-    let seconds: Double, productSeconds: Double, productFLOPs: Double, probeGFLOPs: Double?
+    let seconds: Double, productSeconds: [Double], productFLOPs: [Double], probeGFLOPs: Double?
 }
 
 /// Median of `values` (which must not be empty).
@@ -202,21 +203,22 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     OpProfile.reset()
     let steps = (0..<timedSteps).map { index -> TimedStep in
         if index > 0 && probing { step() }          // untimed: the probe left other data in the caches
-        let (productSeconds, productFLOPs) = (Double(OpProfile.productNanoseconds) / 1e9, OpProfile.productFLOPs)
+        let (productNanoseconds, productFLOPs) = (OpProfile.productNanoseconds, OpProfile.productFLOPs)
         OpProfile.isEnabled = true
         let t0 = DispatchTime.now().uptimeNanoseconds
         step()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         OpProfile.isEnabled = false
-        return TimedStep(seconds: seconds, productSeconds: Double(OpProfile.productNanoseconds) / 1e9 - productSeconds,
-                         productFLOPs: OpProfile.productFLOPs - productFLOPs, probeGFLOPs: probe?.gflops())
+        return TimedStep(seconds: seconds,
+                         productSeconds: zip(OpProfile.productNanoseconds, productNanoseconds).map { Double($0 - $1) / 1e9 },
+                         productFLOPs: zip(OpProfile.productFLOPs, productFLOPs).map { $0 - $1 }, probeGFLOPs: probe?.gflops())
     }
     let allocations = BufferPool.statistics.systemAllocations - allocationsBefore
     report(steps, of: harness, allocations: allocations)
 }
 
 /// Prints a size's training measurements: tokens/s, MFU against the start's peak and against
-/// each step's probe, memory, where the op time goes, and the OpenBLAS calls against the probe.
+/// each step's probe, memory, where the op time goes, and each library's products against the probe.
 func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int) {
     let (size, model) = (harness.size, harness.model)
     let tokens = Double(size.b * size.t), flopsPerStep = stepFLOPs(model, tokens: size.b * size.t)
@@ -245,14 +247,19 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
     let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / accounted) }
     print(String(format: "      op time (%d shards, %.1f core-ms per step): ", harness.dataParallel.shardCount,
                  1000 * accounted / Double(steps.count)) + breakdown.joined(separator: ", "))
-    // The OpenBLAS calls inside those ops, step by step against the probe's rate per core: what
-    // the products lose in a real step (operands wherever the ops before left them).
-    let productSeconds = steps.reduce(0) { $0 + $1.productSeconds }
-    let productShares = probed.filter { step, _ in step.productSeconds > 0 }
-        .map { step, probe in step.productFLOPs / step.productSeconds / (probe * 1e9 / Double(Parallel.threadCount)) }
-    print(String(format: "      OpenBLAS calls: %.1f core-ms per step (%.0f%% of the op time)", 1000 * productSeconds / Double(steps.count),
-                 100 * productSeconds / accounted)
-          + (productShares.isEmpty ? "" : String(format: ", median %.0f%% of the probe's rate per core", 100 * median(productShares))))
+    // The products inside those ops, per library, step by step against the probe's rate per core:
+    // what the products lose in a real step (operands wherever the ops before left them).
+    for library in OpProfile.ProductLibrary.allCases {
+        let index = library.rawValue
+        let seconds = steps.reduce(0) { $0 + $1.productSeconds[index] }
+        guard seconds > 0 else { continue }
+        let flopShare = steps.reduce(0) { $0 + $1.productFLOPs[index] } / steps.reduce(0) { $0 + $1.productFLOPs.reduce(0, +) }
+        let shares = probed.filter { step, _ in step.productSeconds[index] > 0 }
+            .map { step, probe in step.productFLOPs[index] / step.productSeconds[index] / (probe * 1e9 / Double(Parallel.threadCount)) }
+        print(String(format: "      %@ products: %.1f core-ms per step (%.0f%% of the op time), %.0f%% of the product FLOPs",
+                     library.description, 1000 * seconds / Double(steps.count), 100 * seconds / accounted, 100 * flopShare)
+              + (shares.isEmpty ? "" : String(format: ", median %.0f%% of the probe's rate per core", 100 * median(shares))))
+    }
 }
 
 /// Characters per second of `qklab sample`'s generation (temperature 0.8, seed 0, from a prompt

@@ -1,4 +1,4 @@
-import Autograd
+@testable import Autograd
 import XCTest
 
 final class MatmulTests: XCTestCase {
@@ -27,6 +27,56 @@ final class MatmulTests: XCTestCase {
                     assertClose(fast.values, reference.values, tolerance: 1e-4)
                 }
             }
+        }
+    }
+
+    /// Products with a short inner dimension go to libxsmm (`SmallProducts`): `NN` and `TN`, beta 1
+    /// over random C and beta 0 over a C full of NaN (which must not leak through), operands
+    /// inside wider rows (strides above their widths), k and the operands' size up to and just
+    /// past the largest libxsmm takes; each against the naive loop, and libxsmm taking exactly the
+    /// products it should.
+    func testShortInnerDimensionProductsMatchReference() {
+        let (longest, largest) = (SmallProducts.largestInnerDimension, SmallProducts.largestFootprint)
+        for (m, n, k) in [(1, 1, 1), (7, 33, 17), (384, 128, 128), (40, 65, longest), (9, 20, longest + 1), (700, 300, 200), (1000, 300, 200)] {
+            for transposeA in [false, true] {
+                for beta: Float in [1, 0] {
+                    let (lda, ldb, ldc) = ((transposeA ? m : k) + 3, n + 5, n + 2)
+                    let a = randomTensor(transposeA ? [k, lda] : [m, lda], seed: 1)
+                    let b = randomTensor([k, ldb], seed: 2)
+                    let fast = beta == 0 ? Tensor(filling: .nan, shape: [m, ldc]) : randomTensor([m, ldc], seed: 3)
+                    let reference = randomTensor([m, ldc], seed: 3)
+                    let taken = SmallProducts.multiply(transposeA: transposeA, transposeB: false, m: m, n: n, k: k, alpha: 1,
+                                                       a: a.data, lda: lda, b: b.data, ldb: ldb, beta: beta, c: fast.data, ldc: ldc)
+                    XCTAssertEqual(taken, k <= longest && m * k + k * n + m * n <= largest, "libxsmm for m \(m) n \(n) k \(k)")
+                    if !taken {
+                        BLAS.gemm(transposeA: transposeA, transposeB: false, m: m, n: n, k: k,
+                                  a: a.data, lda: lda, b: b.data, ldb: ldb, beta: beta, c: fast.data, ldc: ldc)
+                    }
+                    BLAS.referenceGemm(transposeA: transposeA, transposeB: false, m: m, n: n, k: k,
+                                       a: a.data, lda: lda, b: b.data, ldb: ldb, beta: beta, c: reference.data, ldc: ldc)
+                    let columns = { (t: Tensor) in (0..<m).flatMap { row in t.values[(row * ldc)..<(row * ldc + n)] } }
+                    assertClose(columns(fast), columns(reference), tolerance: 2e-4 * Float(k).squareRoot())
+                    XCTAssertFalse(columns(fast).contains(where: \.isNaN), "NaN in C (beta \(beta))")
+                }
+            }
+        }
+        // A · Bᵀ (a forward `linear`) with enough rows: Bᵀ copied out, then libxsmm.
+        for beta: Float in [1, 0] {
+            let (m, n, k) = (SmallProducts.transposedOperandRows, 70, 33)
+            let a = randomTensor([m, k + 1], seed: 4), b = randomTensor([n, k + 2], seed: 5)
+            let fast = beta == 0 ? Tensor(filling: .nan, shape: [m, n]) : randomTensor([m, n], seed: 6)
+            let reference = randomTensor([m, n], seed: 6)
+            XCTAssertTrue(SmallProducts.multiply(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1,
+                                                 a: a.data, lda: k + 1, b: b.data, ldb: k + 2, beta: beta, c: fast.data, ldc: n))
+            BLAS.referenceGemm(transposeA: false, transposeB: true, m: m, n: n, k: k,
+                               a: a.data, lda: k + 1, b: b.data, ldb: k + 2, beta: beta, c: reference.data, ldc: n)
+            assertClose(fast.values, reference.values, tolerance: 2e-3)
+        }
+        let c = Tensor(zeros: [2, 2]), one = Tensor(filling: 1, shape: [2, 2])
+        for (transposeB, alpha, beta) in [(true, Float(1), Float(0)), (false, 0.5, 0), (false, 1, 0.5)] {
+            XCTAssertFalse(SmallProducts.multiply(transposeA: false, transposeB: transposeB, m: 2, n: 2, k: 2, alpha: alpha,
+                                                  a: one.data, lda: 2, b: one.data, ldb: 2, beta: beta, c: c.data, ldc: 2),
+                           "transposeB \(transposeB) alpha \(alpha) beta \(beta) is OpenBLAS's")
         }
     }
 

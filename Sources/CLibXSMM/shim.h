@@ -1,0 +1,25 @@
+// libxsmm's just-in-time small-matrix products (Debian: libxsmm-dev), for the products whose
+// inner dimension is short (see Autograd's SmallProducts.swift). Its kernels are variadic
+// function pointers, which Swift cannot call, so they pass through these two functions.
+#include <libxsmm.h>
+
+// A kernel for the column-major C[m,n] = A[m,k] · op(B) (+ C when beta is 1), op(B) = B[k,n], or
+// Bᵀ with B stored [n,k] when transposeB; alpha 1; NULL when libxsmm cannot build one.
+static inline const void *qklab_xsmm_kernel(int m, int n, int k, int lda, int ldb, int ldc, int beta, int transposeB) {
+    const libxsmm_blasint M = m, N = n, K = k, LDA = lda, LDB = ldb, LDC = ldc;
+    const float alpha = 1, betaValue = beta ? 1 : 0;
+    const int flags = transposeB ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
+    const int prefetch = LIBXSMM_GEMM_PREFETCH_NONE;
+    return (const void *)libxsmm_smmdispatch(M, N, K, &LDA, &LDB, &LDC, &alpha, &betaValue, &flags, &prefetch);
+}
+
+// out[k rows, n columns] = inᵀ for a row-major in[n rows, k columns] with row stride ldi (rows of
+// out are n apart): libxsmm's out-of-place transpose, on the calling thread.
+static inline void qklab_xsmm_transpose(float *out, const float *in, int n, int k, int ldi) {
+    libxsmm_otrans(out, in, sizeof(float), k, n, ldi, n);
+}
+
+// Runs a kernel from qklab_xsmm_kernel on the calling thread.
+static inline void qklab_xsmm_run(const void *kernel, const float *a, const float *b, float *c) {
+    ((libxsmm_smmfunction)kernel)(a, b, c);
+}
