@@ -5,8 +5,8 @@ import Transformer
 
 // qklab-bench: what QKLab's speed is made of.
 //   swift run -c release qklab-bench [--seconds-per-case X] [--steps N] [--only S|M] [--shards N] [--skip-ops]
-//                                    [--skip-training] [--generation-chars N] [--recomputed-chars N] [--measure-every N]
-//                                    [--no-probe]
+//                                    [--skip-training] [--skip-generation] [--generation-chars N] [--recomputed-chars N]
+//                                    [--measure-every N] [--no-probe]
 //   swift run -c release qklab-bench --telemetry-cost ROUNDS [--only S|M] [--cost-steps N] [--cost-pairs N]
 // (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
@@ -16,7 +16,7 @@ import Transformer
 //    off: tokens/s, model FLOP/s, MFU (against the peak of 1., and against a 1024² sgemm probe
 //    run after every timed step, out of most of the machine's drift; an untimed step follows each
 //    probe; --no-probe: timed steps back to back, no probe), peak RSS, where the time goes;
-// 4. generation of S and M (qk_norm head): characters/s with the key/value cache and recomputing
+// 4. generation of S and M (qk_norm head; --skip-generation skips it): characters/s with the key/value cache and recomputing
 //    the context for every character (1,000 characters each unless told otherwise).
 // --measure-every N: every N-th step of 3. records the stability telemetry (as a logged step of
 //    `qklab train` does: the model's statistics and the update ratio), warm-up steps included, so
@@ -26,6 +26,34 @@ import Transformer
 //    every 1000 steps, alternately, ROUNDS times; the ratio of their training times (`elapsed_s`
 //    at the last step) per round, its median and range; then measured and unmeasured steps of
 //    one model alternately, --cost-pairs times (S 200, M 20), and the median ratio of the pairs.
+
+/// The options with a value, each with what its value must be, and those without.
+let valueOptions: [String: (description: String, isValid: (String) -> Bool)] = [
+    "--seconds-per-case": ("a number", { Double($0) != nil }), "--steps": ("an integer", { Int($0) != nil }),
+    "--only": ("S or M", { ["S", "M"].contains($0) }), "--shards": ("an integer", { Int($0) != nil }),
+    "--generation-chars": ("an integer", { Int($0) != nil }), "--recomputed-chars": ("an integer", { Int($0) != nil }),
+    "--measure-every": ("an integer", { Int($0) != nil }), "--telemetry-cost": ("an integer", { Int($0) != nil }),
+    "--cost-steps": ("an integer", { Int($0) != nil }), "--cost-pairs": ("an integer", { Int($0) != nil }),
+]
+let flagOptions: Set<String> = ["--skip-ops", "--skip-training", "--skip-generation", "--no-probe"]
+
+/// Exits with one line on stderr at the first argument that is not an option of qklab-bench or
+/// whose value is not what the option takes.
+func checkArguments(_ arguments: ArraySlice<String>) {
+    func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("qklab-bench: \(message)\n".utf8))
+        exit(2)
+    }
+    var rest = arguments
+    while let argument = rest.popFirst() {
+        if flagOptions.contains(argument) { continue }
+        guard let (description, isValid) = valueOptions[argument] else {
+            fail("unknown option \(argument) (options: \((valueOptions.keys.sorted() + flagOptions.sorted()).joined(separator: " ")))")
+        }
+        guard let value = rest.popFirst(), isValid(value) else { fail("\(argument) takes \(description)") }
+    }
+}
+checkArguments(CommandLine.arguments.dropFirst())
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
 SubnormalFlush.enable()
@@ -316,5 +344,7 @@ if !CommandLine.arguments.contains("--skip-training") {
         }
     }
 }
-print("\nGeneration (temperature 0.8 from a one-character prompt; qk_norm head)")
-for size in sizes { try generationBenchmark(size) }
+if !CommandLine.arguments.contains("--skip-generation") {
+    print("\nGeneration (temperature 0.8 from a one-character prompt; qk_norm head)")
+    for size in sizes { try generationBenchmark(size) }
+}
