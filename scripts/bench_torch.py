@@ -39,7 +39,7 @@ Install (CPU is enough; a venv keeps torch out of the system Python):
 `--compile` additionally needs a C++ compiler (g++) for TorchInductor's CPU code.
 
 Run side by side with the Swift benchmark, same sizes and step counts, same thread count
-(qklab-bench runs OpenBLAS and its own loops on all cores; this project's machine has 2):
+(qklab-bench runs OpenBLAS, libxsmm and its own loops on all cores; this project's machine has 2):
 
     bash scripts/bench.sh --steps 10                         # Swift: sgemm peak, ops, S and M
     ~/.venvs/qklab-torch/bin/python scripts/bench_torch.py --steps 10 --threads 2

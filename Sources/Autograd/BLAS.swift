@@ -12,8 +12,9 @@ import Foundation
 /// "Determinism").
 ///
 /// All matrices are row-major Float32. `gemm` computes
-/// `C ← alpha · op(A) · op(B) + beta · C`, where `op(X)` is `X` or `Xᵀ`:
-/// transposes are flags handed to `cblas_sgemm`, never copies.
+/// `C ← alpha · op(A) · op(B) + beta · C`, where `op(X)` is `X` or `Xᵀ`: transposes are flags
+/// handed to `cblas_sgemm` or libxsmm, except an `A · Bᵀ` that libxsmm runs, for which `Bᵀ` is
+/// copied out first (`SmallProducts`).
 public enum BLAS {
     /// `C[m,n] ← alpha · op(A)[m,k] · op(B)[k,n] + beta · C`.
     /// `lda`, `ldb`, `ldc` are row strides of the matrices as stored (so a head's slice of a

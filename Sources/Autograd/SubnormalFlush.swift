@@ -13,7 +13,7 @@ import COpenBLAS
 /// deterministic: every computing thread uses the same mode.
 ///
 /// Threads covered: the caller of `enable()` (the main thread) and `Parallel`'s chunks (each sets
-/// the mode when it starts); OpenBLAS computes on its caller's thread (see `BLAS`). On
+/// the mode when it starts); OpenBLAS and libxsmm compute on their caller's thread (see `BLAS`). On
 /// architectures other than x86-64 this does nothing.
 public enum SubnormalFlush {
     /// Whether `enable()` was called: `Parallel`'s chunks then set the mode on their threads.

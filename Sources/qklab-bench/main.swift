@@ -56,6 +56,10 @@ func checkArguments(_ arguments: ArraySlice<String>) {
 checkArguments(CommandLine.arguments.dropFirst())
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
+if let problem = SmallProducts.unsupportedTarget {
+    FileHandle.standardError.write(Data("qklab-bench: \(problem)\n".utf8))
+    exit(1)
+}
 SubnormalFlush.enable()
 
 func option(_ name: String) -> String? {
@@ -209,10 +213,18 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 }
 
 /// A timed training step: its seconds, the products inside it per library (core-seconds, FLOPs;
-/// indexed by `OpProfile.ProductLibrary`), and the GFLOP/s of the sgemm probe run right after it
-/// (nil with `--no-probe`).
+/// lanes indexed by `OpProfile.ProductLibrary`: a SIMD pair, so that timing a step allocates
+/// nothing `scripts/count-mallocs.sh` would count), and the GFLOP/s of the sgemm probe run right
+/// after it (nil with `--no-probe`).
 struct TimedStep {
-    let seconds: Double, productSeconds: [Double], productFLOPs: [Double], probeGFLOPs: Double?
+    let seconds: Double, productSeconds: SIMD2<Double>, productFLOPs: SIMD2<Double>, probeGFLOPs: Double?
+}
+
+/// `OpProfile`'s product totals so far, per library, as seconds and FLOPs.
+func productTotals() -> (seconds: SIMD2<Double>, flops: SIMD2<Double>) {
+    precondition(OpProfile.ProductLibrary.allCases.count == 2)
+    return (SIMD2(Double(OpProfile.productNanoseconds[0]), Double(OpProfile.productNanoseconds[1])) / 1e9,
+            SIMD2(OpProfile.productFLOPs[0], OpProfile.productFLOPs[1]))
 }
 
 /// Median of `values` (which must not be empty).
@@ -231,15 +243,15 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     OpProfile.reset()
     let steps = (0..<timedSteps).map { index -> TimedStep in
         if index > 0 && probing { step() }          // untimed: the probe left other data in the caches
-        let (productNanoseconds, productFLOPs) = (OpProfile.productNanoseconds, OpProfile.productFLOPs)
+        let before = productTotals()
         OpProfile.isEnabled = true
         let t0 = DispatchTime.now().uptimeNanoseconds
         step()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         OpProfile.isEnabled = false
-        return TimedStep(seconds: seconds,
-                         productSeconds: zip(OpProfile.productNanoseconds, productNanoseconds).map { Double($0 - $1) / 1e9 },
-                         productFLOPs: zip(OpProfile.productFLOPs, productFLOPs).map { $0 - $1 }, probeGFLOPs: probe?.gflops())
+        let after = productTotals()
+        return TimedStep(seconds: seconds, productSeconds: after.seconds - before.seconds, productFLOPs: after.flops - before.flops,
+                         probeGFLOPs: probe?.gflops())
     }
     let allocations = BufferPool.statistics.systemAllocations - allocationsBefore
     report(steps, of: harness, allocations: allocations)
@@ -281,7 +293,7 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
         let index = library.rawValue
         let seconds = steps.reduce(0) { $0 + $1.productSeconds[index] }
         guard seconds > 0 else { continue }
-        let flopShare = steps.reduce(0) { $0 + $1.productFLOPs[index] } / steps.reduce(0) { $0 + $1.productFLOPs.reduce(0, +) }
+        let flopShare = steps.reduce(0) { $0 + $1.productFLOPs[index] } / steps.reduce(0) { $0 + $1.productFLOPs.sum() }
         let shares = probed.filter { step, _ in step.productSeconds[index] > 0 }
             .map { step, probe in step.productFLOPs[index] / step.productSeconds[index] / (probe * 1e9 / Double(Parallel.threadCount)) }
         print(String(format: "      %@ products: %.1f core-ms per step (%.0f%% of the op time), %.0f%% of the product FLOPs",

@@ -2,11 +2,11 @@ import ArgumentParser
 import Autograd
 import Training
 
-/// `qklab info`: versions, the OpenBLAS kernel, threads and a measured sgemm speed.
+/// `qklab info`: versions, the OpenBLAS kernel, the libxsmm target, threads and a measured sgemm speed.
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show versions, the OpenBLAS kernel in use and a measured sgemm speed.")
+    static let configuration = CommandConfiguration(abstract: "Show versions, the OpenBLAS kernel and libxsmm target in use and a measured sgemm speed.")
 
-    @Option(help: "Matrix size of the sgemm measurement.")
+    @Option(help: "Matrix size of the sgemm measurement (up to 418, libxsmm computes it: see the README's Speed).")
     var size = 1024
 
     @Option(help: "Seconds to spend measuring sgemm.")

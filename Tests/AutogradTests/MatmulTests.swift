@@ -1,4 +1,5 @@
 @testable import Autograd
+import Foundation
 import XCTest
 
 final class MatmulTests: XCTestCase {
@@ -30,53 +31,78 @@ final class MatmulTests: XCTestCase {
         }
     }
 
-    /// Products with a short inner dimension go to libxsmm (`SmallProducts`): `NN` and `TN`, beta 1
-    /// over random C and beta 0 over a C full of NaN (which must not leak through), operands
-    /// inside wider rows (strides above their widths), k and the operands' size up to and just
-    /// past the largest libxsmm takes; each against the naive loop, and libxsmm taking exactly the
-    /// products it should.
+    /// Products with a short inner dimension go to libxsmm (`SmallProducts`): `NN`, `TN` and `NT`
+    /// (Bᵀ copied out first, from enough rows on), beta 1 over random C and beta 0 over a C full of
+    /// NaN (which must not leak through), operands and C inside wider rows whose extra columns must
+    /// stay as they were (a neighbouring head's), k and the operands' size up to and just past the
+    /// largest libxsmm takes; each against the naive loop, and libxsmm taking exactly the products
+    /// it should.
     func testShortInnerDimensionProductsMatchReference() {
-        let (longest, largest) = (SmallProducts.largestInnerDimension, SmallProducts.largestFootprint)
-        for (m, n, k) in [(1, 1, 1), (7, 33, 17), (384, 128, 128), (40, 65, longest), (9, 20, longest + 1), (700, 300, 200), (1000, 300, 200)] {
-            for transposeA in [false, true] {
+        let (longest, largest, rowsForNT) = (SmallProducts.largestInnerDimension, SmallProducts.largestFootprint,
+                                             SmallProducts.transposedOperandRows)
+        let shapes = [(1, 1, 1), (7, 33, 17), (rowsForNT, 70, 33), (384, 128, 128), (40, 65, longest), (9, 20, longest + 1),
+                      (700, 300, 200), (1000, 300, 200)]
+        for (m, n, k) in shapes {
+            for (transposeA, transposeB) in [(false, false), (true, false), (false, true)] {
                 for beta: Float in [1, 0] {
-                    let (lda, ldb, ldc) = ((transposeA ? m : k) + 3, n + 5, n + 2)
+                    let (lda, ldb, ldc) = ((transposeA ? m : k) + 3, (transposeB ? k : n) + 5, n + 2)
                     let a = randomTensor(transposeA ? [k, lda] : [m, lda], seed: 1)
-                    let b = randomTensor([k, ldb], seed: 2)
-                    let fast = beta == 0 ? Tensor(filling: .nan, shape: [m, ldc]) : randomTensor([m, ldc], seed: 3)
-                    let reference = randomTensor([m, ldc], seed: 3)
-                    let taken = SmallProducts.multiply(transposeA: transposeA, transposeB: false, m: m, n: n, k: k, alpha: 1,
+                    let b = randomTensor(transposeB ? [n, ldb] : [k, ldb], seed: 2)
+                    let reference = randomTensor([m, ldc], seed: 3), fast = Tensor(shape: [m, ldc], values: reference.values)
+                    for row in 0..<m {
+                        if beta == 0 { (fast.data + row * ldc).update(repeating: .nan, count: n) }
+                        (fast.data + row * ldc + n).update(repeating: 7, count: ldc - n)     // another head's columns
+                    }
+                    let taken = SmallProducts.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1,
                                                        a: a.data, lda: lda, b: b.data, ldb: ldb, beta: beta, c: fast.data, ldc: ldc)
-                    XCTAssertEqual(taken, k <= longest && m * k + k * n + m * n <= largest, "libxsmm for m \(m) n \(n) k \(k)")
+                    let expected = k <= longest && m * k + k * n + m * n <= largest && (!transposeB || m >= rowsForNT)
+                    XCTAssertEqual(taken, expected, "libxsmm for m \(m) n \(n) k \(k) transposes \(transposeA) \(transposeB)")
                     if !taken {
-                        BLAS.gemm(transposeA: transposeA, transposeB: false, m: m, n: n, k: k,
+                        BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                   a: a.data, lda: lda, b: b.data, ldb: ldb, beta: beta, c: fast.data, ldc: ldc)
                     }
-                    BLAS.referenceGemm(transposeA: transposeA, transposeB: false, m: m, n: n, k: k,
+                    BLAS.referenceGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
                                        a: a.data, lda: lda, b: b.data, ldb: ldb, beta: beta, c: reference.data, ldc: ldc)
-                    let columns = { (t: Tensor) in (0..<m).flatMap { row in t.values[(row * ldc)..<(row * ldc + n)] } }
-                    assertClose(columns(fast), columns(reference), tolerance: 2e-4 * Float(k).squareRoot())
-                    XCTAssertFalse(columns(fast).contains(where: \.isNaN), "NaN in C (beta \(beta))")
+                    let columns = { (t: Tensor, range: (Int) -> Range<Int>) in (0..<m).flatMap { row in t.values[range(row)] } }
+                    let product = { (row: Int) in (row * ldc)..<(row * ldc + n) }, padding = { (row: Int) in (row * ldc + n)..<((row + 1) * ldc) }
+                    XCTAssertFalse(columns(fast, product).contains(where: \.isNaN), "NaN in C (m \(m) n \(n) k \(k) beta \(beta))")
+                    assertClose(columns(fast, product), columns(reference, product), tolerance: 2e-4 * Float(k).squareRoot())
+                    XCTAssertTrue(columns(fast, padding).allSatisfy { $0 == 7 }, "columns past n written (m \(m) n \(n) k \(k))")
                 }
             }
-        }
-        // A · Bᵀ (a forward `linear`) with enough rows: Bᵀ copied out, then libxsmm.
-        for beta: Float in [1, 0] {
-            let (m, n, k) = (SmallProducts.transposedOperandRows, 70, 33)
-            let a = randomTensor([m, k + 1], seed: 4), b = randomTensor([n, k + 2], seed: 5)
-            let fast = beta == 0 ? Tensor(filling: .nan, shape: [m, n]) : randomTensor([m, n], seed: 6)
-            let reference = randomTensor([m, n], seed: 6)
-            XCTAssertTrue(SmallProducts.multiply(transposeA: false, transposeB: true, m: m, n: n, k: k, alpha: 1,
-                                                 a: a.data, lda: k + 1, b: b.data, ldb: k + 2, beta: beta, c: fast.data, ldc: n))
-            BLAS.referenceGemm(transposeA: false, transposeB: true, m: m, n: n, k: k,
-                               a: a.data, lda: k + 1, b: b.data, ldb: k + 2, beta: beta, c: reference.data, ldc: n)
-            assertClose(fast.values, reference.values, tolerance: 2e-3)
         }
         let c = Tensor(zeros: [2, 2]), one = Tensor(filling: 1, shape: [2, 2])
         for (transposeB, alpha, beta) in [(true, Float(1), Float(0)), (false, 0.5, 0), (false, 1, 0.5)] {
             XCTAssertFalse(SmallProducts.multiply(transposeA: false, transposeB: transposeB, m: 2, n: 2, k: 2, alpha: alpha,
                                                   a: one.data, lda: 2, b: one.data, ldb: 2, beta: beta, c: c.data, ldc: 2),
                            "transposeB \(transposeB) alpha \(alpha) beta \(beta) is OpenBLAS's")
+        }
+    }
+
+    /// Threads asking libxsmm for kernels of many shapes at once, over and over, each on threads
+    /// that come and go (as `Parallel`'s workers do): every product gives the bits the same shape
+    /// gave on the main thread (a kernel for another shape would give other numbers).
+    func testShortProductsOnManyThreadsAtOnce() {
+        let shapes = (0..<24).map { index in (m: 64 + index, n: 16 + 3 * index, k: 8 + 5 * index) }
+        let a = randomTensor([200, 200], seed: 7), b = randomTensor([200, 200], seed: 8)
+        func product(_ shape: (m: Int, n: Int, k: Int), transposeA: Bool) -> [Float] {
+            var c = [Float](repeating: .nan, count: shape.m * shape.n)
+            XCTAssertTrue(SmallProducts.multiply(transposeA: transposeA, transposeB: false, m: shape.m, n: shape.n, k: shape.k,
+                                                 alpha: 1, a: a.data, lda: 200, b: b.data, ldb: 200, beta: 0, c: &c, ldc: shape.n))
+            return c
+        }
+        let expected = shapes.map { [product($0, transposeA: false), product($0, transposeA: true)] }
+        for round in 0..<20 {
+            let mismatches = UnsafeMutablePointer<Int>.allocate(capacity: 8)
+            defer { mismatches.deallocate() }
+            mismatches.initialize(repeating: 0, count: 8)
+            DispatchQueue.concurrentPerform(iterations: 8) { thread in
+                for step in 0..<48 {
+                    let index = (step * 7 + thread * 5 + round) % shapes.count, transposeA = (step + thread) % 2 == 1
+                    if product(shapes[index], transposeA: transposeA) != expected[index][transposeA ? 1 : 0] { mismatches[thread] += 1 }
+                }
+            }
+            XCTAssertEqual((0..<8).map { mismatches[$0] }, Array(repeating: 0, count: 8), "round \(round)")
         }
     }
 
