@@ -28,12 +28,12 @@ import Transformer
 //    one model alternately, --cost-pairs times (S 200, M 20), and the median ratio of the pairs.
 
 /// The options with a value, each with what its value must be, and those without.
+let positiveInteger = (description: "a positive integer", isValid: { (value: String) in (Int(value) ?? 0) > 0 })
 let valueOptions: [String: (description: String, isValid: (String) -> Bool)] = [
-    "--seconds-per-case": ("a number", { Double($0) != nil }), "--steps": ("an integer", { Int($0) != nil }),
-    "--only": ("S or M", { ["S", "M"].contains($0) }), "--shards": ("an integer", { Int($0) != nil }),
-    "--generation-chars": ("an integer", { Int($0) != nil }), "--recomputed-chars": ("an integer", { Int($0) != nil }),
-    "--measure-every": ("an integer", { Int($0) != nil }), "--telemetry-cost": ("an integer", { Int($0) != nil }),
-    "--cost-steps": ("an integer", { Int($0) != nil }), "--cost-pairs": ("an integer", { Int($0) != nil }),
+    "--seconds-per-case": ("a positive number of seconds", { Double($0).map { $0 > 0 && $0.isFinite } ?? false }),
+    "--only": ("S or M", { ["S", "M"].contains($0) }), "--steps": positiveInteger, "--shards": positiveInteger,
+    "--generation-chars": positiveInteger, "--recomputed-chars": positiveInteger, "--measure-every": positiveInteger,
+    "--telemetry-cost": positiveInteger, "--cost-steps": positiveInteger, "--cost-pairs": positiveInteger,
 ]
 let flagOptions: Set<String> = ["--skip-ops", "--skip-training", "--skip-generation", "--no-probe"]
 
