@@ -72,6 +72,12 @@ final class CommandLineTests: ScratchTestCase {
         return scratch.appendingPathComponent(name).path
     }
 
+    /// A libxsmm target naming instructions the CPU lacks (Xeon Phi's "knm", which no other CPU
+    /// runs) is refused in one line before any work, not an illegal instruction at the first product.
+    func testLibxsmmTargetTheCPULacksIsOneLine() throws {
+        try assertFails(["info"], ["LIBXSMM_TARGET=knm", "lacks"], shell: "LIBXSMM_TARGET=knm")
+    }
+
     func testArgumentErrorsAreOneLineWithTheRightReason() throws {
         let cases: [([String], String)] = [
             (["sample", "run", "--temperature=inf"], "qklab sample: --temperature inf: must be a finite number ≥ 0, not infinity (see 'qklab sample --help')"),
