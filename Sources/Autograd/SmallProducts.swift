@@ -51,25 +51,24 @@ public enum SmallProducts {
     static func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
-        guard alpha == 1, beta == 0 || beta == 1, k <= largestInnerDimension, m * k + k * n + m * n <= largestFootprint
+        guard alpha == 1, beta == 0 || beta == 1, k <= largestInnerDimension, m * k + k * n + m * n <= largestFootprint,
+              !transposeB || (!transposeA && m >= transposedOperandRows)
         else { return false }
-        if transposeB {
-            guard !transposeA, m >= transposedOperandRows,
-                  kernel(KernelShape(m: n, n: m, k: k, lda: n, ldb: lda, ldc: ldc, beta: beta, transposeB: false)) != nil
-            else { return false }
-            let transposed = TensorStorage(count: k * n, zeroed: false)     // Bᵀ, [k, n]
-            defer { withExtendedLifetime(transposed) {} }
-            lock.lock()
-            qklab_xsmm_transpose(transposed.pointer, b, Int32(n), Int32(k), Int32(ldb))
-            lock.unlock()
-            return multiply(transposeA: false, transposeB: false, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                            b: transposed.pointer, ldb: n, beta: beta, c: c, ldc: ldc)
-        }
-        // Row-major C[m,n] is column-major Cᵀ[n,m] = Bᵀ · op(A)ᵀ, where B's rows are Bᵀ's columns
-        // (ld = ldb) and A's rows op(A)ᵀ's columns, transposed once more when A is.
-        guard let kernel = kernel(KernelShape(m: n, n: m, k: k, lda: ldb, ldb: lda, ldc: ldc, beta: beta,
+        // Row-major C[m,n] is column-major Cᵀ[n,m] = op(B)ᵀ · op(A)ᵀ: B's rows are Bᵀ's columns
+        // (ld = ldb; with transposeB, those of the copy of Bᵀ made below, ld = n) and A's rows
+        // op(A)ᵀ's columns, transposed once more when A is.
+        guard let kernel = kernel(KernelShape(m: n, n: m, k: k, lda: transposeB ? n : ldb, ldb: lda, ldc: ldc, beta: beta,
                                               transposeB: transposeA)) else { return false }
-        qklab_xsmm_run(kernel, b, a, c)
+        guard transposeB else {
+            qklab_xsmm_run(kernel, b, a, c)
+            return true
+        }
+        let transposed = TensorStorage(count: k * n, zeroed: false)     // Bᵀ, [k, n]
+        lock.lock()
+        qklab_xsmm_transpose(transposed.pointer, b, Int32(n), Int32(k), Int32(ldb))
+        lock.unlock()
+        qklab_xsmm_run(kernel, transposed.pointer, a, c)
+        withExtendedLifetime(transposed) {}
         return true
     }
 
