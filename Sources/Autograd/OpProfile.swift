@@ -41,9 +41,10 @@ public enum OpProfile {
     /// category of their own): how fast the products run in a real step, with their operands
     /// wherever the step left them, against an sgemm measured alone. Nanoseconds summed over the
     /// threads that ran them (core-nanoseconds), and FLOPs (2·m·n·k per product), since the last
-    /// `reset()`; indexed by `ProductLibrary.rawValue`.
-    nonisolated(unsafe) public private(set) static var productNanoseconds = [UInt64](repeating: 0, count: ProductLibrary.allCases.count)
-    nonisolated(unsafe) public private(set) static var productFLOPs = [Double](repeating: 0, count: ProductLibrary.allCases.count)
+    /// `reset()`; lanes indexed by `ProductLibrary.rawValue` (a SIMD pair: reading the totals
+    /// allocates nothing, so a benchmark can read them around every step).
+    nonisolated(unsafe) public private(set) static var productNanoseconds = SIMD2<UInt64>()
+    nonisolated(unsafe) public private(set) static var productFLOPs = SIMD2<Double>()
 
     /// Adds one product of `flops` FLOPs run by `library` that started at `start` (from `begin()`).
     @inline(__always)
@@ -63,7 +64,6 @@ public enum OpProfile {
 
     public static func reset() {
         nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
-        productNanoseconds = [UInt64](repeating: 0, count: ProductLibrary.allCases.count)
-        productFLOPs = [Double](repeating: 0, count: ProductLibrary.allCases.count)
+        (productNanoseconds, productFLOPs) = (SIMD2(), SIMD2())
     }
 }

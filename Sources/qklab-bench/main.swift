@@ -213,18 +213,15 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 }
 
 /// A timed training step: its seconds, the products inside it per library (core-seconds, FLOPs;
-/// lanes indexed by `OpProfile.ProductLibrary`: a SIMD pair, so that timing a step allocates
-/// nothing `scripts/count-mallocs.sh` would count), and the GFLOP/s of the sgemm probe run right
-/// after it (nil with `--no-probe`).
+/// lanes indexed by `OpProfile.ProductLibrary`, as in `OpProfile`), and the GFLOP/s of the sgemm
+/// probe run right after it (nil with `--no-probe`).
 struct TimedStep {
     let seconds: Double, productSeconds: SIMD2<Double>, productFLOPs: SIMD2<Double>, probeGFLOPs: Double?
 }
 
 /// `OpProfile`'s product totals so far, per library, as seconds and FLOPs.
 func productTotals() -> (seconds: SIMD2<Double>, flops: SIMD2<Double>) {
-    precondition(OpProfile.ProductLibrary.allCases.count == 2)
-    return (SIMD2(Double(OpProfile.productNanoseconds[0]), Double(OpProfile.productNanoseconds[1])) / 1e9,
-            SIMD2(OpProfile.productFLOPs[0], OpProfile.productFLOPs[1]))
+    (SIMD2<Double>(OpProfile.productNanoseconds) / 1e9, OpProfile.productFLOPs)
 }
 
 /// Median of `values` (which must not be empty).
