@@ -2,15 +2,17 @@
 // QKLab: a small, fast trainer for tiny decoder-only transformers.
 // The package graph is the architecture; each module imports only those it points from:
 //
-//   COpenBLAS, CLibXSMM → Autograd → Transformer ─┐
-//                                                 ├→ Training → HuggingFace ─┐
-//   Formats ──────────────────────────────────────┘                          ├→ qklab
-//   Formats ─────────────────────────────────────→ Study ────────────────────┘
-//   Formats, Training ─────────────────────────────────────────────────────────→ qklab-bench
-//   CMPI ┄┄(trait MPI)┄┄→ Multiprocess ─────────────────────────────────────────→ qklab, qklab-mpi-check
+//   COpenBLAS ──┐
+//   CLibXSMM ───┼→ Autograd → Transformer ─┐
+//   CVectorMath ┘                          ├→ Training → HuggingFace ─┐
+//   Formats ───────────────────────────────┘                          ├→ qklab
+//   Formats ──────────────────────────────→ Study ────────────────────┘
+//   Formats, Training ──────────────────────────────────────────────────────→ qklab-bench
+//   CMPI ┄┄(trait MPI)┄┄→ Multiprocess ─────────────────────────────────────→ qklab, qklab-mpi-check
 //
-//   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS
-//                and of CLibXSMM, libxsmm's just-in-time kernels for short inner dimensions)
+//   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS,
+//                of CLibXSMM, libxsmm's just-in-time kernels for short inner dimensions, and of
+//                CVectorMath, vector instructions Swift cannot spell: one header, no library)
 //   Transformer  the model of model.md, batch shards
 //   Formats      the files QKLab reads and writes: safetensors, TensorBoard events, TOML,
 //                metrics.jsonl, the run folder's layout (Foundation and TOMLKit only)
@@ -56,9 +58,10 @@ let package = Package(
             pkgConfig: "libxsmm",
             providers: [.apt(["libxsmm-dev"])]
         ),
+        .systemLibrary(name: "CVectorMath"),
         .target(
             name: "Autograd",
-            dependencies: ["COpenBLAS", "CLibXSMM"],
+            dependencies: ["COpenBLAS", "CLibXSMM", "CVectorMath"],
             swiftSettings: numericSettings
         ),
         .target(

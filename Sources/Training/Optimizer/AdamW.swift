@@ -89,7 +89,7 @@ public final class AdamW {
                     let vi = beta2 * load(v, i, lanes) + (1 - beta2) * gi * gi
                     store(mi, m, i, lanes)
                     store(vi, v, i, lanes)
-                    store(load(p, i, lanes) * decay - stepSize * mi / (vi.squareRoot() * inverseBias2Root + eps), p, i, lanes)
+                    store(load(p, i, lanes) * decay - stepSize * mi / (squareRoot(vi) * inverseBias2Root + eps), p, i, lanes)
                 }
             }
         }
