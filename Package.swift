@@ -33,6 +33,14 @@ let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-O", "-target-cpu", "native"]),
 ]
 
+/// libxsmm's kernels are x86-64 code (Debian ships libxsmm-dev for amd64 only): on other CPUs
+/// Autograd leaves every product to OpenBLAS (`SmallProducts.isAvailable` is false).
+#if arch(x86_64)
+let smallProductLibraries: [Target.Dependency] = ["CLibXSMM"]
+#else
+let smallProductLibraries: [Target.Dependency] = []
+#endif
+
 let package = Package(
     name: "QKLab",
     platforms: [.macOS(.v13)],
@@ -61,7 +69,7 @@ let package = Package(
         .systemLibrary(name: "CVectorMath"),
         .target(
             name: "Autograd",
-            dependencies: ["COpenBLAS", "CLibXSMM", "CVectorMath"],
+            dependencies: ["COpenBLAS", "CVectorMath"] + smallProductLibraries,
             swiftSettings: numericSettings
         ),
         .target(

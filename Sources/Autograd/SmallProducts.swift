@@ -1,4 +1,6 @@
+#if canImport(CLibXSMM)
 import CLibXSMM
+#endif
 import Foundation
 
 /// Products with a short inner dimension through libxsmm's just-in-time kernels (Debian's
@@ -29,7 +31,19 @@ import Foundation
 /// worker threads retire and new ones start, two live threads can share an id and race on one
 /// cache, which can hand back a kernel for another shape. So QKLab keeps its own table of kernels
 /// and enters libxsmm's dispatch (and its transpose, which dispatches inside) under one lock.
+///
+/// libxsmm is x86-64 code (Debian ships libxsmm-dev for amd64 only): a build for another CPU has
+/// no CLibXSMM (Package.swift), `isAvailable` is false and OpenBLAS computes every product.
 public enum SmallProducts {
+    /// Whether this build has libxsmm (x86-64); without it `multiply` takes nothing.
+    public static var isAvailable: Bool {
+        #if canImport(CLibXSMM)
+        true
+        #else
+        false
+        #endif
+    }
+
     /// The longest inner dimension k sent to libxsmm.
     static let largestInnerDimension = 768
     /// The most floats A, B and C may hold together for libxsmm (2 MiB, the L2 cache of a core of
@@ -51,6 +65,7 @@ public enum SmallProducts {
     static func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                          beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+        #if canImport(CLibXSMM)
         guard alpha == 1, beta == 0 || beta == 1, k <= largestInnerDimension, m * k + k * n + m * n <= largestFootprint,
               !transposeB || (!transposeA && m >= transposedOperandRows)
         else { return false }
@@ -70,8 +85,12 @@ public enum SmallProducts {
         qklab_xsmm_run(kernel, transposed.pointer, a, c)
         withExtendedLifetime(transposed) {}
         return true
+        #else
+        return false
+        #endif
     }
 
+    #if canImport(CLibXSMM)
     /// A column-major libxsmm product: `C[m,n] = A[m,k] · op(B) (+ C when beta is 1)`.
     private struct KernelShape: Hashable {
         let m, n, k, lda, ldb, ldc: Int
@@ -94,14 +113,19 @@ public enum SmallProducts {
 
     private static let lock = NSLock()
     nonisolated(unsafe) private static var kernels: [KernelShape: UnsafeRawPointer?] = [:]
+    #endif
 
     /// The instruction set libxsmm generates its kernels for (libxsmm 1.17's names: "hsw" for
     /// AVX2, "skx", "clx", "cpx" for AVX-512 generations…): detected from the CPU, or set by the
     /// `LIBXSMM_TARGET` environment variable. Like OpenBLAS's kernel, it decides the bits of the
-    /// products it runs.
+    /// products it runs. "none" in a build without libxsmm.
     public static var target: String {
+        #if canImport(CLibXSMM)
         _ = initialized
         return String(cString: qklab_xsmm_name(qklab_xsmm_target_id()))
+        #else
+        return "none"
+        #endif
     }
 
     /// Why libxsmm's kernels cannot run on this CPU, or nil: `LIBXSMM_TARGET` asks for
@@ -110,6 +134,7 @@ public enum SmallProducts {
     /// libxsmm's ids grow with the instruction sets, except Xeon Phi's (KNL, KNM), a branch of
     /// their own that only a Xeon Phi runs.
     public static var unsupportedTarget: String? {
+        #if canImport(CLibXSMM)
         _ = initialized
         let (target, cpu) = (qklab_xsmm_target_id(), qklab_xsmm_cpu_id())
         let xeonPhi = LIBXSMM_X86_AVX512_MIC...LIBXSMM_X86_AVX512_KNM
@@ -117,8 +142,13 @@ public enum SmallProducts {
         let asked = ProcessInfo.processInfo.environment["LIBXSMM_TARGET"] ?? String(cString: qklab_xsmm_name(target))
         return "LIBXSMM_TARGET=\(asked) asks libxsmm for \(String(cString: qklab_xsmm_name(target))) instructions, "
             + "which this CPU (\(String(cString: qklab_xsmm_name(cpu)))) lacks: unset it or name \(String(cString: qklab_xsmm_name(cpu))) or an older set"
+        #else
+        return nil
+        #endif
     }
 
+    #if canImport(CLibXSMM)
     /// libxsmm sets itself up once per process, before the first kernel.
     private static let initialized: Void = libxsmm_init()
+    #endif
 }

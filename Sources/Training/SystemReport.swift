@@ -15,7 +15,8 @@ public struct SystemReport: CustomStringConvertible {
     public var openBLASCore: String
     /// Where the core choice came from: the user's OPENBLAS_CORETYPE, or OpenBLAS's own detection.
     public var coreSource: String
-    /// The instruction set libxsmm's kernels (products with a short inner dimension) are built for.
+    /// The instruction set libxsmm's kernels (products with a short inner dimension) are built for
+    /// ("none" in a build without libxsmm: not x86-64).
     public var libxsmmTarget: String
     public var kernelThreads: Int
 
@@ -36,8 +37,8 @@ public struct SystemReport: CustomStringConvertible {
         QKLab \(qklabVersion) (Swift \(swiftVersion))
         OpenBLAS:  \(openBLASConfiguration)
         core:      \(openBLASCore) (\(coreSource))
-        libxsmm:   kernels for \(libxsmmTarget) (products with a short inner dimension; LIBXSMM_TARGET sets it)
-        threads:   \(kernelThreads), each calling OpenBLAS and libxsmm on one thread; a run's batch shards
+        libxsmm:   \(libxsmmLine)
+        threads:   \(kernelThreads), each computing its products on one thread; a run's batch shards
                    (train.shards) run on them, and threads never change a run's numbers
         numbers:   the same config, shard count and kernels (OpenBLAS's and libxsmm's) give the same
                    numbers, bit for bit.
@@ -46,6 +47,11 @@ public struct SystemReport: CustomStringConvertible {
                    rate (model S, 200 steps, 1 vs 2 shards: 1e-7 of the loss at lr 1e-3, 0.4–2% at 1e-2;
                    see the README's "Determinism")
         """
+    }
+
+    private var libxsmmLine: String {
+        libxsmmTarget == "none" ? "not in this build (x86-64 only): OpenBLAS computes every product"
+            : "kernels for \(libxsmmTarget) (products with a short inner dimension; LIBXSMM_TARGET sets it)"
     }
 
     /// The compiler that built this binary.

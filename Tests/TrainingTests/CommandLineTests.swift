@@ -1,3 +1,4 @@
+import Autograd
 import Foundation
 import TestSupport
 import XCTest
@@ -75,6 +76,7 @@ final class CommandLineTests: ScratchTestCase {
     /// A libxsmm target naming instructions the CPU lacks (Xeon Phi's "knm", which no other CPU
     /// runs) is refused in one line before any work, not an illegal instruction at the first product.
     func testLibxsmmTargetTheCPULacksIsOneLine() throws {
+        try XCTSkipUnless(SmallProducts.isAvailable, "a build without libxsmm (not x86-64)")
         try assertFails(["info"], ["LIBXSMM_TARGET=knm", "lacks"], shell: "LIBXSMM_TARGET=knm")
     }
 
