@@ -140,7 +140,7 @@ func causalTransposedProductAdding(_ p: UnsafePointer<Float>, ldp: Int, _ b: Uns
 /// loop, which built each stored vector from eight scalar loads, on a 64×32 head: 306 against
 /// 533 ns, a throwaway benchmark; libxsmm's `libxsmm_otrans` took 338 ns); element by element at
 /// the edges.
-private func transpose(_ b: UnsafePointer<Float>, ldb: Int, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+func transpose(_ b: UnsafePointer<Float>, ldb: Int, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
     let wholeRows = rows / 8 * 8, wholeColumns = columns / 8 * 8
     for j in stride(from: 0, to: wholeRows, by: 8) {
         for d in stride(from: 0, to: wholeColumns, by: 8) {

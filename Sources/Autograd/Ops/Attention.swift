@@ -116,18 +116,26 @@ public func nanPropagatingMax(_ a: Float, _ b: Float) -> Float {
 /// code give the same P, bit for bit, for the price of one more `Q·Kᵀ` product per head.
 private func headProbabilities(q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
                                into probabilities: UnsafeMutablePointer<Float>,
-                               transposed: UnsafeMutablePointer<Float>?) -> Float {
+                               transposed: UnsafeMutablePointer<Float>) -> Float {
     let t = shape.length
     let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
-    if let transposed {                                           // short sequence: S = Q·Kᵀ/√Dh in registers
+    if shape.usesCausalProducts {                                 // short sequence: S = Q·Kᵀ/√Dh in registers
         causalProductTransposed(qHead, lda: shape.queryWidth, kHead, ldb: shape.kvWidth, t: t, depth: shape.headDim,
                                 alpha: scale, into: probabilities, ldc: t, transposed: transposed)
         return maskedSoftmax(probabilities, length: t)
     }
+    // Kᵀ copied out once per head, so that each block is a plain product libxsmm takes (it has no
+    // kernel for Q·Kᵀ itself, and OpenBLAS packs the operands again for every 32-row block); the
+    // scale follows as its own pass, libxsmm's kernels having alpha 1.
+    transpose(kHead, ldb: shape.kvWidth, rows: t, columns: shape.headDim, into: transposed)   // Kᵀ, [Dh, T]
     shape.forEachBlock { rows in                                  // S = Q·Kᵀ/√Dh, keys up to the block's end
-        BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: shape.headDim, alpha: scale,
+        BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: rows.upperBound, k: shape.headDim,
                   a: qHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
-                  b: kHead, ldb: shape.kvWidth, beta: 0, c: probabilities + rows.lowerBound * t, ldc: t)
+                  b: transposed, ldb: t, beta: 0, c: probabilities + rows.lowerBound * t, ldc: t)
+        for query in rows {
+            let row = probabilities + query * t
+            forEachVector(0..<rows.upperBound) { j, lanes in store(load(row, j, lanes) * scale, row, j, lanes) }
+        }
     }
     return maskedSoftmax(probabilities, length: t)
 }
@@ -167,14 +175,14 @@ extension AttentionShape {
     func forEachUnit(probabilities: Bool, scoreGrads: Bool,
                      _ body: (_ unit: Int, _ pairs: Range<Int>, _ scratch: UnitScratch) -> Void) {
         let group = heads / kvHeads, square = length * length
-        let transposedCount = usesCausalProducts ? headDim * length : 0
+        let transposedCount = headDim * length
         let count = (probabilities ? square : 0) + (scoreGrads ? square : 0) + transposedCount
         Parallel.forEachChunk(units, grain: 1) { range in
             let storage = TensorStorage(count: count, zeroed: false)
             defer { withExtendedLifetime(storage) {} }                     // used through its pointer only
             let scratch = UnitScratch(probabilities: probabilities ? storage.pointer : nil,
                                       scoreGrads: scoreGrads ? storage.pointer + count - transposedCount - square : nil,
-                                      transposed: usesCausalProducts ? storage.pointer + count - transposedCount : nil)
+                                      transposed: storage.pointer + count - transposedCount)
             for unit in range {
                 let first = (unit / kvHeads) * heads + (unit % kvHeads) * group
                 body(unit, first..<(first + group), scratch)
@@ -189,8 +197,8 @@ struct UnitScratch {
     let probabilities: UnsafeMutablePointer<Float>?
     /// One head's dP, then dS in place, `[T, T]`: in the pullback.
     let scoreGrads: UnsafeMutablePointer<Float>?
-    /// One head's Kᵀ or Vᵀ, `[Dh, T]`: when the products run as `CausalProducts` loops.
-    let transposed: UnsafeMutablePointer<Float>?
+    /// One head's Kᵀ or Vᵀ, `[Dh, T]`, for the products with a transposed operand.
+    let transposed: UnsafeMutablePointer<Float>
 }
 
 /// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
@@ -215,10 +223,10 @@ private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, s
             if kept == nil {
                 _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: head.p, transposed: scratch.transposed)
             }
-            if let transposed = scratch.transposed {
-                head.runInRegisters(shape: shape, scale: scale, transposed: transposed)
+            if shape.usesCausalProducts {
+                head.runInRegisters(shape: shape, scale: scale, transposed: scratch.transposed)
             } else {
-                head.runByBlocks(shape: shape, scale: scale)
+                head.runByBlocks(shape: shape, scale: scale, transposed: scratch.transposed)
             }
         }
     }
@@ -243,12 +251,14 @@ private struct HeadPullback {
     }
 
     /// Longer sequences: BLAS products block by block, first by query rows (dP, dS, dQ), then by
-    /// key columns (dV, dK), skipping the blocks above the diagonal.
-    func runByBlocks(shape: AttentionShape, scale: Float) {
+    /// key columns (dV, dK), skipping the blocks above the diagonal; dP's Vᵀ is copied out into
+    /// `transposed` first, as `headProbabilities` does with Kᵀ.
+    func runByBlocks(shape: AttentionShape, scale: Float, transposed: UnsafeMutablePointer<Float>) {
         let (t, headDim, qWidth, kvWidth) = (shape.length, shape.headDim, shape.queryWidth, shape.kvWidth)
+        transpose(v, ldb: kvWidth, rows: t, columns: headDim, into: transposed)                             // Vᵀ, [Dh, T]
         shape.forEachBlock { rows in
-            BLAS.gemm(transposeA: false, transposeB: true, m: rows.count, n: rows.upperBound, k: headDim,    // dP = dY·Vᵀ
-                      a: dY + rows.lowerBound * qWidth, lda: qWidth, b: v, ldb: kvWidth,
+            BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: rows.upperBound, k: headDim,   // dP = dY·Vᵀ
+                      a: dY + rows.lowerBound * qWidth, lda: qWidth, b: transposed, ldb: t,
                       beta: 0, c: dS + rows.lowerBound * t, ldc: t)
             scoreGradients(rows: rows, t: t, scale: scale)
             if let dQ {                                                                                       // dQ += dS·K
