@@ -112,6 +112,19 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// The 8×8 register transposes and their element-by-element edges: every shape of rows and
+    /// columns around multiples of 8, read from inside wider rows (a head of a projection).
+    func testTransposeMatchesElementByElement() {
+        for (rows, columns) in [(8, 8), (64, 32), (75, 32), (37, 7), (5, 13), (16, 9), (1, 1)] {
+            let ldb = columns + 5
+            let b = randomTensor([rows, ldb], seed: 21), out = Tensor(zeros: [columns * rows])
+            transpose(b.data, ldb: ldb, rows: rows, columns: columns, into: out.data)
+            for j in 0..<rows { for d in 0..<columns {
+                XCTAssertEqual(out.data[d * rows + j], b.data[j * ldb + d], "rows \(rows), columns \(columns): [\(d), \(j)]")
+            } }
+        }
+    }
+
     func testFusedAttentionGradientsWithGroupedQueries() {
         for (heads, kvHeads) in [(2, 2), (4, 2)] {
             let q = randomTensor([2, 5, heads * 4], seed: 4), k = randomTensor([2, 5, kvHeads * 4], seed: 5)
