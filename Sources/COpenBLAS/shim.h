@@ -1,4 +1,4 @@
-// QKLab's BLAS: OpenBLAS's CBLAS interface (Debian: libopenblas-dev); short products go to libxsmm (CLibXSMM).
+// QKLab's BLAS: OpenBLAS's CBLAS interface (Debian: libopenblas-dev); on x86-64 short products go to libxsmm (CLibXSMM).
 #include <cblas.h>
 
 // Declared by OpenBLAS but not by every cblas.h: name of the kernel set in use

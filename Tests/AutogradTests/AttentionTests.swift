@@ -39,27 +39,56 @@ final class AttentionTests: XCTestCase {
     /// block of one row); with Dh = 40 also their two-vector blocks where the CPU has AVX-512 (32
     /// columns, then a partial vector of 8); T = 75 the BLAS products over three blocks of the causal block structure
     /// (32, 32, 11), with P kept from the forward pass; T = 1040 (B·H·T² over the keep limit) has
-    /// the pullback recompute P. Values and all three gradients agree with the composed ops, which
-    /// compute every T×T entry.
+    /// the pullback recompute P. The long paths also with Dh = 16 (their Kᵀ and Vᵀ copies in whole
+    /// 8×8 blocks) and grouped queries (two query heads per kv head: Kᵀ, then Vᵀ, in one scratch
+    /// while dK and dV add up over the group). Values and all three gradients agree with the
+    /// composed ops, which compute every T×T entry.
     func testAttentionPathsMatchComposedOps() {
-        for (batch, heads, t, headDim) in [(2, 3, 37, 4), (2, 2, 37, 40), (2, 3, 75, 4), (1, 1, 1040, 4)] {
-            let width = heads * headDim
-            let q = randomTensor([batch, t, width], seed: 7), k = randomTensor([batch, t, width], seed: 8)
-            let v = randomTensor([batch, t, width], seed: 9), weights = randomTensor([batch, t, width], seed: 10)
-            func valuesAndGradients(_ attention: () -> Tensor) -> [[Float]] {
-                for input in [q, k, v] { input.requiresGrad = true; input.grad = nil }
+        for (batch, heads, kvHeads, t, headDim) in [(2, 3, 3, 37, 4), (2, 2, 2, 37, 40), (2, 3, 3, 75, 4), (1, 4, 2, 75, 16),
+                                                    (1, 1, 1, 1040, 4), (1, 2, 1, 1040, 16)] {
+            let width = heads * headDim, kvWidth = kvHeads * headDim
+            let q = randomTensor([batch, t, width], seed: 7), k = randomTensor([batch, t, kvWidth], seed: 8)
+            let v = randomTensor([batch, t, kvWidth], seed: 9), weights = randomTensor([batch, t, width], seed: 10)
+            func valuesAndGradients(_ inputs: [Tensor], _ attention: () -> Tensor) -> [[Float]] {
+                for input in inputs { input.requiresGrad = true; input.grad = nil }
                 let output = attention()
                 // A freed buffer of NaNs on top of the pool: scratch the pullback takes for P holds
                 // garbage, so only a recomputed P gives the right gradients.
                 let poison = TensorStorage(count: t * t, zeroed: false)
                 withExtendedLifetime(poison) { poison.pointer.update(repeating: .nan, count: t * t) }
                 weightedSum(output, weights: weights).backward()
-                return [output.values, q.grad!.values, k.grad!.values, v.grad!.values]
+                return [output.values] + inputs.map { $0.grad!.values }
             }
-            let fused = valuesAndGradients { causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: heads).output }
-            let composed = valuesAndGradients { composedAttention(q: q, k: k, v: v, heads: heads, kvHeads: heads) }
+            let fused = valuesAndGradients([q, k, v]) { causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output }
+            // The reference with grouped queries: every query head its own copy of its kv head
+            // (composed ops, whose gradients then reach the copies), the copies' gradients summed
+            // back over each group.
+            let (kCopies, vCopies) = (repeatedHeads(k, kvHeads: kvHeads, heads: heads), repeatedHeads(v, kvHeads: kvHeads, heads: heads))
+            var composed = valuesAndGradients([q, kCopies, vCopies]) {
+                composedAttention(q: q, k: kCopies, v: vCopies, heads: heads, kvHeads: heads)
+            }
+            for part in 2...3 { composed[part] = summedOverGroups(composed[part], kvHeads: kvHeads, heads: heads, headDim: headDim) }
             for (fusedPart, composedPart) in zip(fused, composed) { assertClose(fusedPart, composedPart, tolerance: 1e-4) }
         }
+    }
+
+    /// `[B, T, Hkv·Dh]` → `[B, T, H·Dh]`: each query head's copy of its kv head (`repeat_kv`).
+    private func repeatedHeads(_ x: Tensor, kvHeads: Int, heads: Int) -> Tensor {
+        let (rows, headDim) = (x.shape[0] * x.shape[1], x.shape[2] / kvHeads)
+        let out = Tensor(zeros: [x.shape[0], x.shape[1], heads * headDim])
+        for row in 0..<rows { for h in 0..<heads {
+            (out.data + (row * heads + h) * headDim).update(from: x.data + (row * kvHeads + h / (heads / kvHeads)) * headDim, count: headDim)
+        } }
+        return out
+    }
+
+    /// The gradient of `repeatedHeads`: each kv head's copies added up, in head order.
+    private func summedOverGroups(_ g: [Float], kvHeads: Int, heads: Int, headDim: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: g.count / heads * kvHeads)
+        for row in 0..<(g.count / (heads * headDim)) { for h in 0..<heads { for d in 0..<headDim {
+            out[(row * kvHeads + h / (heads / kvHeads)) * headDim + d] += g[(row * heads + h) * headDim + d]
+        } } }
+        return out
     }
 
     /// The register-blocked causal products against scalar chains of fused multiply-adds in the

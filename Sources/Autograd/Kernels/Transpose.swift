@@ -1,5 +1,6 @@
 /// Transposes for the products that need an operand's transpose laid out in memory: attention's
-/// Kᵀ and Vᵀ (`CausalProducts` for short sequences, libxsmm's blocks for longer ones).
+/// Kᵀ and Vᵀ (`CausalProducts` for short sequences, the 32-row blocks `BLAS.gemm` hands to
+/// libxsmm on x86-64 for longer ones).
 
 /// `out[d, j] = b[j, d]` (`out` is `[columns, rows]`, row stride `rows`): blocks of 8×8, each
 /// eight vector loads, an in-register transpose and eight vector stores (1.7–1.8× the previous

@@ -124,9 +124,10 @@ private func headProbabilities(q: Tensor, k: Tensor, shape: AttentionShape, pair
                                 alpha: scale, into: probabilities, ldc: t, transposed: transposed)
         return maskedSoftmax(probabilities, length: t)
     }
-    // Kᵀ copied out once per head, so that each block is a plain product libxsmm takes (it has no
-    // kernel for Q·Kᵀ itself, and OpenBLAS packs the operands again for every 32-row block); the
-    // scale follows as its own pass, libxsmm's kernels having alpha 1.
+    // Kᵀ copied out once per query head, so that on x86-64 each block is a plain product libxsmm
+    // takes (it has no kernel for Q·Kᵀ itself, and OpenBLAS packs the operands again for every
+    // 32-row block; elsewhere OpenBLAS runs the blocks as before, after the copy); the scale
+    // follows as its own pass, libxsmm's kernels having alpha 1.
     transpose(kHead, ldb: shape.kvWidth, rows: t, columns: shape.headDim, into: transposed)   // Kᵀ, [Dh, T]
     shape.forEachBlock { rows in                                  // S = Q·Kᵀ/√Dh, keys up to the block's end
         BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: rows.upperBound, k: shape.headDim,
@@ -171,7 +172,8 @@ extension AttentionShape {
 
     /// Calls `body(unit, pairs, scratch)` for every unit, units in parallel with single-threaded
     /// BLAS; `pairs` are the unit's (batch row, query head) indices `b·H + h`. The scratch holds
-    /// the `[T, T]` matrices asked for; the units of one chunk, run in turn, share one.
+    /// the `[T, T]` matrices asked for and a `[Dh, T]` transposed operand; the units of one chunk,
+    /// run in turn, share one.
     func forEachUnit(probabilities: Bool, scoreGrads: Bool,
                      _ body: (_ unit: Int, _ pairs: Range<Int>, _ scratch: UnitScratch) -> Void) {
         let group = heads / kvHeads, square = length * length
@@ -191,7 +193,7 @@ extension AttentionShape {
     }
 }
 
-/// Scratch memory of one unit of work, each part nil unless asked for.
+/// Scratch memory of one unit of work: the `[T, T]` parts nil unless asked for.
 struct UnitScratch {
     /// One head's P, `[T, T]`: when the forward pass does not keep every head's P.
     let probabilities: UnsafeMutablePointer<Float>?
