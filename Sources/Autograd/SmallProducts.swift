@@ -118,13 +118,13 @@ public enum SmallProducts {
     /// The instruction set libxsmm generates its kernels for (libxsmm 1.17's names: "hsw" for
     /// AVX2, "skx", "clx", "cpx" for AVX-512 generations…): detected from the CPU, or set by the
     /// `LIBXSMM_TARGET` environment variable. Like OpenBLAS's kernel, it decides the bits of the
-    /// products it runs. "none" in a build without libxsmm.
-    public static var target: String {
+    /// products it runs. nil in a build without libxsmm.
+    public static var target: String? {
         #if canImport(CLibXSMM)
         _ = initialized
         return String(cString: qklab_xsmm_name(qklab_xsmm_target_id()))
         #else
-        return "none"
+        return nil
         #endif
     }
 
@@ -145,6 +145,14 @@ public enum SmallProducts {
         #else
         return nil
         #endif
+    }
+
+    /// Exits with status 1 and one line on stderr, `program: <unsupportedTarget>`, when libxsmm's
+    /// kernels cannot run on this CPU; commands call it first (after OpenBLAS's re-exec).
+    public static func exitIfTargetUnsupported(program: String) {
+        guard let problem = unsupportedTarget else { return }
+        FileHandle.standardError.write(Data("\(program): \(problem)\n".utf8))
+        exit(1)
     }
 
     #if canImport(CLibXSMM)

@@ -15,9 +15,9 @@ public struct SystemReport: CustomStringConvertible {
     public var openBLASCore: String
     /// Where the core choice came from: the user's OPENBLAS_CORETYPE, or OpenBLAS's own detection.
     public var coreSource: String
-    /// The instruction set libxsmm's kernels (products with a short inner dimension) are built for
-    /// ("none" in a build without libxsmm: not x86-64).
-    public var libxsmmTarget: String
+    /// The instruction set libxsmm's kernels (products with a short inner dimension) are built for;
+    /// nil in a build without libxsmm (not x86-64).
+    public var libxsmmTarget: String?
     public var kernelThreads: Int
 
     public static func current() -> SystemReport {
@@ -50,8 +50,8 @@ public struct SystemReport: CustomStringConvertible {
     }
 
     private var libxsmmLine: String {
-        libxsmmTarget == "none" ? "not in this build (x86-64 only): OpenBLAS computes every product"
-            : "kernels for \(libxsmmTarget) (products with a short inner dimension; LIBXSMM_TARGET sets it)"
+        libxsmmTarget.map { "kernels for \($0) (products with a short inner dimension; LIBXSMM_TARGET sets it)" }
+            ?? "not in this build (x86-64 only): OpenBLAS computes every product"
     }
 
     /// The compiler that built this binary.

@@ -56,10 +56,7 @@ func checkArguments(_ arguments: ArraySlice<String>) {
 checkArguments(CommandLine.arguments.dropFirst())
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
-if let problem = SmallProducts.unsupportedTarget {
-    FileHandle.standardError.write(Data("qklab-bench: \(problem)\n".utf8))
-    exit(1)
-}
+SmallProducts.exitIfTargetUnsupported(program: "qklab-bench")
 SubnormalFlush.enable()
 
 func option(_ name: String) -> String? {

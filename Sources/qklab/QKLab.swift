@@ -19,10 +19,7 @@ struct QKLab: ParsableCommand {
     /// that cannot be parsed, instead of argument-parser's usage block.
     static func main() {
         OpenBLASKernel.reexecWithBestKernelIfNeeded()
-        if let problem = SmallProducts.unsupportedTarget {
-            printError("qklab: \(problem)")
-            Foundation.exit(EXIT_FAILURE)
-        }
+        SmallProducts.exitIfTargetUnsupported(program: "qklab")
         SubnormalFlush.enable()
         // Past a file-size limit (ulimit -f) a write then fails with EFBIG, reported as one
         // line naming the file, instead of the process being killed by SIGXFSZ.

@@ -141,7 +141,7 @@ public final class Trainer {
     /// `run.txt` before the system report.
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
-        let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget), \(report.kernelThreads) threads, "
+        let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(report.kernelThreads) threads, "
             + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
