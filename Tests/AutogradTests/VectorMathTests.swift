@@ -47,4 +47,17 @@ final class VectorMathTests: XCTestCase {
             for lane in 0..<16 { XCTAssertEqual(mask[lane], lane < lanes ? ~0 : 0, "lanes \(lanes), lane \(lane)") }
         }
     }
+
+    /// Every start of the range in steps of 16, in order, each with its count of valid lanes (16
+    /// but for a shorter tail): the contract the kernels' loads and stores rely on, whichever way
+    /// the loop is split.
+    func testForEachVectorVisitsEveryElementOnceInOrder() {
+        for range in [0..<0, 0..<5, 0..<16, 0..<32, 3..<35, 16..<49, 7..<8, 100..<116] {
+            var calls: [(start: Int, lanes: Int)] = []
+            forEachVector(range) { calls.append(($0, $1)) }
+            let expected = stride(from: range.lowerBound, to: range.upperBound, by: 16).map { ($0, min(16, range.upperBound - $0)) }
+            XCTAssertEqual(calls.map(\.start), expected.map(\.0), "\(range)")
+            XCTAssertEqual(calls.map(\.lanes), expected.map(\.1), "\(range)")
+        }
+    }
 }
