@@ -57,6 +57,23 @@ public enum OpProfile {
         lock.unlock()
     }
 
+    /// Wall nanoseconds of each batch shard's forward and backward in the last step
+    /// (`DataParallel`), by the shard's index among the step's shards. The shards do the same
+    /// work, so their spread is the cores' difference in speed: on a shared machine the two cores
+    /// of one step need not run at one speed, and the faster waits for the slower at the end.
+    nonisolated(unsafe) public private(set) static var shardNanoseconds: [UInt64] = []
+
+    /// Records shard `index` of `count` that started at `start` (from `begin()`).
+    @inline(__always)
+    public static func endShard(_ index: Int, of count: Int, _ start: UInt64) {
+        guard isEnabled else { return }
+        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        lock.lock()
+        if shardNanoseconds.count != count { shardNanoseconds = [UInt64](repeating: 0, count: count) }
+        shardNanoseconds[index] = elapsed
+        lock.unlock()
+    }
+
     /// Seconds per category since the last `reset()`.
     public static var seconds: [(category: Category, seconds: Double)] {
         Category.allCases.map { ($0, Double(nanoseconds[$0.rawValue]) / 1e9) }

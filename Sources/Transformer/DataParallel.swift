@@ -81,7 +81,8 @@ public final class DataParallel {
         precondition(Tape.isRecording, "lossAndGradients inside Tape.withoutGradients")
         let models = [model] + replicas
         func run(_ shard: Int) -> ShardedLoss {
-            let index = shard - localShards.lowerBound
+            let index = shard - localShards.lowerBound, started = OpProfile.begin()
+            defer { OpProfile.endShard(index, of: shards.count, started) }
             return BufferPool.withPool(pools[index]) {
                 let rows = ((shard * batch) / total)..<(((shard + 1) * batch) / total)
                 let tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)

@@ -210,10 +210,11 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 }
 
 /// A timed training step: its seconds, the products inside it per library (core-seconds, FLOPs;
-/// lanes indexed by `OpProfile.ProductLibrary`, as in `OpProfile`), and the GFLOP/s of the sgemm
-/// probe run right after it (nil with `--no-probe`).
+/// lanes indexed by `OpProfile.ProductLibrary`, as in `OpProfile`), its slowest shard's time over
+/// its fastest's (1 with one shard), and the GFLOP/s of the sgemm probe run right after it (nil
+/// with `--no-probe`).
 struct TimedStep {
-    let seconds: Double, productSeconds: SIMD2<Double>, productFLOPs: SIMD2<Double>, probeGFLOPs: Double?
+    let seconds: Double, productSeconds: SIMD2<Double>, productFLOPs: SIMD2<Double>, shardSpread: Double, probeGFLOPs: Double?
 }
 
 /// `OpProfile`'s product totals so far, per library, as seconds and FLOPs.
@@ -243,9 +244,9 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
         step()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         OpProfile.isEnabled = false
-        let after = productTotals()
+        let after = productTotals(), shardTimes = OpProfile.shardNanoseconds.map { Double($0) }
         return TimedStep(seconds: seconds, productSeconds: after.seconds - before.seconds, productFLOPs: after.flops - before.flops,
-                         probeGFLOPs: probe?.gflops())
+                         shardSpread: shardTimes.max()! / shardTimes.min()!, probeGFLOPs: probe?.gflops())
     }
     let allocations = BufferPool.statistics.systemAllocations - allocationsBefore
     report(steps, of: harness, allocations: allocations)
@@ -281,6 +282,12 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
     let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / accounted) }
     print(String(format: "      op time (%d shards, %.1f core-ms per step): ", harness.dataParallel.shardCount,
                  1000 * accounted / Double(steps.count)) + breakdown.joined(separator: ", "))
+    // The shards do the same work: the spread of their times is the cores' difference in speed.
+    if harness.dataParallel.shardCount > 1 {
+        let spreads = steps.map(\.shardSpread).sorted()
+        print(String(format: "      shards (the same work each): the slowest took median %.2f× the fastest (quartiles %.2f–%.2f×)",
+                     median(spreads), spreads[spreads.count / 4], spreads[(3 * spreads.count) / 4]))
+    }
     // The products inside those ops, per library, step by step against the probe's rate per core:
     // what the products lose in a real step (operands wherever the ops before left them).
     for library in OpProfile.ProductLibrary.allCases {
