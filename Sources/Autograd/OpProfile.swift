@@ -57,10 +57,11 @@ public enum OpProfile {
         lock.unlock()
     }
 
-    /// Wall nanoseconds of each batch shard's forward and backward in the last step
-    /// (`DataParallel`), by the shard's index among the step's shards. The shards do the same
-    /// work, so their spread is the cores' difference in speed: on a shared machine the two cores
-    /// of one step need not run at one speed, and the faster waits for the slower at the end.
+    /// Wall nanoseconds of each batch shard's forward and backward in the last `DataParallel` step
+    /// run while profiling, by the shard's index among the shards this process ran. With the
+    /// batch's rows split evenly and one shard per core, the shards do the same work, so their
+    /// spread shows how far apart the cores ran: on a shared machine two cores need not run at one
+    /// speed, and the faster waits for the slower at the end of the step.
     nonisolated(unsafe) public private(set) static var shardNanoseconds: [UInt64] = []
 
     /// Records shard `index` of `count` that started at `start` (from `begin()`).
@@ -82,5 +83,6 @@ public enum OpProfile {
     public static func reset() {
         nanoseconds = [UInt64](repeating: 0, count: Category.allCases.count)
         (productNanoseconds, productFLOPs) = (SIMD2(), SIMD2())
+        shardNanoseconds = []
     }
 }

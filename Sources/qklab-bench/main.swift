@@ -211,8 +211,8 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 
 /// A timed training step: its seconds, the products inside it per library (core-seconds, FLOPs;
 /// lanes indexed by `OpProfile.ProductLibrary`, as in `OpProfile`), its slowest shard's time over
-/// its fastest's (1 with one shard), and the GFLOP/s of the sgemm probe run right after it (nil
-/// with `--no-probe`).
+/// its fastest's (`OpProfile.shardNanoseconds`; 1 with one shard), and the GFLOP/s of the sgemm
+/// probe run right after it (nil with `--no-probe`).
 struct TimedStep {
     let seconds: Double, productSeconds: SIMD2<Double>, productFLOPs: SIMD2<Double>, shardSpread: Double, probeGFLOPs: Double?
 }
@@ -245,8 +245,9 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         OpProfile.isEnabled = false
         let after = productTotals(), shardTimes = OpProfile.shardNanoseconds.map { Double($0) }
+        let shardSpread = shardTimes.min().map { fastest in fastest > 0 ? shardTimes.max()! / fastest : 1 } ?? 1
         return TimedStep(seconds: seconds, productSeconds: after.seconds - before.seconds, productFLOPs: after.flops - before.flops,
-                         shardSpread: shardTimes.max()! / shardTimes.min()!, probeGFLOPs: probe?.gflops())
+                         shardSpread: shardSpread, probeGFLOPs: probe?.gflops())
     }
     let allocations = BufferPool.statistics.systemAllocations - allocationsBefore
     report(steps, of: harness, allocations: allocations)
@@ -282,8 +283,10 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
     let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / accounted) }
     print(String(format: "      op time (%d shards, %.1f core-ms per step): ", harness.dataParallel.shardCount,
                  1000 * accounted / Double(steps.count)) + breakdown.joined(separator: ", "))
-    // The shards do the same work: the spread of their times is the cores' difference in speed.
-    if harness.dataParallel.shardCount > 1 {
+    // Shards of as many rows each, one per core, do the same work: the spread of their times is
+    // how far apart the cores ran. (Uneven rows, or shards taking turns on a core, would blur it.)
+    let shardCount = min(harness.dataParallel.shardCount, size.b)
+    if shardCount > 1 && size.b % shardCount == 0 && shardCount <= Parallel.threadCount {
         let spreads = steps.map(\.shardSpread).sorted()
         print(String(format: "      shards (the same work each): the slowest took median %.2f× the fastest (quartiles %.2f–%.2f×)",
                      median(spreads), spreads[spreads.count / 4], spreads[(3 * spreads.count) / 4]))

@@ -132,9 +132,9 @@ extension UnsafeMutablePointer where Pointee == Float {
     }
 }
 
-/// Calls `body(i, lanes)` for `i = 0, 16, 32, …` over `range`, where the last call may have
-/// fewer than 16 valid lanes; `load`/`store` below pad and trim such a tail, so one loop body
-/// serves full vectors and the tail alike (the same arithmetic for every element).
+/// Calls `body(i, lanes)` for `i = lowerBound, lowerBound + 16, …` over `range`, where the last
+/// call may have fewer than 16 valid lanes; `load`/`store` below pad and trim such a tail, so one
+/// loop body serves full vectors and the tail alike (the same arithmetic for every element).
 ///
 /// The full vectors run as a loop of their own, where `lanes` is the constant 16, so that the
 /// inlined body's `load`/`store` lose their tail branches there; the tail follows as one call.
