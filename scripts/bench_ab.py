@@ -19,7 +19,7 @@ import re
 import statistics
 from pathlib import Path
 
-from bench_compare import run, training_speeds
+from bench_compare import LINE, run, training_speeds
 
 PROBED = re.compile(r"^\s*MFU against the sgemm \d+² probe after each step: median ([\d.]+)%")
 
@@ -29,11 +29,10 @@ def probed_mfus(lines):
     training line above it."""
     mfus, key = {}, None
     for line in lines:
-        speeds = training_speeds([line])
-        if speeds:
-            key = next(iter(speeds))
-        elif (match := PROBED.match(line)) and key:
-            mfus[key] = float(match[1])
+        if training := LINE.match(line):
+            key = (training[1], training[2])
+        elif (probed := PROBED.match(line)) and key:
+            mfus[key] = float(probed[1])
     return mfus
 
 
