@@ -69,13 +69,6 @@ enum TelemetryCost {
                      size.name, pairs, median, quantile(ratios, 0.25), quantile(ratios, 0.75), 10 * (median - 1)))
     }
 
-    /// The `q`-quantile of ascending `sorted` values, interpolating linearly between neighbours.
-    static func quantile(_ sorted: [Double], _ q: Double) -> Double {
-        let position = q * Double(sorted.count - 1)
-        let below = Int(position.rounded(.down)), above = min(below + 1, sorted.count - 1)
-        return sorted[below] + (position - Double(below)) * (sorted[above] - sorted[below])
-    }
-
     /// Steps `qklab train` logs (and measures) out of `steps`: step 1, every `interval`-th, the last.
     static func loggedSteps(_ steps: Int, interval: Int) -> Int {
         (1...steps).filter { $0 == 1 || $0 % interval == 0 || $0 == steps }.count

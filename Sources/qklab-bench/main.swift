@@ -222,9 +222,6 @@ func productTotals() -> (seconds: SIMD2<Double>, flops: SIMD2<Double>) {
     (SIMD2<Double>(OpProfile.productNanoseconds) / 1e9, OpProfile.productFLOPs)
 }
 
-/// Median of `values` (which must not be empty).
-func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-
 func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
     let harness = try TrainingHarness(size, qkNorm: qkNorm, corpus: syntheticCorpus, shards: shards)
     let probe = probing ? SgemmBenchmark.Probe(size: probeSize) : nil
@@ -270,7 +267,7 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
         let mfus = probed.map { step, probe in flopsPerStep / step.seconds / (probe * 1e9) }.sorted()
         let probes = probed.map(\.1)
         print(String(format: "      MFU against the sgemm %d² probe after each step: median %.1f%% (quartiles %.1f–%.1f%%; probes %.0f–%.0f GFLOP/s)",
-                     probeSize, 100 * median(mfus), 100 * mfus[mfus.count / 4], 100 * mfus[(3 * mfus.count) / 4],
+                     probeSize, 100 * median(mfus), 100 * quantile(mfus, 0.25), 100 * quantile(mfus, 0.75),
                      probes.min()!, probes.max()!))
     }
     let pool = BufferPool.statistics
@@ -289,7 +286,7 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
     if shardCount > 1 && size.b % shardCount == 0 && shardCount <= Parallel.threadCount {
         let spreads = steps.map(\.shardSpread).sorted()
         print(String(format: "      shards (the same work each): the slowest took median %.2f× the fastest (quartiles %.2f–%.2f×)",
-                     median(spreads), spreads[spreads.count / 4], spreads[(3 * spreads.count) / 4]))
+                     median(spreads), quantile(spreads, 0.25), quantile(spreads, 0.75)))
     }
     // The products inside those ops, per library, step by step against the probe's rate per core:
     // what the products lose in a real step (operands wherever the ops before left them).
