@@ -7,7 +7,7 @@ import Foundation
 extension RunFolder {
     /// The text of a run's lock file.
     public static func lockText(pid: Int32) -> String { "\(pid)\n\(lockMark)\n" }
-    static let lockMark = "qklab run lock"
+    public static let lockMark = "qklab run lock"
 
     /// The pid a lock file names, if `text` is a QKLab lock (that of `lockText`, or the bare pid
     /// that versions before the mark wrote) naming a valid pid (> 0); nil for anything else.

@@ -149,9 +149,29 @@ final class TrainerTests: ScratchTestCase {
         lock.release()
         try "1\n".write(to: folder.lock, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("in use by process 1"), "\($0)") }
+        XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), "1\n", "the refused claim leaves the owner's lock")
         // A stale lock (no such process) is taken over.
         try "999999999\n".write(to: folder.lock, atomically: true, encoding: .utf8)
         XCTAssertNoThrow(try RunLock(folder: folder))
+    }
+
+    /// Someone's file named `lock` (not a pid, not QKLab's mark) or a folder of that name is never
+    /// removed: claiming the run folder is refused in one line, and the file keeps its text.
+    func testForeignLockFileIsRefusedAndKept() throws {
+        let folder = RunFolder(scratch.appendingPathComponent("foreign-lock"))
+        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        for text in ["my important lock notes\n", "999999999\nsomething else\n", "\u{FF}"] {
+            try text.write(to: folder.lock, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try RunLock(folder: folder)) {
+                XCTAssertTrue("\($0)".contains("is not a QKLab lock file"), "\($0)")
+                XCTAssertFalse("\($0)".contains("\n"), "one line: \($0)")
+            }
+            XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), text)
+        }
+        try FileManager.default.removeItem(at: folder.lock)
+        try FileManager.default.createDirectory(at: folder.lock.appendingPathComponent("inside"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("cannot read"), "\($0)") }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.lock.appendingPathComponent("inside").path))
     }
 
     /// A checkpoint write that fails (files larger than RLIMIT_FSIZE fail with EFBIG, as on a
