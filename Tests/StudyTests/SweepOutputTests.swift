@@ -14,7 +14,12 @@ final class SweepOutputTests: ScratchTestCase {
         XCTAssertNoThrow(try SweepOutput(empty).checkOwnership())
         let sweeps = scratch.appendingPathComponent("sweep")
         try FileManager.default.createDirectory(at: sweeps.appendingPathComponent("points"), withIntermediateDirectories: true)
-        try Data("old summary\n".utf8).write(to: sweeps.appendingPathComponent("summary.txt"))
+        // A summary and a chart of a version before the marks count as the sweep's own.
+        try Data("point        status     final loss\nlr=0.001  finished  2.0\n".utf8).write(to: sweeps.appendingPathComponent("summary.txt"))
+        try Data("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"440\" font-family=\"sans-serif\" font-size=\"12\">\n</svg>\n".utf8)
+            .write(to: sweeps.appendingPathComponent("lr_sweep.svg"))
+        try Data("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"80\"><text x=\"10\" y=\"40\">no finished points yet</text></svg>\n".utf8)
+            .write(to: sweeps.appendingPathComponent("loss_vs_lr_by_size.svg"))
         XCTAssertNoThrow(try SweepOutput(sweeps).checkOwnership())
         let own = scratch.appendingPathComponent("own")
         try FileManager.default.createDirectory(at: own, withIntermediateDirectories: true)
@@ -23,6 +28,21 @@ final class SweepOutputTests: ScratchTestCase {
             XCTAssertEqual("\($0)", "sweep output \(own.path) is not empty and is not a sweep's (it has no points/ folder): change out in the sweep file or empty the folder")
         }
         XCTAssertEqual(try String(contentsOf: own.appendingPathComponent("summary.txt"), encoding: .utf8), "my notes\n")
+        // In a sweep's folder, a summary or chart of someone's own (or a folder by that name) is refused and kept.
+        for (name, text) in [("summary.txt", "my notes\n"), ("lr_sweep.svg", "<svg>mine</svg>\n"),
+                             ("lr_sensitivity_scaling.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\">\n")] {
+            let folder = scratch.appendingPathComponent("mixed-\(name)")
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("points"), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: folder.appendingPathComponent(name))
+            XCTAssertThrowsError(try SweepOutput(folder).checkOwnership()) {
+                XCTAssertEqual("\($0)", "sweep output \(folder.path)/\(name) was not written by qklab sweep, and QKLab never overwrites such a file: move it away")
+            }
+            XCTAssertEqual(try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8), text)
+        }
+        let withFolder = scratch.appendingPathComponent("folder-named-summary")
+        try FileManager.default.createDirectory(at: withFolder.appendingPathComponent("points"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: withFolder.appendingPathComponent("summary.txt"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try SweepOutput(withFolder).checkOwnership()) { XCTAssertTrue("\($0)".contains("was not written by qklab sweep"), "\($0)") }
         let file = scratch.appendingPathComponent("file")
         try Data().write(to: file)
         XCTAssertThrowsError(try SweepOutput(file).checkOwnership()) { XCTAssertTrue("\($0)".contains("is a file"), "\($0)") }

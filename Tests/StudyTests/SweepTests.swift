@@ -118,6 +118,24 @@ final class SweepTests: ScratchTestCase {
         XCTAssertEqual(SweepSummary.sensitivity(seedFinalLosses: [[3.5, 2.5, 3.0], [2.0, 3.0, 2.5]], initialLoss: 4.0)!, 0.25, accuracy: 1e-12)
     }
 
+    /// The summary and charts carry the sweep's mark as their first line, so the next summary
+    /// replaces them; a file of someone's own by one of their names stops the write, untouched.
+    func testSummaryFilesAreMarkedAndOnlyTheSweepsOwnAreReplaced() throws {
+        let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]")
+        let output = SweepOutput(plan.output)
+        try FileManager.default.createDirectory(at: output.points, withIntermediateDirectories: true)
+        let summary = SweepSummary(runner: runner(plan))
+        let charts = try output.write(summary)
+        XCTAssertEqual(charts.map(\.lastPathComponent), ["lr_sweep.svg"])
+        let text = try String(contentsOf: plan.output.appendingPathComponent("summary.txt"), encoding: .utf8)
+        XCTAssertEqual(text, "# written by qklab sweep\n" + summary.table)
+        XCTAssertTrue(try String(contentsOf: charts[0], encoding: .utf8).hasPrefix("<!-- written by qklab sweep -->\n<svg "))
+        XCTAssertNoThrow(try output.write(summary), "its own files are replaced")
+        try Data("<svg>mine</svg>\n".utf8).write(to: charts[0])
+        XCTAssertThrowsError(try output.write(summary)) { XCTAssertTrue("\($0)".contains("lr_sweep.svg was not written by qklab sweep"), "\($0)") }
+        XCTAssertEqual(try String(contentsOf: charts[0], encoding: .utf8), "<svg>mine</svg>\n")
+    }
+
     /// The same 0.75 through point folders: the summary averages the seeds, then clamps.
     func testSummaryAveragesSeedsBeforeTheClamp() throws {
         let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]\n\"train.seed\" = [0, 1]")
