@@ -49,6 +49,27 @@ public enum HuggingFaceExport {
         return AttentionOutputGate.exported(tensors, heads: model.config.nHead, headDim: model.config.headDimension)
     }
 
+    /// Whether the file at `url`, named as one of the export's three files, is as export-hf
+    /// writes it: `config.json` and `vocab.json` byte for byte what writing their contents again
+    /// gives, `model.safetensors` a safetensors file with the export's metadata and model.md's
+    /// tensor names. An earlier export's files pass; someone's own files by those names do not.
+    public static func isExportFile(_ url: URL) -> Bool {
+        guard let data = try? FileIO.read(url) else { return false }
+        switch url.lastPathComponent {
+        case "config.json":
+            return (try? HuggingFaceConfig(json: data, source: url.path).jsonData()) == data
+        case "vocab.json":
+            guard let characters = try? JSONDecoder().decode([String].self, from: data),
+                  characters.allSatisfy({ $0.unicodeScalars.count == 1 }) else { return false }
+            return (try? vocabularyJSON(CharTokenizer(scalars: characters.map { $0.unicodeScalars.first! }))) == data
+        case "model.safetensors":
+            guard let (tensors, metadata) = try? SafeTensors.decode(data, source: url.path) else { return false }
+            return metadata == ["format": "pt"] && tensors.allSatisfy { $0.name.hasPrefix("model.") || $0.name == "lm_head.weight" }
+        default:
+            return false
+        }
+    }
+
     /// `vocab.json`: the characters in id order, as a JSON list of one-character strings.
     static func vocabularyJSON(_ tokenizer: CharTokenizer) throws -> Data {
         let encoder = JSONEncoder()

@@ -35,8 +35,8 @@ struct ExportHF: ParsableCommand {
     static let exportFiles: Set<String> = ["config.json", "model.safetensors", "vocab.json"]
 
     /// export-hf never writes into a folder of someone else's files: the output must be new,
-    /// empty, or an earlier export (nothing but the export's three files, with a config.json
-    /// exactly as export-hf writes it), whose files it then replaces.
+    /// empty, or an earlier export (the export's config.json, and nothing but the export's files,
+    /// each as export-hf writes it: `HuggingFaceExport.isExportFile`), whose files it then replaces.
     static func checkOutputFolder(_ folder: URL) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else { return }
@@ -48,13 +48,10 @@ struct ExportHF: ParsableCommand {
             throw RunError("cannot read export folder \(folder.path): \(describe(error))")
         }
         guard !names.isEmpty else { return }
-        let others = names.filter { !exportFiles.contains($0) }
-        let configURL = folder.appendingPathComponent("config.json")
-        let hasExportConfig = (try? FileIO.read(configURL)).map { data in
-            (try? HuggingFaceConfig(json: data, source: configURL.path).jsonData()) == data
-        } ?? false
-        if hasExportConfig && others.isEmpty { return }        // an earlier export: replaced
-        let foreign = hasExportConfig ? others : names         // an export plus someone's files, or someone's folder
+        // Without the export's config.json nothing there can be told to be an export's.
+        let foreign = !names.contains("config.json") ? names
+            : names.filter { !exportFiles.contains($0) || !HuggingFaceExport.isExportFile(folder.appendingPathComponent($0)) }
+        if foreign.isEmpty { return }                                       // an earlier export: replaced
         let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? " and \(foreign.count - 5) more" : "")
         throw RunError("export folder \(folder.path) holds files export-hf did not write (\(shown)); export into a new or empty folder")
     }

@@ -182,6 +182,18 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertEqual(try qklab(["export-hf", run, export]).status, 0, "an earlier export is replaced")
         try Data("# card\n".utf8).write(to: URL(fileURLWithPath: export).appendingPathComponent("README.md"))
         try assertFails(["export-hf", run, export], ["holds files export-hf did not write (README.md)"])
+        // Each of the export's own names is checked: a vocab.json, model.safetensors or config.json
+        // of someone's own is named alone and kept.
+        try FileManager.default.removeItem(at: URL(fileURLWithPath: export).appendingPathComponent("README.md"))
+        for (name, text) in [("vocab.json", "my vocab\n"), ("model.safetensors", "junk\n"), ("config.json", "{}\n")] {
+            let file = URL(fileURLWithPath: export).appendingPathComponent(name)
+            let original = try Data(contentsOf: file)
+            try Data(text.utf8).write(to: file)
+            try assertFails(["export-hf", run, export], ["qklab: export folder \(export) holds files export-hf did not write (\(name)); export into a new or empty folder"])
+            XCTAssertEqual(try Data(contentsOf: file), Data(text.utf8))
+            try original.write(to: file)
+        }
+        XCTAssertEqual(try qklab(["export-hf", run, export]).status, 0, "the export restored is replaced again")
         // A file-size limit (SIGXFSZ not even ignored by the shell: qklab ignores it itself).
         let limited = scratch.appendingPathComponent("limited").path
         try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", limited,
