@@ -52,6 +52,20 @@ final class ConfigTests: XCTestCase {
                        "test.toml:2: unknown key 'vocab_size' in [model]: the vocabulary always comes from the corpus")
     }
 
+    /// Every way TOML can define a key or a section points at its own line: a sub-table header,
+    /// an array of tables, dotted keys inside a section and at the top, quoted keys.
+    func testProblemsNameTheLineWhateverTheTOMLSpelling() {
+        func line(_ text: String) -> String { (errorMessage(text) ?? "accepted").split(separator: ":").dropFirst().first.map(String.init) ?? "no line: \(text)" }
+        XCTAssertEqual(line("[data]\npath = \"x\"\n\n[model]\nd_model = 32\n\n[model.extra]\nx = 1\n"), "7")
+        XCTAssertEqual(line("[data]\npath = \"x\"\n[[model]]\nd_model = 32\n"), "3")
+        XCTAssertEqual(line("[model]\nd_model = 32\nextra.x = 1\n"), "3")
+        XCTAssertEqual(line("# a comment\nmodel.d_model = 32\nmodel.extra = 1\n"), "3")
+        XCTAssertEqual(line("[model]\n\"qk_nrom\" = \"off\"\n"), "2")
+        XCTAssertEqual(line("[ model ]\nn_layer = \"four\"\n"), "2")
+        XCTAssertEqual(line("[model]\nd_model = 32\n[model.extra]\n"), "3")
+        XCTAssertEqual(line("[[trian]]\nmax_steps = 4\n"), "1")
+    }
+
     func testWrongTypesAndRanges() {
         XCTAssertEqual(errorMessage("[model]\nn_layer = \"four\"\n"), "test.toml:2: model.n_layer must be an integer (got \"four\")")
         XCTAssertEqual(errorMessage("[model]\nqk_norm = \"both\"\n"),

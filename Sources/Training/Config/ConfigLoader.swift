@@ -204,24 +204,31 @@ public enum ConfigLoader {
         return previous[b.count]
     }
 
-    /// Line number (1-based) where `key` is assigned inside `[section]` (or where the section
-    /// header is, for `section == nil`). TOMLKit reports lines only for syntax errors, so this
-    /// scans the text; 0 if not found.
+    /// Line number (1-based) where `key` of `[section]` (or the section `key` itself, for
+    /// `section == nil`) is first defined: its assignment, a dotted key through it (`extra.x = 1`
+    /// in `[model]`, `model.d_model = 64` at the top), or a table header through it (`[model]`,
+    /// `[model.extra]`, `[[model]]`). TOMLKit reports lines only for syntax errors, so this scans
+    /// the text; 0 if not found.
     static func line(of key: String, section: String?, in text: String) -> Int {
-        var current: String?
+        let wanted = (section.map { [$0] } ?? []) + [key]
+        var table: [String] = []                                      // the current header's key path
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("[") {
-                let name = line.dropFirst().prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
-                if section == nil && name == key { return index + 1 }
-                current = name
-                continue
+                table = keyPath(line.drop { $0 == "[" }.prefix { $0 != "]" })
+                if table.starts(with: wanted) { return index + 1 }
+            } else if !line.hasPrefix("#"), let equals = line.firstIndex(of: "="),
+                      (table + keyPath(line[..<equals])).starts(with: wanted) {
+                return index + 1
             }
-            let assigned = line.prefix { $0 != "=" }.trimmingCharacters(in: .whitespaces)
-            if section == nil, current == nil, assigned == key { return index + 1 }
-            if let section, current == section, assigned == key || assigned == "\"\(key)\"" { return index + 1 }
         }
         return 0
+    }
+
+    /// The parts of a dotted TOML key, without whitespace and quotes: `model . "d_model"` →
+    /// `["model", "d_model"]` (a quoted part holding a dot is split too: no config key has one).
+    static func keyPath(_ text: Substring) -> [String] {
+        text.split(separator: ".").map { $0.trimmingCharacters(in: CharacterSet.whitespaces.union(CharacterSet(charactersIn: "\"'"))) }
     }
 }
 
