@@ -344,6 +344,16 @@ final class RunFilesTests: ScratchTestCase {
         }
     }
 
+    /// Resuming a finished run trains nothing and writes nothing: no new event file, the same
+    /// metrics.jsonl.
+    func testResumingAFinishedRunLeavesItsFilesAsTheyWere() throws {
+        let folder = try Self.train(in: scratch.appendingPathComponent("finished"), ["train.max_steps=4", "train.eval_interval=2"])
+        let events = TensorBoardWriter.eventFiles(in: folder.url), metrics = try Data(contentsOf: folder.metrics)
+        for _ in 0..<2 { try Self.resume(folder) }
+        XCTAssertEqual(TensorBoardWriter.eventFiles(in: folder.url), events)
+        XCTAssertEqual(try Data(contentsOf: folder.metrics), metrics)
+    }
+
     // MARK: - Reading a run that is still training (issue 20, item 12)
 
     /// The checkpoint a reader picked is pruned at the worst instant — after it was listed and

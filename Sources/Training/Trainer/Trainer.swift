@@ -178,7 +178,8 @@ public final class Trainer {
         // The TensorBoard view equals metrics.jsonl: a resumed run's steps after its checkpoint
         // leave the old event files, and the new file sorts after them.
         if writes { try TensorBoardWriter.truncateEventFiles(in: folder.url, afterStep: step) }
-        let tensorBoard = writes ? try TensorBoardWriter(directory: folder.url) : nil
+        // A part that trains no step (a finished run resumed) leaves no event file behind.
+        let tensorBoard = writes && step < config.train.maxSteps ? try TensorBoardWriter(directory: folder.url) : nil
         defer { tensorBoard?.close() }
         clock = Stopwatch()
         let train = config.train
