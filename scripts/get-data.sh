@@ -4,6 +4,8 @@
 #   scripts/get-data.sh shakespeare [FILE]   tiny Shakespeare → data/tinyshakespeare.txt, copied
 #                                            from FILE, or downloaded when the machine is online
 set -euo pipefail
+file="${2:-}"                                  # FILE is relative to the caller's folder
+if [ -n "$file" ] && [ "${file#/}" = "$file" ]; then file="$PWD/$file"; fi
 cd "$(dirname "$0")/.."
 mkdir -p data
 
@@ -20,8 +22,14 @@ kjv)
     echo "wrote data/kjv.txt ($(wc -c < data/kjv.txt) bytes)"
     ;;
 shakespeare)
-    if [ -n "${2:-}" ]; then
-        cp "$2" data/tinyshakespeare.txt
+    if [ -n "$file" ]; then
+        [ -f "$file" ] && [ -r "$file" ] || { echo "get-data.sh: cannot read $2" >&2; exit 1; }
+        if [ -e data/tinyshakespeare.txt ] && ! cmp -s "$file" data/tinyshakespeare.txt; then
+            echo "get-data.sh: data/tinyshakespeare.txt is there and differs from $2; move it away first" >&2
+            exit 1
+        fi
+        cp "$file" data/tinyshakespeare.txt.tmp
+        mv data/tinyshakespeare.txt.tmp data/tinyshakespeare.txt
     elif [ ! -s data/tinyshakespeare.txt ]; then
         url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
         curl -fsSL "$url" -o data/tinyshakespeare.txt.tmp || {
