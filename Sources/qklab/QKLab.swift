@@ -24,6 +24,7 @@ struct QKLab: ParsableCommand {
         // Past a file-size limit (ulimit -f) a write then fails with EFBIG, reported as one
         // line naming the file, instead of the process being killed by SIGXFSZ.
         signal(SIGXFSZ, SIG_IGN)
+        rejectUnknownHelpTopic(Array(CommandLine.arguments.dropFirst()))
         var command: ParsableCommand
         do {
             command = try parseAsRoot()
@@ -58,6 +59,16 @@ struct QKLab: ParsableCommand {
         let name = subcommand.map { "qklab \($0)" } ?? "qklab"
         printError("\(name): \(usageMessage(message(for: error), arguments: arguments)) (see '\(name) --help')")
         Foundation.exit(code.rawValue)
+    }
+
+    /// `qklab help NAME` for a NAME that is no command fails as a usage error (argument-parser
+    /// prints the main help and succeeds).
+    static func rejectUnknownHelpTopic(_ arguments: [String]) {
+        guard arguments.first == "help", let topic = arguments.dropFirst().first else { return }
+        let names = configuration.subcommands.map { $0._commandName }
+        guard !names.contains(topic), !topic.hasPrefix("-") else { return }
+        printError("qklab help: unknown command '\(topic)'; the commands are \(names.joined(separator: ", ")) (see 'qklab --help')")
+        Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 
     /// argument-parser's message, made one line and specific: "The value 'x' is invalid for

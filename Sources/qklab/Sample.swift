@@ -14,17 +14,23 @@ struct Sample: ParsableCommand {
     @Option(parsing: .unconditional, help: "Text to continue (default: a line feed, or when the corpus has none, the vocabulary's first character).")
     var prompt: String?
 
-    @Option(parsing: .unconditional, help: "Characters to generate (0 to 100000000).", transform: { try OptionValue.integer($0, in: 0...100_000_000) })
-    var tokens = 500
+    // Options with a `transform` do not show their default in --help by themselves.
+    static let defaults = (tokens: 500, temperature: 0.8, topK: 0, seed: UInt64(0))
 
-    @Option(parsing: .unconditional, help: "Sampling temperature, a finite number ≥ 0; 0 is greedy.", transform: { try OptionValue.number($0, atLeast: 0) })
-    var temperature = 0.8
+    @Option(parsing: .unconditional, help: "Characters to generate (0 to 100000000). (default: \(defaults.tokens))",
+            transform: { try OptionValue.integer($0, in: 0...100_000_000) })
+    var tokens = defaults.tokens
 
-    @Option(parsing: .unconditional, help: "Sample only among the k most likely characters (0 = all).", transform: { try OptionValue.integer($0, in: 0...Int.max) })
-    var topK = 0
+    @Option(parsing: .unconditional, help: "Sampling temperature, a finite number ≥ 0; 0 is greedy. (default: \(defaults.temperature))",
+            transform: { try OptionValue.number($0, atLeast: 0) })
+    var temperature = defaults.temperature
 
-    @Option(parsing: .unconditional, help: "Seed of the sampler (0 to 2^64 - 1).", transform: { try OptionValue.seed($0) })
-    var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Sample only among the k most likely characters (0 = all). (default: \(defaults.topK))",
+            transform: { try OptionValue.integer($0, in: 0...Int.max) })
+    var topK = defaults.topK
+
+    @Option(parsing: .unconditional, help: "Seed of the sampler (0 to 2^64 - 1). (default: \(defaults.seed))", transform: { try OptionValue.seed($0) })
+    var seed = defaults.seed
 
     func run() throws {
         let trained = try TrainedModel(path: path)

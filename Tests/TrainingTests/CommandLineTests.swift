@@ -98,6 +98,7 @@ final class CommandLineTests: ScratchTestCase {
             (["sample", "run", "--prompt"], "qklab sample: Missing value for '--prompt <prompt>'"),
             (["sample", "run", "--colour"], "qklab sample: Unknown option '--colour'"),
             (["samples"], "qklab: Unexpected argument 'samples' (see 'qklab --help')"),
+            (["help", "samples"], "qklab help: unknown command 'samples'; the commands are train, sample, eval, compare, sweep, export-hf, logits, info (see 'qklab --help')"),
             (["info", "--size", "-5"], "qklab info: --size -5: a value starting with '-' is read as an option here; write --size=-5"),
             (["info", "--seconds", "abc"], "qklab info: --seconds abc: not a valid value"),
             (["train"], "qklab train: give --config FILE for a new run or --resume DIR to continue one (see 'qklab train --help')"),
@@ -115,6 +116,9 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertEqual(help.status, 0)
         XCTAssertTrue(help.output.contains("--temperature"))
         XCTAssertTrue(help.output.contains("(default: a line feed, or"), help.output)
+        let flattened = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for shown in ["(default: 500)", "(default: 0.8)", "(default: 0)"] { XCTAssertTrue(flattened.contains(shown), "\(shown) in \(help.output)") }
+        XCTAssertEqual(try qklab(["help", "sample"]).output, help.output)
         XCTAssertEqual(try qklab(["--version"]).status, 0)
     }
 

@@ -73,6 +73,9 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(errorMessage("\n[optim]\nlr = -1.0\n"), "test.toml:3: optim.lr must be > 0.0 (got -1.0)")
         XCTAssertEqual(errorMessage("[train]\nbatch_size = 0\n"), "test.toml:2: train.batch_size must be ≥ 1 (got 0)")
         XCTAssertEqual(errorMessage("[model]\ntie_embeddings = 1\n"), "test.toml:2: model.tie_embeddings must be true or false (got 1)")
+        XCTAssertEqual(errorMessage("[model]\nd_model = [64]\n"), "test.toml:2: model.d_model must be an integer (got an array)")
+        XCTAssertEqual(errorMessage("[model]\nd_model = { x = 1 }\n"), "test.toml:2: model.d_model must be an integer (got a table)")
+        XCTAssertEqual(errorMessage("[model]\nd_model = 1979-05-27T07:32:00Z\n"), "test.toml:2: model.d_model must be an integer (got a date-time)")
         XCTAssertEqual(errorMessage("[data]\nval_fraction = 1.5\n"), "test.toml:2: data.val_fraction must be > 0.0 and < 1.0 (got 1.5)")
     }
 

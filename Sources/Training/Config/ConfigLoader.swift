@@ -166,7 +166,11 @@ public enum ConfigLoader {
         case .int: return String(value.int ?? 0)
         case .double: return String(value.double ?? 0)
         case .bool: return String(value.bool ?? false)
-        default: return "a \(value.type)"
+        case .array: return "an array"
+        case .table: return "a table"
+        case .date: return "a date"
+        case .time: return "a time"
+        case .dateTime: return "a date-time"
         }
     }
 
