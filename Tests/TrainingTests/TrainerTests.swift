@@ -150,9 +150,38 @@ final class TrainerTests: ScratchTestCase {
         try "1\n".write(to: folder.lock, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("in use by process 1"), "\($0)") }
         XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), "1\n", "the refused claim leaves the owner's lock")
-        // A stale lock (no such process) is taken over.
+        // A stale lock (no such process) is taken over, and held against a second claim, even
+        // from this process.
         try "999999999\n".write(to: folder.lock, atomically: true, encoding: .utf8)
-        XCTAssertNoThrow(try RunLock(folder: folder))
+        let taken = try RunLock(folder: folder)
+        XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), RunFolder.lockText(pid: getpid()))
+        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("in use by process \(getpid())"), "\($0)") }
+        taken.release()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.lock.path))
+    }
+
+    /// Claims racing for a folder whose lock is stale: exactly one gets it (each claim opens the
+    /// file on its own, so their `flock`s exclude each other as separate processes' would).
+    func testRacingClaimsOnAStaleLockGetItOnce() throws {
+        let folder = RunFolder(scratch.appendingPathComponent("race"))
+        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        for round in 0..<20 {
+            try RunFolder.lockText(pid: 999_999_999).write(to: folder.lock, atomically: true, encoding: .utf8)
+            let claims = NSLock()
+            var held: [RunLock] = [], refusals: [String] = []
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                let result = Result { try RunLock(folder: folder) }
+                claims.lock()
+                switch result {
+                case .success(let lock): held.append(lock)
+                case .failure(let error): refusals.append("\(error)")
+                }
+                claims.unlock()
+            }
+            XCTAssertEqual(held.count, 1, "round \(round): \(refusals)")
+            XCTAssertTrue(refusals.allSatisfy { $0.contains("in use by process \(getpid())") }, "\(refusals)")
+            held.forEach { $0.release() }
+        }
     }
 
     /// Someone's file named `lock` (not a pid, not QKLab's mark) or a folder of that name is never
@@ -160,17 +189,22 @@ final class TrainerTests: ScratchTestCase {
     func testForeignLockFileIsRefusedAndKept() throws {
         let folder = RunFolder(scratch.appendingPathComponent("foreign-lock"))
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
-        for text in ["my important lock notes\n", "999999999\nsomething else\n", "\u{FF}"] {
-            try text.write(to: folder.lock, atomically: true, encoding: .utf8)
+        for bytes in [Data("my important lock notes\n".utf8), Data("999999999\nsomething else\n".utf8), Data([0xFF, 0xFE])] {
+            try bytes.write(to: folder.lock)
             XCTAssertThrowsError(try RunLock(folder: folder)) {
                 XCTAssertTrue("\($0)".contains("is not a QKLab lock file"), "\($0)")
                 XCTAssertFalse("\($0)".contains("\n"), "one line: \($0)")
             }
-            XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), text)
+            XCTAssertEqual(try Data(contentsOf: folder.lock), bytes)
         }
+        // An empty file is someone's too (QKLab's claims never leave one: a claim that fails
+        // removes the file it created).
+        try Data().write(to: folder.lock)
+        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("stays empty and unlocked"), "\($0)") }
+        XCTAssertEqual(try Data(contentsOf: folder.lock), Data())
         try FileManager.default.removeItem(at: folder.lock)
         try FileManager.default.createDirectory(at: folder.lock.appendingPathComponent("inside"), withIntermediateDirectories: true)
-        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("cannot read"), "\($0)") }
+        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("cannot open lock file \(folder.lock.path): Is a directory"), "\($0)") }
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.lock.appendingPathComponent("inside").path))
     }
 
