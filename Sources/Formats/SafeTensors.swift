@@ -119,13 +119,28 @@ public enum SafeTensors {
         try decode(try readFile(url.path), source: url.path)
     }
 
-    /// The `__metadata__` of a safetensors header (the JSON after the 8-byte length), read
-    /// without the tensors; nil when the header cannot be parsed.
-    public static func metadata(ofHeader header: Data) -> [String: String]? {
-        header.withUnsafeBytes { bytes in
+    /// The tensor names (in header order) and `__metadata__` of the safetensors file at `url`,
+    /// read from its header alone (the tensors' bytes are not read or checked); nil when the file
+    /// cannot be read or does not start with a safetensors header.
+    public static func header(ofFileAt url: URL) -> (names: [String], metadata: [String: String])? {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return header(ofDescriptor: fd)
+    }
+
+    /// `header(ofFileAt:)` of the file open at `fd` (read with `pread`, from offset 0).
+    public static func header(ofDescriptor fd: Int32) -> (names: [String], metadata: [String: String])? {
+        var length: UInt64 = 0
+        guard pread(fd, &length, 8, 0) == 8 else { return nil }
+        let count = Int(clamping: UInt64(littleEndian: length))
+        guard count > 0, count <= 100_000_000 else { return nil }
+        var header = [UInt8](repeating: 0, count: count)
+        guard pread(fd, &header, count, 8) == count else { return nil }
+        return header.withUnsafeBytes { bytes in
             guard firstInvalidUTF8(bytes) == nil else { return nil }
             var parser = HeaderParser(bytes: bytes)
-            return try? parser.parseHeader().metadata
+            return (try? parser.parseHeader()).map { ($0.entries.map(\.name), $0.metadata) }
         }
     }
 

@@ -51,20 +51,24 @@ public enum HuggingFaceExport {
 
     /// Whether the file at `url`, named as one of the export's three files, is as export-hf
     /// writes it: `config.json` and `vocab.json` byte for byte what writing their contents again
-    /// gives, `model.safetensors` a safetensors file with the export's metadata and model.md's
-    /// tensor names. An earlier export's files pass; someone's own files by those names do not.
+    /// gives; `model.safetensors` a safetensors file whose header (only the header is read) holds
+    /// the export's metadata (`"format": "pt"`) and at least one tensor, every one named as in
+    /// model.md (`model.…`, `lm_head.weight`). An earlier export's files pass; someone's own files
+    /// by those names do not, except a safetensors file of that shape (the export's config.json
+    /// beside it is what `qklab export-hf` asks for as well).
     public static func isExportFile(_ url: URL) -> Bool {
-        guard let data = try? FileIO.read(url) else { return false }
         switch url.lastPathComponent {
         case "config.json":
+            guard let data = try? FileIO.read(url) else { return false }
             return (try? HuggingFaceConfig(json: data, source: url.path).jsonData()) == data
         case "vocab.json":
-            guard let characters = try? JSONDecoder().decode([String].self, from: data),
+            guard let data = try? FileIO.read(url), let characters = try? JSONDecoder().decode([String].self, from: data),
                   characters.allSatisfy({ $0.unicodeScalars.count == 1 }) else { return false }
-            return (try? vocabularyJSON(CharTokenizer(scalars: characters.map { $0.unicodeScalars.first! }))) == data
+            return (try? encodedCharacters(characters)) == data
         case "model.safetensors":
-            guard let (tensors, metadata) = try? SafeTensors.decode(data, source: url.path) else { return false }
-            return metadata == ["format": "pt"] && tensors.allSatisfy { $0.name.hasPrefix("model.") || $0.name == "lm_head.weight" }
+            guard let header = SafeTensors.header(ofFileAt: url) else { return false }
+            return header.metadata == ["format": "pt"] && !header.names.isEmpty
+                && header.names.allSatisfy { $0.hasPrefix("model.") || $0 == "lm_head.weight" }
         default:
             return false
         }
@@ -72,8 +76,13 @@ public enum HuggingFaceExport {
 
     /// `vocab.json`: the characters in id order, as a JSON list of one-character strings.
     static func vocabularyJSON(_ tokenizer: CharTokenizer) throws -> Data {
+        try encodedCharacters(tokenizer.characters.map { String($0) })
+    }
+
+    /// A list of characters as `vocab.json` holds it.
+    private static func encodedCharacters(_ characters: [String]) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        return try encoder.encode(tokenizer.characters.map { String($0) })
+        return try encoder.encode(characters)
     }
 }

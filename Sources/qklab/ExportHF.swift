@@ -49,7 +49,7 @@ struct ExportHF: ParsableCommand {
         }
         guard !names.isEmpty else { return }
         // Without the export's config.json nothing there can be told to be an export's.
-        let foreign = !names.contains("config.json") ? names
+        let foreign = !HuggingFaceExport.isExportFile(folder.appendingPathComponent("config.json")) ? names
             : names.filter { !exportFiles.contains($0) || !HuggingFaceExport.isExportFile(folder.appendingPathComponent($0)) }
         if foreign.isEmpty { return }                                       // an earlier export: replaced
         let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? " and \(foreign.count - 5) more" : "")

@@ -186,14 +186,17 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertEqual(try qklab(["export-hf", run, export]).status, 0, "an earlier export is replaced")
         try Data("# card\n".utf8).write(to: URL(fileURLWithPath: export).appendingPathComponent("README.md"))
         try assertFails(["export-hf", run, export], ["holds files export-hf did not write (README.md)"])
-        // Each of the export's own names is checked: a vocab.json, model.safetensors or config.json
-        // of someone's own is named alone and kept.
+        // Each of the export's own names is checked: a vocab.json (even one listing a character
+        // twice) or model.safetensors of someone's own is named and kept; beside a config.json of
+        // someone's own nothing counts as the export's.
         try FileManager.default.removeItem(at: URL(fileURLWithPath: export).appendingPathComponent("README.md"))
-        for (name, text) in [("vocab.json", "my vocab\n"), ("model.safetensors", "junk\n"), ("config.json", "{}\n")] {
+        for (name, text, named) in [("vocab.json", "my vocab\n", "vocab.json"), ("vocab.json", "[\"a\",\"a\"]", "vocab.json"),
+                                    ("model.safetensors", "junk\n", "model.safetensors"),
+                                    ("config.json", "{}\n", "config.json, model.safetensors, vocab.json")] {
             let file = URL(fileURLWithPath: export).appendingPathComponent(name)
             let original = try Data(contentsOf: file)
             try Data(text.utf8).write(to: file)
-            try assertFails(["export-hf", run, export], ["qklab: export folder \(export) holds files export-hf did not write (\(name)); export into a new or empty folder"])
+            try assertFails(["export-hf", run, export], ["qklab: export folder \(export) holds files export-hf did not write (\(named)); export into a new or empty folder"])
             XCTAssertEqual(try Data(contentsOf: file), Data(text.utf8))
             try original.write(to: file)
         }

@@ -138,13 +138,7 @@ public struct CheckpointFiles {
         let fd = openat(folder, "model.safetensors", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var length: UInt64 = 0
-        guard pread(fd, &length, 8, 0) == 8 else { return false }
-        let count = Int(clamping: UInt64(littleEndian: length))
-        guard count > 0, count <= 100_000_000 else { return false }
-        var header = [UInt8](repeating: 0, count: count)
-        guard pread(fd, &header, count, 8) == count else { return false }
-        return SafeTensors.metadata(ofHeader: Data(header))?[CheckpointManifest.metadataKey] != nil
+        return SafeTensors.header(ofDescriptor: fd)?.metadata[CheckpointManifest.metadataKey] != nil
     }
 
     /// The contents of `name` in the open folder; nil when absent and not `required`.
