@@ -63,7 +63,8 @@ public enum HuggingFaceExport {
             return (try? HuggingFaceConfig(json: data, source: url.path).jsonData()) == data
         case "vocab.json":
             guard let data = try? FileIO.read(url), let characters = try? JSONDecoder().decode([String].self, from: data),
-                  characters.allSatisfy({ $0.unicodeScalars.count == 1 }) else { return false }
+                  characters.allSatisfy({ $0.unicodeScalars.count == 1 }),
+                  Set(characters.map(\.unicodeScalars.first!)).count == characters.count else { return false }   // distinct, as a vocabulary's
             return (try? encodedCharacters(characters)) == data
         case "model.safetensors":
             guard let header = SafeTensors.header(ofFileAt: url) else { return false }
