@@ -15,7 +15,7 @@ final class SweepOutputTests: ScratchTestCase {
         let sweeps = scratch.appendingPathComponent("sweep")
         try FileManager.default.createDirectory(at: sweeps.appendingPathComponent("points"), withIntermediateDirectories: true)
         // A summary and a chart of a version before the marks count as the sweep's own.
-        try Data("point        status     final loss\nlr=0.001  finished  2.0\n".utf8).write(to: sweeps.appendingPathComponent("summary.txt"))
+        try Data("point        final loss   max attn logit   diverged\nlr=0.001  2.0\n".utf8).write(to: sweeps.appendingPathComponent("summary.txt"))
         try Data("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"440\" font-family=\"sans-serif\" font-size=\"12\">\n</svg>\n".utf8)
             .write(to: sweeps.appendingPathComponent("lr_sweep.svg"))
         try Data("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"720\" height=\"80\"><text x=\"10\" y=\"40\">no finished points yet</text></svg>\n".utf8)

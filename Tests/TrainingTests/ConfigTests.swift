@@ -64,6 +64,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(line("[ model ]\nn_layer = \"four\"\n"), "2")
         XCTAssertEqual(line("[model]\nd_model = 32\n[model.extra]\n"), "3")
         XCTAssertEqual(line("[[trian]]\nmax_steps = 4\n"), "1")
+        XCTAssertEqual(line("# inline tables\nmodel = { d_model = \"x\" }\n"), "2")
+        XCTAssertEqual(line("[model]\nd_model = 32\nextra = { x = 1 }\n"), "3")
     }
 
     func testWrongTypesAndRanges() {

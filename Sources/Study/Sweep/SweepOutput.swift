@@ -49,7 +49,7 @@ public struct SweepOutput {
         let head = String(decoding: try FileIO.read(url).prefix(400), as: UTF8.self)
         let first = head.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         if first == mark(url.lastPathComponent) { return true }
-        if url.pathExtension == "txt" { return first.hasPrefix("point ") && first.contains(" status ") }
+        if url.pathExtension == "txt" { return first.hasPrefix("point ") && first.contains(" final loss ") }
         return first.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"")
             && (first.hasSuffix(" font-family=\"sans-serif\" font-size=\"12\">") || first.contains(" height=\"80\"><text x=\"10\" y=\"40\">"))
     }

@@ -211,8 +211,9 @@ public enum ConfigLoader {
     /// Line number (1-based) where `key` of `[section]` (or the section `key` itself, for
     /// `section == nil`) is first defined: its assignment, a dotted key through it (`extra.x = 1`
     /// in `[model]`, `model.d_model = 64` at the top), or a table header through it (`[model]`,
-    /// `[model.extra]`, `[[model]]`). TOMLKit reports lines only for syntax errors, so this scans
-    /// the text; 0 if not found.
+    /// `[model.extra]`, `[[model]]`), or an inline table around it. TOMLKit reports lines only for
+    /// syntax errors, so this scans the text line by line (a line inside a multi-line string or
+    /// array is read as a line of its own); 0 if not found.
     static func line(of key: String, section: String?, in text: String) -> Int {
         let wanted = (section.map { [$0] } ?? []) + [key]
         var table: [String] = []                                      // the current header's key path
@@ -221,9 +222,10 @@ public enum ConfigLoader {
             if line.hasPrefix("[") {
                 table = keyPath(line.drop { $0 == "[" }.prefix { $0 != "]" })
                 if table.starts(with: wanted) { return index + 1 }
-            } else if !line.hasPrefix("#"), let equals = line.firstIndex(of: "="),
-                      (table + keyPath(line[..<equals])).starts(with: wanted) {
-                return index + 1
+            } else if !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") {
+                // `path = …` defines `wanted` when it names it or a table around it (`model = { d_model = 64 }`).
+                let path = table + keyPath(line[..<equals])
+                if path.starts(with: wanted) || path.count > table.count && wanted.starts(with: path) { return index + 1 }
             }
         }
         return 0
