@@ -24,12 +24,17 @@ kjv)
 shakespeare)
     if [ -n "$file" ]; then
         [ -f "$file" ] && [ -r "$file" ] || { echo "get-data.sh: cannot read $2" >&2; exit 1; }
-        if [ -e data/tinyshakespeare.txt ] && ! cmp -s "$file" data/tinyshakespeare.txt; then
-            echo "get-data.sh: data/tinyshakespeare.txt is there and differs from $2; move it away first" >&2
-            exit 1
+        if [ -e data/tinyshakespeare.txt ]; then
+            same=0; cmp -s "$file" data/tinyshakespeare.txt 2>/dev/null || same=$?
+            [ "$same" -ne 2 ] || { echo "get-data.sh: cannot read data/tinyshakespeare.txt (a folder, or not readable)" >&2; exit 1; }
+            [ "$same" -eq 0 ] || {
+                echo "get-data.sh: data/tinyshakespeare.txt is there and is not a copy of $2; move it away first" >&2
+                exit 1
+            }
+        else
+            tmp=$(mktemp data/.tinyshakespeare.XXXXXX)
+            cp "$file" "$tmp" && mv "$tmp" data/tinyshakespeare.txt
         fi
-        cp "$file" data/tinyshakespeare.txt.tmp
-        mv data/tinyshakespeare.txt.tmp data/tinyshakespeare.txt
     elif [ ! -s data/tinyshakespeare.txt ]; then
         url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
         curl -fsSL "$url" -o data/tinyshakespeare.txt.tmp || {

@@ -66,7 +66,7 @@ struct QKLab: ParsableCommand {
     static func rejectUnknownHelpTopic(_ arguments: [String]) {
         guard arguments.first == "help", let topic = arguments.dropFirst().first else { return }
         let names = configuration.subcommands.map { $0._commandName }
-        guard !names.contains(topic), !topic.hasPrefix("-") else { return }
+        guard !names.contains(topic), topic != "help", !topic.hasPrefix("-") else { return }
         printError("qklab help: unknown command '\(topic)'; the commands are \(names.joined(separator: ", ")) (see 'qklab --help')")
         Foundation.exit(ExitCode.validationFailure.rawValue)
     }

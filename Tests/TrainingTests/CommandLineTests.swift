@@ -119,6 +119,7 @@ final class CommandLineTests: ScratchTestCase {
         let flattened = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         for shown in ["(default: 500)", "(default: 0.8)", "(default: 0)"] { XCTAssertTrue(flattened.contains(shown), "\(shown) in \(help.output)") }
         XCTAssertEqual(try qklab(["help", "sample"]).output, help.output)
+        XCTAssertEqual(try qklab(["help", "help"]).status, 0)
         XCTAssertEqual(try qklab(["--version"]).status, 0)
     }
 

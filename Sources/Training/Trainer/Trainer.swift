@@ -178,11 +178,11 @@ public final class Trainer {
         // The TensorBoard view equals metrics.jsonl: a resumed run's steps after its checkpoint
         // leave the old event files, and the new file sorts after them.
         if writes { try TensorBoardWriter.truncateEventFiles(in: folder.url, afterStep: step) }
+        let train = config.train
         // A part that trains no step (a finished run resumed) leaves no event file behind.
-        let tensorBoard = writes && step < config.train.maxSteps ? try TensorBoardWriter(directory: folder.url) : nil
+        let tensorBoard = writes && step < train.maxSteps ? try TensorBoardWriter(directory: folder.url) : nil
         defer { tensorBoard?.close() }
         clock = Stopwatch()
-        let train = config.train
         let tokensPerStep = Double(train.batchSize * config.model.blockSize)
         let firstStep = step
         var intervalStart = (step: step, time: clock.elapsed)
