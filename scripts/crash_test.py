@@ -59,17 +59,25 @@ def final_weights(run):
 
 
 def complete_checkpoints(run):
-    """Names of step-* folders; raises if one is partial."""
+    """Names of step-* folders; raises if one is partial. A folder that a live run prunes while it
+    is being looked at (renamed away at once, then deleted) is left out, not taken for partial."""
     folder = os.path.join(run, "checkpoints")
     if not os.path.isdir(folder):
         return []
-    names = sorted(n for n in os.listdir(folder) if n.startswith("step-"))
-    for name in names:
-        for file in ("model.safetensors", "optimizer.safetensors", "state.json"):
-            if not os.path.isfile(os.path.join(folder, name, file)):
-                raise AssertionError(f"partial checkpoint {name}: no {file}")
-        with open(os.path.join(folder, name, "state.json")) as f:
-            json.load(f)
+    names = []
+    for name in sorted(n for n in os.listdir(folder) if n.startswith("step-")):
+        checkpoint = os.path.join(folder, name)
+        try:
+            for file in ("model.safetensors", "optimizer.safetensors", "state.json"):
+                if not os.path.isfile(os.path.join(checkpoint, file)):
+                    raise FileNotFoundError(file)
+            with open(os.path.join(checkpoint, "state.json")) as f:
+                json.load(f)
+        except FileNotFoundError as missing:
+            if os.path.isdir(checkpoint):   # still there under its name: written without the file
+                raise AssertionError(f"partial checkpoint {name}: no {missing}")
+            continue
+        names.append(name)
     return names
 
 
