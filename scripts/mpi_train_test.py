@@ -155,22 +155,29 @@ def main():
         text = f.read()
     with open(changed, "w") as f:
         f.write(text.replace("light", "night", 1))
-    for name, corpus, expected in [("missing", path("no-such-corpus.txt"), "no-such-corpus.txt"),
-                                   ("different", changed, "every process must read the same")]:
-        run = path(f"error-{name}")
+    # Each ends the job with process 1's one line, and takes process 0's new run folder back (a
+    # retry must not find a half-made run there).
+    for name, extra, expected in [("a missing corpus", run_args(40, 2, path("no-such-corpus.txt")), "no-such-corpus.txt"),
+                                  ("a different corpus", run_args(40, 2, changed), "every process must read the same"),
+                                  ("another optim.lr", run_args(40, 2) + ["--set", "optim.lr=0.01"],
+                                   "process 1 has optim.lr = 0.01 where process 0 has optim.lr = 0.003"),
+                                  ("another train.shards", run_args(40, 4), "process 1 has train.shards = 4 where process 0 has train.shards = 2")]:
+        run = path(f"error-{name.replace(' ', '-')}")
         base = [qklab, "train", "--config", os.path.join(ROOT, "configs/smoke.toml"), "--run-dir", run]
-        command = MPIRUN + ["-np", "1"] + base + run_args(40, 2) + [":", "-np", "1"] + base + run_args(40, 2, corpus)
+        command = MPIRUN + ["-np", "1"] + base + run_args(40, 2) + [":", "-np", "1"] + base + extra
         start = time.time()
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=30)
         except subprocess.TimeoutExpired:
-            check(f"a {name} corpus on process 1 ends the job", False, "hung (killed after 30 s)")
+            check(f"{name} on process 1 ends the job", False, "hung (killed after 30 s)")
             continue
         ended = time.time() - start
         lines = [line for line in done.stderr.splitlines() if line.startswith("qklab")]
-        check(f"a {name} corpus on process 1 only: exit {done.returncode} in {ended:.2f} s, one line: {lines[:1]}",
+        check(f"{name} on process 1 only: exit {done.returncode} in {ended:.2f} s, one line: {lines[:1]}",
               done.returncode != 0 and len(lines) == 1 and lines[0].startswith("qklab: process 1 of 2 (")
               and expected in lines[0], done.stderr[-600:])
+        check(f"{name} on process 1: no run folder left", not os.path.exists(run),
+              ", ".join(os.listdir(run)) if os.path.isdir(run) else "")
 
     # The same error on every process: still one line (process 0's), not one per process.
     start = time.time()

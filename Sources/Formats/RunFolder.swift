@@ -98,7 +98,9 @@ public struct RunFolder {
     /// own files: a sweep point's, or the lock of a run killed at its start): it refuses a folder
     /// that already holds a run, and never writes into a folder of someone's own files, whose
     /// `config.toml` it would replace.
-    public func createForNewRun() throws {
+    /// Returns whether it created the folder (false: it was there, empty or a sweep point's).
+    @discardableResult
+    public func createForNewRun() throws -> Bool {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
@@ -116,8 +118,10 @@ public struct RunFolder {
             if !names.allSatisfy(ownFiles.contains) {
                 throw RunError("run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir")
             }
+            return false
         }
         try FileIO.createDirectory(url)
+        return true
     }
 
     /// Why the folder cannot be read as a run, for messages: a file where the folder should be,

@@ -69,11 +69,13 @@ public final class ProcessGroup {
     /// it at the same point, e.g. after reading its config, corpus and checkpoint): the
     /// lowest-ranked failing process prints `qklab: process R of N (HOST): ERROR`, every process
     /// leaves the job normally and exits with status 1 — one line whether one process or all of
-    /// them failed. Returns when none did.
-    public func endIfAnyFailed(_ error: Error?) {
+    /// them failed; before that, every process calls `undo` (to take back what it wrote for a
+    /// start that will not happen). Returns when none did.
+    public func endIfAnyFailed(_ error: Error?, undoing undo: () -> Void = {}) {
         guard size > 1 else { return }
         let failed = communicator.allgather(error == nil ? 0.0 : 1.0)
         guard let first = failed.firstIndex(of: 1) else { return }
+        undo()
         if rank == first, let error { printFailure("\(error)", rank: rank, size: size, host: hostname) }
         communicator.finish()
         exit(1)

@@ -48,12 +48,17 @@ struct Train: ParsableCommand {
     func train(in group: ProcessGroup) throws {
         let job = group.size > 1 ? ProcessGroupJob(group: group) : nil
         StopSignal.install()
-        // Every process reads its config, corpus and checkpoint; a failure on any (or all) of
-        // them ends the job with one line before the first collective of training.
+        // Every process reads its config, corpus and checkpoint, then checks it starts where
+        // process 0 does (step, corpus, config); a failure on any (or all) of them ends the job
+        // with one line before the first collective of training, and a new run's folder is taken
+        // back (a retry finds it as it was).
         var made: Trainer?, failure: Error?
         do { made = try makeTrainer(job: job) } catch { failure = error }
-        group.endIfAnyFailed(failure)
+        group.endIfAnyFailed(failure) { made?.abandonNewRun() }
         guard let trainer = made else { throw failure! }
+        do { try trainer.checkSameStart() } catch { failure = error }
+        group.endIfAnyFailed(failure) { trainer.abandonNewRun() }
+        if let failure { throw failure }
         // Open MPI gives process 0 a pseudo-terminal and forwards its output line by line: plain
         // progress lines, not a redrawn line (the other processes print nothing).
         if let job, job.rank == 0 { trainer.progress = ConsoleProgress(isTerminal: false) }

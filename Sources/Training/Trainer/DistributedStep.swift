@@ -58,19 +58,46 @@ final class DistributedStep {
         Int32(job.broadcastFromFirst([Double(local)])[0])
     }
 
-    /// Checks that this process starts from the same step and corpus as process 0 (a collective):
-    /// a process that resumed from another checkpoint, or read another corpus, would silently
-    /// train something else.
-    /// - Throws: `RunError` naming both, on the process that differs.
-    func checkSameStart(step: Int, corpus: CorpusFingerprint, folder: String) throws {
+    /// Checks that this process starts from the same step, corpus and config as process 0 (two
+    /// collectives, which every process completes before any of them throws): a process that
+    /// resumed from another checkpoint, read another corpus or was given another config (an
+    /// `--set`, another `train.shards`) would silently train something else, or fail in the first
+    /// exchange with MPI's own message.
+    /// - Throws: `RunError` naming what differs (the first differing key, both values), on the
+    ///   process that differs.
+    func checkSameStart(step: Int, corpus: CorpusFingerprint, config: TrainingConfig, folder: String) throws {
         let mine = [Double(step), Double(corpus.bytes)] + corpus.fnv1a64.utf8.prefix(16).map(Double.init)
         let padded = mine + Array(repeating: 0, count: 18 - mine.count)
         let first = job.broadcastFromFirst(padded)
+        let configLines = Self.agreedKeys(config)
+        let firstConfigLines = broadcastTextFromFirst(configLines.joined(separator: "\n")).split(separator: "\n").map(String.init)
         guard first == padded else {
+            let firstHash = String(decoding: first[2...].prefix { $0 != 0 }.map { UInt8($0) }, as: UTF8.self)
             throw RunError("process \(job.rank) starts at step \(step) with corpus \(corpus), process 0 at step \(Int(first[0])) "
-                + "with a corpus of \(Int(first[1])) bytes: every process must read the same run folder \(folder) and corpus "
+                + "with a corpus of \(Int(first[1])) bytes (FNV-1a \(firstHash)): every process must read the same run folder \(folder) and corpus "
                 + "(a shared file system, or identical copies)")
         }
+        if let (line, theirs) = zip(configLines, firstConfigLines).first(where: { $0 != $1 }) {
+            throw RunError("process \(job.rank) has \(line) where process 0 has \(theirs): every process must train the same config "
+                + "(only \(Self.perProcessKeys.sorted().joined(separator: ", ")) may differ)")
+        }
+    }
+
+    /// Keys a process may set for itself: how many threads it runs, where it finds the corpus
+    /// (whose contents are compared instead) and the run folder's name.
+    static let perProcessKeys: Set<String> = ["train.threads", "data.path", "run.dir", "run.name"]
+
+    /// `section.key = value` for every other key of `config`, in `ConfigSchema`'s order.
+    static func agreedKeys(_ config: TrainingConfig) -> [String] {
+        ConfigSchema.keys.filter { !perProcessKeys.contains($0.path) }.map { "\($0.path) = \($0.read(config).map(\.description) ?? "unset")" }
+    }
+
+    /// Process 0's `text` on every process (two collectives: its length, then its bytes).
+    private func broadcastTextFromFirst(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        let count = Int(job.broadcastFromFirst([Double(bytes.count)])[0])
+        let sent = (bytes + Array(repeating: 0, count: max(0, count - bytes.count))).prefix(count).map(Double.init)
+        return String(decoding: job.broadcastFromFirst(Array(sent)).map { UInt8($0) }, as: UTF8.self)
     }
 
     /// The exchange's share of the run, for the last line: `gradient exchange 2.10 ms/step over 2000

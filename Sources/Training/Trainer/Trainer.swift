@@ -26,6 +26,9 @@ public final class Trainer {
                                                             vocabularySize: corpus.tokenizer.vocabularySize)
     /// Held by the process that writes the run folder.
     let lock: RunLock?
+    /// For a new run on the process that writes its folder: whether this trainer created the
+    /// folder (`abandonNewRun` removes only what the trainer made). Nil when resuming.
+    private let createdFolder: Bool?
     var sampler: BatchSampler
     /// Optimizer steps completed.
     public private(set) var step = 0
@@ -60,7 +63,7 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
         try initialWeights?.load(model, corpus.tokenizer)
-        if writes { try folder.createForNewRun() }   // refuses a folder holding a run, or someone's own files
+        createdFolder = writes ? try folder.createForNewRun() : nil   // refuses a folder holding a run, or someone's own files
         lock = writes ? try RunLock(folder: folder) : nil
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
@@ -84,6 +87,7 @@ public final class Trainer {
             throw RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
         }
         let writes = job.map { $0.rank == 0 } ?? true
+        createdFolder = nil
         lock = writes ? try RunLock(folder: folder) : nil
         let state = try Checkpoint.loadState(checkpoint)
         if writes { Checkpoint.noteIncomplete(in: folder, using: checkpoint) }
@@ -123,6 +127,24 @@ public final class Trainer {
         let shards = min(config.train.shards!, config.train.batchSize)
         let step = try DistributedStep(job: job, shards: shards, parameterCount: model.gradientBuffer.count, model: config.model)
         return (DataParallel(model: model, shards: shards, localShards: step.localShards), step)
+    }
+
+    /// Under `mpirun`, checks (collectively: every process of the job must call it, before
+    /// `run()`) that this process starts from process 0's step, corpus and config; nothing
+    /// without a job. Throws `RunError` naming what differs, on the process that differs.
+    public func checkSameStart() throws {
+        try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, config: config, folder: folder.url.path)
+    }
+
+    /// Takes back a new run that never started (another process of the job refused to start):
+    /// the files its creation wrote (`config.toml`, `run.txt`), its lock, and its folder when
+    /// the trainer created it and nothing else is in it. Does nothing for a resumed run or on a
+    /// process that does not write the folder.
+    public func abandonNewRun() {
+        guard let createdFolder, step == 0 else { return }
+        for file in [folder.config, folder.info] { unlink(file.path) }
+        lock?.release()
+        if createdFolder { rmdir(folder.url.path) }      // fails, harmlessly, unless the folder is empty
     }
 
     /// Whether this process writes the run folder: always, except under `mpirun` on processes
@@ -172,7 +194,6 @@ public final class Trainer {
     /// `SkipRule` says the run has failed (no final checkpoint is written then).
     @discardableResult
     public func run() throws -> TrainingSummary {
-        try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, folder: folder.url.path)
         let writes = writesRunFolder
         let metrics = writes ? try MetricsLog(url: folder.metrics) : nil
         // The TensorBoard view equals metrics.jsonl: a resumed run's steps after its checkpoint
