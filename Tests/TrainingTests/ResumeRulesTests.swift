@@ -143,11 +143,21 @@ final class ResumeRulesTests: SmokeRunTestCase {
         XCTAssertEqual(ConfigLoader.scheduleWarnings(try smokeConfig()), [])
         let short = try train(try smokeConfig(["train.max_steps=5", "train.eval_interval=0"]), in: "short")
         XCTAssertTrue(try text(short.info).contains("warning: optim.warmup_steps (10) ≥ train.max_steps (5)"))
+        // Its resolved config.toml (decay_steps = 5 written out) loads as a config again: a run
+        // that ends within its warmup never reaches the drop. Resumed past the warmup, it would.
+        XCTAssertTrue(try text(short.config).contains("decay_steps = 5"))
+        XCTAssertNoThrow(try ConfigLoader.load(short.config))
+        XCTAssertEqual(failure { try resume(short, ["train.max_steps=80"]) },
+                       "[optim] decay_steps (5) must be greater than warmup_steps (10): the cosine would have no step and the rate would drop from lr to min_lr at once")
+        try resume(short, ["train.max_steps=80", "optim.decay_steps=80"])
 
         let run = try finishedSmokeRun()
         XCTAssertEqual(failure { try resume(run, ["train.max_steps=80", "optim.decay_steps=10"]) }, decay)
         XCTAssertEqual(failure { try resume(run, ["train.max_steps=80", "optim.lr=2e-4"]) }, "[optim] min_lr (0.0003) must not exceed lr (0.0002)")
-        try resume(run, ["train.max_steps=80", "optim.warmup_steps=100", "optim.decay_steps=200"])
+        // A decay_steps past the end of a warmup that outlasts the run changes nothing (said so).
+        XCTAssertTrue(failure { try resume(run, ["train.max_steps=80", "optim.warmup_steps=100", "optim.decay_steps=200"]) }
+            .hasPrefix("cannot resume with optim.decay_steps 60 → 200: it would change nothing"))
+        try resume(run, ["train.max_steps=80", "optim.warmup_steps=100"])
         XCTAssertTrue(try text(run.info).contains("warning: optim.warmup_steps (100) ≥ train.max_steps (80)"))
     }
 }

@@ -5,8 +5,10 @@ import Foundation
 /// describes the schedule in config.toml and on `--resume`.
 ///
 /// Refused (one line, the run never starts): `min_lr > lr` (in `ConfigLoader.validate`), and an
-/// explicit `decay_steps ≤ warmup_steps` when there is a warmup — the cosine would have no step,
-/// and the rate would fall from `lr` to `min_lr` in one step. Warned about (the run starts):
+/// explicit `decay_steps ≤ warmup_steps` when there is a warmup that ends before `max_steps` —
+/// the cosine would have no step, and the rate would fall from `lr` to `min_lr` in one step. (A
+/// run that ends within its warmup never gets there: the run's own resolved config.toml, which
+/// writes `decay_steps = max_steps` out, must load again.) Warned about (the run starts):
 /// `warmup_steps ≥ max_steps`, where the rate never reaches `lr` — legitimate for a quick
 /// shortened run of a long config, almost never meant for a real one.
 extension ConfigLoader {
@@ -14,7 +16,7 @@ extension ConfigLoader {
     /// `max_steps`, which this does not refuse: `scheduleWarnings` says what happens then.
     public static func checkSchedule(_ config: TrainingConfig) throws {
         let optim = config.optim
-        if let decay = optim.decaySteps, optim.warmupSteps > 0, decay <= optim.warmupSteps {
+        if let decay = optim.decaySteps, optim.warmupSteps > 0, decay <= optim.warmupSteps, optim.warmupSteps < config.train.maxSteps {
             throw ConfigError("[optim] decay_steps (\(decay)) must be greater than warmup_steps (\(optim.warmupSteps)): "
                               + "the cosine would have no step and the rate would drop from lr to min_lr at once")
         }

@@ -95,7 +95,8 @@ public struct ResumePlan {
                               + "so the shard count its numbers depend on is unknown; resume with --set train.shards=N, N the core count of the machine it ran on")
         }
         try ConfigLoader.validate(config)
-        if changed.contains("optim.warmup_steps") || changed.contains("optim.decay_steps") {
+        // A longer run can take a short run's schedule past its warmup: checked as a new run's.
+        if !changed.isDisjoint(with: ["optim.warmup_steps", "optim.decay_steps", "train.max_steps"]) {
             try ConfigLoader.checkSchedule(config)
         }
 
