@@ -249,10 +249,13 @@ def main():
     if args.steps < 1 or args.warmup < 0 or args.threads < 1:
         parser.error("--steps and --threads must be ≥ 1, --warmup ≥ 0")
     torch.set_num_threads(args.threads)
+    # QKLab flushes subnormal numbers to zero (SubnormalFlush: FTZ/DAZ on every thread); so does
+    # this side, or a run that meets subnormals would pay the CPU's slow path for each of them.
+    flushing = torch.set_flush_denormal(True)
 
     sizes = [s for s in SIZES if args.only is None or s[0] == args.only]
     print(f"PyTorch {torch.__version__} on {platform.machine()}, {torch.get_num_threads()} threads, "
-          f"{'torch.compile' if args.compile else 'eager'}")
+          f"{'torch.compile' if args.compile else 'eager'}, subnormals {'flushed' if flushing else 'NOT flushed (no CPU support)'}")
     for name, b, t, d, n_head, n_layer in sizes:
         m = Model(d, n_layer, n_head, t, "head")
         count = sum(p.numel() for p in m.parameters())
