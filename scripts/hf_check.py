@@ -23,11 +23,11 @@ Every class QKLab exports is covered: Qwen3ForCausalLM, LlamaForCausalLM, Olmo2F
 Olmo3ForCausalLM, Gemma3ForCausalLM (text only) and the dense Qwen3NextForCausalLM, whose
 attention output gate the export neutralises exactly (zero gate rows in q_proj, o_proj doubled;
 step 2 reports the gate rows). One smoke run per layout:
-    qklab train --config configs/smoke.toml --set run.dir=runs/hf-gemma3 --set model.block_norm=sandwich \
+    qklab train --config configs/smoke.toml --run-dir runs/hf-gemma3 --set model.block_norm=sandwich \
         --set model.norm_weight=offset --set model.mlp=geglu --set model.embed_scale=true
-    qklab train --config configs/smoke.toml --set run.dir=runs/hf-qwen3-next --set model.norm_weight=offset \
+    qklab train --config configs/smoke.toml --run-dir runs/hf-qwen3-next --set model.norm_weight=offset \
         --set model.rope_fraction=0.25
-    qklab train --config configs/smoke.toml --set run.dir=runs/hf-olmo3 --set model.block_norm=post --set model.qk_norm=full
+    qklab train --config configs/smoke.toml --run-dir runs/hf-olmo3 --set model.block_norm=post --set model.qk_norm=full
     python scripts/hf_check.py runs/hf-gemma3; python scripts/hf_check.py runs/hf-qwen3-next
     python scripts/hf_check.py runs/hf-olmo3 --class Olmo3ForCausalLM
 
@@ -53,10 +53,14 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-import safetensors.numpy
-import torch
-from transformers import AutoModelForCausalLM
+try:
+    import numpy as np
+    import safetensors.numpy
+    import torch
+    from transformers import AutoModelForCausalLM
+except ImportError as missing:
+    sys.exit(f"hf_check.py: {missing.name} is not installed for {sys.executable}: run it with the Python of the "
+             "setup above (e.g. /tmp/hfenv/bin/python scripts/hf_check.py RUN)")
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -145,14 +149,15 @@ def run_folder(path):
     sys.exit(f"no config.toml in {path} or the run folder above it")
 
 
-def imported_logits(args, model, out, ids):
-    """Logits of `ids` in a QKLab run started (--init-from) from transformers' save_pretrained of `model`."""
-    saved = tempfile.mkdtemp(prefix="qklab-hf-saved-")
+def imported_logits(args, model, out, ids, scratch):
+    """Logits of `ids` in a QKLab run started (--init-from) from transformers' save_pretrained of
+    `model`; both folders made in `scratch`."""
+    saved = os.path.join(scratch, "saved")
     model.save_pretrained(saved)
     with open(os.path.join(out, "vocab.json"), encoding="utf-8") as source, \
             open(os.path.join(saved, "vocab.json"), "w", encoding="utf-8") as copy:
         copy.write(source.read())
-    imported = os.path.join(tempfile.mkdtemp(prefix="qklab-hf-imported-"), "run")
+    imported = os.path.join(scratch, "imported")
     qklab(args, "train", "--config", os.path.join(run_folder(args.run), "config.toml"), "--init-from", saved,
           "--run-dir", imported, "--set", "train.max_steps=1", "--set", "optim.lr=1e-30", "--set", "optim.min_lr=1e-30", "--set", "train.eval_interval=0")
     reference = json.loads(qklab(args, "logits", imported, "--tokens", ",".join(map(str, ids))))
@@ -164,15 +169,20 @@ def main():
     parser.add_argument("run", help="run folder or checkpoint folder")
     parser.add_argument("--qklab", default=os.path.join(REPOSITORY, ".build/release/qklab"))
     parser.add_argument("--class", dest="class_name", help="Hugging Face class for export-hf --class (e.g. Olmo3ForCausalLM)")
-    parser.add_argument("--out", help="export folder (default: a new temporary folder)")
+    parser.add_argument("--out", help="export folder, kept (default: a temporary folder, removed at the end)")
     parser.add_argument("--text", help="sequence for the logits (default: random ids of length block_size)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sequence")
     parser.add_argument("--prompt", default="\n", help="prompt of the greedy generation")
     parser.add_argument("--tokens", type=int, default=200, help="characters to generate")
     parser.add_argument("--tolerance", type=float, default=1e-5, help="max |Δ logits| per unit of max(1, max |logit|)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="qklab-hf-") as scratch:   # removed at the end, whatever happens
+        check(args, scratch)
 
-    out = args.out or tempfile.mkdtemp(prefix="qklab-hf-")
+
+def check(args, scratch):
+    """Steps 1–5 of the description above; the export goes to --out or into `scratch`."""
+    out = args.out or os.path.join(scratch, "export")
     print(qklab(args, "export-hf", args.run, out, *(["--class", args.class_name] if args.class_name else [])).strip())
     vocabulary = read_json(out, "vocab.json")
     block_size = read_json(out, "config.json")["max_position_embeddings"]
@@ -207,7 +217,7 @@ def main():
         first = next(i for i, (a, b) in enumerate(zip(hf_text + "\0", qklab_text + "\0")) if a != b)
         print(f"greedy text differs from character {first}:\n  qklab:        {qklab_text!r}\n  transformers: {hf_text!r}")
 
-    back = imported_logits(args, model, out, ids)
+    back = imported_logits(args, model, out, ids, scratch)
     back_delta = float(np.abs(hf_logits(model, ids) - back).max())
     print(f"save_pretrained → qklab train --init-from: max |Δ logits| = {back_delta:.3g} (relative {back_delta / scale:.3g})")
 
