@@ -25,6 +25,7 @@ struct Compare: ParsableCommand {
     func validate() throws {
         if runs.isEmpty { throw ValidationError("give one or more run folders") }
         _ = try panels()
+        if !metric.isEmpty && out == nil { throw ValidationError("--metric chooses the chart's panels: give --out FILE.svg too") }
     }
 
     /// `--metric` values as panels.
@@ -45,7 +46,11 @@ struct Compare: ParsableCommand {
         }
         print(ComparisonTable(runs: histories, target: target).text)
         guard let out else { return }
-        let chart = ComparisonChart(runs: histories, panels: try panels())
+        let panels = try panels()
+        for panel in panels where !panel.hasData(in: histories) {
+            FileHandle.standardError.write(Data("qklab: note: no run has \(panel.rawValue) data: its panel is empty\n".utf8))
+        }
+        let chart = ComparisonChart(runs: histories, panels: panels)
         try ChartFile.write(chart.svg, to: URL(fileURLWithPath: out))
         print("chart: \(out)")
     }

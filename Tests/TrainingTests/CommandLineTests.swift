@@ -107,6 +107,7 @@ final class CommandLineTests: ScratchTestCase {
             (["compare", "run", "--target", "nan"], "qklab compare: --target nan: must be a finite number ≥ 0, not NaN"),
             (["compare", "run", "--target", "-inf"], "qklab compare: --target -inf: must be a finite number ≥ 0, not infinity"),
             (["compare", "run", "--target", "-1"], "qklab compare: --target -1: must be ≥ 0"),
+            (["compare", "run", "--metric", "val_loss"], "qklab compare: --metric chooses the chart's panels: give --out FILE.svg too"),
         ]
         for (arguments, expected) in cases {
             try assertFails(arguments, status: 64, [expected])
@@ -234,6 +235,18 @@ final class CommandLineTests: ScratchTestCase {
                         ["qklab: cannot write chart \(notes): a file that qklab compare did not write is there, and QKLab never overwrites one"])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: notes)), Data("mine\n".utf8))
         try assertFails(["compare", run, "--out", own.path], ["qklab: cannot write chart \(own.path): it is a folder"])
+        let dangling = scratch.appendingPathComponent("dangling.svg")
+        try FileManager.default.createSymbolicLink(atPath: dangling.path, withDestinationPath: "/no/such/target.svg")
+        try assertFails(["compare", run, "--out", dangling.path], ["qklab: cannot write chart \(dangling.path): a symbolic link to nothing is there"])
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: dangling.path), "/no/such/target.svg")
+        // A panel asked for that no run has data for is drawn empty, with a note.
+        let unevaluated = scratch.appendingPathComponent("unevaluated").path
+        XCTAssertEqual(try qklab(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", unevaluated,
+                                  "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+                                  "--set", "train.max_steps=2", "--set", "train.eval_interval=0"]).status, 0)
+        let empty = try qklab(["compare", unevaluated, "--metric", "val_loss,train_loss", "--out", scratch.appendingPathComponent("empty.svg").path])
+        XCTAssertEqual(empty.status, 0)
+        XCTAssertEqual(empty.error, "qklab: note: no run has val_loss data: its panel is empty\n")
         try assertFails(["compare", run, "--out", "/proc/version/chart.svg"], ["qklab: cannot write /proc/version/chart.svg: Not a directory"])
         let missing = scratch.appendingPathComponent("no/such/chart.svg").path
         try assertFails(["compare", run, "--out", missing], ["qklab: cannot write \(missing): No such file or directory"])

@@ -62,10 +62,11 @@ public enum ChartPanel: String, CaseIterable, Sendable {
 
     /// The panels `runs` have data for (all four of the classic ones at least).
     static func available(for runs: [RunHistory]) -> [ChartPanel] {
-        allCases.filter { panel in
-            [.trainLoss, .valLoss, .gradNorm, .attnLogit].contains(panel) || runs.contains { !panel.points(of: $0).isEmpty }
-        }
+        allCases.filter { panel in [.trainLoss, .valLoss, .gradNorm, .attnLogit].contains(panel) || panel.hasData(in: runs) }
     }
+
+    /// Whether some run of `runs` has a point for this panel.
+    public func hasData(in runs: [RunHistory]) -> Bool { runs.contains { !points(of: $0).isEmpty } }
 }
 
 /// The chart of `qklab compare`: one panel per `ChartPanel`, two per row, curves against step
