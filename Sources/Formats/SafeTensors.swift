@@ -37,6 +37,10 @@ public struct SafeTensorsError: Error, CustomStringConvertible {
 public enum SafeTensors {
     /// The `dtype` QKLab writes and reads.
     static let dtype = "F32"
+    /// The other dtypes of the safetensors format: a file with one of them is valid, but not one
+    /// QKLab reads (any other dtype string means a damaged file).
+    static let otherDtypes: Set<String> = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16", "F16", "BF16",
+                                           "I32", "U32", "F64", "I64", "U64", "F4", "F6_E2M3", "F6_E3M2", "E8M0"]
     /// Deepest JSON nesting accepted in a header (the format needs 3; serde_json, which the
     /// reference uses, stops at 128).
     static let maximumDepth = 128
@@ -177,7 +181,9 @@ public enum SafeTensors {
             for entry in parsed.entries {
                 let name = quoted(entry.name)
                 guard entry.dtype == dtype else {
-                    throw failure("tensor \(name) has dtype \(quoted(entry.dtype)); only \(dtype) is supported")
+                    guard otherDtypes.contains(entry.dtype) else { throw failure("tensor \(name) has dtype \(quoted(entry.dtype)), which safetensors does not define") }
+                    throw SafeTensorsError("unsupported safetensors file \(source): tensor \(name) has dtype \(quoted(entry.dtype)); "
+                                           + "QKLab reads \(dtype) only (save the model in float32, e.g. model.float().save_pretrained(…))")
                 }
                 guard let count = elementCount(entry.shape), case (let bytes, false) = count.multipliedReportingOverflow(by: 4) else {
                     throw failure("tensor \(name) has shape \(shapeText(entry.shape)) whose byte size overflows")

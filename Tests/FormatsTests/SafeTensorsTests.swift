@@ -175,7 +175,9 @@ final class SafeTensorsTests: XCTestCase {
                       #"tensors "a" [0, 8] and "b" [4, 12] overlap"#)
         assertRejects(file("{" + entry("a", shape: "[2]", offsets: "[0,8]") + "," + entry("b", shape: "[0]", offsets: "[4,4]") + "}", Array(repeating: 0, count: 8)),
                       #"tensors "a" [0, 8] and "b" [4, 4] overlap"#)
-        assertRejects(file("{" + entry("h", dtype: "F16", shape: "[2]", offsets: "[0,4]") + "}", four), #"tensor "h" has dtype "F16"; only F32 is supported"#)
+        XCTAssertThrowsError(try SafeTensors.decode(file("{" + entry("h", dtype: "F16", shape: "[2]", offsets: "[0,4]") + "}", four), source: "m.safetensors")) {
+            XCTAssertEqual("\($0)", #"unsupported safetensors file m.safetensors: tensor "h" has dtype "F16"; QKLab reads F32 only (save the model in float32, e.g. model.float().save_pretrained(…))"#)
+        }
         assertRejects(file("{" + entry("a", shape: "[3]", offsets: "[0,8]") + "}", Array(repeating: 0, count: 8)),
                       #"tensor "a" has shape [3] (3 F32 values) but data_offsets [0, 8] hold 8 bytes"#)
         assertRejects(file("{" + entry("a", shape: "[1]", offsets: "[4,0]") + "}", four), #"tensor "a" has data_offsets [4, 0] with begin > end"#)
@@ -229,7 +231,9 @@ final class SafeTensorsTests: XCTestCase {
             XCTAssertTrue("\($0)".hasPrefix("corrupt safetensors file t: header is not valid JSON: nesting deeper than"), "\($0)")
         }
         // Names in messages are escaped onto one line.
-        assertRejects(file("{\"a\\nb\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", four), #"tensor "a\nb" has dtype "BF16"; only F32 is supported"#)
+        XCTAssertThrowsError(try SafeTensors.decode(file("{\"a\\nb\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", four), source: "m")) {
+            XCTAssertTrue("\($0)".hasPrefix(#"unsupported safetensors file m: tensor "a\nb" has dtype "BF16"; "#), "\($0)")
+        }
     }
 
     func testEncodeRejectsInconsistentTensors() {
