@@ -248,10 +248,11 @@ def main():
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0 or args.threads < 1:
         parser.error("--steps and --threads must be ≥ 1, --warmup ≥ 0")
-    torch.set_num_threads(args.threads)
-    # QKLab flushes subnormal numbers to zero (SubnormalFlush: FTZ/DAZ on every thread); so does
-    # this side, or a run that meets subnormals would pay the CPU's slow path for each of them.
+    # QKLab flushes subnormal numbers to zero (SubnormalFlush: FTZ/DAZ on its threads); so does
+    # this side (set before the thread pool starts, whose threads take the setting with them), or
+    # a run that meets subnormals would pay the CPU's slow path for each of them.
     flushing = torch.set_flush_denormal(True)
+    torch.set_num_threads(args.threads)
 
     sizes = [s for s in SIZES if args.only is None or s[0] == args.only]
     print(f"PyTorch {torch.__version__} on {platform.machine()}, {torch.get_num_threads()} threads, "

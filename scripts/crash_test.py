@@ -75,7 +75,7 @@ def complete_checkpoints(run):
                 json.load(f)
         except FileNotFoundError as missing:
             if os.path.isdir(checkpoint):   # still there under its name: written without the file
-                raise AssertionError(f"partial checkpoint {name}: no {missing}")
+                raise AssertionError(f"partial checkpoint {name}: no {os.path.basename(missing.filename or str(missing))}")
             continue
         names.append(name)
     return names

@@ -59,8 +59,8 @@ try:
     import torch
     from transformers import AutoModelForCausalLM
 except ImportError as missing:
-    sys.exit(f"hf_check.py: {missing.name} is not installed for {sys.executable}: run it with the Python of the "
-             "setup above (e.g. /tmp/hfenv/bin/python scripts/hf_check.py RUN)")
+    sys.exit(f"hf_check.py: {missing} (Python {sys.executable}): run it with the Python of the setup above "
+             "(e.g. /tmp/hfenv/bin/python scripts/hf_check.py RUN)")
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -179,6 +179,22 @@ def main():
         check(f"{name} on process 1: no run folder left", not os.path.exists(run),
               ", ".join(os.listdir(run)) if os.path.isdir(run) else "")
 
+    # A resume refused the same way leaves the run folder as it was (no resume line written, no
+    # metrics cut, no lock left).
+    resumed = path("error-resume")
+    train(resumed, 20, 2)
+    def snapshot():
+        return {name: open(os.path.join(resumed, name), "rb").read() for name in sorted(os.listdir(resumed))
+                if os.path.isfile(os.path.join(resumed, name))}
+    before = snapshot()
+    base = [qklab, "train", "--resume", resumed, "--set", "train.max_steps=40"]
+    done = subprocess.run(MPIRUN + ["-np", "1"] + base + [":", "-np", "1"] + base + ["--set", "optim.lr=0.01"],
+                          capture_output=True, text=True, timeout=30)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("qklab")]
+    check(f"another optim.lr on process 1 of a resume: exit {done.returncode}, one line, the run folder as it was",
+          done.returncode != 0 and len(lines) == 1 and "process 1 has optim.lr = 0.01" in lines[0] and snapshot() == before,
+          f"{lines}; files now {sorted(snapshot())}, before {sorted(before)}")
+
     # The same error on every process: still one line (process 0's), not one per process.
     start = time.time()
     done = subprocess.run(MPIRUN + ["-np", "2", qklab, "train", "--config", path("no-such-config.toml")],

@@ -39,8 +39,10 @@ public enum SafeTensors {
     static let dtype = "F32"
     /// The other dtypes of the safetensors format: a file with one of them is valid, but not one
     /// QKLab reads (any other dtype string means a damaged file).
-    static let otherDtypes: Set<String> = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16", "F16", "BF16",
-                                           "I32", "U32", "F64", "I64", "U64", "F4", "F6_E2M3", "F6_E3M2", "E8M0"]
+    /// (safetensors 0.8's `Dtype`.)
+    static let otherDtypes: Set<String> = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0",
+                                           "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "C64",
+                                           "F64", "I64", "U64"]
     /// Deepest JSON nesting accepted in a header (the format needs 3; serde_json, which the
     /// reference uses, stops at 128).
     static let maximumDepth = 128

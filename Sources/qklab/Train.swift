@@ -50,15 +50,14 @@ struct Train: ParsableCommand {
         StopSignal.install()
         // Every process reads its config, corpus and checkpoint, then checks it starts where
         // process 0 does (step, corpus, config); a failure on any (or all) of them ends the job
-        // with one line before the first collective of training, and a new run's folder is taken
-        // back (a retry finds it as it was).
+        // with one line before the first collective of training, and what process 0 claimed is
+        // given back (its lock; a new run's folder), so that a retry finds the folder as it was.
         var made: Trainer?, failure: Error?
         do { made = try makeTrainer(job: job) } catch { failure = error }
-        group.endIfAnyFailed(failure) { made?.abandonNewRun() }
+        group.endIfAnyFailed(failure) { made?.abandonStart() }
         guard let trainer = made else { throw failure! }
         do { try trainer.checkSameStart() } catch { failure = error }
-        group.endIfAnyFailed(failure) { trainer.abandonNewRun() }
-        if let failure { throw failure }
+        group.endIfAnyFailed(failure) { trainer.abandonStart() }
         // Open MPI gives process 0 a pseudo-terminal and forwards its output line by line: plain
         // progress lines, not a redrawn line (the other processes print nothing).
         if let job, job.rank == 0 { trainer.progress = ConsoleProgress(isTerminal: false) }

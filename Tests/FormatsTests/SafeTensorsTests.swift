@@ -234,6 +234,8 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try SafeTensors.decode(file("{\"a\\nb\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", four), source: "m")) {
             XCTAssertTrue("\($0)".hasPrefix(#"unsupported safetensors file m: tensor "a\nb" has dtype "BF16"; "#), "\($0)")
         }
+        assertRejects(file(#"{"h":{"dtype":"F17","shape":[2],"data_offsets":[0,4]}}"#, four),
+                      #"tensor "h" has dtype "F17", which safetensors does not define"#)
     }
 
     func testEncodeRejectsInconsistentTensors() {

@@ -237,8 +237,13 @@ final class CommandLineTests: ScratchTestCase {
         try assertFails(["compare", run, "--out", own.path], ["qklab: cannot write chart \(own.path): it is a folder"])
         let dangling = scratch.appendingPathComponent("dangling.svg")
         try FileManager.default.createSymbolicLink(atPath: dangling.path, withDestinationPath: "/no/such/target.svg")
-        try assertFails(["compare", run, "--out", dangling.path], ["qklab: cannot write chart \(dangling.path): a symbolic link to nothing is there"])
+        let linked = scratch.appendingPathComponent("linked.svg")
+        try FileManager.default.createSymbolicLink(atPath: linked.path, withDestinationPath: chart)
+        for link in [dangling, linked] {    // to nothing, and to a chart of its own: the link stays a link
+            try assertFails(["compare", run, "--out", link.path], ["qklab: cannot write chart \(link.path): a symbolic link is there"])
+        }
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: dangling.path), "/no/such/target.svg")
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: linked.path), chart)
         // A panel asked for that no run has data for is drawn empty, with a note.
         let unevaluated = scratch.appendingPathComponent("unevaluated").path
         XCTAssertEqual(try qklab(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", unevaluated,

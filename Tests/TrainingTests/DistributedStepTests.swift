@@ -15,6 +15,8 @@ final class DistributedStepTests: SmokeRunTestCase {
         let viaJob = folder("job")
         let trainer = try Trainer(config: config, folder: viaJob, configSource: "test", job: OneProcessJob())
         trainer.progress = ConsoleProgress(isTerminal: false, quiet: true)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: viaJob.config.path), "nothing but the lock before run()")
+        try trainer.checkSameStart()
         try trainer.run()
         XCTAssertEqual(try numbers(viaJob), try numbers(ordinary))
         XCTAssertEqual(try finalWeights(viaJob), try finalWeights(ordinary))

@@ -128,7 +128,7 @@ final class ResumeRulesTests: SmokeRunTestCase {
     /// anything is written, on a new run and on resume; warmup ≥ max_steps is a warning.
     func testNonsenseSchedules() throws {
         let smoke = Self.repository.appendingPathComponent("configs/smoke.toml")
-        let decay = "[optim] decay_steps (10) must be greater than warmup_steps (10): the cosine would have no step and the rate would drop from lr to min_lr at once"
+        let decay = "[optim] decay_steps (10) must be greater than warmup_steps (10): the cosine would have no step and the rate would drop from lr to min_lr at once; set optim.decay_steps above it"
         XCTAssertEqual(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.decay_steps=10"]) }, "\(smoke.path) with --set optim.decay_steps=10: \(decay)")
         XCTAssertTrue(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.decay_steps=5"]) }.hasPrefix("\(smoke.path) with --set optim.decay_steps=5: [optim] decay_steps (5) must be greater"))
         XCTAssertEqual(failure { _ = try ConfigLoader.load(smoke, overrides: ["optim.min_lr=0.01"]) }, "\(smoke.path) with --set optim.min_lr=0.01: [optim] min_lr (0.01) must not exceed lr (0.003)")
@@ -148,7 +148,7 @@ final class ResumeRulesTests: SmokeRunTestCase {
         XCTAssertTrue(try text(short.config).contains("decay_steps = 5"))
         XCTAssertNoThrow(try ConfigLoader.load(short.config))
         XCTAssertEqual(failure { try resume(short, ["train.max_steps=80"]) },
-                       "[optim] decay_steps (5) must be greater than warmup_steps (10): the cosine would have no step and the rate would drop from lr to min_lr at once")
+                       "[optim] decay_steps (5) must be greater than warmup_steps (10): the cosine would have no step and the rate would drop from lr to min_lr at once; set optim.decay_steps above it")
         try resume(short, ["train.max_steps=80", "optim.decay_steps=80"])
 
         let run = try finishedSmokeRun()

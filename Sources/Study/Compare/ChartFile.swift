@@ -17,11 +17,11 @@ public enum ChartFile {
 
     /// Whether a chart may be written to `url`: nothing there, or a chart of `qklab compare`.
     /// - Throws: `RunError` naming the path when a folder, a file without the mark, or a symbolic
-    ///   link to nothing is in its place; `FileError` when that file cannot be read, or its folder is missing or not writable.
+    ///   link is in its place; `FileError` when that file cannot be read, or its folder is missing or not writable.
     public static func check(_ url: URL) throws {
         var isFolder: ObjCBool = false, link = stat()
-        if lstat(url.path, &link) == 0, !FileManager.default.fileExists(atPath: url.path) {
-            throw RunError("cannot write chart \(url.path): a symbolic link to nothing is there, and QKLab never replaces one (choose another path, or remove it)")
+        if lstat(url.path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK {
+            throw RunError("cannot write chart \(url.path): a symbolic link is there, and QKLab never replaces one (choose another path, or remove it)")
         }
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
             if isFolder.boolValue { throw RunError("cannot write chart \(url.path): it is a folder") }

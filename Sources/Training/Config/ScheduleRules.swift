@@ -18,7 +18,7 @@ extension ConfigLoader {
         let optim = config.optim
         if let decay = optim.decaySteps, optim.warmupSteps > 0, decay <= optim.warmupSteps, optim.warmupSteps < config.train.maxSteps {
             throw ConfigError("[optim] decay_steps (\(decay)) must be greater than warmup_steps (\(optim.warmupSteps)): "
-                              + "the cosine would have no step and the rate would drop from lr to min_lr at once")
+                              + "the cosine would have no step and the rate would drop from lr to min_lr at once; set optim.decay_steps above it")
         }
     }
 

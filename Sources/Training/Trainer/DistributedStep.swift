@@ -58,8 +58,8 @@ final class DistributedStep {
         Int32(job.broadcastFromFirst([Double(local)])[0])
     }
 
-    /// Checks that this process starts from the same step, corpus and config as process 0 (two
-    /// collectives, which every process completes before any of them throws): a process that
+    /// Checks that this process starts from the same step, corpus and config as process 0 (three
+    /// broadcasts, which every process completes before any of them throws): a process that
     /// resumed from another checkpoint, read another corpus or was given another config (an
     /// `--set`, another `train.shards`) would silently train something else, or fail in the first
     /// exchange with MPI's own message.
@@ -78,8 +78,9 @@ final class DistributedStep {
                 + "(a shared file system, or identical copies)")
         }
         if let (line, theirs) = zip(configLines, firstConfigLines).first(where: { $0 != $1 }) {
+            let hint = line.hasPrefix("train.shards ") ? "; left out, train.shards is each machine's core count: set it" : ""
             throw RunError("process \(job.rank) has \(line) where process 0 has \(theirs): every process must train the same config "
-                + "(only \(Self.perProcessKeys.sorted().joined(separator: ", ")) may differ)")
+                + "(only \(Self.perProcessKeys.sorted().joined(separator: ", ")) may differ)\(hint)")
         }
     }
 

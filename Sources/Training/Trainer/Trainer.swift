@@ -27,8 +27,13 @@ public final class Trainer {
     /// Held by the process that writes the run folder.
     let lock: RunLock?
     /// For a new run on the process that writes its folder: whether this trainer created the
-    /// folder (`abandonNewRun` removes only what the trainer made). Nil when resuming.
+    /// folder (`abandonStart` removes only what the trainer made). Nil when resuming.
     private let createdFolder: Bool?
+    /// What `run()` writes first on the process that writes the folder (nil once written, and on
+    /// the others): `config.toml`, and the header printed and written to `run.txt`; on resume the
+    /// metrics past the checkpoint are cut first. Kept until `run()` so that a start another
+    /// process of the job refuses leaves the folder as it was.
+    private var start: (configText: String, configSource: String, lines: [String], resumed: Bool)?
     var sampler: BatchSampler
     /// Optimizer steps completed.
     public private(set) var step = 0
@@ -63,18 +68,17 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
         try initialWeights?.load(model, corpus.tokenizer)
+        (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         createdFolder = writes ? try folder.createForNewRun() : nil   // refuses a folder holding a run, or someone's own files
         lock = writes ? try RunLock(folder: folder) : nil
-        (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: resolved.train.evalBatches,
                                                           batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
         guard writes else { progress = ConsoleProgress(quiet: true); return }
-        try writeSynced(Data(resolved.resolvedTOML(notes: [corpusNote]).utf8), to: folder.config)
-        try writeHeader(configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
-                        lines: ConfigLoader.scheduleWarnings(resolved))
+        start = (resolved.resolvedTOML(notes: [corpusNote]), initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
+                 ConfigLoader.scheduleWarnings(resolved), false)
     }
 
     /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
@@ -112,12 +116,11 @@ public final class Trainer {
         evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: config.train.evalBatches,
                                                           batchSize: config.train.batchSize, length: config.model.blockSize)
         guard writes else { progress = ConsoleProgress(quiet: true); return }
-        try MetricsLog.truncate(folder.metrics, afterStep: step)
         let resumeLine = plan.line(step: step)
         let corpusLines = state.corpus == nil
             ? ["the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: \(corpus.fingerprint)"] : []
-        try writeSynced(Data(config.resolvedTOML(notes: [corpusNote, resumeLine]).utf8), to: folder.config)
-        try writeHeader(configSource: "resumed from \(checkpoint.path)", lines: [resumeLine] + plan.warnings + corpusLines)
+        start = (config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
+                 [resumeLine] + plan.warnings + corpusLines, true)
     }
 
     /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
@@ -136,15 +139,14 @@ public final class Trainer {
         try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, config: config, folder: folder.url.path)
     }
 
-    /// Takes back a new run that never started (another process of the job refused to start):
-    /// the files its creation wrote (`config.toml`, `run.txt`), its lock, and its folder when
-    /// the trainer created it and nothing else is in it. Does nothing for a resumed run or on a
-    /// process that does not write the folder.
-    public func abandonNewRun() {
-        guard let createdFolder, step == 0 else { return }
-        for file in [folder.config, folder.info] { unlink(file.path) }
+    /// Takes back a start whose `run()` never began (another process of the job refused to
+    /// start): gives the folder's lock back and, for a new run, removes its folder when the
+    /// trainer created it (folders above it that were created with it stay). Nothing else was
+    /// written yet. Does nothing on a process that does not write the folder.
+    public func abandonStart() {
+        guard start != nil else { return }
         lock?.release()
-        if createdFolder { rmdir(folder.url.path) }      // fails, harmlessly, unless the folder is empty
+        if createdFolder == true { rmdir(folder.url.path) }   // fails, harmlessly, unless the folder is empty
     }
 
     /// Whether this process writes the run folder: always, except under `mpirun` on processes
@@ -194,6 +196,12 @@ public final class Trainer {
     /// `SkipRule` says the run has failed (no final checkpoint is written then).
     @discardableResult
     public func run() throws -> TrainingSummary {
+        if let start {
+            if start.resumed { try MetricsLog.truncate(folder.metrics, afterStep: step) }
+            try writeSynced(Data(start.configText.utf8), to: folder.config)
+            try writeHeader(configSource: start.configSource, lines: start.lines)
+            self.start = nil
+        }
         let writes = writesRunFolder
         let metrics = writes ? try MetricsLog(url: folder.metrics) : nil
         // The TensorBoard view equals metrics.jsonl: a resumed run's steps after its checkpoint
