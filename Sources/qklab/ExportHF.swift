@@ -31,9 +31,6 @@ struct ExportHF: ParsableCommand {
         print("\(trained.checkpoint.path) → \(output) (\(config.architecture.className))")
     }
 
-    /// The files an export writes.
-    static let exportFiles: Set<String> = ["config.json", "model.safetensors", "vocab.json"]
-
     /// export-hf never writes into a folder of someone else's files: the output must be new,
     /// empty, or an earlier export (the export's config.json, and nothing but the export's files,
     /// each as export-hf writes it: `HuggingFaceExport.isExportFile`), whose files it then replaces.
@@ -48,9 +45,9 @@ struct ExportHF: ParsableCommand {
             throw RunError("cannot read export folder \(folder.path): \(describe(error))")
         }
         guard !names.isEmpty else { return }
+        func isExportFile(_ name: String) -> Bool { HuggingFaceExport.isExportFile(folder.appendingPathComponent(name)) }
         // Without the export's config.json nothing there can be told to be an export's.
-        let foreign = !HuggingFaceExport.isExportFile(folder.appendingPathComponent("config.json")) ? names
-            : names.filter { !exportFiles.contains($0) || !HuggingFaceExport.isExportFile(folder.appendingPathComponent($0)) }
+        let foreign = isExportFile("config.json") ? names.filter { !isExportFile($0) } : names
         if foreign.isEmpty { return }                                       // an earlier export: replaced
         let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? " and \(foreign.count - 5) more" : "")
         throw RunError("export folder \(folder.path) holds files export-hf did not write (\(shown)); export into a new or empty folder")

@@ -105,11 +105,7 @@ public struct CheckpointFiles {
         // Pruning renames a folder away before deleting it: bytes read from a folder that is
         // no longer at its path may be from a checkpoint being removed (a missing manifest
         // included), so they are not trusted.
-        var opened = stat(), current = stat()
-        guard fstat(folder, &opened) == 0, stat(checkpoint.path, &current) == 0,
-              opened.st_ino == current.st_ino, opened.st_dev == current.st_dev else {
-            throw CheckpointVanished(checkpoint: checkpoint)
-        }
+        guard !isBeingRemoved(folder, checkpoint) else { throw CheckpointVanished(checkpoint: checkpoint) }
         guard let manifestData else {
             let marked = contents["model.safetensors"].map { model in
                 (try? SafeTensors.decode(model, source: ""))?.metadata[CheckpointManifest.metadataKey] != nil
@@ -160,9 +156,8 @@ public struct CheckpointFiles {
 
     /// Whether the open folder is no longer the one at the checkpoint's path (renamed away).
     private static func isBeingRemoved(_ folder: Int32, _ checkpoint: URL) -> Bool {
-        var opened = stat(), current = stat()
-        guard fstat(folder, &opened) == 0, stat(checkpoint.path, &current) == 0 else { return true }
-        return opened.st_ino != current.st_ino || opened.st_dev != current.st_dev
+        guard let opened = FileIdentity(descriptor: folder) else { return true }
+        return opened != FileIdentity(path: checkpoint.path)
     }
 }
 
