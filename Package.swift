@@ -30,15 +30,15 @@ import PackageDescription
 /// types): the gradient checks and the trainer would otherwise run 10–50× slower in a
 /// debug build.
 let numericSettings: [SwiftSetting] = [
-    .unsafeFlags(["-O", "-target-cpu", "native"]),
+    .unsafeFlags(["-O", "-target-cpu", "native"])
 ]
 
 /// libxsmm's kernels are x86-64 code (Debian ships libxsmm-dev for amd64 only): on other CPUs
 /// Autograd leaves every product to OpenBLAS (`SmallProducts.isAvailable` is false).
 #if arch(x86_64)
-let smallProductLibraries: [Target.Dependency] = ["CLibXSMM"]
+    let smallProductLibraries: [Target.Dependency] = ["CLibXSMM"]
 #else
-let smallProductLibraries: [Target.Dependency] = []
+    let smallProductLibraries: [Target.Dependency] = []
 #endif
 
 let package = Package(
@@ -49,7 +49,7 @@ let package = Package(
         .executable(name: "qklab-bench", targets: ["qklab-bench"]),
     ],
     traits: [
-        .trait(name: "MPI", description: "Run across processes and machines with Open MPI (needs libopenmpi-dev)."),
+        .trait(name: "MPI", description: "Run across processes and machines with Open MPI (needs libopenmpi-dev).")
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -97,7 +97,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "qklab",
-            dependencies: ["Training", "HuggingFace", "Study", "Multiprocess", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Training", "HuggingFace", "Study", "Multiprocess",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .executableTarget(
             name: "qklab-bench",
@@ -119,11 +122,14 @@ let package = Package(
         ),
         .testTarget(name: "MultiprocessTests", dependencies: ["Multiprocess"]),
         .testTarget(name: "AutogradTests", dependencies: ["Autograd"], swiftSettings: numericSettings),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")], swiftSettings: numericSettings),
+        .testTarget(
+            name: "TransformerTests", dependencies: ["Transformer"], resources: [.copy("Fixtures")],
+            swiftSettings: numericSettings),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"], swiftSettings: numericSettings),
-        .testTarget(name: "HuggingFaceTests", dependencies: ["HuggingFace", "TestSupport"], swiftSettings: numericSettings),
+        .testTarget(
+            name: "HuggingFaceTests", dependencies: ["HuggingFace", "TestSupport"], swiftSettings: numericSettings),
         .testTarget(name: "StudyTests", dependencies: ["Study", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

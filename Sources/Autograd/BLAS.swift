@@ -37,15 +37,17 @@ public enum BLAS {
             Parallel.forEachChunk(blocks, grain: 1) { range in
                 for block in range {
                     let first = block * rowColumnBlock, width = min(rowColumnBlock, n - first)
-                    product(transposeA: transposeA, transposeB: transposeB, m: 1, n: width, k: k, alpha: alpha,
-                            a: a, lda: lda, b: transposeB ? b + first * ldb : b + first, ldb: ldb,
-                            beta: beta, c: c + first, ldc: ldc)
+                    product(
+                        transposeA: transposeA, transposeB: transposeB, m: 1, n: width, k: k, alpha: alpha,
+                        a: a, lda: lda, b: transposeB ? b + first * ldb : b + first, ldb: ldb,
+                        beta: beta, c: c + first, ldc: ldc)
                 }
             }
             return
         }
-        product(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        product(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
     /// Columns of C per OpenBLAS call when a one-row product is spread over cores: fixed, so the
@@ -60,8 +62,10 @@ public enum BLAS {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         let started = OpProfile.begin(), flops = 2 * Double(m) * Double(n) * Double(k)
-        if SmallProducts.multiply(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
-                                  a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) {
+        if SmallProducts.multiply(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        {
             OpProfile.endProduct(.libxsmm, flops: flops, started)
             return
         }
@@ -82,7 +86,10 @@ public enum BLAS {
     /// same bits, whatever C held before (a NaN there does not leak through).
     @inline(__always)
     private static func zero(_ c: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
-        if stride == columns { c.update(repeating: 0, count: rows * columns); return }
+        if stride == columns {
+            c.update(repeating: 0, count: rows * columns)
+            return
+        }
         for row in 0..<rows { (c + row * stride).update(repeating: 0, count: columns) }
     }
 

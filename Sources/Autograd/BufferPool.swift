@@ -48,7 +48,7 @@ public final class BufferPool: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         for (count, list) in free {
-            for buffer in list.buffers { buffer.deallocate() }   // free(), as posix_memalign needs
+            for buffer in list.buffers { buffer.deallocate() }  // free(), as posix_memalign needs
             Self.count(bytes: -byteCount(count) * list.buffers.count, newAllocation: false)
         }
         free = [:]
@@ -72,7 +72,8 @@ public final class BufferPool: @unchecked Sendable {
     /// threads may be computing, and must not see the process torn down under them.
     private static func outOfMemory(bytes: Int, status: Int32) -> Never {
         let gigabytes = String(format: "%.2f", Double(bytes) / 1e9)
-        let line = "qklab: out of memory: cannot allocate \(gigabytes) GB (\(bytes) bytes) for a tensor "
+        let line =
+            "qklab: out of memory: cannot allocate \(gigabytes) GB (\(bytes) bytes) for a tensor "
             + "(\(String(cString: strerror(status)))); a smaller model, batch_size or block_size needs less\n"
         FileHandle.standardError.write(Data(line.utf8))
         fflush(stdout)

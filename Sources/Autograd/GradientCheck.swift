@@ -37,8 +37,10 @@ public enum GradientCheck {
     /// Gradient check of `function` (which must return a one-element tensor) with respect to each
     /// tensor of `inputs` (their `requiresGrad` is set; previous gradients are zeroed, in place, so
     /// a model's parameters keep their slices of its gradient buffer).
-    public static func check(_ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 1e-2,
-                             _ function: () -> Tensor) -> [Result] {
+    public static func check(
+        _ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 1e-2,
+        _ function: () -> Tensor
+    ) -> [Result] {
         Tape.reset()
         for input in inputs {
             input.requiresGrad = true
@@ -55,12 +57,14 @@ public enum GradientCheck {
                     input.data[i] = saved + offset
                     return Tape.withoutGradients { Double(function().item) }
                 }
-                let difference = -value(at: 2 * step) + 8 * value(at: step) - 8 * value(at: -step) + value(at: -2 * step)
+                let difference =
+                    -value(at: 2 * step) + 8 * value(at: step) - 8 * value(at: -step) + value(at: -2 * step)
                 input.data[i] = saved
                 return difference / (12 * Double(step))
             }
-            return compare(numeric: numeric, analytic: analytic.map(Double.init), tolerance: tolerance,
-                           roundingAllowance: roundingAllowance * Double(input.count).squareRoot())
+            return compare(
+                numeric: numeric, analytic: analytic.map(Double.init), tolerance: tolerance,
+                roundingAllowance: roundingAllowance * Double(input.count).squareRoot())
         }
     }
 
@@ -69,8 +73,9 @@ public enum GradientCheck {
         let difference = norm(zip(numeric, analytic).map { $0 - $1 })
         let scale = max(norm(numeric), norm(analytic), 1e-6)
         let relative = difference / scale
-        return Result(relativeError: relative, numericNorm: norm(numeric), analyticNorm: norm(analytic),
-                      roundingAllowance: roundingAllowance,
-                      passed: difference < tolerance * scale + roundingAllowance)
+        return Result(
+            relativeError: relative, numericNorm: norm(numeric), analyticNorm: norm(analytic),
+            roundingAllowance: roundingAllowance,
+            passed: difference < tolerance * scale + roundingAllowance)
     }
 }

@@ -11,7 +11,9 @@ public enum OpenBLASKernel {
     public static let environmentKey = "OPENBLAS_CORETYPE"
 
     /// Kernel names OpenBLAS falls back to when it does not know the CPU.
-    static let genericCores: Set<String> = ["Prescott", "Core2", "Nehalem", "Atom", "Katmai", "Coppermine", "Northwood", "Banias"]
+    static let genericCores: Set<String> = [
+        "Prescott", "Core2", "Nehalem", "Atom", "Katmai", "Coppermine", "Northwood", "Banias",
+    ]
 
     /// The best kernel set the CPU's features allow, from `/proc/cpuinfo` flags:
     /// AVX-512 (F, BW, DQ, VL) → SkylakeX, AVX2 + FMA → Haswell, else nil.
@@ -23,7 +25,8 @@ public enum OpenBLASKernel {
 
     /// The kernel to force, or nil when nothing should change: the user set the variable, the
     /// library already runs a specific kernel, or the CPU offers nothing better.
-    public static func coreToForce(environment: [String: String], loadedCore: String, cpuFlags: Set<String>) -> String? {
+    public static func coreToForce(environment: [String: String], loadedCore: String, cpuFlags: Set<String>) -> String?
+    {
         if environment[environmentKey] != nil { return nil }
         guard genericCores.contains(loadedCore) else { return nil }
         return recommendedCore(cpuFlags: cpuFlags)
@@ -32,8 +35,9 @@ public enum OpenBLASKernel {
     /// CPU feature flags of the first processor in `/proc/cpuinfo` (empty where it is absent).
     public static func cpuFlags() -> Set<String> {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-              let colon = line.firstIndex(of: ":") else { return [] }
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
+            let colon = line.firstIndex(of: ":")
+        else { return [] }
         return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
     }
 

@@ -48,7 +48,7 @@ public struct SeededRandom: RandomNumberGenerator, Codable, Equatable {
     /// Normal(mean, std) by Box–Muller, one sample per call (the second is discarded so the
     /// state stays four words).
     public mutating func nextNormal(mean: Double = 0, std: Double = 1) -> Double {
-        let u1 = 1 - nextUniform()          // (0, 1]: log is finite
+        let u1 = 1 - nextUniform()  // (0, 1]: log is finite
         let u2 = nextUniform()
         return mean + std * (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
@@ -63,8 +63,10 @@ public struct SeededRandom: RandomNumberGenerator, Codable, Equatable {
         let words = try decoder.singleValueContainer().decode([String].self)
         let state = words.compactMap { UInt64($0, radix: 16) }
         guard state.count == 4, words.count == 4, state != [0, 0, 0, 0] else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                debugDescription: "generator state must be four non-zero-in-total hex words"))
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "generator state must be four non-zero-in-total hex words"))
         }
         self.state = state
     }

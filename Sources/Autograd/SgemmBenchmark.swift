@@ -30,7 +30,7 @@ public enum SgemmBenchmark {
             var random = SeededRandom(seed: 1)
             a = Tensor(normal: [size, size], std: 1, random: &random)
             b = Tensor(normal: [size, size], std: 1, random: &random)
-            outputs = (0..<Parallel.threadCount).map { _ in Tensor(zeros: [size, size]) }   // [size, size] per thread
+            outputs = (0..<Parallel.threadCount).map { _ in Tensor(zeros: [size, size]) }  // [size, size] per thread
             self.size = size
         }
 
@@ -39,8 +39,9 @@ public enum SgemmBenchmark {
 
         /// One product on the calling thread, into output `index` (< `Parallel.threadCount`).
         public func multiply(into index: Int) {
-            BLAS.gemm(transposeA: false, transposeB: false, m: size, n: size, k: size,
-                      a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: outputs[index].data, ldc: size)
+            BLAS.gemm(
+                transposeA: false, transposeB: false, m: size, n: size, k: size,
+                a: a.data, lda: size, b: b.data, ldb: size, beta: 0, c: outputs[index].data, ldc: size)
         }
 
         /// `Parallel.threadCount` products, one per thread at once.

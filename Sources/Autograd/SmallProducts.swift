@@ -1,5 +1,5 @@
 #if canImport(CLibXSMM)
-import CLibXSMM
+    import CLibXSMM
 #endif
 import Foundation
 
@@ -38,9 +38,9 @@ public enum SmallProducts {
     /// Whether this build has libxsmm (x86-64); without it `multiply` takes nothing.
     public static var isAvailable: Bool {
         #if canImport(CLibXSMM)
-        true
+            true
         #else
-        false
+            false
         #endif
     }
 
@@ -62,57 +62,65 @@ public enum SmallProducts {
     /// returns true, or returns false (and does nothing) where it does not apply; `lda`, `ldb`,
     /// `ldc` are row strides as in `BLAS.gemm`.
     @inline(__always)
-    static func multiply(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) -> Bool {
+    static func multiply(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
         #if canImport(CLibXSMM)
-        guard alpha == 1, beta == 0 || beta == 1, k <= largestInnerDimension, m * k + k * n + m * n <= largestFootprint,
-              !transposeB || (!transposeA && m >= transposedOperandRows)
-        else { return false }
-        // Row-major C[m,n] is column-major Cᵀ[n,m] = op(B)ᵀ · op(A)ᵀ: B's rows are Bᵀ's columns
-        // (ld = ldb; with transposeB, those of the copy of Bᵀ made below, ld = n) and A's rows
-        // op(A)ᵀ's columns, transposed once more when A is.
-        guard let kernel = kernel(KernelShape(m: n, n: m, k: k, lda: transposeB ? n : ldb, ldb: lda, ldc: ldc, beta: beta,
-                                              transposeB: transposeA)) else { return false }
-        guard transposeB else {
-            qklab_xsmm_run(kernel, b, a, c)
+            guard alpha == 1, beta == 0 || beta == 1, k <= largestInnerDimension,
+                m * k + k * n + m * n <= largestFootprint,
+                !transposeB || (!transposeA && m >= transposedOperandRows)
+            else { return false }
+            // Row-major C[m,n] is column-major Cᵀ[n,m] = op(B)ᵀ · op(A)ᵀ: B's rows are Bᵀ's columns
+            // (ld = ldb; with transposeB, those of the copy of Bᵀ made below, ld = n) and A's rows
+            // op(A)ᵀ's columns, transposed once more when A is.
+            guard
+                let kernel = kernel(
+                    KernelShape(
+                        m: n, n: m, k: k, lda: transposeB ? n : ldb, ldb: lda, ldc: ldc, beta: beta,
+                        transposeB: transposeA))
+            else { return false }
+            guard transposeB else {
+                qklab_xsmm_run(kernel, b, a, c)
+                return true
+            }
+            let transposed = TensorStorage(count: k * n, zeroed: false)  // Bᵀ, [k, n]
+            lock.lock()
+            qklab_xsmm_transpose(transposed.pointer, b, Int32(n), Int32(k), Int32(ldb))
+            lock.unlock()
+            qklab_xsmm_run(kernel, transposed.pointer, a, c)
+            withExtendedLifetime(transposed) {}
             return true
-        }
-        let transposed = TensorStorage(count: k * n, zeroed: false)     // Bᵀ, [k, n]
-        lock.lock()
-        qklab_xsmm_transpose(transposed.pointer, b, Int32(n), Int32(k), Int32(ldb))
-        lock.unlock()
-        qklab_xsmm_run(kernel, transposed.pointer, a, c)
-        withExtendedLifetime(transposed) {}
-        return true
         #else
-        return false
+            return false
         #endif
     }
 
     #if canImport(CLibXSMM)
-    /// A column-major libxsmm product: `C[m,n] = A[m,k] · op(B) (+ C when beta is 1)`.
-    private struct KernelShape: Hashable {
-        let m, n, k, lda, ldb, ldc: Int
-        let beta: Float
-        let transposeB: Bool
-    }
+        /// A column-major libxsmm product: `C[m,n] = A[m,k] · op(B) (+ C when beta is 1)`.
+        private struct KernelShape: Hashable {
+            let m, n, k, lda, ldb, ldc: Int
+            let beta: Float
+            let transposeB: Bool
+        }
 
-    /// libxsmm's kernel for `shape` (nil where it builds none), from QKLab's table: libxsmm is
-    /// asked once per shape, under `lock`.
-    private static func kernel(_ shape: KernelShape) -> UnsafeRawPointer? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let known = kernels[shape] { return known }
-        _ = initialized
-        let made = qklab_xsmm_kernel(Int32(shape.m), Int32(shape.n), Int32(shape.k), Int32(shape.lda), Int32(shape.ldb),
-                                     Int32(shape.ldc), shape.beta == 0 ? 0 : 1, shape.transposeB ? 1 : 0)
-        kernels[shape] = made
-        return made
-    }
+        /// libxsmm's kernel for `shape` (nil where it builds none), from QKLab's table: libxsmm is
+        /// asked once per shape, under `lock`.
+        private static func kernel(_ shape: KernelShape) -> UnsafeRawPointer? {
+            lock.lock()
+            defer { lock.unlock() }
+            if let known = kernels[shape] { return known }
+            _ = initialized
+            let made = qklab_xsmm_kernel(
+                Int32(shape.m), Int32(shape.n), Int32(shape.k), Int32(shape.lda), Int32(shape.ldb),
+                Int32(shape.ldc), shape.beta == 0 ? 0 : 1, shape.transposeB ? 1 : 0)
+            kernels[shape] = made
+            return made
+        }
 
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var kernels: [KernelShape: UnsafeRawPointer?] = [:]
+        private static let lock = NSLock()
+        nonisolated(unsafe) private static var kernels: [KernelShape: UnsafeRawPointer?] = [:]
     #endif
 
     /// The instruction set libxsmm generates its kernels for (libxsmm 1.17's names: "hsw" for
@@ -121,10 +129,10 @@ public enum SmallProducts {
     /// products it runs. nil in a build without libxsmm.
     public static var target: String? {
         #if canImport(CLibXSMM)
-        _ = initialized
-        return String(cString: qklab_xsmm_name(qklab_xsmm_target_id()))
+            _ = initialized
+            return String(cString: qklab_xsmm_name(qklab_xsmm_target_id()))
         #else
-        return nil
+            return nil
         #endif
     }
 
@@ -135,15 +143,16 @@ public enum SmallProducts {
     /// their own that only a Xeon Phi runs.
     public static var unsupportedTarget: String? {
         #if canImport(CLibXSMM)
-        _ = initialized
-        let (target, cpu) = (qklab_xsmm_target_id(), qklab_xsmm_cpu_id())
-        let xeonPhi = LIBXSMM_X86_AVX512_MIC...LIBXSMM_X86_AVX512_KNM
-        guard target > cpu || (xeonPhi.contains(target) && target != cpu) else { return nil }
-        let asked = ProcessInfo.processInfo.environment["LIBXSMM_TARGET"] ?? String(cString: qklab_xsmm_name(target))
-        return "LIBXSMM_TARGET=\(asked) asks libxsmm for \(String(cString: qklab_xsmm_name(target))) instructions, "
-            + "which this CPU (\(String(cString: qklab_xsmm_name(cpu)))) lacks: unset it or name \(String(cString: qklab_xsmm_name(cpu))) or an older set"
+            _ = initialized
+            let (target, cpu) = (qklab_xsmm_target_id(), qklab_xsmm_cpu_id())
+            let xeonPhi = LIBXSMM_X86_AVX512_MIC...LIBXSMM_X86_AVX512_KNM
+            guard target > cpu || (xeonPhi.contains(target) && target != cpu) else { return nil }
+            let asked =
+                ProcessInfo.processInfo.environment["LIBXSMM_TARGET"] ?? String(cString: qklab_xsmm_name(target))
+            return "LIBXSMM_TARGET=\(asked) asks libxsmm for \(String(cString: qklab_xsmm_name(target))) instructions, "
+                + "which this CPU (\(String(cString: qklab_xsmm_name(cpu)))) lacks: unset it or name \(String(cString: qklab_xsmm_name(cpu))) or an older set"
         #else
-        return nil
+            return nil
         #endif
     }
 
@@ -156,7 +165,7 @@ public enum SmallProducts {
     }
 
     #if canImport(CLibXSMM)
-    /// libxsmm sets itself up once per process, before the first kernel.
-    private static let initialized: Void = libxsmm_init()
+        /// libxsmm sets itself up once per process, before the first kernel.
+        private static let initialized: Void = libxsmm_init()
     #endif
 }

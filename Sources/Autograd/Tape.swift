@@ -41,8 +41,10 @@ public enum Tape {
     /// Records the pullback of an op whose `output` was just computed. The pullback runs only if
     /// `output` received a gradient, and is handed that gradient.
     /// `category` files the pullback's time in `OpProfile`.
-    public static func record(_ output: Tensor, _ category: OpProfile.Category = .elementwise,
-                              _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void) {
+    public static func record(
+        _ output: Tensor, _ category: OpProfile.Category = .elementwise,
+        _ pullback: @escaping (_ outputGrad: UnsafeMutablePointer<Float>) -> Void
+    ) {
         output.requiresGrad = true
         // The slot, not `output`: the output's elements may be freed before backward.
         state.value.pullbacks.append(Entry(outputSlot: output.gradientSlot, category: category, pullback: pullback))
@@ -57,7 +59,7 @@ public enum Tape {
             let started = OpProfile.begin()
             entry.pullback(grad.data)
             OpProfile.end(entry.category, started)
-            entry.outputSlot.gradient = nil     // an op's output needs its gradient only for its own pullback
+            entry.outputSlot.gradient = nil  // an op's output needs its gradient only for its own pullback
         }
     }
 

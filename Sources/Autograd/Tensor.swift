@@ -59,7 +59,9 @@ public final class Tensor {
     }
 
     /// Normal(mean, std) samples drawn from `random` (so the same seed gives the same tensor).
-    public convenience init(normal shape: [Int], mean: Float = 0, std: Float, random: inout SeededRandom, requiresGrad: Bool = false) {
+    public convenience init(
+        normal shape: [Int], mean: Float = 0, std: Float, random: inout SeededRandom, requiresGrad: Bool = false
+    ) {
         self.init(zeros: shape, requiresGrad: requiresGrad)
         fillNormal(mean: mean, std: std, random: &random)
     }
@@ -158,8 +160,9 @@ public final class TensorStorage {
 
     /// Elements `offset ..< offset + count` of `parent`: the same memory, not a copy.
     public init(slicing parent: TensorStorage, offset: Int, count: Int) {
-        precondition(offset >= 0 && count >= 0 && offset + count <= parent.count,
-                     "slice \(offset)..<\(offset + count) of a storage of \(parent.count)")
+        precondition(
+            offset >= 0 && count >= 0 && offset + count <= parent.count,
+            "slice \(offset)..<\(offset + count) of a storage of \(parent.count)")
         self.pointer = parent.pointer + offset
         self.count = count
         self.parent = parent

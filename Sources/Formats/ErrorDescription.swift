@@ -25,7 +25,9 @@ public func describe(_ error: Error) -> String {
             return "\(path.isEmpty ? "the file" : "'\(path)'") must be \(jsonKind(type))"
         case .dataCorrupted(let context):
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            let detail = context.debugDescription.hasPrefix("The given data was not valid JSON") ? "not valid JSON" : context.debugDescription
+            let detail =
+                context.debugDescription.hasPrefix("The given data was not valid JSON")
+                ? "not valid JSON" : context.debugDescription
             return ((path.isEmpty ? "" : "\(path): ") + detail).replacingOccurrences(of: "\n", with: " ")
         @unknown default:
             break
@@ -39,17 +41,21 @@ public func describe(_ error: Error) -> String {
     var reason: String?
     if bridged.domain == NSPOSIXErrorDomain {
         reason = String(cString: strerror(Int32(bridged.code)))
-    } else if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+    } else if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? NSError,
+        underlying.domain == NSPOSIXErrorDomain
+    {
         reason = String(cString: strerror(Int32(underlying.code)))
     }
     if reason == nil, bridged.domain == NSCocoaErrorDomain {
-        let posix: [Int: Int32] = [NSFileNoSuchFileError: ENOENT, NSFileReadNoSuchFileError: ENOENT, NSFileWriteNoPermissionError: EACCES,
-                                   NSFileReadNoPermissionError: EACCES, NSFileWriteFileExistsError: EEXIST, NSFileWriteOutOfSpaceError: ENOSPC,
-                                   NSFileWriteVolumeReadOnlyError: EROFS]
+        let posix: [Int: Int32] = [
+            NSFileNoSuchFileError: ENOENT, NSFileReadNoSuchFileError: ENOENT, NSFileWriteNoPermissionError: EACCES,
+            NSFileReadNoPermissionError: EACCES, NSFileWriteFileExistsError: EEXIST, NSFileWriteOutOfSpaceError: ENOSPC,
+            NSFileWriteVolumeReadOnlyError: EROFS,
+        ]
         if let code = posix[bridged.code] {
             reason = String(cString: strerror(code))
         } else if let path, let code = writeFailureReason(path) {
-            reason = String(cString: strerror(code))   // Foundation gave no reason (NSFileWriteUnknownError): ask the OS
+            reason = String(cString: strerror(code))  // Foundation gave no reason (NSFileWriteUnknownError): ask the OS
         }
     }
     let text = reason ?? bridged.localizedDescription

@@ -37,7 +37,9 @@ public enum FileIO {
         do { data = try read(url) } catch let error as FileError {
             throw ConfigError("cannot read \(what) \(url.path): \(error.reason)")
         }
-        guard let text = String(data: data, encoding: .utf8) else { throw ConfigError("cannot read \(what) \(url.path): not UTF-8 text") }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("cannot read \(what) \(url.path): not UTF-8 text")
+        }
         return text
     }
 
@@ -78,7 +80,9 @@ public enum FileIO {
     /// a file-size limit) leaves the old file as it was and throws naming `url` and the reason.
     public static func replace(_ url: URL, with data: Data) throws {
         let path = url.path
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())"
+        ).path
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileError("write", path) }
@@ -103,7 +107,9 @@ public enum FileIO {
         let path = url.path
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw FileError("create folder", target, code: path == target ? EEXIST : ENOTDIR) }
+            guard isDirectory.boolValue else {
+                throw FileError("create folder", target, code: path == target ? EEXIST : ENOTDIR)
+            }
             return
         }
         let parent = url.deletingLastPathComponent()

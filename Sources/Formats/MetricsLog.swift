@@ -82,7 +82,7 @@ public enum MetricsReader {
     /// The non-empty lines that end in a newline, as bytes.
     static func completeLines(of data: Data) -> [Data.SubSequence] {
         var lines = data.split(separator: 0x0A, omittingEmptySubsequences: false)
-        lines.removeLast()            // after the final newline: empty, or a torn line
+        lines.removeLast()  // after the final newline: empty, or a torn line
         return lines.filter { !$0.isEmpty }
     }
 

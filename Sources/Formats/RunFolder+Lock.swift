@@ -12,7 +12,9 @@ extension RunFolder {
     /// The pid a lock file names, if `text` is a QKLab lock (that of `lockText`, or the bare pid
     /// that versions before the mark wrote) naming a valid pid (> 0); nil for anything else.
     public static func lockOwner(_ text: String, acceptingBarePid: Bool = true) -> Int32? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         guard let pid = lines.first.flatMap({ Int32($0) }), pid > 0 else { return nil }
         if lines.count >= 2, lines[1] == lockMark { return pid }
         return acceptingBarePid && lines.dropFirst().allSatisfy(\.isEmpty) ? pid : nil
@@ -20,7 +22,9 @@ extension RunFolder {
 
     /// The pid of the process that holds the folder's lock, when that process is alive.
     public func liveLockOwner() -> Int32? {
-        guard let text = try? String(contentsOf: lock, encoding: .utf8), let pid = Self.lockOwner(text) else { return nil }
+        guard let text = try? String(contentsOf: lock, encoding: .utf8), let pid = Self.lockOwner(text) else {
+            return nil
+        }
         return Self.isAlive(pid) ? pid : nil
     }
 
@@ -29,7 +33,8 @@ extension RunFolder {
     public static func isAlive(_ pid: Int32) -> Bool {
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
+            let close = stat.lastIndex(of: ")")
+        else { return true }
         return !stat[close...].hasPrefix(") Z")
     }
 

@@ -61,20 +61,28 @@ public struct RunFolder {
         let names = checkpointNames()
         guard let index = names.firstIndex(of: checkpoint.lastPathComponent) else { return [] }
         return names[(index + 1)...].map { checkpoints.appendingPathComponent($0) }.map { folder in
-            (folder, Self.checkpointFiles.filter { !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) })
+            (
+                folder,
+                Self.checkpointFiles.filter {
+                    !FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
+                }
+            )
         }.filter { !$0.missing.isEmpty }
     }
 
     /// The `step-*` folders of `checkpoints/`, oldest step first.
     func checkpointNames() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
-        let steps = names.compactMap { name in name.hasPrefix("step-") ? Int(name.dropFirst(5)).map { (name, $0) } : nil }
+        let steps = names.compactMap { name in name.hasPrefix("step-") ? Int(name.dropFirst(5)).map { (name, $0) } : nil
+        }
         return steps.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
     func completeCheckpoints(_ names: [String]) -> [URL] {
         names.map { checkpoints.appendingPathComponent($0) }.filter { folder in
-            Self.checkpointFiles.allSatisfy { FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path) }
+            Self.checkpointFiles.allSatisfy {
+                FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path)
+            }
         }
     }
 
@@ -107,16 +115,19 @@ public struct RunFolder {
                 throw RunError("run folder \(url.path) is a file, not a folder: pick another --run-dir")
             }
             if holdsRun {
-                let advice = completeCheckpoints().isEmpty
+                let advice =
+                    completeCheckpoints().isEmpty
                     ? "it has no checkpoint to resume from: remove the folder or pick another --run-dir"
                     : "continue it with --resume \(url.path) or pick another --run-dir"
                 throw RunError("run folder \(url.path) already holds a run; \(advice)")
             }
             let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
             var ownFiles = Set([sweepLog, sweepPointConfig, sweepFailure].map(\.lastPathComponent))
-            if holdsMarkedLock { ownFiles.insert(lock.lastPathComponent) }   // `RunLock` then refuses it if live
+            if holdsMarkedLock { ownFiles.insert(lock.lastPathComponent) }  // `RunLock` then refuses it if live
             if !names.allSatisfy(ownFiles.contains) {
-                throw RunError("run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir")
+                throw RunError(
+                    "run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir"
+                )
             }
             return false
         }

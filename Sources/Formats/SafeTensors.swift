@@ -40,9 +40,11 @@ public enum SafeTensors {
     /// The other dtypes of the safetensors format: a file with one of them is valid, but not one
     /// QKLab reads (any other dtype string means a damaged file).
     /// (safetensors 0.8's `Dtype`.)
-    static let otherDtypes: Set<String> = ["BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0",
-                                           "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "C64",
-                                           "F64", "I64", "U64"]
+    static let otherDtypes: Set<String> = [
+        "BOOL", "F4", "F6_E2M3", "F6_E3M2", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0",
+        "F8_E4M3FNUZ", "F8_E5M2FNUZ", "I16", "U16", "F16", "BF16", "I32", "U32", "C64",
+        "F64", "I64", "U64",
+    ]
     /// Deepest JSON nesting accepted in a header (the format needs 3; serde_json, which the
     /// reference uses, stops at 128).
     static let maximumDepth = 128
@@ -59,7 +61,8 @@ public enum SafeTensors {
         do {
             try FileIO.replace(url, with: data)
         } catch let error as FileError {
-            throw SafeTensorsError("cannot write safetensors file \(url.path): \(String(cString: strerror(error.code)))")
+            throw SafeTensorsError(
+                "cannot write safetensors file \(url.path): \(String(cString: strerror(error.code)))")
         }
     }
 
@@ -76,7 +79,8 @@ public enum SafeTensors {
         var first = true
         if !metadata.isEmpty {
             header += "\"__metadata__\":{"
-            header += metadata.keys.sorted().map { jsonString($0) + ":" + jsonString(metadata[$0]!) }.joined(separator: ",")
+            header += metadata.keys.sorted().map { jsonString($0) + ":" + jsonString(metadata[$0]!) }.joined(
+                separator: ",")
             header += "}"
             first = false
         }
@@ -90,7 +94,9 @@ public enum SafeTensors {
                 throw failure("tensor \(name) has an invalid shape \(shapeText(tensor.shape))")
             }
             guard count == tensor.values.count else {
-                throw failure("tensor \(name) has shape \(shapeText(tensor.shape)) (\(count) values) but holds \(tensor.values.count) values")
+                throw failure(
+                    "tensor \(name) has shape \(shapeText(tensor.shape)) (\(count) values) but holds \(tensor.values.count) values"
+                )
             }
             let end = offset + 4 * count  // cannot overflow: the values are in memory
             header += (first ? "" : ",") + jsonString(tensor.name)
@@ -109,12 +115,12 @@ public enum SafeTensors {
         data.append(contentsOf: headerBytes)
         for tensor in tensors {
             #if _endian(big)
-            for value in tensor.values {
-                withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
-            }
+                for value in tensor.values {
+                    withUnsafeBytes(of: value.bitPattern.littleEndian) { data.append(contentsOf: $0) }
+                }
             #else
-            // Little-endian host: Float's in-memory bytes are the file's bytes.
-            tensor.values.withUnsafeBytes { data.append(contentsOf: $0) }
+                // Little-endian host: Float's in-memory bytes are the file's bytes.
+                tensor.values.withUnsafeBytes { data.append(contentsOf: $0) }
             #endif
         }
         return data
@@ -152,7 +158,9 @@ public enum SafeTensors {
 
     /// Validates and decodes the bytes of a safetensors file; `source` names it in errors.
     /// Tensors come back in file-offset order.
-    public static func decode(_ data: Data, source: String) throws -> (tensors: [NamedTensor], metadata: [String: String]) {
+    public static func decode(_ data: Data, source: String) throws -> (
+        tensors: [NamedTensor], metadata: [String: String]
+    ) {
         func failure(_ what: String) -> SafeTensorsError {
             SafeTensorsError("corrupt safetensors file \(source): \(what)")
         }
@@ -183,21 +191,32 @@ public enum SafeTensors {
             for entry in parsed.entries {
                 let name = quoted(entry.name)
                 guard entry.dtype == dtype else {
-                    guard otherDtypes.contains(entry.dtype) else { throw failure("tensor \(name) has dtype \(quoted(entry.dtype)), which safetensors does not define") }
-                    throw SafeTensorsError("unsupported safetensors file \(source): tensor \(name) has dtype \(quoted(entry.dtype)); "
-                                           + "QKLab reads \(dtype) only (save the model in float32, e.g. model.float().save_pretrained(…))")
+                    guard otherDtypes.contains(entry.dtype) else {
+                        throw failure(
+                            "tensor \(name) has dtype \(quoted(entry.dtype)), which safetensors does not define")
+                    }
+                    throw SafeTensorsError(
+                        "unsupported safetensors file \(source): tensor \(name) has dtype \(quoted(entry.dtype)); "
+                            + "QKLab reads \(dtype) only (save the model in float32, e.g. model.float().save_pretrained(…))"
+                    )
                 }
-                guard let count = elementCount(entry.shape), case (let bytes, false) = count.multipliedReportingOverflow(by: 4) else {
+                guard let count = elementCount(entry.shape),
+                    case (let bytes, false) = count.multipliedReportingOverflow(by: 4)
+                else {
                     throw failure("tensor \(name) has shape \(shapeText(entry.shape)) whose byte size overflows")
                 }
                 guard entry.begin <= entry.end else {
                     throw failure("tensor \(name) has data_offsets [\(entry.begin), \(entry.end)] with begin > end")
                 }
                 guard entry.end <= bufferLength else {
-                    throw failure("tensor \(name) has data_offsets [\(entry.begin), \(entry.end)] beyond the \(bufferLength)-byte buffer")
+                    throw failure(
+                        "tensor \(name) has data_offsets [\(entry.begin), \(entry.end)] beyond the \(bufferLength)-byte buffer"
+                    )
                 }
                 guard bytes == entry.end - entry.begin else {
-                    throw failure("tensor \(name) has shape \(shapeText(entry.shape)) (\(count) F32 values) but data_offsets [\(entry.begin), \(entry.end)] hold \(entry.end - entry.begin) bytes")
+                    throw failure(
+                        "tensor \(name) has shape \(shapeText(entry.shape)) (\(count) F32 values) but data_offsets [\(entry.begin), \(entry.end)] hold \(entry.end - entry.begin) bytes"
+                    )
                 }
             }
             // File-offset order (ties, i.e. empty tensors, keep header order); the buffer must be
@@ -209,7 +228,9 @@ public enum SafeTensors {
             var previous: Entry?
             for entry in ordered {
                 if entry.begin < covered, let previous {
-                    throw failure("tensors \(quoted(previous.name)) [\(previous.begin), \(previous.end)] and \(quoted(entry.name)) [\(entry.begin), \(entry.end)] overlap")
+                    throw failure(
+                        "tensors \(quoted(previous.name)) [\(previous.begin), \(previous.end)] and \(quoted(entry.name)) [\(entry.begin), \(entry.end)] overlap"
+                    )
                 }
                 guard entry.begin == covered else {
                     throw failure("bytes [\(covered), \(entry.begin)) of the buffer belong to no tensor")
@@ -223,7 +244,8 @@ public enum SafeTensors {
 
             let tensors = ordered.map { entry -> NamedTensor in
                 let count = (entry.end - entry.begin) / 4
-                let bytes = UnsafeRawBufferPointer(rebasing: file[(bufferStart + entry.begin)..<(bufferStart + entry.end)])
+                let bytes = UnsafeRawBufferPointer(
+                    rebasing: file[(bufferStart + entry.begin)..<(bufferStart + entry.end)])
                 var values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                     // The file is little-endian, as is the x86-64/arm64 host: a plain byte copy
                     // (no alignment needed) gives the values; big-endian hosts swap below.
@@ -231,7 +253,9 @@ public enum SafeTensors {
                     initialized = count
                 }
                 #if _endian(big)
-                for index in values.indices { values[index] = Float(bitPattern: UInt32(littleEndian: values[index].bitPattern)) }
+                    for index in values.indices {
+                        values[index] = Float(bitPattern: UInt32(littleEndian: values[index].bitPattern))
+                    }
                 #endif
                 return NamedTensor(name: entry.name, shape: entry.shape, values: values)
             }
@@ -392,7 +416,10 @@ public enum SafeTensors {
             guard let shape else { throw Failure(message: "tensor \(quotedName) has no shape") }
             guard let offsets else { throw Failure(message: "tensor \(quotedName) has no data_offsets") }
             guard offsets.count == 2 else {
-                throw Failure(message: "tensor \(quotedName): data_offsets holds \(offsets.count) integer\(offsets.count == 1 ? "" : "s"), not [begin, end]")
+                throw Failure(
+                    message:
+                        "tensor \(quotedName): data_offsets holds \(offsets.count) integer\(offsets.count == 1 ? "" : "s"), not [begin, end]"
+                )
             }
             return Entry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
         }
@@ -409,7 +436,9 @@ public enum SafeTensors {
             }
             while true {
                 skipWhitespace()
-                guard let byte = peek(), byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
+                guard let byte = peek(),
+                    byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                else {
                     throw Failure(message: "\(what) is not a list of integers")
                 }
                 let literal = try parseNumber()
@@ -418,7 +447,9 @@ public enum SafeTensors {
                     let isInteger = !literal.contains(where: { $0 == "." || $0 == "e" || $0 == "E" })
                     throw Failure(message: "\(what) holds \(shown), \(isInteger ? "out of range" : "not an integer")")
                 }
-                guard value >= 0, !literal.hasPrefix("-") else { throw Failure(message: "\(what) holds \(shown), a negative value") }
+                guard value >= 0, !literal.hasPrefix("-") else {
+                    throw Failure(message: "\(what) holds \(shown), a negative value")
+                }
                 values.append(value)
                 skipWhitespace()
                 switch peek() {
@@ -493,7 +524,8 @@ public enum SafeTensors {
             case UInt8(ascii: "t"): try expectLiteral("true")
             case UInt8(ascii: "f"): try expectLiteral("false")
             case UInt8(ascii: "n"): try expectLiteral("null")
-            case .some(let byte) where byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte):
+            case .some(let byte)
+            where byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte):
                 _ = try parseNumber()
             default: throw invalid("expected a value")
             }
@@ -520,7 +552,9 @@ public enum SafeTensors {
             let start = position
             func digits(_ parser: inout HeaderParser) -> Int {
                 let begin = parser.position
-                while let byte = parser.peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { parser.position += 1 }
+                while let byte = parser.peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                    parser.position += 1
+                }
                 return parser.position - begin
             }
             if peek() == UInt8(ascii: "-") { position += 1 }
@@ -567,15 +601,21 @@ public enum SafeTensors {
                     case UInt8(ascii: "u"):
                         var value = try parseHex4()
                         if (0xD800..<0xDC00).contains(value) {
-                            guard peek() == UInt8(ascii: "\\"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "u") else {
+                            guard peek() == UInt8(ascii: "\\"), position + 1 < bytes.count,
+                                bytes[position + 1] == UInt8(ascii: "u")
+                            else {
                                 throw invalid("unpaired surrogate in \\u escape")
                             }
                             position += 2
                             let low = try parseHex4()
-                            guard (0xDC00..<0xE000).contains(low) else { throw invalid("unpaired surrogate in \\u escape") }
+                            guard (0xDC00..<0xE000).contains(low) else {
+                                throw invalid("unpaired surrogate in \\u escape")
+                            }
                             value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
                         }
-                        guard let scalar = Unicode.Scalar(value) else { throw invalid("unpaired surrogate in \\u escape") }
+                        guard let scalar = Unicode.Scalar(value) else {
+                            throw invalid("unpaired surrogate in \\u escape")
+                        }
                         result.append(contentsOf: Array(String(Character(scalar)).utf8))
                     default: throw invalid("invalid escape in string")
                     }

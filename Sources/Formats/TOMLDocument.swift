@@ -14,7 +14,9 @@ public enum TOMLDocument {
             return try TOMLTable(string: text)
         } catch let error as TOMLParseError {
             let line = Int(error.source.begin.line)
-            let message = error.description.unicodeScalars.map { $0.value < 0x20 ? $0.escaped(asASCII: true) : String($0) }.joined()
+            let message = error.description.unicodeScalars.map {
+                $0.value < 0x20 ? $0.escaped(asASCII: true) : String($0)
+            }.joined()
             let problem = message.contains("cannot redefine") ? redefinition(at: line, in: text) ?? message : message
             throw ConfigError("\(source):\(line): \(problem)")
         }
@@ -23,11 +25,14 @@ public enum TOMLDocument {
     /// toml++'s message for a key or table defined twice garbles the name ("cannot redefine
     /// existing integer '"d_d_model" '"), so QKLab names it from the line itself.
     static func redefinition(at line: Int, in text: String) -> String? {
-        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)   // "\r\n" is one Character
+        // "\r\n" is one Character
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         guard line >= 1, line <= lines.count else { return nil }
         let body = lines[line - 1].trimmingCharacters(in: .whitespacesAndNewlines)
-        let name = body.hasPrefix("[") ? String(body.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces)
-                                       : body.prefix { $0 != "=" }.trimmingCharacters(in: .whitespaces)
+        let name =
+            body.hasPrefix("[")
+            ? String(body.prefix { $0 != "#" }).trimmingCharacters(in: .whitespaces)
+            : body.prefix { $0 != "=" }.trimmingCharacters(in: .whitespaces)
         return name.isEmpty ? nil : "\(name) is defined twice (TOML allows one definition of each key and table)"
     }
 
@@ -35,11 +40,16 @@ public enum TOMLDocument {
     static func rejectControlCharacters(in text: String, source: String) throws {
         var line = 1
         for scalar in text.unicodeScalars {
-            if scalar == "\n" { line += 1; continue }
+            if scalar == "\n" {
+                line += 1
+                continue
+            }
             if scalar == "\t" || scalar == "\r" { continue }
             if scalar.value < 0x20 || scalar.value == 0x7F {
                 let code = String(scalar.value, radix: 16, uppercase: true)
-                throw ConfigError("\(source):\(line): control character U+\(String(repeating: "0", count: 4 - code.count))\(code) is not allowed in TOML")
+                throw ConfigError(
+                    "\(source):\(line): control character U+\(String(repeating: "0", count: 4 - code.count))\(code) is not allowed in TOML"
+                )
             }
         }
     }
@@ -52,8 +62,12 @@ public enum TOMLDocument {
             let body = line.drop { $0 == " " || $0 == "\t" }
             if arrayDepth == 0, body.first == "[" {
                 let name = body.dropFirst(body.hasPrefix("[[") ? 2 : 1).drop { $0 == " " || $0 == "\t" }
-                guard let first = name.first, first.isASCII, first.isLetter || first.isNumber || "_-\"']".contains(first) else {
-                    throw ConfigError("\(source):\(index + 1): a table header must be [name] with a letter, digit, _, - or a quoted name")
+                guard let first = name.first, first.isASCII,
+                    first.isLetter || first.isNumber || "_-\"']".contains(first)
+                else {
+                    throw ConfigError(
+                        "\(source):\(index + 1): a table header must be [name] with a letter, digit, _, - or a quoted name"
+                    )
                 }
                 continue
             }

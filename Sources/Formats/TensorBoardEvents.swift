@@ -55,11 +55,13 @@ public final class TensorBoardWriter {
             } catch let error as FileError where error.code == EEXIST {
                 seconds += 1
             } catch let error as FileError {
-                throw TensorBoardError("cannot create TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
+                throw TensorBoardError(
+                    "cannot create TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
             }
         }
         guard let (url, file) = created else {
-            throw TensorBoardError("cannot create a TensorBoard event file in \(directory.path): every name tried exists")
+            throw TensorBoardError(
+                "cannot create a TensorBoard event file in \(directory.path): every name tried exists")
         }
         (fileURL, self.file) = (url, file)
         do {
@@ -76,7 +78,9 @@ public final class TensorBoardWriter {
 
     /// Appends one Event at `step` whose Summary holds all `scalars`, in order. Non-finite
     /// values are written as they are (TensorBoard shows NaN and infinities).
-    public func add(step: Int, scalars: [(tag: String, value: Float)], wallTime: Double = Date().timeIntervalSince1970) throws {
+    public func add(step: Int, scalars: [(tag: String, value: Float)], wallTime: Double = Date().timeIntervalSince1970)
+        throws
+    {
         let summary = TensorBoardEncoding.summary(scalars)
         try append(TensorBoardEncoding.event(wallTime: wallTime, step: step, summary: summary))
     }
@@ -107,12 +111,14 @@ public final class TensorBoardWriter {
             do {
                 bytes = [UInt8](try FileIO.read(url))
             } catch let error as FileError {
-                throw TensorBoardError("cannot read TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
+                throw TensorBoardError(
+                    "cannot read TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
             }
             var kept: [UInt8] = []
             var offset = 0
             while offset < bytes.count, let (data, next) = try? TFRecord.unframe(bytes, at: offset),
-                  let record = try? TensorBoardDecoding.event(data) {
+                let record = try? TensorBoardDecoding.event(data)
+            {
                 if record.step <= step { kept += bytes[offset..<next] }
                 offset = next
             }
@@ -120,7 +126,8 @@ public final class TensorBoardWriter {
             do {
                 try FileIO.replace(url, with: Data(kept))
             } catch let error as FileError {
-                throw TensorBoardError("cannot rewrite TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
+                throw TensorBoardError(
+                    "cannot rewrite TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
             }
         }
     }
@@ -190,7 +197,8 @@ public enum TensorBoardReader {
         do {
             bytes = [UInt8](try FileIO.read(url))
         } catch let error as FileError {
-            throw TensorBoardError("cannot read TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
+            throw TensorBoardError(
+                "cannot read TensorBoard event file \(url.path): \(String(cString: strerror(error.code)))")
         }
         var records: [TensorBoardRecord] = []
         var offset = 0
@@ -254,12 +262,15 @@ enum TFRecord {
         // Compared as UInt64: a huge length must not overflow Int.
         guard afterHeader >= footerSize, length <= UInt64(afterHeader - footerSize) else {
             throw TensorBoardDecoding.Failure(
-                "truncated: the record holds \(length) data bytes plus a \(footerSize)-byte CRC, but only \(afterHeader) bytes follow its header")
+                "truncated: the record holds \(length) data bytes plus a \(footerSize)-byte CRC, but only \(afterHeader) bytes follow its header"
+            )
         }
         return try unframeData(file, at: offset, length: Int(length))
     }
 
-    private static func unframeData(_ file: [UInt8], at offset: Int, length: Int) throws -> (data: ArraySlice<UInt8>, next: Int) {
+    private static func unframeData(_ file: [UInt8], at offset: Int, length: Int) throws -> (
+        data: ArraySlice<UInt8>, next: Int
+    ) {
         let start = offset + headerSize
         let data = file[start..<start + length]
         try check(data, against: file, at: start + length, what: "data")
@@ -267,7 +278,8 @@ enum TFRecord {
     }
 
     /// Throws unless the masked CRC stored at `file[crcOffset...]` is that of `bytes`.
-    private static func check(_ bytes: ArraySlice<UInt8>, against file: [UInt8], at crcOffset: Int, what: String) throws {
+    private static func check(_ bytes: ArraySlice<UInt8>, against file: [UInt8], at crcOffset: Int, what: String) throws
+    {
         let stored = littleEndianInteger(file[crcOffset..<crcOffset + 4], as: UInt32.self)
         let computed = CRC32C.masked(bytes)
         guard stored == computed else {
@@ -290,7 +302,9 @@ enum TensorBoardEncoding {
     static let varint: UInt8 = 0, fixed64: UInt8 = 1, lengthDelimited: UInt8 = 2, fixed32: UInt8 = 5
 
     /// An Event; absent fields are omitted (step 0 is written when given).
-    static func event(wallTime: Double, step: Int? = nil, fileVersion: String? = nil, summary: [UInt8]? = nil) -> [UInt8] {
+    static func event(wallTime: Double, step: Int? = nil, fileVersion: String? = nil, summary: [UInt8]? = nil)
+        -> [UInt8]
+    {
         var bytes = key(1, fixed64) + littleEndianBytes(wallTime.bitPattern)
         if let step { bytes += key(2, varint) + varintBytes(UInt64(bitPattern: Int64(step))) }
         if let fileVersion { bytes += lengthDelimitedField(3, Array(fileVersion.utf8)) }
@@ -301,7 +315,9 @@ enum TensorBoardEncoding {
     /// A Summary holding one simple-value Value per scalar, in order.
     static func summary(_ scalars: [(tag: String, value: Float)]) -> [UInt8] {
         scalars.flatMap { scalar in
-            let value = lengthDelimitedField(1, Array(scalar.tag.utf8)) + key(2, fixed32) + littleEndianBytes(scalar.value.bitPattern)
+            let value =
+                lengthDelimitedField(1, Array(scalar.tag.utf8)) + key(2, fixed32)
+                + littleEndianBytes(scalar.value.bitPattern)
             return lengthDelimitedField(1, value)
         }
     }
@@ -383,7 +399,9 @@ enum TensorBoardDecoding {
     }
 
     /// Calls `body` with each field of the message `bytes` in order.
-    static func forEachField(of bytes: ArraySlice<UInt8>, in message: String, _ body: (UInt64, FieldValue) throws -> Void) throws {
+    static func forEachField(
+        of bytes: ArraySlice<UInt8>, in message: String, _ body: (UInt64, FieldValue) throws -> Void
+    ) throws {
         var reader = ProtobufReader(bytes: bytes, message: message)
         while !reader.isAtEnd {
             let key = try reader.varint()

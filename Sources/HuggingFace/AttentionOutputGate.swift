@@ -35,7 +35,9 @@ enum AttentionOutputGate {
             var tensor = tensor
             if tensor.name.hasSuffix("self_attn.q_proj.weight") {
                 guard tensor.shape.count == 2 && tensor.shape[0] == 2 * heads * headDim else {
-                    throw HuggingFaceError("\(source): \(tensor.name) has shape \(tensor.shape); Qwen3-Next's gated q_proj has \(2 * heads * headDim) rows")
+                    throw HuggingFaceError(
+                        "\(source): \(tensor.name) has shape \(tensor.shape); Qwen3-Next's gated q_proj has \(2 * heads * headDim) rows"
+                    )
                 }
                 let width = tensor.shape[1], headRows = headDim * width
                 var queries: [Float] = []
@@ -43,8 +45,9 @@ enum AttentionOutputGate {
                     let start = 2 * head * headRows
                     queries += tensor.values[start..<(start + headRows)]
                     if tensor.values[(start + headRows)..<(start + 2 * headRows)].contains(where: { $0 != 0 }) {
-                        throw HuggingFaceError("\(source): \(tensor.name) has a nonzero attention output gate (head \(head)); "
-                                               + "QKLab's attention has no gate, so only an export with zero gate rows can be read")
+                        throw HuggingFaceError(
+                            "\(source): \(tensor.name) has a nonzero attention output gate (head \(head)); "
+                                + "QKLab's attention has no gate, so only an export with zero gate rows can be read")
                     }
                 }
                 tensor.values = queries

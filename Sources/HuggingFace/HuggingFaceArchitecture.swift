@@ -13,7 +13,9 @@ import Transformer
 /// OLMo 2 and OLMo 3 compute the same network here (OLMo 3's sliding-window layers are written
 /// as full attention): a layout exports as OLMo 2 unless OLMo 3 is asked for.
 public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
-    case qwen3, llama, olmo2, olmo3, gemma3 = "gemma3_text", qwen3Next = "qwen3_next"
+    case qwen3, llama, olmo2, olmo3
+    case gemma3 = "gemma3_text"
+    case qwen3Next = "qwen3_next"
 
     /// The `model_type` of `config.json`.
     public var modelType: String { rawValue }
@@ -40,14 +42,32 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
 
     /// Every switch that decides whether a layout is this class's network.
     var requirements: [Requirement] {
-        let (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction): (ModelConfig.BlockNorm, ModelConfig.QKNorm, ModelConfig.NormWeight,
-                                                                             [ModelConfig.MLP], Bool, Bool)
+        let (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction):
+            (
+                ModelConfig.BlockNorm, ModelConfig.QKNorm, ModelConfig.NormWeight,
+                [ModelConfig.MLP], Bool, Bool
+            )
         switch self {
-        case .qwen3: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.pre, .head, .plain, [.swiglu], false, false)
-        case .llama: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.pre, .off, .plain, [.swiglu], false, false)
-        case .olmo2, .olmo3: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.post, .full, .plain, [.swiglu], false, false)
-        case .gemma3: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.sandwich, .head, .offset, [.geglu, .swiglu], true, false)
-        case .qwen3Next: (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (.pre, .head, .offset, [.swiglu], false, true)
+        case .qwen3:
+            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
+                .pre, .head, .plain, [.swiglu], false, false
+            )
+        case .llama:
+            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
+                .pre, .off, .plain, [.swiglu], false, false
+            )
+        case .olmo2, .olmo3:
+            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
+                .post, .full, .plain, [.swiglu], false, false
+            )
+        case .gemma3:
+            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
+                .sandwich, .head, .offset, [.geglu, .swiglu], true, false
+            )
+        case .qwen3Next:
+            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
+                .pre, .head, .offset, [.swiglu], false, true
+            )
         }
         func quoted(_ text: String) -> String { "\"\(text)\"" }
         return [
@@ -75,14 +95,18 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
     /// (the first allowed value of each switch).
     var layoutOverrides: String {
         requirements.compactMap { requirement in
-            requirement.allowed.map { "--set model.\(requirement.key)=\($0[0].replacingOccurrences(of: "\"", with: ""))" }
+            requirement.allowed.map {
+                "--set model.\(requirement.key)=\($0[0].replacingOccurrences(of: "\"", with: ""))"
+            }
         }.joined(separator: " ")
     }
 
     /// The class's layout as config keys, for messages: `block_norm = "pre", qk_norm = "head", …`.
     var layoutDescription: String {
-        requirements.compactMap { requirement in requirement.allowed.map { "\(requirement.key) = \($0.joined(separator: " or "))" } }
-            .joined(separator: ", ")
+        requirements.compactMap { requirement in
+            requirement.allowed.map { "\(requirement.key) = \($0.joined(separator: " or "))" }
+        }
+        .joined(separator: ", ")
     }
 
     /// The class of `model`'s layout: `preferred` when given (it must hold the layout), else the
@@ -92,8 +116,9 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
         if let preferred {
             let missing = preferred.mismatches(model)
             guard missing.isEmpty else {
-                throw HuggingFaceError("\(preferred.className) needs \(missing.map(\.phrase).joined(separator: ", ")); "
-                                       + "the run has \(missing.map { key, _ in Self.current(key, model) }.joined(separator: ", "))")
+                throw HuggingFaceError(
+                    "\(preferred.className) needs \(missing.map(\.phrase).joined(separator: ", ")); "
+                        + "the run has \(missing.map { key, _ in Self.current(key, model) }.joined(separator: ", "))")
             }
             self = preferred
             return
@@ -103,23 +128,29 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
             return
         }
         if model.position != .rope {
-            throw HuggingFaceError("position = \"\(model.position.rawValue)\" has no Hugging Face equivalent (every class here uses rope)")
+            throw HuggingFaceError(
+                "position = \"\(model.position.rawValue)\" has no Hugging Face equivalent (every class here uses rope)")
         }
         if model.mlp == .gelu {
-            throw HuggingFaceError("mlp = \"gelu\" has no Hugging Face equivalent (their GELU variant is a gated GeGLU: use geglu, or swiglu)")
+            throw HuggingFaceError(
+                "mlp = \"gelu\" has no Hugging Face equivalent (their GELU variant is a gated GeGLU: use geglu, or swiglu)"
+            )
         }
         // The closest class with the same block layout (every block_norm has one), by switches that differ.
         let closest = Self.allCases.filter { $0.mismatches(model).allSatisfy { $0.key != "block_norm" } }
             .min { $0.mismatches(model).count < $1.mismatches(model).count }!
         let missing = closest.mismatches(model)
-        throw HuggingFaceError("\(Self.current(missing[0].key, model)) with block_norm = \"\(model.blockNorm.rawValue)\" has no Hugging Face equivalent "
-                               + "(the closest class, \(closest.className), needs \(missing.map(\.phrase).joined(separator: ", ")))")
+        throw HuggingFaceError(
+            "\(Self.current(missing[0].key, model)) with block_norm = \"\(model.blockNorm.rawValue)\" has no Hugging Face equivalent "
+                + "(the closest class, \(closest.className), needs \(missing.map(\.phrase).joined(separator: ", ")))")
     }
 
     /// The class named `name`: its class name (`Olmo3ForCausalLM`) or `model_type` (`olmo3`).
     public init(named name: String) throws {
         guard let match = Self.allCases.first(where: { $0.className == name || $0.modelType == name }) else {
-            throw HuggingFaceError("unknown Hugging Face class \"\(name)\"; QKLab exports \(Self.allCases.map(\.className).joined(separator: ", "))")
+            throw HuggingFaceError(
+                "unknown Hugging Face class \"\(name)\"; QKLab exports \(Self.allCases.map(\.className).joined(separator: ", "))"
+            )
         }
         self = match
     }

@@ -76,7 +76,8 @@ public struct HuggingFaceConfig: Equatable, Sendable {
             return "transformers requires an even head_dim for RoPE (got head_dim = \(headDim))"
         }
         if numKeyValueHeads < 1 || numAttentionHeads % numKeyValueHeads != 0 {
-            return "transformers requires num_key_value_heads to divide num_attention_heads (n_kv_head = \(numKeyValueHeads), n_head = \(numAttentionHeads))"
+            return
+                "transformers requires num_key_value_heads to divide num_attention_heads (n_kv_head = \(numKeyValueHeads), n_head = \(numAttentionHeads))"
         }
         return nil
     }
@@ -97,25 +98,48 @@ public struct HuggingFaceConfig: Equatable, Sendable {
 
 extension HuggingFaceConfig: Encodable {
     enum CodingKeys: String, CodingKey {
-        case architectures, modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size"
-        case intermediateSize = "intermediate_size", numHiddenLayers = "num_hidden_layers"
-        case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads", headDim = "head_dim"
-        case maxPositionEmbeddings = "max_position_embeddings", ropeTheta = "rope_theta", ropeParameters = "rope_parameters"
+        case architectures
+        case modelType = "model_type"
+        case vocabSize = "vocab_size"
+        case hiddenSize = "hidden_size"
+        case intermediateSize = "intermediate_size"
+        case numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads"
+        case numKeyValueHeads = "num_key_value_heads"
+        case headDim = "head_dim"
+        case maxPositionEmbeddings = "max_position_embeddings"
+        case ropeTheta = "rope_theta"
+        case ropeParameters = "rope_parameters"
         case partialRotaryFactor = "partial_rotary_factor"
-        case rmsNormEps = "rms_norm_eps", tieWordEmbeddings = "tie_word_embeddings"
-        case hiddenAct = "hidden_act", hiddenActivation = "hidden_activation"
-        case attentionBias = "attention_bias", mlpBias = "mlp_bias", attentionDropout = "attention_dropout"
-        case useSlidingWindow = "use_sliding_window", slidingWindow = "sliding_window", layerTypes = "layer_types"
-        case queryPreAttnScalar = "query_pre_attn_scalar", finalLogitSoftcapping = "final_logit_softcapping"
+        case rmsNormEps = "rms_norm_eps"
+        case tieWordEmbeddings = "tie_word_embeddings"
+        case hiddenAct = "hidden_act"
+        case hiddenActivation = "hidden_activation"
+        case attentionBias = "attention_bias"
+        case mlpBias = "mlp_bias"
+        case attentionDropout = "attention_dropout"
+        case useSlidingWindow = "use_sliding_window"
+        case slidingWindow = "sliding_window"
+        case layerTypes = "layer_types"
+        case queryPreAttnScalar = "query_pre_attn_scalar"
+        case finalLogitSoftcapping = "final_logit_softcapping"
         case attnLogitSoftcapping = "attn_logit_softcapping"
-        case numExperts = "num_experts", decoderSparseStep = "decoder_sparse_step", mlpOnlyLayers = "mlp_only_layers"
-        case torchDtype = "torch_dtype", dtype
-        case padTokenId = "pad_token_id", bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
+        case numExperts = "num_experts"
+        case decoderSparseStep = "decoder_sparse_step"
+        case mlpOnlyLayers = "mlp_only_layers"
+        case torchDtype = "torch_dtype"
+        case dtype
+        case padTokenId = "pad_token_id"
+        case bosTokenId = "bos_token_id"
+        case eosTokenId = "eos_token_id"
     }
 
     enum RopeKeys: String, CodingKey {
-        case ropeType = "rope_type", ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor"
-        case fullAttention = "full_attention", slidingAttention = "sliding_attention"
+        case ropeType = "rope_type"
+        case ropeTheta = "rope_theta"
+        case partialRotaryFactor = "partial_rotary_factor"
+        case fullAttention = "full_attention"
+        case slidingAttention = "sliding_attention"
     }
 
     /// Whether the class has per-layer attention types (`layer_types`): OLMo 3, Gemma 3 and
@@ -173,10 +197,12 @@ extension HuggingFaceConfig: Encodable {
         try c.encode(false, forKey: .mlpBias)
         try c.encode(0.0, forKey: .attentionDropout)
         if architecture == .qwen3 { try c.encode(false, forKey: .useSlidingWindow) }
-        if hasLayerTypes { try c.encode([String](repeating: "full_attention", count: numHiddenLayers), forKey: .layerTypes) }
+        if hasLayerTypes {
+            try c.encode([String](repeating: "full_attention", count: numHiddenLayers), forKey: .layerTypes)
+        }
         if hasNestedRope { try c.encode(maxPositionEmbeddings, forKey: .slidingWindow) }
         if architecture == .gemma3 {
-            try c.encode(headDim, forKey: .queryPreAttnScalar)          // an integer: the scores' scale is its −½ power
+            try c.encode(headDim, forKey: .queryPreAttnScalar)  // an integer: the scores' scale is its −½ power
             try c.encodeNil(forKey: .finalLogitSoftcapping)
             try c.encodeNil(forKey: .attnLogitSoftcapping)
         }
@@ -208,7 +234,8 @@ extension HuggingFaceConfig {
         }
         guard let modelType = fields.modelType, let architecture = HuggingFaceArchitecture(rawValue: modelType) else {
             let supported = HuggingFaceArchitecture.allCases.map { "\"\($0.modelType)\"" }.joined(separator: ", ")
-            throw HuggingFaceError("\(source): model_type \(fields.modelType.map { "\"\($0)\"" } ?? "missing"); QKLab reads \(supported)")
+            throw HuggingFaceError(
+                "\(source): model_type \(fields.modelType.map { "\"\($0)\"" } ?? "missing"); QKLab reads \(supported)")
         }
         try fields.refuseUnsupportedFeatures(of: architecture, source: source)
         func required(_ value: Int?, _ key: String) throws -> Int {
@@ -222,7 +249,7 @@ extension HuggingFaceConfig {
         numHiddenLayers = try required(fields.numHiddenLayers, "num_hidden_layers")
         numAttentionHeads = try required(fields.numAttentionHeads, "num_attention_heads")
         numKeyValueHeads = fields.numKeyValueHeads ?? numAttentionHeads
-        switch architecture {                                       // the classes' defaults
+        switch architecture {  // the classes' defaults
         case .qwen3: headDim = fields.headDim ?? 128
         case .gemma3, .qwen3Next: headDim = fields.headDim ?? 256
         case .llama, .olmo2, .olmo3: headDim = fields.headDim ?? hiddenSize / max(numAttentionHeads, 1)
@@ -231,32 +258,43 @@ extension HuggingFaceConfig {
         let rope = fields.ropeParameters?.fullAttention ?? fields.ropeParameters?.flat ?? fields.ropeScaling?.flat
         let defaultTheta: Double = architecture == .olmo3 ? 500_000 : architecture == .gemma3 ? 1_000_000 : 10000
         ropeTheta = rope?.ropeTheta ?? fields.ropeTheta ?? defaultTheta
-        partialRotaryFactor = rope?.partialRotaryFactor ?? fields.partialRotaryFactor ?? (architecture == .qwen3Next ? 0.25 : 1)
+        partialRotaryFactor =
+            rope?.partialRotaryFactor ?? fields.partialRotaryFactor ?? (architecture == .qwen3Next ? 0.25 : 1)
         rmsNormEps = fields.rmsNormEps ?? ([.olmo2, .olmo3].contains(architecture) ? 1e-5 : 1e-6)
         tieWordEmbeddings = fields.tieWordEmbeddings ?? (architecture == .gemma3)
-        let activation = (architecture == .gemma3 ? fields.hiddenActivation : fields.hiddenAct) ?? (architecture == .gemma3 ? "gelu_pytorch_tanh" : "silu")
+        let activation =
+            (architecture == .gemma3 ? fields.hiddenActivation : fields.hiddenAct)
+            ?? (architecture == .gemma3 ? "gelu_pytorch_tanh" : "silu")
         switch activation {
         case "silu": mlp = .swiglu
         case "gelu_pytorch_tanh" where architecture == .gemma3: mlp = .geglu
         default:
             let key = architecture == .gemma3 ? "hidden_activation" : "hidden_act"
-            throw HuggingFaceError("\(source): \(key) \"\(activation)\"; QKLab's gated MLPs use silu\(architecture == .gemma3 ? " or gelu_pytorch_tanh" : "")")
+            throw HuggingFaceError(
+                "\(source): \(key) \"\(activation)\"; QKLab's gated MLPs use silu\(architecture == .gemma3 ? " or gelu_pytorch_tanh" : "")"
+            )
         }
         if architecture != .qwen3Next && partialRotaryFactor != 1 {
-            throw HuggingFaceError("\(source): partial_rotary_factor \(partialRotaryFactor); QKLab's \(architecture.className) layout rotates whole heads")
+            throw HuggingFaceError(
+                "\(source): partial_rotary_factor \(partialRotaryFactor); QKLab's \(architecture.className) layout rotates whole heads"
+            )
         }
         if architecture == .gemma3, let scalar = fields.queryPreAttnScalar, scalar != Double(headDim) {
-            throw HuggingFaceError("\(source): query_pre_attn_scalar \(scalar) differs from head_dim \(headDim); QKLab scales scores by 1/sqrt(head_dim)")
+            throw HuggingFaceError(
+                "\(source): query_pre_attn_scalar \(scalar) differs from head_dim \(headDim); QKLab scales scores by 1/sqrt(head_dim)"
+            )
         }
         if architecture == .gemma3 && fields.queryPreAttnScalar == nil && headDim != 256 {
-            throw HuggingFaceError("\(source): query_pre_attn_scalar is missing (Gemma 3's default 256 differs from head_dim \(headDim))")
+            throw HuggingFaceError(
+                "\(source): query_pre_attn_scalar is missing (Gemma 3's default 256 differs from head_dim \(headDim))")
         }
     }
 
     /// A decoding error as a short phrase naming the key.
     static func describe(_ error: DecodingError) -> String {
         switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context), .dataCorrupted(let context):
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
+            .dataCorrupted(let context):
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             return (path.isEmpty ? "" : "\(path): ") + context.debugDescription
         @unknown default:
@@ -281,15 +319,30 @@ extension HuggingFaceConfig {
         var numExperts: Int?
 
         enum CodingKeys: String, CodingKey {
-            case modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
-            case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
-            case numKeyValueHeads = "num_key_value_heads", headDim = "head_dim", maxPositionEmbeddings = "max_position_embeddings"
-            case ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor", ropeParameters = "rope_parameters"
-            case ropeScaling = "rope_scaling", rmsNormEps = "rms_norm_eps"
-            case tieWordEmbeddings = "tie_word_embeddings", hiddenAct = "hidden_act", hiddenActivation = "hidden_activation"
-            case attentionBias = "attention_bias", mlpBias = "mlp_bias", useSlidingWindow = "use_sliding_window"
-            case layerTypes = "layer_types", queryPreAttnScalar = "query_pre_attn_scalar"
-            case finalLogitSoftcapping = "final_logit_softcapping", attnLogitSoftcapping = "attn_logit_softcapping"
+            case modelType = "model_type"
+            case vocabSize = "vocab_size"
+            case hiddenSize = "hidden_size"
+            case intermediateSize = "intermediate_size"
+            case numHiddenLayers = "num_hidden_layers"
+            case numAttentionHeads = "num_attention_heads"
+            case numKeyValueHeads = "num_key_value_heads"
+            case headDim = "head_dim"
+            case maxPositionEmbeddings = "max_position_embeddings"
+            case ropeTheta = "rope_theta"
+            case partialRotaryFactor = "partial_rotary_factor"
+            case ropeParameters = "rope_parameters"
+            case ropeScaling = "rope_scaling"
+            case rmsNormEps = "rms_norm_eps"
+            case tieWordEmbeddings = "tie_word_embeddings"
+            case hiddenAct = "hidden_act"
+            case hiddenActivation = "hidden_activation"
+            case attentionBias = "attention_bias"
+            case mlpBias = "mlp_bias"
+            case useSlidingWindow = "use_sliding_window"
+            case layerTypes = "layer_types"
+            case queryPreAttnScalar = "query_pre_attn_scalar"
+            case finalLogitSoftcapping = "final_logit_softcapping"
+            case attnLogitSoftcapping = "attn_logit_softcapping"
             case numExperts = "num_experts"
         }
 
@@ -299,7 +352,10 @@ extension HuggingFaceConfig {
             var ropeTheta, partialRotaryFactor: Double?
 
             enum CodingKeys: String, CodingKey {
-                case ropeType = "rope_type", type, ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor"
+                case ropeType = "rope_type"
+                case type
+                case ropeTheta = "rope_theta"
+                case partialRotaryFactor = "partial_rotary_factor"
             }
 
             var kind: String { ropeType ?? type ?? "default" }
@@ -310,7 +366,10 @@ extension HuggingFaceConfig {
             var flat: FlatRope?
             var fullAttention, slidingAttention: FlatRope?
 
-            enum CodingKeys: String, CodingKey { case fullAttention = "full_attention", slidingAttention = "sliding_attention" }
+            enum CodingKeys: String, CodingKey {
+                case fullAttention = "full_attention"
+                case slidingAttention = "sliding_attention"
+            }
 
             init(from decoder: Decoder) throws {
                 let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -326,9 +385,12 @@ extension HuggingFaceConfig {
         /// than full attention, experts, soft-capping.
         func refuseUnsupportedFeatures(of architecture: HuggingFaceArchitecture, source: String) throws {
             if attentionBias == true || mlpBias == true {
-                throw HuggingFaceError("\(source): \(attentionBias == true ? "attention_bias" : "mlp_bias") is true; QKLab layers have no biases")
+                throw HuggingFaceError(
+                    "\(source): \(attentionBias == true ? "attention_bias" : "mlp_bias") is true; QKLab layers have no biases"
+                )
             }
-            for rope in [ropeParameters, ropeScaling].compactMap({ $0 }).flatMap(\.settings) where rope.kind != "default" {
+            for rope in [ropeParameters, ropeScaling].compactMap({ $0 }).flatMap(\.settings)
+            where rope.kind != "default" {
                 throw HuggingFaceError("\(source): rope_type \"\(rope.kind)\"; QKLab implements only the default RoPE")
             }
             if useSlidingWindow == true {
@@ -336,15 +398,20 @@ extension HuggingFaceConfig {
             }
             if [.olmo3, .gemma3, .qwen3Next].contains(architecture) {
                 guard let layerTypes else {
-                    throw HuggingFaceError("\(source): layer_types is missing (\(architecture.className)'s default mixes in "
-                                           + "\(architecture == .qwen3Next ? "linear-attention" : "sliding-window") layers); QKLab layers are all full_attention")
+                    throw HuggingFaceError(
+                        "\(source): layer_types is missing (\(architecture.className)'s default mixes in "
+                            + "\(architecture == .qwen3Next ? "linear-attention" : "sliding-window") layers); QKLab layers are all full_attention"
+                    )
                 }
                 if let other = layerTypes.first(where: { $0 != "full_attention" }) {
-                    throw HuggingFaceError("\(source): layer_types has \"\(other)\"; QKLab layers are all full_attention")
+                    throw HuggingFaceError(
+                        "\(source): layer_types has \"\(other)\"; QKLab layers are all full_attention")
                 }
             }
             if architecture == .qwen3Next && numExperts != 0 {
-                throw HuggingFaceError("\(source): num_experts is \(numExperts.map(String.init) ?? "missing (default 512)"); QKLab's Qwen3-Next layout is dense (num_experts 0)")
+                throw HuggingFaceError(
+                    "\(source): num_experts is \(numExperts.map(String.init) ?? "missing (default 512)"); QKLab's Qwen3-Next layout is dense (num_experts 0)"
+                )
             }
             if let cap = finalLogitSoftcapping ?? attnLogitSoftcapping {
                 throw HuggingFaceError("\(source): logit soft-capping (\(cap)); QKLab does not cap logits")
@@ -358,13 +425,15 @@ extension HuggingFaceConfig {
     func mismatch(with model: ModelConfig, source: String) throws -> String? {
         let missing = architecture.mismatches(model)
         if !missing.isEmpty {
-            return "\(source): model_type \"\(architecture.modelType)\" is the layout \(architecture.layoutDescription); "
+            return
+                "\(source): model_type \"\(architecture.modelType)\" is the layout \(architecture.layoutDescription); "
                 + "the run has \(missing.map { HuggingFaceArchitecture.current($0.key, model) }.joined(separator: ", ")) "
                 + "(start it with \(architecture.layoutOverrides))"
         }
         let expected = try HuggingFaceConfig(model: model, preferred: architecture)
         for (found, wanted) in zip(networkFields, expected.networkFields) where found.value != wanted.value {
-            return "\(source): \(found.key) is \(found.value) but the run's [model] has \(found.modelKey) = \(wanted.value) "
+            return
+                "\(source): \(found.key) is \(found.value) but the run's [model] has \(found.modelKey) = \(wanted.value) "
                 + "(start it with --set model.\(found.modelKey)=\(found.value))"
         }
         return nil

@@ -16,25 +16,33 @@ public enum HuggingFaceExport {
     /// and for shapes the class's `transformers` config refuses (naming the rule,
     /// `HuggingFaceConfig.transformersRefusal`): every export that succeeds loads.
     @discardableResult
-    public static func write(_ trained: TrainedModel, to folder: URL, preferred: HuggingFaceArchitecture? = nil) throws -> HuggingFaceConfig {
+    public static func write(_ trained: TrainedModel, to folder: URL, preferred: HuggingFaceArchitecture? = nil) throws
+        -> HuggingFaceConfig
+    {
         try write(model: trained.model, tokenizer: trained.tokenizer, to: folder, preferred: preferred)
     }
 
     /// Exports `model` with its vocabulary `tokenizer` into `folder`.
     @discardableResult
-    public static func write(model: TransformerModel, tokenizer: CharTokenizer, to folder: URL,
-                             preferred: HuggingFaceArchitecture? = nil) throws -> HuggingFaceConfig {
+    public static func write(
+        model: TransformerModel, tokenizer: CharTokenizer, to folder: URL,
+        preferred: HuggingFaceArchitecture? = nil
+    ) throws -> HuggingFaceConfig {
         let config = try HuggingFaceConfig(model: model.config, preferred: preferred)
         if let refusal = config.transformersRefusal {
             throw HuggingFaceError("\(config.architecture.className) cannot hold this model: \(refusal)")
         }
         guard tokenizer.vocabularySize == model.config.vocabSize else {
-            throw HuggingFaceError("vocabulary of \(tokenizer.vocabularySize) characters for a model with vocab_size \(model.config.vocabSize)")
+            throw HuggingFaceError(
+                "vocabulary of \(tokenizer.vocabularySize) characters for a model with vocab_size \(model.config.vocabSize)"
+            )
         }
         try FileIO.createDirectory(folder)
         try writeSynced(try config.jsonData(), to: folder.appendingPathComponent("config.json"))
         // transformers reads safetensors metadata only with "format": "pt" (other formats are refused).
-        try SafeTensors.write(tensors(of: model, as: config.architecture), metadata: ["format": "pt"], to: folder.appendingPathComponent("model.safetensors"))
+        try SafeTensors.write(
+            tensors(of: model, as: config.architecture), metadata: ["format": "pt"],
+            to: folder.appendingPathComponent("model.safetensors"))
         try writeSynced(try vocabularyJSON(tokenizer), to: folder.appendingPathComponent("vocab.json"))
         return config
     }
@@ -44,7 +52,9 @@ public enum HuggingFaceExport {
     /// `AttentionOutputGate`). A tied head is the token embedding itself and not a parameter of
     /// its own, so it appears once.
     public static func tensors(of model: TransformerModel, as architecture: HuggingFaceArchitecture) -> [NamedTensor] {
-        let tensors = model.parameters.map { NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values) }
+        let tensors = model.parameters.map {
+            NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values)
+        }
         guard architecture == .qwen3Next else { return tensors }
         return AttentionOutputGate.exported(tensors, heads: model.config.nHead, headDim: model.config.headDimension)
     }
@@ -62,9 +72,11 @@ public enum HuggingFaceExport {
             guard let data = try? FileIO.read(url) else { return false }
             return (try? HuggingFaceConfig(json: data, source: url.path).jsonData()) == data
         case "vocab.json":
-            guard let data = try? FileIO.read(url), let characters = try? JSONDecoder().decode([String].self, from: data),
-                  characters.allSatisfy({ $0.unicodeScalars.count == 1 }),
-                  Set(characters.map(\.unicodeScalars.first!)).count == characters.count else { return false }   // distinct, as a vocabulary's
+            guard let data = try? FileIO.read(url),
+                let characters = try? JSONDecoder().decode([String].self, from: data),
+                characters.allSatisfy({ $0.unicodeScalars.count == 1 }),
+                Set(characters.map(\.unicodeScalars.first!)).count == characters.count
+            else { return false }  // distinct, as a vocabulary's
             return (try? encodedCharacters(characters)) == data
         case "model.safetensors":
             guard let header = SafeTensors.header(ofFileAt: url) else { return false }

@@ -15,7 +15,8 @@ import Transformer
 public enum HuggingFaceImport {
     /// The weights of `folder` as a new run's starting point (`qklab train --init-from`).
     public static func initialWeights(_ folder: URL) -> InitialWeights {
-        InitialWeights(source: folder.path) { model, vocabulary in try load(folder, into: model, vocabulary: vocabulary) }
+        InitialWeights(source: folder.path) { model, vocabulary in try load(folder, into: model, vocabulary: vocabulary)
+        }
     }
 
     /// Copies the weights of `folder` into `model`, whose vocabulary is `vocabulary`.
@@ -31,16 +32,20 @@ public enum HuggingFaceImport {
             throw HuggingFaceError(mismatch)
         }
         guard config.vocabSize == vocabulary.vocabularySize else {
-            throw HuggingFaceError("\(configPath): vocab_size is \(config.vocabSize) but the corpus has \(vocabulary.vocabularySize) characters")
+            throw HuggingFaceError(
+                "\(configPath): vocab_size is \(config.vocabSize) but the corpus has \(vocabulary.vocabularySize) characters"
+            )
         }
         try checkVocabularyFile(in: folder, against: vocabulary)
         let weightsURL = folder.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
-            throw HuggingFaceError("\(folder.path) has no model.safetensors (sharded or PyTorch .bin checkpoints are not read)")
+            throw HuggingFaceError(
+                "\(folder.path) has no model.safetensors (sharded or PyTorch .bin checkpoints are not read)")
         }
         var weights = try SafeTensors.read(weightsURL).tensors
         if config.architecture == .qwen3Next {
-            weights = try AttentionOutputGate.imported(weights, heads: model.config.nHead, headDim: model.config.headDimension, source: weightsURL.path)
+            weights = try AttentionOutputGate.imported(
+                weights, heads: model.config.nHead, headDim: model.config.headDimension, source: weightsURL.path)
         }
         try Checkpoint.assign(weights, to: model.parameters.map { ($0.name, $0.tensor) }, source: weightsURL.path)
     }
@@ -50,7 +55,8 @@ public enum HuggingFaceImport {
         let url = folder.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: url.path) else {
             let what = FileManager.default.fileExists(atPath: folder.path) ? "has no config.json" : "does not exist"
-            throw HuggingFaceError("\(folder.path) \(what) (expected a Hugging Face model folder, e.g. from qklab export-hf)")
+            throw HuggingFaceError(
+                "\(folder.path) \(what) (expected a Hugging Face model folder, e.g. from qklab export-hf)")
         }
         return try HuggingFaceConfig(json: data, source: url.path)
     }
@@ -65,7 +71,9 @@ public enum HuggingFaceImport {
         let corpus = vocabulary.characters.map { String($0) }
         guard stored != corpus else { return }
         if let id = zip(stored, corpus).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
-            throw HuggingFaceError("\(url.path) differs from the corpus vocabulary at id \(id): \(String(reflecting: stored[id])) vs \(String(reflecting: corpus[id]))")
+            throw HuggingFaceError(
+                "\(url.path) differs from the corpus vocabulary at id \(id): \(String(reflecting: stored[id])) vs \(String(reflecting: corpus[id]))"
+            )
         }
         throw HuggingFaceError("\(url.path) has \(stored.count) characters, the corpus \(corpus.count)")
     }

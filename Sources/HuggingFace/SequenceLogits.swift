@@ -20,7 +20,8 @@ public struct SequenceLogits {
         if let outside = tokens.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw RunError("token id \(outside) is outside the vocabulary (0..<\(vocabulary))")
         }
-        let output = Tape.withoutGradients { model.forward(tokens: tokens, batch: 1, length: tokens.count).logits }  // [1, T, V]
+        // [1, T, V]
+        let output = Tape.withoutGradients { model.forward(tokens: tokens, batch: 1, length: tokens.count).logits }
         let values = output.values
         self.tokens = tokens
         logits = (0..<tokens.count).map { Array(values[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }

@@ -26,15 +26,17 @@ public final class ProcessGroup {
     /// end with `finish()`.
     /// - Throws: `MultiprocessError` when a launcher started this process but this build has no
     ///   Open MPI (built without `--traits MPI`), or when Open MPI cannot start.
-    public static func start(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessGroup {
+    public static func start(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ProcessGroup
+    {
         guard let launcher = LaunchEnvironment.launcher(in: environment) else {
             return ProcessGroup(communicator: SingleProcess(processorName: ProcessInfo.processInfo.hostName))
         }
         #if MPI
-        return ProcessGroup(communicator: try MPICommunicator())
+            return ProcessGroup(communicator: try MPICommunicator())
         #else
-        throw MultiprocessError("started by an MPI launcher (\(launcher)) but this qklab was built without Open MPI; "
-            + "rebuild with `swift build -c release --traits MPI` (needs libopenmpi-dev)")
+            throw MultiprocessError(
+                "started by an MPI launcher (\(launcher)) but this qklab was built without Open MPI; "
+                    + "rebuild with `swift build -c release --traits MPI` (needs libopenmpi-dev)")
         #endif
     }
 

@@ -31,9 +31,13 @@ public final class ShardExchange<Number: ExchangedNumber> {
     public var localShards: Range<Int> { layout.shards(of: group.rank) }
 
     /// Lets `body` write the buffer of `shard`, one of `localShards`.
-    public func withLocalBuffer<R>(of shard: Int, _ body: (UnsafeMutableBufferPointer<Number>) throws -> R) rethrows -> R {
+    public func withLocalBuffer<R>(of shard: Int, _ body: (UnsafeMutableBufferPointer<Number>) throws -> R) rethrows
+        -> R
+    {
         precondition(localShards.contains(shard), "shard \(shard) is not one of this process's \(localShards)")
-        return try buffers.withUnsafeMutableBufferPointer { try body(.init(rebasing: $0[(shard * count)..<((shard + 1) * count)])) }
+        return try buffers.withUnsafeMutableBufferPointer {
+            try body(.init(rebasing: $0[(shard * count)..<((shard + 1) * count)]))
+        }
     }
 
     /// Gathers every shard's buffer on every process (a collective: every process calls it).
@@ -56,7 +60,9 @@ extension ShardExchange where Number == Float {
 
 /// `destination[i]` = ((all[i] + all[count + i]) + all[2·count + i]) + … over `shards` buffers of
 /// `destination.count` floats laid end to end: the order of one process adding shards 0, 1, 2, …
-public func shardOrderSum(_ all: UnsafeBufferPointer<Float>, shards: Int, into destination: UnsafeMutableBufferPointer<Float>) {
+public func shardOrderSum(
+    _ all: UnsafeBufferPointer<Float>, shards: Int, into destination: UnsafeMutableBufferPointer<Float>
+) {
     let count = destination.count
     precondition(all.count == shards * count, "\(all.count) floats are not \(shards) buffers of \(count)")
     for i in 0..<count { destination[i] = all[i] }

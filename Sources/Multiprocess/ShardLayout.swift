@@ -13,8 +13,9 @@ public struct ShardLayout: Equatable {
     public init(shards: Int, processes: Int) throws {
         guard processes >= 1 else { throw MultiprocessError("the process count must be at least 1, not \(processes)") }
         guard shards >= processes else {
-            throw MultiprocessError("train.shards = \(shards) is fewer than the \(processes) processes; "
-                + "start at most \(shards) processes or use a run with more shards")
+            throw MultiprocessError(
+                "train.shards = \(shards) is fewer than the \(processes) processes; "
+                    + "start at most \(shards) processes or use a run with more shards")
         }
         (self.shards, self.processes) = (shards, processes)
     }

@@ -57,13 +57,13 @@ public struct SystemReport: CustomStringConvertible {
     /// The compiler that built this binary.
     static var compilerVersion: String {
         #if compiler(>=6.4)
-        return "≥6.4"
+            return "≥6.4"
         #elseif compiler(>=6.3)
-        return "6.3"
+            return "6.3"
         #elseif compiler(>=6.2)
-        return "6.2"
+            return "6.2"
         #else
-        return "<6.2"
+            return "<6.2"
         #endif
     }
 }

@@ -3,12 +3,12 @@ import Autograd
 /// Causal self-attention with the QK-Norm and RoPE switches, in model.md's order:
 /// project → QK-Norm → RoPE → scores/softmax/values → output projection.
 struct Attention {
-    let qProj: Tensor      // [H·Dh, d]     q_proj
-    let kProj: Tensor      // [Hkv·Dh, d]   k_proj
-    let vProj: Tensor      // [Hkv·Dh, d]   v_proj
-    let oProj: Tensor      // [d, H·Dh]     o_proj
-    let qNorm: Tensor?     // [Dh] (head) or [H·Dh] (full)     q_norm
-    let kNorm: Tensor?     // [Dh] (head) or [Hkv·Dh] (full)   k_norm
+    let qProj: Tensor  // [H·Dh, d]     q_proj
+    let kProj: Tensor  // [Hkv·Dh, d]   k_proj
+    let vProj: Tensor  // [Hkv·Dh, d]   v_proj
+    let oProj: Tensor  // [d, H·Dh]     o_proj
+    let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm
+    let kNorm: Tensor?  // [Dh] (head) or [Hkv·Dh] (full)   k_norm
 
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, h, hkv, dh) = (config.dModel, config.nHead, config.kvHeads, config.headDimension)
@@ -33,24 +33,30 @@ struct Attention {
     /// `rotary` is the model's RoPE table (nil for learned positions). With `cache` (generation,
     /// B = 1) x's positions follow those the cache holds, and attend to them too. With `measuring`,
     /// the attention's stability telemetry comes back too.
-    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
-                 adding residual: Tensor? = nil, measuring: Bool = false)
-        -> (output: Tensor, logitMax: Float, statistics: AttentionStatistics?) {
-        var q = linear(x, weight: qProj)           // [B, T, H·Dh]
-        var k = linear(x, weight: kProj)           // [B, T, Hkv·Dh]
-        let v = linear(x, weight: vProj)           // [B, T, Hkv·Dh]
-        if let qNorm, let kNorm {                  // QK-Norm: a [Dh] weight normalises each head,
-            q = config.norm(q, weight: qNorm)      // a [H·Dh] one the whole projection
+    func forward(
+        _ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
+        adding residual: Tensor? = nil, measuring: Bool = false
+    )
+        -> (output: Tensor, logitMax: Float, statistics: AttentionStatistics?)
+    {
+        var q = linear(x, weight: qProj)  // [B, T, H·Dh]
+        var k = linear(x, weight: kProj)  // [B, T, Hkv·Dh]
+        let v = linear(x, weight: vProj)  // [B, T, Hkv·Dh]
+        if let qNorm, let kNorm {  // QK-Norm: a [Dh] weight normalises each head,
+            q = config.norm(q, weight: qNorm)  // a [H·Dh] one the whole projection
             k = config.norm(k, weight: kNorm)
         }
-        if let rotary {                            // RoPE rotates the normalised vectors (the first R dims of each head)
-            let first = cache?.count ?? 0          // position of x's first row
+        if let rotary {  // RoPE rotates the normalised vectors (the first R dims of each head)
+            let first = cache?.count ?? 0  // position of x's first row
             q = rope(q, table: rotary, firstPosition: first)
             k = rope(k, table: rotary, firstPosition: first)
         }
-        let attended = cache?.attend(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)
-            ?? causalAttention(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads,
-                               measuring: measuring)                                                    // [B, T, H·Dh]
-        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)   // [B, T, d]
+        let attended =
+            cache?.attend(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)
+            ?? causalAttention(
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads,
+                measuring: measuring)  // [B, T, H·Dh]
+        // [B, T, d]
+        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)
     }
 }

@@ -41,7 +41,9 @@ public final class DataParallel {
         self.model = model
         shardCount = max(1, shards)
         self.localShards = localShards ?? 0..<shardCount
-        precondition(!self.localShards.isEmpty && self.localShards.upperBound <= shardCount, "local shards \(self.localShards) of \(shardCount)")
+        precondition(
+            !self.localShards.isEmpty && self.localShards.upperBound <= shardCount,
+            "local shards \(self.localShards) of \(shardCount)")
         replicas = (1..<self.localShards.count).map { _ in TransformerModel(sharingWeightsOf: model) }
         pools = self.localShards.map { _ in BufferPool() }
     }
@@ -49,11 +51,16 @@ public final class DataParallel {
     /// Forward and backward of the mean loss over `tokens` → `targets` (both `batch·length` ids),
     /// leaving the gradient in `model`'s parameters (added to what they held, like `backward()`);
     /// with `measuring`, the step's telemetry merged over shards in shard order. Runs every shard.
-    public func lossAndGradients(tokens: [Int32], targets: [Int32], batch: Int, length: Int,
-                                 measuring: Bool = false) -> ShardedLoss {
-        precondition(localShards.count == shardCount, "lossAndGradients runs every shard; this process runs \(localShards)")
+    public func lossAndGradients(
+        tokens: [Int32], targets: [Int32], batch: Int, length: Int,
+        measuring: Bool = false
+    ) -> ShardedLoss {
+        precondition(
+            localShards.count == shardCount, "lossAndGradients runs every shard; this process runs \(localShards)")
         let shards = min(shardCount, batch)
-        let results = run(0..<shards, of: shards, tokens: tokens, targets: targets, batch: batch, length: length, measuring: measuring)
+        let results = run(
+            0..<shards, of: shards, tokens: tokens, targets: targets, batch: batch, length: length, measuring: measuring
+        )
         for replica in replicas.prefix(shards - 1) { moveGradients(of: replica) }
         return ShardedLoss.inShardOrder(results)
     }
@@ -62,12 +69,18 @@ public final class DataParallel {
     /// (the model's gradient buffer layout; its share of the batch mean) to `deliver` in shard
     /// order and leaves every local model's gradients at zero. Returns the local shards' weighted
     /// losses in shard order. The batch must have at least `shardCount` rows.
-    public func localLossesAndGradients(tokens: [Int32], targets: [Int32], batch: Int, length: Int, measuring: Bool = false,
-                                        deliver: (_ shard: Int, _ gradients: UnsafeBufferPointer<Float>) -> Void) -> [ShardedLoss] {
+    public func localLossesAndGradients(
+        tokens: [Int32], targets: [Int32], batch: Int, length: Int, measuring: Bool = false,
+        deliver: (_ shard: Int, _ gradients: UnsafeBufferPointer<Float>) -> Void
+    ) -> [ShardedLoss] {
         precondition(batch >= shardCount, "a batch of \(batch) rows cannot make \(shardCount) shards")
-        let results = run(localShards, of: shardCount, tokens: tokens, targets: targets, batch: batch, length: length, measuring: measuring)
+        let results = run(
+            localShards, of: shardCount, tokens: tokens, targets: targets, batch: batch, length: length,
+            measuring: measuring)
         for (shard, shardModel) in zip(localShards, [model] + replicas) {
-            deliver(shard, UnsafeBufferPointer(start: shardModel.gradientBuffer.data, count: shardModel.gradientBuffer.count))
+            deliver(
+                shard,
+                UnsafeBufferPointer(start: shardModel.gradientBuffer.data, count: shardModel.gradientBuffer.count))
             shardModel.zeroGradients()
         }
         return results
@@ -76,8 +89,10 @@ public final class DataParallel {
     /// Runs `shards` of the batch's row split into `total` shards, shard `localShards.lowerBound
     /// + i` on the i-th local model, at the same time on the kernel threads (in turn when there
     /// are more shards than threads); each shard's loss weighted by its share of the rows.
-    private func run(_ shards: Range<Int>, of total: Int, tokens: [Int32], targets: [Int32], batch: Int, length: Int,
-                     measuring: Bool) -> [ShardedLoss] {
+    private func run(
+        _ shards: Range<Int>, of total: Int, tokens: [Int32], targets: [Int32], batch: Int, length: Int,
+        measuring: Bool
+    ) -> [ShardedLoss] {
         precondition(Tape.isRecording, "lossAndGradients inside Tape.withoutGradients")
         let models = [model] + replicas
         func run(_ shard: Int) -> ShardedLoss {
@@ -87,14 +102,16 @@ public final class DataParallel {
                 let rows = ((shard * batch) / total)..<(((shard + 1) * batch) / total)
                 let tokenRange = (rows.lowerBound * length)..<(rows.upperBound * length)
                 let weight = Float(rows.count) / Float(batch)
-                let result = models[index].loss(tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),
-                                                batch: rows.count, length: length, measuring: measuring)
+                let result = models[index].loss(
+                    tokens: Array(tokens[tokenRange]), targets: Array(targets[tokenRange]),
+                    batch: rows.count, length: length, measuring: measuring)
                 scale(result.loss, by: weight).backward()
-                return ShardedLoss(loss: result.loss.item * weight, crossEntropy: result.crossEntropy * weight,
-                                   attentionLogitMax: result.attentionLogitMax, telemetry: result.telemetry)
+                return ShardedLoss(
+                    loss: result.loss.item * weight, crossEntropy: result.crossEntropy * weight,
+                    attentionLogitMax: result.attentionLogitMax, telemetry: result.telemetry)
             }
         }
-        if shards.count == 1 { return [run(shards.lowerBound)] }     // one shard keeps the kernels' threads
+        if shards.count == 1 { return [run(shards.lowerBound)] }  // one shard keeps the kernels' threads
         var results = [ShardedLoss?](repeating: nil, count: shards.count)
         results.withUnsafeMutableBufferPointer { results in
             Parallel.forEachChunk(shards.count, grain: 1) { range in
@@ -129,7 +146,9 @@ public struct ShardedLoss {
     public let telemetry: ModelTelemetry?
 
     public init(loss: Float, crossEntropy: Float, attentionLogitMax: [Float], telemetry: ModelTelemetry?) {
-        (self.loss, self.crossEntropy, self.attentionLogitMax, self.telemetry) = (loss, crossEntropy, attentionLogitMax, telemetry)
+        (self.loss, self.crossEntropy, self.attentionLogitMax, self.telemetry) = (
+            loss, crossEntropy, attentionLogitMax, telemetry
+        )
     }
 
     /// The shards' losses combined in shard order: ((shard 0 ⊕ shard 1) ⊕ shard 2) ⊕ …, as one
@@ -142,8 +161,9 @@ public struct ShardedLoss {
     /// Sums of the (already weighted) losses; maxima of the logit maxima (NaN wins); telemetry
     /// merged (`self` is the earlier shard).
     func merged(with other: ShardedLoss) -> ShardedLoss {
-        ShardedLoss(loss: loss + other.loss, crossEntropy: crossEntropy + other.crossEntropy,
-                    attentionLogitMax: zip(attentionLogitMax, other.attentionLogitMax).map(nanPropagatingMax),
-                    telemetry: telemetry.flatMap { mine in other.telemetry.map { mine.merged(with: $0) } })
+        ShardedLoss(
+            loss: loss + other.loss, crossEntropy: crossEntropy + other.crossEntropy,
+            attentionLogitMax: zip(attentionLogitMax, other.attentionLogitMax).map(nanPropagatingMax),
+            telemetry: telemetry.flatMap { mine in other.telemetry.map { mine.merged(with: $0) } })
     }
 }

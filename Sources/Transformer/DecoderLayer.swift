@@ -5,10 +5,10 @@ import Autograd
 struct DecoderLayer {
     let attention: Attention
     let mlp: FeedForward
-    let inputNorm: Tensor?             // [d], pre and sandwich         (input_layernorm)
-    let postAttentionNorm: Tensor      // [d]                           (post_attention_layernorm)
-    let preFeedforwardNorm: Tensor?    // [d], sandwich only            (pre_feedforward_layernorm)
-    let postFeedforwardNorm: Tensor?   // [d], post and sandwich        (post_feedforward_layernorm)
+    let inputNorm: Tensor?  // [d], pre and sandwich         (input_layernorm)
+    let postAttentionNorm: Tensor  // [d]                           (post_attention_layernorm)
+    let preFeedforwardNorm: Tensor?  // [d], sandwich only            (pre_feedforward_layernorm)
+    let postFeedforwardNorm: Tensor?  // [d], post and sandwich        (post_feedforward_layernorm)
 
     init(index: Int, config: ModelConfig, builder: inout ParameterBuilder) {
         let prefix = "model.layers.\(index)"
@@ -29,23 +29,27 @@ struct DecoderLayer {
     /// `x [B,T,d] → [B,T,d]`, with the layer's largest attention logit (`rotary`: RoPE's table;
     /// `cache`: this layer's keys and values when generating, see `Attention.forward`) and, with
     /// `measuring`, its attention telemetry.
-    func forward(_ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
-                 measuring: Bool = false) -> (output: Tensor, attentionLogitMax: Float, attentionStatistics: AttentionStatistics?) {
+    func forward(
+        _ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
+        measuring: Bool = false
+    ) -> (output: Tensor, attentionLogitMax: Float, attentionStatistics: AttentionStatistics?) {
         switch config.blockNorm {
-        case .pre:    // h = x + Attn(norm(x));  out = h + MLP(norm(h)), each add fused into a product
-            let attended = attention.forward(config.norm(x, weight: inputNorm!), config: config, rotary: rotary,
-                                             cache: cache, adding: x, measuring: measuring)
+        case .pre:  // h = x + Attn(norm(x));  out = h + MLP(norm(h)), each add fused into a product
+            let attended = attention.forward(
+                config.norm(x, weight: inputNorm!), config: config, rotary: rotary,
+                cache: cache, adding: x, measuring: measuring)
             let h = attended.output
             let out = mlp.forward(config.norm(h, weight: postAttentionNorm), config: config, adding: h)
             return (out, attended.logitMax, attended.statistics)
-        case .post:   // h = x + norm(Attn(x));  out = h + norm(MLP(h))
+        case .post:  // h = x + norm(Attn(x));  out = h + norm(MLP(h))
             let attended = attention.forward(x, config: config, rotary: rotary, cache: cache, measuring: measuring)
             let h = add(x, config.norm(attended.output, weight: postAttentionNorm))
             let out = add(h, config.norm(mlp.forward(h, config: config), weight: postFeedforwardNorm!))
             return (out, attended.logitMax, attended.statistics)
-        case .sandwich:   // h = x + norm(Attn(norm(x)));  out = h + norm(MLP(norm(h)))
-            let attended = attention.forward(config.norm(x, weight: inputNorm!), config: config, rotary: rotary,
-                                             cache: cache, measuring: measuring)
+        case .sandwich:  // h = x + norm(Attn(norm(x)));  out = h + norm(MLP(norm(h)))
+            let attended = attention.forward(
+                config.norm(x, weight: inputNorm!), config: config, rotary: rotary,
+                cache: cache, measuring: measuring)
             let h = add(x, config.norm(attended.output, weight: postAttentionNorm))
             let mlpOutput = mlp.forward(config.norm(h, weight: preFeedforwardNorm!), config: config)
             let out = add(h, config.norm(mlpOutput, weight: postFeedforwardNorm!))

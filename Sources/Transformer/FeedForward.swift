@@ -3,8 +3,8 @@ import Autograd
 /// The MLP: SwiGLU `down(silu(gate(x)) ⊙ up(x))`, GELU `down(gelu(up(x)))` or GeGLU
 /// `down(gelu_tanh(gate(x)) ⊙ up(x))` (Gemma 3).
 struct FeedForward {
-    let upProj: Tensor      // [F, d]
-    let downProj: Tensor    // [d, F]
+    let upProj: Tensor  // [F, d]
+    let downProj: Tensor  // [d, F]
     /// `[2F, d]`: gate_proj above up_proj, the same memory (weights and gradients), gated MLPs only.
     let gateUp: Tensor?
 
@@ -12,7 +12,8 @@ struct FeedForward {
         let (d, f) = (config.dModel, config.feedForward)
         let gateProj = config.mlp.isGated ? builder.normal("\(prefix).gate_proj.weight", [f, d], std: 0.02) : nil
         upProj = builder.normal("\(prefix).up_proj.weight", [f, d], std: 0.02)
-        downProj = builder.normal("\(prefix).down_proj.weight", [d, f], std: 0.02 / Float(2 * config.nLayer).squareRoot())
+        downProj = builder.normal(
+            "\(prefix).down_proj.weight", [d, f], std: 0.02 / Float(2 * config.nLayer).squareRoot())
         gateUp = gateProj.map { builder.joined(from: $0, shape: [2 * f, d]) }
     }
 

@@ -35,8 +35,8 @@ public final class KVCache {
 
     /// One layer's keys and values.
     final class Layer {
-        let keysTransposed: Tensor      // [Hkv·Dh, capacity]
-        let values: Tensor              // [capacity, Hkv·Dh]
+        let keysTransposed: Tensor  // [Hkv·Dh, capacity]
+        let values: Tensor  // [capacity, Hkv·Dh]
         /// Positions held.
         fileprivate(set) var count = 0
 
@@ -52,17 +52,20 @@ public final class KVCache {
             let (first, n, kvWidth) = (count, k.shape[1], values.shape[1])
             let capacity = values.shape[0]
             precondition(!Tape.isRecording, "the key/value cache is for inference: run it under Tape.withoutGradients")
-            precondition(k.shape == [1, n, kvWidth] && v.shape == k.shape && (first == 0 || n == 1) && first + n <= capacity,
-                         "cached attention of k \(k.shape) after \(first) of \(capacity) positions (a prefill of an empty cache, or one position)")
-            (values.data + first * kvWidth).update(from: v.data, count: n * kvWidth)    // rows first..<first+n
-            for position in 0..<n {                                                     // columns first..<first+n
+            precondition(
+                k.shape == [1, n, kvWidth] && v.shape == k.shape && (first == 0 || n == 1) && first + n <= capacity,
+                "cached attention of k \(k.shape) after \(first) of \(capacity) positions (a prefill of an empty cache, or one position)"
+            )
+            (values.data + first * kvWidth).update(from: v.data, count: n * kvWidth)  // rows first..<first+n
+            for position in 0..<n {  // columns first..<first+n
                 let key = k.data + position * kvWidth, column = keysTransposed.data + first + position
                 for i in 0..<kvWidth { column[i * capacity] = key[i] }
             }
             count = first + n
             if first == 0 { return causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads) }
-            return cachedAttention(query: q, keysTransposed: keysTransposed, values: values, length: count,
-                                   heads: heads, kvHeads: kvHeads)
+            return cachedAttention(
+                query: q, keysTransposed: keysTransposed, values: values, length: count,
+                heads: heads, kvHeads: kvHeads)
         }
     }
 }

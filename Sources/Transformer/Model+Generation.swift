@@ -61,13 +61,14 @@ public final class GenerationContext {
     private func prefill(_ tokens: [Int32]) -> [Float] {
         cache.removeAll()
         window = tokens
-        return lastLogits(Tape.withoutGradients { model.forward(tokens: tokens, batch: 1, length: tokens.count, cache: cache) })
+        return lastLogits(
+            Tape.withoutGradients { model.forward(tokens: tokens, batch: 1, length: tokens.count, cache: cache) })
     }
 
     /// The last position's logits `[V]` of a forward's `[1, n, V]`.
     private func lastLogits(_ result: ForwardResult) -> [Float] {
         let logits = result.logits, vocabulary = model.config.vocabSize
-        return withExtendedLifetime(logits) {             // read through its pointer: keep it alive
+        return withExtendedLifetime(logits) {  // read through its pointer: keep it alive
             Array(UnsafeBufferPointer(start: logits.data + logits.count - vocabulary, count: vocabulary))
         }
     }

@@ -17,12 +17,12 @@ public final class TransformerModel {
     /// from the start (replacing one with another tensor detaches it from this buffer).
     public let gradientBuffer: Tensor
 
-    let embedTokens: Tensor            // [V, d]
-    let embedPositions: Tensor?        // [block_size, d], learned positions only
+    let embedTokens: Tensor  // [V, d]
+    let embedPositions: Tensor?  // [block_size, d], learned positions only
     let layers: [DecoderLayer]
-    let finalNorm: Tensor              // [d]
-    let lmHead: Tensor                 // [V, d]; the token embedding itself when tied
-    let rotary: RotaryTable?           // RoPE's angles for block_size positions, rope only
+    let finalNorm: Tensor  // [d]
+    let lmHead: Tensor  // [V, d]; the token embedding itself when tied
+    let rotary: RotaryTable?  // RoPE's angles for block_size positions, rope only
 
     /// Builds the model with model.md's initialisation, a pure function of `config.seed`.
     public convenience init(config: ModelConfig) throws {
@@ -42,15 +42,19 @@ public final class TransformerModel {
         var builder = builder
         let (v, d) = (config.vocabSize, config.dModel)
         embedTokens = builder.normal("model.embed_tokens.weight", [v, d], std: 0.02)
-        embedPositions = config.position == .learned
+        embedPositions =
+            config.position == .learned
             ? builder.normal("model.embed_positions.weight", [config.blockSize, d], std: 0.02) : nil
         layers = (0..<config.nLayer).map { DecoderLayer(index: $0, config: config, builder: &builder) }
         finalNorm = builder.normWeight("model.norm.weight", [d], config)
         lmHead = config.tieEmbeddings ? embedTokens : builder.normal("lm_head.weight", [v, d], std: 0.02)
-        rotary = config.position == .rope
-            ? RotaryTable(positions: config.blockSize, headDim: config.headDimension, rotaryDim: config.rotaryDimension,
-                          theta: config.ropeTheta) : nil
-        precondition(builder.offset == builder.values.count, "parameter buffer of \(builder.values.count) for \(builder.offset)")
+        rotary =
+            config.position == .rope
+            ? RotaryTable(
+                positions: config.blockSize, headDim: config.headDimension, rotaryDim: config.rotaryDimension,
+                theta: config.ropeTheta) : nil
+        precondition(
+            builder.offset == builder.values.count, "parameter buffer of \(builder.values.count) for \(builder.offset)")
         parameters = builder.parameters
         parameterBuffer = Tensor(shape: [builder.values.count], storage: builder.values)
         gradientBuffer = Tensor(shape: [builder.gradients.count], storage: builder.gradients)
@@ -69,37 +73,47 @@ public final class TransformerModel {
     /// holds and are added to it: a whole sequence into an empty cache (a prefill, the same
     /// numbers as without a cache), then one token at a time (see `KVCache`); the logits are
     /// the new positions' only.
-    public func forward(tokens: [Int32], batch: Int, length: Int, cache: KVCache? = nil, measuring: Bool = false) -> ForwardResult {
-        let first = cache?.count ?? 0                                                   // position of the first token
-        precondition(length >= 1 && first + length <= config.blockSize,
-                     "sequence of \(length) after \(first) cached positions for block_size \(config.blockSize)")
-        precondition(cache == nil || (batch == 1 && cache!.capacity == config.blockSize && cache!.layers.count == layers.count),
-                     "a key/value cache serves one sequence of the model it was made for")
-        var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens, scale: config.embeddingScale)   // [B, T, d]
+    public func forward(tokens: [Int32], batch: Int, length: Int, cache: KVCache? = nil, measuring: Bool = false)
+        -> ForwardResult
+    {
+        let first = cache?.count ?? 0  // position of the first token
+        precondition(
+            length >= 1 && first + length <= config.blockSize,
+            "sequence of \(length) after \(first) cached positions for block_size \(config.blockSize)")
+        precondition(
+            cache == nil || (batch == 1 && cache!.capacity == config.blockSize && cache!.layers.count == layers.count),
+            "a key/value cache serves one sequence of the model it was made for")
+        // [B, T, d]
+        var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens, scale: config.embeddingScale)
         if let embedPositions { x = addPositions(x, table: embedPositions, firstPosition: first) }
         var logitMaxima: [Float] = [], statistics: [AttentionStatistics] = []
         for (index, layer) in layers.enumerated() {
-            let block = layer.forward(x, config: config, rotary: rotary, cache: cache?.layers[index], measuring: measuring)
+            let block = layer.forward(
+                x, config: config, rotary: rotary, cache: cache?.layers[index], measuring: measuring)
             x = block.output
             logitMaxima.append(block.attentionLogitMax)
             if let measured = block.attentionStatistics { statistics.append(measured) }
         }
         x = config.norm(x, weight: finalNorm)
-        let logits = linear(x, weight: lmHead)                                          // [B, T, V]
-        return ForwardResult(logits: logits, attentionLogitMax: logitMaxima, attentionStatistics: measuring ? statistics : nil)
+        let logits = linear(x, weight: lmHead)  // [B, T, V]
+        return ForwardResult(
+            logits: logits, attentionLogitMax: logitMaxima, attentionStatistics: measuring ? statistics : nil)
     }
 
     /// The training objective on `tokens` predicting `targets` (both B·T ids); with `measuring`,
     /// the step's stability telemetry too.
-    public func loss(tokens: [Int32], targets: [Int32], batch: Int, length: Int, measuring: Bool = false) -> LossResult {
+    public func loss(tokens: [Int32], targets: [Int32], batch: Int, length: Int, measuring: Bool = false) -> LossResult
+    {
         let forward = forward(tokens: tokens, batch: batch, length: length, measuring: measuring)
-        let crossEntropy = Autograd.crossEntropy(logits: forward.logits, targets: targets, zLoss: config.zLoss,
-                                                 measuring: measuring)
+        let crossEntropy = Autograd.crossEntropy(
+            logits: forward.logits, targets: targets, zLoss: config.zLoss,
+            measuring: measuring)
         let telemetry = forward.attentionStatistics.map { layers in
             ModelTelemetry(layers: layers, output: crossEntropy.statistics!)
         }
-        return LossResult(loss: crossEntropy.loss, crossEntropy: crossEntropy.crossEntropy,
-                          logits: forward.logits, attentionLogitMax: forward.attentionLogitMax, telemetry: telemetry)
+        return LossResult(
+            loss: crossEntropy.loss, crossEntropy: crossEntropy.crossEntropy,
+            logits: forward.logits, attentionLogitMax: forward.attentionLogitMax, telemetry: telemetry)
     }
 
     /// Gradient norms after `backward()`: of all parameters, and of each decoder layer's.
@@ -191,7 +205,9 @@ struct ParameterBuilder {
     }
 
     /// The next `shape`-sized slice of the buffers, as a parameter named `name`.
-    private mutating func next(_ name: String, _ shape: [Int], _ initialization: NamedParameter.Initialization) -> Tensor {
+    private mutating func next(_ name: String, _ shape: [Int], _ initialization: NamedParameter.Initialization)
+        -> Tensor
+    {
         let tensor = slice(at: offset, shape)
         offset += tensor.count
         parameters.append(NamedParameter(name: name, tensor: tensor, layer: layer, initialization: initialization))
@@ -202,7 +218,8 @@ struct ParameterBuilder {
     /// gradient buffer at the same place.
     private func slice(at start: Int, _ shape: [Int]) -> Tensor {
         let count = shape.reduce(1, *)
-        let tensor = Tensor(shape: shape, storage: TensorStorage(slicing: values, offset: start, count: count), requiresGrad: true)
+        let tensor = Tensor(
+            shape: shape, storage: TensorStorage(slicing: values, offset: start, count: count), requiresGrad: true)
         tensor.grad = Tensor(shape: shape, storage: TensorStorage(slicing: gradients, offset: start, count: count))
         return tensor
     }

@@ -41,11 +41,26 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case vocabSize = "vocab_size", blockSize = "block_size", dModel = "d_model", nLayer = "n_layer"
-        case nHead = "n_head", nKVHead = "n_kv_head", headDim = "head_dim", dFF = "d_ff"
-        case blockNorm = "block_norm", qkNorm = "qk_norm", position, ropeTheta = "rope_theta"
-        case ropeFraction = "rope_fraction", mlp, normWeight = "norm_weight", embedScale = "embed_scale"
-        case tieEmbeddings = "tie_embeddings", normEps = "norm_eps", zLoss = "z_loss", seed
+        case vocabSize = "vocab_size"
+        case blockSize = "block_size"
+        case dModel = "d_model"
+        case nLayer = "n_layer"
+        case nHead = "n_head"
+        case nKVHead = "n_kv_head"
+        case headDim = "head_dim"
+        case dFF = "d_ff"
+        case blockNorm = "block_norm"
+        case qkNorm = "qk_norm"
+        case position
+        case ropeTheta = "rope_theta"
+        case ropeFraction = "rope_fraction"
+        case mlp
+        case normWeight = "norm_weight"
+        case embedScale = "embed_scale"
+        case tieEmbeddings = "tie_embeddings"
+        case normEps = "norm_eps"
+        case zLoss = "z_loss"
+        case seed
     }
 
     /// The config's keys as written in files, in declaration order.
@@ -101,7 +116,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var parameterCount: Double {
         let (v, d, f, l) = (Double(vocabSize), Double(dModel), Double(feedForward), Double(nLayer))
         let (h, hkv, dh) = (Double(nHead), Double(kvHeads), Double(headDimension))
-        let projections = d * dh * (h + 2 * hkv) + h * dh * d                       // q, k, v, o
+        let projections = d * dh * (h + 2 * hkv) + h * dh * d  // q, k, v, o
         let qkNorms: Double
         switch qkNorm {
         case .off: qkNorms = 0
@@ -111,7 +126,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         let mlpWeights = (mlp.isGated ? 3 : 2) * f * d
         let layer = projections + qkNorms + Double(blockNormsPerLayer) * d + mlpWeights
         let positions = position == .learned ? Double(blockSize) * d : 0
-        return v * d + positions + l * layer + d + (tieEmbeddings ? 0 : v * d)       // + final norm, head
+        return v * d + positions + l * layer + d + (tieEmbeddings ? 0 : v * d)  // + final norm, head
     }
 
     /// The same config with every derived value written out (what a run folder records).
@@ -128,12 +143,16 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
             if !condition { throw ModelConfigError(message: message()) }
         }
-        for (key, value) in [("vocab_size", vocabSize), ("block_size", blockSize), ("d_model", dModel),
-                             ("n_layer", nLayer), ("n_head", nHead)] {
+        for (key, value) in [
+            ("vocab_size", vocabSize), ("block_size", blockSize), ("d_model", dModel),
+            ("n_layer", nLayer), ("n_head", nHead),
+        ] {
             try require(value >= 1, "\(key) must be at least 1 (got \(value))")
         }
-        for (key, value) in [("vocab_size", vocabSize), ("block_size", blockSize), ("d_model", dModel), ("n_head", nHead),
-                             ("head_dim", headDim ?? 1), ("d_ff", dFF ?? 1)] {
+        for (key, value) in [
+            ("vocab_size", vocabSize), ("block_size", blockSize), ("d_model", dModel), ("n_head", nHead),
+            ("head_dim", headDim ?? 1), ("d_ff", dFF ?? 1),
+        ] {
             try require(value <= 1 << 16, "\(key) (\(value)) exceeds QKLab's limit of 65536")
         }
         try require(nLayer <= 1024, "n_layer (\(nLayer)) exceeds QKLab's limit of 1024")
@@ -144,21 +163,28 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if let headDim {
             try require(headDim >= 1, "head_dim must be at least 1 (got \(headDim))")
         } else {
-            try require(dModel % nHead == 0, "n_head (\(nHead)) must divide d_model (\(dModel)) when head_dim is not set")
+            try require(
+                dModel % nHead == 0, "n_head (\(nHead)) must divide d_model (\(dModel)) when head_dim is not set")
         }
         if let dFF { try require(dFF >= 1, "d_ff must be at least 1 (got \(dFF))") }
         if position == .rope {
             try require(headDimension % 2 == 0, "rope needs an even head_dim (got \(headDimension))")
             try require(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive (got \(ropeTheta))")
             try require(ropeFraction > 0 && ropeFraction <= 1, "rope_fraction must be in (0, 1] (got \(ropeFraction))")
-            try require(rotaryDimension >= 2 && rotaryDimension % 2 == 0,
-                        "rope_fraction \(ropeFraction) rotates int(head_dim · rope_fraction) = \(rotaryDimension) dims of head_dim \(headDimension); that must be even and at least 2")
+            try require(
+                rotaryDimension >= 2 && rotaryDimension % 2 == 0,
+                "rope_fraction \(ropeFraction) rotates int(head_dim · rope_fraction) = \(rotaryDimension) dims of head_dim \(headDimension); that must be even and at least 2"
+            )
         } else {
-            try require(ropeFraction == 1, "rope_fraction (\(ropeFraction)) applies to position = \"rope\" only; remove it or set position = \"rope\"")
+            try require(
+                ropeFraction == 1,
+                "rope_fraction (\(ropeFraction)) applies to position = \"rope\" only; remove it or set position = \"rope\""
+            )
         }
         try require(normEps > 0 && normEps.isFinite, "norm_eps must be positive (got \(normEps))")
         let parameters = parameterCount
-        try require(parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
+        try require(
+            parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
         try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
     }
 }

@@ -14,7 +14,8 @@ public struct ModelTelemetry: Equatable {
 
     /// The telemetry of two shards together (`self` first).
     public func merged(with other: ModelTelemetry) -> ModelTelemetry {
-        ModelTelemetry(layers: zip(layers, other.layers).map { $0.merged(with: $1) }, output: output.merged(with: other.output))
+        ModelTelemetry(
+            layers: zip(layers, other.layers).map { $0.merged(with: $1) }, output: output.merged(with: other.output))
     }
 
     /// `attn_entropy` per layer.

@@ -18,7 +18,9 @@ final class TrainingHarness {
     init(_ size: Size, qkNorm: ModelConfig.QKNorm, corpus: [Int32], shards: Int) throws {
         var config = ModelConfig()
         config.vocabSize = vocabularySize
-        (config.dModel, config.nLayer, config.nHead, config.blockSize, config.qkNorm) = (size.d, size.layers, size.heads, size.t, qkNorm)
+        (config.dModel, config.nLayer, config.nHead, config.blockSize, config.qkNorm) = (
+            size.d, size.layers, size.heads, size.t, qkNorm
+        )
         model = try TransformerModel(config: config)
         var optimizerConfig = OptimizerConfig()
         optimizerConfig.beta2 = 0.99
@@ -32,8 +34,9 @@ final class TrainingHarness {
     func step(measuring: Bool) {
         let batch = sampler.next(from: corpus, batchSize: size.b, length: size.t)
         model.zeroGradients()
-        let result = dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t,
-                                                   measuring: measuring)
+        let result = dataParallel.lossAndGradients(
+            tokens: batch.inputs, targets: batch.targets, batch: size.b, length: size.t,
+            measuring: measuring)
         let norm = model.parameters.gradientNorm()
         if measuring { updateRatios.snapshot() }
         optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))

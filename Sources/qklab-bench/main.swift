@@ -48,7 +48,9 @@ func checkArguments(_ arguments: ArraySlice<String>) {
     while let argument = rest.popFirst() {
         if flagOptions.contains(argument) { continue }
         guard let (description, isValid) = valueOptions[argument] else {
-            fail("unknown option \(argument) (options: \((valueOptions.keys.sorted() + flagOptions.sorted()).joined(separator: " ")))")
+            fail(
+                "unknown option \(argument) (options: \((valueOptions.keys.sorted() + flagOptions.sorted()).joined(separator: " ")))"
+            )
         }
         guard let value = rest.popFirst(), isValid(value) else { fail("\(argument) takes \(description)") }
     }
@@ -60,7 +62,9 @@ SmallProducts.exitIfTargetUnsupported(program: "qklab-bench")
 SubnormalFlush.enable()
 
 func option(_ name: String) -> String? {
-    CommandLine.arguments.firstIndex(of: name).flatMap { $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil }
+    CommandLine.arguments.firstIndex(of: name).flatMap {
+        $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
+    }
 }
 let secondsPerCase = option("--seconds-per-case").flatMap(Double.init) ?? 1.0
 let timedSteps = option("--steps").flatMap(Int.init) ?? 10
@@ -79,8 +83,10 @@ let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
 let probeSize = 1024
 /// Whether timed training steps alternate with probes (and untimed steps); `--no-probe`: back to back.
 let probing = !CommandLine.arguments.contains("--no-probe")
-print(String(format: "sgemm 1024²: %.1f GFLOP/s   2048²: %.1f GFLOP/s (the peak below)",
-             SgemmBenchmark.measure(size: 1024, seconds: secondsPerCase), peak))
+print(
+    String(
+        format: "sgemm 1024²: %.1f GFLOP/s   2048²: %.1f GFLOP/s (the peak below)",
+        SgemmBenchmark.measure(size: 1024, seconds: secondsPerCase), peak))
 
 /// Median milliseconds of `body` over repeated runs (after one warm-up).
 func medianMilliseconds(_ body: () -> Void) -> Double {
@@ -97,21 +103,28 @@ func medianMilliseconds(_ body: () -> Void) -> Double {
 
 /// Runs `forward` and back-propagates a sum through it.
 func forwardBackward(_ inputs: [Tensor], _ forward: () -> Tensor) {
-    for input in inputs { input.requiresGrad = true; input.grad = nil }
+    for input in inputs {
+        input.requiresGrad = true
+        input.grad = nil
+    }
     sum(forward()).backward()
 }
 
-func padded(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+func padded(_ text: String, _ width: Int) -> String {
+    text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0)
+}
 
 /// Peak resident set size of this process, from /proc/self/status (VmHWM).
 func peakRSSMegabytes() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return .nan }
+        let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+    else { return .nan }
     return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? .nan) / 1024
 }
 
 struct Size {
-    let name: String; let b: Int, t: Int, d: Int, heads: Int, layers: Int
+    let name: String
+    let b: Int, t: Int, d: Int, heads: Int, layers: Int
     /// The MLP's hidden width F, as `ModelConfig` derives it from d_model.
     var f: Int { (8 * d / 3 + 31) / 32 * 32 }
 }
@@ -119,8 +132,10 @@ struct Size {
 let vocabularySize = 65
 /// 200,000 tokens of a fixed pattern over the vocabulary (speed does not depend on the text).
 let syntheticCorpus: [Int32] = (0..<200_000).map { (i: Int) -> Int32 in Int32((i * 7919 + i / 13) % vocabularySize) }
-let sizes = [Size(name: "S", b: 12, t: 64, d: 128, heads: 4, layers: 4),
-             Size(name: "M", b: 16, t: 256, d: 384, heads: 6, layers: 6)].filter { only == nil || $0.name == only }
+let sizes = [
+    Size(name: "S", b: 12, t: 64, d: 128, heads: 4, layers: 4),
+    Size(name: "M", b: 16, t: 256, d: 384, heads: 6, layers: 6),
+].filter { only == nil || $0.name == only }
 
 func opBenchmarks(_ size: Size) {
     var random = SeededRandom(seed: 1)
@@ -138,9 +153,18 @@ func opBenchmarks(_ size: Size) {
         ("rmsNorm", { forwardBackward([x, normWeight]) { rmsNorm(x, weight: normWeight, eps: 1e-6) } }),
         ("rmsNorm per head", { forwardBackward([x, headNorm]) { rmsNorm(x, weight: headNorm, eps: 1e-6) } }),
         ("rope", { forwardBackward([x]) { rope(x, table: RotaryTable(positions: t, headDim: d / h, theta: 10000)) } }),
-        ("causalAttention", { forwardBackward([x]) { causalAttention(q: x, k: x, v: x, heads: h, kvHeads: h).output } }),
-        ("swiglu MLP (fused)", { forwardBackward([x, gateUp, down]) { gatedFeedForward(x, gateUp: gateUp, down: down) } }),
-        ("crossEntropy V=\(vocabularySize)", { forwardBackward([logits]) { crossEntropy(logits: logits, targets: targets).loss } }),
+        (
+            "causalAttention",
+            { forwardBackward([x]) { causalAttention(q: x, k: x, v: x, heads: h, kvHeads: h).output } }
+        ),
+        (
+            "swiglu MLP (fused)",
+            { forwardBackward([x, gateUp, down]) { gatedFeedForward(x, gateUp: gateUp, down: down) } }
+        ),
+        (
+            "crossEntropy V=\(vocabularySize)",
+            { forwardBackward([logits]) { crossEntropy(logits: logits, targets: targets).loss } }
+        ),
         ("add (residual)", { forwardBackward([x]) { add(x, x) } }),
     ]
     for (name, body) in cases {
@@ -168,30 +192,38 @@ func shardProductBenchmarks(_ size: Size) {
         body()
         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
-    func reference() -> Double {                        // GFLOP/s of one probe product on this thread
+    func reference() -> Double {  // GFLOP/s of one probe product on this thread
         probe.productFLOPs / seconds { probe.multiply(into: 0) } / 1e9
     }
-    print("\n\(size.name): one shard's products (\(rows) rows) on one thread, GFLOP/s and ratio to a \(probeSize)² product right after")
+    print(
+        "\n\(size.name): one shard's products (\(rows) rows) on one thread, GFLOP/s and ratio to a \(probeSize)² product right after"
+    )
     for shape in shapes {
         let (m, n, k) = (shape.m, shape.n, shape.k)
-        let left = Tensor(normal: [m * k], std: 1, random: &random), right = Tensor(normal: [k * n], std: 1, random: &random)
+        let left = Tensor(normal: [m * k], std: 1, random: &random),
+            right = Tensor(normal: [k * n], std: 1, random: &random)
         let out = Tensor(zeros: [m * n])
-        let repeats = max(1, Int(2e8 / Double(2 * m * n * k)))    // ~0.2 GFLOP per timing
+        let repeats = max(1, Int(2e8 / Double(2 * m * n * k)))  // ~0.2 GFLOP per timing
         var rates: [Double] = [], ratios: [Double] = []
         let start = Date()
         repeat {
-            let rate = 2 * Double(m * n * k * repeats) / seconds {
-                for _ in 0..<repeats {
-                    BLAS.gemm(transposeA: shape.transposeA, transposeB: shape.transposeB, m: m, n: n, k: k,
-                              a: left.data, lda: shape.transposeA ? m : k, b: right.data, ldb: shape.transposeB ? k : n,
-                              beta: 0, c: out.data, ldc: n)
-                }
-            } / 1e9
+            let rate =
+                2 * Double(m * n * k * repeats)
+                / seconds {
+                    for _ in 0..<repeats {
+                        BLAS.gemm(
+                            transposeA: shape.transposeA, transposeB: shape.transposeB, m: m, n: n, k: k,
+                            a: left.data, lda: shape.transposeA ? m : k, b: right.data, ldb: shape.transposeB ? k : n,
+                            beta: 0, c: out.data, ldc: n)
+                    }
+                } / 1e9
             rates.append(rate)
             ratios.append(rate / reference())
         } while Date().timeIntervalSince(start) < secondsPerCase || rates.count < 5
-        print(String(format: "  %@ %4d×%-4d·%4d  %6.1f GFLOP/s  %5.1f%% of %d²", padded(shape.name, 12), m, k, n,
-                     median(rates), 100 * median(ratios), probeSize))
+        print(
+            String(
+                format: "  %@ %4d×%-4d·%4d  %6.1f GFLOP/s  %5.1f%% of %d²", padded(shape.name, 12), m, k, n,
+                median(rates), 100 * median(ratios), probeSize))
     }
 }
 
@@ -214,7 +246,8 @@ func stepFLOPs(_ model: TransformerModel, tokens: Int) -> Double {
 /// its fastest's (`OpProfile.shardNanoseconds`; 1 with one shard), and the GFLOP/s of the sgemm
 /// probe run right after it (nil with `--no-probe`).
 struct TimedStep {
-    let seconds: Double, productSeconds: SIMD2<Double>, productFLOPs: SIMD2<Double>, shardSpread: Double, probeGFLOPs: Double?
+    let seconds: Double, productSeconds: SIMD2<Double>, productFLOPs: SIMD2<Double>, shardSpread: Double,
+        probeGFLOPs: Double?
 }
 
 /// `OpProfile`'s product totals so far, per library, as seconds and FLOPs.
@@ -230,11 +263,11 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
         stepCount += 1
         harness.step(measuring: measureEvery.map { stepCount % $0 == 0 } ?? false)
     }
-    for _ in 0..<3 { step() }                      // warm-up: buffers, caches, the pool
+    for _ in 0..<3 { step() }  // warm-up: buffers, caches, the pool
     let allocationsBefore = BufferPool.statistics.systemAllocations
     OpProfile.reset()
     let steps = (0..<timedSteps).map { index -> TimedStep in
-        if index > 0 && probing { step() }          // untimed: the probe left other data in the caches
+        if index > 0 && probing { step() }  // untimed: the probe left other data in the caches
         let before = productTotals()
         OpProfile.isEnabled = true
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -243,8 +276,9 @@ func trainingBenchmark(_ size: Size, qkNorm: ModelConfig.QKNorm) throws {
         OpProfile.isEnabled = false
         let after = productTotals(), shardTimes = OpProfile.shardNanoseconds.map { Double($0) }
         let shardSpread = shardTimes.min().map { fastest in fastest > 0 ? shardTimes.max()! / fastest : 1 } ?? 1
-        return TimedStep(seconds: seconds, productSeconds: after.seconds - before.seconds, productFLOPs: after.flops - before.flops,
-                         shardSpread: shardSpread, probeGFLOPs: probe?.gflops())
+        return TimedStep(
+            seconds: seconds, productSeconds: after.seconds - before.seconds, productFLOPs: after.flops - before.flops,
+            shardSpread: shardSpread, probeGFLOPs: probe?.gflops())
     }
     let allocations = BufferPool.statistics.systemAllocations - allocationsBefore
     report(steps, of: harness, allocations: allocations)
@@ -257,36 +291,48 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
     let tokens = Double(size.b * size.t), flopsPerStep = stepFLOPs(model, tokens: size.b * size.t)
     let rates = steps.map { tokens / $0.seconds }.sorted()
     let flops = flopsPerStep * median(rates) / tokens
-    print(String(format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
-                 size.name, model.config.qkNorm.rawValue, median(rates), rates.first!, rates.last!, flops / 1e9,
-                 100 * flops / (peak * 1e9), peakRSSMegabytes()))
+    print(
+        String(
+            format: "  %@ qk_norm=%-4@ %7.0f tok/s (min %.0f, max %.0f)  %6.1f GFLOP/s  MFU %4.1f%%  peak RSS %.0f MB",
+            size.name, model.config.qkNorm.rawValue, median(rates), rates.first!, rates.last!, flops / 1e9,
+            100 * flops / (peak * 1e9), peakRSSMegabytes()))
     // Each step's model FLOP/s against the sgemm rate probed right after it: most of the
     // machine's drift between the peak measured at the start and the steps drops out.
     let probed = steps.compactMap { step in step.probeGFLOPs.map { (step, $0) } }
     if !probed.isEmpty {
         let mfus = probed.map { step, probe in flopsPerStep / step.seconds / (probe * 1e9) }.sorted()
         let probes = probed.map(\.1)
-        print(String(format: "      MFU against the sgemm %d² probe after each step: median %.1f%% (quartiles %.1f–%.1f%%; probes %.0f–%.0f GFLOP/s)",
-                     probeSize, 100 * median(mfus), 100 * quantile(mfus, 0.25), 100 * quantile(mfus, 0.75),
-                     probes.min()!, probes.max()!))
+        print(
+            String(
+                format:
+                    "      MFU against the sgemm %d² probe after each step: median %.1f%% (quartiles %.1f–%.1f%%; probes %.0f–%.0f GFLOP/s)",
+                probeSize, 100 * median(mfus), 100 * quantile(mfus, 0.25), 100 * quantile(mfus, 0.75),
+                probes.min()!, probes.max()!))
     }
     let pool = BufferPool.statistics
-    print(String(format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps%@",
-                 Double(pool.peakBytesHeld) / 1048576, allocations,
-                 measureEvery.map { " (telemetry measured every \($0) steps)" } ?? ""))
+    print(
+        String(
+            format: "      tensor buffers: peak %.0f MB held, %d allocated during the timed steps%@",
+            Double(pool.peakBytesHeld) / 1048576, allocations,
+            measureEvery.map { " (telemetry measured every \($0) steps)" } ?? ""))
     // Shards run their ops at the same time, so op times are core-seconds: shares of their sum.
     let parts = OpProfile.seconds.filter { $0.seconds > 0 }
     let accounted = parts.reduce(0) { $0 + $1.seconds }
     let breakdown = parts.map { String(format: "%@ %.0f%%", $0.category.description, 100 * $0.seconds / accounted) }
-    print(String(format: "      op time (%d shards, %.1f core-ms per step): ", harness.dataParallel.shardCount,
-                 1000 * accounted / Double(steps.count)) + breakdown.joined(separator: ", "))
+    print(
+        String(
+            format: "      op time (%d shards, %.1f core-ms per step): ", harness.dataParallel.shardCount,
+            1000 * accounted / Double(steps.count)) + breakdown.joined(separator: ", "))
     // Shards of as many rows each, one per core, do the same work: the spread of their times is
     // how far apart the cores ran. (Uneven rows, or shards taking turns on a core, would blur it.)
     let shardCount = min(harness.dataParallel.shardCount, size.b)
     if shardCount > 1 && size.b % shardCount == 0 && shardCount <= Parallel.threadCount {
         let spreads = steps.map(\.shardSpread).sorted()
-        print(String(format: "      shards (the same work each): the slowest took median %.2f× the fastest (quartiles %.2f–%.2f×)",
-                     median(spreads), quantile(spreads, 0.25), quantile(spreads, 0.75)))
+        print(
+            String(
+                format:
+                    "      shards (the same work each): the slowest took median %.2f× the fastest (quartiles %.2f–%.2f×)",
+                median(spreads), quantile(spreads, 0.25), quantile(spreads, 0.75)))
     }
     // The products inside those ops, per library, step by step against the probe's rate per core:
     // what the products lose in a real step (operands wherever the ops before left them).
@@ -296,10 +342,15 @@ func report(_ steps: [TimedStep], of harness: TrainingHarness, allocations: Int)
         guard seconds > 0 else { continue }
         let flopShare = steps.reduce(0) { $0 + $1.productFLOPs[index] } / steps.reduce(0) { $0 + $1.productFLOPs.sum() }
         let shares = probed.filter { step, _ in step.productSeconds[index] > 0 }
-            .map { step, probe in step.productFLOPs[index] / step.productSeconds[index] / (probe * 1e9 / Double(Parallel.threadCount)) }
-        print(String(format: "      %@ products: %.1f core-ms per step (%.0f%% of the op time), %.0f%% of the product FLOPs",
-                     library.description, 1000 * seconds / Double(steps.count), 100 * seconds / accounted, 100 * flopShare)
-              + (shares.isEmpty ? "" : String(format: ", median %.0f%% of the probe's rate per core", 100 * median(shares))))
+            .map { step, probe in
+                step.productFLOPs[index] / step.productSeconds[index] / (probe * 1e9 / Double(Parallel.threadCount))
+            }
+        print(
+            String(
+                format: "      %@ products: %.1f core-ms per step (%.0f%% of the op time), %.0f%% of the product FLOPs",
+                library.description, 1000 * seconds / Double(steps.count), 100 * seconds / accounted, 100 * flopShare)
+                + (shares.isEmpty
+                    ? "" : String(format: ", median %.0f%% of the probe's rate per core", 100 * median(shares))))
     }
 }
 
@@ -316,7 +367,9 @@ func generationBenchmark(_ size: Size) throws {
     var options = GenerationOptions()
     options.temperature = 0.8
     let prompt: [Int32] = [0]
-    func timed(_ characters: Int, _ generate: (GenerationOptions) -> [Int32]) -> (text: [Int32], perSecond: Double, seconds: Double) {
+    func timed(_ characters: Int, _ generate: (GenerationOptions) -> [Int32]) -> (
+        text: [Int32], perSecond: Double, seconds: Double
+    ) {
         var run = options
         run.tokens = characters
         let t0 = DispatchTime.now().uptimeNanoseconds
@@ -325,35 +378,46 @@ func generationBenchmark(_ size: Size) throws {
         return (text, Double(characters) / seconds, seconds)
     }
     options.tokens = 20
-    _ = Generation.generate(model: model, prompt: prompt, options: options)          // warm-up
+    _ = Generation.generate(model: model, prompt: prompt, options: options)  // warm-up
     let cached = timed(generationCharacters) { Generation.generate(model: model, prompt: prompt, options: $0) }
-    let recomputed = timed(recomputedCharacters) { Generation.generateRecomputing(model: model, prompt: prompt, options: $0) }
+    let recomputed = timed(recomputedCharacters) {
+        Generation.generateRecomputing(model: model, prompt: prompt, options: $0)
+    }
     let shared = zip(cached.text, recomputed.text).prefix { $0 == $1 }.count
-    print(String(format: "  %@ cached %8.1f chars/s (%d in %.2f s)   recomputed %6.1f chars/s (%d in %.2f s)   %.1f×   same first %d characters",
-                 size.name, cached.perSecond, generationCharacters, cached.seconds, recomputed.perSecond, recomputedCharacters,
-                 recomputed.seconds, cached.perSecond / recomputed.perSecond, shared))
+    print(
+        String(
+            format:
+                "  %@ cached %8.1f chars/s (%d in %.2f s)   recomputed %6.1f chars/s (%d in %.2f s)   %.1f×   same first %d characters",
+            size.name, cached.perSecond, generationCharacters, cached.seconds, recomputed.perSecond,
+            recomputedCharacters,
+            recomputed.seconds, cached.perSecond / recomputed.perSecond, shared))
 }
 
 if let rounds = option("--telemetry-cost").flatMap(Int.init) {
-    setvbuf(stdout, nil, _IOLBF, 0)       // each round's line as it comes, also into a pipe
+    setvbuf(stdout, nil, _IOLBF, 0)  // each round's line as it comes, also into a pipe
     let steps = option("--cost-steps").flatMap(Int.init), pairs = option("--cost-pairs").flatMap(Int.init)
     print("\nTelemetry cost: training time logging every 10 steps / every 1000 steps, alternately, \(rounds) rounds")
     for size in sizes {
-        try TelemetryCost.measure(size, rounds: max(rounds, 1), steps: steps ?? (size.name == "S" ? 300 : 40),
-                                  tokens: syntheticCorpus, shards: shards)
-        try TelemetryCost.pairedSteps(size, pairs: max(pairs ?? (size.name == "S" ? 200 : 20), 1), tokens: syntheticCorpus, shards: shards)
+        try TelemetryCost.measure(
+            size, rounds: max(rounds, 1), steps: steps ?? (size.name == "S" ? 300 : 40),
+            tokens: syntheticCorpus, shards: shards)
+        try TelemetryCost.pairedSteps(
+            size, pairs: max(pairs ?? (size.name == "S" ? 200 : 20), 1), tokens: syntheticCorpus, shards: shards)
     }
     exit(0)
 }
 if !CommandLine.arguments.contains("--skip-ops") {
-    for size in sizes { opBenchmarks(size); shardProductBenchmarks(size) }
+    for size in sizes {
+        opBenchmarks(size)
+        shardProductBenchmarks(size)
+    }
 }
 if !CommandLine.arguments.contains("--skip-training") {
     print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
     for size in sizes {
         for qkNorm in [ModelConfig.QKNorm.head, .off] {
             try trainingBenchmark(size, qkNorm: qkNorm)
-            BufferPool.shared.releaseFreeBuffers()     // the next model's buffers differ in size
+            BufferPool.shared.releaseFreeBuffers()  // the next model's buffers differ in size
         }
     }
 }

@@ -6,33 +6,45 @@ import Study
 /// `qklab compare`: a side-by-side table of runs and, with `--out`, an SVG chart of their curves.
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare runs: a table of their differing config keys and stability numbers, and a chart of their curves.")
+        abstract:
+            "Compare runs: a table of their differing config keys and stability numbers, and a chart of their curves.")
 
     @Argument(help: "Run folders.")
     var runs: [String]
 
-    @Option(help: ArgumentHelp("Write the chart to this SVG file (a new file, or a chart qklab compare wrote).", valueName: "file.svg"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the chart to this SVG file (a new file, or a chart qklab compare wrote).", valueName: "file.svg"))
     var out: String?
 
-    @Option(help: ArgumentHelp("Chart panels, repeatable or comma-separated: \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", ")) (default: every panel some run has data for).",
-                               valueName: "panel"))
+    @Option(
+        help: ArgumentHelp(
+            "Chart panels, repeatable or comma-separated: \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", ")) (default: every panel some run has data for).",
+            valueName: "panel"))
     var metric: [String] = []
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Report the first step whose validation loss is at or below this (a finite number ≥ 0).", valueName: "loss"),
-            transform: { try OptionValue.number($0, atLeast: 0) })
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Report the first step whose validation loss is at or below this (a finite number ≥ 0).", valueName: "loss"),
+        transform: { try OptionValue.number($0, atLeast: 0) })
     var target: Double?
 
     func validate() throws {
         if runs.isEmpty { throw ValidationError("give one or more run folders") }
         _ = try panels()
-        if !metric.isEmpty && out == nil { throw ValidationError("--metric chooses the chart's panels: give --out FILE.svg too") }
+        if !metric.isEmpty && out == nil {
+            throw ValidationError("--metric chooses the chart's panels: give --out FILE.svg too")
+        }
     }
 
     /// `--metric` values as panels.
     func panels() throws -> [ChartPanel] {
         try metric.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }.map { name in
             guard let panel = ChartPanel(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--metric \"\(name)\": expected one of \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ValidationError(
+                    "--metric \"\(name)\": expected one of \(ChartPanel.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             return panel
         }
@@ -42,13 +54,17 @@ struct Compare: ParsableCommand {
         if let out { try ChartFile.check(URL(fileURLWithPath: out)) }
         let histories = try RunHistory.load(runs)
         for run in histories where run.damagedMetricsLines > 0 {
-            FileHandle.standardError.write(Data("qklab: note: \(run.folder.metrics.path): \(run.damagedMetricsLines) damaged line\(run.damagedMetricsLines == 1 ? "" : "s") skipped\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "qklab: note: \(run.folder.metrics.path): \(run.damagedMetricsLines) damaged line\(run.damagedMetricsLines == 1 ? "" : "s") skipped\n"
+                        .utf8))
         }
         print(ComparisonTable(runs: histories, target: target).text)
         guard let out else { return }
         let panels = try panels()
         for panel in panels where !panel.hasData(in: histories) {
-            FileHandle.standardError.write(Data("qklab: note: no run has \(panel.rawValue) data: its panel is empty\n".utf8))
+            FileHandle.standardError.write(
+                Data("qklab: note: no run has \(panel.rawValue) data: its panel is empty\n".utf8))
         }
         let chart = ComparisonChart(runs: histories, panels: panels)
         try ChartFile.write(chart.svg, to: URL(fileURLWithPath: out))

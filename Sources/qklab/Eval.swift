@@ -4,7 +4,8 @@ import Training
 
 /// `qklab eval`: validation loss of the latest checkpoint.
 struct Eval: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validation loss of a run's latest checkpoint on its fixed evaluation windows.")
+    static let configuration = CommandConfiguration(
+        abstract: "Validation loss of a run's latest checkpoint on its fixed evaluation windows.")
 
     @Argument(help: "Run folder or checkpoint folder.")
     var path: String

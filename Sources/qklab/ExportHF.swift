@@ -8,18 +8,28 @@ import Training
 struct ExportHF: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-hf",
-        abstract: "Write a Hugging Face model folder (config.json, model.safetensors, vocab.json) from a run's latest checkpoint.",
-        discussion: "The layout decides the class: pre + head → Qwen3ForCausalLM, pre + off → LlamaForCausalLM, post + full → Olmo2ForCausalLM "
+        abstract:
+            "Write a Hugging Face model folder (config.json, model.safetensors, vocab.json) from a run's latest checkpoint.",
+        discussion:
+            "The layout decides the class: pre + head → Qwen3ForCausalLM, pre + off → LlamaForCausalLM, post + full → Olmo2ForCausalLM "
             + "(or Olmo3ForCausalLM with --class), sandwich + head + offset + embed_scale → Gemma3ForCausalLM, pre + head + offset → "
-            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See README, Hugging Face interop.")
+            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See README, Hugging Face interop."
+    )
 
     @Argument(help: "Run folder or checkpoint folder.")
     var path: String
 
-    @Argument(help: "Output folder: new, empty, or an earlier export (whose files are replaced); a folder holding other files is refused.")
+    @Argument(
+        help:
+            "Output folder: new, empty, or an earlier export (whose files are replaced); a folder holding other files is refused."
+    )
     var output: String
 
-    @Option(name: .customLong("class"), help: "The Hugging Face class, when the layout has two (Olmo3ForCausalLM for the OLMo 2/3 layout); by default the first that holds the layout.")
+    @Option(
+        name: .customLong("class"),
+        help:
+            "The Hugging Face class, when the layout has two (Olmo3ForCausalLM for the OLMo 2/3 layout); by default the first that holds the layout."
+    )
     var className: String?
 
     func run() throws {
@@ -45,11 +55,16 @@ struct ExportHF: ParsableCommand {
             throw RunError("cannot read export folder \(folder.path): \(describe(error))")
         }
         guard !names.isEmpty else { return }
-        func isExportFile(_ name: String) -> Bool { HuggingFaceExport.isExportFile(folder.appendingPathComponent(name)) }
+        func isExportFile(_ name: String) -> Bool {
+            HuggingFaceExport.isExportFile(folder.appendingPathComponent(name))
+        }
         // Without the export's config.json nothing there can be told to be an export's.
         let foreign = isExportFile("config.json") ? names.filter { !isExportFile($0) } : names
-        if foreign.isEmpty { return }                                       // an earlier export: replaced
-        let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? " and \(foreign.count - 5) more" : "")
-        throw RunError("export folder \(folder.path) holds files export-hf did not write (\(shown)); export into a new or empty folder")
+        if foreign.isEmpty { return }  // an earlier export: replaced
+        let shown =
+            foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? " and \(foreign.count - 5) more" : "")
+        throw RunError(
+            "export folder \(folder.path) holds files export-hf did not write (\(shown)); export into a new or empty folder"
+        )
     }
 }

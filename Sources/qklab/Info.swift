@@ -4,7 +4,8 @@ import Training
 
 /// `qklab info`: versions, the OpenBLAS kernel, the libxsmm target, threads and a measured sgemm speed.
 struct Info: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show versions, the OpenBLAS kernel and libxsmm target in use and a measured sgemm speed.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show versions, the OpenBLAS kernel and libxsmm target in use and a measured sgemm speed.")
 
     @Option(help: "Matrix size of the sgemm measurement (up to 418, libxsmm computes it: see the README's Speed).")
     var size = 1024

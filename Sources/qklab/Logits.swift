@@ -6,12 +6,16 @@ import Training
 /// `qklab logits`: the logits of one token sequence as JSON (for comparisons with other
 /// implementations, e.g. scripts/hf_check.py).
 struct Logits: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the logits of a token sequence as JSON: {\"tokens\": [...], \"logits\": [[V floats] per position]}.")
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Print the logits of a token sequence as JSON: {\"tokens\": [...], \"logits\": [[V floats] per position]}.")
 
     @Argument(help: "Run folder or checkpoint folder.")
     var path: String
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Token ids, comma-separated (at most block_size).", valueName: "ids"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Token ids, comma-separated (at most block_size).", valueName: "ids"))
     var tokens: String?
 
     @Option(parsing: .unconditional, help: "Text to encode with the run's vocabulary instead of --tokens.")

@@ -10,7 +10,9 @@ enum OptionValue {
     static func integer(_ text: String, in range: ClosedRange<Int>) throws -> Int {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let value = Int(trimmed) else {
-            let isInteger = !trimmed.isEmpty && trimmed.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy { $0.isASCII && $0.isNumber }
+            let isInteger =
+                !trimmed.isEmpty
+                && trimmed.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy { $0.isASCII && $0.isNumber }
             throw OptionValueError(isInteger ? "must be \(describe(range))" : "not an integer")
         }
         guard range.contains(value) else { throw OptionValueError("must be \(describe(range))") }
@@ -21,7 +23,9 @@ enum OptionValue {
     static func seed(_ text: String) throws -> UInt64 {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let value = UInt64(trimmed) else {
-            let isInteger = !trimmed.isEmpty && trimmed.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy { $0.isASCII && $0.isNumber }
+            let isInteger =
+                !trimmed.isEmpty
+                && trimmed.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy { $0.isASCII && $0.isNumber }
             throw OptionValueError(isInteger ? "must be an integer from 0 to \(UInt64.max)" : "not an integer")
         }
         return value
@@ -29,19 +33,23 @@ enum OptionValue {
 
     /// A finite number at least `minimum`.
     static func number(_ text: String, atLeast minimum: Double) throws -> Double {
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else { throw OptionValueError("not a number") }
+        guard let value = Double(text.trimmingCharacters(in: .whitespaces)) else {
+            throw OptionValueError("not a number")
+        }
         let rule = "must be a finite number ≥ \(minimum.formatted)"
         if value.isNaN { throw OptionValueError("\(rule), not NaN") }
         if value.isInfinite {
             let spelled = text.lowercased().contains("inf")
-            throw OptionValueError(spelled ? "\(rule), not infinity" : "\(rule) (\(text) is beyond the range of a Double)")
+            throw OptionValueError(
+                spelled ? "\(rule), not infinity" : "\(rule) (\(text) is beyond the range of a Double)")
         }
         guard value >= minimum else { throw OptionValueError("must be ≥ \(minimum.formatted)") }
         return value
     }
 
     static func describe(_ range: ClosedRange<Int>) -> String {
-        range.upperBound == Int.max ? "an integer ≥ \(range.lowerBound)" : "an integer from \(range.lowerBound) to \(range.upperBound)"
+        range.upperBound == Int.max
+            ? "an integer ≥ \(range.lowerBound)" : "an integer from \(range.lowerBound) to \(range.upperBound)"
     }
 }
 

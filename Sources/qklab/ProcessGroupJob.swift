@@ -21,7 +21,8 @@ final class ProcessGroupJob: TrainingJob {
     }
 
     func numberExchange(shards: Int, count: Int) throws -> any ShardBuffers<Double> {
-        try ShardExchange<Double>(group: group, layout: ShardLayout(shards: shards, processes: group.size), count: count)
+        try ShardExchange<Double>(
+            group: group, layout: ShardLayout(shards: shards, processes: group.size), count: count)
     }
 
     func broadcastFromFirst(_ values: [Double]) -> [Double] { group.broadcast(values, from: 0) }

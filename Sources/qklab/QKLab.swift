@@ -11,7 +11,9 @@ struct QKLab: ParsableCommand {
         commandName: "qklab",
         abstract: "Train tiny decoder-only transformers and watch what QK-Norm does to stability.",
         version: QKLabVersion.string,
-        subcommands: [Train.self, Sample.self, Eval.self, Compare.self, Sweep.self, ExportHF.self, Logits.self, Info.self]
+        subcommands: [
+            Train.self, Sample.self, Eval.self, Compare.self, Sweep.self, ExportHF.self, Logits.self, Info.self,
+        ]
     )
 
     /// Every failure ends as one line on stderr: `qklab: <what, where>` for a failure while
@@ -67,7 +69,9 @@ struct QKLab: ParsableCommand {
         guard arguments.first == "help", let topic = arguments.dropFirst().first else { return }
         let names = configuration.subcommands.map { $0._commandName }
         guard !names.contains(topic), topic != "help", !topic.hasPrefix("-") else { return }
-        printError("qklab help: unknown command '\(topic)'; the commands are \(names.joined(separator: ", ")) (see 'qklab --help')")
+        printError(
+            "qklab help: unknown command '\(topic)'; the commands are \(names.joined(separator: ", ")) (see 'qklab --help')"
+        )
         Foundation.exit(ExitCode.validationFailure.rawValue)
     }
 
@@ -81,10 +85,13 @@ struct QKLab: ParsableCommand {
             return "\(invalid.2) \(invalid.1): \(reason)"
         }
         if let missing = line.wholeMatch(of: #/Missing value for '(-[^ ']+)[^']*'/#),
-           let index = arguments.firstIndex(of: String(missing.1)), index + 1 < arguments.count,
-           arguments[index + 1].hasPrefix("-"), Double(arguments[index + 1]) != nil || arguments[index + 1].lowercased().hasPrefix("-inf") {
+            let index = arguments.firstIndex(of: String(missing.1)), index + 1 < arguments.count,
+            arguments[index + 1].hasPrefix("-"),
+            Double(arguments[index + 1]) != nil || arguments[index + 1].lowercased().hasPrefix("-inf")
+        {
             let value = arguments[index + 1]
-            return "\(missing.1) \(value): a value starting with '-' is read as an option here; write \(missing.1)=\(value)"
+            return
+                "\(missing.1) \(value): a value starting with '-' is read as an option here; write \(missing.1)=\(value)"
         }
         return line
     }

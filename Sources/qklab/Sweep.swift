@@ -9,7 +9,8 @@ import Training
 /// Exits non-zero when any point failed (an error exit, or a folder trained with another config),
 /// after writing the summary of the rest.
 struct Sweep: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run a grid of configs and report learning-rate sensitivity.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run a grid of configs and report learning-rate sensitivity.")
 
     @Argument(help: "Sweep file (TOML: base, out, [set], [grid]).")
     var file: String
@@ -35,16 +36,21 @@ struct Sweep: ParsableCommand {
     }
 
     func sweep(_ group: ProcessGroup) throws {
-        let plan = try SweepPlan(file: URL(fileURLWithPath: file), defaults: TrainingConfig().resolvedTOML()) { base, overrides in
+        let plan = try SweepPlan(file: URL(fileURLWithPath: file), defaults: TrainingConfig().resolvedTOML()) {
+            base, overrides in
             try ConfigLoader.load(base, overrides: overrides).resolvedTOML()
         }
         let share = try SweepShare(shard: shard, group: group)
         let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
         if !summaryOnly {
-            let ownPoints = SweepRunner(plan: share.slice.map(plan.restricted) ?? plan, executable: runner.executable, jobs: jobs)
+            let ownPoints = SweepRunner(
+                plan: share.slice.map(plan.restricted) ?? plan, executable: runner.executable, jobs: jobs)
             StopSignal.install()
             do {
-                try ownPoints.run(stopRequested: { StopSignal.pending }) { print($0); fflush(stdout) }
+                try ownPoints.run(stopRequested: { StopSignal.pending }) {
+                    print($0)
+                    fflush(stdout)
+                }
             } catch let stopped as SweepStopped {
                 FileHandle.standardError.write(Data("qklab: \(stopped)\n".utf8))
                 throw ExitCode(stopped.exitCode)
@@ -53,7 +59,9 @@ struct Sweep: ParsableCommand {
         group.barrier()
         guard share.writesSummary || summaryOnly && group.rank == 0 else { return }
         if summaryOnly, !FileManager.default.fileExists(atPath: SweepOutput(plan.output).points.path) {
-            throw RunError("sweep output \(plan.output.path) has no points yet (no points/ folder): run the sweep without --summary-only first")
+            throw RunError(
+                "sweep output \(plan.output.path) has no points yet (no points/ folder): run the sweep without --summary-only first"
+            )
         }
         let summary = SweepSummary(runner: runner)
         print(summary.table)

@@ -17,7 +17,8 @@ struct SweepShare {
         case (let text?, 1):
             (slice, writesSummary) = (try SweepSlice(parsing: text), false)
         case (_?, let size):
-            throw ConfigError("--shard splits the points across jobs and mpirun across its \(size) processes; use one of them")
+            throw ConfigError(
+                "--shard splits the points across jobs and mpirun across its \(size) processes; use one of them")
         case (nil, 1):
             (slice, writesSummary) = (nil, true)
         case (nil, let size):

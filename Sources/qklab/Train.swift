@@ -12,7 +12,10 @@ struct Train: ParsableCommand {
     @Option(help: "TOML config file.")
     var config: String?
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config key, e.g. --set optim.lr=3e-3 (repeatable).", valueName: "section.key=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a config key, e.g. --set optim.lr=3e-3 (repeatable).", valueName: "section.key=value"))
     var overrides: [String] = []
 
     @Option(help: "Run folder (default: run.dir/run.name, the name defaulting to the config file's).")
@@ -21,21 +24,34 @@ struct Train: ParsableCommand {
     @Option(help: "Continue the run in this folder from its latest checkpoint.")
     var resume: String?
 
-    @Option(help: ArgumentHelp("Start the new run from the weights of a Hugging Face folder (a qklab export-hf, or a Qwen3, Llama, OLMo 2/3, Gemma 3 or dense Qwen3-Next model whose config fits [model]).", valueName: "folder"))
+    @Option(
+        help: ArgumentHelp(
+            "Start the new run from the weights of a Hugging Face folder (a qklab export-hf, or a Qwen3, Llama, OLMo 2/3, Gemma 3 or dense Qwen3-Next model whose config fits [model]).",
+            valueName: "folder"))
     var initFrom: String?
 
     func validate() throws {
-        if config == nil && resume == nil { throw ValidationError("give --config FILE for a new run or --resume DIR to continue one") }
-        if config != nil && resume != nil { throw ValidationError("--config and --resume exclude each other (a resumed run keeps its config; --set changes what a resume may change, see README \"Resuming a run\")") }
-        if resume != nil && runDir != nil { throw ValidationError("--run-dir is for new runs; --resume names the folder") }
-        if resume != nil && initFrom != nil { throw ValidationError("--init-from is for new runs; a resumed run continues from its own checkpoint") }
+        if config == nil && resume == nil {
+            throw ValidationError("give --config FILE for a new run or --resume DIR to continue one")
+        }
+        if config != nil && resume != nil {
+            throw ValidationError(
+                "--config and --resume exclude each other (a resumed run keeps its config; --set changes what a resume may change, see README \"Resuming a run\")"
+            )
+        }
+        if resume != nil && runDir != nil {
+            throw ValidationError("--run-dir is for new runs; --resume names the folder")
+        }
+        if resume != nil && initFrom != nil {
+            throw ValidationError("--init-from is for new runs; a resumed run continues from its own checkpoint")
+        }
     }
 
     /// Under `mpirun` (a build with the trait MPI), every process runs this command and they train
     /// as one job (README "Many processes and machines"); an error on any one ends the job with
     /// its one line.
     func run() throws {
-        let group = try ProcessGroup.start()   // MPI_Init_thread, before the signal threads start
+        let group = try ProcessGroup.start()  // MPI_Init_thread, before the signal threads start
         do {
             try group.failingTogether { try train(in: group) }
         } catch {
@@ -83,9 +99,13 @@ struct Train: ParsableCommand {
         }
         let configURL = URL(fileURLWithPath: config!)
         let trainingConfig = try ConfigLoader.load(configURL, overrides: overrides)
-        let folder = try runDir.map { URL(fileURLWithPath: $0) } ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(
-            ConfigLoader.runFolderName(trainingConfig, fallback: configURL.deletingPathExtension().lastPathComponent))
-        return try Trainer(config: trainingConfig, folder: RunFolder(folder), configSource: config!,
-                           initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) }, job: job)
+        let folder =
+            try runDir.map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: trainingConfig.run.dir).appendingPathComponent(
+                ConfigLoader.runFolderName(
+                    trainingConfig, fallback: configURL.deletingPathExtension().lastPathComponent))
+        return try Trainer(
+            config: trainingConfig, folder: RunFolder(folder), configSource: config!,
+            initialWeights: initFrom.map { HuggingFaceImport.initialWeights(URL(fileURLWithPath: $0)) }, job: job)
     }
 }

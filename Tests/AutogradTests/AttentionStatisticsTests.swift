@@ -9,9 +9,10 @@ final class AttentionStatisticsTests: XCTestCase {
     /// H_t = ln(t+1), and the normalised entropy is 1 at every position, for every head. With k = 0
     /// as well, both RMS are 0; v does not matter.
     func testUniformAttentionHasEntropyOne() throws {
-        for length in [2, 5, 40, 70] {      // register path (≤ 64) and BLAS blocks
+        for length in [2, 5, 40, 70] {  // register path (≤ 64) and BLAS blocks
             let q = Tensor(zeros: [2, length, 6]), k = Tensor(zeros: [2, length, 3])
-            let result = causalAttention(q: q, k: k, v: randomTensor([2, length, 3], seed: 1), heads: 2, kvHeads: 1, measuring: true)
+            let result = causalAttention(
+                q: q, k: k, v: randomTensor([2, length, 3], seed: 1), heads: 2, kvHeads: 1, measuring: true)
             let statistics = try XCTUnwrap(result.statistics)
             XCTAssertEqual(statistics.entropyRows, 2 * (length - 1))
             XCTAssertEqual(statistics.entropy, 1, accuracy: 1e-6, "T = \(length)")
@@ -27,11 +28,14 @@ final class AttentionStatisticsTests: XCTestCase {
     func testOneHotAttentionHasEntropyZero() throws {
         let (t, dh) = (6, 2)
         var qValues = [Float](repeating: 0, count: t * 2 * dh), kValues = [Float](repeating: 0, count: t * dh)
-        for position in 0..<t { qValues[position * 2 * dh] = 1 }          // head 0: q = (1, 0); head 1: q = 0
-        kValues[0] = 1000                                                  // key 0 = (1000, 0), the rest 0
+        for position in 0..<t { qValues[position * 2 * dh] = 1 }  // head 0: q = (1, 0); head 1: q = 0
+        kValues[0] = 1000  // key 0 = (1000, 0), the rest 0
         let q = Tensor(shape: [1, t, 2 * dh], values: qValues), k = Tensor(shape: [1, t, dh], values: kValues)
-        let statistics = try XCTUnwrap(causalAttention(q: q, k: k, v: Tensor(zeros: [1, t, dh]), heads: 2, kvHeads: 1,
-                                                       measuring: true).statistics)
+        let statistics = try XCTUnwrap(
+            causalAttention(
+                q: q, k: k, v: Tensor(zeros: [1, t, dh]), heads: 2, kvHeads: 1,
+                measuring: true
+            ).statistics)
         XCTAssertEqual(statistics.entropySums[0], 0, accuracy: 1e-30)
         XCTAssertEqual(statistics.entropySums[1] / Double(t - 1), 1, accuracy: 1e-6)
         XCTAssertEqual(statistics.entropy, 0.5, accuracy: 1e-6)
@@ -44,14 +48,19 @@ final class AttentionStatisticsTests: XCTestCase {
     /// Batch rows split into shards and merged give the whole batch's means (up to rounding: the
     /// sums are in Double), and a call that is not asked to measure returns none.
     func testShardsMergeToTheWholeBatch() throws {
-        let q = randomTensor([4, 9, 8], seed: 3), k = randomTensor([4, 9, 4], seed: 4), v = randomTensor([4, 9, 4], seed: 5)
+        let q = randomTensor([4, 9, 8], seed: 3), k = randomTensor([4, 9, 4], seed: 4),
+            v = randomTensor([4, 9, 4], seed: 5)
         let whole = try XCTUnwrap(causalAttention(q: q, k: k, v: v, heads: 2, kvHeads: 1, measuring: true).statistics)
         func rows(_ x: Tensor, _ range: Range<Int>) -> Tensor {
             let width = x.count / x.shape[0]
-            return Tensor(shape: [range.count] + x.shape.dropFirst(), values: Array(x.values[(range.lowerBound * width)..<(range.upperBound * width)]))
+            return Tensor(
+                shape: [range.count] + x.shape.dropFirst(),
+                values: Array(x.values[(range.lowerBound * width)..<(range.upperBound * width)]))
         }
         let parts = [0..<1, 1..<4].map { range in
-            causalAttention(q: rows(q, range), k: rows(k, range), v: rows(v, range), heads: 2, kvHeads: 1, measuring: true).statistics!
+            causalAttention(
+                q: rows(q, range), k: rows(k, range), v: rows(v, range), heads: 2, kvHeads: 1, measuring: true
+            ).statistics!
         }
         let merged = parts[0].merged(with: parts[1])
         XCTAssertEqual(merged.entropyRows, whole.entropyRows)

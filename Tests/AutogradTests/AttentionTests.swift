@@ -6,21 +6,25 @@ final class AttentionTests: XCTestCase {
     func composedAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> Tensor {
         let (b, t, dh) = (q.shape[0], q.shape[1], q.shape[2] / heads)
         let group = heads / kvHeads
-        let qh = splitHeads(q, heads: heads)                // [B, H, T, Dh]
+        let qh = splitHeads(q, heads: heads)  // [B, H, T, Dh]
         let kh = splitHeads(k, heads: kvHeads), vh = splitHeads(v, heads: kvHeads)
         // repeat_kv by hand: [B, Hkv, T, Dh] → [B, H, T, Dh] (a copy without a pullback: only with
         // kvHeads == heads, where x itself is used, do gradients reach k and v)
         func repeatKV(_ x: Tensor) -> Tensor {
             if group == 1 { return x }
             let out = Tensor(zeros: [b, heads, t, dh])
-            for batch in 0..<b { for h in 0..<heads {
-                let source = x.data + ((batch * kvHeads + h / group) * t) * dh
-                (out.data + ((batch * heads + h) * t) * dh).update(from: source, count: t * dh)
-            } }
+            for batch in 0..<b {
+                for h in 0..<heads {
+                    let source = x.data + ((batch * kvHeads + h / group) * t) * dh
+                    (out.data + ((batch * heads + h) * t) * dh).update(from: source, count: t * dh)
+                }
+            }
             return out
         }
-        let scores = scale(batchedMatmul(qh.reshaped([b * heads, t, dh]), repeatKV(kh).reshaped([b * heads, t, dh]), transposeB: true),
-                           by: 1 / Float(dh).squareRoot())
+        let scores = scale(
+            batchedMatmul(
+                qh.reshaped([b * heads, t, dh]), repeatKV(kh).reshaped([b * heads, t, dh]), transposeB: true),
+            by: 1 / Float(dh).squareRoot())
         let y = batchedMatmul(causalSoftmax(scores), repeatKV(vh).reshaped([b * heads, t, dh]))
         return mergeHeads(y.reshaped([b, heads, t, dh]))
     }
@@ -44,13 +48,18 @@ final class AttentionTests: XCTestCase {
     /// while dK and dV add up over the group). Values and all three gradients agree with the
     /// composed ops, which compute every T×T entry.
     func testAttentionPathsMatchComposedOps() {
-        for (batch, heads, kvHeads, t, headDim) in [(2, 3, 3, 37, 4), (2, 2, 2, 37, 40), (2, 3, 3, 75, 4), (1, 4, 2, 75, 16),
-                                                    (1, 1, 1, 1040, 4), (1, 2, 1, 1040, 16)] {
+        for (batch, heads, kvHeads, t, headDim) in [
+            (2, 3, 3, 37, 4), (2, 2, 2, 37, 40), (2, 3, 3, 75, 4), (1, 4, 2, 75, 16),
+            (1, 1, 1, 1040, 4), (1, 2, 1, 1040, 16),
+        ] {
             let width = heads * headDim, kvWidth = kvHeads * headDim
             let q = randomTensor([batch, t, width], seed: 7), k = randomTensor([batch, t, kvWidth], seed: 8)
             let v = randomTensor([batch, t, kvWidth], seed: 9), weights = randomTensor([batch, t, width], seed: 10)
             func valuesAndGradients(_ inputs: [Tensor], _ attention: () -> Tensor) -> [[Float]] {
-                for input in inputs { input.requiresGrad = true; input.grad = nil }
+                for input in inputs {
+                    input.requiresGrad = true
+                    input.grad = nil
+                }
                 let output = attention()
                 // A freed buffer of NaNs on top of the pool: scratch the pullback takes for P holds
                 // garbage, so only a recomputed P gives the right gradients.
@@ -59,16 +68,24 @@ final class AttentionTests: XCTestCase {
                 weightedSum(output, weights: weights).backward()
                 return [output.values] + inputs.map { $0.grad!.values }
             }
-            let fused = valuesAndGradients([q, k, v]) { causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output }
+            let fused = valuesAndGradients([q, k, v]) {
+                causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output
+            }
             // The reference with grouped queries: every query head its own copy of its kv head
             // (composed ops, whose gradients then reach the copies), the copies' gradients summed
             // back over each group.
-            let (kCopies, vCopies) = (repeatedHeads(k, kvHeads: kvHeads, heads: heads), repeatedHeads(v, kvHeads: kvHeads, heads: heads))
+            let (kCopies, vCopies) = (
+                repeatedHeads(k, kvHeads: kvHeads, heads: heads), repeatedHeads(v, kvHeads: kvHeads, heads: heads)
+            )
             var composed = valuesAndGradients([q, kCopies, vCopies]) {
                 composedAttention(q: q, k: kCopies, v: vCopies, heads: heads, kvHeads: heads)
             }
-            for part in 2...3 { composed[part] = summedOverGroups(composed[part], kvHeads: kvHeads, heads: heads, headDim: headDim) }
-            for (fusedPart, composedPart) in zip(fused, composed) { assertClose(fusedPart, composedPart, tolerance: 1e-4) }
+            for part in 2...3 {
+                composed[part] = summedOverGroups(composed[part], kvHeads: kvHeads, heads: heads, headDim: headDim)
+            }
+            for (fusedPart, composedPart) in zip(fused, composed) {
+                assertClose(fusedPart, composedPart, tolerance: 1e-4)
+            }
         }
     }
 
@@ -76,18 +93,25 @@ final class AttentionTests: XCTestCase {
     private func repeatedHeads(_ x: Tensor, kvHeads: Int, heads: Int) -> Tensor {
         let (rows, headDim) = (x.shape[0] * x.shape[1], x.shape[2] / kvHeads)
         let out = Tensor(zeros: [x.shape[0], x.shape[1], heads * headDim])
-        for row in 0..<rows { for h in 0..<heads {
-            (out.data + (row * heads + h) * headDim).update(from: x.data + (row * kvHeads + h / (heads / kvHeads)) * headDim, count: headDim)
-        } }
+        for row in 0..<rows {
+            for h in 0..<heads {
+                (out.data + (row * heads + h) * headDim).update(
+                    from: x.data + (row * kvHeads + h / (heads / kvHeads)) * headDim, count: headDim)
+            }
+        }
         return out
     }
 
     /// The gradient of `repeatedHeads`: each kv head's copies added up, in head order.
     private func summedOverGroups(_ g: [Float], kvHeads: Int, heads: Int, headDim: Int) -> [Float] {
         var out = [Float](repeating: 0, count: g.count / heads * kvHeads)
-        for row in 0..<(g.count / (heads * headDim)) { for h in 0..<heads { for d in 0..<headDim {
-            out[(row * kvHeads + h / (heads / kvHeads)) * headDim + d] += g[(row * heads + h) * headDim + d]
-        } } }
+        for row in 0..<(g.count / (heads * headDim)) {
+            for h in 0..<heads {
+                for d in 0..<headDim {
+                    out[(row * kvHeads + h / (heads / kvHeads)) * headDim + d] += g[(row * heads + h) * headDim + d]
+                }
+            }
+        }
         return out
     }
 
@@ -103,40 +127,53 @@ final class AttentionTests: XCTestCase {
             for (t, width) in [(64, 32), (64, 48), (37, 40), (37, 7)] {
                 let a = randomTensor([t, width], seed: 11), b = randomTensor([t, width], seed: 12)
                 let p = randomTensor([t, t], seed: 13), c = randomTensor([t, width], seed: 14)
-                for i in 0..<t { for j in (i + 1)..<t { p.data[i * t + j] = 0 } }    // lower triangular, as the softmax leaves P
+                // lower triangular, as the softmax leaves P
+                for i in 0..<t { for j in (i + 1)..<t { p.data[i * t + j] = 0 } }
                 func blockStart(_ row: Int) -> Int { row / 4 * 4 }
                 func assertBits(_ got: Float, _ want: Float, _ what: String) {
                     XCTAssertEqual(got.bitPattern, want.bitPattern, "\(what), pairs \(pairs), t \(t), width \(width)")
                 }
                 // S = 0.3·A·Bᵀ on the lower triangle
                 let scores = Tensor(zeros: [t, t]), transposed = Tensor(zeros: [width * t])
-                causalProductTransposed(a.data, lda: width, b.data, ldb: width, t: t, depth: width, alpha: 0.3,
-                                        into: scores.data, ldc: t, transposed: transposed.data)
-                for i in 0..<t { for j in 0...i {
-                    var sum: Float = 0
-                    for d in 0..<width { sum = sum.addingProduct(a.data[i * width + d], b.data[j * width + d]) }
-                    assertBits(scores.data[i * t + j], sum * 0.3, "S[\(i), \(j)]")
-                } }
+                causalProductTransposed(
+                    a.data, lda: width, b.data, ldb: width, t: t, depth: width, alpha: 0.3,
+                    into: scores.data, ldc: t, transposed: transposed.data)
+                for i in 0..<t {
+                    for j in 0...i {
+                        var sum: Float = 0
+                        for d in 0..<width { sum = sum.addingProduct(a.data[i * width + d], b.data[j * width + d]) }
+                        assertBits(scores.data[i * t + j], sum * 0.3, "S[\(i), \(j)]")
+                    }
+                }
                 // C (+)= P·B, over j through the end of row i's block (P's zeros included, as the loops run)
                 for accumulate in [false, true] {
                     let out = Tensor(zeros: [t, width])
                     out.data.update(from: c.data, count: t * width)
-                    causalProduct(p.data, ldp: t, b.data, ldb: width, t: t, width: width, into: out.data, ldc: width, accumulate: accumulate)
-                    for i in 0..<t { for d in 0..<width {
-                        var sum: Float = accumulate ? c.data[i * width + d] : 0
-                        for j in 0..<min(t, blockStart(i) + 4) { sum = sum.addingProduct(p.data[i * t + j], b.data[j * width + d]) }
-                        assertBits(out.data[i * width + d], sum, "P·B[\(i), \(d)] accumulate \(accumulate)")
-                    } }
+                    causalProduct(
+                        p.data, ldp: t, b.data, ldb: width, t: t, width: width, into: out.data, ldc: width,
+                        accumulate: accumulate)
+                    for i in 0..<t {
+                        for d in 0..<width {
+                            var sum: Float = accumulate ? c.data[i * width + d] : 0
+                            for j in 0..<min(t, blockStart(i) + 4) {
+                                sum = sum.addingProduct(p.data[i * t + j], b.data[j * width + d])
+                            }
+                            assertBits(out.data[i * width + d], sum, "P·B[\(i), \(d)] accumulate \(accumulate)")
+                        }
+                    }
                 }
                 // C += Pᵀ·B, over i from the start of row j's block
                 let added = Tensor(zeros: [t, width])
                 added.data.update(from: c.data, count: t * width)
-                causalTransposedProductAdding(p.data, ldp: t, b.data, ldb: width, t: t, width: width, into: added.data, ldc: width)
-                for j in 0..<t { for d in 0..<width {
-                    var sum = c.data[j * width + d]
-                    for i in blockStart(j)..<t { sum = sum.addingProduct(p.data[i * t + j], b.data[i * width + d]) }
-                    assertBits(added.data[j * width + d], sum, "Pᵀ·B[\(j), \(d)]")
-                } }
+                causalTransposedProductAdding(
+                    p.data, ldp: t, b.data, ldb: width, t: t, width: width, into: added.data, ldc: width)
+                for j in 0..<t {
+                    for d in 0..<width {
+                        var sum = c.data[j * width + d]
+                        for i in blockStart(j)..<t { sum = sum.addingProduct(p.data[i * t + j], b.data[i * width + d]) }
+                        assertBits(added.data[j * width + d], sum, "Pᵀ·B[\(j), \(d)]")
+                    }
+                }
             }
         }
     }
@@ -148,9 +185,12 @@ final class AttentionTests: XCTestCase {
             let ldb = columns + 5
             let b = randomTensor([rows, ldb], seed: 21), out = Tensor(zeros: [columns * rows])
             transpose(b.data, ldb: ldb, rows: rows, columns: columns, into: out.data)
-            for j in 0..<rows { for d in 0..<columns {
-                XCTAssertEqual(out.data[d * rows + j], b.data[j * ldb + d], "rows \(rows), columns \(columns): [\(d), \(j)]")
-            } }
+            for j in 0..<rows {
+                for d in 0..<columns {
+                    XCTAssertEqual(
+                        out.data[d * rows + j], b.data[j * ldb + d], "rows \(rows), columns \(columns): [\(d), \(j)]")
+                }
+            }
         }
     }
 
@@ -158,7 +198,9 @@ final class AttentionTests: XCTestCase {
         for (heads, kvHeads) in [(2, 2), (4, 2)] {
             let q = randomTensor([2, 5, heads * 4], seed: 4), k = randomTensor([2, 5, kvHeads * 4], seed: 5)
             let v = randomTensor([2, 5, kvHeads * 4], seed: 6)
-            assertGradientsMatch([q, k, v]) { probe(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output) }
+            assertGradientsMatch([q, k, v]) {
+                probe(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output)
+            }
         }
     }
 
@@ -169,7 +211,7 @@ final class AttentionTests: XCTestCase {
         let q = Tensor(shape: [1, 2, 1], values: [100, 1])
         let k = Tensor(shape: [1, 2, 1], values: [2, 50])
         let result = causalAttention(q: q, k: k, v: Tensor(zeros: [1, 2, 1]), heads: 1, kvHeads: 1)
-        XCTAssertEqual(result.logitMax, 200)     // max(|100·2|, |1·2|, |1·50|)
+        XCTAssertEqual(result.logitMax, 200)  // max(|100·2|, |1·2|, |1·50|)
     }
 
     /// A NaN score must show in `logitMax` (it is what the instrument is for), not be skipped.
@@ -180,11 +222,17 @@ final class AttentionTests: XCTestCase {
         // Two heads sharing one kv head (one unit), then two batch rows (two units): a NaN in the
         // first head or row is not replaced by the finite maximum of the next.
         let twoHeads = Tensor(shape: [1, 2, 2], values: [.nan, 1, .nan, 1])
-        XCTAssertTrue(causalAttention(q: twoHeads, k: Tensor(shape: [1, 2, 1], values: [2, 3]),
-                                      v: Tensor(zeros: [1, 2, 1]), heads: 2, kvHeads: 1).logitMax.isNaN)
+        XCTAssertTrue(
+            causalAttention(
+                q: twoHeads, k: Tensor(shape: [1, 2, 1], values: [2, 3]),
+                v: Tensor(zeros: [1, 2, 1]), heads: 2, kvHeads: 1
+            ).logitMax.isNaN)
         let twoRows = Tensor(shape: [2, 2, 1], values: [.nan, .nan, 1, 1])
-        XCTAssertTrue(causalAttention(q: twoRows, k: Tensor(shape: [2, 2, 1], values: [2, 3, 2, 3]),
-                                      v: Tensor(zeros: [2, 2, 1]), heads: 1, kvHeads: 1).logitMax.isNaN)
+        XCTAssertTrue(
+            causalAttention(
+                q: twoRows, k: Tensor(shape: [2, 2, 1], values: [2, 3, 2, 3]),
+                v: Tensor(zeros: [2, 2, 1]), heads: 1, kvHeads: 1
+            ).logitMax.isNaN)
     }
 
     /// Over longer rows: the largest |score| counts wherever it is, masked pairs do not, and a
@@ -192,16 +240,20 @@ final class AttentionTests: XCTestCase {
     func testLogitMaxOverWholeVectors() {
         let t = 40
         var qValues = [Float](repeating: 1, count: t), kValues = [Float](repeating: 0.5, count: t)
-        qValues[30] = -7                                  // |−7 · 3| = 21 at (30, 10): in row 30's first vector
+        qValues[30] = -7  // |−7 · 3| = 21 at (30, 10): in row 30's first vector
         kValues[10] = 3
-        kValues[35] = 1000                                // only query rows ≥ 35 see it: 1000 at (35, 35)…
-        qValues[35...].withUnsafeMutableBufferPointer { $0.update(repeating: 0.001) }   // …times 0.001 = 1
+        kValues[35] = 1000  // only query rows ≥ 35 see it: 1000 at (35, 35)…
+        qValues[35...].withUnsafeMutableBufferPointer { $0.update(repeating: 0.001) }  // …times 0.001 = 1
         let v = Tensor(zeros: [1, t, 1])
-        let result = causalAttention(q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
-                                     v: v, heads: 1, kvHeads: 1)
+        let result = causalAttention(
+            q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
+            v: v, heads: 1, kvHeads: 1)
         XCTAssertEqual(result.logitMax, 21)
-        qValues[20] = .nan                                 // row 20 is NaN; later rows reach 21 again
-        XCTAssertTrue(causalAttention(q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
-                                      v: v, heads: 1, kvHeads: 1).logitMax.isNaN)
+        qValues[20] = .nan  // row 20 is NaN; later rows reach 21 again
+        XCTAssertTrue(
+            causalAttention(
+                q: Tensor(shape: [1, t, 1], values: qValues), k: Tensor(shape: [1, t, 1], values: kValues),
+                v: v, heads: 1, kvHeads: 1
+            ).logitMax.isNaN)
     }
 }

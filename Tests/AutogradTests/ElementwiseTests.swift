@@ -25,10 +25,13 @@ final class ElementwiseTests: XCTestCase {
         let up = Tensor(shape: [4, 6], values: Array(gateUp.values[24...]))
         let composed = linear(mul(silu(linear(x, weight: gate)), linear(x, weight: up)), weight: down)
         assertClose(gatedFeedForward(x, gateUp: gateUp, down: down).values, composed.values, tolerance: 1e-5)
-        let residual = randomTensor([2, 3, 6], seed: 7)                     // the residual add fused in
-        assertClose(gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual).values,
-                    add(residual, composed).values, tolerance: 1e-5)
-        assertGradientsMatch([x, gateUp, down, residual]) { probe(gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual)) }
+        let residual = randomTensor([2, 3, 6], seed: 7)  // the residual add fused in
+        assertClose(
+            gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual).values,
+            add(residual, composed).values, tolerance: 1e-5)
+        assertGradientsMatch([x, gateUp, down, residual]) {
+            probe(gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual))
+        }
         let recorded = Tape.count
         Tape.withoutGradients { _ = gatedFeedForward(x, gateUp: gateUp, down: down, adding: residual) }
         XCTAssertEqual(Tape.count, recorded)
@@ -37,7 +40,7 @@ final class ElementwiseTests: XCTestCase {
     func testActivationValues() {
         let x = Tensor(shape: [3], values: [-1, 0, 2])
         assertClose(silu(x).values, [-0.26894142, 0, 1.7615942], tolerance: 1e-6)
-        assertClose(gelu(x).values, [-0.15865525, 0, 1.9544997], tolerance: 1e-6)   // exact erf GELU
+        assertClose(gelu(x).values, [-0.15865525, 0, 1.9544997], tolerance: 1e-6)  // exact erf GELU
     }
 
     func testSumAndMean() {
@@ -50,9 +53,9 @@ final class ElementwiseTests: XCTestCase {
     /// A tensor used twice receives the sum of both gradients.
     func testGradientsAccumulateOverUses() {
         let x = Tensor(shape: [2], values: [3, -1], requiresGrad: true)
-        sum(add(mul(x, x), x)).backward()            // d/dx (x² + x) = 2x + 1
+        sum(add(mul(x, x), x)).backward()  // d/dx (x² + x) = 2x + 1
         XCTAssertEqual(x.grad?.values, [7, -1])
-        sum(x).backward()                            // a second backward adds, it does not replace
+        sum(x).backward()  // a second backward adds, it does not replace
         XCTAssertEqual(x.grad?.values, [8, 0])
         x.zeroGrad()
         XCTAssertEqual(x.grad?.values, [0, 0])

@@ -4,7 +4,7 @@ import XCTest
 final class LayerOpTests: XCTestCase {
     func testReshapeAndHeadPermutations() {
         let x = randomTensor([2, 3, 8], seed: 1)
-        let split = splitHeads(x, heads: 2)                  // [2, 2, 3, 4]
+        let split = splitHeads(x, heads: 2)  // [2, 2, 3, 4]
         XCTAssertEqual(split.shape, [2, 2, 3, 4])
         XCTAssertEqual(split.data[((1 * 2 + 1) * 3 + 2) * 4 + 3], x.data[(1 * 3 + 2) * 8 + 1 * 4 + 3])
         XCTAssertEqual(mergeHeads(split).values, x.values)
@@ -35,9 +35,9 @@ final class LayerOpTests: XCTestCase {
     func testRMSNorm() {
         let x = randomTensor([3, 2, 8], seed: 5), weight = randomTensor([8], seed: 6)
         assertGradientsMatch([x, weight]) { probe(rmsNorm(x, weight: weight, eps: 1e-6)) }
-        let headWeight = randomTensor([4], seed: 7)            // per-head scope: rows of Dh = 4
+        let headWeight = randomTensor([4], seed: 7)  // per-head scope: rows of Dh = 4
         assertGradientsMatch([x, headWeight]) { probe(rmsNorm(x, weight: headWeight, eps: 1e-6)) }
-        let row = Tensor(shape: [4], values: [1, 2, 3, 4])      // mean(x²) = 7.5
+        let row = Tensor(shape: [4], values: [1, 2, 3, 4])  // mean(x²) = 7.5
         let expected = [1, 2, 3, 4].map { Float($0) / (7.5 + 1e-6).squareRoot() }
         assertClose(rmsNorm(row, weight: Tensor(filling: 1, shape: [4]), eps: 1e-6).values, expected, tolerance: 1e-6)
     }
@@ -56,12 +56,15 @@ final class LayerOpTests: XCTestCase {
 
     func testRoPEPairsHalvesAndHasTheRightGradient() {
         let x = randomTensor([2, 5, 8], seed: 8)
-        assertGradientsMatch([x]) { probe(rope(x, table: RotaryTable(positions: x.shape[1], headDim: 4, theta: 10000))) }
+        assertGradientsMatch([x]) {
+            probe(rope(x, table: RotaryTable(positions: x.shape[1], headDim: 4, theta: 10000)))
+        }
         // Position 1, head dim 4: frequencies 1 and 0.01; element i pairs with i + 2.
         let v = Tensor(shape: [1, 2, 4], values: [0, 0, 0, 0, 1, 2, 3, 4])
         let out = rope(v, table: RotaryTable(positions: v.shape[1], headDim: 4, theta: 10000)).values
         let (c0, s0, c1, s1) = (cos(Float(1)), sin(Float(1)), cos(Float(0.01)), sin(Float(0.01)))
-        assertClose(Array(out[4..<8]), [1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0, 4 * c1 + 2 * s1], tolerance: 1e-6)
+        assertClose(
+            Array(out[4..<8]), [1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0, 4 * c1 + 2 * s1], tolerance: 1e-6)
     }
 
     func testCausalSoftmax() {
@@ -74,7 +77,7 @@ final class LayerOpTests: XCTestCase {
                 XCTAssertTrue(row[(i + 1)...].allSatisfy { $0 == 0 }, "future keys must get exactly 0")
             }
         }
-        XCTAssertEqual(p.data[0], 1)   // first query sees only itself: every future key masked
+        XCTAssertEqual(p.data[0], 1)  // first query sees only itself: every future key masked
         assertGradientsMatch([scores]) { probe(causalSoftmax(scores)) }
     }
 

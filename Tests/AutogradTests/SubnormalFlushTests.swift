@@ -15,20 +15,23 @@ final class SubnormalFlushTests: XCTestCase {
         let a = Tensor(shape: [n, n], values: [Float](repeating: 1e-39, count: n * n))
         let b = Tensor(shape: [n, n], values: [Float](repeating: 1, count: n * n))
         let c = Tensor(shape: [n, n], values: [Float](repeating: 7, count: n * n))
-        BLAS.gemm(transposeA: false, transposeB: false, m: n, n: n, k: n,
-                  a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
+        BLAS.gemm(
+            transposeA: false, transposeB: false, m: n, n: n, k: n,
+            a: a.data, lda: n, b: b.data, ldb: n, beta: 0, c: c.data, ldc: n)
         XCTAssertEqual(c.values.filter { $0 != 0 }.count, 0, "the main thread computed with subnormals")
 
         // Parallel's chunks (whatever threads Dispatch gives them) run in the mode too.
         let chunks = 8
-        let products = Tensor(shape: [chunks], values: [Float](repeating: 7, count: chunks))   // one 1×1 product per chunk
+        // one 1×1 product per chunk
+        let products = Tensor(shape: [chunks], values: [Float](repeating: 7, count: chunks))
         var active = [Bool](repeating: false, count: chunks)
         active.withUnsafeMutableBufferPointer { flags in
             let flags = flags
             Parallel.forEachChunk(chunks, grain: 1) { range in
                 for i in range {
-                    BLAS.gemm(transposeA: false, transposeB: false, m: 1, n: 1, k: 1,
-                              a: a.data, lda: 1, b: b.data, ldb: 1, beta: 0, c: products.data + i, ldc: 1)
+                    BLAS.gemm(
+                        transposeA: false, transposeB: false, m: 1, n: 1, k: 1,
+                        a: a.data, lda: 1, b: b.data, ldb: 1, beta: 0, c: products.data + i, ldc: 1)
                     flags[i] = SubnormalFlush.isActiveOnThisThread
                 }
             }
@@ -39,9 +42,9 @@ final class SubnormalFlushTests: XCTestCase {
 
     private static var isX86_64: Bool {
         #if arch(x86_64)
-        return true
+            return true
         #else
-        return false
+            return false
         #endif
     }
 }

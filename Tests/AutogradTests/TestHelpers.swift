@@ -8,8 +8,10 @@ func randomTensor(_ shape: [Int], seed: UInt64, std: Float = 1) -> Tensor {
 }
 
 /// Asserts that every input's analytic gradient of `function` matches finite differences.
-func assertGradientsMatch(_ inputs: [Tensor], step: Float = 1e-2, file: StaticString = #filePath, line: UInt = #line,
-                          _ function: () -> Tensor) {
+func assertGradientsMatch(
+    _ inputs: [Tensor], step: Float = 1e-2, file: StaticString = #filePath, line: UInt = #line,
+    _ function: () -> Tensor
+) {
     for (index, result) in GradientCheck.check(inputs, step: step, function).enumerated() {
         XCTAssertTrue(result.passed, "input \(index): \(result)", file: file, line: line)
         XCTAssertGreaterThan(result.analyticNorm, 0, "input \(index) got no gradient", file: file, line: line)

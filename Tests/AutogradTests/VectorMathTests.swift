@@ -6,7 +6,7 @@ import XCTest
 final class VectorMathTests: XCTestCase {
     func testVectorExpMatchesTheLibraryToAFewUlps() {
         var worst: Double = 0
-        for first in stride(from: 0, through: 175 * 64, by: 16) {      // x from −87 to 88 in steps of 1/64
+        for first in stride(from: 0, through: 175 * 64, by: 16) {  // x from −87 to 88 in steps of 1/64
             let xs = Vector((0..<16).map { -87 + Float(min(first + $0, 175 * 64)) / 64 })
             let got = exp(xs)
             for lane in 0..<16 {
@@ -16,7 +16,7 @@ final class VectorMathTests: XCTestCase {
         }
         XCTAssertLessThan(worst, 1e-7, "relative error of the vector exp")
         XCTAssertEqual(exp(Vector(repeating: 0))[0], 1)
-        XCTAssertGreaterThan(exp(Vector(repeating: -.infinity))[0], 0)       // clamped, never 0 or NaN
+        XCTAssertGreaterThan(exp(Vector(repeating: -.infinity))[0], 0)  // clamped, never 0 or NaN
         XCTAssertTrue(exp(Vector(repeating: 1000))[0].isFinite)
     }
 
@@ -30,7 +30,7 @@ final class VectorMathTests: XCTestCase {
         var oneLarge = Vector(repeating: -3)
         oneLarge[11] = 1e30
         XCTAssertEqual(largestLane(oneLarge), 1e30)
-        var random = SeededRandom(seed: 3)                 // the largest in every lane, among random values
+        var random = SeededRandom(seed: 3)  // the largest in every lane, among random values
         for lane in 0..<16 {
             for _ in 0..<20 {
                 var v = Vector((0..<16).map { _ in Float(random.nextNormal()) })
@@ -55,7 +55,9 @@ final class VectorMathTests: XCTestCase {
         for range in [0..<0, 0..<5, 0..<16, 0..<32, 3..<35, 16..<49, 7..<8, 100..<116] {
             var calls: [(start: Int, lanes: Int)] = []
             forEachVector(range) { calls.append(($0, $1)) }
-            let expected = stride(from: range.lowerBound, to: range.upperBound, by: 16).map { ($0, min(16, range.upperBound - $0)) }
+            let expected = stride(from: range.lowerBound, to: range.upperBound, by: 16).map {
+                ($0, min(16, range.upperBound - $0))
+            }
             XCTAssertEqual(calls.map(\.start), expected.map(\.0), "\(range)")
             XCTAssertEqual(calls.map(\.lanes), expected.map(\.1), "\(range)")
         }

@@ -13,12 +13,17 @@ final class FileIOTests: ScratchTestCase {
         let url = scratch.appendingPathComponent("metrics.jsonl")
         let log = try MetricsLog(url: url)
         var written = 0
-        XCTAssertThrowsError(try withFileSizeLimit(1000) {
-            for step in 1... {
-                try log.append(MetricsRecord([("step", .integer(step)), ("loss", .number(Float(step) / 3)), ("lr", .precise(1e-3))]))
-                written = step
+        XCTAssertThrowsError(
+            try withFileSizeLimit(1000) {
+                for step in 1... {
+                    try log.append(
+                        MetricsRecord([
+                            ("step", .integer(step)), ("loss", .number(Float(step) / 3)), ("lr", .precise(1e-3)),
+                        ]))
+                    written = step
+                }
             }
-        }) { error in
+        ) { error in
             XCTAssertEqual("\(error)", "cannot write \(url.path): File too large")
         }
         let lines = try MetricsReader.read(url)
@@ -33,12 +38,15 @@ final class FileIOTests: ScratchTestCase {
     func testEventRecordsAreCutBackWhole() throws {
         let writer = try TensorBoardWriter(directory: scratch, wallTime: 1_700_000_000)
         var written = 0
-        XCTAssertThrowsError(try withFileSizeLimit(2000) {
-            for step in 1... {
-                try writer.add(step: step, scalars: [("loss", 1), ("grad_norm_layers/0", 2), ("attn_logit_max/0", 3)])
-                written = step
+        XCTAssertThrowsError(
+            try withFileSizeLimit(2000) {
+                for step in 1... {
+                    try writer.add(
+                        step: step, scalars: [("loss", 1), ("grad_norm_layers/0", 2), ("attn_logit_max/0", 3)])
+                    written = step
+                }
             }
-        }) { error in
+        ) { error in
             XCTAssertEqual("\(error)", "cannot write TensorBoard event file \(writer.fileURL.path): File too large")
         }
         XCTAssertEqual(try TensorBoardReader.read(writer.fileURL).count, written + 1, "every record whole, none torn")
@@ -49,7 +57,9 @@ final class FileIOTests: ScratchTestCase {
     func testReplaceIsAtomic() throws {
         let url = scratch.appendingPathComponent("config.toml")
         try FileIO.replace(url, with: Data("old\n".utf8))
-        XCTAssertThrowsError(try withFileSizeLimit(1000) { try FileIO.replace(url, with: Data(repeating: 0x61, count: 5000)) }) {
+        XCTAssertThrowsError(
+            try withFileSizeLimit(1000) { try FileIO.replace(url, with: Data(repeating: 0x61, count: 5000)) }
+        ) {
             XCTAssertEqual("\($0)", "cannot write \(url.path): File too large")
         }
         XCTAssertEqual(try Data(contentsOf: url), Data("old\n".utf8))
@@ -63,7 +73,11 @@ final class FileIOTests: ScratchTestCase {
         let tensors = [NamedTensor(name: "w", shape: [1000], values: [Float](repeating: 1, count: 1000))]
         let weights = scratch.appendingPathComponent("model.safetensors")
         try SafeTensors.write(tensors, to: weights)
-        XCTAssertThrowsError(try withFileSizeLimit(2000) { try SafeTensors.write(tensors + [NamedTensor(name: "v", shape: [1], values: [2])], to: weights) }) {
+        XCTAssertThrowsError(
+            try withFileSizeLimit(2000) {
+                try SafeTensors.write(tensors + [NamedTensor(name: "v", shape: [1], values: [2])], to: weights)
+            }
+        ) {
             XCTAssertEqual("\($0)", "cannot write safetensors file \(weights.path): File too large")
         }
         XCTAssertEqual(try SafeTensors.read(weights).tensors, tensors)
@@ -73,8 +87,12 @@ final class FileIOTests: ScratchTestCase {
         XCTAssertThrowsError(try FileIO.read(scratch.appendingPathComponent("none"))) {
             XCTAssertEqual("\($0)", "cannot read \(scratch.path)/none: No such file or directory")
         }
-        XCTAssertThrowsError(try FileIO.read(scratch)) { XCTAssertEqual("\($0)", "cannot read \(scratch.path): Is a directory") }
-        XCTAssertThrowsError(try MetricsReader.read(scratch)) { XCTAssertEqual("\($0)", "cannot read \(scratch.path): Is a directory") }
+        XCTAssertThrowsError(try FileIO.read(scratch)) {
+            XCTAssertEqual("\($0)", "cannot read \(scratch.path): Is a directory")
+        }
+        XCTAssertThrowsError(try MetricsReader.read(scratch)) {
+            XCTAssertEqual("\($0)", "cannot read \(scratch.path): Is a directory")
+        }
         let file = scratch.appendingPathComponent("file")
         try Data().write(to: file)
         XCTAssertThrowsError(try FileIO.createDirectory(file.appendingPathComponent("sub"))) {
@@ -84,7 +102,8 @@ final class FileIOTests: ScratchTestCase {
         try FileIO.createDirectory(scratch.appendingPathComponent("a/b/c"))
         // A Foundation error becomes "path: reason", never its dump.
         do {
-            try FileManager.default.createDirectory(at: file.appendingPathComponent("sub"), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: file.appendingPathComponent("sub"), withIntermediateDirectories: true)
             XCTFail("created a folder inside a file")
         } catch {
             let line = describe(error)
@@ -97,7 +116,8 @@ final class FileIOTests: ScratchTestCase {
     /// A line that is not UTF-8 is dropped alone, not the whole log.
     func testMetricsReaderDropsOnlyTheBadLine() throws {
         let url = scratch.appendingPathComponent("metrics.jsonl")
-        try Data("{\"step\": 1}\n{\"step\": \u{1}2}\n".utf8 + [0xFF, 0x0A] + Data("{\"step\": 3}\n{\"step\": 4".utf8)).write(to: url)
+        try Data("{\"step\": 1}\n{\"step\": \u{1}2}\n".utf8 + [0xFF, 0x0A] + Data("{\"step\": 3}\n{\"step\": 4".utf8))
+            .write(to: url)
         XCTAssertEqual(try MetricsReader.read(url).map { $0["step"] as! Int }, [1, 3])
         try MetricsLog.truncate(url, afterStep: 10)
         XCTAssertEqual(try String(contentsOf: url, encoding: .utf8), "{\"step\": 1}\n{\"step\": 3}\n")
@@ -110,7 +130,7 @@ final class FileIOTests: ScratchTestCase {
     func testEventFileNamesAreNewAndSortInOrder() throws {
         let first = try TensorBoardWriter(directory: scratch, wallTime: 1_700_000_000.2)
         let second = try TensorBoardWriter(directory: scratch, wallTime: 1_700_000_000.7)
-        let third = try TensorBoardWriter(directory: scratch, wallTime: 1_699_999_990)   // a clock set back
+        let third = try TensorBoardWriter(directory: scratch, wallTime: 1_699_999_990)  // a clock set back
         let names = [first, second, third].map(\.fileURL.lastPathComponent)
         XCTAssertEqual(Set(names).count, 3)
         XCTAssertEqual(names, names.sorted())
@@ -120,7 +140,9 @@ final class FileIOTests: ScratchTestCase {
 
     func testTruncateEventFilesKeepsStepsUpToTheCheckpoint() throws {
         let writer = try TensorBoardWriter(directory: scratch, wallTime: 1_700_000_000)
-        for step in 1...10 { try writer.add(step: step, scalars: [("loss", Float(step))], wallTime: 1_700_000_000 + Double(step)) }
+        for step in 1...10 {
+            try writer.add(step: step, scalars: [("loss", Float(step))], wallTime: 1_700_000_000 + Double(step))
+        }
         writer.close()
         let full = try Data(contentsOf: writer.fileURL)
         // A torn last record, as a crash leaves it.
@@ -129,7 +151,9 @@ final class FileIOTests: ScratchTestCase {
         XCTAssertEqual(try Data(contentsOf: writer.fileURL), full, "only the torn tail is dropped")
         let inode = try FileManager.default.attributesOfItem(atPath: writer.fileURL.path)[.systemFileNumber] as! UInt64
         try TensorBoardWriter.truncateEventFiles(in: scratch, afterStep: 10)
-        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: writer.fileURL.path)[.systemFileNumber] as? UInt64, inode, "a file needing no change is not rewritten")
+        XCTAssertEqual(
+            try FileManager.default.attributesOfItem(atPath: writer.fileURL.path)[.systemFileNumber] as? UInt64, inode,
+            "a file needing no change is not rewritten")
         try TensorBoardWriter.truncateEventFiles(in: scratch, afterStep: 6)
         let records = try TensorBoardReader.read(writer.fileURL)
         XCTAssertEqual(records.first?.fileVersion, "brain.Event:2")

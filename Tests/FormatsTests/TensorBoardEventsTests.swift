@@ -8,9 +8,13 @@ final class TensorBoardEventsTests: ScratchTestCase {
     func writeSample() throws -> URL {
         let writer = try TensorBoardWriter(directory: scratch, wallTime: 1_700_000_000.25)
         defer { writer.close() }
-        try writer.add(step: 1, scalars: [("loss", 2.5), ("lr", 1e-3), ("grad_norm_layers/0", -1.75)], wallTime: 1_700_000_001.5)
-        try writer.add(step: 2, scalars: [("loss", 2.25), ("lr", 2e-3), ("attn_logit_max/0", 12.125)], wallTime: 1_700_000_002.5)
-        try writer.add(step: 300_000, scalars: [("loss", 1.0 / 3.0), ("val_loss", 1.125), ("nan", .nan)], wallTime: 1_700_000_003.5)
+        try writer.add(
+            step: 1, scalars: [("loss", 2.5), ("lr", 1e-3), ("grad_norm_layers/0", -1.75)], wallTime: 1_700_000_001.5)
+        try writer.add(
+            step: 2, scalars: [("loss", 2.25), ("lr", 2e-3), ("attn_logit_max/0", 12.125)], wallTime: 1_700_000_002.5)
+        try writer.add(
+            step: 300_000, scalars: [("loss", 1.0 / 3.0), ("val_loss", 1.125), ("nan", .nan)], wallTime: 1_700_000_003.5
+        )
         return writer.fileURL
     }
 
@@ -25,12 +29,14 @@ final class TensorBoardEventsTests: ScratchTestCase {
     }
 
     /// Asserts that reading `url` throws a TensorBoardError naming the file and containing every one of `fragments`.
-    func assertReadFails(_ url: URL, containing fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    func assertReadFails(_ url: URL, containing fragments: [String], file: StaticString = #filePath, line: UInt = #line)
+    {
         XCTAssertThrowsError(try TensorBoardReader.read(url), file: file, line: line) { error in
             XCTAssertTrue(error is TensorBoardError, "\(type(of: error))", file: file, line: line)
             let message = "\(error)"
             for fragment in [url.path] + fragments {
-                XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
+                XCTAssertTrue(
+                    message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", file: file, line: line)
             }
         }
     }
@@ -44,9 +50,17 @@ final class TensorBoardEventsTests: ScratchTestCase {
         // The reader checks both CRCs of every record, so reaching here means they all verify.
         let records = try TensorBoardReader.read(url)
         XCTAssertEqual(records.count, 4)
-        XCTAssertEqual(records[0], TensorBoardRecord(step: 0, wallTime: 1_700_000_000.25, fileVersion: "brain.Event:2", scalars: [:]))
-        XCTAssertEqual(records[1], TensorBoardRecord(step: 1, wallTime: 1_700_000_001.5, scalars: ["loss": 2.5, "lr": 1e-3, "grad_norm_layers/0": -1.75]))
-        XCTAssertEqual(records[2], TensorBoardRecord(step: 2, wallTime: 1_700_000_002.5, scalars: ["loss": 2.25, "lr": 2e-3, "attn_logit_max/0": 12.125]))
+        XCTAssertEqual(
+            records[0],
+            TensorBoardRecord(step: 0, wallTime: 1_700_000_000.25, fileVersion: "brain.Event:2", scalars: [:]))
+        XCTAssertEqual(
+            records[1],
+            TensorBoardRecord(
+                step: 1, wallTime: 1_700_000_001.5, scalars: ["loss": 2.5, "lr": 1e-3, "grad_norm_layers/0": -1.75]))
+        XCTAssertEqual(
+            records[2],
+            TensorBoardRecord(
+                step: 2, wallTime: 1_700_000_002.5, scalars: ["loss": 2.25, "lr": 2e-3, "attn_logit_max/0": 12.125]))
         XCTAssertEqual(records[3].step, 300_000)
         XCTAssertEqual(records[3].wallTime, 1_700_000_003.5)
         XCTAssertNil(records[3].fileVersion)
@@ -115,15 +129,21 @@ final class TensorBoardEventsTests: ScratchTestCase {
 
     func testReaderSkipsUnknownFields() throws {
         // An Event as another writer might produce it, framed with crc32c and the TFRecord mask.
-        func lengthDelimited(_ field: UInt8, _ payload: [UInt8]) -> [UInt8] { [field << 3 | 2, UInt8(payload.count)] + payload }
+        func lengthDelimited(_ field: UInt8, _ payload: [UInt8]) -> [UInt8] {
+            [field << 3 | 2, UInt8(payload.count)] + payload
+        }
         func fixed32(_ field: UInt8, _ value: Float) -> [UInt8] {
             [field << 3 | 5] + (0..<4).map { UInt8(truncatingIfNeeded: value.bitPattern >> (8 * $0)) }
         }
-        let metadata = lengthDelimited(1, lengthDelimited(1, Array("scalars".utf8)))  // SummaryMetadata.plugin_data.plugin_name
+        // SummaryMetadata.plugin_data.plugin_name
+        let metadata = lengthDelimited(1, lengthDelimited(1, Array("scalars".utf8)))
         let tensorOnly = lengthDelimited(1, Array("tensor".utf8)) + lengthDelimited(8, [0x08, 0x01])  // no simple_value
-        let value = lengthDelimited(7, Array("node".utf8)) + lengthDelimited(1, Array("loss".utf8)) + lengthDelimited(9, metadata) + fixed32(2, 0.5)
+        let value =
+            lengthDelimited(7, Array("node".utf8)) + lengthDelimited(1, Array("loss".utf8))
+            + lengthDelimited(9, metadata) + fixed32(2, 0.5)
         let summary = lengthDelimited(1, value) + lengthDelimited(1, tensorOnly)
-        let event: [UInt8] = [0x10, 0xFD, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]  // step -3
+        let event: [UInt8] =
+            [0x10, 0xFD, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]  // step -3
             + [0x31] + [UInt8](repeating: 0xAB, count: 8)  // unknown fixed64, field 6
             + [0x40, 0x96, 0x01]  // unknown varint, field 8
             + lengthDelimited(4, [UInt8](repeating: 0, count: 20))  // graph_def
@@ -138,7 +158,8 @@ final class TensorBoardEventsTests: ScratchTestCase {
         let url = scratch.appendingPathComponent("events.out.tfevents.0.other")
         try Data(length + masked(length) + event + masked(event)).write(to: url)
 
-        XCTAssertEqual(try TensorBoardReader.read(url), [TensorBoardRecord(step: -3, wallTime: 0, scalars: ["loss": 0.5])])
+        XCTAssertEqual(
+            try TensorBoardReader.read(url), [TensorBoardRecord(step: -3, wallTime: 0, scalars: ["loss": 0.5])])
     }
 
     func testClosedWriterRefusesToAdd() throws {

@@ -27,11 +27,13 @@ final class ProcessGroupTests: XCTestCase {
     }
 
     #if !MPI
-    func testALaunchedProcessOfABuildWithoutOpenMPIIsToldHowToRebuild() {
-        XCTAssertThrowsError(try ProcessGroup.start(environment: ["OMPI_COMM_WORLD_SIZE": "2"])) { error in
-            XCTAssertEqual("\(error)", "started by an MPI launcher (OMPI_COMM_WORLD_SIZE=2) but this qklab was built without "
-                + "Open MPI; rebuild with `swift build -c release --traits MPI` (needs libopenmpi-dev)")
+        func testALaunchedProcessOfABuildWithoutOpenMPIIsToldHowToRebuild() {
+            XCTAssertThrowsError(try ProcessGroup.start(environment: ["OMPI_COMM_WORLD_SIZE": "2"])) { error in
+                XCTAssertEqual(
+                    "\(error)",
+                    "started by an MPI launcher (OMPI_COMM_WORLD_SIZE=2) but this qklab was built without "
+                        + "Open MPI; rebuild with `swift build -c release --traits MPI` (needs libopenmpi-dev)")
+            }
         }
-    }
     #endif
 }

@@ -10,7 +10,9 @@ final class ShardExchangeTests: XCTestCase {
     func testShardOrderSumAddsLeftToRightInShardOrder() {
         let all = shards.flatMap { $0 }
         var sum = [Float](repeating: .nan, count: 3)
-        all.withUnsafeBufferPointer { all in sum.withUnsafeMutableBufferPointer { shardOrderSum(all, shards: 3, into: $0) } }
+        all.withUnsafeBufferPointer { all in
+            sum.withUnsafeMutableBufferPointer { shardOrderSum(all, shards: 3, into: $0) }
+        }
         let big: Float = 1e8, negativeZero: Float = -0.0
         let expected: [Float] = [(big + 1) - big, (0.5 + 0.25) + 1e-8, (negativeZero + negativeZero) + 0]
         XCTAssertEqual(sum.map(\.bitPattern), expected.map(\.bitPattern))
@@ -21,7 +23,9 @@ final class ShardExchangeTests: XCTestCase {
     func testOneShardIsCopiedExactly() {
         let one: [Float] = [-0.0, .infinity, 3]
         var sum = [Float](repeating: .nan, count: 3)
-        one.withUnsafeBufferPointer { one in sum.withUnsafeMutableBufferPointer { shardOrderSum(one, shards: 1, into: $0) } }
+        one.withUnsafeBufferPointer { one in
+            sum.withUnsafeMutableBufferPointer { shardOrderSum(one, shards: 1, into: $0) }
+        }
         XCTAssertEqual(sum.map(\.bitPattern), one.map(\.bitPattern))
     }
 
@@ -39,7 +43,9 @@ final class ShardExchangeTests: XCTestCase {
 
     func testALayoutForAnotherProcessCountIsRefused() throws {
         let group = try ProcessGroup.start(environment: [:])
-        XCTAssertThrowsError(try ShardExchange<Float>(group: group, layout: ShardLayout(shards: 4, processes: 2), count: 1)) { error in
+        XCTAssertThrowsError(
+            try ShardExchange<Float>(group: group, layout: ShardLayout(shards: 4, processes: 2), count: 1)
+        ) { error in
             XCTAssertEqual("\(error)", "a shard layout for 2 processes used in a job of 1")
         }
     }

@@ -23,7 +23,10 @@ final class ShardLayoutTests: XCTestCase {
 
     func testFewerShardsThanProcessesIsAnErrorThatSaysWhatToDo() {
         XCTAssertThrowsError(try ShardLayout(shards: 2, processes: 4)) { error in
-            XCTAssertEqual("\(error)", "train.shards = 2 is fewer than the 4 processes; start at most 2 processes or use a run with more shards")
+            XCTAssertEqual(
+                "\(error)",
+                "train.shards = 2 is fewer than the 4 processes; start at most 2 processes or use a run with more shards"
+            )
         }
         XCTAssertThrowsError(try ShardLayout(shards: 2, processes: 0))
     }

@@ -14,7 +14,9 @@ extension SweepTests {
         """
 
     /// The step-0 line the trainer writes: bigram loss 2.5, `parameters` non-embedding parameters.
-    func facts(_ parameters: Int) -> String { "{\"step\": 0, \"bigram_loss\": 2.5, \"non_embedding_parameters\": \(parameters)}" }
+    func facts(_ parameters: Int) -> String {
+        "{\"step\": 0, \"bigram_loss\": 2.5, \"non_embedding_parameters\": \(parameters)}"
+    }
 
     /// A group entry sets several keys at once and names the point by its entry; an inner array
     /// is an axis of that entry only (3 learning rates × (2 seeds of s + 1 seed of l) = 9 points).
@@ -32,7 +34,10 @@ extension SweepTests {
 
     /// A plain key axis is the line, a group axis setting a shape key the size.
     func testLineIsTheVariantWithoutItsSize() throws {
-        let plan = try plan(grid: "\"optim.lr\" = [1e-3]\n\"model.qk_norm\" = [\"off\", \"head\"]\n[grid.size]\nd32 = {\"model.d_model\" = 32}\n")
+        let plan = try plan(
+            grid:
+                "\"optim.lr\" = [1e-3]\n\"model.qk_norm\" = [\"off\", \"head\"]\n[grid.size]\nd32 = {\"model.d_model\" = 32}\n"
+        )
         let point = try point(plan, "lr=0.001,qk_norm=off,size=d32")
         XCTAssertEqual([point.variant, point.size, point.line], ["qk_norm=off,size=d32", "size=d32", "qk_norm=off"])
     }
@@ -40,8 +45,14 @@ extension SweepTests {
     func testGroupAxisErrorsNameTheFileAndKey() throws {
         let cases: [(grid: String, set: String, expected: String)] = [
             ("\"optim.lr\" = [1e-3]\n[grid.size]\ns = 3\n", "", "[grid.size] entry 's' must be an inline table"),
-            ("\"optim.lr\" = [1e-3]\n\"model.d_model\" = [16]\n[grid.size]\ns = {\"model.d_model\" = 32}\n", "", "sets model.d_model in both"),
-            ("\"optim.lr\" = [1e-3]\n[grid.size]\ns = {\"model.d_model\" = 32}\n", "\"model.d_model\" = 16", "\"model.d_model\" is in both [set] and [grid]"),
+            (
+                "\"optim.lr\" = [1e-3]\n\"model.d_model\" = [16]\n[grid.size]\ns = {\"model.d_model\" = 32}\n", "",
+                "sets model.d_model in both"
+            ),
+            (
+                "\"optim.lr\" = [1e-3]\n[grid.size]\ns = {\"model.d_model\" = 32}\n", "\"model.d_model\" = 16",
+                "\"model.d_model\" is in both [set] and [grid]"
+            ),
             ("\"optim.lr\" = [1e-3]\n[grid.size]\ns = {\"train.seed\" = []}\n", "", "\"train.seed\" is an empty array"),
         ]
         for (grid, set, expected) in cases {
@@ -63,14 +74,19 @@ extension SweepTests {
         let runner = runner(plan)
         let finished: [(String, Double, Int)] = [
             ("lr=0.001,size=s,seed=0", 2.0, 1000), ("lr=0.001,size=s,seed=1", 2.2, 1000),
-            ("lr=0.01,size=s,seed=0", 1.8, 1000), ("lr=0.01,size=s,seed=1", 1.6, 1000), ("lr=0.1,size=s,seed=0", 3.0, 1000),
-            ("lr=0.001,size=l,seed=0", 1.5, 8000), ("lr=0.01,size=l,seed=0", 2.6, 8000), ("lr=0.1,size=l,seed=0", 1.9, 8000),
+            ("lr=0.01,size=s,seed=0", 1.8, 1000), ("lr=0.01,size=s,seed=1", 1.6, 1000),
+            ("lr=0.1,size=s,seed=0", 3.0, 1000),
+            ("lr=0.001,size=l,seed=0", 1.5, 8000), ("lr=0.01,size=l,seed=0", 2.6, 8000),
+            ("lr=0.1,size=l,seed=0", 1.9, 8000),
         ]
         for (name, final, parameters) in finished {
-            try writePoint(runner, try point(plan, name), lines: [facts(parameters)] + lines(final: final), checkpoint: 60)
+            try writePoint(
+                runner, try point(plan, name), lines: [facts(parameters)] + lines(final: final), checkpoint: 60)
         }
-        try writePoint(runner, try point(plan, "lr=0.1,size=s,seed=1"), lines: [facts(1000)] + lines(final: 3.0, last: 20) + [train(33, "null")],
-                       checkpoint: 20, nonFinite: true, failed: "exit status 1: step 33: non-finite loss; stopped")
+        try writePoint(
+            runner, try point(plan, "lr=0.1,size=s,seed=1"),
+            lines: [facts(1000)] + lines(final: 3.0, last: 20) + [train(33, "null")],
+            checkpoint: 20, nonFinite: true, failed: "exit status 1: step 33: non-finite loss; stopped")
 
         let summary = SweepSummary(runner: runner)
         let outcomes = Dictionary(uniqueKeysWithValues: summary.points.map { ($0.point.name, $0.outcome) })
@@ -100,15 +116,22 @@ extension SweepTests {
         XCTAssertEqual(scaling[0].points.map(\.nonEmbeddingParameters), [1000, 8000], "in increasing parameter count")
         XCTAssertEqual(scaling[0].points[0].seedRange!.lowerBound, 0.8, accuracy: 1e-12)
         XCTAssertEqual(scaling[0].points[0].seedRange!.upperBound, 1.0, accuracy: 1e-12)
-        assertContains(summary.table, ["outcome", "failed = finished above the corpus's bigram loss (2.5000)",
-                                       "non-embedding parameters", "0.9000           0.8000–1.0000", "0.9667"])
+        assertContains(
+            summary.table,
+            [
+                "outcome", "failed = finished above the corpus's bigram loss (2.5000)",
+                "non-embedding parameters", "0.9000           0.8000–1.0000", "0.9667",
+            ])
         let chart = ScalingChart.svg(summary)
         XCTAssertEqual(chart.components(separatedBy: "class=\"error-bar\"").count - 1, 1, "one size has two seeds")
         let curves = LossCurvesChart.svg(summary)
-        XCTAssertEqual(curves.components(separatedBy: "class=\"bigram\"").count - 1, 2, "a dashed bigram line per size panel")
+        XCTAssertEqual(
+            curves.components(separatedBy: "class=\"bigram\"").count - 1, 2, "a dashed bigram line per size panel")
         XCTAssertEqual(curves.components(separatedBy: "class=\"failed\"").count - 1, 1, "size l's failed learning rate")
-        let smallPanel = try XCTUnwrap(curves.range(of: "learning rate, size=s<")), largePanel = try XCTUnwrap(curves.range(of: "learning rate, size=l<"))
-        XCTAssertLessThan(smallPanel.lowerBound, largePanel.lowerBound, "panels in increasing parameter count, not name order")
+        let smallPanel = try XCTUnwrap(curves.range(of: "learning rate, size=s<")),
+            largePanel = try XCTUnwrap(curves.range(of: "learning rate, size=l<"))
+        XCTAssertLessThan(
+            smallPanel.lowerBound, largePanel.lowerBound, "panels in increasing parameter count, not name order")
     }
 
     /// Runs from before QKLab recorded the step-0 facts are never judged failed, and the scaling
@@ -120,7 +143,7 @@ extension SweepTests {
         try writePoint(runner, try point(plan, "lr=0.01,size=s"), lines: lines(final: 2.0), checkpoint: 60)
         let summary = SweepSummary(runner: runner)
         XCTAssertEqual(summary.points.map(\.outcome), ["learned", "learned"])
-        XCTAssertEqual(summary.variants[0].sensitivity!, 0.5, accuracy: 1e-12)   // (1.0 + 0) / 2
+        XCTAssertEqual(summary.variants[0].sensitivity!, 0.5, accuracy: 1e-12)  // (1.0 + 0) / 2
         XCTAssertNil(summary.scaling[0].points[0].nonEmbeddingParameters)
         assertContains(ScalingChart.svg(summary), ["no LR sensitivity with a parameter count yet"])
     }

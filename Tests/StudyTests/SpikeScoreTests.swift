@@ -31,7 +31,9 @@ final class SpikeScoreTests: XCTestCase {
         XCTAssertEqual(score.judged, 2)
         XCTAssertEqual(score.spikeSteps, [21])
         XCTAssertEqual(score.percent, 50)
-        XCTAssertNil(SpikeScore(series(Array(alternating.prefix(19)) + [100])).percent, "fewer than 20 values before it: not judged")
+        XCTAssertNil(
+            SpikeScore(series(Array(alternating.prefix(19)) + [100])).percent,
+            "fewer than 20 values before it: not judged")
         XCTAssertNil(SpikeScore([]).percent)
     }
 
@@ -42,7 +44,8 @@ final class SpikeScoreTests: XCTestCase {
         let score = SpikeScore(series([1, 3, 1, 3, 10.1, 3]), window: 4, minimumHistory: 4)
         XCTAssertEqual(score.spikeSteps, [5])
         XCTAssertEqual(score.judged, 2)
-        XCTAssertEqual(SpikeScore(series([1, 3, 1, 3, 10.0]), window: 4, minimumHistory: 4).spikeSteps, [], "8.0 < 8.083")
+        XCTAssertEqual(
+            SpikeScore(series([1, 3, 1, 3, 10.0]), window: 4, minimumHistory: 4).spikeSteps, [], "8.0 < 8.083")
     }
 
     /// A non-finite value is a spike when judged and stays out of the history; a value equal to

@@ -53,7 +53,8 @@ final class SweepSliceTests: XCTestCase {
         "optim.lr" = [1e-3, 1e-2, 1e-1]
         "train.seed" = [0, 1]
         """.write(to: file, atomically: true, encoding: .utf8)
-        let plan = try SweepPlan(file: file) { _, overrides in overrides.joined(separator: "\n") }   // a distinct "resolved config" per point
+        // a distinct "resolved config" per point
+        let plan = try SweepPlan(file: file) { _, overrides in overrides.joined(separator: "\n") }
         let slice = try plan.restricted(to: SweepSlice(index: 1, count: 4))
         XCTAssertEqual(slice.points.map(\.name), ["lr=0.001,seed=1", "lr=0.1,seed=1"], "positions 1 and 5 of 6")
         XCTAssertEqual(slice.base, plan.base)

@@ -15,14 +15,22 @@ final class SweepTests: ScratchTestCase {
         var sections: [(name: String, keys: [(key: String, value: String)])] = [
             ("model", [("qk_norm", "head"), ("seed", "1337")]),
             ("optim", [("lr", "0.001")]),
-            ("train", [("max_steps", "60"), ("seed", "0"), ("threads", "0"), ("log_interval", "10"), ("eval_interval", "20"),
-                       ("checkpoint_interval", "20"), ("keep_checkpoints", "2"), ("on_nonfinite", "stop")]),
+            (
+                "train",
+                [
+                    ("max_steps", "60"), ("seed", "0"), ("threads", "0"), ("log_interval", "10"),
+                    ("eval_interval", "20"),
+                    ("checkpoint_interval", "20"), ("keep_checkpoints", "2"), ("on_nonfinite", "stop"),
+                ]
+            ),
             ("run", [("name", ""), ("dir", "runs")]),
         ]
         for override in overrides {
             let parts = override.split(separator: "=", maxSplits: 1).map(String.init)
             let path = parts[0].split(separator: ".").map(String.init)
-            guard let s = sections.firstIndex(where: { $0.name == path[0] }) else { throw ConfigError("unknown section in \(override)") }
+            guard let s = sections.firstIndex(where: { $0.name == path[0] }) else {
+                throw ConfigError("unknown section in \(override)")
+            }
             let value = path[1] == "lr" ? "\(Double(parts[1])!)" : parts[1]
             if let k = sections[s].keys.firstIndex(where: { $0.key == path[1] }) {
                 sections[s].keys[k].value = value
@@ -41,7 +49,8 @@ final class SweepTests: ScratchTestCase {
     /// A plan from a sweep file with these `[set]` and `[grid]` lines, points under `scratch/out`.
     func plan(set: String = "", grid: String) throws -> SweepPlan {
         let file = scratch.appendingPathComponent("sweep.toml")
-        try "base = \"base.toml\"\nout = \"\(scratch.appendingPathComponent("out").path)\"\n[set]\n\(set)\n[grid]\n\(grid)\n"
+        try
+            "base = \"base.toml\"\nout = \"\(scratch.appendingPathComponent("out").path)\"\n[set]\n\(set)\n[grid]\n\(grid)\n"
             .write(to: file, atomically: true, encoding: .utf8)
         return try SweepPlan(file: file, resolveConfig: Self.resolve)
     }
@@ -64,21 +73,28 @@ final class SweepTests: ScratchTestCase {
     /// The lines of a run that logged step 1 at `initial`, every 20 steps a training and a
     /// validation loss, and its last step `last` with validation loss `final`.
     func lines(initial: Double = 4.0, final: Double, last: Int = 60) -> [String] {
-        [train(1, "\(initial)")] + stride(from: 20, through: last, by: 20).flatMap { step in
-            [train(step, "3.0"), val(step, step == last ? "\(final)" : "3.1")]
-        }
+        [train(1, "\(initial)")]
+            + stride(from: 20, through: last, by: 20).flatMap { step in
+                [train(step, "3.0"), val(step, step == last ? "\(final)" : "3.1")]
+            }
     }
 
     /// Writes a point's run folder: its config (the planned one unless `configOverrides` are
     /// given, which replace the grid's), metrics, a complete checkpoint at `checkpoint`, and the
     /// sweep's own files.
-    func writePoint(_ runner: SweepRunner, _ point: SweepPlan.Point, lines: [String], checkpoint: Int? = nil,
-                    configOverrides: [String]? = nil, pointToml: Bool = true, nonFinite: Bool = false, failed: String? = nil) throws {
+    func writePoint(
+        _ runner: SweepRunner, _ point: SweepPlan.Point, lines: [String], checkpoint: Int? = nil,
+        configOverrides: [String]? = nil, pointToml: Bool = true, nonFinite: Bool = false, failed: String? = nil
+    ) throws {
         let folder = runner.folder(of: point)
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
-        let config = try configOverrides.map { try Self.resolve(runner.plan.base, runner.plan.fixedOverrides + $0) } ?? point.resolvedConfig
+        let config =
+            try configOverrides.map { try Self.resolve(runner.plan.base, runner.plan.fixedOverrides + $0) }
+            ?? point.resolvedConfig
         try config.write(to: folder.config, atomically: true, encoding: .utf8)
-        if pointToml { try config.write(to: folder.url.appendingPathComponent("point.toml"), atomically: true, encoding: .utf8) }
+        if pointToml {
+            try config.write(to: folder.url.appendingPathComponent("point.toml"), atomically: true, encoding: .utf8)
+        }
         try lines.map { $0 + "\n" }.joined().write(to: folder.metrics, atomically: true, encoding: .utf8)
         if let checkpoint {
             let url = folder.checkpoint(step: checkpoint)
@@ -90,7 +106,9 @@ final class SweepTests: ScratchTestCase {
     }
 
     func assertContains(_ text: String, _ expected: [String], file: StaticString = #filePath, line: UInt = #line) {
-        for part in expected { XCTAssertTrue(text.contains(part), "missing '\(part)' in\n\(text)", file: file, line: line) }
+        for part in expected {
+            XCTAssertTrue(text.contains(part), "missing '\(part)' in\n\(text)", file: file, line: line)
+        }
     }
 
     // MARK: - The formula
@@ -99,23 +117,33 @@ final class SweepTests: ScratchTestCase {
     /// losses 2.0, 1.5, 1.8 and a diverged one (+∞, counted at the initial loss 4.0):
     /// mean(0.5, 0, 0.3, 2.5) = 0.825.
     func testSensitivityArithmetic() {
-        XCTAssertEqual(SweepSummary.sensitivity(finalLosses: [2.0, 1.5, 1.8, .infinity], initialLoss: 4.0)!, 0.825, accuracy: 1e-12)
+        XCTAssertEqual(
+            SweepSummary.sensitivity(finalLosses: [2.0, 1.5, 1.8, .infinity], initialLoss: 4.0)!, 0.825, accuracy: 1e-12
+        )
         // A loss above the initial loss counts at the initial loss: (min(1, 4) − 1 + min(9, 4) − 1) / 2 = 1.5.
         XCTAssertEqual(SweepSummary.sensitivity(finalLosses: [1.0, 9.0], initialLoss: 4.0)!, 1.5, accuracy: 1e-12)
         XCTAssertEqual(SweepSummary.sensitivity(finalLosses: [1.2], initialLoss: 4.0), 0)
         XCTAssertNil(SweepSummary.sensitivity(finalLosses: [], initialLoss: 4.0))
-        XCTAssertNil(SweepSummary.sensitivity(finalLosses: [.infinity, .infinity], initialLoss: 4.0), "every learning rate diverged")
+        XCTAssertNil(
+            SweepSummary.sensitivity(finalLosses: [.infinity, .infinity], initialLoss: 4.0),
+            "every learning rate diverged")
     }
 
     /// Seeds are averaged first, then clamped (README and Wortsman et al.): finals {5.0, 2.0} at
     /// one learning rate and {2.0, 2.0} at the other, initial 4.0: means 3.5 and 2.0, best 2.0,
     /// (3.5 − 2 + 0) / 2 = 0.75. Clamping each seed first would give min(5, 4) = 4, mean 3.0, and 0.5.
     func testSeedsAreAveragedBeforeTheClamp() {
-        XCTAssertEqual(SweepSummary.sensitivity(seedFinalLosses: [[5.0, 2.0], [2.0, 2.0]], initialLoss: 4.0)!, 0.75, accuracy: 1e-12)
+        XCTAssertEqual(
+            SweepSummary.sensitivity(seedFinalLosses: [[5.0, 2.0], [2.0, 2.0]], initialLoss: 4.0)!, 0.75,
+            accuracy: 1e-12)
         // A seed that diverged makes its learning rate count at the initial loss: (4 − 1 + 0) / 2 = 1.5.
-        XCTAssertEqual(SweepSummary.sensitivity(seedFinalLosses: [[.infinity, 2.0], [1.0, 1.0]], initialLoss: 4.0)!, 1.5, accuracy: 1e-12)
+        XCTAssertEqual(
+            SweepSummary.sensitivity(seedFinalLosses: [[.infinity, 2.0], [1.0, 1.0]], initialLoss: 4.0)!, 1.5,
+            accuracy: 1e-12)
         // Three seeds, both means below the initial loss: means 3.0 and 2.5, (0.5 + 0) / 2 = 0.25.
-        XCTAssertEqual(SweepSummary.sensitivity(seedFinalLosses: [[3.5, 2.5, 3.0], [2.0, 3.0, 2.5]], initialLoss: 4.0)!, 0.25, accuracy: 1e-12)
+        XCTAssertEqual(
+            SweepSummary.sensitivity(seedFinalLosses: [[3.5, 2.5, 3.0], [2.0, 3.0, 2.5]], initialLoss: 4.0)!, 0.25,
+            accuracy: 1e-12)
     }
 
     /// The summary and charts carry the sweep's mark as their first line, so the next summary
@@ -129,10 +157,13 @@ final class SweepTests: ScratchTestCase {
         XCTAssertEqual(charts.map(\.lastPathComponent), ["lr_sweep.svg"])
         let text = try String(contentsOf: plan.output.appendingPathComponent("summary.txt"), encoding: .utf8)
         XCTAssertEqual(text, "# written by qklab sweep\n" + summary.table)
-        XCTAssertTrue(try String(contentsOf: charts[0], encoding: .utf8).hasPrefix("<!-- written by qklab sweep -->\n<svg "))
+        XCTAssertTrue(
+            try String(contentsOf: charts[0], encoding: .utf8).hasPrefix("<!-- written by qklab sweep -->\n<svg "))
         XCTAssertNoThrow(try output.write(summary), "its own files are replaced")
         try Data("<svg>mine</svg>\n".utf8).write(to: charts[0])
-        XCTAssertThrowsError(try output.write(summary)) { XCTAssertTrue("\($0)".contains("lr_sweep.svg was not written by qklab sweep"), "\($0)") }
+        XCTAssertThrowsError(try output.write(summary)) {
+            XCTAssertTrue("\($0)".contains("lr_sweep.svg was not written by qklab sweep"), "\($0)")
+        }
         XCTAssertEqual(try String(contentsOf: charts[0], encoding: .utf8), "<svg>mine</svg>\n")
     }
 
@@ -141,7 +172,9 @@ final class SweepTests: ScratchTestCase {
         let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]\n\"train.seed\" = [0, 1]")
         let runner = runner(plan)
         let finals = ["lr=0.001,seed=0": 5.0, "lr=0.001,seed=1": 2.0, "lr=0.01,seed=0": 2.0, "lr=0.01,seed=1": 2.0]
-        for (name, final) in finals { try writePoint(runner, try point(plan, name), lines: lines(final: final), checkpoint: 60) }
+        for (name, final) in finals {
+            try writePoint(runner, try point(plan, name), lines: lines(final: final), checkpoint: 60)
+        }
         let summary = SweepSummary(runner: runner)
         XCTAssertEqual(summary.variants.count, 1)
         let variant = summary.variants[0]
@@ -161,8 +194,12 @@ final class SweepTests: ScratchTestCase {
         let runner = runner(plan)
         for (name, initial, final) in [("lr=0.001", 4.10, 2.0), ("lr=0.003", 4.12, 1.5), ("lr=0.03", 4.14, 4.5)] {
             // Step 1, then only the last step (60) and the evaluations: what log_interval = 100 writes.
-            try writePoint(runner, try point(plan, name), lines: [train(1, "\(initial)"), val(20, "3.3"), val(40, "3.0"), train(60, "2.87"), val(60, "\(final)")],
-                           checkpoint: 60)
+            try writePoint(
+                runner, try point(plan, name),
+                lines: [
+                    train(1, "\(initial)"), val(20, "3.3"), val(40, "3.0"), train(60, "2.87"), val(60, "\(final)"),
+                ],
+                checkpoint: 60)
         }
         let variant = SweepSummary(runner: runner).variants[0]
         XCTAssertEqual(variant.initialLoss!, 4.12, accuracy: 1e-12)
@@ -194,11 +231,14 @@ final class SweepTests: ScratchTestCase {
         let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]\n\"train.seed\" = [0, 1]")
         let runner = runner(plan)
         try writePoint(runner, try point(plan, "lr=0.001,seed=0"), lines: lines(final: 2.0), checkpoint: 60)
-        try writePoint(runner, try point(plan, "lr=0.001,seed=1"), lines: [],
-                       failed: "exit status 1: qklab: data: block_size 2000 is longer than the validation split")
+        try writePoint(
+            runner, try point(plan, "lr=0.001,seed=1"), lines: [],
+            failed: "exit status 1: qklab: data: block_size 2000 is longer than the validation split")
         try FileManager.default.removeItem(at: runner.folder(of: try point(plan, "lr=0.001,seed=1")).metrics)
-        try writePoint(runner, try point(plan, "lr=0.01,seed=0"), lines: lines(final: 2.9, last: 20) + [train(30, "2.8")], checkpoint: 20,
-                       failed: "exit status 137: (train.log is empty)")
+        try writePoint(
+            runner, try point(plan, "lr=0.01,seed=0"), lines: lines(final: 2.9, last: 20) + [train(30, "2.8")],
+            checkpoint: 20,
+            failed: "exit status 137: (train.log is empty)")
         try writePoint(runner, try point(plan, "lr=0.01,seed=1"), lines: lines(final: 2.7, last: 40), checkpoint: 40)
 
         let summary = SweepSummary(runner: runner)
@@ -214,8 +254,12 @@ final class SweepTests: ScratchTestCase {
         assertContains(summary.variants[0].withheld ?? "", ["3 of 4 points have no result", "lr=0.01,seed=1: stopped"])
         XCTAssertEqual(summary.failures.map(\.point.name), ["lr=0.001,seed=1", "lr=0.01,seed=0"])
         assertContains(summary.failureMessage ?? "", ["2 of 4 sweep points failed"])
-        assertContains(summary.table, ["failed to start: exit status 1: qklab: data: block_size 2000", "failed at step 30 of 60",
-                                       "stopped at step 40 of 60 with no record", "rerun the sweep to resume it"])
+        assertContains(
+            summary.table,
+            [
+                "failed to start: exit status 1: qklab: data: block_size 2000", "failed at step 30 of 60",
+                "stopped at step 40 of 60 with no record", "rerun the sweep to resume it",
+            ])
         // What a rerun does with each.
         XCTAssertEqual(try plan.points.map { try runner.action(for: $0) }, [.skip, .start, .resume, .resume])
     }
@@ -229,24 +273,35 @@ final class SweepTests: ScratchTestCase {
         let runner = runner(plan)
         try writePoint(runner, try point(plan, "lr=0.001,on_nonfinite=stop"), lines: lines(final: 2.0), checkpoint: 60)
         try writePoint(runner, try point(plan, "lr=0.01,on_nonfinite=stop"), lines: lines(final: 1.6), checkpoint: 60)
-        try writePoint(runner, try point(plan, "lr=0.1,on_nonfinite=stop"), lines: lines(final: 3.0, last: 20) + [train(33, "null")],
-                       checkpoint: 20, nonFinite: true, failed: "exit status 1: step 33: non-finite loss; stopped")
+        try writePoint(
+            runner, try point(plan, "lr=0.1,on_nonfinite=stop"),
+            lines: lines(final: 3.0, last: 20) + [train(33, "null")],
+            checkpoint: 20, nonFinite: true, failed: "exit status 1: step 33: non-finite loss; stopped")
         try writePoint(runner, try point(plan, "lr=0.001,on_nonfinite=skip"), lines: lines(final: 2.0), checkpoint: 60)
         var skipping = lines(final: 1.6)
         skipping.insert(train(17, "null", skipped: 1), at: 1)
-        try writePoint(runner, try point(plan, "lr=0.01,on_nonfinite=skip"), lines: skipping, checkpoint: 60, nonFinite: true)
+        try writePoint(
+            runner, try point(plan, "lr=0.01,on_nonfinite=skip"), lines: skipping, checkpoint: 60, nonFinite: true)
         try writePoint(runner, try point(plan, "lr=0.1,on_nonfinite=skip"), lines: lines(final: 1.8), checkpoint: 60)
 
         let summary = SweepSummary(runner: runner)
-        XCTAssertEqual(summary.points.map(\.status), [.finished, .finished, .finished, .finished, .diverged(step: 33), .finished])
+        XCTAssertEqual(
+            summary.points.map(\.status), [.finished, .finished, .finished, .finished, .diverged(step: 33), .finished])
         XCTAssertEqual(summary.points.map(\.finalLoss), [2.0, 2.0, 1.6, 1.6, .infinity, 1.8])
         XCTAssertEqual(summary.variants.map(\.variant), ["on_nonfinite=stop", "on_nonfinite=skip"])
         XCTAssertEqual(summary.variants[0].sensitivity!, 2.8 / 3, accuracy: 1e-12)
         XCTAssertEqual(summary.variants[1].sensitivity!, 0.2, accuracy: 1e-12)
         XCTAssertEqual(summary.variants[0].curve.map(\.divergedRuns), [0, 0, 1])
         XCTAssertNil(summary.failureMessage, "a divergence is a result, not a failure")
-        assertContains(summary.table, ["lr=0.01,on_nonfinite=skip: 1 non-finite step skipped", "diverged: stopped on a non-finite step at step 33"])
-        XCTAssertEqual(try runner.action(for: try point(plan, "lr=0.1,on_nonfinite=stop")), .skip, "a diverged point is not trained again")
+        assertContains(
+            summary.table,
+            [
+                "lr=0.01,on_nonfinite=skip: 1 non-finite step skipped",
+                "diverged: stopped on a non-finite step at step 33",
+            ])
+        XCTAssertEqual(
+            try runner.action(for: try point(plan, "lr=0.1,on_nonfinite=stop")), .skip,
+            "a diverged point is not trained again")
     }
 
     // MARK: - Which loss (item 7)
@@ -262,9 +317,13 @@ final class SweepTests: ScratchTestCase {
         XCTAssertEqual(summary.points.map(\.finalLoss), [2.7, 2.5])
         XCTAssertEqual(summary.points.map(\.finalLossKind), [.training, .training])
         XCTAssertEqual(summary.variants[0].lossKind, .training)
-        XCTAssertEqual(summary.variants[0].sensitivity!, 0.1, accuracy: 1e-12)   // (0.2 + 0) / 2
-        assertContains(summary.table, ["final loss = training loss of the batch of train.max_steps (evaluation is off",
-                                       "one training batch's loss per point"])
+        XCTAssertEqual(summary.variants[0].sensitivity!, 0.1, accuracy: 1e-12)  // (0.2 + 0) / 2
+        assertContains(
+            summary.table,
+            [
+                "final loss = training loss of the batch of train.max_steps (evaluation is off",
+                "one training batch's loss per point",
+            ])
     }
 
     // MARK: - Changed sweep files (item 3)
@@ -277,34 +336,48 @@ final class SweepTests: ScratchTestCase {
         let plan = try plan(set: "\"train.max_steps\" = 200", grid: "\"optim.lr\" = [1e-3, 3e-3, 1e-2, 3e-2]")
         let runner = runner(plan)
         let old = ["train.max_steps=60"]
-        try writePoint(runner, try point(plan, "lr=0.001"), lines: lines(final: 2.0), checkpoint: 60, configOverrides: old + ["optim.lr=1e-3"])
-        try writePoint(runner, try point(plan, "lr=0.003"), lines: lines(final: 2.0, last: 40), checkpoint: 40,
-                       configOverrides: old + ["optim.lr=3e-3"], pointToml: false)
-        try writePoint(runner, try point(plan, "lr=0.01"), lines: lines(final: 1.9, last: 200), checkpoint: 200,
-                       configOverrides: ["optim.lr=1e-2", "train.keep_checkpoints=7", "train.threads=1"])
+        try writePoint(
+            runner, try point(plan, "lr=0.001"), lines: lines(final: 2.0), checkpoint: 60,
+            configOverrides: old + ["optim.lr=1e-3"])
+        try writePoint(
+            runner, try point(plan, "lr=0.003"), lines: lines(final: 2.0, last: 40), checkpoint: 40,
+            configOverrides: old + ["optim.lr=3e-3"], pointToml: false)
+        try writePoint(
+            runner, try point(plan, "lr=0.01"), lines: lines(final: 1.9, last: 200), checkpoint: 200,
+            configOverrides: ["optim.lr=1e-2", "train.keep_checkpoints=7", "train.threads=1"])
         try writePoint(runner, try point(plan, "lr=0.03"), lines: [], configOverrides: old + ["optim.lr=3e-2"])
 
         let statuses = plan.points.map(runner.status(of:))
         XCTAssertEqual(statuses[0], .configChanged(differences: ["train.max_steps: 60 → 200"]))
-        XCTAssertEqual(statuses[1], .configChanged(differences: ["train.max_steps: 60 → 200"]), "read from config.toml when point.toml is missing")
+        XCTAssertEqual(
+            statuses[1], .configChanged(differences: ["train.max_steps: 60 → 200"]),
+            "read from config.toml when point.toml is missing")
         XCTAssertEqual(statuses[2], .finished)
         XCTAssertEqual(statuses[3], .notStarted)
         XCTAssertThrowsError(try runner.action(for: plan.points[0]))
         XCTAssertThrowsError(try runner.run { _ in }) { error in
-            assertContains("\(error)", ["2 points of", "lr=0.001 (train.max_steps: 60 → 200)", "lr=0.003",
-                                        "remove those point folders to train them again"])
+            assertContains(
+                "\(error)",
+                [
+                    "2 points of", "lr=0.001 (train.max_steps: 60 → 200)", "lr=0.003",
+                    "remove those point folders to train them again",
+                ])
         }
         let summary = SweepSummary(runner: runner)
-        XCTAssertEqual(summary.points.map(\.finalLoss), [nil, nil, 1.9, nil], "no 60-step result under a 200-step sweep")
+        XCTAssertEqual(
+            summary.points.map(\.finalLoss), [nil, nil, 1.9, nil], "no 60-step result under a 200-step sweep")
         XCTAssertEqual(summary.failures.count, 2)
-        assertContains(summary.table, ["lr=0.001: trained with another config than the sweep file now gives (train.max_steps: 60 → 200)"])
+        assertContains(
+            summary.table,
+            ["lr=0.001: trained with another config than the sweep file now gives (train.max_steps: 60 → 200)"])
     }
 
     // MARK: - The plan (item 4)
 
     func testPlanExpandsTheGridAndGroupsVariants() throws {
-        let plan = try plan(set: "\"train.max_steps\" = 10",
-                            grid: "\"train.seed\" = [0, 1]\n\"model.qk_norm\" = [\"off\", \"head\"]\n\"optim.lr\" = [1e-3, 1e-2]")
+        let plan = try plan(
+            set: "\"train.max_steps\" = 10",
+            grid: "\"train.seed\" = [0, 1]\n\"model.qk_norm\" = [\"off\", \"head\"]\n\"optim.lr\" = [1e-3, 1e-2]")
         XCTAssertEqual(plan.points.count, 8)
         XCTAssertEqual(plan.points[0].name, "lr=0.001,qk_norm=off,seed=0")
         XCTAssertEqual(plan.points[0].overrides, ["optim.lr=0.001", "model.qk_norm=off", "train.seed=0"])
@@ -313,7 +386,8 @@ final class SweepTests: ScratchTestCase {
         XCTAssertEqual(Set(plan.points.map(\.variant)), ["qk_norm=off", "qk_norm=head"])
         XCTAssertEqual(plan.fixedOverrides, ["train.max_steps=10"])
         // model.seed is a seed too: its values are repeats, not variants.
-        let seeded = try self.plan(grid: "\"optim.lr\" = [1e-3]\n\"model.seed\" = [1, 2]\n\"model.qk_norm\" = [\"off\"]")
+        let seeded = try self.plan(
+            grid: "\"optim.lr\" = [1e-3]\n\"model.seed\" = [1, 2]\n\"model.qk_norm\" = [\"off\"]")
         XCTAssertEqual(seeded.points.map(\.name), ["lr=0.001,qk_norm=off,seed=1", "lr=0.001,qk_norm=off,seed=2"])
         XCTAssertEqual(Set(seeded.points.map(\.variant)), ["qk_norm=off"])
     }
@@ -324,9 +398,14 @@ final class SweepTests: ScratchTestCase {
         let refusals: [(set: String, grid: String, message: String)] = [
             ("", "\"optim.lr\" = [1e-3, 0.001]", "gives the point lr=0.001 twice"),
             ("", "\"optim.lr\" = [1e-3, 3e-3]\n\"train.seed\" = [1, 1]", "gives the point lr=0.001,seed=1 twice"),
-            ("", "\"optim.lr\" = [1, 1.0]", "the points lr=1 and lr=1.0 are the same run: their resolved configs are equal"),
-            ("", "\"optim.lr\" = [1e-3]\n\"train.keep_checkpoints\" = [1, 2]",
-             "the points lr=0.001,keep_checkpoints=1 and lr=0.001,keep_checkpoints=2 are the same run: they differ only in train.keep_checkpoints"),
+            (
+                "", "\"optim.lr\" = [1, 1.0]",
+                "the points lr=1 and lr=1.0 are the same run: their resolved configs are equal"
+            ),
+            (
+                "", "\"optim.lr\" = [1e-3]\n\"train.keep_checkpoints\" = [1, 2]",
+                "the points lr=0.001,keep_checkpoints=1 and lr=0.001,keep_checkpoints=2 are the same run: they differ only in train.keep_checkpoints"
+            ),
             ("\"optim.lr\" = 1e-3", "\"optim.lr\" = [1e-3, 1e-2]", "\"optim.lr\" is in both [set] and [grid]"),
         ]
         for (set, grid, message) in refusals {
@@ -340,7 +419,8 @@ final class SweepTests: ScratchTestCase {
     /// refusal names the point.
     func testPlanRejectsBadKeys() throws {
         let file = scratch.appendingPathComponent("bad.toml")
-        try "base = \"base.toml\"\n[grid]\n\"optim.learning_rate\" = [1e-3]\n".write(to: file, atomically: true, encoding: .utf8)
+        try "base = \"base.toml\"\n[grid]\n\"optim.learning_rate\" = [1e-3]\n".write(
+            to: file, atomically: true, encoding: .utf8)
         var seen: [[String]] = []
         let refuseUnknown: (URL, [String]) throws -> String = { base, overrides in
             XCTAssertEqual(base.path, self.scratch.appendingPathComponent("base.toml").path)
@@ -396,9 +476,13 @@ final class SweepTests: ScratchTestCase {
         try runner.run { reports.append($0) }
         let (good, bad) = (try point(plan, "lr=0.001"), try point(plan, "lr=0.01"))
         XCTAssertEqual(runner.status(of: good), .finished)
-        guard case .failedToStart(let reason) = runner.status(of: bad) else { return XCTFail("\(runner.status(of: bad))") }
-        assertContains(reason, ["exit status 1: qklab: block_size 2000 is longer than the validation split", "train.log"])
-        assertContains(reports.joined(separator: "\n"), ["finished lr=0.001", "lr=0.01: failed to start: exit status 1"])
+        guard case .failedToStart(let reason) = runner.status(of: bad) else {
+            return XCTFail("\(runner.status(of: bad))")
+        }
+        assertContains(
+            reason, ["exit status 1: qklab: block_size 2000 is longer than the validation split", "train.log"])
+        assertContains(
+            reports.joined(separator: "\n"), ["finished lr=0.001", "lr=0.01: failed to start: exit status 1"])
         let recorded = try String(contentsOf: runner.record(of: bad).pointConfig, encoding: .utf8)
         assertContains(recorded, ["# overrides: optim.lr=0.01", "lr = 0.01", "max_steps = 60"])
         let summary = SweepSummary(runner: runner)

@@ -6,7 +6,8 @@ open class ScratchTestCase: XCTestCase {
     public var scratch: URL!
 
     override open func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-tests-\(getpid())-\(UUID().uuidString)")
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qklab-tests-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     }
 

@@ -8,7 +8,8 @@ import XCTest
 /// (The safetensors reader has its own, in SafeTensorsTests.) `scripts/fuzz.sh` runs longer,
 /// randomised rounds by setting QKLAB_FUZZ_FLIPS and QKLAB_FUZZ_SEED.
 final class BadFileTests: XCTestCase {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let environment = ProcessInfo.processInfo.environment
     static let flipScale = Int(environment["QKLAB_FUZZ_FLIPS"] ?? "") ?? 1
     static let seed = UInt64(environment["QKLAB_FUZZ_SEED"] ?? "") ?? 0x9E37_79B9_7F4A_7C15
@@ -50,16 +51,19 @@ final class BadFileTests: XCTestCase {
             XCTAssertEqual("\($0)", "\(scratch.path):3: control character U+0012 is not allowed in TOML")
         }
         try Data("[model]\n[)ata]\n".utf8).write(to: scratch)
-        XCTAssertThrowsError(try ConfigLoader.load(scratch)) { XCTAssertTrue("\($0)".hasPrefix("\(scratch.path):2: a table header"), "\($0)") }
-        try Data([0x5B, 0x6D, 0xFF, 0xFE, 0x5D]).write(to: scratch)     // "[m" + invalid UTF-8 + "]"
+        XCTAssertThrowsError(try ConfigLoader.load(scratch)) {
+            XCTAssertTrue("\($0)".hasPrefix("\(scratch.path):2: a table header"), "\($0)")
+        }
+        try Data([0x5B, 0x6D, 0xFF, 0xFE, 0x5D]).write(to: scratch)  // "[m" + invalid UTF-8 + "]"
         XCTAssertThrowsError(try ConfigLoader.load(scratch)) { XCTAssertTrue("\($0)".contains("not UTF-8"), "\($0)") }
     }
 
     func testDamagedCheckpointState() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-badstate-\(getpid())")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        var config = try ConfigLoader.load(Self.repository.appendingPathComponent("configs/smoke.toml"),
-                                           overrides: ["train.max_steps=2", "train.eval_interval=0"])
+        var config = try ConfigLoader.load(
+            Self.repository.appendingPathComponent("configs/smoke.toml"),
+            overrides: ["train.max_steps=2", "train.eval_interval=0"])
         config.data.path = Self.repository.appendingPathComponent("data/smoke.txt").path
         let folder = RunFolder(scratch.appendingPathComponent("run"))
         let trainer = try Trainer(config: config, folder: folder, configSource: "test")
@@ -70,7 +74,8 @@ final class BadFileTests: XCTestCase {
         let valid = try Data(contentsOf: stateURL)
         var rejected = 0, accepted = 0
         // Truncations every 7 bytes (the file is a few KB) and 300 byte flips.
-        for (index, version) in damagedVersions(of: Array(valid), flips: 300).enumerated() where index % 7 == 0 || index >= valid.count {
+        for (index, version) in damagedVersions(of: Array(valid), flips: 300).enumerated()
+        where index % 7 == 0 || index >= valid.count {
             try Data(version).write(to: stateURL)
             do {
                 _ = try TrainedModel(path: checkpoint.path)
@@ -87,16 +92,19 @@ final class BadFileTests: XCTestCase {
 
     /// The metrics reader (used by compare and resume) skips torn or damaged lines.
     func testDamagedMetrics() throws {
-        let lines = (1...20).map { "{\"step\": \($0), \"loss\": \(3.0 - Double($0) / 10), \"attn_logit_max\": [1.5, null]}" }
+        let lines = (1...20).map {
+            "{\"step\": \($0), \"loss\": \(3.0 - Double($0) / 10), \"attn_logit_max\": [1.5, null]}"
+        }
         let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qklab-badmetrics-\(getpid()).jsonl")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "qklab-badmetrics-\(getpid()).jsonl")
         defer { try? FileManager.default.removeItem(at: scratch) }
         for version in damagedVersions(of: bytes, flips: 300) {
             try Data(version).write(to: scratch)
             let records = try MetricsReader.read(scratch)
             XCTAssertLessThanOrEqual(records.count, 20)
         }
-        try Data(bytes.dropLast(5)).write(to: scratch)     // a torn last line is dropped
+        try Data(bytes.dropLast(5)).write(to: scratch)  // a torn last line is dropped
         XCTAssertEqual(try MetricsReader.read(scratch).count, 19)
         XCTAssertEqual(try MetricsReader.readCounting(scratch).damagedLines, 0, "a torn last line is not damage")
         var middle = lines

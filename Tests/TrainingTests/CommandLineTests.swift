@@ -9,13 +9,15 @@ import XCTest
 /// corpus (item 5), failures of every command are one line (items 7, 8, 10), and a run that is
 /// still training can be read (issue 20, item 12).
 final class CommandLineTests: ScratchTestCase {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let executable = repository.appendingPathComponent(".build/debug/qklab")
 
     override func setUpWithError() throws {
         try super.setUpWithError()
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
-            throw XCTSkip("\(Self.executable.path) is missing: build it with swift build --product qklab (.ci/run does)")
+            throw XCTSkip(
+                "\(Self.executable.path) is missing: build it with swift build --product qklab (.ci/run does)")
         }
     }
 
@@ -44,20 +46,25 @@ final class CommandLineTests: ScratchTestCase {
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-                      error: String(decoding: errorData, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+            error: String(decoding: errorData, as: UTF8.self))
     }
 
     /// Asserts exit status `status` and exactly one line on stderr containing `fragments`.
-    func assertFails(_ arguments: [String], status: Int32 = 1, _ fragments: [String], shell: String? = nil,
-                     file: StaticString = #filePath, line: UInt = #line) throws {
+    func assertFails(
+        _ arguments: [String], status: Int32 = 1, _ fragments: [String], shell: String? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let result = try qklab(arguments, shell: shell)
         XCTAssertEqual(result.status, status, "\(arguments): \(result.error)", file: file, line: line)
         let lines = result.error.split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(lines.count, 2, "one line: \(result.error)", file: file, line: line)
         XCTAssertEqual(lines.last, "", file: file, line: line)
         for fragment in fragments {
-            XCTAssertTrue(result.error.contains(fragment), "\(arguments): \"\(result.error)\" lacks \"\(fragment)\"", file: file, line: line)
+            XCTAssertTrue(
+                result.error.contains(fragment), "\(arguments): \"\(result.error)\" lacks \"\(fragment)\"", file: file,
+                line: line)
         }
         XCTAssertFalse(result.error.contains("Error Domain"), result.error, file: file, line: line)
     }
@@ -65,8 +72,10 @@ final class CommandLineTests: ScratchTestCase {
     /// A smoke run in `name` on `corpus` (a path), `steps` steps.
     func train(_ name: String, corpus: String? = nil, _ overrides: [String] = []) throws -> String {
         let corpusPath = corpus ?? Self.repository.appendingPathComponent("data/smoke.txt").path
-        var arguments = ["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", name,
-                         "--set", "data.path=\(corpusPath)", "--set", "train.max_steps=3", "--set", "train.eval_interval=0"]
+        var arguments = [
+            "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", name,
+            "--set", "data.path=\(corpusPath)", "--set", "train.max_steps=3", "--set", "train.eval_interval=0",
+        ]
         arguments += overrides.flatMap { ["--set", $0] }
         let result = try qklab(arguments)
         XCTAssertEqual(result.status, 0, result.error)
@@ -82,32 +91,71 @@ final class CommandLineTests: ScratchTestCase {
 
     func testArgumentErrorsAreOneLineWithTheRightReason() throws {
         let cases: [([String], String)] = [
-            (["sample", "run", "--temperature=inf"], "qklab sample: --temperature inf: must be a finite number ≥ 0, not infinity (see 'qklab sample --help')"),
-            (["sample", "run", "--temperature", "-inf"], "qklab sample: --temperature -inf: must be a finite number ≥ 0, not infinity"),
-            (["sample", "run", "--temperature", "nan"], "qklab sample: --temperature nan: must be a finite number ≥ 0, not NaN"),
-            (["sample", "run", "--temperature", "1e999"], "qklab sample: --temperature 1e999: must be a finite number ≥ 0 (1e999 is beyond the range of a Double)"),
+            (
+                ["sample", "run", "--temperature=inf"],
+                "qklab sample: --temperature inf: must be a finite number ≥ 0, not infinity (see 'qklab sample --help')"
+            ),
+            (
+                ["sample", "run", "--temperature", "-inf"],
+                "qklab sample: --temperature -inf: must be a finite number ≥ 0, not infinity"
+            ),
+            (
+                ["sample", "run", "--temperature", "nan"],
+                "qklab sample: --temperature nan: must be a finite number ≥ 0, not NaN"
+            ),
+            (
+                ["sample", "run", "--temperature", "1e999"],
+                "qklab sample: --temperature 1e999: must be a finite number ≥ 0 (1e999 is beyond the range of a Double)"
+            ),
             (["sample", "run", "--temperature", "-0.5"], "qklab sample: --temperature -0.5: must be ≥ 0"),
             (["sample", "run", "--temperature", "warm"], "qklab sample: --temperature warm: not a number"),
             (["sample", "run", "--tokens", "-1"], "qklab sample: --tokens -1: must be an integer from 0 to 100000000"),
-            (["sample", "run", "--tokens", "99999999999999999999"], "qklab sample: --tokens 99999999999999999999: must be an integer from 0 to 100000000"),
+            (
+                ["sample", "run", "--tokens", "99999999999999999999"],
+                "qklab sample: --tokens 99999999999999999999: must be an integer from 0 to 100000000"
+            ),
             (["sample", "run", "--tokens", "2.5"], "qklab sample: --tokens 2.5: not an integer"),
             (["sample", "run", "--top-k", "-3"], "qklab sample: --top-k -3: must be an integer ≥ 0"),
-            (["sample", "run", "--seed", "-1"], "qklab sample: --seed -1: must be an integer from 0 to 18446744073709551615"),
-            (["sample", "run", "--seed", "18446744073709551616"], "qklab sample: --seed 18446744073709551616: must be an integer from 0 to 18446744073709551615"),
+            (
+                ["sample", "run", "--seed", "-1"],
+                "qklab sample: --seed -1: must be an integer from 0 to 18446744073709551615"
+            ),
+            (
+                ["sample", "run", "--seed", "18446744073709551616"],
+                "qklab sample: --seed 18446744073709551616: must be an integer from 0 to 18446744073709551615"
+            ),
             (["sample"], "qklab sample: Missing expected argument '<path>' (see 'qklab sample --help')"),
             (["sample", "run", "--prompt"], "qklab sample: Missing value for '--prompt <prompt>'"),
             (["sample", "run", "--colour"], "qklab sample: Unknown option '--colour'"),
             (["samples"], "qklab: Unexpected argument 'samples' (see 'qklab --help')"),
-            (["help", "samples"], "qklab help: unknown command 'samples'; the commands are train, sample, eval, compare, sweep, export-hf, logits, info (see 'qklab --help')"),
-            (["info", "--size", "-5"], "qklab info: --size -5: a value starting with '-' is read as an option here; write --size=-5"),
+            (
+                ["help", "samples"],
+                "qklab help: unknown command 'samples'; the commands are train, sample, eval, compare, sweep, export-hf, logits, info (see 'qklab --help')"
+            ),
+            (
+                ["info", "--size", "-5"],
+                "qklab info: --size -5: a value starting with '-' is read as an option here; write --size=-5"
+            ),
             (["info", "--seconds", "abc"], "qklab info: --seconds abc: not a valid value"),
-            (["train"], "qklab train: give --config FILE for a new run or --resume DIR to continue one (see 'qklab train --help')"),
+            (
+                ["train"],
+                "qklab train: give --config FILE for a new run or --resume DIR to continue one (see 'qklab train --help')"
+            ),
             (["logits", "run"], "qklab logits: give exactly one of --tokens and --text"),
             (["export-hf", "run"], "qklab export-hf: Missing expected argument '<output>'"),
-            (["compare", "run", "--target", "nan"], "qklab compare: --target nan: must be a finite number ≥ 0, not NaN"),
-            (["compare", "run", "--target", "-inf"], "qklab compare: --target -inf: must be a finite number ≥ 0, not infinity"),
+            (
+                ["compare", "run", "--target", "nan"],
+                "qklab compare: --target nan: must be a finite number ≥ 0, not NaN"
+            ),
+            (
+                ["compare", "run", "--target", "-inf"],
+                "qklab compare: --target -inf: must be a finite number ≥ 0, not infinity"
+            ),
             (["compare", "run", "--target", "-1"], "qklab compare: --target -1: must be ≥ 0"),
-            (["compare", "run", "--metric", "val_loss"], "qklab compare: --metric chooses the chart's panels: give --out FILE.svg too"),
+            (
+                ["compare", "run", "--metric", "val_loss"],
+                "qklab compare: --metric chooses the chart's panels: give --out FILE.svg too"
+            ),
         ]
         for (arguments, expected) in cases {
             try assertFails(arguments, status: 64, [expected])
@@ -118,7 +166,9 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertTrue(help.output.contains("--temperature"))
         XCTAssertTrue(help.output.contains("(default: a line feed, or"), help.output)
         let flattened = help.output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        for shown in ["(default: 500)", "(default: 0.8)", "(default: 0)"] { XCTAssertTrue(flattened.contains(shown), "\(shown) in \(help.output)") }
+        for shown in ["(default: 500)", "(default: 0.8)", "(default: 0)"] {
+            XCTAssertTrue(flattened.contains(shown), "\(shown) in \(help.output)")
+        }
         XCTAssertEqual(try qklab(["help", "sample"]).output, help.output)
         XCTAssertEqual(try qklab(["help", "help"]).status, 0)
         XCTAssertEqual(try qklab(["--version"]).status, 0)
@@ -131,7 +181,8 @@ final class CommandLineTests: ScratchTestCase {
             "crlf": String(repeating: "To be, or not to be\r\n", count: 300),
             "one-line": String(repeating: "abcd efgh ", count: 300),
             "cr": String(repeating: "line\r", count: 300),
-            "emoji": String(repeating: "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{1F1FA}\u{1F1F8} e\u{301}\u{E9} ", count: 100),
+            "emoji": String(
+                repeating: "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467} \u{1F1FA}\u{1F1F8} e\u{301}\u{E9} ", count: 100),
         ]
         for (name, text) in corpora {
             let corpus = scratch.appendingPathComponent("\(name).txt")
@@ -141,12 +192,15 @@ final class CommandLineTests: ScratchTestCase {
             XCTAssertEqual(result.status, 0, "\(name): \(result.error)")
             XCTAssertEqual(result.error, "", name)
             XCTAssertGreaterThanOrEqual(result.output.unicodeScalars.count, 41, name)
-            XCTAssertEqual(try qklab(["sample", run, "--prompt", "-", "--tokens", "1"]).error.contains("Missing value"), false, "a prompt may start with '-'")
+            XCTAssertEqual(
+                try qklab(["sample", run, "--prompt", "-", "--tokens", "1"]).error.contains("Missing value"), false,
+                "a prompt may start with '-'")
         }
         // The vocabulary is code points: the CR LF run's vocab.json has "\r" and "\n" apart.
         let export = scratch.appendingPathComponent("crlf-hf").path
         XCTAssertEqual(try qklab(["export-hf", scratch.appendingPathComponent("crlf").path, export]).status, 0)
-        let vocabulary = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: export).appendingPathComponent("vocab.json")))
+        let vocabulary = try JSONDecoder().decode(
+            [String].self, from: Data(contentsOf: URL(fileURLWithPath: export).appendingPathComponent("vocab.json")))
         XCTAssertEqual(vocabulary.prefix(2), ["\n", "\r"])
         XCTAssertTrue(vocabulary.allSatisfy { $0.unicodeScalars.count == 1 })
     }
@@ -165,21 +219,35 @@ final class CommandLineTests: ScratchTestCase {
         try metricsText.write(to: metricsURL, atomically: true, encoding: .utf8)
         // A run refused for its input (here its corpus) leaves no empty folder behind.
         let refused = scratch.appendingPathComponent("refused").path
-        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", refused,
-                         "--set", "data.path=/no/such.txt"], ["qklab: corpus /no/such.txt: no such file"])
+        try assertFails(
+            [
+                "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir",
+                refused,
+                "--set", "data.path=/no/such.txt",
+            ], ["qklab: corpus /no/such.txt: no such file"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: refused))
         // Lists with an empty item are refused, not read without it.
-        try assertFails(["logits", run, "--tokens", "1,,2"], ["qklab: --tokens: \"\" is not a token id (an empty item)"])
-        try assertFails(["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric \"\": expected one of"])
+        try assertFails(
+            ["logits", run, "--tokens", "1,,2"], ["qklab: --tokens: \"\" is not a token id (an empty item)"])
+        try assertFails(
+            ["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric \"\": expected one of"])
         // Someone's own folder is neither trained into nor exported into.
         let own = scratch.appendingPathComponent("own")
         try FileManager.default.createDirectory(at: own, withIntermediateDirectories: true)
         try Data("mine\n".utf8).write(to: own.appendingPathComponent("config.toml"))
         try Data("mine\n".utf8).write(to: own.appendingPathComponent("config.json"))
-        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", own.path,
-                         "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)"],
-                        ["qklab: run folder \(own.path) is not empty and holds no QKLab run (it holds: config.json, config.toml)"])
-        try assertFails(["export-hf", run, own.path], ["qklab: export folder \(own.path) holds files export-hf did not write (config.json, config.toml); export into a new or empty folder"])
+        try assertFails(
+            [
+                "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir",
+                own.path,
+                "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+            ],
+            ["qklab: run folder \(own.path) is not empty and holds no QKLab run (it holds: config.json, config.toml)"])
+        try assertFails(
+            ["export-hf", run, own.path],
+            [
+                "qklab: export folder \(own.path) holds files export-hf did not write (config.json, config.toml); export into a new or empty folder"
+            ])
         XCTAssertEqual(try Data(contentsOf: own.appendingPathComponent("config.json")), Data("mine\n".utf8))
         XCTAssertEqual(try Data(contentsOf: own.appendingPathComponent("config.toml")), Data("mine\n".utf8))
         // An earlier export is replaced; one with a file added by the user is not.
@@ -192,23 +260,33 @@ final class CommandLineTests: ScratchTestCase {
         // twice) or model.safetensors of someone's own is named and kept; beside a config.json of
         // someone's own nothing counts as the export's.
         try FileManager.default.removeItem(at: URL(fileURLWithPath: export).appendingPathComponent("README.md"))
-        for (name, text, named) in [("vocab.json", "my vocab\n", "vocab.json"), ("vocab.json", "[\"a\",\"a\"]", "vocab.json"),
-                                    ("model.safetensors", "junk\n", "model.safetensors"),
-                                    ("config.json", "{}\n", "config.json, model.safetensors, vocab.json")] {
+        for (name, text, named) in [
+            ("vocab.json", "my vocab\n", "vocab.json"), ("vocab.json", "[\"a\",\"a\"]", "vocab.json"),
+            ("model.safetensors", "junk\n", "model.safetensors"),
+            ("config.json", "{}\n", "config.json, model.safetensors, vocab.json"),
+        ] {
             let file = URL(fileURLWithPath: export).appendingPathComponent(name)
             let original = try Data(contentsOf: file)
             try Data(text.utf8).write(to: file)
-            try assertFails(["export-hf", run, export], ["qklab: export folder \(export) holds files export-hf did not write (\(named)); export into a new or empty folder"])
+            try assertFails(
+                ["export-hf", run, export],
+                [
+                    "qklab: export folder \(export) holds files export-hf did not write (\(named)); export into a new or empty folder"
+                ])
             XCTAssertEqual(try Data(contentsOf: file), Data(text.utf8))
             try original.write(to: file)
         }
         XCTAssertEqual(try qklab(["export-hf", run, export]).status, 0, "the export restored is replaced again")
         // A file-size limit (SIGXFSZ not even ignored by the shell: qklab ignores it itself).
         let limited = scratch.appendingPathComponent("limited").path
-        try assertFails(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", limited,
-                         "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
-                         "--set", "train.max_steps=5000", "--set", "train.checkpoint_interval=0"],
-                        ["qklab: cannot write", "\(limited)/", "File too large"], shell: "ulimit -f 50; exec")
+        try assertFails(
+            [
+                "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir",
+                limited,
+                "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+                "--set", "train.max_steps=5000", "--set", "train.checkpoint_interval=0",
+            ],
+            ["qklab: cannot write", "\(limited)/", "File too large"], shell: "ulimit -f 50; exec")
         let metrics = try Data(contentsOf: URL(fileURLWithPath: limited).appendingPathComponent("metrics.jsonl"))
         XCTAssertEqual(metrics.last, 0x0A, "no torn line")
         // Memory the system refuses (a 3 GB address space, a model of 1.4e9 parameters): one line,
@@ -216,45 +294,69 @@ final class CommandLineTests: ScratchTestCase {
         let big = scratch.appendingPathComponent("big").path
         let smallModel = ["--set", "model.d_model=32", "--set", "model.n_layer=1", "--set", "model.n_head=1"]
         let bigModel = ["--set", "model.d_model=4096", "--set", "model.n_layer=7", "--set", "model.n_head=32"]
-        let trainInBig = ["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", big,
-                          "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
-                          "--set", "train.max_steps=2", "--set", "train.eval_interval=0"]
-        try assertFails(trainInBig + bigModel, ["qklab: out of memory: cannot allocate", "Cannot allocate memory"], shell: "ulimit -v 3000000; exec")
+        let trainInBig = [
+            "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", big,
+            "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+            "--set", "train.max_steps=2", "--set", "train.eval_interval=0",
+        ]
+        try assertFails(
+            trainInBig + bigModel, ["qklab: out of memory: cannot allocate", "Cannot allocate memory"],
+            shell: "ulimit -v 3000000; exec")
         let retried = try qklab(trainInBig + smallModel)
         XCTAssertEqual(retried.status, 0, retried.error)
         // Output that cannot be written is a failure, not an empty success.
-        try assertFails(["sample", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")
-        try assertFails(["eval", run], ["qklab: cannot write standard output: No space left on device"], shell: "exec > /dev/full; exec")
-        try assertFails(["export-hf", run, "/proc/version/hf"], ["qklab: cannot create folder /proc/version/hf: Not a directory"])
+        try assertFails(
+            ["sample", run], ["qklab: cannot write standard output: No space left on device"],
+            shell: "exec > /dev/full; exec")
+        try assertFails(
+            ["eval", run], ["qklab: cannot write standard output: No space left on device"],
+            shell: "exec > /dev/full; exec")
+        try assertFails(
+            ["export-hf", run, "/proc/version/hf"], ["qklab: cannot create folder /proc/version/hf: Not a directory"])
         // compare --out: a new file, then its own chart replaced; someone's file, a folder, a missing folder refused.
         let chart = scratch.appendingPathComponent("chart.svg").path
         XCTAssertEqual(try qklab(["compare", run, "--out", chart]).status, 0)
         XCTAssertEqual(try qklab(["compare", run, run, "--out", chart]).status, 0, "its own chart is replaced")
         let notes = own.appendingPathComponent("config.toml").path
-        try assertFails(["compare", run, "--out", notes],
-                        ["qklab: cannot write chart \(notes): a file that qklab compare did not write is there, and QKLab never overwrites one"])
+        try assertFails(
+            ["compare", run, "--out", notes],
+            [
+                "qklab: cannot write chart \(notes): a file that qklab compare did not write is there, and QKLab never overwrites one"
+            ])
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: notes)), Data("mine\n".utf8))
         try assertFails(["compare", run, "--out", own.path], ["qklab: cannot write chart \(own.path): it is a folder"])
         let dangling = scratch.appendingPathComponent("dangling.svg")
         try FileManager.default.createSymbolicLink(atPath: dangling.path, withDestinationPath: "/no/such/target.svg")
         let linked = scratch.appendingPathComponent("linked.svg")
         try FileManager.default.createSymbolicLink(atPath: linked.path, withDestinationPath: chart)
-        for link in [dangling, linked] {    // to nothing, and to a chart of its own: the link stays a link
-            try assertFails(["compare", run, "--out", link.path], ["qklab: cannot write chart \(link.path): a symbolic link is there"])
+        for link in [dangling, linked] {  // to nothing, and to a chart of its own: the link stays a link
+            try assertFails(
+                ["compare", run, "--out", link.path],
+                ["qklab: cannot write chart \(link.path): a symbolic link is there"])
         }
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: dangling.path), "/no/such/target.svg")
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: linked.path), chart)
         // A panel asked for that no run has data for is drawn empty, with a note.
         let unevaluated = scratch.appendingPathComponent("unevaluated").path
-        XCTAssertEqual(try qklab(["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", unevaluated,
-                                  "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
-                                  "--set", "train.max_steps=2", "--set", "train.eval_interval=0"]).status, 0)
-        let empty = try qklab(["compare", unevaluated, "--metric", "val_loss,train_loss", "--out", scratch.appendingPathComponent("empty.svg").path])
+        XCTAssertEqual(
+            try qklab([
+                "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir",
+                unevaluated,
+                "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+                "--set", "train.max_steps=2", "--set", "train.eval_interval=0",
+            ]).status, 0)
+        let empty = try qklab([
+            "compare", unevaluated, "--metric", "val_loss,train_loss", "--out",
+            scratch.appendingPathComponent("empty.svg").path,
+        ])
         XCTAssertEqual(empty.status, 0)
         XCTAssertEqual(empty.error, "qklab: note: no run has val_loss data: its panel is empty\n")
-        try assertFails(["compare", run, "--out", "/proc/version/chart.svg"], ["qklab: cannot write /proc/version/chart.svg: Not a directory"])
+        try assertFails(
+            ["compare", run, "--out", "/proc/version/chart.svg"],
+            ["qklab: cannot write /proc/version/chart.svg: Not a directory"])
         let missing = scratch.appendingPathComponent("no/such/chart.svg").path
-        try assertFails(["compare", run, "--out", missing], ["qklab: cannot write \(missing): No such file or directory"])
+        try assertFails(
+            ["compare", run, "--out", missing], ["qklab: cannot write \(missing): No such file or directory"])
         XCTAssertEqual(try qklab(["compare", run, "--out", missing]).output, "", "refused before the table is printed")
     }
 
@@ -271,7 +373,8 @@ final class CommandLineTests: ScratchTestCase {
         try assertFails(["logits", run, "--tokens", "1,2"], ["qklab: \(damaged)"])
         try assertFails(["export-hf", run, scratch.appendingPathComponent("out").path], ["qklab: \(damaged)"])
         try assertFails(["train", "--resume", run, "--set", "train.max_steps=4"], ["qklab: \(damaged)"])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path), "nothing exported")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path), "nothing exported")
     }
 
     /// eval, sample and export-hf on a run that checkpoints every step keeping one: every call
@@ -279,23 +382,30 @@ final class CommandLineTests: ScratchTestCase {
     func testCommandsOnARunThatIsStillTraining() throws {
         let process = Process()
         process.executableURL = Self.executable
-        process.arguments = ["train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", "live",
-                             "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
-                             "--set", "train.max_steps=100000", "--set", "train.checkpoint_interval=1", "--set", "train.keep_checkpoints=1",
-                             "--set", "train.eval_interval=0", "--set", "train.log_interval=0"]
+        process.arguments = [
+            "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", "live",
+            "--set", "data.path=\(Self.repository.appendingPathComponent("data/smoke.txt").path)",
+            "--set", "train.max_steps=100000", "--set", "train.checkpoint_interval=1", "--set",
+            "train.keep_checkpoints=1",
+            "--set", "train.eval_interval=0", "--set", "train.log_interval=0",
+        ]
         process.currentDirectoryURL = scratch
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer {
-            process.terminate()         // SIGTERM to the trainer this test started
+            process.terminate()  // SIGTERM to the trainer this test started
             process.waitUntilExit()
         }
         let live = scratch.appendingPathComponent("live")
-        while !FileManager.default.fileExists(atPath: live.appendingPathComponent("checkpoints/latest").path) { usleep(20_000) }
+        while !FileManager.default.fileExists(atPath: live.appendingPathComponent("checkpoints/latest").path) {
+            usleep(20_000)
+        }
         var failures: [String] = []
         for round in 0..<8 {
-            for arguments in [["eval", live.path], ["sample", live.path, "--tokens", "5"], ["export-hf", live.path, "out-\(round)"]] {
+            for arguments in [
+                ["eval", live.path], ["sample", live.path, "--tokens", "5"], ["export-hf", live.path, "out-\(round)"],
+            ] {
                 let result = try qklab(arguments)
                 if result.status != 0 { failures.append("\(arguments[0]): \(result.error)") }
             }

@@ -21,10 +21,14 @@ final class CorpusFingerprintTests: SmokeRunTestCase {
         let recorded = fingerprint("abcd efgh\n")
         XCTAssertNil(recorded.change(to: fingerprint("abcd efgh\n")))
         XCTAssertEqual(recorded.change(to: fingerprint("abcd efgh\n\n")), "size 10 → 11 bytes")
-        XCTAssertEqual(recorded.change(to: fingerprint("efgh abcd\n")),
-                       "same size (10 bytes), different content (FNV-1a 64 \(recorded.fnv1a64) → \(fingerprint("efgh abcd\n").fnv1a64))")
+        XCTAssertEqual(
+            recorded.change(to: fingerprint("efgh abcd\n")),
+            "same size (10 bytes), different content (FNV-1a 64 \(recorded.fnv1a64) → \(fingerprint("efgh abcd\n").fnv1a64))"
+        )
         // One flipped bit, one swapped pair, CRLF for LF: all seen.
-        for other in ["abcd efgi\n", "bacd efgh\n", "abcd efgh\r"] { XCTAssertNotNil(recorded.change(to: fingerprint(other)), other) }
+        for other in ["abcd efgi\n", "bacd efgh\n", "abcd efgh\r"] {
+            XCTAssertNotNil(recorded.change(to: fingerprint(other)), other)
+        }
     }
 
     /// The issue's case: the same characters, the same length, other text.
@@ -32,24 +36,35 @@ final class CorpusFingerprintTests: SmokeRunTestCase {
         let corpus = scratch.appendingPathComponent("corpus.txt")
         let original = String(repeating: "abcd efgh\n", count: 300)
         try original.write(to: corpus, atomically: true, encoding: .utf8)
-        let run = try train(try smokeConfig(["train.max_steps=20", "optim.decay_steps=40", "train.eval_interval=10"], corpus: corpus), in: "run")
+        let run = try train(
+            try smokeConfig(["train.max_steps=20", "optim.decay_steps=40", "train.eval_interval=10"], corpus: corpus),
+            in: "run")
         let recorded = try XCTUnwrap(try state(run).corpus)
         XCTAssertEqual(recorded, fingerprint(original))
-        XCTAssertTrue(try text(run.config).contains("# corpus \(corpus.path): 3000 bytes, FNV-1a 64 \(recorded.fnv1a64) (checked on --resume and eval)"))
+        XCTAssertTrue(
+            try text(run.config).contains(
+                "# corpus \(corpus.path): 3000 bytes, FNV-1a 64 \(recorded.fnv1a64) (checked on --resume and eval)"))
         XCTAssertTrue(try text(run.info).contains("corpus: \(corpus.path), 3000 bytes, FNV-1a 64 \(recorded.fnv1a64)"))
 
         let swapped = String(repeating: "efgh abcd\n", count: 300)
         try swapped.write(to: corpus, atomically: true, encoding: .utf8)
-        let change = "same size (3000 bytes), different content (FNV-1a 64 \(recorded.fnv1a64) → \(fingerprint(swapped).fnv1a64))"
-        XCTAssertEqual(failure { try resume(run, ["train.max_steps=40"]) },
-                       "corpus \(corpus.path) is not the one this run trained on: \(change); resuming would train and validate on other text; restore the file, or start a new run")
-        XCTAssertEqual(failure { _ = try TrainedModel(path: run.url.path).validationLoss() },
-                       "corpus \(corpus.path) is not the one this run trained on: \(change); its validation windows are not the run's; restore the file to evaluate")
+        let change =
+            "same size (3000 bytes), different content (FNV-1a 64 \(recorded.fnv1a64) → \(fingerprint(swapped).fnv1a64))"
+        XCTAssertEqual(
+            failure { try resume(run, ["train.max_steps=40"]) },
+            "corpus \(corpus.path) is not the one this run trained on: \(change); resuming would train and validate on other text; restore the file, or start a new run"
+        )
+        XCTAssertEqual(
+            failure { _ = try TrainedModel(path: run.url.path).validationLoss() },
+            "corpus \(corpus.path) is not the one this run trained on: \(change); its validation windows are not the run's; restore the file to evaluate"
+        )
         // Same kind: longer, shorter, another vocabulary, a missing file.
         try (original + "x").write(to: corpus, atomically: true, encoding: .utf8)
         XCTAssertTrue(failure { try resume(run, ["train.max_steps=40"]) }.contains(": size 3000 → 3001 bytes; "))
         try String(original.dropLast(10)).write(to: corpus, atomically: true, encoding: .utf8)
-        XCTAssertTrue(failure { _ = try TrainedModel(path: run.url.path).validationLoss() }.contains(": size 3000 → 2990 bytes; "))
+        XCTAssertTrue(
+            failure { _ = try TrainedModel(path: run.url.path).validationLoss() }.contains(": size 3000 → 2990 bytes; ")
+        )
         try FileManager.default.removeItem(at: corpus)
         XCTAssertTrue(failure { try resume(run, ["train.max_steps=40"]) }.contains("no such file"))
         // Restored (rewritten, same bytes): accepted, and the run continues.
@@ -62,12 +77,18 @@ final class CorpusFingerprintTests: SmokeRunTestCase {
     /// A checkpoint from before fingerprints is checked by its vocabulary only, says so, and
     /// records the fingerprint from then on.
     func testCheckpointsFromBeforeFingerprints() throws {
-        let run = try train(try smokeConfig(["train.max_steps=4", "optim.decay_steps=40", "train.eval_interval=0"]), in: "old")
+        let run = try train(
+            try smokeConfig(["train.max_steps=4", "optim.decay_steps=40", "train.eval_interval=0"]), in: "old")
         try editState(run) { $0["corpus"] = nil }
         XCTAssertNil(try state(run).corpus)
         XCTAssertNoThrow(try TrainedModel(path: run.url.path).validationLoss())
         try resume(run, ["train.max_steps=8"])
-        XCTAssertTrue(try text(run.info).contains("the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: "))
-        XCTAssertEqual(try state(run).corpus?.bytes, try Data(contentsOf: URL(fileURLWithPath: try state(run).config.data.path)).count)
+        XCTAssertTrue(
+            try text(run.info).contains(
+                "the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: "
+            ))
+        XCTAssertEqual(
+            try state(run).corpus?.bytes,
+            try Data(contentsOf: URL(fileURLWithPath: try state(run).config.data.path)).count)
     }
 }

@@ -15,25 +15,35 @@ final class DataTests: XCTestCase {
     }
 
     func testSplitAndErrors() throws {
-        let corpus = try Corpus(text: String(repeating: "abcdefghij", count: 10), source: "t", valFraction: 0.1, blockSize: 8)
+        let corpus = try Corpus(
+            text: String(repeating: "abcdefghij", count: 10), source: "t", valFraction: 0.1, blockSize: 8)
         XCTAssertEqual(corpus.train.count, 90)
         XCTAssertEqual(corpus.validation.count, 10)
         XCTAssertThrowsError(try Corpus(text: "", source: "t", valFraction: 0.1, blockSize: 8)) {
             XCTAssertEqual("\($0)", "corpus t is empty")
         }
-        XCTAssertThrowsError(try Corpus(text: String(repeating: "ab", count: 20), source: "t", valFraction: 0.1, blockSize: 8)) {
-            XCTAssertEqual("\($0)", "corpus t: the validation split has 4 tokens, fewer than block_size + 1 = 9 (40 tokens in all, val_fraction 0.1)")
+        XCTAssertThrowsError(
+            try Corpus(text: String(repeating: "ab", count: 20), source: "t", valFraction: 0.1, blockSize: 8)
+        ) {
+            XCTAssertEqual(
+                "\($0)",
+                "corpus t: the validation split has 4 tokens, fewer than block_size + 1 = 9 (40 tokens in all, val_fraction 0.1)"
+            )
         }
         let path = NSTemporaryDirectory() + "qklab-latin1-\(getpid()).txt"
         FileManager.default.createFile(atPath: path, contents: Data([0x61, 0xE9, 0xFF, 0x62]))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        XCTAssertThrowsError(try Corpus(path: path, valFraction: 0.1, blockSize: 1)) { XCTAssertEqual("\($0)", "corpus \(path): not UTF-8 text") }
+        XCTAssertThrowsError(try Corpus(path: path, valFraction: 0.1, blockSize: 1)) {
+            XCTAssertEqual("\($0)", "corpus \(path): not UTF-8 text")
+        }
         XCTAssertThrowsError(try Corpus(path: "/nonexistent.txt", valFraction: 0.1, blockSize: 1)) {
             XCTAssertTrue("\($0)".hasPrefix("corpus /nonexistent.txt: no such file"))
         }
         XCTAssertThrowsError(try Corpus(path: "no/such.txt", valFraction: 0.1, blockSize: 1)) {
-            XCTAssertEqual("\($0)", "corpus no/such.txt: no such file (data.path is relative to the current folder, "
-                           + "\(FileManager.default.currentDirectoryPath); for the shipped corpora run scripts/get-data.sh)")
+            XCTAssertEqual(
+                "\($0)",
+                "corpus no/such.txt: no such file (data.path is relative to the current folder, "
+                    + "\(FileManager.default.currentDirectoryPath); for the shipped corpora run scripts/get-data.sh)")
         }
         XCTAssertThrowsError(try Corpus(path: "", valFraction: 0.1, blockSize: 1)) {
             XCTAssertEqual("\($0)", "corpus \"\" (data.path is empty): Is a directory")
@@ -53,7 +63,9 @@ final class DataTests: XCTestCase {
         var again = BatchSampler(seed: 3)
         XCTAssertEqual(again.next(from: tokens, batchSize: 4, length: 6).offsets, batch.offsets)
         let evaluation = BatchSampler.evaluationBatches(of: tokens, count: 3, batchSize: 2, length: 6)
-        XCTAssertEqual(evaluation.map(\.offsets), BatchSampler.evaluationBatches(of: tokens, count: 3, batchSize: 2, length: 6).map(\.offsets))
+        XCTAssertEqual(
+            evaluation.map(\.offsets),
+            BatchSampler.evaluationBatches(of: tokens, count: 3, batchSize: 2, length: 6).map(\.offsets))
         XCTAssertEqual(evaluation.flatMap(\.offsets), [0, 7, 14, 22, 29, 36])
     }
 }

@@ -9,8 +9,10 @@ import XCTest
 /// run bit for bit (the multi-process runs are checked by scripts/mpi_train_test.py).
 final class DistributedStepTests: SmokeRunTestCase {
     func testOneProcessJobEqualsTheOrdinaryRun() throws {
-        let config = try smokeConfig(["train.shards=3", "train.max_steps=12", "optim.decay_steps=12", "train.log_interval=3",
-                                      "train.eval_interval=6", "train.checkpoint_interval=6"])
+        let config = try smokeConfig([
+            "train.shards=3", "train.max_steps=12", "optim.decay_steps=12", "train.log_interval=3",
+            "train.eval_interval=6", "train.checkpoint_interval=6",
+        ])
         let ordinary = try train(config, in: "ordinary")
         let viaJob = folder("job")
         let trainer = try Trainer(config: config, folder: viaJob, configSource: "test", job: OneProcessJob())
@@ -29,8 +31,12 @@ final class OneProcessJob: TrainingJob {
     var rank: Int { 0 }
     var processCount: Int { 1 }
     var hosts: [String] { ["here"] }
-    func gradientExchange(shards: Int, count: Int) throws -> any GradientExchange { LocalShards<Float>(shards: shards, count: count) }
-    func numberExchange(shards: Int, count: Int) throws -> any ShardBuffers<Double> { LocalShards<Double>(shards: shards, count: count) }
+    func gradientExchange(shards: Int, count: Int) throws -> any GradientExchange {
+        LocalShards<Float>(shards: shards, count: count)
+    }
+    func numberExchange(shards: Int, count: Int) throws -> any ShardBuffers<Double> {
+        LocalShards<Double>(shards: shards, count: count)
+    }
     func broadcastFromFirst(_ values: [Double]) -> [Double] { values }
     func barrier() {}
 }
@@ -39,7 +45,9 @@ final class OneProcessJob: TrainingJob {
 final class LocalShards<Number: BinaryFloatingPoint>: ShardBuffers {
     let count: Int
     var buffers: [[Number]]
-    init(shards: Int, count: Int) { (self.count, buffers) = (count, Array(repeating: Array(repeating: 0, count: count), count: shards)) }
+    init(shards: Int, count: Int) {
+        (self.count, buffers) = (count, Array(repeating: Array(repeating: 0, count: count), count: shards))
+    }
     var localShards: Range<Int> { 0..<buffers.count }
     func withLocalBuffer<R>(of shard: Int, _ body: (UnsafeMutableBufferPointer<Number>) throws -> R) rethrows -> R {
         try buffers[shard].withUnsafeMutableBufferPointer { try body($0) }

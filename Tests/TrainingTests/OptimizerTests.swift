@@ -9,14 +9,16 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(schedule.rate(at: 1), 1e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 5), 5e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 10), 1e-3, accuracy: 1e-12)
-        XCTAssertEqual(schedule.rate(at: 60), 5.5e-4, accuracy: 1e-12)          // halfway: (max + min) / 2
+        XCTAssertEqual(schedule.rate(at: 60), 5.5e-4, accuracy: 1e-12)  // halfway: (max + min) / 2
         XCTAssertEqual(schedule.rate(at: 35), 1e-4 + 0.5 * (1 + cos(Double.pi / 4)) * 9e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 110), 1e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 500), 1e-4)
         var config = TrainingConfig()
         config.optim.lr = 2e-3
         config.train.maxSteps = 300
-        XCTAssertEqual(LearningRateSchedule(config), LearningRateSchedule(peak: 2e-3, minimum: 2e-4, warmupSteps: 100, decaySteps: 300))
+        XCTAssertEqual(
+            LearningRateSchedule(config),
+            LearningRateSchedule(peak: 2e-3, minimum: 2e-4, warmupSteps: 100, decaySteps: 300))
     }
 
     /// Two AdamW steps on a matrix (decayed) and a norm weight (not decayed), against values
@@ -24,10 +26,15 @@ final class OptimizerTests: XCTestCase {
     func testAdamWAgainstHandComputedSteps() {
         let matrix = Tensor(shape: [1, 2], values: [1, -2], requiresGrad: true)
         let norm = Tensor(shape: [1], values: [1], requiresGrad: true)
-        let parameters = [NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1)),
-                          NamedParameter(name: "n", tensor: norm, layer: nil, initialization: .ones)]
+        let parameters = [
+            NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1)),
+            NamedParameter(name: "n", tensor: norm, layer: nil, initialization: .ones),
+        ]
         var config = OptimizerConfig()
-        config.beta1 = 0.9; config.beta2 = 0.95; config.eps = 1e-8; config.weightDecay = 0.1
+        config.beta1 = 0.9
+        config.beta2 = 0.95
+        config.eps = 1e-8
+        config.weightDecay = 0.1
         let optimizer = AdamW(parameters: parameters, config: config)
         matrix.grad = Tensor(shape: [1, 2], values: [0.5, 0.25])
         norm.grad = Tensor(shape: [1], values: [-1])
@@ -37,7 +44,7 @@ final class OptimizerTests: XCTestCase {
         assertValues(norm.values, [1 + 0.1])
         matrix.grad = Tensor(shape: [1, 2], values: [0.5, 0.25])
         norm.grad = Tensor(shape: [1], values: [-1])
-        optimizer.step(learningRate: 0.1, gradientScale: 0.5)   // clipped: g·0.5
+        optimizer.step(learningRate: 0.1, gradientScale: 0.5)  // clipped: g·0.5
         // step 2 for w[0]: g = 0.25; m = 0.9·0.05 + 0.1·0.25 = 0.07; v = 0.95·0.0125 + 0.05·0.0625 = 0.015
         // m̂ = 0.07/0.19, v̂ = 0.015/0.0975; update = 0.1 · m̂/√v̂
         let m = 0.07 / 0.19, v = 0.015 / 0.0975
@@ -52,14 +59,20 @@ final class OptimizerTests: XCTestCase {
     func testIndependentWeightDecayFollowsTheScheduleNotThePeak() {
         let matrix = Tensor(shape: [1, 2], values: [2, -4], requiresGrad: true)
         var config = OptimizerConfig()
-        config.lr = 0.1; config.weightDecay = 1e-4; config.weightDecayMode = .independent
-        let optimizer = AdamW(parameters: [NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1))], config: config)
-        XCTAssertEqual(Double(optimizer.decayFactor(learningRate: 0.05)), 0.99995, accuracy: 1e-7)   // Float32
+        config.lr = 0.1
+        config.weightDecay = 1e-4
+        config.weightDecayMode = .independent
+        let optimizer = AdamW(
+            parameters: [NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1))],
+            config: config)
+        XCTAssertEqual(Double(optimizer.decayFactor(learningRate: 0.05)), 0.99995, accuracy: 1e-7)  // Float32
         matrix.grad = Tensor(shape: [1, 2], values: [1, -1])
         optimizer.step(learningRate: 0.05, gradientScale: 1)
         assertValues(matrix.values, [2 * 0.99995 - 0.05, -4 * 0.99995 + 0.05])
         config.weightDecayMode = .coupled
-        let coupled = AdamW(parameters: [NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1))], config: config)
+        let coupled = AdamW(
+            parameters: [NamedParameter(name: "w", tensor: matrix, layer: nil, initialization: .normal(std: 1))],
+            config: config)
         XCTAssertEqual(Double(coupled.decayFactor(learningRate: 0.05)), 0.999995, accuracy: 1e-7)
     }
 
@@ -69,8 +82,11 @@ final class OptimizerTests: XCTestCase {
         for (decayNorms, expected) in [(true, 1 * 0.99 + 0.1), (false, 1 + 0.1)] {
             let norm = Tensor(shape: [1], values: [1], requiresGrad: true)
             var config = OptimizerConfig()
-            config.weightDecay = 0.1; config.decayNormWeights = decayNorms
-            let optimizer = AdamW(parameters: [NamedParameter(name: "n", tensor: norm, layer: nil, initialization: .ones)], config: config)
+            config.weightDecay = 0.1
+            config.decayNormWeights = decayNorms
+            let optimizer = AdamW(
+                parameters: [NamedParameter(name: "n", tensor: norm, layer: nil, initialization: .ones)], config: config
+            )
             norm.grad = Tensor(shape: [1], values: [-1])
             optimizer.step(learningRate: 0.1, gradientScale: 1)
             assertValues(norm.values, [expected])
@@ -82,10 +98,13 @@ final class OptimizerTests: XCTestCase {
         let defaults = TrainingConfig()
         XCTAssertEqual(defaults.optim.weightDecayMode, .coupled)
         XCTAssertFalse(defaults.optim.decayNormWeights)
-        let config = try ConfigLoader.parse("[optim]\nweight_decay_mode = \"independent\"\ndecay_norm_weights = true\n", source: "test.toml")
+        let config = try ConfigLoader.parse(
+            "[optim]\nweight_decay_mode = \"independent\"\ndecay_norm_weights = true\n", source: "test.toml")
         XCTAssertEqual(config.optim.weightDecayMode, .independent)
         XCTAssertTrue(config.optim.decayNormWeights)
-        XCTAssertThrowsError(try ConfigLoader.parse("[optim]\nweight_decay_mode = \"decoupled\"\n", source: "test.toml")) { error in
+        XCTAssertThrowsError(
+            try ConfigLoader.parse("[optim]\nweight_decay_mode = \"decoupled\"\n", source: "test.toml")
+        ) { error in
             XCTAssertTrue("\(error)".contains("weight_decay_mode"), "\(error)")
         }
     }
@@ -96,11 +115,16 @@ final class OptimizerTests: XCTestCase {
     /// final norm 8: 2104. The embedding (V·8) is not counted.
     func testNonEmbeddingParameterCount() throws {
         var model = ModelConfig()
-        model.dModel = 8; model.nLayer = 2; model.nHead = 2; model.vocabSize = 11; model.blockSize = 4
+        model.dModel = 8
+        model.nLayer = 2
+        model.nHead = 2
+        model.vocabSize = 11
+        model.blockSize = 4
         let parameters = try TransformerModel(config: model).parameters
         XCTAssertEqual(parameters.nonEmbeddingScalarCount, 2104)
         XCTAssertEqual(parameters.scalarCount, 2104 + 11 * 8)
-        model.tieEmbeddings = false; model.position = .learned
+        model.tieEmbeddings = false
+        model.position = .learned
         let untied = try TransformerModel(config: model).parameters
         XCTAssertEqual(untied.nonEmbeddingScalarCount, 2104, "head and learned positions are embeddings too")
         XCTAssertEqual(untied.scalarCount, 2104 + 2 * 11 * 8 + 4 * 8)

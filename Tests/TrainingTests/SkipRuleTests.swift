@@ -12,10 +12,14 @@ final class SkipRuleTests: SmokeRunTestCase {
     func testEveryStepSkippedStopsAfterTenInARow() throws {
         let message = failure { try train(try smokeConfig(overflowing), in: "z") }
         let run = folder("z")
-        XCTAssertEqual(message, "step 10: 10 non-finite steps in a row, each skipped (on_nonfinite = \"skip\"); stopped as failed: the weights are still "
-                       + "the initial ones, and the run is stuck; no checkpoint was written; details in \(run.nonFiniteReport.path)")
+        XCTAssertEqual(
+            message,
+            "step 10: 10 non-finite steps in a row, each skipped (on_nonfinite = \"skip\"); stopped as failed: the weights are still "
+                + "the initial ones, and the run is stuck; no checkpoint was written; details in \(run.nonFiniteReport.path)"
+        )
         XCTAssertTrue(run.completeCheckpoints().isEmpty)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: run.nonFiniteReport.path), "a sweep counts the point as diverged")
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: run.nonFiniteReport.path), "a sweep counts the point as diverged")
         XCTAssertEqual(try series(run, "loss").count, 10)
         XCTAssertEqual(try series(run, "skipped_steps")[10], 10)
     }
@@ -23,8 +27,10 @@ final class SkipRuleTests: SmokeRunTestCase {
     func testShortRunWithNoUpdateFails() throws {
         let message = failure { try train(try smokeConfig(overflowing + ["train.max_steps=5"]), in: "short") }
         let run = folder("short")
-        XCTAssertEqual(message, "all 5 steps were non-finite and skipped (on_nonfinite = \"skip\"): no update was applied, so the run failed and no final "
-                       + "checkpoint was written (it would hold the initial weights); details in \(run.nonFiniteReport.path)")
+        XCTAssertEqual(
+            message,
+            "all 5 steps were non-finite and skipped (on_nonfinite = \"skip\"): no update was applied, so the run failed and no final "
+                + "checkpoint was written (it would hold the initial weights); details in \(run.nonFiniteReport.path)")
         XCTAssertTrue(run.completeCheckpoints().isEmpty)
     }
 
@@ -38,21 +44,27 @@ final class SkipRuleTests: SmokeRunTestCase {
     /// skipped in a row (a success, whose final checkpoint holds step 1's update); twenty stop at
     /// step 11, also when the run is resumed in between (the count is in the checkpoint).
     func testStreakOfSkippedStepsCountsAcrossResumes() throws {
-        let blowUp = ["optim.lr=1e30", "optim.warmup_steps=0", "optim.grad_clip=0", "train.on_nonfinite=skip", "train.eval_interval=0",
-                      "optim.decay_steps=30"]
+        let blowUp = [
+            "optim.lr=1e30", "optim.warmup_steps=0", "optim.grad_clip=0", "train.on_nonfinite=skip",
+            "train.eval_interval=0",
+            "optim.decay_steps=30",
+        ]
         let ten = try train(try smokeConfig(blowUp + ["train.max_steps=10"]), in: "ten")
         XCTAssertEqual(try state(ten).skippedSteps, 9)
         XCTAssertEqual(try state(ten).skippedInARow, 9)
         XCTAssertEqual(try state(ten).optimizerSteps, 1)
 
-        let stuck = "step 11: 10 non-finite steps in a row, each skipped (on_nonfinite = \"skip\"); stopped as failed: "
+        let stuck =
+            "step 11: 10 non-finite steps in a row, each skipped (on_nonfinite = \"skip\"); stopped as failed: "
             + "the weights have not changed since step 1, and the run is stuck; "
-        XCTAssertEqual(failure { try train(try smokeConfig(blowUp + ["train.max_steps=20"]), in: "twenty") },
-                       stuck + "no checkpoint was written; details in \(folder("twenty").nonFiniteReport.path)")
+        XCTAssertEqual(
+            failure { try train(try smokeConfig(blowUp + ["train.max_steps=20"]), in: "twenty") },
+            stuck + "no checkpoint was written; details in \(folder("twenty").nonFiniteReport.path)")
 
         let pieces = try train(try smokeConfig(blowUp + ["train.max_steps=5"]), in: "pieces")
         XCTAssertEqual(try state(pieces).skippedInARow, 4)
-        XCTAssertEqual(failure { try resume(pieces, ["train.max_steps=20"]) },
-                       stuck + "the last checkpoint is step-000005; details in \(pieces.nonFiniteReport.path)")
+        XCTAssertEqual(
+            failure { try resume(pieces, ["train.max_steps=20"]) },
+            stuck + "the last checkpoint is step-000005; details in \(pieces.nonFiniteReport.path)")
     }
 }

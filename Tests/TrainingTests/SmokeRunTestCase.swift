@@ -7,11 +7,13 @@ import XCTest
 /// Helpers for tests that train the shipped smoke config for real (a second or less per run):
 /// new runs, resumes, and what they left in their folders.
 class SmokeRunTestCase: ScratchTestCase {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The smoke config with the corpus path made absolute, plus `overrides`.
     func smokeConfig(_ overrides: [String] = [], corpus: URL? = nil) throws -> TrainingConfig {
-        var config = try ConfigLoader.load(Self.repository.appendingPathComponent("configs/smoke.toml"), overrides: overrides)
+        var config = try ConfigLoader.load(
+            Self.repository.appendingPathComponent("configs/smoke.toml"), overrides: overrides)
         config.data.path = (corpus ?? Self.repository.appendingPathComponent("data/smoke.txt")).path
         return config
     }
@@ -55,7 +57,8 @@ class SmokeRunTestCase: ScratchTestCase {
             var line = line
             line["tokens_per_s"] = nil
             line["elapsed_s"] = nil
-            return String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self)
+            return String(
+                decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self)
         }
     }
 

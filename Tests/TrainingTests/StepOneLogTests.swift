@@ -7,12 +7,14 @@ import XCTest
 /// Step 1 always writes its training line, whatever `log_interval`: its loss is the model's
 /// before any update, the "initial loss" of a sweep's LR sensitivity.
 final class StepOneLogTests: ScratchTestCase {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The steps of the training lines of a smoke run of 12 steps with `overrides`.
     func loggedSteps(_ overrides: [String], name: String) throws -> [(step: Int, loss: Double?)] {
-        var config = try ConfigLoader.load(Self.repository.appendingPathComponent("configs/smoke.toml"),
-                                           overrides: ["train.max_steps=12", "train.eval_interval=0", "train.threads=1"] + overrides)
+        var config = try ConfigLoader.load(
+            Self.repository.appendingPathComponent("configs/smoke.toml"),
+            overrides: ["train.max_steps=12", "train.eval_interval=0", "train.threads=1"] + overrides)
         config.data.path = Self.repository.appendingPathComponent("data/smoke.txt").path
         let folder = RunFolder(scratch.appendingPathComponent(name))
         let trainer = try Trainer(config: config, folder: folder, configSource: "test")

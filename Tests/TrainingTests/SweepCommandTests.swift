@@ -6,28 +6,36 @@ extension CommandLineTests {
     /// stand-in trainer): every point trains in its folder beside the sweep's own files
     /// (`point.toml`, `train.log`), the summary is written, and a rerun finds every point finished.
     func testSweepTrainsEveryPointAndARerunReusesThem() throws {
-        let sweep = try smokeSweep("tiny.toml", """
-        "train.max_steps" = 4
-        "train.eval_interval" = 2
-        [grid]
-        "optim.lr" = [1e-3, 1e-2]
-        "model.qk_norm" = ["off", "head"]
-        """)
+        let sweep = try smokeSweep(
+            "tiny.toml",
+            """
+            "train.max_steps" = 4
+            "train.eval_interval" = 2
+            [grid]
+            "optim.lr" = [1e-3, 1e-2]
+            "model.qk_norm" = ["off", "head"]
+            """)
         // Nothing to summarise yet: one line, and nothing written that would keep the sweep out.
-        try assertFails(["sweep", sweep.path, "--summary-only"],
-                        ["qklab: sweep output \(scratch.path)/out has no points yet", "without --summary-only first"])
+        try assertFails(
+            ["sweep", sweep.path, "--summary-only"],
+            ["qklab: sweep output \(scratch.path)/out has no points yet", "without --summary-only first"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path))
         let first = try qklab(["sweep", sweep.path, "--jobs", "2"])
         XCTAssertEqual(first.status, 0, first.output + first.error)
         for point in ["lr=0.001,qk_norm=off", "lr=0.01,qk_norm=head"] {
             let folder = scratch.appendingPathComponent("out/points/\(point)")
             for file in ["point.toml", "train.log", "config.toml", "metrics.jsonl", "checkpoints/latest"] {
-                XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(point)/\(file)")
+                XCTAssertTrue(
+                    FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(point)/\(file)"
+                )
             }
         }
         let summary = try String(contentsOf: scratch.appendingPathComponent("out/summary.txt"), encoding: .utf8)
-        let statuses = summary.split(separator: "\n").filter { $0.hasPrefix("lr=") }.map { $0.split(separator: " ", omittingEmptySubsequences: true)[1] }
-        XCTAssertEqual(statuses, ["finished", "finished", "finished", "finished"], summary)   // 4 steps: every outcome is "failed" (above the bigram loss)
+        let statuses = summary.split(separator: "\n").filter { $0.hasPrefix("lr=") }.map {
+            $0.split(separator: " ", omittingEmptySubsequences: true)[1]
+        }
+        // 4 steps: every outcome is "failed" (above the bigram loss)
+        XCTAssertEqual(statuses, ["finished", "finished", "finished", "finished"], summary)
         let again = try qklab(["sweep", sweep.path])
         XCTAssertEqual(again.status, 0, again.output + again.error)
         XCTAssertTrue(again.output.contains("4 points, 4 already finished"), again.output)
@@ -37,12 +45,14 @@ extension CommandLineTests {
     /// SIGTERM to the running ones (each saves a checkpoint and ends) and waits for them, then exits
     /// 143 with one line; no trainer is left running on its own.
     func testSigtermStopsTheSweepAndItsRunningTrainers() throws {
-        let sweep = try smokeSweep("long.toml", """
-        "train.max_steps" = 1000000
-        "train.log_interval" = 1
-        [grid]
-        "optim.lr" = [1e-3, 2e-3, 3e-3]
-        """)
+        let sweep = try smokeSweep(
+            "long.toml",
+            """
+            "train.max_steps" = 1000000
+            "train.log_interval" = 1
+            [grid]
+            "optim.lr" = [1e-3, 2e-3, 3e-3]
+            """)
         let process = Process()
         process.executableURL = Self.executable
         process.arguments = ["sweep", sweep.path, "--jobs", "2"]
@@ -56,7 +66,8 @@ extension CommandLineTests {
         let points = ["lr=0.001", "lr=0.002"].map { scratch.appendingPathComponent("out/points/\($0)") }
         let deadline = Date().addingTimeInterval(120)
         func hasStepped(_ folder: URL) -> Bool {
-            ((try? String(contentsOf: folder.appendingPathComponent("metrics.jsonl"), encoding: .utf8)) ?? "").contains("\"step\": 3,")
+            ((try? String(contentsOf: folder.appendingPathComponent("metrics.jsonl"), encoding: .utf8)) ?? "").contains(
+                "\"step\": 3,")
         }
         while !points.allSatisfy(hasStepped), Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         XCTAssertTrue(points.allSatisfy(hasStepped), "the two first points never trained")
@@ -70,9 +81,13 @@ extension CommandLineTests {
         for folder in points {
             let log = try String(contentsOf: folder.appendingPathComponent("train.log"), encoding: .utf8)
             XCTAssertTrue(log.contains("stopped by SIGTERM; checkpoint saved"), log)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("failed").path), "a stopped point is not a failure")
+            XCTAssertFalse(
+                FileManager.default.fileExists(atPath: folder.appendingPathComponent("failed").path),
+                "a stopped point is not a failure")
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out/points/lr=0.003").path), "no point starts after the signal")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out/points/lr=0.003").path),
+            "no point starts after the signal")
     }
 
     /// Writes a sweep file `name` in the scratch folder: the smoke config and corpus, `out` in the
@@ -91,11 +106,14 @@ extension CommandLineTests {
 
     /// A sweep file that cannot be read, and a run folder that is a file: one line with the reason.
     func testUnreadableSweepFileAndRunFolder() throws {
-        try assertFails(["sweep", "missing.toml"], ["qklab: cannot read sweep file \(scratch.path)/missing.toml: No such file or directory"])
+        try assertFails(
+            ["sweep", "missing.toml"],
+            ["qklab: cannot read sweep file \(scratch.path)/missing.toml: No such file or directory"])
         try assertFails(["sweep", scratch.path], ["qklab: cannot read sweep file \(scratch.path): Is a directory"])
         let file = scratch.appendingPathComponent("afile")
         try Data("x\n".utf8).write(to: file)
-        try assertFails(["train", "--resume", file.path], ["qklab: cannot resume \(file.path): it is a file, not a run folder"])
+        try assertFails(
+            ["train", "--resume", file.path], ["qklab: cannot resume \(file.path): it is a file, not a run folder"])
         try assertFails(["sample", file.path], ["qklab: \(file.path): it is a file, not a run folder"])
     }
 

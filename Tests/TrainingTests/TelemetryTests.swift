@@ -17,7 +17,8 @@ final class TelemetryTests: ScratchTestCase {
         XCTAssertEqual(loss, -(log(0.75) + log(2.0 / 3.0)) / 2, accuracy: 1e-12)
         XCTAssertEqual(loss, 0.3465736, accuracy: 1e-7)
         // An unseen transition gets the add-one mass 1/(n(a)+V): b→b never occurs, p = 1/3.
-        XCTAssertEqual(BigramLoss.of(train: [0, 1, 0, 1], validation: [1, 1], vocabularySize: 2), log(3.0), accuracy: 1e-12)
+        XCTAssertEqual(
+            BigramLoss.of(train: [0, 1, 0, 1], validation: [1, 1], vocabularySize: 2), log(3.0), accuracy: 1e-12)
         XCTAssertTrue(BigramLoss.of(train: [0, 1], validation: [0], vocabularySize: 2).isNaN)
     }
 
@@ -30,8 +31,10 @@ final class TelemetryTests: ScratchTestCase {
         norm.grad = Tensor(shape: [2], values: [1, -2])
         let embedding = Tensor(shape: [1, 2], values: [1, 1], requiresGrad: true)
         embedding.grad = Tensor(shape: [1, 2], values: [5, 5])
-        let parameters = [NamedParameter(name: "embed", tensor: embedding, layer: nil, initialization: .normal(std: 1)),
-                          NamedParameter(name: "norm", tensor: norm, layer: 0, initialization: .ones)]
+        let parameters = [
+            NamedParameter(name: "embed", tensor: embedding, layer: nil, initialization: .normal(std: 1)),
+            NamedParameter(name: "norm", tensor: norm, layer: 0, initialization: .ones),
+        ]
         var config = OptimizerConfig()
         config.eps = 1e-8
         let optimizer = AdamW(parameters: parameters, config: config)
@@ -44,8 +47,10 @@ final class TelemetryTests: ScratchTestCase {
     }
 
     func smokeRun(_ overrides: [String], in name: String) throws -> RunFolder {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        var config = try ConfigLoader.load(repository.appendingPathComponent("configs/smoke.toml"), overrides: overrides)
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        var config = try ConfigLoader.load(
+            repository.appendingPathComponent("configs/smoke.toml"), overrides: overrides)
         config.data.path = repository.appendingPathComponent("data/smoke.txt").path
         let folder = RunFolder(scratch.appendingPathComponent(name))
         let trainer = try Trainer(config: config, folder: folder, configSource: "test")
@@ -74,15 +79,21 @@ final class TelemetryTests: ScratchTestCase {
             }
             let entropy = (line["attn_entropy"] as! [NSNumber]).map(\.doubleValue)
             let entropyMin = (line["attn_entropy_min"] as! [NSNumber]).map(\.doubleValue)
-            XCTAssertTrue(zip(entropy, entropyMin).allSatisfy { $1 <= $0 + 1e-6 && $0 <= 1 }, "\(entropy) \(entropyMin)")
+            XCTAssertTrue(
+                zip(entropy, entropyMin).allSatisfy { $1 <= $0 + 1e-6 && $0 <= 1 }, "\(entropy) \(entropyMin)")
             XCTAssertNotNil((line["output_logit_max"] as? NSNumber)?.doubleValue)
             XCTAssertNotNil((line["output_lse_mean"] as? NSNumber)?.doubleValue)
         }
-        let eventFile = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: folder.url.path).first { $0.hasPrefix("events.out.tfevents") })
+        let eventFile = try XCTUnwrap(
+            FileManager.default.contentsOfDirectory(atPath: folder.url.path).first {
+                $0.hasPrefix("events.out.tfevents")
+            })
         let events = try TensorBoardReader.read(folder.url.appendingPathComponent(eventFile))
         let tags = Set(events.flatMap(\.scalars.keys))
-        for tag in ["attn_entropy/0", "attn_entropy/1", "attn_entropy_min/1", "q_rms/0", "k_rms/1", "update_ratio/0",
-                    "output_logit_max", "output_lse_mean"] {
+        for tag in [
+            "attn_entropy/0", "attn_entropy/1", "attn_entropy_min/1", "q_rms/0", "k_rms/1", "update_ratio/0",
+            "output_logit_max", "output_lse_mean",
+        ] {
             XCTAssertTrue(tags.contains(tag), "missing TensorBoard tag \(tag)")
         }
     }
@@ -90,7 +101,8 @@ final class TelemetryTests: ScratchTestCase {
     /// A non-finite step comes with its diagnosis: `nonfinite.json` holds the failing step's
     /// telemetry, measured on its batch and weights although the step was not a logged one.
     func testNonFiniteReportCarriesTelemetry() throws {
-        let folder = try smokeRun(["optim.lr=1e30", "optim.warmup_steps=0", "optim.grad_clip=0", "train.log_interval=1000"], in: "nan")
+        let folder = try smokeRun(
+            ["optim.lr=1e30", "optim.warmup_steps=0", "optim.grad_clip=0", "train.log_interval=1000"], in: "nan")
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.nonFiniteReport)) as! [String: Any]
         let last = try XCTUnwrap((report["steps"] as? [[String: Any]])?.last)
         for key in ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms"] {

@@ -15,13 +15,15 @@ final class TokenizerTests: ScratchTestCase {
         let tokenizer = CharTokenizer(corpus: text)
         let ids = try tokenizer.encode(text)
         XCTAssertEqual(ids.count, text.unicodeScalars.count, "one id per code point", file: file, line: line)
-        XCTAssertEqual(Array(tokenizer.decode(ids).utf8), Array(text.utf8), "decode(encode(text)) byte for byte", file: file, line: line)
+        XCTAssertEqual(
+            Array(tokenizer.decode(ids).utf8), Array(text.utf8), "decode(encode(text)) byte for byte", file: file,
+            line: line)
         XCTAssertTrue(tokenizer.characters.allSatisfy { $0.unicodeScalars.count == 1 }, file: file, line: line)
         XCTAssertEqual(tokenizer.scalars.map(\.value), tokenizer.scalars.map(\.value).sorted(), file: file, line: line)
     }
 
     func testCanonicallyEquivalentFormsStayDistinct() throws {
-        let text = "caf\u{E9} cafe\u{301}"        // precomposed é, then e + combining acute
+        let text = "caf\u{E9} cafe\u{301}"  // precomposed é, then e + combining acute
         try assertLossless(text)
         let tokenizer = CharTokenizer(corpus: text)
         XCTAssertEqual(tokenizer.scalars, [" ", "a", "c", "e", "f", "\u{E9}", "\u{301}"])
@@ -31,9 +33,9 @@ final class TokenizerTests: ScratchTestCase {
     }
 
     func testEmojiSequencesAndFlagsAreTheirCodePoints() throws {
-        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}"   // 👨‍👩‍👧: 5 code points, one grapheme
-        let flag = "\u{1F1FA}\u{1F1F8}"                               // 🇺🇸: two regional indicators
-        let skin = "\u{1F44B}\u{1F3FD}"                               // 👋🏽
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}"  // 👨‍👩‍👧: 5 code points, one grapheme
+        let flag = "\u{1F1FA}\u{1F1F8}"  // 🇺🇸: two regional indicators
+        let skin = "\u{1F44B}\u{1F3FD}"  // 👋🏽
         let text = "\(family) \(flag) \(skin) \u{2764}\u{FE0F}"
         try assertLossless(text)
         let tokenizer = CharTokenizer(corpus: text)
@@ -88,25 +90,37 @@ final class TokenizerTests: ScratchTestCase {
     /// Vocabularies of older QKLab versions (grapheme clusters, no `unit`): all single code
     /// points load unchanged with the same ids; a merged entry is refused saying why.
     func testOlderVocabularies() throws {
-        let old = try JSONDecoder().decode(CharTokenizer.self, from: Data(#"{"characters": ["\n", " ", "a", "é"]}"#.utf8))
+        let old = try JSONDecoder().decode(
+            CharTokenizer.self, from: Data(#"{"characters": ["\n", " ", "a", "é"]}"#.utf8))
         XCTAssertEqual(old, CharTokenizer(corpus: "a é\n"))
-        for (entry, shown) in [("\r\n", #""\r" + "\n""#), ("e\u{301}", #""e" + "\u{301}""#), ("\u{1F1FA}\u{1F1F8}", "\"\u{1F1FA}\" + \"\u{1F1F8}\"")] {
+        for (entry, shown) in [
+            ("\r\n", #""\r" + "\n""#), ("e\u{301}", #""e" + "\u{301}""#),
+            ("\u{1F1FA}\u{1F1F8}", "\"\u{1F1FA}\" + \"\u{1F1F8}\""),
+        ] {
             let json = try JSONEncoder().encode(["characters": ["a", entry]])
             XCTAssertThrowsError(try JSONDecoder().decode(CharTokenizer.self, from: json)) {
-                XCTAssertTrue("\($0)".contains("older QKLab whose vocabulary unit was the grapheme cluster: its entry \(shown) is 2 code points"), "\($0)")
+                XCTAssertTrue(
+                    "\($0)".contains(
+                        "older QKLab whose vocabulary unit was the grapheme cluster: its entry \(shown) is 2 code points"
+                    ), "\($0)")
             }
         }
-        XCTAssertThrowsError(try JSONDecoder().decode(CharTokenizer.self, from: Data(#"{"characters": ["a"], "unit": "byte"}"#.utf8))) {
+        XCTAssertThrowsError(
+            try JSONDecoder().decode(CharTokenizer.self, from: Data(#"{"characters": ["a"], "unit": "byte"}"#.utf8))
+        ) {
             XCTAssertTrue("\($0)".contains("its vocabulary unit \"byte\" is not supported"), "\($0)")
         }
-        XCTAssertThrowsError(try JSONDecoder().decode(CharTokenizer.self, from: Data(#"{"characters": ["a", "a"]}"#.utf8)))
-        XCTAssertThrowsError(try JSONDecoder().decode(CharTokenizer.self, from: Data(#"{"characters": ["a", ""]}"#.utf8)))
+        XCTAssertThrowsError(
+            try JSONDecoder().decode(CharTokenizer.self, from: Data(#"{"characters": ["a", "a"]}"#.utf8)))
+        XCTAssertThrowsError(
+            try JSONDecoder().decode(CharTokenizer.self, from: Data(#"{"characters": ["a", ""]}"#.utf8)))
     }
 
     /// A checkpoint of an older QKLab whose vocabulary has a CR LF entry is refused on load
     /// with one line; one whose entries are all single code points loads (without checksums).
     func testOlderCheckpointsLoadOrAreRefused() throws {
-        let folder = try RunFilesTests.train(in: scratch.appendingPathComponent("run"), ["train.max_steps=2", "train.eval_interval=0"])
+        let folder = try RunFilesTests.train(
+            in: scratch.appendingPathComponent("run"), ["train.max_steps=2", "train.eval_interval=0"])
         let checkpoint = try XCTUnwrap(folder.latestCheckpoint())
         try FileManager.default.removeItem(at: checkpoint.appendingPathComponent(CheckpointManifest.fileName))
         try RunFilesTests.removeManifestMark(in: checkpoint)
@@ -123,7 +137,11 @@ final class TokenizerTests: ScratchTestCase {
         defer { Checkpoint.note = saved }
         let loaded = try TrainedModel(path: folder.url.path)
         XCTAssertEqual(loaded.tokenizer.vocabularySize, (tokenizer["characters"] as! [String]).count)
-        XCTAssertEqual(notes, ["checkpoint \(checkpoint.path) was written by an older QKLab without manifest.json: its files are read without checksums (its next checkpoint will have them)"])
+        XCTAssertEqual(
+            notes,
+            [
+                "checkpoint \(checkpoint.path) was written by an older QKLab without manifest.json: its files are read without checksums (its next checkpoint will have them)"
+            ])
         // Merge "\r" and "\n" into one entry, as the grapheme-cluster tokenizer did for CR LF.
         var characters = tokenizer["characters"] as! [String]
         characters[characters.firstIndex(of: "\n")!] = "\r\n"
@@ -131,9 +149,14 @@ final class TokenizerTests: ScratchTestCase {
         state["tokenizer"] = tokenizer
         try JSONSerialization.data(withJSONObject: state).write(to: stateURL)
         XCTAssertThrowsError(try TrainedModel(path: folder.url.path)) {
-            XCTAssertEqual("\($0)", #"checkpoint \#(checkpoint.path): it was made by an older QKLab whose vocabulary unit was the grapheme cluster: its entry "\r" + "\n" is 2 code points, which QKLab now tokenizes one by one, so its token ids cannot be mapped; train the run again"#)
+            XCTAssertEqual(
+                "\($0)",
+                #"checkpoint \#(checkpoint.path): it was made by an older QKLab whose vocabulary unit was the grapheme cluster: its entry "\r" + "\n" is 2 code points, which QKLab now tokenizes one by one, so its token ids cannot be mapped; train the run again"#
+            )
         }
-        XCTAssertThrowsError(try Trainer(resuming: folder)) { XCTAssertTrue("\($0)".contains("older QKLab whose vocabulary unit"), "\($0)") }
+        XCTAssertThrowsError(try Trainer(resuming: folder)) {
+            XCTAssertTrue("\($0)".contains("older QKLab whose vocabulary unit"), "\($0)")
+        }
     }
 
     /// The default prompt is always in the vocabulary: a line feed when there is one, else the

@@ -6,11 +6,13 @@ import XCTest
 
 /// End-to-end runs of the trainer on the shipped smoke corpus (seconds each).
 final class TrainerTests: ScratchTestCase {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The smoke config with the corpus path made absolute, plus `overrides`.
     func smokeConfig(_ overrides: [String] = []) throws -> TrainingConfig {
-        var config = try ConfigLoader.load(Self.repository.appendingPathComponent("configs/smoke.toml"), overrides: overrides)
+        var config = try ConfigLoader.load(
+            Self.repository.appendingPathComponent("configs/smoke.toml"), overrides: overrides)
         config.data.path = Self.repository.appendingPathComponent("data/smoke.txt").path
         return config
     }
@@ -65,7 +67,9 @@ final class TrainerTests: ScratchTestCase {
     }
 
     func testRunFolderContents() throws {
-        let folder = try train(try smokeConfig(["train.max_steps=20", "train.checkpoint_interval=5", "train.keep_checkpoints=2"]), in: "run")
+        let folder = try train(
+            try smokeConfig(["train.max_steps=20", "train.checkpoint_interval=5", "train.keep_checkpoints=2"]),
+            in: "run")
         XCTAssertEqual(folder.completeCheckpoints().map(\.lastPathComponent), ["step-000015", "step-000020"])
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: folder.latest.path), "step-000020")
         let resolved = try String(contentsOf: folder.config, encoding: .utf8)
@@ -74,12 +78,16 @@ final class TrainerTests: ScratchTestCase {
         let lines = try MetricsReader.read(folder.metrics)
         XCTAssertNotNil(lines.first?["bigram_loss"], "the run's baseline comes first, as step 0")
         let first = try XCTUnwrap(lines.first { $0["loss"] != nil })
-        for key in ["step", "loss", "lr", "grad_norm", "grad_norm_layers", "attn_logit_max", "tokens_per_s", "elapsed_s"] {
+        for key in [
+            "step", "loss", "lr", "grad_norm", "grad_norm_layers", "attn_logit_max", "tokens_per_s", "elapsed_s",
+        ] {
             XCTAssertNotNil(first[key], key)
         }
         XCTAssertEqual((first["attn_logit_max"] as! [Any]).count, 2)
         // TensorBoard: every record's CRCs check out, and the scalars are there.
-        let events = try FileManager.default.contentsOfDirectory(atPath: folder.url.path).filter { $0.hasPrefix("events.out.tfevents.") }
+        let events = try FileManager.default.contentsOfDirectory(atPath: folder.url.path).filter {
+            $0.hasPrefix("events.out.tfevents.")
+        }
         XCTAssertEqual(events.count, 1)
         let records = try TensorBoardReader.read(folder.url.appendingPathComponent(events[0]))
         XCTAssertEqual(records.first?.fileVersion, "brain.Event:2")
@@ -90,7 +98,8 @@ final class TrainerTests: ScratchTestCase {
             XCTAssertTrue("\($0)".contains("already holds a run"), "\($0)")
         }
         let trained = try TrainedModel(path: folder.url.path)
-        XCTAssertEqual(try trained.validationLoss(), lines.last { $0["val_loss"] != nil }!["val_loss"] as! Double, accuracy: 1e-6)
+        XCTAssertEqual(
+            try trained.validationLoss(), lines.last { $0["val_loss"] != nil }!["val_loss"] as! Double, accuracy: 1e-6)
         var options = GenerationOptions()
         options.temperature = 0
         options.tokens = 20
@@ -118,14 +127,18 @@ final class TrainerTests: ScratchTestCase {
     }
 
     func testNonFiniteSkip() throws {
-        let config = try smokeConfig(["optim.lr=1e30", "optim.warmup_steps=0", "optim.grad_clip=0", "train.on_nonfinite=skip",
-                                      "train.max_steps=10", "train.eval_interval=0"])
+        let config = try smokeConfig([
+            "optim.lr=1e30", "optim.warmup_steps=0", "optim.grad_clip=0", "train.on_nonfinite=skip",
+            "train.max_steps=10", "train.eval_interval=0",
+        ])
         let folder = try train(config, in: "skip")
         let lines = try MetricsReader.read(folder.metrics)
         let skipped = lines.compactMap { $0["skipped_steps"] as? Int }.max() ?? 0
         XCTAssertGreaterThan(skipped, 0)
         XCTAssertEqual(lines.filter { $0["loss"] != nil }.count, 10)
-        XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000010", "the final checkpoint is written even after skipped steps")
+        XCTAssertEqual(
+            folder.latestCheckpoint()?.lastPathComponent, "step-000010",
+            "the final checkpoint is written even after skipped steps")
     }
 
     func testResumeErrors() throws {
@@ -133,7 +146,8 @@ final class TrainerTests: ScratchTestCase {
         try FileManager.default.createDirectory(at: empty.url, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: empty.metrics.path, contents: Data())
         XCTAssertThrowsError(try Trainer(resuming: empty)) {
-            XCTAssertEqual("\($0)", "cannot resume \(empty.url.path): it has no complete checkpoint (it holds: metrics.jsonl)")
+            XCTAssertEqual(
+                "\($0)", "cannot resume \(empty.url.path): it has no complete checkpoint (it holds: metrics.jsonl)")
         }
         let folder = try train(try smokeConfig(["train.max_steps=5", "train.eval_interval=0"]), in: "done")
         XCTAssertThrowsError(try Trainer(resuming: folder, overrides: ["model.d_model=64"])) {
@@ -148,14 +162,19 @@ final class TrainerTests: ScratchTestCase {
         // The test process itself holds it; a lock naming a live other process (pid 1) refuses.
         lock.release()
         try "1\n".write(to: folder.lock, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("in use by process 1"), "\($0)") }
-        XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), "1\n", "the refused claim leaves the owner's lock")
+        XCTAssertThrowsError(try RunLock(folder: folder)) {
+            XCTAssertTrue("\($0)".contains("in use by process 1"), "\($0)")
+        }
+        XCTAssertEqual(
+            try String(contentsOf: folder.lock, encoding: .utf8), "1\n", "the refused claim leaves the owner's lock")
         // A stale lock (no such process) is taken over, and held against a second claim, even
         // from this process.
         try "999999999\n".write(to: folder.lock, atomically: true, encoding: .utf8)
         let taken = try RunLock(folder: folder)
         XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), RunFolder.lockText(pid: getpid()))
-        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("in use by process \(getpid())"), "\($0)") }
+        XCTAssertThrowsError(try RunLock(folder: folder)) {
+            XCTAssertTrue("\($0)".contains("in use by process \(getpid())"), "\($0)")
+        }
         taken.release()
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.lock.path))
     }
@@ -189,7 +208,9 @@ final class TrainerTests: ScratchTestCase {
     func testForeignLockFileIsRefusedAndKept() throws {
         let folder = RunFolder(scratch.appendingPathComponent("foreign-lock"))
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
-        for bytes in [Data("my important lock notes\n".utf8), Data("999999999\nsomething else\n".utf8), Data([0xFF, 0xFE])] {
+        for bytes in [
+            Data("my important lock notes\n".utf8), Data("999999999\nsomething else\n".utf8), Data([0xFF, 0xFE]),
+        ] {
             try bytes.write(to: folder.lock)
             XCTAssertThrowsError(try RunLock(folder: folder)) {
                 XCTAssertTrue("\($0)".contains("is not a QKLab lock file"), "\($0)")
@@ -200,11 +221,16 @@ final class TrainerTests: ScratchTestCase {
         // An empty file is someone's too (QKLab's claims never leave one: a claim that fails
         // removes the file it created).
         try Data().write(to: folder.lock)
-        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("stays empty and unlocked"), "\($0)") }
+        XCTAssertThrowsError(try RunLock(folder: folder)) {
+            XCTAssertTrue("\($0)".contains("stays empty and unlocked"), "\($0)")
+        }
         XCTAssertEqual(try Data(contentsOf: folder.lock), Data())
         try FileManager.default.removeItem(at: folder.lock)
-        try FileManager.default.createDirectory(at: folder.lock.appendingPathComponent("inside"), withIntermediateDirectories: true)
-        XCTAssertThrowsError(try RunLock(folder: folder)) { XCTAssertTrue("\($0)".contains("cannot open lock file \(folder.lock.path): Is a directory"), "\($0)") }
+        try FileManager.default.createDirectory(
+            at: folder.lock.appendingPathComponent("inside"), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try RunLock(folder: folder)) {
+            XCTAssertTrue("\($0)".contains("cannot open lock file \(folder.lock.path): Is a directory"), "\($0)")
+        }
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.lock.appendingPathComponent("inside").path))
     }
 
@@ -212,10 +238,15 @@ final class TrainerTests: ScratchTestCase {
     /// full disk) leaves the previous checkpoint and `latest` intact; "stop" stops with a clear
     /// message, "continue" keeps training; the run resumes afterwards.
     func testFailedCheckpointWriteKeepsThePreviousOne() throws {
-        let folder = try train(try smokeConfig(["train.max_steps=10", "optim.decay_steps=30", "train.eval_interval=0"]), in: "disk")
+        let folder = try train(
+            try smokeConfig(["train.max_steps=10", "optim.decay_steps=30", "train.eval_interval=0"]), in: "disk")
         XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000010")
         // model.safetensors of the smoke model is ~100 KB: a 64 KB limit makes every checkpoint fail.
-        XCTAssertThrowsError(try withFileSizeLimit(64 * 1024) { try resume(folder, ["train.max_steps=20", "train.checkpoint_interval=5"]) }) {
+        XCTAssertThrowsError(
+            try withFileSizeLimit(64 * 1024) {
+                try resume(folder, ["train.max_steps=20", "train.checkpoint_interval=5"])
+            }
+        ) {
             XCTAssertTrue("\($0)".contains("could not write checkpoint"), "\($0)")
             XCTAssertTrue("\($0)".contains("previous checkpoint is intact"), "\($0)")
         }
@@ -224,9 +255,11 @@ final class TrainerTests: ScratchTestCase {
         // "continue": periodic failures are reported, training reaches the end, whose checkpoint
         // (written without the limit here) completes the run.
         try withFileSizeLimit(64 * 1024) {
-            let trainer = try Trainer(resuming: folder, overrides: ["train.max_steps=20", "train.checkpoint_interval=5", "train.on_checkpoint_error=continue"])
+            let trainer = try Trainer(
+                resuming: folder,
+                overrides: ["train.max_steps=20", "train.checkpoint_interval=5", "train.on_checkpoint_error=continue"])
             trainer.progress = ConsoleProgress(isTerminal: false, quiet: true)
-            XCTAssertThrowsError(try trainer.run())   // the final checkpoint fails too
+            XCTAssertThrowsError(try trainer.run())  // the final checkpoint fails too
         }
         XCTAssertEqual(folder.latestCheckpoint()?.lastPathComponent, "step-000010")
         try resume(folder, ["train.max_steps=20"])

@@ -24,17 +24,22 @@ final class DataParallelLocalShardsTests: XCTestCase {
             let whole = try model(config)
             let expected = DataParallel(model: whole, shards: 3)
                 .lossAndGradients(tokens: tokens, targets: targets, batch: 5, length: 5, measuring: true)
-            let expectedGradients = Array(UnsafeBufferPointer(start: whole.gradientBuffer.data, count: whole.gradientBuffer.count))
+            let expectedGradients = Array(
+                UnsafeBufferPointer(start: whole.gradientBuffer.data, count: whole.gradientBuffer.count))
             for groups in [[0..<1, 1..<3], [0..<1, 1..<2, 2..<3], [0..<3]] {
                 var gradients = [[Float]](repeating: [], count: 3)
                 var losses = [ShardedLoss]()
                 for group in groups {
                     let local = try model(config)
                     let parallel = DataParallel(model: local, shards: 3, localShards: group)
-                    losses += parallel.localLossesAndGradients(tokens: tokens, targets: targets, batch: 5, length: 5,
-                                                               measuring: true) { shard, gradient in gradients[shard] = Array(gradient) }
-                    XCTAssertTrue(UnsafeBufferPointer(start: local.gradientBuffer.data, count: local.gradientBuffer.count).allSatisfy { $0 == 0 },
-                                  "gradients left at zero")
+                    losses += parallel.localLossesAndGradients(
+                        tokens: tokens, targets: targets, batch: 5, length: 5,
+                        measuring: true
+                    ) { shard, gradient in gradients[shard] = Array(gradient) }
+                    XCTAssertTrue(
+                        UnsafeBufferPointer(start: local.gradientBuffer.data, count: local.gradientBuffer.count)
+                            .allSatisfy { $0 == 0 },
+                        "gradients left at zero")
                 }
                 let summed = gradients.dropFirst().reduce(gradients[0]) { zip($0, $1).map { $0 + $1 } }
                 XCTAssertEqual(summed.map(\.bitPattern), expectedGradients.map(\.bitPattern), "\(groups)")

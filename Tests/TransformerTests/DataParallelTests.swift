@@ -8,7 +8,9 @@ final class DataParallelTests: XCTestCase {
     private let targets: [Int32] = (0..<25).map { Int32(($0 * 5 + 1) % 7) }
 
     /// Loss and every parameter's gradient after one step of `run` on a fresh model.
-    private func step(_ config: ModelConfig, _ run: (TransformerModel) -> Float) throws -> (loss: Float, gradients: [[Float]]) {
+    private func step(_ config: ModelConfig, _ run: (TransformerModel) -> Float) throws -> (
+        loss: Float, gradients: [[Float]]
+    ) {
         let model = try TransformerModel(config: config)
         randomizeForGradientCheck(model, seed: 3)
         let loss = run(model)
@@ -22,7 +24,11 @@ final class DataParallelTests: XCTestCase {
     }
 
     private func sharded(_ shards: Int) -> (TransformerModel) -> Float {
-        { DataParallel(model: $0, shards: shards).lossAndGradients(tokens: self.tokens, targets: self.targets, batch: 5, length: 5).loss }
+        {
+            DataParallel(model: $0, shards: shards).lossAndGradients(
+                tokens: self.tokens, targets: self.targets, batch: 5, length: 5
+            ).loss
+        }
     }
 
     /// One shard is exactly the unsharded step.
@@ -36,7 +42,9 @@ final class DataParallelTests: XCTestCase {
     /// Shards of unequal size (5 rows into 2 and 3) give the whole batch's mean loss and gradient,
     /// up to rounding, in every layout that changes which parameters exist.
     func testShardsSumToTheWholeBatch() throws {
-        for config in [tinyConfig(), tinyConfig(blockNorm: .post, qkNorm: .full, tie: false), tinyConfig(qkNorm: .off, kvHeads: 1)] {
+        for config in [
+            tinyConfig(), tinyConfig(blockNorm: .post, qkNorm: .full, tie: false), tinyConfig(qkNorm: .off, kvHeads: 1),
+        ] {
             let reference = try step(config, unsharded)
             for shards in [2, 3, 5, 8] {
                 let result = try step(config, sharded(shards))

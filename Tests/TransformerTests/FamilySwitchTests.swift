@@ -16,7 +16,9 @@ final class FamilySwitchTests: XCTestCase {
         XCTAssertEqual(source.parameters.map(\.name), target.parameters.map(\.name))
         for (from, to) in zip(source.parameters, target.parameters) {
             let isNorm = from.initialization != .normal(std: 0) && from.tensor.shape.count == 1
-            for i in 0..<from.tensor.count { to.tensor.data[i] = isNorm ? normWeight(from.tensor.data[i]) : from.tensor.data[i] }
+            for i in 0..<from.tensor.count {
+                to.tensor.data[i] = isNorm ? normWeight(from.tensor.data[i]) : from.tensor.data[i]
+            }
         }
     }
 
@@ -26,10 +28,15 @@ final class FamilySwitchTests: XCTestCase {
         let config = tinyConfig(blockNorm: .sandwich, mlp: .geglu, normWeight: .offset, embedScale: true)
         let model = try TransformerModel(config: config)
         let layer = model.parameters.filter { $0.layer == 0 }.map(\.name)
-        XCTAssertEqual(layer, ["q_proj", "k_proj", "v_proj", "o_proj", "q_norm", "k_norm"].map { "model.layers.0.self_attn.\($0).weight" }
-                       + ["input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"]
-                           .map { "model.layers.0.\($0).weight" }
-                       + ["gate_proj", "up_proj", "down_proj"].map { "model.layers.0.mlp.\($0).weight" })
+        XCTAssertEqual(
+            layer,
+            ["q_proj", "k_proj", "v_proj", "o_proj", "q_norm", "k_norm"].map { "model.layers.0.self_attn.\($0).weight" }
+                + [
+                    "input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                    "post_feedforward_layernorm",
+                ]
+                .map { "model.layers.0.\($0).weight" }
+                + ["gate_proj", "up_proj", "down_proj"].map { "model.layers.0.mlp.\($0).weight" })
         for parameter in model.parameters where parameter.tensor.shape.count == 1 {
             XCTAssertEqual(parameter.initialization, .zeros, parameter.name)
             XCTAssertTrue(parameter.tensor.values.allSatisfy { $0 == 0 }, parameter.name)
@@ -45,36 +52,52 @@ final class FamilySwitchTests: XCTestCase {
         func message(_ edit: (inout ModelConfig) -> Void) -> String? {
             var config = ModelConfig()
             edit(&config)
-            do { try config.validate(); return nil } catch { return "\(error)" }
+            do {
+                try config.validate()
+                return nil
+            } catch { return "\(error)" }
         }
-        XCTAssertNil(message { $0.ropeFraction = 0.25 })                     // Dh = 32: R = 8
-        var decimal = ModelConfig()                                             // as Python: int(20 * 0.7) = 14
+        XCTAssertNil(message { $0.ropeFraction = 0.25 })  // Dh = 32: R = 8
+        var decimal = ModelConfig()  // as Python: int(20 * 0.7) = 14
         (decimal.nHead, decimal.headDim, decimal.ropeFraction) = (4, 20, 0.7)
         XCTAssertEqual(decimal.rotaryDimension, 14, "not int(20 · Float(0.7)) = 13")
         XCTAssertEqual(message { $0.ropeFraction = 0 }, "rope_fraction must be in (0, 1] (got 0.0)")
         XCTAssertEqual(message { $0.ropeFraction = 1.5 }, "rope_fraction must be in (0, 1] (got 1.5)")
-        XCTAssertEqual(message { $0.ropeFraction = 0.3 },
-                       "rope_fraction 0.3 rotates int(head_dim · rope_fraction) = 9 dims of head_dim 32; that must be even and at least 2")
-        XCTAssertEqual(message { $0.ropeFraction = 0.05 },
-                       "rope_fraction 0.05 rotates int(head_dim · rope_fraction) = 1 dims of head_dim 32; that must be even and at least 2")
-        XCTAssertEqual(message { $0.ropeFraction = 0.5; $0.position = .learned },
-                       "rope_fraction (0.5) applies to position = \"rope\" only; remove it or set position = \"rope\"")
+        XCTAssertEqual(
+            message { $0.ropeFraction = 0.3 },
+            "rope_fraction 0.3 rotates int(head_dim · rope_fraction) = 9 dims of head_dim 32; that must be even and at least 2"
+        )
+        XCTAssertEqual(
+            message { $0.ropeFraction = 0.05 },
+            "rope_fraction 0.05 rotates int(head_dim · rope_fraction) = 1 dims of head_dim 32; that must be even and at least 2"
+        )
+        XCTAssertEqual(
+            message {
+                $0.ropeFraction = 0.5
+                $0.position = .learned
+            },
+            "rope_fraction (0.5) applies to position = \"rope\" only; remove it or set position = \"rope\"")
     }
 
     func testCodableKeysAndDefaults() throws {
-        let config = try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"block_norm": "sandwich", "mlp": "geglu"}"#.utf8))
+        let config = try JSONDecoder().decode(
+            ModelConfig.self, from: Data(#"{"block_norm": "sandwich", "mlp": "geglu"}"#.utf8))
         XCTAssertEqual(config.blockNorm, .sandwich)
         XCTAssertEqual(config.mlp, .geglu)
-        XCTAssertEqual(config.feedForward, 352)                               // round_up(8d/3, 32), as SwiGLU
+        XCTAssertEqual(config.feedForward, 352)  // round_up(8d/3, 32), as SwiGLU
         XCTAssertEqual(config.normWeight, .plain)
         XCTAssertEqual(config.ropeFraction, 1)
         XCTAssertFalse(config.embedScale)
-        let full = try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"norm_weight": "offset", "embed_scale": true, "rope_fraction": 0.25}"#.utf8))
+        let full = try JSONDecoder().decode(
+            ModelConfig.self, from: Data(#"{"norm_weight": "offset", "embed_scale": true, "rope_fraction": 0.25}"#.utf8)
+        )
         XCTAssertEqual(full.normWeight, .offset)
         XCTAssertTrue(full.embedScale)
         XCTAssertEqual(full.ropeFraction, 0.25)
         XCTAssertEqual(full.rotaryDimension, 8)
-        for key in ["norm_weight", "embed_scale", "rope_fraction"] { XCTAssertTrue(ModelConfig.keys.contains(key), key) }
+        for key in ["norm_weight", "embed_scale", "rope_fraction"] {
+            XCTAssertTrue(ModelConfig.keys.contains(key), key)
+        }
     }
 
     /// The offset form with `w = γ − 1` is the plain form with gain γ, in every norm of every
@@ -84,7 +107,8 @@ final class FamilySwitchTests: XCTestCase {
             for qkNorm in ModelConfig.QKNorm.allCases {
                 let plain = try TransformerModel(config: tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm))
                 randomizeForGradientCheck(plain, seed: 21)
-                let offset = try TransformerModel(config: tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, normWeight: .offset))
+                let offset = try TransformerModel(
+                    config: tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, normWeight: .offset))
                 copy(plain, into: offset) { $0 - 1 }
                 let (a, b) = (logits(plain), logits(offset))
                 let worst = zip(a, b).map { abs($0 - $1) }.max()!
@@ -130,10 +154,12 @@ final class FamilySwitchTests: XCTestCase {
             let pre = try TransformerModel(config: tinyConfig(blockNorm: .pre, normWeight: normWeight))
             randomizeForGradientCheck(pre, seed: 24)
             for name in ["model.embed_tokens.weight", "model.norm.weight"] {
-                pre.parameter(named: name)!.tensor.data.update(from: sandwich.parameter(named: name)!.tensor.data,
-                                                               count: pre.parameter(named: name)!.tensor.count)
+                pre.parameter(named: name)!.tensor.data.update(
+                    from: sandwich.parameter(named: name)!.tensor.data,
+                    count: pre.parameter(named: name)!.tensor.count)
             }
-            for parameter in pre.parameters where parameter.name.hasSuffix("o_proj.weight") || parameter.name.hasSuffix("down_proj.weight") {
+            for parameter in pre.parameters
+            where parameter.name.hasSuffix("o_proj.weight") || parameter.name.hasSuffix("down_proj.weight") {
                 parameter.tensor.data.update(repeating: 0, count: parameter.tensor.count)
             }
             XCTAssertEqual(logits(sandwich), logits(pre), "\(normWeight)")
@@ -154,13 +180,15 @@ final class FamilySwitchTests: XCTestCase {
             randomizeForGradientCheck(sandwich, seed: 25)
             let table = sandwich.parameter(named: "model.embed_tokens.weight")!.tensor
             let d = sandwichConfig.dModel
-            for row in 0..<sandwichConfig.vocabSize {                       // unit-RMS embedding rows
+            for row in 0..<sandwichConfig.vocabSize {  // unit-RMS embedding rows
                 let values = (0..<d).map { Double(table.data[row * d + $0]) }
                 let rms = (values.map { $0 * $0 }.reduce(0, +) / Double(d)).squareRoot()
                 for i in 0..<d { table.data[row * d + i] = Float(values[i] / rms) }
             }
-            sandwich.parameter(named: "model.layers.0.input_layernorm.weight")!.tensor.data.update(repeating: 1, count: d)
-            sandwich.parameter(named: "model.layers.0.mlp.down_proj.weight")!.tensor.data.update(repeating: 0, count: d * sandwichConfig.feedForward)
+            sandwich.parameter(named: "model.layers.0.input_layernorm.weight")!.tensor.data.update(
+                repeating: 1, count: d)
+            sandwich.parameter(named: "model.layers.0.mlp.down_proj.weight")!.tensor.data.update(
+                repeating: 0, count: d * sandwichConfig.feedForward)
             for parameter in post.parameters {
                 let source = sandwich.parameter(named: parameter.name)!.tensor
                 parameter.tensor.data.update(from: source.data, count: source.count)

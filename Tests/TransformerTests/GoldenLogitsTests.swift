@@ -10,8 +10,15 @@ import XCTest
 /// offset gains and quarter rotation; MiniMax-M2's full-width QK-Norm with half rotation).
 final class GoldenLogitsTests: XCTestCase {
     struct Fixture: Decodable {
-        struct Parameter: Decodable { let name: String; let shape: [Int]; let data: [Float] }
-        struct Logits: Decodable { let shape: [Int]; let data: [Double] }
+        struct Parameter: Decodable {
+            let name: String
+            let shape: [Int]
+            let data: [Float]
+        }
+        struct Logits: Decodable {
+            let shape: [Int]
+            let data: [Double]
+        }
         let name: String
         let config: ModelConfig
         let tokens: [[Int32]]
@@ -30,18 +37,24 @@ final class GoldenLogitsTests: XCTestCase {
     }
 
     func check(_ name: String) throws {
-        let url = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"), "fixture \(name).json")
+        let url = try XCTUnwrap(
+            Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Fixtures"),
+            "fixture \(name).json")
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
         let model = try TransformerModel(config: fixture.config)
         XCTAssertEqual(model.parameters.map(\.name), fixture.params.map(\.name), "parameter names and order")
         for (parameter, stored) in zip(model.parameters, fixture.params) {
             XCTAssertEqual(parameter.tensor.shape, stored.shape, parameter.name)
-            stored.data.withUnsafeBufferPointer { parameter.tensor.data.update(from: $0.baseAddress!, count: parameter.tensor.count) }
+            stored.data.withUnsafeBufferPointer {
+                parameter.tensor.data.update(from: $0.baseAddress!, count: parameter.tensor.count)
+            }
         }
         let (batch, length) = (fixture.tokens.count, fixture.tokens[0].count)
         let result = Tape.withoutGradients {
-            model.loss(tokens: fixture.tokens.flatMap { $0 }, targets: fixture.targets.flatMap { $0 }, batch: batch, length: length,
-                       measuring: true)
+            model.loss(
+                tokens: fixture.tokens.flatMap { $0 }, targets: fixture.targets.flatMap { $0 }, batch: batch,
+                length: length,
+                measuring: true)
         }
         XCTAssertEqual(result.logits.shape, fixture.logits.shape)
         let worst = zip(result.logits.values, fixture.logits.data).map { abs(Double($0) - $1) }.max()!
@@ -53,13 +66,17 @@ final class GoldenLogitsTests: XCTestCase {
         }
         let telemetry = try XCTUnwrap(result.telemetry)
         let expected = fixture.telemetry
-        for (key, ours, theirs) in [("attn_entropy", telemetry.attentionEntropy, expected.attn_entropy),
-                                    ("attn_entropy_min", telemetry.attentionEntropyMin, expected.attn_entropy_min),
-                                    ("q_rms", telemetry.queryRMS, expected.q_rms), ("k_rms", telemetry.keyRMS, expected.k_rms),
-                                    ("output_logit_max", [Double(telemetry.outputLogitMax)], [expected.output_logit_max]),
-                                    ("output_lse_mean", [telemetry.outputLogSumExpMean], [expected.output_lse_mean])] {
+        for (key, ours, theirs) in [
+            ("attn_entropy", telemetry.attentionEntropy, expected.attn_entropy),
+            ("attn_entropy_min", telemetry.attentionEntropyMin, expected.attn_entropy_min),
+            ("q_rms", telemetry.queryRMS, expected.q_rms), ("k_rms", telemetry.keyRMS, expected.k_rms),
+            ("output_logit_max", [Double(telemetry.outputLogitMax)], [expected.output_logit_max]),
+            ("output_lse_mean", [telemetry.outputLogSumExpMean], [expected.output_lse_mean]),
+        ] {
             XCTAssertEqual(ours.count, theirs.count, "\(name) \(key)")
-            for (a, b) in zip(ours, theirs) { XCTAssertEqual(a, b, accuracy: 1e-5 * abs(b), "\(name) \(key): \(ours) vs \(theirs)") }
+            for (a, b) in zip(ours, theirs) {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * abs(b), "\(name) \(key): \(ours) vs \(theirs)")
+            }
         }
     }
 

@@ -15,8 +15,10 @@ final class KVCacheTests: XCTestCase {
     /// Largest allowed |cached − full| for a logit `full`.
     func logitTolerance(_ full: Float) -> Float { 2e-5 * max(1, abs(full)) }
 
-    func assertClose(_ cached: [Float], _ full: [Float], _ message: @autoclosure () -> String,
-                     file: StaticString = #filePath, line: UInt = #line) {
+    func assertClose(
+        _ cached: [Float], _ full: [Float], _ message: @autoclosure () -> String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertEqual(cached.count, full.count, message(), file: file, line: line)
         for (a, b) in zip(cached, full) where !(abs(a - b) <= logitTolerance(b)) {
             XCTFail("\(message()): \(a) cached, \(b) full forward", file: file, line: line)
@@ -41,26 +43,31 @@ final class KVCacheTests: XCTestCase {
     /// With `widthScaled`, the matrices' random weights are scaled by √(8/d), so that a product of
     /// a wide model keeps its input's magnitude as the tiny models' (d = 8) do, instead of
     /// growing it √(d/8)-fold per product (whose rounding the tolerance is not meant for).
-    func checkAgainstFullForward(_ config: ModelConfig, prefix: Int, widthScaled: Bool = false,
-                                 file: StaticString = #filePath, line: UInt = #line) throws {
+    func checkAgainstFullForward(
+        _ config: ModelConfig, prefix: Int, widthScaled: Bool = false,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let model = try TransformerModel(config: config)
         randomizeForGradientCheck(model, seed: 9)
         if widthScaled {
             let scale = (8 / Float(config.dModel)).squareRoot()
-            for parameter in model.parameters where parameter.decays {     // the matrices and embeddings
+            for parameter in model.parameters where parameter.decays {  // the matrices and embeddings
                 for i in 0..<parameter.tensor.count { parameter.tensor.data[i] *= scale }
             }
         }
         let sequence = tokens(config.blockSize, vocabulary: config.vocabSize, seed: 11)
         let context = GenerationContext(model: model)
-        let layout = "[\(config.blockNorm) \(config.qkNorm) \(config.position) \(config.mlp) \(config.normWeight) tie=\(config.tieEmbeddings) scale=\(config.embedScale) rope=\(config.ropeFraction) kv=\(config.kvHeads) T=\(config.blockSize)]"
-        XCTAssertEqual(context.start(prompt: Array(sequence[..<prefix])), recomputedLogits(model, Array(sequence[..<prefix])),
-                       "\(layout) prefill of \(prefix)", file: file, line: line)
+        let layout =
+            "[\(config.blockNorm) \(config.qkNorm) \(config.position) \(config.mlp) \(config.normWeight) tie=\(config.tieEmbeddings) scale=\(config.embedScale) rope=\(config.ropeFraction) kv=\(config.kvHeads) T=\(config.blockSize)]"
+        XCTAssertEqual(
+            context.start(prompt: Array(sequence[..<prefix])), recomputedLogits(model, Array(sequence[..<prefix])),
+            "\(layout) prefill of \(prefix)", file: file, line: line)
         for length in (prefix + 1)...config.blockSize {
             let cached = context.append(sequence[length - 1])
             XCTAssertEqual(context.window, Array(sequence[..<length]), file: file, line: line)
-            assertClose(cached, recomputedLogits(model, Array(sequence[..<length])),
-                        "\(layout) decode step at \(length) positions", file: file, line: line)
+            assertClose(
+                cached, recomputedLogits(model, Array(sequence[..<length])),
+                "\(layout) decode step at \(length) positions", file: file, line: line)
         }
     }
 
@@ -92,12 +99,15 @@ final class KVCacheTests: XCTestCase {
     /// products by blocks; decode steps must agree across the switch (n = 64 → 65) up to a full
     /// block of 80, with a head width of 16 (one whole vector) and d = 32.
     func testLongContextAcrossTheKernelSwitchMatchesFullForward() throws {
-        for (position, qkNorm, kvHeads) in [(ModelConfig.Position.rope, ModelConfig.QKNorm.head, 2),
-                                            (.learned, .off, 1), (.rope, .full, 1)] {
-            var config = tinyConfig(blockNorm: kvHeads == 2 ? .pre : .post, qkNorm: qkNorm, position: position, kvHeads: kvHeads)
+        for (position, qkNorm, kvHeads) in [
+            (ModelConfig.Position.rope, ModelConfig.QKNorm.head, 2),
+            (.learned, .off, 1), (.rope, .full, 1),
+        ] {
+            var config = tinyConfig(
+                blockNorm: kvHeads == 2 ? .pre : .post, qkNorm: qkNorm, position: position, kvHeads: kvHeads)
             (config.blockSize, config.dModel, config.headDim, config.dFF) = (80, 32, 16, 48)
             try checkAgainstFullForward(config, prefix: 3)
-            try checkAgainstFullForward(config, prefix: 70)          // the prefill itself above 64
+            try checkAgainstFullForward(config, prefix: 70)  // the prefill itself above 64
         }
     }
 
@@ -126,7 +136,9 @@ final class KVCacheTests: XCTestCase {
             var logits = context.start(prompt: Array(history[..<seen]))
             var prefillsAgain = 0
             while true {
-                XCTAssertEqual(context.window, Array(history[..<seen].suffix(expectedLength)), "\(position) T=\(blockSize) after \(seen)")
+                XCTAssertEqual(
+                    context.window, Array(history[..<seen].suffix(expectedLength)),
+                    "\(position) T=\(blockSize) after \(seen)")
                 assertClose(logits, recomputedLogits(model, context.window), "\(position) T=\(blockSize) after \(seen)")
                 guard seen < history.count else { break }
                 logits = context.append(history[seen])
@@ -161,7 +173,7 @@ final class KVCacheTests: XCTestCase {
         let q = Tensor(normal: [1, capacity, heads * headDim], std: 1, random: &random)
         let k = Tensor(normal: [1, capacity, kvHeads * headDim], std: 1, random: &random)
         let v = Tensor(normal: [1, capacity, kvHeads * headDim], std: 1, random: &random)
-        let keysTransposed = Tensor(filling: .nan, shape: [kvHeads * headDim, capacity])   // unset columns: NaN
+        let keysTransposed = Tensor(filling: .nan, shape: [kvHeads * headDim, capacity])  // unset columns: NaN
         let values = Tensor(filling: .nan, shape: [capacity, kvHeads * headDim])
         for n in [1, 2, 15, 16, 17, 63, 64, 65, 80] {
             for position in 0..<n {
@@ -170,20 +182,27 @@ final class KVCacheTests: XCTestCase {
                     values.data[position * kvHeads * headDim + i] = v.data[position * kvHeads * headDim + i]
                 }
             }
-            func prefix(_ x: Tensor) -> Tensor { Tensor(shape: [1, n, x.shape[2]], values: Array(x.values[..<(n * x.shape[2])])) }
+            func prefix(_ x: Tensor) -> Tensor {
+                Tensor(shape: [1, n, x.shape[2]], values: Array(x.values[..<(n * x.shape[2])]))
+            }
             let full = causalAttention(q: prefix(q), k: prefix(k), v: prefix(v), heads: heads, kvHeads: kvHeads)
-            let query = Tensor(shape: [1, 1, heads * headDim], values: Array(q.values[((n - 1) * heads * headDim)..<(n * heads * headDim)]))
-            let cached = cachedAttention(query: query, keysTransposed: keysTransposed, values: values, length: n,
-                                         heads: heads, kvHeads: kvHeads)
+            let query = Tensor(
+                shape: [1, 1, heads * headDim],
+                values: Array(q.values[((n - 1) * heads * headDim)..<(n * heads * headDim)]))
+            let cached = cachedAttention(
+                query: query, keysTransposed: keysTransposed, values: values, length: n,
+                heads: heads, kvHeads: kvHeads)
             let lastRow = Array(full.output.values.suffix(heads * headDim))
             if n <= 64 {
                 XCTAssertEqual(cached.output.values, lastRow, "n = \(n)")
             } else {
                 for (a, b) in zip(cached.output.values, lastRow) { XCTAssertEqual(a, b, accuracy: 1e-5, "n = \(n)") }
             }
-            XCTAssertLessThanOrEqual(cached.logitMax, full.logitMax, "n = \(n)")      // the last row's, of all rows'
+            XCTAssertLessThanOrEqual(cached.logitMax, full.logitMax, "n = \(n)")  // the last row's, of all rows'
             XCTAssertGreaterThan(cached.logitMax, 0)
-            for (i, value) in cached.output.values.enumerated() { XCTAssertTrue(value.isFinite, "n = \(n), element \(i)") }
+            for (i, value) in cached.output.values.enumerated() {
+                XCTAssertTrue(value.isFinite, "n = \(n), element \(i)")
+            }
         }
     }
 }

@@ -5,14 +5,16 @@ final class ModelConfigTests: XCTestCase {
     func testParameterNamesShapesAndCounts() throws {
         // Qwen3-like, tied: d=8, H=2, Hkv=1, Dh=4, F=12, V=7
         let qwen = try TransformerModel(config: tinyConfig(kvHeads: 1))
-        XCTAssertEqual(qwen.parameters.map(\.name).prefix(10), [
-            "model.embed_tokens.weight",
-            "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
-            "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
-            "model.layers.0.self_attn.q_norm.weight", "model.layers.0.self_attn.k_norm.weight",
-            "model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight",
-            "model.layers.0.mlp.gate_proj.weight",
-        ])
+        XCTAssertEqual(
+            qwen.parameters.map(\.name).prefix(10),
+            [
+                "model.embed_tokens.weight",
+                "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
+                "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
+                "model.layers.0.self_attn.q_norm.weight", "model.layers.0.self_attn.k_norm.weight",
+                "model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight",
+                "model.layers.0.mlp.gate_proj.weight",
+            ])
         XCTAssertEqual(qwen.parameters.last?.name, "model.norm.weight")
         XCTAssertNil(qwen.parameter(named: "lm_head.weight"), "a tied head is not a separate parameter")
         XCTAssertEqual(qwen.parameter(named: "model.layers.1.self_attn.k_proj.weight")?.tensor.shape, [4, 8])
@@ -36,28 +38,44 @@ final class ModelConfigTests: XCTestCase {
 
     /// The benchmark configs (V=65, tied, SwiGLU, QK-Norm per head).
     func testBenchmarkConfigParameterCounts() throws {
-        var small = ModelConfig()     // S: d=128, L=4, H=4, T=64
+        var small = ModelConfig()  // S: d=128, L=4, H=4, T=64
         small.vocabSize = 65
         XCTAssertEqual(small.feedForward, 352)
         // per layer 4·128² + 3·128·352 + 32+32 (qk norms) + 2·128 = 201_024
         XCTAssertEqual(try TransformerModel(config: small).parameters.scalarCount, 65 * 128 + 4 * 201_024 + 128)
-        var medium = small            // M: d=384, L=6, H=6, T=256
-        medium.dModel = 384; medium.nLayer = 6; medium.nHead = 6; medium.blockSize = 256
+        var medium = small  // M: d=384, L=6, H=6, T=256
+        medium.dModel = 384
+        medium.nLayer = 6
+        medium.nHead = 6
+        medium.blockSize = 256
         XCTAssertEqual(medium.feedForward, 1024)
-        XCTAssertEqual(try TransformerModel(config: medium).parameters.scalarCount,
-                       65 * 384 + 6 * (4 * 384 * 384 + 3 * 384 * 1024 + 64 + 64 + 2 * 384) + 384)
+        XCTAssertEqual(
+            try TransformerModel(config: medium).parameters.scalarCount,
+            65 * 384 + 6 * (4 * 384 * 384 + 3 * 384 * 1024 + 64 + 64 + 2 * 384) + 384)
     }
 
     func testValidationMessages() {
         func message(_ edit: (inout ModelConfig) -> Void) -> String? {
             var config = ModelConfig()
             edit(&config)
-            do { try config.validate(); return nil } catch { return "\(error)" }
+            do {
+                try config.validate()
+                return nil
+            } catch { return "\(error)" }
         }
         XCTAssertNil(message { _ in })
         XCTAssertEqual(message { $0.nHead = 6 }, "n_head (6) must divide d_model (128) when head_dim is not set")
-        XCTAssertEqual(message { $0.nHead = 6; $0.headDim = 21 }, "rope needs an even head_dim (got 21)")
-        XCTAssertNil(message { $0.nHead = 6; $0.headDim = 21; $0.position = .learned })
+        XCTAssertEqual(
+            message {
+                $0.nHead = 6
+                $0.headDim = 21
+            }, "rope needs an even head_dim (got 21)")
+        XCTAssertNil(
+            message {
+                $0.nHead = 6
+                $0.headDim = 21
+                $0.position = .learned
+            })
         XCTAssertEqual(message { $0.nKVHead = 3 }, "n_kv_head (3) must divide n_head (4)")
         XCTAssertEqual(message { $0.nLayer = 0 }, "n_layer must be at least 1 (got 0)")
         XCTAssertEqual(message { $0.normEps = 0 }, "norm_eps must be positive (got 0.0)")

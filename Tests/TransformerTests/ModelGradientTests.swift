@@ -6,7 +6,7 @@ import XCTest
 final class ModelGradientTests: XCTestCase {
     func checkModel(_ config: ModelConfig, file: StaticString = #filePath, line: UInt = #line) throws {
         var config = config
-        config.zLoss = 0.01                       // exercise the z-loss term too
+        config.zLoss = 0.01  // exercise the z-loss term too
         let model = try TransformerModel(config: config)
         randomizeForGradientCheck(model, seed: 3)
         // h = 2e-3: a token whose projection is near zero makes RMSNorm strongly curved, and
@@ -28,8 +28,11 @@ final class ModelGradientTests: XCTestCase {
     func testEveryLayoutCombination() throws {
         let layouts = gradientCheckLayouts()
         XCTAssertEqual(layouts.count, 54)
-        for (key, values) in [("position", Set(layouts.map { "\($0.position)" })), ("tie", Set(layouts.map { "\($0.tieEmbeddings)" })),
-                              ("embed_scale", Set(layouts.map { "\($0.embedScale)" })), ("rope_fraction", Set(layouts.map { "\($0.ropeFraction)" }))] {
+        for (key, values) in [
+            ("position", Set(layouts.map { "\($0.position)" })), ("tie", Set(layouts.map { "\($0.tieEmbeddings)" })),
+            ("embed_scale", Set(layouts.map { "\($0.embedScale)" })),
+            ("rope_fraction", Set(layouts.map { "\($0.ropeFraction)" })),
+        ] {
             XCTAssertEqual(values.count, 2, "\(key) takes both values")
         }
         for config in layouts { try checkModel(config) }

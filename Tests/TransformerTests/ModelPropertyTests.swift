@@ -14,7 +14,9 @@ final class ModelPropertyTests: XCTestCase {
                 for t in 0..<5 {
                     var changed = base
                     changed[t] = (changed[t] + 3) % 7
-                    let logits = Tape.withoutGradients { model.forward(tokens: changed, batch: 1, length: 5).logits.values }
+                    let logits = Tape.withoutGradients {
+                        model.forward(tokens: changed, batch: 1, length: 5).logits.values
+                    }
                     XCTAssertEqual(Array(logits[0..<(t * 7)]), Array(reference[0..<(t * 7)]), "position \(t)")
                     XCTAssertNotEqual(Array(logits[(t * 7)...]), Array(reference[(t * 7)...]))
                 }
@@ -30,14 +32,19 @@ final class ModelPropertyTests: XCTestCase {
         let kVector = (0..<headDim).map { _ in Float(random.nextNormal()) }
         // The same q (and k) vector at every position, so only the rotation differs.
         let table = RotaryTable(positions: length, headDim: headDim, theta: 10000)
-        let q = rope(Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in qVector }.joined())), table: table)
-        let k = rope(Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in kVector }.joined())), table: table)
+        let q = rope(
+            Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in qVector }.joined())), table: table
+        )
+        let k = rope(
+            Tensor(shape: [1, length, headDim], values: Array((0..<length).map { _ in kVector }.joined())), table: table
+        )
         func score(_ m: Int, _ n: Int) -> Float {
             (0..<headDim).reduce(0) { $0 + q.data[m * headDim + $1] * k.data[n * headDim + $1] }
         }
         for (m, n) in [(3, 1), (5, 5), (2, 7)] {
             for shift in [1, 4] {
-                XCTAssertEqual(score(m, n), score(m + shift, n + shift), accuracy: 1e-4, "(\(m),\(n)) shifted by \(shift)")
+                XCTAssertEqual(
+                    score(m, n), score(m + shift, n + shift), accuracy: 1e-4, "(\(m),\(n)) shifted by \(shift)")
             }
         }
         XCTAssertNotEqual(score(3, 1), score(3, 2), accuracy: 1e-3)
@@ -50,7 +57,8 @@ final class ModelPropertyTests: XCTestCase {
             let model = try TransformerModel(config: tinyConfig(qkNorm: qkNorm))
             randomizeForGradientCheck(model, seed: 2)
             let before = Tape.withoutGradients { model.forward(tokens: tinyTokens, batch: 2, length: 5) }
-            for parameter in model.parameters where parameter.name.hasSuffix("q_proj.weight") || parameter.name.hasSuffix("k_proj.weight") {
+            for parameter in model.parameters
+            where parameter.name.hasSuffix("q_proj.weight") || parameter.name.hasSuffix("k_proj.weight") {
                 for i in 0..<parameter.tensor.count { parameter.tensor.data[i] *= 10 }
             }
             let after = Tape.withoutGradients { model.forward(tokens: tinyTokens, batch: 2, length: 5) }
@@ -60,7 +68,9 @@ final class ModelPropertyTests: XCTestCase {
                 XCTAssertGreaterThan(after.attentionLogitMax[0], 50 * before.attentionLogitMax[0])
             } else {
                 XCTAssertLessThan(change, 1e-4, "\(qkNorm)")
-                for (a, b) in zip(before.attentionLogitMax, after.attentionLogitMax) { XCTAssertEqual(a, b, accuracy: 1e-4) }
+                for (a, b) in zip(before.attentionLogitMax, after.attentionLogitMax) {
+                    XCTAssertEqual(a, b, accuracy: 1e-4)
+                }
             }
         }
     }
@@ -69,9 +79,13 @@ final class ModelPropertyTests: XCTestCase {
     func testPrefixForward() throws {
         let model = try TransformerModel(config: tinyConfig())
         randomizeForGradientCheck(model, seed: 4)
-        let full = Tape.withoutGradients { model.forward(tokens: [1, 2, 3, 4, 5, 6], batch: 1, length: 6).logits.values }
+        let full = Tape.withoutGradients {
+            model.forward(tokens: [1, 2, 3, 4, 5, 6], batch: 1, length: 6).logits.values
+        }
         for length in 1...6 {
-            let prefix = Tape.withoutGradients { model.forward(tokens: Array([1, 2, 3, 4, 5, 6][0..<length]), batch: 1, length: length).logits.values }
+            let prefix = Tape.withoutGradients {
+                model.forward(tokens: Array([1, 2, 3, 4, 5, 6][0..<length]), batch: 1, length: length).logits.values
+            }
             XCTAssertEqual(prefix.count, length * 7)
             for (a, b) in zip(prefix, full) { XCTAssertEqual(a, b, accuracy: 1e-5) }
         }
@@ -97,9 +111,11 @@ final class ModelPropertyTests: XCTestCase {
         }
         XCTAssertEqual(std("model.embed_tokens.weight"), 0.02, accuracy: 0.002)
         XCTAssertEqual(std("model.layers.3.self_attn.q_proj.weight"), 0.02, accuracy: 0.001)
-        XCTAssertEqual(std("model.layers.3.self_attn.o_proj.weight"), 0.005, accuracy: 0.0003)   // 0.02/√16
+        XCTAssertEqual(std("model.layers.3.self_attn.o_proj.weight"), 0.005, accuracy: 0.0003)  // 0.02/√16
         XCTAssertEqual(std("model.layers.3.mlp.down_proj.weight"), 0.005, accuracy: 0.0003)
-        XCTAssertEqual(model.parameter(named: "model.layers.3.self_attn.q_norm.weight")!.tensor.values, Array(repeating: 1, count: 32))
+        XCTAssertEqual(
+            model.parameter(named: "model.layers.3.self_attn.q_norm.weight")!.tensor.values,
+            Array(repeating: 1, count: 32))
     }
 }
 

@@ -15,9 +15,11 @@ final class ModelTelemetryTests: XCTestCase {
                 var config = tinyConfig(qkNorm: qkNorm, position: position, kvHeads: 1)
                 config.normEps = 1e-10
                 let model = try TransformerModel(config: config)
-                let telemetry = try XCTUnwrap(Tape.withoutGradients {
-                    model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true).telemetry
-                })
+                let telemetry = try XCTUnwrap(
+                    Tape.withoutGradients {
+                        model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true)
+                            .telemetry
+                    })
                 XCTAssertEqual(telemetry.layers.count, 2)
                 for value in telemetry.queryRMS + telemetry.keyRMS {
                     XCTAssertEqual(value, 1, accuracy: 1e-5, "\(qkNorm) \(position)")
@@ -42,13 +44,19 @@ final class ModelTelemetryTests: XCTestCase {
     /// Shards merge their telemetry in shard order into the whole batch's (up to rounding).
     func testShardedTelemetryMatchesTheWholeBatch() throws {
         let model = try TransformerModel(config: tinyConfig())
-        let whole = try XCTUnwrap(model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true).telemetry)
+        let whole = try XCTUnwrap(
+            model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true).telemetry)
         model.zeroGradients()
-        let sharded = try XCTUnwrap(DataParallel(model: model, shards: 2)
-            .lossAndGradients(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true).telemetry)
-        for (a, b) in [(whole.attentionEntropy, sharded.attentionEntropy), (whole.attentionEntropyMin, sharded.attentionEntropyMin),
-                       (whole.queryRMS, sharded.queryRMS), (whole.keyRMS, sharded.keyRMS),
-                       ([whole.outputLogSumExpMean], [sharded.outputLogSumExpMean])] {
+        let sharded = try XCTUnwrap(
+            DataParallel(model: model, shards: 2)
+                .lossAndGradients(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true)
+                .telemetry)
+        for (a, b) in [
+            (whole.attentionEntropy, sharded.attentionEntropy),
+            (whole.attentionEntropyMin, sharded.attentionEntropyMin),
+            (whole.queryRMS, sharded.queryRMS), (whole.keyRMS, sharded.keyRMS),
+            ([whole.outputLogSumExpMean], [sharded.outputLogSumExpMean]),
+        ] {
             for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6) }
         }
         XCTAssertEqual(whole.outputLogitMax, sharded.outputLogitMax, accuracy: 1e-6)

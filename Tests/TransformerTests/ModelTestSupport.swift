@@ -2,10 +2,12 @@ import Autograd
 import Transformer
 
 /// Tiny dims for exhaustive checks: d=8, 2 layers, 2 heads, T=5, V=7.
-func tinyConfig(blockNorm: ModelConfig.BlockNorm = .pre, qkNorm: ModelConfig.QKNorm = .head,
-                position: ModelConfig.Position = .rope, mlp: ModelConfig.MLP = .swiglu,
-                tie: Bool = true, kvHeads: Int? = nil, normWeight: ModelConfig.NormWeight = .plain,
-                embedScale: Bool = false, ropeFraction: Float = 1) -> ModelConfig {
+func tinyConfig(
+    blockNorm: ModelConfig.BlockNorm = .pre, qkNorm: ModelConfig.QKNorm = .head,
+    position: ModelConfig.Position = .rope, mlp: ModelConfig.MLP = .swiglu,
+    tie: Bool = true, kvHeads: Int? = nil, normWeight: ModelConfig.NormWeight = .plain,
+    embedScale: Bool = false, ropeFraction: Float = 1
+) -> ModelConfig {
     var config = ModelConfig()
     config.vocabSize = 7
     config.blockSize = 6
@@ -36,9 +38,12 @@ func everyTinyLayout(kvHeads: Int? = nil) -> [ModelConfig] {
             ModelConfig.Position.allCases.flatMap { position in
                 ModelConfig.MLP.allCases.flatMap { mlp in
                     ModelConfig.NormWeight.allCases.flatMap { normWeight in
-                        [(true, false, Float(1)), (false, true, position == .rope ? 0.5 : 1)].map { tie, embedScale, fraction in
-                            tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, position: position, mlp: mlp, tie: tie, kvHeads: kvHeads,
-                                       normWeight: normWeight, embedScale: embedScale, ropeFraction: fraction)
+                        [(true, false, Float(1)), (false, true, position == .rope ? 0.5 : 1)].map {
+                            tie, embedScale, fraction in
+                            tinyConfig(
+                                blockNorm: blockNorm, qkNorm: qkNorm, position: position, mlp: mlp, tie: tie,
+                                kvHeads: kvHeads,
+                                normWeight: normWeight, embedScale: embedScale, ropeFraction: fraction)
                         }
                     }
                 }
@@ -57,9 +62,10 @@ func gradientCheckLayouts() -> [ModelConfig] {
             ModelConfig.MLP.allCases.enumerated().flatMap { m, mlp in
                 ModelConfig.NormWeight.allCases.enumerated().map { n, normWeight in
                     let position: ModelConfig.Position = (b + q + m + n) % 2 == 0 ? .rope : .learned
-                    return tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, position: position, mlp: mlp, tie: (b + q + n) % 2 == 0,
-                                      normWeight: normWeight, embedScale: (q + m + n) % 2 == 0,
-                                      ropeFraction: position == .rope && (b + m) % 2 == 0 ? 0.5 : 1)
+                    return tinyConfig(
+                        blockNorm: blockNorm, qkNorm: qkNorm, position: position, mlp: mlp, tie: (b + q + n) % 2 == 0,
+                        normWeight: normWeight, embedScale: (q + m + n) % 2 == 0,
+                        ropeFraction: position == .rope && (b + m) % 2 == 0 ? 0.5 : 1)
                 }
             }
         }
@@ -71,16 +77,17 @@ func gradientCheckLayouts() -> [ModelConfig] {
 func randomizeForGradientCheck(_ model: TransformerModel, seed: UInt64) {
     var random = SeededRandom(seed: seed)
     for parameter in model.parameters {
-        let normMean: Double? = switch parameter.initialization {     // gains around 1 in either form
-        case .ones: 1
-        case .zeros: 0
-        case .normal: nil
-        }
+        let normMean: Double? =
+            switch parameter.initialization {  // gains around 1 in either form
+            case .ones: 1
+            case .zeros: 0
+            case .normal: nil
+            }
         for i in 0..<parameter.tensor.count {
             parameter.tensor.data[i] = Float(random.nextNormal(mean: normMean ?? 0, std: normMean == nil ? 0.25 : 0.2))
         }
     }
 }
 
-let tinyTokens: [Int32] = [1, 5, 2, 2, 6, 0, 3, 4, 1, 5]     // B=2, T=5
+let tinyTokens: [Int32] = [1, 5, 2, 2, 6, 0, 3, 4, 1, 5]  // B=2, T=5
 let tinyTargets: [Int32] = [5, 2, 2, 6, 0, 3, 4, 1, 5, 6]

@@ -27,12 +27,14 @@ nonisolated(unsafe) var pairsOfVectors = OpenBLASKernel.cpuFlags().contains("avx
 /// A and B `[t, depth]`): scores `Q·Kᵀ`, or `dY·Vᵀ`. Rows are computed in whole vectors of 16
 /// through their block's diagonal, so some entries right of the diagonal are written too (their
 /// products, which callers overwrite or ignore). `transposed` is scratch for `depth · t` floats.
-func causalProductTransposed(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                             t: Int, depth: Int, alpha: Float,
-                             into c: UnsafeMutablePointer<Float>, ldc: Int,
-                             transposed: UnsafeMutablePointer<Float>) {
+func causalProductTransposed(
+    _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+    t: Int, depth: Int, alpha: Float,
+    into c: UnsafeMutablePointer<Float>, ldc: Int,
+    transposed: UnsafeMutablePointer<Float>
+) {
     let pairs = pairsOfVectors
-    transpose(b, ldb: ldb, rows: t, columns: depth, into: transposed)   // Bᵀ, so that a row of C is a vector
+    transpose(b, ldb: ldb, rows: t, columns: depth, into: transposed)  // Bᵀ, so that a row of C is a vector
     for first in stride(from: 0, to: t, by: blockRows) {
         let rows = rowPointers(a, stride: lda, first: first, t: t)
         let columns = min(t, (first + blockRows + vectorWidth - 1) / vectorWidth * vectorWidth)
@@ -65,8 +67,10 @@ func causalProductTransposed(_ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePoi
 
 /// `c[i, :] = Σ_{j ≤ i} p[i, j] · b[j, :]` for `i < t` (added to c's rows with `accumulate`): a
 /// lower-triangular P `[t, t]` times B `[t, width]` — `P·V`, or `dS·K`.
-func causalProduct(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                   t: Int, width: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+func causalProduct(
+    _ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float>, ldb: Int,
+    t: Int, width: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
     let pairs = pairsOfVectors
     for first in stride(from: 0, to: t, by: blockRows) {
         let rows = rowPointers(p, stride: ldp, first: first, t: t)
@@ -75,10 +79,13 @@ func causalProduct(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float
         while pairs && d + 2 * vectorWidth <= width {
             let zeros = (Vector(), Vector(), Vector(), Vector())
             var low = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d, vectorWidth) : zeros
-            var high = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth) : zeros
+            var high =
+                accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth) : zeros
             var row = b + d
-            for j in 0...last {                              // P's zeros above the diagonal add nothing
-                addProducts(&low, &high, (rows.0[j], rows.1[j], rows.2[j], rows.3[j]), row.vector(at: 0), row.vector(at: vectorWidth))
+            for j in 0...last {  // P's zeros above the diagonal add nothing
+                addProducts(
+                    &low, &high, (rows.0[j], rows.1[j], rows.2[j], rows.3[j]), row.vector(at: 0),
+                    row.vector(at: vectorWidth))
                 row += ldb
             }
             storeRows(low, scale: 1, c, stride: ldc, first: first, t: t, at: d, vectorWidth)
@@ -86,8 +93,10 @@ func causalProduct(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float
             d += 2 * vectorWidth
         }
         forEachVector(d..<width) { d, lanes in
-            var sums = accumulate ? loadRows(c, stride: ldc, first: first, t: t, at: d, lanes) : (Vector(), Vector(), Vector(), Vector())
-            for j in 0...last {                              // P's zeros above the diagonal add nothing
+            var sums =
+                accumulate
+                ? loadRows(c, stride: ldc, first: first, t: t, at: d, lanes) : (Vector(), Vector(), Vector(), Vector())
+            for j in 0...last {  // P's zeros above the diagonal add nothing
                 let row = load(b + j * ldb, d, lanes)
                 sums.0.addProduct(Vector(repeating: rows.0[j]), row)
                 sums.1.addProduct(Vector(repeating: rows.1[j]), row)
@@ -101,19 +110,23 @@ func causalProduct(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float
 
 /// `c[j, :] += Σ_{i ≥ j} p[i, j] · b[i, :]` for `j < t`: the transpose of a lower-triangular
 /// P `[t, t]` times B `[t, width]`, added — `dV += Pᵀ·dY`, or `dK += dSᵀ·Q`.
-func causalTransposedProductAdding(_ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float>, ldb: Int,
-                                   t: Int, width: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
+func causalTransposedProductAdding(
+    _ p: UnsafePointer<Float>, ldp: Int, _ b: UnsafePointer<Float>, ldb: Int,
+    t: Int, width: Int, into c: UnsafeMutablePointer<Float>, ldc: Int
+) {
     let pairs = pairsOfVectors
     for first in stride(from: 0, to: t, by: blockRows) {
-        let valid = min(blockRows, t - first)                // columns first..<first+valid of P
+        let valid = min(blockRows, t - first)  // columns first..<first+valid of P
         let (w1, w2, w3) = (min(1, valid - 1), min(2, valid - 1), min(3, valid - 1))
         var d = 0
         while pairs && d + 2 * vectorWidth <= width {
             var low = loadRows(c, stride: ldc, first: first, t: t, at: d, vectorWidth)
             var high = loadRows(c, stride: ldc, first: first, t: t, at: d + vectorWidth, vectorWidth)
             var row = b + first * ldb + d, weights = p + first * ldp + first
-            for _ in first..<t {                             // P's zeros above the diagonal add nothing
-                addProducts(&low, &high, (weights[0], weights[w1], weights[w2], weights[w3]), row.vector(at: 0), row.vector(at: vectorWidth))
+            for _ in first..<t {  // P's zeros above the diagonal add nothing
+                addProducts(
+                    &low, &high, (weights[0], weights[w1], weights[w2], weights[w3]), row.vector(at: 0),
+                    row.vector(at: vectorWidth))
                 row += ldb
                 weights += ldp
             }
@@ -123,7 +136,7 @@ func causalTransposedProductAdding(_ p: UnsafePointer<Float>, ldp: Int, _ b: Uns
         }
         forEachVector(d..<width) { d, lanes in
             var sums = loadRows(c, stride: ldc, first: first, t: t, at: d, lanes)
-            for i in first..<t {                             // P's zeros above the diagonal add nothing
+            for i in first..<t {  // P's zeros above the diagonal add nothing
                 let row = load(b + i * ldb, d, lanes), weights = p + i * ldp + first
                 sums.0.addProduct(Vector(repeating: weights[0]), row)
                 sums.1.addProduct(Vector(repeating: weights[w1]), row)
@@ -138,20 +151,30 @@ func causalTransposedProductAdding(_ p: UnsafePointer<Float>, ldp: Int, _ b: Uns
 /// `low.r += weights.r · a`, `high.r += weights.r · b` for the block's four rows r: eight
 /// independent FMAs.
 @inline(__always)
-private func addProducts(_ low: inout (Vector, Vector, Vector, Vector), _ high: inout (Vector, Vector, Vector, Vector),
-                         _ weights: (Float, Float, Float, Float), _ a: Vector, _ b: Vector) {
-    let w = (Vector(repeating: weights.0), Vector(repeating: weights.1), Vector(repeating: weights.2), Vector(repeating: weights.3))
-    low.0.addProduct(w.0, a); high.0.addProduct(w.0, b)
-    low.1.addProduct(w.1, a); high.1.addProduct(w.1, b)
-    low.2.addProduct(w.2, a); high.2.addProduct(w.2, b)
-    low.3.addProduct(w.3, a); high.3.addProduct(w.3, b)
+private func addProducts(
+    _ low: inout (Vector, Vector, Vector, Vector), _ high: inout (Vector, Vector, Vector, Vector),
+    _ weights: (Float, Float, Float, Float), _ a: Vector, _ b: Vector
+) {
+    let w = (
+        Vector(repeating: weights.0), Vector(repeating: weights.1), Vector(repeating: weights.2),
+        Vector(repeating: weights.3)
+    )
+    low.0.addProduct(w.0, a)
+    high.0.addProduct(w.0, b)
+    low.1.addProduct(w.1, a)
+    high.1.addProduct(w.1, b)
+    low.2.addProduct(w.2, a)
+    high.2.addProduct(w.2, b)
+    low.3.addProduct(w.3, a)
+    high.3.addProduct(w.3, b)
 }
 
 /// Pointers to rows `first ..< first + 4` of a matrix; past row `t − 1` they repeat the last row
 /// (whose sums are then computed but never stored).
 @inline(__always)
 private func rowPointers(_ m: UnsafePointer<Float>, stride: Int, first: Int, t: Int)
-    -> (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) {
+    -> (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+{
     func row(_ r: Int) -> UnsafePointer<Float> { m + min(first + r, t - 1) * stride }
     return (row(0), row(1), row(2), row(3))
 }
@@ -159,15 +182,18 @@ private func rowPointers(_ m: UnsafePointer<Float>, stride: Int, first: Int, t: 
 /// The vectors at column `at` of rows `first ..< first + 4` (zero past row `t − 1`).
 @inline(__always)
 private func loadRows(_ m: UnsafeMutablePointer<Float>, stride: Int, first: Int, t: Int, at column: Int, _ lanes: Int)
-    -> (Vector, Vector, Vector, Vector) {
+    -> (Vector, Vector, Vector, Vector)
+{
     func row(_ r: Int) -> Vector { first + r < t ? load(m + (first + r) * stride, column, lanes) : Vector() }
     return (row(0), row(1), row(2), row(3))
 }
 
 /// Stores `scale · sums` at column `at` of rows `first ..< first + 4` that exist.
 @inline(__always)
-private func storeRows(_ sums: (Vector, Vector, Vector, Vector), scale: Float, _ m: UnsafeMutablePointer<Float>,
-                       stride: Int, first: Int, t: Int, at column: Int, _ lanes: Int) {
+private func storeRows(
+    _ sums: (Vector, Vector, Vector, Vector), scale: Float, _ m: UnsafeMutablePointer<Float>,
+    stride: Int, first: Int, t: Int, at column: Int, _ lanes: Int
+) {
     let count = min(blockRows, t - first)
     store(sums.0 * scale, m + first * stride, column, lanes)
     if count > 1 { store(sums.1 * scale, m + (first + 1) * stride, column, lanes) }

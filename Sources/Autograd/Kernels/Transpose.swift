@@ -39,8 +39,8 @@ private func transpose8x8(_ b: UnsafePointer<Float>, ldb: Int, into out: UnsafeM
     let (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
     let (l01, h01, l23, h23) = (low(r0, r1), high(r0, r1), low(r2, r3), high(r2, r3))
     let (l45, h45, l67, h67) = (low(r4, r5), high(r4, r5), low(r6, r7), high(r6, r7))
-    let top = (even(l01, l23), odd(l01, l23), even(h01, h23), odd(h01, h23))         // rows 0-3 of columns c and c+4
-    let bottom = (even(l45, l67), odd(l45, l67), even(h45, h67), odd(h45, h67))      // rows 4-7
+    let top = (even(l01, l23), odd(l01, l23), even(h01, h23), odd(h01, h23))  // rows 0-3 of columns c and c+4
+    let bottom = (even(l45, l67), odd(l45, l67), even(h45, h67), odd(h45, h67))  // rows 4-7
     store(Eight(lowHalf: top.0.lowHalf, highHalf: bottom.0.lowHalf), 0)
     store(Eight(lowHalf: top.1.lowHalf, highHalf: bottom.1.lowHalf), 1)
     store(Eight(lowHalf: top.2.lowHalf, highHalf: bottom.2.lowHalf), 2)

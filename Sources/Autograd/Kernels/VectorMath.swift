@@ -22,16 +22,16 @@ public func exp(_ v: Vector) -> Vector {
     let shifter: Float = 12_582_912
     let shifted = x * 1.44269504088896341 + shifter
     let k = shifted - shifter
-    let r = x - k * 0.693359375 + k * 2.12194440e-4            // x − k·ln2, ln2 split in two parts
-    var p = Vector(repeating: 1.9875691500e-4)                   // Horner steps as fused multiply-adds
+    let r = x - k * 0.693359375 + k * 2.12194440e-4  // x − k·ln2, ln2 split in two parts
+    var p = Vector(repeating: 1.9875691500e-4)  // Horner steps as fused multiply-adds
     p = Vector(repeating: 1.3981999507e-3).addingProduct(p, r)
     p = Vector(repeating: 8.3334519073e-3).addingProduct(p, r)
     p = Vector(repeating: 4.1665795894e-2).addingProduct(p, r)
     p = Vector(repeating: 1.6666665459e-1).addingProduct(p, r)
     p = Vector(repeating: 5.0000001201e-1).addingProduct(p, r)
-    let y = r.addingProduct(p, r * r) + 1                        // e^r
+    let y = r.addingProduct(p, r * r) + 1  // e^r
     let exponent = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
-    return y * unsafeBitCast(exponent, to: Vector.self)          // e^r · 2^k
+    return y * unsafeBitCast(exponent, to: Vector.self)  // e^r · 2^k
 }
 
 /// `max(a, b)` per lane, as a subtraction and a blend. (`pointwiseMax` of two variable vectors
@@ -41,7 +41,7 @@ public func exp(_ v: Vector) -> Vector {
 public func lanewiseMax(_ a: Vector, _ b: Vector) -> Vector {
     let aBelowB = unsafeBitCast(unsafeBitCast(a - b, to: SIMD16<Int32>.self) &>> 31, to: SIMD16<UInt32>.self)
     let (aBits, bBits) = (unsafeBitCast(a, to: SIMD16<UInt32>.self), unsafeBitCast(b, to: SIMD16<UInt32>.self))
-    return unsafeBitCast((bBits & aBelowB) | (aBits & ~aBelowB), to: Vector.self)      // b where a − b < 0
+    return unsafeBitCast((bBits & aBelowB) | (aBits & ~aBelowB), to: Vector.self)  // b where a − b < 0
 }
 
 /// The largest lane of `v` (NaN rules as `lanewiseMax`).
@@ -57,8 +57,9 @@ public func broadcastLargestLane(_ v: Vector) -> Vector {
     func swapped8(_ v: Vector) -> Vector { Vector(lowHalf: v.highHalf, highHalf: v.lowHalf) }
     func swapped4(_ v: SIMD8<Float>) -> SIMD8<Float> { SIMD8(lowHalf: v.highHalf, highHalf: v.lowHalf) }
     func swapped2(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        SIMD8(lowHalf: SIMD4(lowHalf: v.lowHalf.highHalf, highHalf: v.lowHalf.lowHalf),
-              highHalf: SIMD4(lowHalf: v.highHalf.highHalf, highHalf: v.highHalf.lowHalf))
+        SIMD8(
+            lowHalf: SIMD4(lowHalf: v.lowHalf.highHalf, highHalf: v.lowHalf.lowHalf),
+            highHalf: SIMD4(lowHalf: v.highHalf.highHalf, highHalf: v.highHalf.lowHalf))
     }
     func swapped1(_ v: SIMD8<Float>) -> SIMD8<Float> { SIMD8(v[1], v[0], v[3], v[2], v[5], v[4], v[7], v[6]) }
     func inHalves(_ v: Vector, _ swap: (SIMD8<Float>) -> SIMD8<Float>) -> Vector {
@@ -167,6 +168,9 @@ public func load(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ lanes: Int) -> Ve
 /// Stores the first `lanes` lanes of `v` at `p + i`.
 @inlinable @inline(__always)
 public func store(_ v: Vector, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ lanes: Int) {
-    if lanes == vectorWidth { p.store(v, at: i); return }
+    if lanes == vectorWidth {
+        p.store(v, at: i)
+        return
+    }
     for lane in 0..<lanes { p[i + lane] = v[lane] }
 }

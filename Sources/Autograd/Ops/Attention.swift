@@ -19,8 +19,8 @@ public struct AttentionShape: Equatable {
     public init(batch: Int, length: Int, heads: Int, kvHeads: Int, headDim: Int) {
         (self.batch, self.length, self.heads, self.kvHeads, self.headDim) = (batch, length, heads, kvHeads, headDim)
     }
-    var queryWidth: Int { heads * headDim }      // row stride of Q and Y
-    var kvWidth: Int { kvHeads * headDim }       // row stride of K and V
+    var queryWidth: Int { heads * headDim }  // row stride of Q and Y
+    var kvWidth: Int { kvHeads * headDim }  // row stride of K and V
     var pairs: Int { batch * heads }
     /// Offsets of head `pair = b·H + h` in Q/Y and in K/V.
     func queryOffset(_ pair: Int) -> Int { (pair / heads) * length * queryWidth + (pair % heads) * headDim }
@@ -49,53 +49,66 @@ public struct AttentionResult {
 /// instead of each being split across cores, and the unit's scores stay in cache between the
 /// two products and the softmax. Accumulation into a shared kv head's gradients stays within one
 /// unit, in a fixed order: results do not depend on the number of threads.
-public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
-                            measuring: Bool = false) -> AttentionResult {
+public func causalAttention(
+    q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
+    measuring: Bool = false
+) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
     let (b, t) = (q.shape[0], q.shape[1])
     let headDim = q.shape[2] / heads
     let shape = AttentionShape(batch: b, length: t, heads: heads, kvHeads: kvHeads, headDim: headDim)
-    precondition(heads % kvHeads == 0 && k.shape == [b, t, shape.kvWidth] && v.shape == k.shape,
-                 "attention over q \(q.shape), k \(k.shape), v \(v.shape) with \(heads)/\(kvHeads) heads")
+    precondition(
+        heads % kvHeads == 0 && k.shape == [b, t, shape.kvWidth] && v.shape == k.shape,
+        "attention over q \(q.shape), k \(k.shape), v \(v.shape) with \(heads)/\(kvHeads) heads")
     let scale = 1 / Float(headDim).squareRoot()
-    let output = Tensor(uninitialized: q.shape)                    // [B, T, H·Dh]
+    let output = Tensor(uninitialized: q.shape)  // [B, T, H·Dh]
     let needsGradient = Tape.needsGradient(q, k, v)
-    let kept = needsGradient && shape.pairs * t * t <= AttentionShape.keptProbabilitiesLimit
-        ? Tensor(uninitialized: [b, heads, t, t]) : nil                        // every head's P, for the pullback
+    let kept =
+        needsGradient && shape.pairs * t * t <= AttentionShape.keptProbabilitiesLimit
+        ? Tensor(uninitialized: [b, heads, t, t]) : nil  // every head's P, for the pullback
     var unitLogitMax = [Float](repeating: 0, count: shape.units)
-    var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)   // per (batch row, head)
-    unitLogitMax.withUnsafeMutableBufferPointer { logitMax in pairEntropy.withUnsafeMutableBufferPointer { entropy in
-        shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
-            for pair in pairs {
-                let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
-                let headMax = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
-                                                transposed: scratch.transposed)
-                logitMax[unit] = nanPropagatingMax(logitMax[unit], headMax)
-                if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
-                let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
-                if shape.usesCausalProducts {                             // Y = P·V
-                    causalProduct(p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
-                                  into: yHead, ldc: shape.queryWidth, accumulate: false)
-                    continue
-                }
-                shape.forEachBlock { rows in                              // Y = P·V, keys up to the block's end
-                    BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
-                              a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
-                              beta: 0, c: yHead + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
+    var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)  // per (batch row, head)
+    unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
+        pairEntropy.withUnsafeMutableBufferPointer { entropy in
+            shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
+                for pair in pairs {
+                    let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
+                    let headMax = headProbabilities(
+                        q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
+                        transposed: scratch.transposed)
+                    logitMax[unit] = nanPropagatingMax(logitMax[unit], headMax)
+                    if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
+                    let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
+                    if shape.usesCausalProducts {  // Y = P·V
+                        causalProduct(
+                            p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
+                            into: yHead, ldc: shape.queryWidth, accumulate: false)
+                        continue
+                    }
+                    shape.forEachBlock { rows in  // Y = P·V, keys up to the block's end
+                        BLAS.gemm(
+                            transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
+                            a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
+                            beta: 0, c: yHead + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
+                    }
                 }
             }
         }
-    } }
+    }
     if needsGradient {
         Tape.record(output, .attention) { dY in
             attentionPullback(q: q, k: k, v: v, kept: kept, shape: shape, scale: scale, outputGrad: dY)
         }
     }
-    let statistics = measuring ? AttentionStatistics(
-        entropySums: (0..<heads).map { h in (0..<b).reduce(0) { $0 + pairEntropy[$1 * heads + h] } },   // batch rows in order
-        entropyRows: b * (t - 1), querySquares: squaredSum(q.data, count: q.count), keySquares: squaredSum(k.data, count: k.count),
-        queryCount: q.count, keyCount: k.count) : nil
+    let statistics =
+        measuring
+        ? AttentionStatistics(
+            // batch rows in order
+            entropySums: (0..<heads).map { h in (0..<b).reduce(0) { $0 + pairEntropy[$1 * heads + h] } },
+            entropyRows: b * (t - 1), querySquares: squaredSum(q.data, count: q.count),
+            keySquares: squaredSum(k.data, count: k.count),
+            queryCount: q.count, keyCount: k.count) : nil
     return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax), statistics: statistics)
 }
 
@@ -114,25 +127,29 @@ public func nanPropagatingMax(_ a: Float, _ b: Float) -> Float {
 /// layer's other activations). Above `keptProbabilitiesLimit` the pullback calls this again
 /// instead of keeping P from the forward pass: the same inputs through the same single-threaded
 /// code give the same P, bit for bit, for the price of one more `Q·Kᵀ` product per head.
-private func headProbabilities(q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
-                               into probabilities: UnsafeMutablePointer<Float>,
-                               transposed: UnsafeMutablePointer<Float>) -> Float {
+private func headProbabilities(
+    q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
+    into probabilities: UnsafeMutablePointer<Float>,
+    transposed: UnsafeMutablePointer<Float>
+) -> Float {
     let t = shape.length
     let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
-    if shape.usesCausalProducts {                                 // short sequence: S = Q·Kᵀ/√Dh in registers
-        causalProductTransposed(qHead, lda: shape.queryWidth, kHead, ldb: shape.kvWidth, t: t, depth: shape.headDim,
-                                alpha: scale, into: probabilities, ldc: t, transposed: transposed)
+    if shape.usesCausalProducts {  // short sequence: S = Q·Kᵀ/√Dh in registers
+        causalProductTransposed(
+            qHead, lda: shape.queryWidth, kHead, ldb: shape.kvWidth, t: t, depth: shape.headDim,
+            alpha: scale, into: probabilities, ldc: t, transposed: transposed)
         return maskedSoftmax(probabilities, length: t)
     }
     // Kᵀ copied out once per query head, so that on x86-64 each block is a plain product libxsmm
     // takes (it has no kernel for Q·Kᵀ itself, and OpenBLAS packs the operands again for every
     // 32-row block; elsewhere OpenBLAS runs the blocks as before, after the copy); the scale
     // follows as its own pass, libxsmm's kernels having alpha 1.
-    transpose(kHead, ldb: shape.kvWidth, rows: t, columns: shape.headDim, into: transposed)   // Kᵀ, [Dh, T]
-    shape.forEachBlock { rows in                                  // S = Q·Kᵀ/√Dh, keys up to the block's end
-        BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: rows.upperBound, k: shape.headDim,
-                  a: qHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
-                  b: transposed, ldb: t, beta: 0, c: probabilities + rows.lowerBound * t, ldc: t)
+    transpose(kHead, ldb: shape.kvWidth, rows: t, columns: shape.headDim, into: transposed)  // Kᵀ, [Dh, T]
+    shape.forEachBlock { rows in  // S = Q·Kᵀ/√Dh, keys up to the block's end
+        BLAS.gemm(
+            transposeA: false, transposeB: false, m: rows.count, n: rows.upperBound, k: shape.headDim,
+            a: qHead + rows.lowerBound * shape.queryWidth, lda: shape.queryWidth,
+            b: transposed, ldb: t, beta: 0, c: probabilities + rows.lowerBound * t, ldc: t)
         for query in rows {
             let row = probabilities + query * t
             forEachVector(0..<rows.upperBound) { j, lanes in store(load(row, j, lanes) * scale, row, j, lanes) }
@@ -174,17 +191,20 @@ extension AttentionShape {
     /// BLAS; `pairs` are the unit's (batch row, query head) indices `b·H + h`. The scratch holds
     /// the `[T, T]` matrices asked for and a `[Dh, T]` transposed operand; the units of one chunk,
     /// run in turn, share one.
-    func forEachUnit(probabilities: Bool, scoreGrads: Bool,
-                     _ body: (_ unit: Int, _ pairs: Range<Int>, _ scratch: UnitScratch) -> Void) {
+    func forEachUnit(
+        probabilities: Bool, scoreGrads: Bool,
+        _ body: (_ unit: Int, _ pairs: Range<Int>, _ scratch: UnitScratch) -> Void
+    ) {
         let group = heads / kvHeads, square = length * length
         let transposedCount = headDim * length
         let count = (probabilities ? square : 0) + (scoreGrads ? square : 0) + transposedCount
         Parallel.forEachChunk(units, grain: 1) { range in
             let storage = TensorStorage(count: count, zeroed: false)
-            defer { withExtendedLifetime(storage) {} }                     // used through its pointer only
-            let scratch = UnitScratch(probabilities: probabilities ? storage.pointer : nil,
-                                      scoreGrads: scoreGrads ? storage.pointer + count - transposedCount - square : nil,
-                                      transposed: storage.pointer + count - transposedCount)
+            defer { withExtendedLifetime(storage) {} }  // used through its pointer only
+            let scratch = UnitScratch(
+                probabilities: probabilities ? storage.pointer : nil,
+                scoreGrads: scoreGrads ? storage.pointer + count - transposedCount - square : nil,
+                transposed: storage.pointer + count - transposedCount)
             for unit in range {
                 let first = (unit / kvHeads) * heads + (unit % kvHeads) * group
                 body(unit, first..<(first + group), scratch)
@@ -208,22 +228,26 @@ struct UnitScratch {
 private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> Float {
     var magnitudes = SoftmaxMagnitudes()
     for query in 0..<t { magnitudes.add(causalSoftmaxRow(scores + query * t, query: query, length: t)) }
-    return magnitudes.largestMagnitude                // NaN if a score is, whatever comes after it
+    return magnitudes.largestMagnitude  // NaN if a score is, whatever comes after it
 }
 
-private func attentionPullback(q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,
-                               scale: Float, outputGrad dY: UnsafePointer<Float>) {
+private func attentionPullback(
+    q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,
+    scale: Float, outputGrad dY: UnsafePointer<Float>
+) {
     let tt = shape.length * shape.length
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
     let dV = v.requiresGrad ? v.gradData() : nil
     shape.forEachUnit(probabilities: kept == nil, scoreGrads: true) { _, pairs, scratch in
         for pair in pairs {
             let (queryOffset, kvOffset) = (shape.queryOffset(pair), shape.kvOffset(pair))
-            let head = HeadPullback(q: q.data + queryOffset, k: k.data + kvOffset, v: v.data + kvOffset, dY: dY + queryOffset,
-                                    dQ: dQ.map { $0 + queryOffset }, dK: dK.map { $0 + kvOffset }, dV: dV.map { $0 + kvOffset },
-                                    p: kept.map { $0.data + pair * tt } ?? scratch.probabilities!, dS: scratch.scoreGrads!)
+            let head = HeadPullback(
+                q: q.data + queryOffset, k: k.data + kvOffset, v: v.data + kvOffset, dY: dY + queryOffset,
+                dQ: dQ.map { $0 + queryOffset }, dK: dK.map { $0 + kvOffset }, dV: dV.map { $0 + kvOffset },
+                p: kept.map { $0.data + pair * tt } ?? scratch.probabilities!, dS: scratch.scoreGrads!)
             if kept == nil {
-                _ = headProbabilities(q: q, k: k, shape: shape, pair: pair, scale: scale, into: head.p, transposed: scratch.transposed)
+                _ = headProbabilities(
+                    q: q, k: k, shape: shape, pair: pair, scale: scale, into: head.p, transposed: scratch.transposed)
             }
             if shape.usesCausalProducts {
                 head.runInRegisters(shape: shape, scale: scale, transposed: scratch.transposed)
@@ -244,12 +268,19 @@ private struct HeadPullback {
     /// Short sequences: the products as `CausalProducts` loops over the lower triangle.
     func runInRegisters(shape: AttentionShape, scale: Float, transposed: UnsafeMutablePointer<Float>) {
         let (t, headDim, qWidth, kvWidth) = (shape.length, shape.headDim, shape.queryWidth, shape.kvWidth)
-        causalProductTransposed(dY, lda: qWidth, v, ldb: kvWidth, t: t, depth: headDim,                   // dP = dY·Vᵀ
-                                alpha: 1, into: dS, ldc: t, transposed: transposed)
-        if let dV { causalTransposedProductAdding(p, ldp: t, dY, ldb: qWidth, t: t, width: headDim, into: dV, ldc: kvWidth) }
+        causalProductTransposed(
+            dY, lda: qWidth, v, ldb: kvWidth, t: t, depth: headDim,  // dP = dY·Vᵀ
+            alpha: 1, into: dS, ldc: t, transposed: transposed)
+        if let dV {
+            causalTransposedProductAdding(p, ldp: t, dY, ldb: qWidth, t: t, width: headDim, into: dV, ldc: kvWidth)
+        }
         scoreGradients(rows: 0..<t, t: t, scale: scale)
-        if let dQ { causalProduct(dS, ldp: t, k, ldb: kvWidth, t: t, width: headDim, into: dQ, ldc: qWidth, accumulate: true) }
-        if let dK { causalTransposedProductAdding(dS, ldp: t, q, ldb: qWidth, t: t, width: headDim, into: dK, ldc: kvWidth) }
+        if let dQ {
+            causalProduct(dS, ldp: t, k, ldb: kvWidth, t: t, width: headDim, into: dQ, ldc: qWidth, accumulate: true)
+        }
+        if let dK {
+            causalTransposedProductAdding(dS, ldp: t, q, ldb: qWidth, t: t, width: headDim, into: dK, ldc: kvWidth)
+        }
     }
 
     /// Longer sequences: BLAS products block by block, first by query rows (dP, dS, dQ), then by
@@ -257,29 +288,33 @@ private struct HeadPullback {
     /// `transposed` first, as `headProbabilities` does with Kᵀ.
     func runByBlocks(shape: AttentionShape, scale: Float, transposed: UnsafeMutablePointer<Float>) {
         let (t, headDim, qWidth, kvWidth) = (shape.length, shape.headDim, shape.queryWidth, shape.kvWidth)
-        transpose(v, ldb: kvWidth, rows: t, columns: headDim, into: transposed)                             // Vᵀ, [Dh, T]
+        transpose(v, ldb: kvWidth, rows: t, columns: headDim, into: transposed)  // Vᵀ, [Dh, T]
         shape.forEachBlock { rows in
-            BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: rows.upperBound, k: headDim,   // dP = dY·Vᵀ
-                      a: dY + rows.lowerBound * qWidth, lda: qWidth, b: transposed, ldb: t,
-                      beta: 0, c: dS + rows.lowerBound * t, ldc: t)
+            BLAS.gemm(
+                transposeA: false, transposeB: false, m: rows.count, n: rows.upperBound, k: headDim,  // dP = dY·Vᵀ
+                a: dY + rows.lowerBound * qWidth, lda: qWidth, b: transposed, ldb: t,
+                beta: 0, c: dS + rows.lowerBound * t, ldc: t)
             scoreGradients(rows: rows, t: t, scale: scale)
-            if let dQ {                                                                                       // dQ += dS·K
-                BLAS.gemm(transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
-                          a: dS + rows.lowerBound * t, lda: t, b: k, ldb: kvWidth,
-                          beta: 1, c: dQ + rows.lowerBound * qWidth, ldc: qWidth)
+            if let dQ {  // dQ += dS·K
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
+                    a: dS + rows.lowerBound * t, lda: t, b: k, ldb: kvWidth,
+                    beta: 1, c: dQ + rows.lowerBound * qWidth, ldc: qWidth)
             }
         }
         shape.forEachBlock { keys in
             let seenBy = keys.lowerBound..<t, corner = keys.lowerBound * t + keys.lowerBound
-            if let dV {                                                                                       // dV += Pᵀ·dY
-                BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
-                          a: p + corner, lda: t, b: dY + seenBy.lowerBound * qWidth, ldb: qWidth,
-                          beta: 1, c: dV + keys.lowerBound * kvWidth, ldc: kvWidth)
+            if let dV {  // dV += Pᵀ·dY
+                BLAS.gemm(
+                    transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
+                    a: p + corner, lda: t, b: dY + seenBy.lowerBound * qWidth, ldb: qWidth,
+                    beta: 1, c: dV + keys.lowerBound * kvWidth, ldc: kvWidth)
             }
-            if let dK {                                                                                       // dK += dSᵀ·Q
-                BLAS.gemm(transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
-                          a: dS + corner, lda: t, b: q + seenBy.lowerBound * qWidth, ldb: qWidth,
-                          beta: 1, c: dK + keys.lowerBound * kvWidth, ldc: kvWidth)
+            if let dK {  // dK += dSᵀ·Q
+                BLAS.gemm(
+                    transposeA: true, transposeB: false, m: keys.count, n: headDim, k: seenBy.count,
+                    a: dS + corner, lda: t, b: q + seenBy.lowerBound * qWidth, ldb: qWidth,
+                    beta: 1, c: dK + keys.lowerBound * kvWidth, ldc: kvWidth)
             }
         }
     }
@@ -289,8 +324,9 @@ private struct HeadPullback {
     private func scoreGradients(rows: Range<Int>, t: Int, scale: Float) {
         for query in rows {
             let row = query * t
-            causalSoftmaxRowPullback(probabilities: p + row, outputGrad: dS + row, inputGrad: dS + row,
-                                     query: query, length: t, scale: scale, accumulate: false)
+            causalSoftmaxRowPullback(
+                probabilities: p + row, outputGrad: dS + row, inputGrad: dS + row,
+                query: query, length: t, scale: scale, accumulate: false)
             (dS + row + query + 1).update(repeating: 0, count: rows.upperBound - query - 1)
         }
     }

@@ -21,18 +21,23 @@ public struct AttentionStatistics: Equatable {
     /// Elements of q (`B·T·H·Dh`) and of k (`B·T·Hkv·Dh`).
     public var queryCount: Int, keyCount: Int
 
-    public init(entropySums: [Double], entropyRows: Int, querySquares: Double, keySquares: Double,
-                queryCount: Int, keyCount: Int) {
+    public init(
+        entropySums: [Double], entropyRows: Int, querySquares: Double, keySquares: Double,
+        queryCount: Int, keyCount: Int
+    ) {
         (self.entropySums, self.entropyRows) = (entropySums, entropyRows)
-        (self.querySquares, self.keySquares, self.queryCount, self.keyCount) = (querySquares, keySquares, queryCount, keyCount)
+        (self.querySquares, self.keySquares, self.queryCount, self.keyCount) = (
+            querySquares, keySquares, queryCount, keyCount
+        )
     }
 
     /// The sums of two shards (`self` first: callers add shards in shard order).
     public func merged(with other: AttentionStatistics) -> AttentionStatistics {
-        AttentionStatistics(entropySums: zip(entropySums, other.entropySums).map { $0 + $1 },
-                            entropyRows: entropyRows + other.entropyRows,
-                            querySquares: querySquares + other.querySquares, keySquares: keySquares + other.keySquares,
-                            queryCount: queryCount + other.queryCount, keyCount: keyCount + other.keyCount)
+        AttentionStatistics(
+            entropySums: zip(entropySums, other.entropySums).map { $0 + $1 },
+            entropyRows: entropyRows + other.entropyRows,
+            querySquares: querySquares + other.querySquares, keySquares: keySquares + other.keySquares,
+            queryCount: queryCount + other.queryCount, keyCount: keyCount + other.keyCount)
     }
 
     /// `attn_entropy`: the normalised entropy's mean over heads, batch rows and positions t ≥ 1
@@ -45,7 +50,9 @@ public struct AttentionStatistics: Equatable {
     /// NaN head's mean wins).
     public var entropyMin: Double {
         guard entropyRows > 0 else { return .nan }
-        return entropySums.map { $0 / Double(entropyRows) }.reduce(.infinity) { $0.isNaN || $1.isNaN ? .nan : min($0, $1) }
+        return entropySums.map { $0 / Double(entropyRows) }.reduce(.infinity) {
+            $0.isNaN || $1.isNaN ? .nan : min($0, $1)
+        }
     }
 
     /// `q_rms` and `k_rms`.

@@ -22,37 +22,41 @@
 ///   - values: `[capacity, Hkv·Dh]`, rows `0..<n` set.
 ///   - length: n, the positions attended to (1 ≤ n ≤ capacity).
 /// - Returns: `[1, 1, H·Dh]`, heads merged, and the largest |score| over the heads.
-public func cachedAttention(query q: Tensor, keysTransposed: Tensor, values: Tensor, length n: Int,
-                            heads: Int, kvHeads: Int) -> AttentionResult {
+public func cachedAttention(
+    query q: Tensor, keysTransposed: Tensor, values: Tensor, length n: Int,
+    heads: Int, kvHeads: Int
+) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
     let headDim = q.count / heads, capacity = values.shape[0], kvWidth = kvHeads * headDim
-    precondition(q.shape == [1, 1, heads * headDim] && heads % kvHeads == 0
-                    && keysTransposed.shape == [kvWidth, capacity] && values.shape == [capacity, kvWidth]
-                    && n >= 1 && n <= capacity,
-                 "cachedAttention of q \(q.shape) over keysᵀ \(keysTransposed.shape), values \(values.shape), \(n) positions")
-    precondition(!Tape.needsGradient(q, keysTransposed, values), "cachedAttention has no pullback: run it without a tape")
+    precondition(
+        q.shape == [1, 1, heads * headDim] && heads % kvHeads == 0
+            && keysTransposed.shape == [kvWidth, capacity] && values.shape == [capacity, kvWidth]
+            && n >= 1 && n <= capacity,
+        "cachedAttention of q \(q.shape) over keysᵀ \(keysTransposed.shape), values \(values.shape), \(n) positions")
+    precondition(
+        !Tape.needsGradient(q, keysTransposed, values), "cachedAttention has no pullback: run it without a tape")
     let scale = 1 / Float(headDim).squareRoot(), group = heads / kvHeads
-    let output = Tensor(uninitialized: q.shape)                         // [1, 1, H·Dh]
+    let output = Tensor(uninitialized: q.shape)  // [1, 1, H·Dh]
     var headLogitMax = [Float](repeating: 0, count: heads)
-    let scores = TensorStorage(count: n, zeroed: false)                // s, then p: [n]
+    let scores = TensorStorage(count: n, zeroed: false)  // s, then p: [n]
     let s = scores.pointer
-    for head in 0..<heads {                                             // one core: a head is microseconds of work
+    for head in 0..<heads {  // one core: a head is microseconds of work
         let kv = head / group
         let (qHead, yHead) = (q.data + head * headDim, output.data + head * headDim)
         let (keys, vHead) = (keysTransposed.data + kv * headDim * capacity, values.data + kv * headDim)
-        forEachVector(0..<n) { j, lanes in                              // s = q·Kᵀ/√Dh, 16 positions a vector
+        forEachVector(0..<n) { j, lanes in  // s = q·Kᵀ/√Dh, 16 positions a vector
             var sum = Vector()
             for d in 0..<headDim { sum.addProduct(Vector(repeating: qHead[d]), load(keys + d * capacity, j, lanes)) }
             store(sum * scale, s, j, lanes)
         }
         headLogitMax[head] = causalSoftmaxRow(s, query: n - 1, length: n).largestMagnitude
-        forEachVector(0..<headDim) { d, lanes in                        // y = p·V, 16 of Dh a vector
+        forEachVector(0..<headDim) { d, lanes in  // y = p·V, 16 of Dh a vector
             var sum = Vector()
             for j in 0..<n { sum.addProduct(Vector(repeating: s[j]), load(vHead + j * kvWidth, d, lanes)) }
             store(sum, yHead, d, lanes)
         }
     }
-    withExtendedLifetime(scores) {}                                     // used through its pointer only
+    withExtendedLifetime(scores) {}  // used through its pointer only
     return AttentionResult(output: output, logitMax: headLogitMax.reduce(0, nanPropagatingMax), statistics: nil)
 }

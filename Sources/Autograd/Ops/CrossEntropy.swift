@@ -36,8 +36,9 @@ public struct OutputStatistics: Equatable {
 
     /// Two shards' statistics (`self` first: callers add shards in shard order).
     public func merged(with other: OutputStatistics) -> OutputStatistics {
-        OutputStatistics(logitMax: nanPropagatingMax(logitMax, other.logitMax),
-                         logSumExpSum: logSumExpSum + other.logSumExpSum, rows: rows + other.rows)
+        OutputStatistics(
+            logitMax: nanPropagatingMax(logitMax, other.logitMax),
+            logSumExpSum: logSumExpSum + other.logSumExpSum, rows: rows + other.rows)
     }
 
     /// `output_lse_mean`: the mean of log Z over rows.
@@ -46,7 +47,9 @@ public struct OutputStatistics: Equatable {
 
 /// Cross-entropy of `logits [N, V]` (or `[B, T, V]`) against `targets` (N ids), plus z-loss;
 /// with `measuring`, also the `OutputStatistics` of the logits.
-public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0, measuring: Bool = false) -> CrossEntropyResult {
+public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0, measuring: Bool = false)
+    -> CrossEntropyResult
+{
     let started = OpProfile.begin()
     defer { OpProfile.end(.loss, started) }
     let vocabulary = logits.shape.last!, rows = logits.count / vocabulary
@@ -59,7 +62,8 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0, mea
             Parallel.forEachChunk(rows, grain: max(1, 8192 / vocabulary)) { range in
                 for row in range {
                     let target = Int(targets[row])
-                    precondition(target >= 0 && target < vocabulary, "target \(target) outside vocabulary of \(vocabulary)")
+                    precondition(
+                        target >= 0 && target < vocabulary, "target \(target) outside vocabulary of \(vocabulary)")
                     let logitsRow = x + row * vocabulary
                     lse[row] = rowLogSumExp(logitsRow, count: vocabulary)
                     losses[row] = lse[row] - logitsRow[target]
@@ -72,8 +76,11 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0, mea
         ceTotal += Double(rowLoss[row])
         zTotal += Double(logSumExp[row]) * Double(logSumExp[row])
     }
-    let statistics = measuring ? OutputStatistics(logitMax: largestMagnitude(x, count: logits.count),
-                                                  logSumExpSum: logSumExp.reduce(0) { $0 + Double($1) }, rows: rows) : nil
+    let statistics =
+        measuring
+        ? OutputStatistics(
+            logitMax: largestMagnitude(x, count: logits.count),
+            logSumExpSum: logSumExp.reduce(0) { $0 + Double($1) }, rows: rows) : nil
     let crossEntropy = Float(ceTotal / Double(rows)), meanSquaredLSE = Float(zTotal / Double(rows))
     let loss = Tensor(shape: [], values: [crossEntropy + zLoss * meanSquaredLSE])
     if Tape.needsGradient(logits) {
@@ -85,15 +92,17 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0, mea
                     let lse = logSumExp[row]
                     let softmaxScale = perRow * (1 + 2 * zLoss * lse)
                     forEachVector(0..<vocabulary) { j, lanes in
-                        store(load(dRow, j, lanes) + softmaxScale * exp(load(logitsRow, j, lanes) - lse), dRow, j, lanes)
+                        store(
+                            load(dRow, j, lanes) + softmaxScale * exp(load(logitsRow, j, lanes) - lse), dRow, j, lanes)
                     }
                     dRow[Int(targets[row])] -= perRow
                 }
             }
         }
     }
-    return CrossEntropyResult(loss: loss, crossEntropy: crossEntropy, meanSquaredLogSumExp: meanSquaredLSE,
-                              statistics: statistics)
+    return CrossEntropyResult(
+        loss: loss, crossEntropy: crossEntropy, meanSquaredLogSumExp: meanSquaredLSE,
+        statistics: statistics)
 }
 
 /// The largest |x_i| of `count` floats, NaN if any is NaN.

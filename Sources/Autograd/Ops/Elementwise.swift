@@ -8,14 +8,16 @@ let elementwiseGrain = 1 << 15
 
 /// Builds an elementwise op with one input: `value(x)` forward, `derivative(x, y)` = dy/dx.
 @inline(__always)
-private func unaryOp(_ x: Tensor, value: @escaping (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float) -> Tensor {
+private func unaryOp(
+    _ x: Tensor, value: @escaping (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float
+) -> Tensor {
     let output = Tensor(uninitialized: x.shape)
     let input = x.data, out = output.data
     Parallel.forEachChunk(x.count, grain: elementwiseGrain) { range in
         for i in range { out[i] = value(input[i]) }
     }
     if Tape.needsGradient(x) {
-        Tape.record(output) { [output] dOut in       // keeps `out` alive for the derivative
+        Tape.record(output) { [output] dOut in  // keeps `out` alive for the derivative
             let dx = x.gradData()
             Parallel.forEachChunk(output.count, grain: elementwiseGrain) { range in
                 for i in range { dx[i] += derivative(input[i], out[i]) * dOut[i] }
@@ -36,7 +38,8 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
         forEachVector(range) { i, lanes in store(load(x, i, lanes) + load(y, i, lanes), out, i, lanes) }
     }
     if Tape.needsGradient(a, b) {
-        let (aSlot, bSlot) = (a.requiresGrad ? a.gradientSlot : nil, b.requiresGrad ? b.gradientSlot : nil)   // not read back
+        // not read back
+        let (aSlot, bSlot) = (a.requiresGrad ? a.gradientSlot : nil, b.requiresGrad ? b.gradientSlot : nil)
         Tape.record(output, .elementwise) { dOut in
             aSlot?.add(dOut)
             bSlot?.add(dOut)
@@ -73,17 +76,21 @@ public func scale(_ x: Tensor, by s: Float) -> Tensor {
 
 /// `silu(x) = x · σ(x)`. Derivative: `σ(x) · (1 + x · (1 − σ(x)))`.
 public func silu(_ x: Tensor) -> Tensor {
-    unaryOp(x, value: { $0 / (1 + exp(-$0)) }, derivative: { x, _ in
-        let sigmoid = 1 / (1 + exp(-x))
-        return sigmoid * (1 + x * (1 - sigmoid))
-    })
+    unaryOp(
+        x, value: { $0 / (1 + exp(-$0)) },
+        derivative: { x, _ in
+            let sigmoid = 1 / (1 + exp(-x))
+            return sigmoid * (1 + x * (1 - sigmoid))
+        })
 }
 
 /// Exact GELU, `x · Φ(x) = ½x(1 + erf(x/√2))`. Derivative: `Φ(x) + x · φ(x)`.
 public func gelu(_ x: Tensor) -> Tensor {
-    unaryOp(x, value: { 0.5 * $0 * (1 + erf($0 * 0.70710678118654752)) }, derivative: { x, _ in
-        let cdf = 0.5 * (1 + erf(x * 0.70710678118654752))
-        let pdf = exp(-0.5 * x * x) * 0.39894228040143268
-        return cdf + x * pdf
-    })
+    unaryOp(
+        x, value: { 0.5 * $0 * (1 + erf($0 * 0.70710678118654752)) },
+        derivative: { x, _ in
+            let cdf = 0.5 * (1 + erf(x * 0.70710678118654752))
+            let pdf = exp(-0.5 * x * x) * 0.39894228040143268
+            return cdf + x * pdf
+        })
 }

@@ -9,7 +9,7 @@ public func embedding(ids: [Int32], idsShape: [Int], table: Tensor, scale: Float
     defer { OpProfile.end(.embedding, started) }
     precondition(ids.count == idsShape.reduce(1, *), "\(ids.count) ids for shape \(idsShape)")
     let (vocabulary, width) = (table.shape[0], table.shape[1])
-    let output = Tensor(uninitialized: idsShape + [width])         // [B, T, d]
+    let output = Tensor(uninitialized: idsShape + [width])  // [B, T, d]
     for (row, id) in ids.enumerated() {
         precondition(id >= 0 && Int(id) < vocabulary, "token id \(id) outside vocabulary of \(vocabulary)")
         let destination = output.data + row * width, source = table.data + Int(id) * width
@@ -39,8 +39,9 @@ public func addPositions(_ x: Tensor, table: Tensor, firstPosition: Int = 0) -> 
     let started = OpProfile.begin()
     defer { OpProfile.end(.embedding, started) }
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
-    precondition(table.shape[1] == width && firstPosition >= 0 && table.shape[0] >= firstPosition + t,
-                 "positions \(table.shape) for \(x.shape) from position \(firstPosition)")
+    precondition(
+        table.shape[1] == width && firstPosition >= 0 && table.shape[0] >= firstPosition + t,
+        "positions \(table.shape) for \(x.shape) from position \(firstPosition)")
     let output = Tensor(uninitialized: x.shape)
     for row in 0..<(b * t) {
         let position = firstPosition + row % t
@@ -49,7 +50,7 @@ public func addPositions(_ x: Tensor, table: Tensor, firstPosition: Int = 0) -> 
         }
     }
     if Tape.needsGradient(x, table) {
-        let inputSlot = x.requiresGrad ? x.gradientSlot : nil      // x is not read back
+        let inputSlot = x.requiresGrad ? x.gradientSlot : nil  // x is not read back
         Tape.record(output, .embedding) { dOut in
             inputSlot?.add(dOut)
             if table.requiresGrad {

@@ -18,32 +18,37 @@
 ///
 /// With `residual` (`[…, d]`) the op returns `residual + y`, the residual connection fused into
 /// the down product (as `linear(_:weight:adding:)` does).
-public func gatedFeedForward(_ x: Tensor, gateUp: Tensor, down: Tensor, gate gateActivation: GateActivation = .silu,
-                             adding residual: Tensor? = nil) -> Tensor {
+public func gatedFeedForward(
+    _ x: Tensor, gateUp: Tensor, down: Tensor, gate gateActivation: GateActivation = .silu,
+    adding residual: Tensor? = nil
+) -> Tensor {
     let width = gateUp.shape[1], hidden = down.shape[1], rows = x.count / width
-    precondition(x.shape.last == width && gateUp.shape == [2 * hidden, width] && down.shape == [width, hidden],
-                 "gatedFeedForward: input \(x.shape), gate/up \(gateUp.shape), down \(down.shape)")
-    let projected = linear(x, weight: gateUp)                       // A = [g | u], [N, 2F]
+    precondition(
+        x.shape.last == width && gateUp.shape == [2 * hidden, width] && down.shape == [width, hidden],
+        "gatedFeedForward: input \(x.shape), gate/up \(gateUp.shape), down \(down.shape)")
+    let projected = linear(x, weight: gateUp)  // A = [g | u], [N, 2F]
     let needsGradient = Tape.needsGradient(projected, down)
     let started = OpProfile.begin()
-    let activation = TensorStorage(count: rows * hidden, zeroed: false)   // h, [N, F]
+    let activation = TensorStorage(count: rows * hidden, zeroed: false)  // h, [N, F]
     gatedRows(projected.data, into: activation.pointer, rows: rows, hidden: hidden, activation: gateActivation)
     OpProfile.end(.elementwise, started)
-    let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [width])   // y, [N, d]
+    let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [width])  // y, [N, d]
     let matmulStarted = OpProfile.begin()
     startFromResidual(residual, output: output)
-    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: width, k: hidden, a: activation.pointer, lda: hidden,
-              b: down.data, ldb: hidden, beta: residual == nil ? 0 : 1, c: output.data, ldc: width)
+    BLAS.gemm(
+        transposeA: false, transposeB: true, m: rows, n: width, k: hidden, a: activation.pointer, lda: hidden,
+        b: down.data, ldb: hidden, beta: residual == nil ? 0 : 1, c: output.data, ldc: width)
     OpProfile.end(.matmul, matmulStarted)
-    withExtendedLifetime(activation) {}                             // kept, or freed here and recomputed
-    let residualSlot = residualGradientSlot(residual)                 // dy passes through to it
+    withExtendedLifetime(activation) {}  // kept, or freed here and recomputed
+    let residualSlot = residualGradientSlot(residual)  // dy passes through to it
     if needsGradient || residualSlot != nil {
         let keptActivation = needsGradient && rows * hidden <= keptActivationLimit ? activation : nil
         Tape.record(output, .matmul) { dY in
             residualSlot?.add(dY)
             guard needsGradient else { return }
-            gatedFeedForwardPullback(projected: projected, down: down, activation: gateActivation, keptActivation: keptActivation,
-                                     rows: rows, hidden: hidden, width: width, outputGrad: dY)
+            gatedFeedForwardPullback(
+                projected: projected, down: down, activation: gateActivation, keptActivation: keptActivation,
+                rows: rows, hidden: hidden, width: width, outputGrad: dY)
         }
     }
     return output
@@ -54,27 +59,34 @@ public func gatedFeedForward(_ x: Tensor, gateUp: Tensor, down: Tensor, gate gat
 /// its training step under 1 GiB).
 let keptActivationLimit = 1 << 20
 
-private func gatedFeedForwardPullback(projected: Tensor, down: Tensor, activation: GateActivation, keptActivation: TensorStorage?,
-                                      rows: Int, hidden: Int, width: Int, outputGrad dY: UnsafePointer<Float>) {
-    let scratch = keptActivation ?? TensorStorage(count: rows * hidden, zeroed: false)   // h, then dh
-    defer { withExtendedLifetime(scratch) {} }                          // used through its pointer only
+private func gatedFeedForwardPullback(
+    projected: Tensor, down: Tensor, activation: GateActivation, keptActivation: TensorStorage?,
+    rows: Int, hidden: Int, width: Int, outputGrad dY: UnsafePointer<Float>
+) {
+    let scratch = keptActivation ?? TensorStorage(count: rows * hidden, zeroed: false)  // h, then dh
+    defer { withExtendedLifetime(scratch) {} }  // used through its pointer only
     let h = scratch.pointer
     if keptActivation == nil { gatedRows(projected.data, into: h, rows: rows, hidden: hidden, activation: activation) }
-    if down.requiresGrad {                                              // dD += dyᵀ·h
-        BLAS.gemm(transposeA: true, transposeB: false, m: width, n: hidden, k: rows,
-                  a: dY, lda: width, b: h, ldb: hidden, beta: 1, c: down.gradData(), ldc: hidden)
+    if down.requiresGrad {  // dD += dyᵀ·h
+        BLAS.gemm(
+            transposeA: true, transposeB: false, m: width, n: hidden, k: rows,
+            a: dY, lda: width, b: h, ldb: hidden, beta: 1, c: down.gradData(), ldc: hidden)
     }
     guard projected.requiresGrad else { return }
-    BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: hidden, k: width,    // dh = dy·D
-              a: dY, lda: width, b: down.data, ldb: hidden, beta: 0, c: h, ldc: hidden)
+    BLAS.gemm(
+        transposeA: false, transposeB: false, m: rows, n: hidden, k: width,  // dh = dy·D
+        a: dY, lda: width, b: down.data, ldb: hidden, beta: 0, c: h, ldc: hidden)
     let (projectedGrad, isFresh) = projected.gradientSlot.dataForUpdate()
-    gatedRowsPullback(projected.data, hiddenGrad: h, into: projectedGrad, accumulate: !isFresh, rows: rows, hidden: hidden,
-                      activation: activation)
+    gatedRowsPullback(
+        projected.data, hiddenGrad: h, into: projectedGrad, accumulate: !isFresh, rows: rows, hidden: hidden,
+        activation: activation)
 }
 
 /// `h[r, j] = act(g[r, j]) · u[r, j]` for rows `[g | u]` of `projected`.
-private func gatedRows(_ projected: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, rows: Int, hidden: Int,
-                       activation: GateActivation) {
+private func gatedRows(
+    _ projected: UnsafePointer<Float>, into h: UnsafeMutablePointer<Float>, rows: Int, hidden: Int,
+    activation: GateActivation
+) {
     Parallel.forEachChunk(rows, grain: max(1, elementwiseGrain / hidden)) { range in
         for row in range {
             let g = projected + row * 2 * hidden, u = g + hidden, out = h + row * hidden
@@ -86,9 +98,11 @@ private func gatedRows(_ projected: UnsafePointer<Float>, into h: UnsafeMutableP
 }
 
 /// `[dg | du] += …` from `dh` (see `gatedFeedForward`); `=` instead of `+=` unless `accumulate`.
-private func gatedRowsPullback(_ projected: UnsafePointer<Float>, hiddenGrad dh: UnsafePointer<Float>,
-                               into projectedGrad: UnsafeMutablePointer<Float>, accumulate: Bool, rows: Int, hidden: Int,
-                               activation: GateActivation) {
+private func gatedRowsPullback(
+    _ projected: UnsafePointer<Float>, hiddenGrad dh: UnsafePointer<Float>,
+    into projectedGrad: UnsafeMutablePointer<Float>, accumulate: Bool, rows: Int, hidden: Int,
+    activation: GateActivation
+) {
     Parallel.forEachChunk(rows, grain: max(1, elementwiseGrain / hidden)) { range in
         for row in range {
             let g = projected + row * 2 * hidden, u = g + hidden, d = dh + row * hidden
@@ -126,7 +140,7 @@ public enum GateActivation: Sendable {
             let s = sigmoid(g)
             return (g * s, s * (1 + g * (1 - s)))
         case .geluTanh:
-            let c: Float = 0.7978845608028654, cubic: Float = 0.044715     // √(2/π)
+            let c: Float = 0.7978845608028654, cubic: Float = 0.044715  // √(2/π)
             let s = sigmoid(2 * c * (g + cubic * g * g * g))
             return (g * s, s + g * s * (1 - s) * 2 * c * (1 + 3 * cubic * g * g))
         }

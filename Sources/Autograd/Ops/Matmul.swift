@@ -25,21 +25,25 @@ private func matmulPullback(
     let m = aShape.m, k = aShape.n, n = bShape.n
     let lda = aShape.columns, ldb = bShape.columns
     if let aGrad {
-        if !aShape.transposed {   // dA[m,k] = dC · op(B)ᵀ
-            BLAS.gemm(transposeA: false, transposeB: !bShape.transposed, m: m, n: k, k: n,
-                      a: dC, lda: n, b: b, ldb: ldb, beta: 1, c: aGrad, ldc: lda)
-        } else {                   // dA[k,m] = op(B) · dCᵀ
-            BLAS.gemm(transposeA: bShape.transposed, transposeB: true, m: k, n: m, k: n,
-                      a: b, lda: ldb, b: dC, ldb: n, beta: 1, c: aGrad, ldc: lda)
+        if !aShape.transposed {  // dA[m,k] = dC · op(B)ᵀ
+            BLAS.gemm(
+                transposeA: false, transposeB: !bShape.transposed, m: m, n: k, k: n,
+                a: dC, lda: n, b: b, ldb: ldb, beta: 1, c: aGrad, ldc: lda)
+        } else {  // dA[k,m] = op(B) · dCᵀ
+            BLAS.gemm(
+                transposeA: bShape.transposed, transposeB: true, m: k, n: m, k: n,
+                a: b, lda: ldb, b: dC, ldb: n, beta: 1, c: aGrad, ldc: lda)
         }
     }
     if let bGrad {
-        if !bShape.transposed {   // dB[k,n] = op(A)ᵀ · dC
-            BLAS.gemm(transposeA: !aShape.transposed, transposeB: false, m: k, n: n, k: m,
-                      a: a, lda: lda, b: dC, ldb: n, beta: 1, c: bGrad, ldc: ldb)
-        } else {                   // dB[n,k] = dCᵀ · op(A)
-            BLAS.gemm(transposeA: true, transposeB: aShape.transposed, m: n, n: k, k: m,
-                      a: dC, lda: n, b: a, ldb: lda, beta: 1, c: bGrad, ldc: ldb)
+        if !bShape.transposed {  // dB[k,n] = op(A)ᵀ · dC
+            BLAS.gemm(
+                transposeA: !aShape.transposed, transposeB: false, m: k, n: n, k: m,
+                a: a, lda: lda, b: dC, ldb: n, beta: 1, c: bGrad, ldc: ldb)
+        } else {  // dB[n,k] = dCᵀ · op(A)
+            BLAS.gemm(
+                transposeA: true, transposeB: aShape.transposed, m: n, n: k, k: m,
+                a: dC, lda: n, b: a, ldb: lda, beta: 1, c: bGrad, ldc: ldb)
         }
     }
 }
@@ -50,15 +54,17 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let aShape = MatrixOperand(rows: a.shape[0], columns: a.shape[1], transposed: transposeA)
     let bShape = MatrixOperand(rows: b.shape[0], columns: b.shape[1], transposed: transposeB)
     precondition(aShape.n == bShape.m, "matmul inner dimensions \(a.shape) · \(b.shape)")
-    let output = Tensor(uninitialized: [aShape.m, bShape.n])     // [m, n]
-    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: aShape.m, n: bShape.n, k: aShape.n,
-              a: a.data, lda: aShape.columns, b: b.data, ldb: bShape.columns,
-              beta: 0, c: output.data, ldc: bShape.n)
+    let output = Tensor(uninitialized: [aShape.m, bShape.n])  // [m, n]
+    BLAS.gemm(
+        transposeA: transposeA, transposeB: transposeB, m: aShape.m, n: bShape.n, k: aShape.n,
+        a: a.data, lda: aShape.columns, b: b.data, ldb: bShape.columns,
+        beta: 0, c: output.data, ldc: bShape.n)
     if Tape.needsGradient(a, b) {
         Tape.record(output, .matmul) { dC in
-            matmulPullback(a: a.data, aGrad: a.requiresGrad ? a.gradData() : nil, aShape: aShape,
-                           b: b.data, bGrad: b.requiresGrad ? b.gradData() : nil, bShape: bShape,
-                           outputGrad: dC)
+            matmulPullback(
+                a: a.data, aGrad: a.requiresGrad ? a.gradData() : nil, aShape: aShape,
+                b: b.data, bGrad: b.requiresGrad ? b.gradData() : nil, bShape: bShape,
+                outputGrad: dC)
         }
     }
     return output
@@ -76,11 +82,12 @@ public func linear(_ x: Tensor, weight: Tensor, adding residual: Tensor? = nil) 
     let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
     precondition(x.shape.last == inFeatures, "linear: input \(x.shape) for weight \(weight.shape)")
     let rows = x.count / inFeatures
-    let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])   // [N, out]
+    let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])  // [N, out]
     startFromResidual(residual, output: output)
-    BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
-              a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures,
-              beta: residual == nil ? 0 : 1, c: output.data, ldc: outFeatures)
+    BLAS.gemm(
+        transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
+        a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures,
+        beta: residual == nil ? 0 : 1, c: output.data, ldc: outFeatures)
     let residualSlot = residualGradientSlot(residual)
     if Tape.needsGradient(x, weight) || residualSlot != nil {
         Tape.record(output, .matmul) { dY in
@@ -113,8 +120,9 @@ func startFromResidual(_ residual: Tensor?, output: Tensor) {
 
 /// `op(a[i]) · op(b[i])` for every `i` of a leading batch dimension: `[n, …, …]` operands.
 public func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-    precondition(a.shape.count == 3 && b.shape.count == 3 && a.shape[0] == b.shape[0],
-                 "batchedMatmul of \(a.shape) and \(b.shape)")
+    precondition(
+        a.shape.count == 3 && b.shape.count == 3 && a.shape[0] == b.shape[0],
+        "batchedMatmul of \(a.shape) and \(b.shape)")
     let batch = a.shape[0]
     let aShape = MatrixOperand(rows: a.shape[1], columns: a.shape[2], transposed: transposeA)
     let bShape = MatrixOperand(rows: b.shape[1], columns: b.shape[2], transposed: transposeB)
@@ -123,17 +131,19 @@ public func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, tr
     let cStride = aShape.m * bShape.n
     let output = Tensor(zeros: [batch, aShape.m, bShape.n])
     for i in 0..<batch {
-        BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: aShape.m, n: bShape.n, k: aShape.n,
-                  a: a.data + i * aStride, lda: aShape.columns, b: b.data + i * bStride, ldb: bShape.columns,
-                  beta: 0, c: output.data + i * cStride, ldc: bShape.n)
+        BLAS.gemm(
+            transposeA: transposeA, transposeB: transposeB, m: aShape.m, n: bShape.n, k: aShape.n,
+            a: a.data + i * aStride, lda: aShape.columns, b: b.data + i * bStride, ldb: bShape.columns,
+            beta: 0, c: output.data + i * cStride, ldc: bShape.n)
     }
     if Tape.needsGradient(a, b) {
         Tape.record(output, .matmul) { dC in
             let aGrad = a.requiresGrad ? a.gradData() : nil, bGrad = b.requiresGrad ? b.gradData() : nil
             for i in 0..<batch {
-                matmulPullback(a: a.data + i * aStride, aGrad: aGrad.map { $0 + i * aStride }, aShape: aShape,
-                               b: b.data + i * bStride, bGrad: bGrad.map { $0 + i * bStride }, bShape: bShape,
-                               outputGrad: dC + i * cStride)
+                matmulPullback(
+                    a: a.data + i * aStride, aGrad: aGrad.map { $0 + i * aStride }, aShape: aShape,
+                    b: b.data + i * bStride, bGrad: bGrad.map { $0 + i * bStride }, bShape: bShape,
+                    outputGrad: dC + i * cStride)
             }
         }
     }

@@ -18,12 +18,14 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, weightOffset: Float
     let started = OpProfile.begin()
     defer { OpProfile.end(.norm, started) }
     let width = weight.count
-    precondition(x.count % width == 0 && x.shape.last.map { $0 % width == 0 } == true,
-                 "rmsNorm of \(x.shape) with weight \(weight.shape)")
+    precondition(
+        x.count % width == 0 && x.shape.last.map { $0 % width == 0 } == true,
+        "rmsNorm of \(x.shape) with weight \(weight.shape)")
     let rows = x.count / width
     let output = Tensor(uninitialized: x.shape)
-    var inverseRMS = [Float](repeating: 0, count: rows)   // r per row, kept for the pullback
-    let gain = weightOffset == 0 ? weight : Tensor(shape: weight.shape, values: weight.values.map { weightOffset + $0 })   // γ
+    var inverseRMS = [Float](repeating: 0, count: rows)  // r per row, kept for the pullback
+    let gain = weightOffset == 0 ? weight : Tensor(shape: weight.shape, values: weight.values.map { weightOffset + $0 })
+    // γ
     let input = x.data, w = gain.data, out = output.data
     inverseRMS.withUnsafeMutableBufferPointer { r in
         Parallel.forEachChunk(rows, grain: max(1, 4096 / width)) { range in
@@ -36,7 +38,9 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, weightOffset: Float
                 }
                 let rowR = 1 / (sumOfSquares.sum() / Float(width) + eps).squareRoot()
                 r[row] = rowR
-                forEachVector(0..<width) { i, lanes in store(load(xs, i, lanes) * rowR * load(w, i, lanes), ys, i, lanes) }
+                forEachVector(0..<width) { i, lanes in
+                    store(load(xs, i, lanes) * rowR * load(w, i, lanes), ys, i, lanes)
+                }
             }
         }
     }
@@ -52,10 +56,12 @@ public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, weightOffset: Float
 private let rmsNormRowsPerPartial = 64
 
 /// `gain` is γ (the weight itself when there is no offset); gradients go to `x` and `weight`.
-private func rmsNormPullback(x: Tensor, weight: Tensor, gain: Tensor, inverseRMS: [Float], outputGrad dy: UnsafePointer<Float>) {
+private func rmsNormPullback(
+    x: Tensor, weight: Tensor, gain: Tensor, inverseRMS: [Float], outputGrad dy: UnsafePointer<Float>
+) {
     let width = weight.count, rows = x.count / width
     let input = x.data, w = gain.data
-    let (dx, isFresh) = x.requiresGrad ? x.gradientSlot.dataForUpdate() : (nil, false)   // fresh: write, not add
+    let (dx, isFresh) = x.requiresGrad ? x.gradientSlot.dataForUpdate() : (nil, false)  // fresh: write, not add
     let partialCount = (rows + rmsNormRowsPerPartial - 1) / rmsNormRowsPerPartial
     // dw partials, one per block of rows: [partialCount, width]
     var weightPartials = [Float](repeating: 0, count: weight.requiresGrad ? partialCount * width : 0)
@@ -68,7 +74,9 @@ private func rmsNormPullback(x: Tensor, weight: Tensor, gain: Tensor, inverseRMS
                     if let dx {
                         // mean(g ⊙ x̂) with g = dy ⊙ w, x̂ = x · r
                         var dot = Vector()
-                        forEachVector(0..<width) { i, lanes in dot += load(dys, i, lanes) * load(w, i, lanes) * load(xs, i, lanes) }
+                        forEachVector(0..<width) { i, lanes in
+                            dot += load(dys, i, lanes) * load(w, i, lanes) * load(xs, i, lanes)
+                        }
                         let meanTerm = dot.sum() * r / Float(width)
                         let dxs = dx + row * width
                         forEachVector(0..<width) { i, lanes in
@@ -80,7 +88,9 @@ private func rmsNormPullback(x: Tensor, weight: Tensor, gain: Tensor, inverseRMS
                     if partials.count > 0 {
                         let partial = partials.baseAddress! + block * width
                         forEachVector(0..<width) { i, lanes in
-                            store(load(partial, i, lanes) + load(dys, i, lanes) * load(xs, i, lanes) * r, partial, i, lanes)
+                            store(
+                                load(partial, i, lanes) + load(dys, i, lanes) * load(xs, i, lanes) * r, partial, i,
+                                lanes)
                         }
                     }
                 }

@@ -25,19 +25,24 @@ import Foundation
 public func rope(_ x: Tensor, table: RotaryTable, firstPosition: Int = 0) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.rope, started) }
-    precondition(x.shape.count == 3 && x.shape[2] % table.headDim == 0 && firstPosition >= 0
-                    && firstPosition + x.shape[1] <= table.positions,
-                 "rope of \(x.shape) from position \(firstPosition) with a table for \(table.positions) positions of head_dim \(table.headDim)")
+    precondition(
+        x.shape.count == 3 && x.shape[2] % table.headDim == 0 && firstPosition >= 0
+            && firstPosition + x.shape[1] <= table.positions,
+        "rope of \(x.shape) from position \(firstPosition) with a table for \(table.positions) positions of head_dim \(table.headDim)"
+    )
     let (b, t, width) = (x.shape[0], x.shape[1], x.shape[2])
     let output = Tensor(uninitialized: x.shape)
-    rotate(from: x.data, into: output.data, rows: b * t, positions: t, firstPosition: firstPosition, width: width, table: table,
-           inverse: false, accumulate: false)
+    rotate(
+        from: x.data, into: output.data, rows: b * t, positions: t, firstPosition: firstPosition, width: width,
+        table: table,
+        inverse: false, accumulate: false)
     if Tape.needsGradient(x) {
-        let inputSlot = x.gradientSlot                 // the rotation's pullback never reads x
+        let inputSlot = x.gradientSlot  // the rotation's pullback never reads x
         Tape.record(output, .rope) { dOut in
             let (inputGrad, isFresh) = inputSlot.dataForUpdate()
-            rotate(from: dOut, into: inputGrad, rows: b * t, positions: t, firstPosition: firstPosition, width: width,
-                   table: table, inverse: true, accumulate: !isFresh)
+            rotate(
+                from: dOut, into: inputGrad, rows: b * t, positions: t, firstPosition: firstPosition, width: width,
+                table: table, inverse: true, accumulate: !isFresh)
         }
     }
     return output
@@ -58,8 +63,9 @@ public struct RotaryTable {
     /// The table for heads of `headDim` whose first `rotaryDim` dims rotate (all by default).
     public init(positions: Int, headDim: Int, rotaryDim: Int? = nil, theta: Float) {
         let rotaryDim = rotaryDim ?? headDim
-        precondition(rotaryDim % 2 == 0 && rotaryDim >= 2 && rotaryDim <= headDim,
-                     "rope rotates an even number of dims, at least 2 and at most head_dim \(headDim) (got \(rotaryDim))")
+        precondition(
+            rotaryDim % 2 == 0 && rotaryDim >= 2 && rotaryDim <= headDim,
+            "rope rotates an even number of dims, at least 2 and at most head_dim \(headDim) (got \(rotaryDim))")
         (self.positions, self.headDim, self.rotaryDim) = (positions, headDim, rotaryDim)
         half = rotaryDim / 2
         var cosines = [Float](), sines = [Float]()
@@ -81,9 +87,11 @@ public struct RotaryTable {
 /// Rotates the first `rotaryDim` dims of every head of every row (row = one `(b, t)`; position =
 /// firstPosition + row mod T) and passes the rest through, into `destination` or, with
 /// `accumulate`, adding to it.
-private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
-                    rows: Int, positions: Int, firstPosition: Int, width: Int, table: RotaryTable,
-                    inverse: Bool, accumulate: Bool) {
+private func rotate(
+    from source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
+    rows: Int, positions: Int, firstPosition: Int, width: Int, table: RotaryTable,
+    inverse: Bool, accumulate: Bool
+) {
     let half = table.half, headDim = table.headDim, passed = (2 * half)..<headDim
     let sign: Float = inverse ? -1 : 1
     table.cosines.withUnsafeBufferPointer { cosines in
@@ -97,7 +105,8 @@ private func rotate(from source: UnsafePointer<Float>, into destination: UnsafeM
                         forEachVector(0..<half) { i, lanes in
                             let (cosine, sine) = (load(c, i, lanes), sign * load(s, i, lanes))
                             let (low, high) = (load(x, i, lanes), load(x + half, i, lanes))
-                            let (lowSoFar, highSoFar) = accumulate ? (load(y, i, lanes), load(y + half, i, lanes)) : (Vector(), Vector())
+                            let (lowSoFar, highSoFar) =
+                                accumulate ? (load(y, i, lanes), load(y + half, i, lanes)) : (Vector(), Vector())
                             store(lowSoFar + (low * cosine - high * sine), y, i, lanes)
                             store(highSoFar + (high * cosine + low * sine), y + half, i, lanes)
                         }

@@ -21,10 +21,13 @@ public func splitHeads(_ x: Tensor, heads: Int) -> Tensor {
     precondition(x.shape.count == 3 && x.shape[2] % heads == 0, "splitHeads of \(x.shape) into \(heads)")
     let (b, t, headDim) = (x.shape[0], x.shape[1], x.shape[2] / heads)
     let output = Tensor(zeros: [b, heads, t, headDim])
-    permuteHeads(from: x.data, to: output.data, b: b, t: t, heads: heads, headDim: headDim, split: true, accumulate: false)
+    permuteHeads(
+        from: x.data, to: output.data, b: b, t: t, heads: heads, headDim: headDim, split: true, accumulate: false)
     if Tape.needsGradient(x) {
         Tape.record(output) { dOut in
-            permuteHeads(from: dOut, to: x.gradData(), b: b, t: t, heads: heads, headDim: headDim, split: false, accumulate: true)
+            permuteHeads(
+                from: dOut, to: x.gradData(), b: b, t: t, heads: heads, headDim: headDim, split: false, accumulate: true
+            )
         }
     }
     return output
@@ -35,18 +38,22 @@ public func mergeHeads(_ x: Tensor) -> Tensor {
     precondition(x.shape.count == 4, "mergeHeads of \(x.shape)")
     let (b, heads, t, headDim) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let output = Tensor(zeros: [b, t, heads * headDim])
-    permuteHeads(from: x.data, to: output.data, b: b, t: t, heads: heads, headDim: headDim, split: false, accumulate: false)
+    permuteHeads(
+        from: x.data, to: output.data, b: b, t: t, heads: heads, headDim: headDim, split: false, accumulate: false)
     if Tape.needsGradient(x) {
         Tape.record(output) { dOut in
-            permuteHeads(from: dOut, to: x.gradData(), b: b, t: t, heads: heads, headDim: headDim, split: true, accumulate: true)
+            permuteHeads(
+                from: dOut, to: x.gradData(), b: b, t: t, heads: heads, headDim: headDim, split: true, accumulate: true)
         }
     }
     return output
 }
 
 /// Copies (or adds) between the `[B,T,H,Dh]` and `[B,H,T,Dh]` layouts; `split` = first to second.
-private func permuteHeads(from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>,
-                          b: Int, t: Int, heads: Int, headDim: Int, split: Bool, accumulate: Bool) {
+private func permuteHeads(
+    from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>,
+    b: Int, t: Int, heads: Int, headDim: Int, split: Bool, accumulate: Bool
+) {
     for batch in 0..<b {
         for position in 0..<t {
             for head in 0..<heads {

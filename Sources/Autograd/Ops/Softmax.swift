@@ -8,7 +8,8 @@ import Foundation
 ///     ds_ij = p_ij · (dp_ij − Σ_k p_ik · dp_ik)        (masked entries: p = 0, so ds = 0)
 public func causalSoftmax(_ scores: Tensor) -> Tensor {
     let t = scores.shape.last!
-    precondition(scores.shape.count >= 2 && scores.shape[scores.shape.count - 2] == t, "causalSoftmax of \(scores.shape)")
+    precondition(
+        scores.shape.count >= 2 && scores.shape[scores.shape.count - 2] == t, "causalSoftmax of \(scores.shape)")
     let matrices = scores.count / (t * t)
     let output = Tensor(zeros: scores.shape)
     output.data.update(from: scores.data, count: scores.count)
@@ -20,8 +21,9 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
             let dScores = scores.gradData()
             Parallel.forEachChunk(matrices * t, grain: 64) { rows in
                 for row in rows {
-                    causalSoftmaxRowPullback(probabilities: output.data + row * t, outputGrad: dOut + row * t,
-                                             inputGrad: dScores + row * t, query: row % t, length: t, scale: 1, accumulate: true)
+                    causalSoftmaxRowPullback(
+                        probabilities: output.data + row * t, outputGrad: dOut + row * t,
+                        inputGrad: dScores + row * t, query: row % t, length: t, scale: 1, accumulate: true)
                 }
             }
         }
@@ -46,11 +48,11 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: In
     var largest = Vector(), magnitudeSum = Vector(), maximum = negativeInfinity
     forEachVector(0..<kept) { j, lanes in
         let keep = laneMask(lanes)
-        let scores = masked(loadLanes(row, j, lanes, rowLength: length), keep)         // +0 in the dropped lanes
-        let magnitude = masked(scores, signless)                                        // |score|
+        let scores = masked(loadLanes(row, j, lanes, rowLength: length), keep)  // +0 in the dropped lanes
+        let magnitude = masked(scores, signless)  // |score|
         largest = lanewiseMax(largest, magnitude)
         magnitudeSum += magnitude
-        maximum = lanewiseMax(maximum, scores + masked(negativeInfinity, ~keep))        // −∞ in the dropped lanes
+        maximum = lanewiseMax(maximum, scores + masked(negativeInfinity, ~keep))  // −∞ in the dropped lanes
     }
     let shift = broadcastLargestLane(maximum)
     var total = Vector()
@@ -61,7 +63,9 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: In
     }
     let inverse = 1 / total.sum()
     forEachVector(0..<kept) { j, lanes in
-        storeLanes(masked(loadLanes(row, j, lanes, rowLength: length) * inverse, laneMask(lanes)), row, j, lanes, rowLength: length)
+        storeLanes(
+            masked(loadLanes(row, j, lanes, rowLength: length) * inverse, laneMask(lanes)), row, j, lanes,
+            rowLength: length)
     }
     (row + kept).update(repeating: 0, count: length - kept)
     return SoftmaxMagnitudes(largest: largest, sum: magnitudeSum)
@@ -100,18 +104,22 @@ private func storeLanes(_ v: Vector, _ row: UnsafeMutablePointer<Float>, _ j: In
 /// where the tail vector is stored whole, its lanes past `query` get 0 (or keep their value, with
 /// `accumulate`).
 @inline(__always)
-func causalSoftmaxRowPullback(probabilities p: UnsafePointer<Float>, outputGrad dp: UnsafePointer<Float>,
-                              inputGrad ds: UnsafeMutablePointer<Float>, query: Int, length: Int,
-                              scale: Float, accumulate: Bool) {
+func causalSoftmaxRowPullback(
+    probabilities p: UnsafePointer<Float>, outputGrad dp: UnsafePointer<Float>,
+    inputGrad ds: UnsafeMutablePointer<Float>, query: Int, length: Int,
+    scale: Float, accumulate: Bool
+) {
     let kept = query + 1
     var dots = Vector()
     forEachVector(0..<kept) { j, lanes in
-        dots += masked(loadLanes(p, j, lanes, rowLength: length) * loadLanes(dp, j, lanes, rowLength: length), laneMask(lanes))
+        dots += masked(
+            loadLanes(p, j, lanes, rowLength: length) * loadLanes(dp, j, lanes, rowLength: length), laneMask(lanes))
     }
     let dot = dots.sum()
     forEachVector(0..<kept) { j, lanes in
         let p = loadLanes(p, j, lanes, rowLength: length), dp = loadLanes(dp, j, lanes, rowLength: length)
         let value = masked(scale * p * (dp - dot), laneMask(lanes))
-        storeLanes(accumulate ? loadLanes(ds, j, lanes, rowLength: length) + value : value, ds, j, lanes, rowLength: length)
+        storeLanes(
+            accumulate ? loadLanes(ds, j, lanes, rowLength: length) + value : value, ds, j, lanes, rowLength: length)
     }
 }

@@ -14,7 +14,8 @@ public struct ChartAxis: Equatable, Sendable {
     /// 2 × `tickCount`) at multiples of 1, 2 or 5 × 10ᵏ; its bounds are the ticks just enclosing
     /// the data. An empty range (low = high) is widened by 10% of its value, or by 0.001 at 0.
     public static func linear(_ low: Double, _ high: Double, tickCount: Int = 6) -> ChartAxis {
-        let (low, high) = high > low ? (low, high) : (low - max(abs(low) * 0.1, 1e-3), high + max(abs(high) * 0.1, 1e-3))
+        let (low, high) =
+            high > low ? (low, high) : (low - max(abs(low) * 0.1, 1e-3), high + max(abs(high) * 0.1, 1e-3))
         let rough = (high - low) / Double(max(tickCount, 3) - 1)
         var exponent = Int(floor(log10(rough)))
         var mantissa = [1.0, 2, 5].first { value(1, mantissa: $0, exponent: exponent) >= rough * (1 - 1e-9) }
@@ -38,7 +39,8 @@ public struct ChartAxis: Equatable, Sendable {
             }
             let lower = candidates.last { $0 <= low * (1 + 1e-9) } ?? candidates[0]
             let upper = candidates.first { $0 >= high * (1 - 1e-9) } ?? candidates[candidates.count - 1]
-            return ChartAxis(lower: lower, upper: upper, isLog: true, ticks: candidates.filter { $0 >= lower && $0 <= upper })
+            return ChartAxis(
+                lower: lower, upper: upper, isLog: true, ticks: candidates.filter { $0 >= lower && $0 <= upper })
         }
         let every = (decades + 5) / 6
         let last = firstDecade + (decades + every - 1) / every * every
@@ -56,7 +58,8 @@ public struct ChartAxis: Equatable, Sendable {
     /// log axis cannot place (≤ 0) and for non-finite ones.
     public func fraction(_ value: Double) -> Double? {
         guard value.isFinite, !isLog || value > 0 else { return nil }
-        let position = isLog ? (log10(value) - log10(lower)) / (log10(upper) - log10(lower)) : (value - lower) / (upper - lower)
+        let position =
+            isLog ? (log10(value) - log10(lower)) / (log10(upper) - log10(lower)) : (value - lower) / (upper - lower)
         return min(max(position, 0), 1)
     }
 

@@ -21,13 +21,17 @@ public enum ChartFile {
     public static func check(_ url: URL) throws {
         var isFolder: ObjCBool = false, link = stat()
         if lstat(url.path, &link) == 0, link.st_mode & S_IFMT == S_IFLNK {
-            throw RunError("cannot write chart \(url.path): a symbolic link is there, and QKLab never replaces one (choose another path, or remove it)")
+            throw RunError(
+                "cannot write chart \(url.path): a symbolic link is there, and QKLab never replaces one (choose another path, or remove it)"
+            )
         }
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) {
             if isFolder.boolValue { throw RunError("cannot write chart \(url.path): it is a folder") }
             let head = String(decoding: try FileIO.read(url).prefix(200), as: UTF8.self)
             guard head.split(separator: "\n").dropFirst().first.map(String.init) == mark else {
-                throw RunError("cannot write chart \(url.path): a file that qklab compare did not write is there, and QKLab never overwrites one (choose another path, or remove it)")
+                throw RunError(
+                    "cannot write chart \(url.path): a file that qklab compare did not write is there, and QKLab never overwrites one (choose another path, or remove it)"
+                )
             }
         } else if let code = writeFailureReason(url.path) {
             throw FileError("write", url.path, code: code)

@@ -58,31 +58,39 @@ public struct ComparisonTable {
         let loss = { (value: Double?) in value.map { String(format: "%.4f", $0) } ?? "—" }
         var rows: [[String]] = [
             ["steps"] + summaries.map { "\($0.lastStep ?? 0)/\($0.maxSteps)" },
-            ["final val loss"] + summaries.map { summary in
-                summary.finalEvaluation.map { $0.valLoss == nil ? "non-finite" : loss($0.valLoss) } ?? "—"
-            },
+            ["final val loss"]
+                + summaries.map { summary in
+                    summary.finalEvaluation.map { $0.valLoss == nil ? "non-finite" : loss($0.valLoss) } ?? "—"
+                },
             ["best val loss"] + summaries.map { loss($0.bestValLoss) },
             ["bigram loss"] + summaries.map { loss($0.bigramLoss) },
         ]
         if let target {
-            rows.append(["step val loss ≤ \(Self.short(target))"] + summaries.map { $0.targetStep.map(String.init) ?? "not reached" })
+            rows.append(
+                ["step val loss ≤ \(Self.short(target))"]
+                    + summaries.map { $0.targetStep.map(String.init) ?? "not reached" })
         }
         rows += [
             ["max grad norm"] + summaries.map { Self.short($0.maxGradNorm) },
             ["loss spike score"] + summaries.map { Self.spikeScore($0.lossSpikes) },
             ["grad norm spike score"] + summaries.map { Self.spikeScore($0.gradNormSpikes) },
-            ["max attn logit"] + summaries.map { summary in
-                summary.maxAttnLogit.map { "\(Self.short($0.value)) (layer \($0.layer))" } ?? "—"
-            },
+            ["max attn logit"]
+                + summaries.map { summary in
+                    summary.maxAttnLogit.map { "\(Self.short($0.value)) (layer \($0.layer))" } ?? "—"
+                },
             ["min attn entropy"] + summaries.map { Self.located($0.minAttnEntropy) },
             ["min head entropy"] + summaries.map { Self.located($0.minHeadEntropy) },
             ["max q/k rms"] + summaries.map { Self.located($0.maxQKRMS) },
             ["max update ratio"] + summaries.map { Self.located($0.maxUpdateRatio) },
             ["final output log Z"] + summaries.map { Self.short($0.finalOutputLogZ) },
-            ["non-finite steps"] + zip(summaries, runs).map { summary, run in
-                summary.nonFiniteSteps == 0 ? "0" : "\(summary.nonFiniteSteps) (\(run.config["train.on_nonfinite"] == .text("skip") ? "skipped" : "stopped"))"
-            },
-            ["tokens/s (median)"] + summaries.map { $0.medianTokensPerSecond.map { String(format: "%.0f", $0) } ?? "—" },
+            ["non-finite steps"]
+                + zip(summaries, runs).map { summary, run in
+                    summary.nonFiniteSteps == 0
+                        ? "0"
+                        : "\(summary.nonFiniteSteps) (\(run.config["train.on_nonfinite"] == .text("skip") ? "skipped" : "stopped"))"
+                },
+            ["tokens/s (median)"]
+                + summaries.map { $0.medianTokensPerSecond.map { String(format: "%.0f", $0) } ?? "—" },
         ]
         return rows
     }
@@ -91,7 +99,8 @@ public struct ComparisonTable {
     var differentLengthsNote: String? {
         let steps = summaries.compactMap { $0.finalEvaluation?.step }
         guard Set(steps).count > 1 else { return nil }
-        return "note: the final evaluations are at different steps (\(steps.map(String.init).joined(separator: ", "))); their losses are not directly comparable"
+        return
+            "note: the final evaluations are at different steps (\(steps.map(String.init).joined(separator: ", "))); their losses are not directly comparable"
     }
 
     // MARK: - Per variant
@@ -99,22 +108,35 @@ public struct ComparisonTable {
     func variantReport(_ groups: SeedGroups) -> String {
         let rows: [[String]] = [
             ["seeds"] + groups.variants.map { String($0.runs.count) },
-            ["final val loss"] + groups.variants.map { Self.meanAndSpread(finalValLosses(of: $0), of: $0.runs.count, format: "%.4f") },
-            ["best val loss"] + groups.variants.map { variant in
-                Self.meanAndSpread(variant.runs.compactMap { summaries[$0].bestValLoss }, of: variant.runs.count, format: "%.4f")
-            },
-            ["max attn logit"] + groups.variants.map { variant in
-                Self.meanAndSpread(variant.runs.compactMap { summaries[$0].maxAttnLogit?.value }, of: variant.runs.count, format: "%.4g")
-            },
-            ["loss spike score (%)"] + groups.variants.map { variant in
-                Self.meanAndSpread(variant.runs.compactMap { summaries[$0].lossSpikes.percent }, of: variant.runs.count, format: "%.2f")
-            },
-            ["grad norm spike score (%)"] + groups.variants.map { variant in
-                Self.meanAndSpread(variant.runs.compactMap { summaries[$0].gradNormSpikes.percent }, of: variant.runs.count, format: "%.2f")
-            },
-            ["runs with non-finite steps"] + groups.variants.map { variant in
-                "\(variant.runs.filter { summaries[$0].nonFiniteSteps > 0 }.count) of \(variant.runs.count)"
-            },
+            ["final val loss"]
+                + groups.variants.map { Self.meanAndSpread(finalValLosses(of: $0), of: $0.runs.count, format: "%.4f") },
+            ["best val loss"]
+                + groups.variants.map { variant in
+                    Self.meanAndSpread(
+                        variant.runs.compactMap { summaries[$0].bestValLoss }, of: variant.runs.count, format: "%.4f")
+                },
+            ["max attn logit"]
+                + groups.variants.map { variant in
+                    Self.meanAndSpread(
+                        variant.runs.compactMap { summaries[$0].maxAttnLogit?.value }, of: variant.runs.count,
+                        format: "%.4g")
+                },
+            ["loss spike score (%)"]
+                + groups.variants.map { variant in
+                    Self.meanAndSpread(
+                        variant.runs.compactMap { summaries[$0].lossSpikes.percent }, of: variant.runs.count,
+                        format: "%.2f")
+                },
+            ["grad norm spike score (%)"]
+                + groups.variants.map { variant in
+                    Self.meanAndSpread(
+                        variant.runs.compactMap { summaries[$0].gradNormSpikes.percent }, of: variant.runs.count,
+                        format: "%.2f")
+                },
+            ["runs with non-finite steps"]
+                + groups.variants.map { variant in
+                    "\(variant.runs.filter { summaries[$0].nonFiniteSteps > 0 }.count) of \(variant.runs.count)"
+                },
         ]
         let names = Self.variantNames(groups.variants.map(\.label))
         var lines = ["By variant (mean ± standard deviation over seeds):"]
@@ -122,16 +144,22 @@ public struct ComparisonTable {
             lines += zip(names, groups.variants).map { "  \($0) = \($1.label)" }
         }
         lines.append(Self.grid(header: [""] + names, rows: rows))
-        lines += groups.repeats.map { "note: \(runs[$0.run].name) repeats the seeds of \(runs[$0.original].name); counted once" }
+        lines += groups.repeats.map {
+            "note: \(runs[$0.run].name) repeats the seeds of \(runs[$0.original].name); counted once"
+        }
         if let note = Self.ignoredKeysNote(groups.ignoredKeys) { lines.append(note) }
         for (name, variant) in zip(names, groups.variants) where !variant.samplingKeys.isEmpty {
-            lines.append("note: the runs of \(name) differ in \(variant.samplingKeys.joined(separator: ", ")): "
-                         + variant.samplingKeys.map(Self.samplingEffect).joined(separator: "; "))
+            lines.append(
+                "note: the runs of \(name) differ in \(variant.samplingKeys.joined(separator: ", ")): "
+                    + variant.samplingKeys.map(Self.samplingEffect).joined(separator: "; "))
         }
         let tests = finalValLossTests()
         if !tests.isEmpty {
             lines.append("\nFinal val loss, Welch's t-test (two-sided), variants with two or more seeds:")
-            lines += tests.map { "  \(names[$0.a]) vs \(names[$0.b]): " + welchLine(groups.variants[$0.a], groups.variants[$0.b], $0.test) }
+            lines += tests.map {
+                "  \(names[$0.a]) vs \(names[$0.b]): "
+                    + welchLine(groups.variants[$0.a], groups.variants[$0.b], $0.test)
+            }
         }
         return lines.joined(separator: "\n")
     }
@@ -141,16 +169,24 @@ public struct ComparisonTable {
         let bookkeeping = keys.filter { ConfigKeyRole.of($0) == .bookkeeping }
         let sampling = keys.filter { ConfigKeyRole.of($0) == .sampling }
         var reasons: [String] = []
-        if !bookkeeping.isEmpty { reasons.append("\(bookkeeping.joined(separator: ", ")) cannot change a run's numbers") }
-        if !sampling.isEmpty { reasons.append("\(sampling.joined(separator: ", ")) change\(sampling.count == 1 ? "s" : "") only which steps are measured") }
+        if !bookkeeping.isEmpty {
+            reasons.append("\(bookkeeping.joined(separator: ", ")) cannot change a run's numbers")
+        }
+        if !sampling.isEmpty {
+            reasons.append(
+                "\(sampling.joined(separator: ", ")) change\(sampling.count == 1 ? "s" : "") only which steps are measured"
+            )
+        }
         return reasons.isEmpty ? nil : "note: not variant keys: " + reasons.joined(separator: "; ")
     }
 
     /// What a `sampling` key's difference does to the numbers of one variant.
     static func samplingEffect(_ key: String) -> String {
         switch key {
-        case "train.log_interval": return "their max attn logit, telemetry and spike scores are over different logged steps"
-        case "train.eval_interval": return "their best val loss is over different evaluation steps (and a run with 0 has none)"
+        case "train.log_interval":
+            return "their max attn logit, telemetry and spike scores are over different logged steps"
+        case "train.eval_interval":
+            return "their best val loss is over different evaluation steps (and a run with 0 has none)"
         default: return "\(key) changes which steps are measured"
         }
     }
@@ -161,10 +197,14 @@ public struct ComparisonTable {
     }
 
     func welchLine(_ a: SeedGroups.Variant, _ b: SeedGroups.Variant, _ test: WelchTTest?) -> String {
-        guard let test, let meanA = Statistics.mean(finalValLosses(of: a)), let meanB = Statistics.mean(finalValLosses(of: b)) else {
+        guard let test, let meanA = Statistics.mean(finalValLosses(of: a)),
+            let meanB = Statistics.mean(finalValLosses(of: b))
+        else {
             return "not computable (needs two or more finite final val losses per variant, not all equal)"
         }
-        return String(format: "difference %+.4f, t = %.3f, df = %.1f, p = %.3g", meanA - meanB, test.t, test.degreesOfFreedom, test.pValue)
+        return String(
+            format: "difference %+.4f, t = %.3f, df = %.1f, p = %.3g", meanA - meanB, test.t, test.degreesOfFreedom,
+            test.pValue)
     }
 
     // MARK: - Formatting
@@ -188,7 +228,8 @@ public struct ComparisonTable {
     /// "0.1234 (layer 2, step 400)", "k 12.5 (layer 0, step 990)"; "—" for nil.
     static func located(_ extremum: LayerExtremum?) -> String {
         guard let extremum else { return "—" }
-        return (extremum.metric.map { "\($0) " } ?? "") + "\(short(extremum.value)) (layer \(extremum.layer), step \(extremum.step))"
+        return (extremum.metric.map { "\($0) " } ?? "")
+            + "\(short(extremum.value)) (layer \(extremum.layer), step \(extremum.step))"
     }
 
     /// Four significant digits ("0.8412", "1234", "3.1e+04"); "—" for nil.

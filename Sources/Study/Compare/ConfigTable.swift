@@ -62,7 +62,8 @@ public struct ConfigTable: Equatable {
         for line in text.split(whereSeparator: \.isNewline) {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("["), let close = trimmed.firstIndex(of: "]") {
-                section = String(trimmed[trimmed.index(after: trimmed.startIndex)..<close]).trimmingCharacters(in: .whitespaces)
+                section = String(trimmed[trimmed.index(after: trimmed.startIndex)..<close]).trimmingCharacters(
+                    in: .whitespaces)
             } else if !trimmed.hasPrefix("#"), let equals = trimmed.firstIndex(of: "=") {
                 let key = trimmed[..<equals].trimmingCharacters(in: CharacterSet(charactersIn: " \t\"'"))
                 paths.append("\(section).\(key)")

@@ -21,8 +21,10 @@ public struct LayerExtremum: Equatable, Sendable {
         extremum(in: points, of: metrics, isBetter: <)
     }
 
-    static func extremum(in points: [RunHistory.TrainingPoint], of metrics: [Metric],
-                         isBetter: (Double, Double) -> Bool) -> LayerExtremum? {
+    static func extremum(
+        in points: [RunHistory.TrainingPoint], of metrics: [Metric],
+        isBetter: (Double, Double) -> Bool
+    ) -> LayerExtremum? {
         var best: LayerExtremum?
         for point in points {
             for layer in 0..<(metrics.map { $0.values(point).count }.max() ?? 0) {

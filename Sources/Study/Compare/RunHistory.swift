@@ -56,12 +56,15 @@ public struct RunHistory {
         self.name = name ?? folder.url.lastPathComponent
         guard let text = try? String(contentsOf: folder.config, encoding: .utf8) else {
             var isFolder: ObjCBool = false
-            let what = FileManager.default.fileExists(atPath: folder.url.path, isDirectory: &isFolder) && !isFolder.boolValue
+            let what =
+                FileManager.default.fileExists(atPath: folder.url.path, isDirectory: &isFolder) && !isFolder.boolValue
                 ? "it is a file" : "no readable config.toml (it holds: \(folder.contentsSummary()))"
             throw RunError("\(folder.url.path) is not a run folder: \(what)")
         }
         config = try ConfigTable(text: text, source: folder.config.path)
-        let (lines, damaged) = FileManager.default.fileExists(atPath: folder.metrics.path) ? try MetricsReader.readCounting(folder.metrics) : ([], 0)
+        let (lines, damaged) =
+            FileManager.default.fileExists(atPath: folder.metrics.path)
+            ? try MetricsReader.readCounting(folder.metrics) : ([], 0)
         damagedMetricsLines = damaged
         training = lines.compactMap(Self.trainingPoint)
         evaluations = lines.compactMap(Self.evaluation)
@@ -73,7 +76,8 @@ public struct RunHistory {
     public static func load(_ paths: [String]) throws -> [RunHistory] {
         let names = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent }
         return try zip(paths, names).map { path, name in
-            try RunHistory(folder: URL(fileURLWithPath: path), name: names.filter { $0 == name }.count > 1 ? path : name)
+            try RunHistory(
+                folder: URL(fileURLWithPath: path), name: names.filter { $0 == name }.count > 1 ? path : name)
         }
     }
 
@@ -86,10 +90,11 @@ public struct RunHistory {
 
     static func trainingPoint(_ line: [String: Any]) -> TrainingPoint? {
         guard let step = line["step"] as? Int, line["loss"] != nil else { return nil }
-        return TrainingPoint(step: step, loss: number(line["loss"]), gradNorm: number(line["grad_norm"]),
-                             attnLogitMax: numbers(line["attn_logit_max"]), telemetry: StabilityTelemetry(line),
-                             tokensPerSecond: number(line["tokens_per_s"]), skippedSteps: line["skipped_steps"] as? Int,
-                             isNonFinite: line["loss"] is NSNull || line["grad_norm"] is NSNull)
+        return TrainingPoint(
+            step: step, loss: number(line["loss"]), gradNorm: number(line["grad_norm"]),
+            attnLogitMax: numbers(line["attn_logit_max"]), telemetry: StabilityTelemetry(line),
+            tokensPerSecond: number(line["tokens_per_s"]), skippedSteps: line["skipped_steps"] as? Int,
+            isNonFinite: line["loss"] is NSNull || line["grad_norm"] is NSNull)
     }
 
     static func evaluation(_ line: [String: Any]) -> Evaluation? {

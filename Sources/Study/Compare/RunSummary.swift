@@ -44,7 +44,8 @@ public struct RunSummary {
         lossSpikes = SpikeScore(run.training.map { ($0.step, $0.loss) })
         gradNormSpikes = SpikeScore(run.training.map { ($0.step, $0.gradNorm) })
         maxAttnLogit = run.training.compactMap(\.maxAttnLogit).max { $0.value < $1.value }
-        nonFiniteSteps = max(run.training.filter(\.isNonFinite).count, run.training.compactMap(\.skippedSteps).max() ?? 0)
+        nonFiniteSteps = max(
+            run.training.filter(\.isNonFinite).count, run.training.compactMap(\.skippedSteps).max() ?? 0)
         medianTokensPerSecond = Statistics.median(run.training.compactMap(\.tokensPerSecond))
         bigramLoss = run.bigramLoss
         minAttnEntropy = LayerExtremum.smallest(in: run.training, of: [(nil, \.telemetry.attnEntropy)])

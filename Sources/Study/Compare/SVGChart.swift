@@ -3,8 +3,13 @@ import Foundation
 /// A panel of the comparison chart: one metric against step. The telemetry panels draw, per run
 /// and logged step, the extreme over layers (and over q and k) that signals trouble.
 public enum ChartPanel: String, CaseIterable, Sendable {
-    case trainLoss = "train_loss", valLoss = "val_loss", gradNorm = "grad_norm", attnLogit = "attn_logit"
-    case attnEntropy = "attn_entropy", qkRMS = "qk_rms", updateRatio = "update_ratio"
+    case trainLoss = "train_loss"
+    case valLoss = "val_loss"
+    case gradNorm = "grad_norm"
+    case attnLogit = "attn_logit"
+    case attnEntropy = "attn_entropy"
+    case qkRMS = "qk_rms"
+    case updateRatio = "update_ratio"
 
     public var title: String {
         switch self {
@@ -43,7 +48,8 @@ public enum ChartPanel: String, CaseIterable, Sendable {
         case .trainLoss: return run.training.map { ($0.step, $0.loss) }
         case .valLoss: return run.evaluations.map { ($0.step, $0.valLoss) }
         case .gradNorm: return run.training.map { ($0.step, $0.gradNorm) }
-        case .attnLogit: return run.training.map { ($0.step, $0.attnLogitMax.contains(nil) ? nil : $0.maxAttnLogit?.value) }
+        case .attnLogit:
+            return run.training.map { ($0.step, $0.attnLogitMax.contains(nil) ? nil : $0.maxAttnLogit?.value) }
         case .attnEntropy: return Self.extremes(run, of: { $0.telemetry.attnEntropy }, largest: false)
         case .qkRMS: return Self.extremes(run, of: { $0.telemetry.qRMS + $0.telemetry.kRMS }, largest: true)
         case .updateRatio: return Self.extremes(run, of: { $0.telemetry.updateRatio }, largest: true)
@@ -51,7 +57,9 @@ public enum ChartPanel: String, CaseIterable, Sendable {
     }
 
     /// Per logged step with the list, its largest or smallest entry (nil when one is non-finite).
-    static func extremes(_ run: RunHistory, of list: (RunHistory.TrainingPoint) -> [Double?], largest: Bool) -> [(step: Int, value: Double?)] {
+    static func extremes(_ run: RunHistory, of list: (RunHistory.TrainingPoint) -> [Double?], largest: Bool) -> [(
+        step: Int, value: Double?
+    )] {
         run.training.compactMap { point in
             let values = list(point)
             guard !values.isEmpty else { return nil }
@@ -62,7 +70,9 @@ public enum ChartPanel: String, CaseIterable, Sendable {
 
     /// The panels `runs` have data for (all four of the classic ones at least).
     static func available(for runs: [RunHistory]) -> [ChartPanel] {
-        allCases.filter { panel in [.trainLoss, .valLoss, .gradNorm, .attnLogit].contains(panel) || panel.hasData(in: runs) }
+        allCases.filter { panel in
+            [.trainLoss, .valLoss, .gradNorm, .attnLogit].contains(panel) || panel.hasData(in: runs)
+        }
     }
 
     /// Whether some run of `runs` has a point for this panel.
@@ -88,8 +98,10 @@ public struct ComparisonChart {
     static let width = 1200.0
     static let panelHeight = 400.0
     /// Matplotlib's "tab10"; past ten runs the colours repeat with dashes.
-    static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                          "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+    static let colours = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+        "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    ]
 
     /// The chart as a standalone SVG document.
     public var svg: String {
@@ -100,20 +112,21 @@ public struct ComparisonChart {
         let height = legendHeight + Double(rows) * Self.panelHeight
         let steps = stepAxis()
         let body = panels.enumerated().map { index, panel in
-            let frame = PlotFrame(x: Double(index % columns) * panelWidth, y: legendHeight + Double(index / columns) * Self.panelHeight,
-                                  width: panelWidth, height: Self.panelHeight)
+            let frame = PlotFrame(
+                x: Double(index % columns) * panelWidth, y: legendHeight + Double(index / columns) * Self.panelHeight,
+                width: panelWidth, height: Self.panelHeight)
             return panelElements(panel, frame: frame, steps: steps)
         }
         return """
-        <?xml version="1.0" encoding="UTF-8"?>
-        \(ChartFile.mark)
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(Self.width))" height="\(Int(height))" viewBox="0 0 \(Int(Self.width)) \(Int(height))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
-        <rect width="100%" height="100%" fill="white"/>
-        \(legend)
-        \(body.joined(separator: "\n"))
-        </svg>
+            <?xml version="1.0" encoding="UTF-8"?>
+            \(ChartFile.mark)
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(Self.width))" height="\(Int(height))" viewBox="0 0 \(Int(Self.width)) \(Int(height))" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+            \(legend)
+            \(body.joined(separator: "\n"))
+            </svg>
 
-        """
+            """
     }
 
     // MARK: - Layout
@@ -137,11 +150,15 @@ public struct ComparisonChart {
         var elements: [String] = []
         for (index, run) in runs.enumerated() {
             let entryWidth = 40 + 7.5 * Double(run.name.count)
-            if x + entryWidth > Self.width - 20 && x > 80 { x = 80; y += 22 }
-            elements.append("""
-            <g class="legend-entry"><line x1="\(x)" y1="\(y - 4)" x2="\(x + 24)" y2="\(y - 4)" stroke="\(colour(index))" stroke-width="3"\(dashes(index))/>\
-            <text x="\(x + 30)" y="\(y)">\(Self.escape(run.name))</text></g>
-            """)
+            if x + entryWidth > Self.width - 20 && x > 80 {
+                x = 80
+                y += 22
+            }
+            elements.append(
+                """
+                <g class="legend-entry"><line x1="\(x)" y1="\(y - 4)" x2="\(x + 24)" y2="\(y - 4)" stroke="\(colour(index))" stroke-width="3"\(dashes(index))/>\
+                <text x="\(x + 30)" y="\(y)">\(Self.escape(run.name))</text></g>
+                """)
             x += entryWidth + 16
         }
         return ("<g class=\"legend\">\(elements.joined())</g>", y + 16)
@@ -179,7 +196,9 @@ public struct ComparisonChart {
 
     /// "values above X drawn at the top edge" when some value lies above the axis.
     func clipNote(_ panel: ChartPanel, values: ChartAxis) -> String? {
-        guard runs.contains(where: { panel.points(of: $0).contains { ($0.value ?? 0) > values.upper } }) else { return nil }
+        guard runs.contains(where: { panel.points(of: $0).contains { ($0.value ?? 0) > values.upper } }) else {
+            return nil
+        }
         return "values above \(ChartAxis.label(values.upper)) drawn at the top edge"
     }
 
@@ -187,36 +206,45 @@ public struct ComparisonChart {
 
     func panelElements(_ panel: ChartPanel, frame: PlotFrame, steps: ChartAxis) -> String {
         let values = valueAxis(panel)
-        let series = runs.indices.map { seriesElements(run: $0, panel: panel, frame: frame, steps: steps, values: values) }
+        let series = runs.indices.map {
+            seriesElements(run: $0, panel: panel, frame: frame, steps: steps, values: values)
+        }
         return """
-        <g class="panel" data-panel="\(panel.rawValue)">
-        <text x="\(frame.left)" y="\(frame.y + 26)" font-size="15" font-weight="bold">\(Self.escape(panel.title))</text>
-        \(clipNote(panel, values: values).map { "<text x=\"\(frame.right)\" y=\"\(frame.y + 26)\" text-anchor=\"end\" fill=\"#666\">\($0)</text>" } ?? "")
-        \(gridAndTicks(frame: frame, steps: steps, values: values))
-        \(axisLabels(panel, frame: frame, isLog: values.isLog))
-        \(panel.showsBigramLoss ? bigramLines(frame: frame, values: values) : "")
-        \(series.joined(separator: "\n"))
-        <rect x="\(frame.left)" y="\(frame.top)" width="\(frame.right - frame.left)" height="\(frame.bottom - frame.top)" fill="none" stroke="#888"/>
-        </g>
-        """
+            <g class="panel" data-panel="\(panel.rawValue)">
+            <text x="\(frame.left)" y="\(frame.y + 26)" font-size="15" font-weight="bold">\(Self.escape(panel.title))</text>
+            \(clipNote(panel, values: values).map { "<text x=\"\(frame.right)\" y=\"\(frame.y + 26)\" text-anchor=\"end\" fill=\"#666\">\($0)</text>" } ?? "")
+            \(gridAndTicks(frame: frame, steps: steps, values: values))
+            \(axisLabels(panel, frame: frame, isLog: values.isLog))
+            \(panel.showsBigramLoss ? bigramLines(frame: frame, values: values) : "")
+            \(series.joined(separator: "\n"))
+            <rect x="\(frame.left)" y="\(frame.top)" width="\(frame.right - frame.left)" height="\(frame.bottom - frame.top)" fill="none" stroke="#888"/>
+            </g>
+            """
     }
 
-    func point(step: Int, value: Double, frame: PlotFrame, steps: ChartAxis, values: ChartAxis) -> (x: Double, y: Double)? {
+    func point(step: Int, value: Double, frame: PlotFrame, steps: ChartAxis, values: ChartAxis) -> (
+        x: Double, y: Double
+    )? {
         guard let xFraction = steps.fraction(Double(step)), let yFraction = values.fraction(value) else { return nil }
-        return (frame.left + xFraction * (frame.right - frame.left), frame.bottom - yFraction * (frame.bottom - frame.top))
+        return (
+            frame.left + xFraction * (frame.right - frame.left), frame.bottom - yFraction * (frame.bottom - frame.top)
+        )
     }
 
     /// Light grid lines with their labels at every tick of both axes.
     func gridAndTicks(frame: PlotFrame, steps: ChartAxis, values: ChartAxis) -> String {
         let vertical = steps.ticks.compactMap { tick -> String? in
-            guard let x = point(step: Int(tick), value: values.lower, frame: frame, steps: steps, values: values)?.x else { return nil }
-            return "<line x1=\"\(Self.f(x))\" y1=\"\(frame.top)\" x2=\"\(Self.f(x))\" y2=\"\(frame.bottom)\" stroke=\"#e6e6e6\"/>"
+            guard let x = point(step: Int(tick), value: values.lower, frame: frame, steps: steps, values: values)?.x
+            else { return nil }
+            return
+                "<line x1=\"\(Self.f(x))\" y1=\"\(frame.top)\" x2=\"\(Self.f(x))\" y2=\"\(frame.bottom)\" stroke=\"#e6e6e6\"/>"
                 + "<text x=\"\(Self.f(x))\" y=\"\(frame.bottom + 18)\" text-anchor=\"middle\">\(ChartAxis.label(tick))</text>"
         }
         let horizontal = values.ticks.compactMap { tick -> String? in
             guard let fraction = values.fraction(tick) else { return nil }
             let y = frame.bottom - fraction * (frame.bottom - frame.top)
-            return "<line x1=\"\(frame.left)\" y1=\"\(Self.f(y))\" x2=\"\(frame.right)\" y2=\"\(Self.f(y))\" stroke=\"#e6e6e6\"/>"
+            return
+                "<line x1=\"\(frame.left)\" y1=\"\(Self.f(y))\" x2=\"\(frame.right)\" y2=\"\(Self.f(y))\" stroke=\"#e6e6e6\"/>"
                 + "<text x=\"\(frame.left - 8)\" y=\"\(Self.f(y + 4))\" text-anchor=\"end\">\(ChartAxis.label(tick))</text>"
         }
         return "<g class=\"ticks\">" + (vertical + horizontal).joined() + "</g>"
@@ -234,7 +262,8 @@ public struct ComparisonChart {
         bigramLosses.compactMap { loss -> String? in
             guard loss <= values.upper, let fraction = values.fraction(loss) else { return nil }
             let y = Self.f(frame.bottom - fraction * (frame.bottom - frame.top))
-            return "<g class=\"bigram\"><line x1=\"\(frame.left)\" y1=\"\(y)\" x2=\"\(frame.right)\" y2=\"\(y)\" stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
+            return
+                "<g class=\"bigram\"><line x1=\"\(frame.left)\" y1=\"\(y)\" x2=\"\(frame.right)\" y2=\"\(y)\" stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
                 + "<text x=\"\(frame.right - 4)\" y=\"\(y)\" dy=\"-4\" text-anchor=\"end\" fill=\"#555\">bigram \(String(format: "%.3f", loss))</text></g>"
         }.joined()
     }
@@ -246,11 +275,15 @@ public struct ComparisonChart {
         var nonFinite: [Double] = []
         for (step, value) in panel.points(of: runs[run]) {
             guard let value else {
-                if let x = point(step: step, value: values.upper, frame: frame, steps: steps, values: values)?.x { nonFinite.append(x) }
+                if let x = point(step: step, value: values.upper, frame: frame, steps: steps, values: values)?.x {
+                    nonFinite.append(x)
+                }
                 pieces.append([])
                 continue
             }
-            guard let position = point(step: step, value: value, frame: frame, steps: steps, values: values) else { continue }
+            guard let position = point(step: step, value: value, frame: frame, steps: steps, values: values) else {
+                continue
+            }
             pieces[pieces.count - 1].append(position)
         }
         pieces.removeAll { $0.isEmpty }
@@ -263,9 +296,9 @@ public struct ComparisonChart {
             "<path d=\"M\(Self.f(x - 4)) \(frame.top - 4) L\(Self.f(x + 4)) \(frame.top + 4) M\(Self.f(x - 4)) \(frame.top + 4) L\(Self.f(x + 4)) \(frame.top - 4)\" stroke-width=\"2\"/>"
         }
         return """
-        <g class="series" data-run="\(Self.escape(runs[run].name))" stroke="\(colour(run))" fill="none">\
-        <path d="\(path)" stroke-width="1.5" stroke-linejoin="round"\(dashes(run))/>\(dots.joined())\(crosses.joined())</g>
-        """
+            <g class="series" data-run="\(Self.escape(runs[run].name))" stroke="\(colour(run))" fill="none">\
+            <path d="\(path)" stroke-width="1.5" stroke-linejoin="round"\(dashes(run))/>\(dots.joined())\(crosses.joined())</g>
+            """
     }
 
     // MARK: - Text

@@ -37,7 +37,8 @@ public struct SeedGroups {
             let values = variantKeys.map { config[$0] }
             let seeds = seedKeys.map { config[$0] }
             guard let index = members.firstIndex(where: { $0.values == values }) else {
-                let label = variantKeys.map { "\($0.split(separator: ".").last!)=\(config.displayValue($0))" }.joined(separator: " ")
+                let label = variantKeys.map { "\($0.split(separator: ".").last!)=\(config.displayValue($0))" }.joined(
+                    separator: " ")
                 members.append((values, label.isEmpty ? "all runs" : label, [run], [seeds]))
                 continue
             }
@@ -50,7 +51,9 @@ public struct SeedGroups {
         }
         guard members.contains(where: { $0.runs.count >= 2 }) else { return nil }
         variants = members.map { member in
-            let differingSampling = samplingKeys.filter { key in member.runs.contains { configs[$0][key] != configs[member.runs[0]][key] } }
+            let differingSampling = samplingKeys.filter { key in
+                member.runs.contains { configs[$0][key] != configs[member.runs[0]][key] }
+            }
             return Variant(label: member.label, runs: member.runs, samplingKeys: differingSampling)
         }
         self.repeats = repeats

@@ -20,13 +20,17 @@ public struct SpikeScore: Equatable, Sendable {
     public var percent: Double? { judged > 0 ? 100 * Double(spikeSteps.count) / Double(judged) : nil }
 
     /// Scores `series` (in step order; nil = non-finite) with OLMo 2's constants by default.
-    public init(_ series: [(step: Int, value: Double?)], deviations: Double = 7, window: Int = 1000, minimumHistory: Int = 20) {
+    public init(
+        _ series: [(step: Int, value: Double?)], deviations: Double = 7, window: Int = 1000, minimumHistory: Int = 20
+    ) {
         var history: [Double] = []
         var spikes: [Int] = []
         var judged = 0
         for (step, value) in series {
             let finite = value.flatMap { $0.isFinite ? $0 : nil }
-            if history.count >= minimumHistory, let mean = Statistics.mean(history), let spread = Statistics.standardDeviation(history) {
+            if history.count >= minimumHistory, let mean = Statistics.mean(history),
+                let spread = Statistics.standardDeviation(history)
+            {
                 judged += 1
                 let distance = finite.map { abs($0 - mean) } ?? .infinity
                 if distance > 0 && distance >= deviations * spread { spikes.append(step) }

@@ -16,13 +16,15 @@ public struct WelchTTest: Equatable {
     /// nil when either sample has fewer than two values or both have zero variance (t undefined).
     public init?(_ a: [Double], _ b: [Double]) {
         guard let meanA = Statistics.mean(a), let meanB = Statistics.mean(b),
-              let sdA = Statistics.standardDeviation(a), let sdB = Statistics.standardDeviation(b) else { return nil }
-        let varianceA = sdA * sdA / Double(a.count)            // s²a / na
-        let varianceB = sdB * sdB / Double(b.count)            // s²b / nb
+            let sdA = Statistics.standardDeviation(a), let sdB = Statistics.standardDeviation(b)
+        else { return nil }
+        let varianceA = sdA * sdA / Double(a.count)  // s²a / na
+        let varianceB = sdB * sdB / Double(b.count)  // s²b / nb
         let standardError = (varianceA + varianceB).squareRoot()
         guard standardError > 0 else { return nil }
         t = (meanA - meanB) / standardError
-        degreesOfFreedom = (varianceA + varianceB) * (varianceA + varianceB)
+        degreesOfFreedom =
+            (varianceA + varianceB) * (varianceA + varianceB)
             / (varianceA * varianceA / Double(a.count - 1) + varianceB * varianceB / Double(b.count - 1))
         pValue = Statistics.studentTTwoSided(t, degreesOfFreedom: degreesOfFreedom)
     }

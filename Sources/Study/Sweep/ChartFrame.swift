@@ -11,35 +11,51 @@ struct ChartFrame {
 
     /// The opening tags, background, axes, ticks and labels of a chart of its own.
     func open(title: String, xLabel: String, yLabel: String) -> [String] {
-        ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
-         "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"] + axes(title: title, xLabel: xLabel, yLabel: yLabel)
+        [
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
+            "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
+        ] + axes(title: title, xLabel: xLabel, yLabel: yLabel)
     }
 
     /// Axes, ticks and labels (for a panel of a larger SVG too).
     func axes(title: String, xLabel: String, yLabel: String) -> [String] {
-        var out = ["<text x=\"\(left)\" y=\"\(top - 16)\" font-size=\"15\">\(SweepChart.escape(title))</text>",
-                   "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>",
-                   "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>"]
+        var out = [
+            "<text x=\"\(left)\" y=\"\(top - 16)\" font-size=\"15\">\(SweepChart.escape(title))</text>",
+            "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>",
+            "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>",
+        ]
         for tick in x.ticks {
             let position = px(tick)
-            out.append("<line x1=\"\(position)\" y1=\"\(height - bottom)\" x2=\"\(position)\" y2=\"\(height - bottom + 5)\" stroke=\"black\"/>")
-            out.append("<text x=\"\(position)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(ChartAxis.label(tick))</text>")
+            out.append(
+                "<line x1=\"\(position)\" y1=\"\(height - bottom)\" x2=\"\(position)\" y2=\"\(height - bottom + 5)\" stroke=\"black\"/>"
+            )
+            out.append(
+                "<text x=\"\(position)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(ChartAxis.label(tick))</text>"
+            )
         }
         for tick in y.ticks {
             let position = py(tick)
-            out.append("<line x1=\"\(left - 5)\" y1=\"\(position)\" x2=\"\(left)\" y2=\"\(position)\" stroke=\"black\"/>")
-            out.append("<text x=\"\(left - 8)\" y=\"\(position + 4)\" text-anchor=\"end\">\(ChartAxis.label(tick))</text>")
+            out.append(
+                "<line x1=\"\(left - 5)\" y1=\"\(position)\" x2=\"\(left)\" y2=\"\(position)\" stroke=\"black\"/>")
+            out.append(
+                "<text x=\"\(left - 8)\" y=\"\(position + 4)\" text-anchor=\"end\">\(ChartAxis.label(tick))</text>")
         }
-        out.append("<text x=\"\((left + width - right) / 2)\" y=\"\(height - bottom + 38)\" text-anchor=\"middle\">\(SweepChart.escape(xLabel))</text>")
-        out.append("<text transform=\"translate(\(left - 52) \((top + height - bottom) / 2)) rotate(-90)\" text-anchor=\"middle\">\(SweepChart.escape(yLabel))</text>")
+        out.append(
+            "<text x=\"\((left + width - right) / 2)\" y=\"\(height - bottom + 38)\" text-anchor=\"middle\">\(SweepChart.escape(xLabel))</text>"
+        )
+        out.append(
+            "<text transform=\"translate(\(left - 52) \((top + height - bottom) / 2)) rotate(-90)\" text-anchor=\"middle\">\(SweepChart.escape(yLabel))</text>"
+        )
         return out
     }
 
     /// Legend entry `index` in the right-hand column.
     func legend(index: Int, label: String, color: String, dashed: Bool = false) -> [String] {
         let legendY = top + 20 + Double(index) * 20
-        return ["<line x1=\"\(width - right + 15)\" y1=\"\(legendY)\" x2=\"\(width - right + 35)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5,3\"" : "")/>",
-                "<text x=\"\(width - right + 40)\" y=\"\(legendY + 4)\">\(SweepChart.escape(label))</text>"]
+        return [
+            "<line x1=\"\(width - right + 15)\" y1=\"\(legendY)\" x2=\"\(width - right + 35)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5,3\"" : "")/>",
+            "<text x=\"\(width - right + 40)\" y=\"\(legendY + 4)\">\(SweepChart.escape(label))</text>",
+        ]
     }
 
     func close(_ lines: [String]) -> String { (lines + ["</svg>"]).joined(separator: "\n") + "\n" }

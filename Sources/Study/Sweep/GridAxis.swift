@@ -48,29 +48,37 @@ struct GridAxis {
         } else if let table = value.table, !table.isEmpty {
             choices = try table.keys.flatMap { name in
                 guard let entry = table[name]?.table, !entry.isEmpty else {
-                    throw ConfigError("\(source): [grid.\(key)] entry '\(name)' must be an inline table of config keys, e.g. {\"model.d_model\" = 64, \"model.n_layer\" = 2}")
+                    throw ConfigError(
+                        "\(source): [grid.\(key)] entry '\(name)' must be an inline table of config keys, e.g. {\"model.d_model\" = 64, \"model.n_layer\" = 2}"
+                    )
                 }
                 return try Self.groupChoices(axis: key, name: name, entry: entry, source: source)
             }
         } else {
-            throw ConfigError("\(source): grid key \"\(key)\" must be a non-empty array, or a table of named entries ([grid.\(key)])")
+            throw ConfigError(
+                "\(source): grid key \"\(key)\" must be a non-empty array, or a table of named entries ([grid.\(key)])")
         }
     }
 
     /// The choice `key = value` of a key axis.
     static func keyChoice(_ key: String, _ value: String) -> Choice {
         let kind: Label.Kind = key == "optim.lr" ? .learningRate : ConfigTable.isSeed(key) ? .seed : .other
-        return Choice(overrides: [(key, value)], labels: [Label(text: "\(shortName(key))=\(value)", kind: kind, keys: [key])])
+        return Choice(
+            overrides: [(key, value)], labels: [Label(text: "\(shortName(key))=\(value)", kind: kind, keys: [key])])
     }
 
     /// The choices of one group entry: its single values, times each of its inner arrays.
     static func groupChoices(axis: String, name: String, entry: TOMLTable, source: String) throws -> [Choice] {
         let keys = entry.keys.sorted()
-        let fixed = keys.compactMap { key in entry[key]!.array == nil ? (key, SweepPlan.tomlText(of: entry[key]!)) : nil }
-        let group = Choice(overrides: fixed, labels: [Label(text: "\(axis)=\(name)", kind: .other, keys: fixed.map(\.0))])
+        let fixed = keys.compactMap { key in entry[key]!.array == nil ? (key, SweepPlan.tomlText(of: entry[key]!)) : nil
+        }
+        let group = Choice(
+            overrides: fixed, labels: [Label(text: "\(axis)=\(name)", kind: .other, keys: fixed.map(\.0))])
         return try keys.reduce([group]) { partial, key in
             guard let array = entry[key]!.array else { return partial }
-            guard !array.isEmpty else { throw ConfigError("\(source): [grid.\(axis)] entry '\(name)': \"\(key)\" is an empty array") }
+            guard !array.isEmpty else {
+                throw ConfigError("\(source): [grid.\(axis)] entry '\(name)': \"\(key)\" is an empty array")
+            }
             return partial.flatMap { choice in
                 array.map { value in
                     let inner = keyChoice(key, SweepPlan.tomlText(of: value))

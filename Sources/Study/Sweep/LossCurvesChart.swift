@@ -7,33 +7,45 @@ import Foundation
 /// have learned more than a bigram table.
 public enum LossCurvesChart {
     public static func svg(_ summary: SweepSummary) -> String {
-        var sizes: [String] = []   // in increasing parameter count, as the scaling view orders them
-        for size in summary.scaling.flatMap({ $0.points.map(\.size) }) where !sizes.contains(size) { sizes.append(size) }
+        var sizes: [String] = []  // in increasing parameter count, as the scaling view orders them
+        for size in summary.scaling.flatMap({ $0.points.map(\.size) }) where !sizes.contains(size) {
+            sizes.append(size)
+        }
         var lines: [String] = []
         for variant in summary.variants where !lines.contains(variant.line) { lines.append(variant.line) }
         let curves = summary.variants.flatMap(\.curve).filter(\.countedLoss.isFinite)
         let bigrams = summary.variants.compactMap(\.facts.bigramLoss)
         guard let minRate = curves.map(\.learningRate).min(), let maxRate = curves.map(\.learningRate).max(),
-              let minLoss = (curves.map(\.countedLoss) + bigrams).min(), let maxLoss = (curves.map(\.countedLoss) + bigrams).max() else {
+            let minLoss = (curves.map(\.countedLoss) + bigrams).min(),
+            let maxLoss = (curves.map(\.countedLoss) + bigrams).max()
+        else {
             return SweepChart.placeholder("no finished points yet", width: 720)
         }
         let (panelWidth, panelHeight, columns) = (360.0, 280.0, 2)
         let rows = (sizes.count + columns - 1) / columns
         let (width, height) = (Double(columns) * panelWidth + 210, Double(rows) * panelHeight + 20)
         let x = ChartAxis.logarithmic(minRate / 1.5, maxRate * 1.5), y = ChartAxis.linear(minLoss, maxLoss)
-        var out = ["<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
-                   "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>"]
+        var out = [
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
+            "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
+        ]
         for (panel, size) in sizes.enumerated() {
             let (originX, originY) = (Double(panel % columns) * panelWidth, Double(panel / columns) * panelHeight)
-            let frame = ChartFrame(width: panelWidth, height: panelHeight, left: 70, right: 15, top: 40, bottom: 60, x: x, y: y)
+            let frame = ChartFrame(
+                width: panelWidth, height: panelHeight, left: 70, right: 15, top: 40, bottom: 60, x: x, y: y)
             let variants = summary.variants.filter { $0.size == size }
-            var body = frame.axes(title: "final loss vs learning rate" + (size.isEmpty ? "" : ", " + size),
-                                  xLabel: "learning rate (log scale)", yLabel: "final loss")
+            var body = frame.axes(
+                title: "final loss vs learning rate" + (size.isEmpty ? "" : ", " + size),
+                xLabel: "learning rate (log scale)", yLabel: "final loss")
             if let bigram = Set(variants.compactMap(\.facts.bigramLoss)).first {
-                body.append("<line class=\"bigram\" x1=\"\(frame.left)\" y1=\"\(frame.py(bigram))\" x2=\"\(panelWidth - frame.right)\" y2=\"\(frame.py(bigram))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>")
+                body.append(
+                    "<line class=\"bigram\" x1=\"\(frame.left)\" y1=\"\(frame.py(bigram))\" x2=\"\(panelWidth - frame.right)\" y2=\"\(frame.py(bigram))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>"
+                )
             }
             for variant in variants {
-                body += curve(variant, frame: frame, color: SweepChart.colors[lines.firstIndex(of: variant.line)! % SweepChart.colors.count])
+                body += curve(
+                    variant, frame: frame,
+                    color: SweepChart.colors[lines.firstIndex(of: variant.line)! % SweepChart.colors.count])
             }
             out.append("<g transform=\"translate(\(originX) \(originY))\">")
             out += body
@@ -44,7 +56,9 @@ public enum LossCurvesChart {
             out += legend.legend(index: index, label: line, color: SweepChart.colors[index % SweepChart.colors.count])
         }
         out += legend.legend(index: lines.count, label: "bigram loss", color: "gray", dashed: true)
-        out.append("<text x=\"\(width - 195)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× diverged, ○ failed (at initial loss)</text>")
+        out.append(
+            "<text x=\"\(width - 195)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× diverged, ○ failed (at initial loss)</text>"
+        )
         return ChartFrame(width: width, height: height, left: 0, right: 0, top: 0, bottom: 0, x: x, y: y).close(out)
     }
 
@@ -52,13 +66,19 @@ public enum LossCurvesChart {
     static func curve(_ variant: SweepSummary.VariantResult, frame: ChartFrame, color: String) -> [String] {
         let drawn = variant.curve.filter(\.countedLoss.isFinite)
         let points = drawn.map { "\(frame.px($0.learningRate)),\(frame.py($0.countedLoss))" }.joined(separator: " ")
-        var out = ["<polyline class=\"series\" data-variant=\"\(SweepChart.escape(variant.variant))\" points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"]
+        var out = [
+            "<polyline class=\"series\" data-variant=\"\(SweepChart.escape(variant.variant))\" points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+        ]
         for point in drawn {
             let (cx, cy) = (frame.px(point.learningRate), frame.py(point.countedLoss))
             if point.divergedRuns > 0 {
-                out.append("<path d=\"M\(cx - 5),\(cy - 5) L\(cx + 5),\(cy + 5) M\(cx - 5),\(cy + 5) L\(cx + 5),\(cy - 5)\" stroke=\"\(color)\" stroke-width=\"2\"/>")
+                out.append(
+                    "<path d=\"M\(cx - 5),\(cy - 5) L\(cx + 5),\(cy + 5) M\(cx - 5),\(cy + 5) L\(cx + 5),\(cy - 5)\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                )
             } else if point.failedRuns > 0 {
-                out.append("<circle class=\"failed\" cx=\"\(cx)\" cy=\"\(cy)\" r=\"4.5\" fill=\"white\" stroke=\"\(color)\" stroke-width=\"2\"/>")
+                out.append(
+                    "<circle class=\"failed\" cx=\"\(cx)\" cy=\"\(cy)\" r=\"4.5\" fill=\"white\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                )
             } else {
                 out.append("<circle cx=\"\(cx)\" cy=\"\(cy)\" r=\"3.5\" fill=\"\(color)\"/>")
             }

@@ -20,8 +20,9 @@ public struct RunFacts: Equatable {
     init(lines: [[String: Any]]) {
         let first = lines.first { ($0["step"] as? Int) == 0 && $0["loss"] == nil && $0["val_loss"] == nil }
         let bigram = (first?["bigram_loss"] as? NSNumber)?.doubleValue
-        self.init(bigramLoss: bigram.flatMap { $0.isFinite ? $0 : nil },
-                  nonEmbeddingParameters: (first?["non_embedding_parameters"] as? NSNumber)?.intValue)
+        self.init(
+            bigramLoss: bigram.flatMap { $0.isFinite ? $0 : nil },
+            nonEmbeddingParameters: (first?["non_embedding_parameters"] as? NSNumber)?.intValue)
     }
 
     /// The facts in `folder`'s metrics (none when it has no readable metrics file).

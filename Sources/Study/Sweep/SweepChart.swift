@@ -13,26 +13,34 @@ public enum SweepChart {
         let bigram = summary.variants.compactMap(\.facts.bigramLoss).first
         let losses = curves.map(\.countedLoss) + (bigram.map { [$0] } ?? [])
         guard let minRate = curves.map(\.learningRate).min(), let maxRate = curves.map(\.learningRate).max(),
-              let minLoss = losses.min(), let maxLoss = losses.max() else {
+            let minLoss = losses.min(), let maxLoss = losses.max()
+        else {
             return placeholder("no finished points yet", width: 760)
         }
-        let frame = ChartFrame(width: 760, height: 440, left: 70, right: 220, top: 40, bottom: 60,
-                               x: .logarithmic(minRate / 1.5, maxRate * 1.5), y: .linear(minLoss, maxLoss))
-        var out = frame.open(title: "Final loss vs learning rate", xLabel: "learning rate (log scale)", yLabel: "final loss")
+        let frame = ChartFrame(
+            width: 760, height: 440, left: 70, right: 220, top: 40, bottom: 60,
+            x: .logarithmic(minRate / 1.5, maxRate * 1.5), y: .linear(minLoss, maxLoss))
+        var out = frame.open(
+            title: "Final loss vs learning rate", xLabel: "learning rate (log scale)", yLabel: "final loss")
         if let bigram {
-            out.append("<line class=\"bigram\" x1=\"\(frame.left)\" y1=\"\(frame.py(bigram))\" x2=\"\(frame.width - frame.right)\" y2=\"\(frame.py(bigram))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>")
+            out.append(
+                "<line class=\"bigram\" x1=\"\(frame.left)\" y1=\"\(frame.py(bigram))\" x2=\"\(frame.width - frame.right)\" y2=\"\(frame.py(bigram))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>"
+            )
         }
         for (index, variant) in summary.variants.enumerated() {
             let color = colors[index % colors.count]
             out += LossCurvesChart.curve(variant, frame: frame, color: color)
-            out += frame.legend(index: index, label: variant.variant + (variant.withheld == nil ? "" : " (incomplete)"), color: color)
+            out += frame.legend(
+                index: index, label: variant.variant + (variant.withheld == nil ? "" : " (incomplete)"), color: color)
         }
         var legendRows = summary.variants.count
         if bigram != nil {
             out += frame.legend(index: legendRows, label: "bigram loss", color: "gray", dashed: true)
             legendRows += 1
         }
-        out.append("<text x=\"\(frame.width - frame.right + 15)\" y=\"\(frame.top + 24 + Double(legendRows) * 20)\" font-size=\"11\">× diverged, ○ failed (at initial loss)</text>")
+        out.append(
+            "<text x=\"\(frame.width - frame.right + 15)\" y=\"\(frame.top + 24 + Double(legendRows) * 20)\" font-size=\"11\">× diverged, ○ failed (at initial loss)</text>"
+        )
         return frame.close(out)
     }
 

@@ -27,15 +27,21 @@ public struct SweepOutput {
     public func checkOwnership() throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
-        guard isDirectory.boolValue else { throw RunError("sweep output \(url.path) is a file, not a folder: change out in the sweep file") }
+        guard isDirectory.boolValue else {
+            throw RunError("sweep output \(url.path) is a file, not a folder: change out in the sweep file")
+        }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
         if !names.isEmpty && !names.contains("points") {
-            throw RunError("sweep output \(url.path) is not empty and is not a sweep's (it has no points/ folder): change out in the sweep file or empty the folder")
+            throw RunError(
+                "sweep output \(url.path) is not empty and is not a sweep's (it has no points/ folder): change out in the sweep file or empty the folder"
+            )
         }
         for name in Self.fileNames where names.contains(name) {
             let file = url.appendingPathComponent(name)
             guard try Self.isSweepsOwn(file) else {
-                throw RunError("sweep output \(file.path) was not written by qklab sweep, and QKLab never overwrites such a file: move it away")
+                throw RunError(
+                    "sweep output \(file.path) was not written by qklab sweep, and QKLab never overwrites such a file: move it away"
+                )
             }
         }
     }
@@ -45,13 +51,17 @@ public struct SweepOutput {
     /// opening tag as `ChartFrame` and `SweepChart.placeholder` write it).
     static func isSweepsOwn(_ url: URL) throws -> Bool {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue { return false }
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return false
+        }
         let head = String(decoding: try FileIO.read(url).prefix(400), as: UTF8.self)
-        let first = head.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let first =
+            head.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         if first == mark(url.lastPathComponent) { return true }
         if url.pathExtension == "txt" { return first.hasPrefix("point ") && first.contains(" final loss ") }
         return first.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"")
-            && (first.hasSuffix(" font-family=\"sans-serif\" font-size=\"12\">") || first.contains(" height=\"80\"><text x=\"10\" y=\"40\">"))
+            && (first.hasSuffix(" font-family=\"sans-serif\" font-size=\"12\">")
+                || first.contains(" height=\"80\"><text x=\"10\" y=\"40\">"))
     }
 
     /// Writes `summary.txt` and the charts (the scaling charts when the grid has a size axis),
@@ -61,10 +71,15 @@ public struct SweepOutput {
     public func write(_ summary: SweepSummary) throws -> [URL] {
         try checkOwnership()
         try FileIO.createDirectory(url)
-        try FileIO.replace(url.appendingPathComponent("summary.txt"), with: Data((Self.mark("summary.txt") + "\n" + summary.table).utf8))
+        try FileIO.replace(
+            url.appendingPathComponent("summary.txt"),
+            with: Data((Self.mark("summary.txt") + "\n" + summary.table).utf8))
         var charts = [("lr_sweep.svg", SweepChart.svg(summary))]
-        if summary.hasSizes {   // the scaling view (Wortsman et al. 2023, Figure 1)
-            charts += [("lr_sensitivity_scaling.svg", ScalingChart.svg(summary)), ("loss_vs_lr_by_size.svg", LossCurvesChart.svg(summary))]
+        if summary.hasSizes {  // the scaling view (Wortsman et al. 2023, Figure 1)
+            charts += [
+                ("lr_sensitivity_scaling.svg", ScalingChart.svg(summary)),
+                ("loss_vs_lr_by_size.svg", LossCurvesChart.svg(summary)),
+            ]
         }
         return try charts.map { name, svg in
             let chart = url.appendingPathComponent(name)

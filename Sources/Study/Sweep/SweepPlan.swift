@@ -96,10 +96,13 @@ public struct SweepPlan {
         for key in table.keys where !["base", "out", "set", "grid"].contains(key) {
             throw ConfigError("\(source): unknown key '\(key)' (a sweep file has base, out, [set] and [grid])")
         }
-        guard let basePath = table["base"]?.string else { throw ConfigError("\(source): missing base = \"CONFIG.toml\"") }
+        guard let basePath = table["base"]?.string else {
+            throw ConfigError("\(source): missing base = \"CONFIG.toml\"")
+        }
         let folder = file.deletingLastPathComponent()
         base = URL(fileURLWithPath: basePath, relativeTo: folder).standardizedFileURL
-        output = table["out"]?.string.map { URL(fileURLWithPath: $0) }
+        output =
+            table["out"]?.string.map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: "runs").appendingPathComponent(file.deletingPathExtension().lastPathComponent)
         let fixed = try (table["set"]?.table).map { try Self.overrides(of: $0, source: source) } ?? []
         fixedOverrides = fixed.map { "\($0.key)=\($0.value)" }
@@ -108,12 +111,15 @@ public struct SweepPlan {
         var points: [Point] = []
         for choices in Self.combinations(of: axes) {
             let overrides = choices.flatMap(\.overrides).map { "\($0.key)=\($0.value)" }
-            let labels = choices.flatMap(\.labels).enumerated().sorted { ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset) }.map(\.element)
+            let labels = choices.flatMap(\.labels).enumerated().sorted {
+                ($0.element.kind, $0.offset) < ($1.element.kind, $1.offset)
+            }.map(\.element)
             let resolved: String
             do { resolved = try resolveConfig(base, fixedOverrides + overrides) } catch {
                 throw ConfigError("\(source): point \(labels.map(\.text).joined(separator: ",")): \(error)")
             }
-            points.append(try Point(overrides: overrides, labels: labels, resolvedConfig: resolved, defaults: defaultsTable))
+            points.append(
+                try Point(overrides: overrides, labels: labels, resolvedConfig: resolved, defaults: defaultsTable))
         }
         try Self.refuseDuplicates(points, source: source)
         self.points = points
@@ -125,14 +131,19 @@ public struct SweepPlan {
         for (index, point) in points.enumerated() {
             for earlier in points[..<index] {
                 if earlier.name == point.name {
-                    throw ConfigError("\(source): [grid] gives the point \(point.name) twice (a list holds one value twice, "
-                                      + "perhaps written two ways such as 1e-3 and 0.001); list each value once")
+                    throw ConfigError(
+                        "\(source): [grid] gives the point \(point.name) twice (a list holds one value twice, "
+                            + "perhaps written two ways such as 1e-3 and 0.001); list each value once")
                 }
                 let differing = ConfigTable.differingPaths(among: [earlier.config, point.config])
                 if differing.allSatisfy({ ConfigKeyRole.of($0) == .bookkeeping }) {
-                    let why = differing.isEmpty ? "their resolved configs are equal (one value written two ways, such as 60 and 60.0?)"
+                    let why =
+                        differing.isEmpty
+                        ? "their resolved configs are equal (one value written two ways, such as 60 and 60.0?)"
                         : "they differ only in \(differing.joined(separator: ", ")), which cannot change a run's numbers"
-                    throw ConfigError("\(source): the points \(earlier.name) and \(point.name) are the same run: \(why); list each value once")
+                    throw ConfigError(
+                        "\(source): the points \(earlier.name) and \(point.name) are the same run: \(why); list each value once"
+                    )
                 }
             }
         }
@@ -148,7 +159,8 @@ public struct SweepPlan {
             }
             if let other = axes.first(where: { !$0.settableKeys.isDisjoint(with: axis.settableKeys) }) {
                 let shared = other.settableKeys.intersection(axis.settableKeys).sorted().joined(separator: ", ")
-                throw ConfigError("\(source): [grid] sets \(shared) in both \"\(other.key)\" and \"\(key)\"; keep it in one")
+                throw ConfigError(
+                    "\(source): [grid] sets \(shared) in both \"\(other.key)\" and \"\(key)\"; keep it in one")
             }
             axes.append(axis)
         }

@@ -79,7 +79,8 @@ public struct SweepPointRecord {
         let history = try? RunHistory(folder: folder.url)
         let checkpointStep = folder.latestCheckpoint().flatMap(Self.step(ofCheckpoint:))
         let lastStep = [history?.lastStep, checkpointStep].compactMap { $0 }.max()
-        let differences = recordedConfig().map { Self.differences(recorded: $0, planned: planned, defaults: defaults) } ?? []
+        let differences =
+            recordedConfig().map { Self.differences(recorded: $0, planned: planned, defaults: defaults) } ?? []
         if !differences.isEmpty { return lastStep == nil ? .notStarted : .configChanged(differences: differences) }
         if let pid = folder.liveLockOwner() { return .running(pid: pid) }
         if let checkpointStep, checkpointStep == planned.integer("train.max_steps") { return .finished }
@@ -95,7 +96,8 @@ public struct SweepPointRecord {
     /// skipped, and the run went on).
     static func divergedStep(_ run: RunHistory) -> Int? {
         guard run.config["train.on_nonfinite"] != .text("skip"), let last = run.training.last, last.isNonFinite,
-              FileManager.default.fileExists(atPath: run.folder.nonFiniteReport.path) else { return nil }
+            FileManager.default.fileExists(atPath: run.folder.nonFiniteReport.path)
+        else { return nil }
         return last.step
     }
 
@@ -131,7 +133,8 @@ public struct SweepPointRecord {
             "# base: \(base.path)",
             "# overrides: \((fixedOverrides + point.overrides).joined(separator: " "))",
         ]
-        try Data((header.joined(separator: "\n") + "\n" + point.resolvedConfig).utf8).write(to: pointConfig, options: .atomic)
+        try Data((header.joined(separator: "\n") + "\n" + point.resolvedConfig).utf8).write(
+            to: pointConfig, options: .atomic)
     }
 
     /// Records that the trainer ended without finishing — `exit` says how ("exit status 1",
@@ -149,7 +152,9 @@ public struct SweepPointRecord {
 
     /// The last non-empty line of `train.log` (progress lines redrawn with `\r` count as lines).
     func lastLogLine() -> String? {
-        guard let data = FileManager.default.contents(atPath: log.path), let text = String(data: data.suffix(4096), encoding: .utf8) else { return nil }
+        guard let data = FileManager.default.contents(atPath: log.path),
+            let text = String(data: data.suffix(4096), encoding: .utf8)
+        else { return nil }
         return text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
     }

@@ -45,9 +45,11 @@ public struct SweepRunner {
             guard case .configChanged(let differences) = status(of: point) else { return point.name }
             return "\(point.name) (\(differences.joined(separator: "; ")))"
         }
-        return ConfigError("\(points.count) point\(points.count == 1 ? "" : "s") of \(plan.output.path) were trained with another config than the sweep file now gives: "
-                           + lines.joined(separator: ", ")
-                           + ". Their results would not be this sweep's: restore the sweep file, or remove those point folders to train them again, or set another out")
+        return ConfigError(
+            "\(points.count) point\(points.count == 1 ? "" : "s") of \(plan.output.path) were trained with another config than the sweep file now gives: "
+                + lines.joined(separator: ", ")
+                + ". Their results would not be this sweep's: restore the sweep file, or remove those point folders to train them again, or set another out"
+        )
     }
 
     /// Trains every point not yet finished; `report` hears one line per point started or
@@ -59,7 +61,9 @@ public struct SweepRunner {
     /// SIGTERM (it saves a checkpoint and exits), and once they have all ended the sweep throws
     /// `SweepStopped`, so stopping a sweep never leaves its trainers running on their own.
     public func run(stopRequested: () -> Int32 = { 0 }, report: @escaping (String) -> Void) throws {
-        let changed = plan.points.filter { if case .configChanged = status(of: $0) { return true } else { return false } }
+        let changed = plan.points.filter {
+            if case .configChanged = status(of: $0) { return true } else { return false }
+        }
         if !changed.isEmpty { throw changedConfigError(changed) }
         let output = SweepOutput(plan.output)
         try output.checkOwnership()
@@ -82,7 +86,9 @@ public struct SweepRunner {
                 stopSignal = signal
                 pending.removeAll()
                 for job in running { job.process.terminate() }
-                report("stopping: the \(running.count) running point\(running.count == 1 ? "" : "s") were sent SIGTERM (each saves a checkpoint)")
+                report(
+                    "stopping: the \(running.count) running point\(running.count == 1 ? "" : "s") were sent SIGTERM (each saves a checkpoint)"
+                )
             }
             while running.count < jobs, !pending.isEmpty {
                 let point = pending.removeFirst()
@@ -106,7 +112,7 @@ public struct SweepRunner {
         case .resume:
             arguments += ["--resume", folder.url.path]
         case .start, .skip:
-            try? FileManager.default.removeItem(at: folder.url)   // the sweep's own folder, with no checkpoint
+            try? FileManager.default.removeItem(at: folder.url)  // the sweep's own folder, with no checkpoint
             arguments += ["--config", plan.base.path, "--run-dir", folder.url.path]
             arguments += (plan.fixedOverrides + point.overrides).flatMap { ["--set", $0] }
         }
@@ -117,7 +123,9 @@ public struct SweepRunner {
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(at: record.failure)
         try record.writePointConfig(point, base: plan.base, fixedOverrides: plan.fixedOverrides)
-        if !FileManager.default.fileExists(atPath: record.log.path) { _ = FileManager.default.createFile(atPath: record.log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: record.log.path) {
+            _ = FileManager.default.createFile(atPath: record.log.path, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: record.log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
@@ -135,13 +143,17 @@ public struct SweepRunner {
         let exit = (signalled ? "killed by signal " : "exit status ") + String(process.terminationStatus)
         if !stopped, !status(of: point).isComplete {
             let cleanExit = !signalled && process.terminationStatus == 0
-            try record.writeFailure(exit: exit, note: cleanExit ? "the trainer ended before step \(point.maxSteps ?? 0)" : nil)
+            try record.writeFailure(
+                exit: exit, note: cleanExit ? "the trainer ended before step \(point.maxSteps ?? 0)" : nil)
         }
         switch status(of: point) {
         case .finished: report("finished \(point.name)")
         case .diverged(let step): report("finished \(point.name) (diverged at step \(step))")
         case .failedToStart(let reason): report("\(point.name): failed to start: \(reason)")
-        case .failed(let step, let reason): report("\(point.name): failed at step \(step.map(String.init) ?? "?"): \(reason); rerun the sweep to resume it")
+        case .failed(let step, let reason):
+            report(
+                "\(point.name): failed at step \(step.map(String.init) ?? "?"): \(reason); rerun the sweep to resume it"
+            )
         case let other: report("\(point.name): ended \(other.label) (\(exit)); see \(record.log.path)")
         }
     }

@@ -19,7 +19,8 @@ public struct SweepSlice: Equatable, CustomStringConvertible {
     /// - Throws: `ConfigError` unless 0 ≤ index < count.
     public init(index: Int, count: Int) throws {
         guard count >= 1, (0..<count).contains(index) else {
-            throw ConfigError("--shard \(index)/\(count): expected i/n with n ≥ 1 and 0 ≤ i < n (0-based, e.g. 0/4 … 3/4)")
+            throw ConfigError(
+                "--shard \(index)/\(count): expected i/n with n ≥ 1 and 0 ≤ i < n (0-based, e.g. 0/4 … 3/4)")
         }
         (self.index, self.count) = (index, count)
     }

@@ -30,7 +30,8 @@ import Foundation
 public struct SweepSummary {
     /// Which loss a point's final loss is.
     public enum LossKind: String, Equatable {
-        case validation = "val", training = "train"
+        case validation = "val"
+        case training = "train"
     }
 
     public struct PointResult {
@@ -119,7 +120,7 @@ public struct SweepSummary {
     static func result(of point: SweepPlan.Point, record: SweepPointRecord) -> PointResult {
         let status = record.status(planned: point.config, defaults: point.defaults)
         let history: RunHistory? = {
-            if case .configChanged = status { return nil }   // its numbers are another config's
+            if case .configChanged = status { return nil }  // its numbers are another config's
             return try? RunHistory(folder: record.folder.url)
         }()
         let evaluates = (point.config.integer("train.eval_interval") ?? 0) > 0
@@ -138,13 +139,15 @@ public struct SweepSummary {
             }
         }
         let training = history?.training ?? []
-        return PointResult(point: point, status: status,
-                           initialLoss: training.first { $0.step == 1 }?.loss,
-                           finalLoss: final, finalLossKind: kind,
-                           skippedSteps: max(training.compactMap(\.skippedSteps).max() ?? 0,
-                                             point.config["train.on_nonfinite"] == .text("skip") ? training.filter(\.isNonFinite).count : 0),
-                           attentionLogitMax: training.compactMap { $0.maxAttnLogit?.value }.max(),
-                           lastStep: history?.lastStep, facts: history == nil ? RunFacts(lines: []) : RunFacts(folder: record.folder))
+        return PointResult(
+            point: point, status: status,
+            initialLoss: training.first { $0.step == 1 }?.loss,
+            finalLoss: final, finalLossKind: kind,
+            skippedSteps: max(
+                training.compactMap(\.skippedSteps).max() ?? 0,
+                point.config["train.on_nonfinite"] == .text("skip") ? training.filter(\.isNonFinite).count : 0),
+            attentionLogitMax: training.compactMap { $0.maxAttnLogit?.value }.max(),
+            lastStep: history?.lastStep, facts: history == nil ? RunFacts(lines: []) : RunFacts(folder: record.folder))
     }
 
     static func variants(_ points: [PointResult]) -> [VariantResult] {
@@ -159,18 +162,21 @@ public struct SweepSummary {
             var reasons: [String] = []
             let missing = members.filter { !$0.status.isComplete }
             if !missing.isEmpty {
-                reasons.append("\(missing.count) of \(members.count) points have no result ("
-                               + missing.map { "\($0.point.name): \($0.status.label)" }.joined(separator: ", ") + ")")
+                reasons.append(
+                    "\(missing.count) of \(members.count) points have no result ("
+                        + missing.map { "\($0.point.name): \($0.status.label)" }.joined(separator: ", ") + ")")
             }
             let noStepOne = complete.filter { $0.initialLoss == nil }
             if !noStepOne.isEmpty {
-                reasons.append("no step-1 loss in " + noStepOne.map(\.point.name).joined(separator: ", ")
-                               + " (trained before QKLab logged step 1 whatever log_interval; train them again)")
+                reasons.append(
+                    "no step-1 loss in " + noStepOne.map(\.point.name).joined(separator: ", ")
+                        + " (trained before QKLab logged step 1 whatever log_interval; train them again)")
             }
             let noFinal = complete.filter { $0.finalLoss == nil }
             if !noFinal.isEmpty {
-                reasons.append("no loss logged at the last step in " + noFinal.map(\.point.name).joined(separator: ", ")
-                               + " (log_interval and eval_interval are 0)")
+                reasons.append(
+                    "no loss logged at the last step in " + noFinal.map(\.point.name).joined(separator: ", ")
+                        + " (log_interval and eval_interval are 0)")
             }
             if kinds.count > 1 { reasons.append("its final losses mix validation and training-batch losses") }
             let curve = Self.curve(complete.filter { $0.finalLoss != nil }, initialLoss: initialLoss ?? .infinity)
@@ -184,13 +190,14 @@ public struct SweepSummary {
                 }
             }
             let computed = reasons.isEmpty ? sensitivity : nil
-            return VariantResult(variant: variant, curve: curve, initialLoss: initialLoss,
-                                 sensitivity: computed,
-                                 withheld: reasons.isEmpty ? nil : reasons.joined(separator: "; "),
-                                 lossKind: kinds.count == 1 ? kinds.first : nil,
-                                 attentionLogitMax: members.compactMap(\.attentionLogitMax).max(),
-                                 size: members[0].point.size, line: members[0].point.line, facts: Self.sharedFacts(members),
-                                 seedSensitivities: computed == nil ? [] : Self.seedSensitivities(complete, initialLoss: initialLoss!))
+            return VariantResult(
+                variant: variant, curve: curve, initialLoss: initialLoss,
+                sensitivity: computed,
+                withheld: reasons.isEmpty ? nil : reasons.joined(separator: "; "),
+                lossKind: kinds.count == 1 ? kinds.first : nil,
+                attentionLogitMax: members.compactMap(\.attentionLogitMax).max(),
+                size: members[0].point.size, line: members[0].point.line, facts: Self.sharedFacts(members),
+                seedSensitivities: computed == nil ? [] : Self.seedSensitivities(complete, initialLoss: initialLoss!))
         }
     }
 
@@ -201,8 +208,9 @@ public struct SweepSummary {
             let runs = results.filter { $0.point.learningRate == rate }
             let finals = runs.map { $0.countedFinalLoss ?? .infinity }
             let mean = finals.contains(.infinity) ? .infinity : finals.reduce(0, +) / Double(finals.count)
-            return CurvePoint(learningRate: rate, meanFinalLoss: mean, countedLoss: min(mean, initialLoss),
-                              seeds: runs.count, divergedRuns: runs.filter(\.diverged).count, failedRuns: runs.filter(\.failed).count)
+            return CurvePoint(
+                learningRate: rate, meanFinalLoss: mean, countedLoss: min(mean, initialLoss),
+                seeds: runs.count, divergedRuns: runs.filter(\.diverged).count, failedRuns: runs.filter(\.failed).count)
         }
     }
 
@@ -215,16 +223,21 @@ public struct SweepSummary {
         return seeds.compactMap { seed in
             let runs = results.filter { $0.point.seed == seed }
             guard Set(runs.compactMap(\.point.learningRate)) == rates else { return nil }
-            return sensitivity(finalLosses: runs.sorted { $0.point.learningRate! < $1.point.learningRate! }.map { $0.countedFinalLoss ?? .infinity },
-                               initialLoss: initialLoss)
+            return sensitivity(
+                finalLosses: runs.sorted { $0.point.learningRate! < $1.point.learningRate! }.map {
+                    $0.countedFinalLoss ?? .infinity
+                },
+                initialLoss: initialLoss)
         }
     }
 
     /// The facts the points agree on: a field is nil when no point has it or two points differ.
     static func sharedFacts(_ results: [PointResult]) -> RunFacts {
-        let bigrams = Set(results.compactMap(\.facts.bigramLoss)), counts = Set(results.compactMap(\.facts.nonEmbeddingParameters))
-        return RunFacts(bigramLoss: bigrams.count == 1 ? bigrams.first : nil,
-                        nonEmbeddingParameters: counts.count == 1 ? counts.first : nil)
+        let bigrams = Set(results.compactMap(\.facts.bigramLoss)),
+            counts = Set(results.compactMap(\.facts.nonEmbeddingParameters))
+        return RunFacts(
+            bigramLoss: bigrams.count == 1 ? bigrams.first : nil,
+            nonEmbeddingParameters: counts.count == 1 ? counts.first : nil)
     }
 
     /// Wortsman et al.'s LR sensitivity from the seed-mean final loss at each learning rate
@@ -239,9 +252,10 @@ public struct SweepSummary {
     /// The same from every seed's final loss at each learning rate: the seeds are averaged
     /// first, then the mean is clamped at `initialLoss`.
     public static func sensitivity(seedFinalLosses: [[Double]], initialLoss: Double) -> Double? {
-        sensitivity(finalLosses: seedFinalLosses.map { seeds in
-            seeds.contains(.infinity) || seeds.isEmpty ? .infinity : seeds.reduce(0, +) / Double(seeds.count)
-        }, initialLoss: initialLoss)
+        sensitivity(
+            finalLosses: seedFinalLosses.map { seeds in
+                seeds.contains(.infinity) || seeds.isEmpty ? .infinity : seeds.reduce(0, +) / Double(seeds.count)
+            }, initialLoss: initialLoss)
     }
 
     // MARK: - Outcome
@@ -253,7 +267,8 @@ public struct SweepSummary {
     public var failureMessage: String? {
         guard !failures.isEmpty else { return nil }
         return "\(failures.count) of \(points.count) sweep points failed: "
-            + failures.map { "\($0.point.name) (\($0.status.label))" }.joined(separator: ", ") + "; the summary says why"
+            + failures.map { "\($0.point.name) (\($0.status.label))" }.joined(separator: ", ")
+            + "; the summary says why"
     }
 
     // MARK: - Text
@@ -262,15 +277,19 @@ public struct SweepSummary {
     public var table: String {
         let kinds = Set(points.map(\.finalLossKind))
         let nameWidth = max(40, (points.map(\.point.name.count).max() ?? 0) + 2)
-        var lines = ["point".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "status           final loss   outcome    max attn logit"]
+        var lines = [
+            "point".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                + "status           final loss   outcome    max attn logit"
+        ]
         for result in points {
             var final = result.finalLoss.map { $0.isFinite ? String(format: "%.4f", $0) : "non-finite" } ?? "—"
             if result.finalLoss != nil, kinds.count > 1 { final += " \(result.finalLossKind.rawValue)" }
             let logit = result.attentionLogitMax.map { String(format: "%.1f", $0) } ?? "—"
-            lines.append(result.point.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-                         + result.status.label.padding(toLength: 17, withPad: " ", startingAt: 0)
-                         + final.padding(toLength: 13, withPad: " ", startingAt: 0)
-                         + (result.outcome ?? "—").padding(toLength: 11, withPad: " ", startingAt: 0) + logit)
+            lines.append(
+                result.point.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                    + result.status.label.padding(toLength: 17, withPad: " ", startingAt: 0)
+                    + final.padding(toLength: 13, withPad: " ", startingAt: 0)
+                    + (result.outcome ?? "—").padding(toLength: 11, withPad: " ", startingAt: 0) + logit)
         }
         lines.append("")
         lines.append(Self.finalLossLegend(kinds))
@@ -282,20 +301,31 @@ public struct SweepSummary {
         }
         lines.append("")
         let variantWidth = max(31, (variants.map(\.variant.count).max() ?? 0) + 2)
-        lines.append("variant".padding(toLength: variantWidth, withPad: " ", startingAt: 0) + "LR sensitivity   initial loss (step 1)   largest attn logit")
+        lines.append(
+            "variant".padding(toLength: variantWidth, withPad: " ", startingAt: 0)
+                + "LR sensitivity   initial loss (step 1)   largest attn logit")
         for variant in variants {
-            lines.append(variant.variant.padding(toLength: variantWidth, withPad: " ", startingAt: 0)
-                         + (variant.sensitivity.map { String(format: "%.4f", $0) } ?? "not computed").padding(toLength: 17, withPad: " ", startingAt: 0)
-                         + (variant.initialLoss.map { String(format: "%.4f", $0) } ?? "—").padding(toLength: 24, withPad: " ", startingAt: 0)
-                         + (variant.attentionLogitMax.map { String(format: "%.1f", $0) } ?? "—"))
+            lines.append(
+                variant.variant.padding(toLength: variantWidth, withPad: " ", startingAt: 0)
+                    + (variant.sensitivity.map { String(format: "%.4f", $0) } ?? "not computed").padding(
+                        toLength: 17, withPad: " ", startingAt: 0)
+                    + (variant.initialLoss.map { String(format: "%.4f", $0) } ?? "—").padding(
+                        toLength: 24, withPad: " ", startingAt: 0)
+                    + (variant.attentionLogitMax.map { String(format: "%.1f", $0) } ?? "—"))
         }
         for variant in variants {
-            if let withheld = variant.withheld { lines.append("\(variant.variant): LR sensitivity not computed: \(withheld)") }
+            if let withheld = variant.withheld {
+                lines.append("\(variant.variant): LR sensitivity not computed: \(withheld)")
+            }
         }
-        lines.append("LR sensitivity = mean over the learning rates of min(final loss, initial loss) − the lowest final loss, "
-                     + "the final loss averaged over seeds first (a learning rate at which a seed diverged or failed counts at the initial loss)")
+        lines.append(
+            "LR sensitivity = mean over the learning rates of min(final loss, initial loss) − the lowest final loss, "
+                + "the final loss averaged over seeds first (a learning rate at which a seed diverged or failed counts at the initial loss)"
+        )
         if variants.contains(where: { $0.lossKind == .training && $0.sensitivity != nil }) {
-            lines.append("note: with evaluation off, sensitivities rest on one training batch's loss per point: noisier than validation losses, and not comparable with them")
+            lines.append(
+                "note: with evaluation off, sensitivities rest on one training batch's loss per point: noisier than validation losses, and not comparable with them"
+            )
         }
         if let scaling = scalingTable { lines += ["", scaling] }
         return lines.joined(separator: "\n")
@@ -303,16 +333,24 @@ public struct SweepSummary {
 
     /// What "failed" and "diverged" mean, with the bigram loss the points were judged by.
     static func outcomeLegend(_ bigrams: Set<Double>) -> String {
-        let bigram = bigrams.count == 1 ? String(format: " (%.4f)", bigrams.first!) : bigrams.isEmpty ? " (not recorded: runs from before QKLab wrote it, none judged failed)" : " (of each point's corpus)"
-        return "outcome: failed = finished above the corpus's bigram loss\(bigram), diverged = stopped on a non-finite step (Wortsman et al. 2023); "
+        let bigram =
+            bigrams.count == 1
+            ? String(format: " (%.4f)", bigrams.first!)
+            : bigrams.isEmpty
+                ? " (not recorded: runs from before QKLab wrote it, none judged failed)" : " (of each point's corpus)"
+        return
+            "outcome: failed = finished above the corpus's bigram loss\(bigram), diverged = stopped on a non-finite step (Wortsman et al. 2023); "
             + "learned = neither"
     }
 
     static func finalLossLegend(_ kinds: Set<LossKind>) -> String {
         switch kinds {
         case [.validation]: return "final loss = validation loss at train.max_steps"
-        case [.training]: return "final loss = training loss of the batch of train.max_steps (evaluation is off: eval_interval = 0)"
-        default: return "final loss = validation loss at train.max_steps (val), or with evaluation off the training loss of that step's batch (train)"
+        case [.training]:
+            return "final loss = training loss of the batch of train.max_steps (evaluation is off: eval_interval = 0)"
+        default:
+            return
+                "final loss = validation loss at train.max_steps (val), or with evaluation off the training loss of that step's batch (train)"
         }
     }
 
@@ -323,15 +361,21 @@ public struct SweepSummary {
         switch result.status {
         case .finished:
             guard result.skippedSteps > 0 else { return nil }
-            return "\(name): \(result.skippedSteps) non-finite step\(result.skippedSteps == 1 ? "" : "s") skipped (on_nonfinite = \"skip\"); finished"
+            return
+                "\(name): \(result.skippedSteps) non-finite step\(result.skippedSteps == 1 ? "" : "s") skipped (on_nonfinite = \"skip\"); finished"
         case .diverged(let step): return "\(name): diverged: stopped on a non-finite step at step \(step)\(of)"
         case .notStarted: return "\(name): not started"
         case .running(let pid): return "\(name): running (process \(pid))"
         case .failedToStart(let reason): return "\(name): failed to start: \(reason)"
-        case .failed(let step, let reason): return "\(name): failed at step \(step.map(String.init) ?? "?")\(of): \(reason); rerun the sweep to resume it"
-        case .stopped(let step): return "\(name): stopped at step \(step)\(of) with no record of why (interrupted, or training on another machine); rerun the sweep to resume it"
+        case .failed(let step, let reason):
+            return
+                "\(name): failed at step \(step.map(String.init) ?? "?")\(of): \(reason); rerun the sweep to resume it"
+        case .stopped(let step):
+            return
+                "\(name): stopped at step \(step)\(of) with no record of why (interrupted, or training on another machine); rerun the sweep to resume it"
         case .configChanged(let differences):
-            return "\(name): trained with another config than the sweep file now gives (\(differences.joined(separator: "; "))); its numbers are left out"
+            return
+                "\(name): trained with another config than the sweep file now gives (\(differences.joined(separator: "; "))); its numbers are left out"
         }
     }
 }

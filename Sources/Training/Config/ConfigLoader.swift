@@ -14,28 +14,38 @@ public enum ConfigLoader {
         do {
             try validate(config)
             try checkSchedule(config)
-        } catch let error as ConfigError {   // a check of several keys: the file (and --set) it came from
-            let sets = overrides.count > 3 ? " with \(overrides.count) --set overrides" : overrides.isEmpty ? "" : " with" + overrides.map { " --set \($0)" }.joined()
+        } catch let error as ConfigError {  // a check of several keys: the file (and --set) it came from
+            let sets =
+                overrides.count > 3
+                ? " with \(overrides.count) --set overrides"
+                : overrides.isEmpty ? "" : " with" + overrides.map { " --set \($0)" }.joined()
             throw ConfigError("\(url.path)\(sets): \(error)")
         }
         return config
     }
 
     /// Parses TOML text (`source` names it in messages) onto the defaults.
-    public static func parse(_ text: String, source: String, onto base: TrainingConfig = TrainingConfig()) throws -> TrainingConfig {
+    public static func parse(_ text: String, source: String, onto base: TrainingConfig = TrainingConfig()) throws
+        -> TrainingConfig
+    {
         let table = try TOMLDocument.parse(text, source: source)
         var config = base
         for section in table.keys.sorted() {
             guard let sectionTable = table[section]?.table else {
-                throw ConfigError("\(source):\(line(of: section, section: nil, in: text)): '\(section)' must be a [section] (one of \(ConfigSchema.sections.joined(separator: ", ")))")
+                throw ConfigError(
+                    "\(source):\(line(of: section, section: nil, in: text)): '\(section)' must be a [section] (one of \(ConfigSchema.sections.joined(separator: ", ")))"
+                )
             }
             guard ConfigSchema.sections.contains(section) else {
-                throw ConfigError("\(source):\(line(of: section, section: nil, in: text)): unknown section [\(section)]\(suggestion(for: section, among: ConfigSchema.sections))")
+                throw ConfigError(
+                    "\(source):\(line(of: section, section: nil, in: text)): unknown section [\(section)]\(suggestion(for: section, among: ConfigSchema.sections))"
+                )
             }
             for name in sectionTable.keys.sorted() {
                 let where_ = "\(source):\(line(of: name, section: section, in: text))"
                 guard let key = ConfigSchema.key("\(section).\(name)") else {
-                    throw ConfigError("\(where_): unknown key '\(name)' in [\(section)]\(unknownKeyAdvice(name, section: section))")
+                    throw ConfigError(
+                        "\(where_): unknown key '\(name)' in [\(section)]\(unknownKeyAdvice(name, section: section))")
                 }
                 let value = try convert(sectionTable[name]!, for: key, at: where_)
                 key.write(&config, value)
@@ -54,13 +64,14 @@ public enum ConfigLoader {
         let rawValue = override[override.index(after: equals)...].trimmingCharacters(in: .whitespaces)
         guard let key = ConfigSchema.key(path) else {
             let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
-            let advice = parts.count == 2 && ConfigSchema.sections.contains(parts[0])
+            let advice =
+                parts.count == 2 && ConfigSchema.sections.contains(parts[0])
                 ? unknownKeyAdvice(parts[1], section: parts[0])
                 : suggestion(for: path, among: ConfigSchema.keys.map(\.path))
             throw ConfigError("--set \(override): unknown key '\(path)'\(advice)")
         }
         let parsed = (try? TOMLDocument.parse("value = \(rawValue)", source: "--set"))?["value"]
-        if parsed == nil, let number = Double(rawValue) {     // a number TOML cannot hold: 1e999, 2^70
+        if parsed == nil, let number = Double(rawValue) {  // a number TOML cannot hold: 1e999, 2^70
             let reason = number.isFinite ? "is too large for a 64-bit integer" : "is too large for a 64-bit float"
             throw ConfigError("--set \(override): \(key.path) \(rawValue) \(reason)")
         }
@@ -78,12 +89,17 @@ public enum ConfigLoader {
         do { try config.model.validate() } catch let error as ModelConfigError {
             throw ConfigError("[model] \(error.message)")
         }
-        let scores = Double(config.train.batchSize) * Double(config.model.nHead) * pow(Double(config.model.blockSize), 2)
+        let scores =
+            Double(config.train.batchSize) * Double(config.model.nHead) * pow(Double(config.model.blockSize), 2)
         if scores > Double(1 << 31) {
-            throw ConfigError("[train] batch_size × n_head × block_size² = \(Int(scores)) attention scores per layer, more than QKLab's limit of 2^31")
+            throw ConfigError(
+                "[train] batch_size × n_head × block_size² = \(Int(scores)) attention scores per layer, more than QKLab's limit of 2^31"
+            )
         }
         if let minLR = config.optim.minLR, minLR > config.optim.lr {
-            throw ConfigError("[optim] min_lr (\(shortNumber(minLR, beside: config.optim.lr))) must not exceed lr (\(shortNumber(config.optim.lr, beside: minLR)))")
+            throw ConfigError(
+                "[optim] min_lr (\(shortNumber(minLR, beside: config.optim.lr))) must not exceed lr (\(shortNumber(config.optim.lr, beside: minLR)))"
+            )
         }
     }
 
@@ -93,7 +109,9 @@ public enum ConfigLoader {
     public static func runFolderName(_ config: TrainingConfig, fallback: String) throws -> String {
         let name = config.run.name.isEmpty ? fallback : config.run.name
         if name.contains("/") || name == "." || name == ".." || name.isEmpty {
-            throw ConfigError("[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name")
+            throw ConfigError(
+                "[run] name \"\(name)\" must be one folder name (no '/', not '.' or '..'): the run's folder is run.dir/run.name"
+            )
         }
         return name
     }
@@ -114,7 +132,9 @@ public enum ConfigLoader {
         let converted: ConfigValue
         switch key.kind {
         case .integer:
-            guard value.type == .int, let integer = value.int else { throw fail("must be an integer (got \(describe(value)))") }
+            guard value.type == .int, let integer = value.int else {
+                throw fail("must be an integer (got \(describe(value)))")
+            }
             converted = .integer(integer)
         case .real:
             switch value.type {
@@ -129,7 +149,9 @@ public enum ConfigLoader {
             }
             converted = .text(text)
         case .flag:
-            guard value.type == .bool, let flag = value.bool else { throw fail("must be true or false (got \(describe(value)))") }
+            guard value.type == .bool, let flag = value.bool else {
+                throw fail("must be true or false (got \(describe(value)))")
+            }
             converted = .flag(flag)
         }
         if let problem = rangeProblem(converted, for: key) { throw fail(problem) }
@@ -141,7 +163,8 @@ public enum ConfigLoader {
         switch (key.kind, value) {
         case (.integer(let minimum, let maximum), .integer(let integer)):
             if integer >= minimum && integer <= maximum { return nil }
-            return maximum == .max ? "must be ≥ \(minimum) (got \(integer))" : "must be from \(minimum) to \(maximum) (got \(integer))"
+            return maximum == .max
+                ? "must be ≥ \(minimum) (got \(integer))" : "must be from \(minimum) to \(maximum) (got \(integer))"
         case (.real(let minimum, let maximum, let inclusiveMinimum), .real(let number)):
             if !number.isFinite { return "must be a finite number (got \(number))" }
             let aboveMinimum = inclusiveMinimum ? number >= minimum : number > minimum
@@ -216,7 +239,7 @@ public enum ConfigLoader {
     /// array is read as a line of its own); 0 if not found.
     static func line(of key: String, section: String?, in text: String) -> Int {
         let wanted = (section.map { [$0] } ?? []) + [key]
-        var table: [String] = []                                      // the current header's key path
+        var table: [String] = []  // the current header's key path
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("[") {
@@ -225,7 +248,9 @@ public enum ConfigLoader {
             } else if !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") {
                 // `path = …` defines `wanted` when it names it or a table around it (`model = { d_model = 64 }`).
                 let path = table + keyPath(line[..<equals])
-                if path.starts(with: wanted) || path.count > table.count && wanted.starts(with: path) { return index + 1 }
+                if path.starts(with: wanted) || path.count > table.count && wanted.starts(with: path) {
+                    return index + 1
+                }
             }
         }
         return 0
@@ -234,7 +259,9 @@ public enum ConfigLoader {
     /// The parts of a dotted TOML key, without whitespace and quotes: `model . "d_model"` →
     /// `["model", "d_model"]` (a quoted part holding a dot is split too: no config key has one).
     static func keyPath(_ text: Substring) -> [String] {
-        text.split(separator: ".").map { $0.trimmingCharacters(in: CharacterSet.whitespaces.union(CharacterSet(charactersIn: "\"'"))) }
+        text.split(separator: ".").map {
+            $0.trimmingCharacters(in: CharacterSet.whitespaces.union(CharacterSet(charactersIn: "\"'")))
+        }
     }
 }
 

@@ -38,59 +38,88 @@ public enum ConfigSchema {
 
     // MARK: - Builders
 
-    static func integer(_ section: String, _ name: String, minimum: Int, maximum: Int = .max,
-                        _ keyPath: WritableKeyPath<TrainingConfig, Int>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum, maximum: maximum),
-                  read: { .integer($0[keyPath: keyPath]) },
-                  write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
+    static func integer(
+        _ section: String, _ name: String, minimum: Int, maximum: Int = .max,
+        _ keyPath: WritableKeyPath<TrainingConfig, Int>
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name, kind: .integer(minimum: minimum, maximum: maximum),
+            read: { .integer($0[keyPath: keyPath]) },
+            write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
     }
 
-    static func optionalInteger(_ section: String, _ name: String, minimum: Int, maximum: Int = .max,
-                                _ keyPath: WritableKeyPath<TrainingConfig, Int?>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .integer(minimum: minimum, maximum: maximum),
-                  read: { $0[keyPath: keyPath].map { .integer($0) } },
-                  write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
+    static func optionalInteger(
+        _ section: String, _ name: String, minimum: Int, maximum: Int = .max,
+        _ keyPath: WritableKeyPath<TrainingConfig, Int?>
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name, kind: .integer(minimum: minimum, maximum: maximum),
+            read: { $0[keyPath: keyPath].map { .integer($0) } },
+            write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = v } })
     }
 
     static func seed(_ section: String, _ keyPath: WritableKeyPath<TrainingConfig, UInt64>) -> ConfigKey {
-        ConfigKey(section: section, name: "seed", kind: .integer(minimum: 0),
-                  read: { .integer(Int(truncatingIfNeeded: $0[keyPath: keyPath])) },
-                  write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = UInt64(v) } })
+        ConfigKey(
+            section: section, name: "seed", kind: .integer(minimum: 0),
+            read: { .integer(Int(truncatingIfNeeded: $0[keyPath: keyPath])) },
+            write: { config, value in if case .integer(let v) = value { config[keyPath: keyPath] = UInt64(v) } })
     }
 
-    static func real(_ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
-                     _ keyPath: WritableKeyPath<TrainingConfig, Double>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum), read: { .real($0[keyPath: keyPath]) },
-                  write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
+    static func real(
+        _ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
+        _ keyPath: WritableKeyPath<TrainingConfig, Double>
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name,
+            kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
+            read: { .real($0[keyPath: keyPath]) },
+            write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
     }
 
-    static func float(_ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
-                      _ keyPath: WritableKeyPath<TrainingConfig, Float>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum), read: { .real(Double($0[keyPath: keyPath])) },
-                  write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = Float(v) } })
+    static func float(
+        _ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
+        _ keyPath: WritableKeyPath<TrainingConfig, Float>
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name,
+            kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
+            read: { .real(Double($0[keyPath: keyPath])) },
+            write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = Float(v) } })
     }
 
-    static func optionalReal(_ section: String, _ name: String, _ range: (Double, Double),
-                             _ keyPath: WritableKeyPath<TrainingConfig, Double?>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: true), read: { $0[keyPath: keyPath].map { .real($0) } },
-                  write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
+    static func optionalReal(
+        _ section: String, _ name: String, _ range: (Double, Double),
+        _ keyPath: WritableKeyPath<TrainingConfig, Double?>
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name, kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: true),
+            read: { $0[keyPath: keyPath].map { .real($0) } },
+            write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
     }
 
-    static func text(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, String>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .text, read: { .text($0[keyPath: keyPath]) },
-                  write: { config, value in if case .text(let v) = value { config[keyPath: keyPath] = v } })
+    static func text(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, String>) -> ConfigKey
+    {
+        ConfigKey(
+            section: section, name: name, kind: .text, read: { .text($0[keyPath: keyPath]) },
+            write: { config, value in if case .text(let v) = value { config[keyPath: keyPath] = v } })
     }
 
-    static func choice<E: RawRepresentable & CaseIterable>(_ section: String, _ name: String,
-                                                            _ keyPath: WritableKeyPath<TrainingConfig, E>) -> ConfigKey where E.RawValue == String {
-        ConfigKey(section: section, name: name, kind: .choice(E.allCases.map(\.rawValue)),
-                  read: { .text($0[keyPath: keyPath].rawValue) },
-                  write: { config, value in if case .text(let v) = value, let e = E(rawValue: v) { config[keyPath: keyPath] = e } })
+    static func choice<E: RawRepresentable & CaseIterable>(
+        _ section: String, _ name: String,
+        _ keyPath: WritableKeyPath<TrainingConfig, E>
+    ) -> ConfigKey where E.RawValue == String {
+        ConfigKey(
+            section: section, name: name, kind: .choice(E.allCases.map(\.rawValue)),
+            read: { .text($0[keyPath: keyPath].rawValue) },
+            write: { config, value in
+                if case .text(let v) = value, let e = E(rawValue: v) { config[keyPath: keyPath] = e }
+            })
     }
 
     static func flag(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, Bool>) -> ConfigKey {
-        ConfigKey(section: section, name: name, kind: .flag, read: { .flag($0[keyPath: keyPath]) },
-                  write: { config, value in if case .flag(let v) = value { config[keyPath: keyPath] = v } })
+        ConfigKey(
+            section: section, name: name, kind: .flag, read: { .flag($0[keyPath: keyPath]) },
+            write: { config, value in if case .flag(let v) = value { config[keyPath: keyPath] = v } })
     }
 
     // MARK: - The keys
@@ -108,7 +137,8 @@ public enum ConfigSchema {
         choice("model", "qk_norm", \.model.qkNorm),
         choice("model", "position", \.model.position),
         float("model", "rope_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeTheta),
-        float("model", "rope_fraction", (0, .infinity), inclusiveMinimum: false, \.model.ropeFraction),   // ≤ 1: ModelConfig.validate
+        // ≤ 1: ModelConfig.validate
+        float("model", "rope_fraction", (0, .infinity), inclusiveMinimum: false, \.model.ropeFraction),
         choice("model", "mlp", \.model.mlp),
         choice("model", "norm_weight", \.model.normWeight),
         flag("model", "embed_scale", \.model.embedScale),

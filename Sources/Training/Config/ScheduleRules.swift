@@ -16,9 +16,13 @@ extension ConfigLoader {
     /// `max_steps`, which this does not refuse: `scheduleWarnings` says what happens then.
     public static func checkSchedule(_ config: TrainingConfig) throws {
         let optim = config.optim
-        if let decay = optim.decaySteps, optim.warmupSteps > 0, decay <= optim.warmupSteps, optim.warmupSteps < config.train.maxSteps {
-            throw ConfigError("[optim] decay_steps (\(decay)) must be greater than warmup_steps (\(optim.warmupSteps)): "
-                              + "the cosine would have no step and the rate would drop from lr to min_lr at once; set optim.decay_steps above it")
+        if let decay = optim.decaySteps, optim.warmupSteps > 0, decay <= optim.warmupSteps,
+            optim.warmupSteps < config.train.maxSteps
+        {
+            throw ConfigError(
+                "[optim] decay_steps (\(decay)) must be greater than warmup_steps (\(optim.warmupSteps)): "
+                    + "the cosine would have no step and the rate would drop from lr to min_lr at once; set optim.decay_steps above it"
+            )
         }
     }
 
@@ -27,15 +31,19 @@ extension ConfigLoader {
         let schedule = LearningRateSchedule(config), maxSteps = config.train.maxSteps
         guard schedule.warmupSteps >= maxSteps else { return [] }
         let last = LearningRateSchedule.format(schedule.rate(at: maxSteps))
-        return ["warning: optim.warmup_steps (\(schedule.warmupSteps)) ≥ train.max_steps (\(maxSteps)): the learning rate "
-                + "never reaches its peak \(LearningRateSchedule.format(schedule.peak)) (step \(maxSteps) trains at \(last))"]
+        return [
+            "warning: optim.warmup_steps (\(schedule.warmupSteps)) ≥ train.max_steps (\(maxSteps)): the learning rate "
+                + "never reaches its peak \(LearningRateSchedule.format(schedule.peak)) (step \(maxSteps) trains at \(last))"
+        ]
     }
 }
 
 extension LearningRateSchedule {
     /// The curve in words: "warmup 10 steps to 0.003, cosine to min_lr 0.0003 at step 60, then constant".
     public var summary: String {
-        let warmup = warmupSteps > 0 ? "warmup \(warmupSteps) steps to \(Self.format(peak)), " : "\(Self.format(peak)) from step 1, "
+        let warmup =
+            warmupSteps > 0
+            ? "warmup \(warmupSteps) steps to \(Self.format(peak)), " : "\(Self.format(peak)) from step 1, "
         return warmup + "cosine to min_lr \(Self.format(minimum)) at step \(decaySteps), then constant"
     }
 

@@ -2,8 +2,8 @@ import Autograd
 
 /// A batch of `B` windows: `inputs[b, t] = tokens[offset_b + t]`, `targets` shifted by one.
 public struct Batch {
-    public let inputs: [Int32]      // [B, T]
-    public let targets: [Int32]     // [B, T]
+    public let inputs: [Int32]  // [B, T]
+    public let targets: [Int32]  // [B, T]
     /// Start of each window in its split (for diagnostics and replay).
     public let offsets: [Int]
     public let batchSize: Int
@@ -35,7 +35,7 @@ public struct BatchSampler: Codable, Equatable {
 
     /// `batchSize` uniformly random window starts in `tokens`.
     public mutating func next(from tokens: [Int32], batchSize: Int, length: Int) -> Batch {
-        let starts = tokens.count - length   // last start leaves room for the shifted target
+        let starts = tokens.count - length  // last start leaves room for the shifted target
         let offsets = (0..<batchSize).map { _ in random.nextInt(below: starts) }
         return Batch(tokens: tokens, offsets: offsets, length: length)
     }

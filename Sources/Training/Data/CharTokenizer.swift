@@ -61,7 +61,9 @@ public struct CharTokenizer: Equatable, Codable, Sendable {
     static func literal(_ scalar: Unicode.Scalar) -> String {
         let escaped = scalar.escaped(asASCII: false)
         // A combining mark or other invisible code point alone would be unreadable: name it.
-        guard escaped == String(scalar), !scalar.properties.generalCategory.isVisibleAlone else { return "\"\(escaped)\"" }
+        guard escaped == String(scalar), !scalar.properties.generalCategory.isVisibleAlone else {
+            return "\"\(escaped)\""
+        }
         return "\"\\u{\(String(scalar.value, radix: 16, uppercase: true))}\""
     }
 
@@ -80,12 +82,17 @@ public struct CharTokenizer: Equatable, Codable, Sendable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let unit = try container.decodeIfPresent(String.self, forKey: .unit)
         guard unit == nil || unit == Self.unit else {
-            throw TokenizerError(description: "its vocabulary unit \(String(reflecting: unit!)) is not supported (expected \"\(Self.unit)\")")
+            throw TokenizerError(
+                description:
+                    "its vocabulary unit \(String(reflecting: unit!)) is not supported (expected \"\(Self.unit)\")")
         }
         let strings = try container.decode([String].self, forKey: .characters)
         if let merged = strings.first(where: { $0.unicodeScalars.count > 1 }) {
             let scalars = merged.unicodeScalars.map(Self.literal).joined(separator: " + ")
-            throw TokenizerError(description: "it was made by an older QKLab whose vocabulary unit was the grapheme cluster: its entry \(scalars) is \(merged.unicodeScalars.count) code points, which QKLab now tokenizes one by one, so its token ids cannot be mapped; train the run again")
+            throw TokenizerError(
+                description:
+                    "it was made by an older QKLab whose vocabulary unit was the grapheme cluster: its entry \(scalars) is \(merged.unicodeScalars.count) code points, which QKLab now tokenizes one by one, so its token ids cannot be mapped; train the run again"
+            )
         }
         guard strings.allSatisfy({ $0.unicodeScalars.count == 1 }) else {
             throw TokenizerError(description: "its vocabulary has an empty entry (each must be one code point)")
@@ -116,7 +123,7 @@ extension Unicode.GeneralCategory {
     var isVisibleAlone: Bool {
         switch self {
         case .nonspacingMark, .spacingMark, .enclosingMark, .control, .format, .lineSeparator, .paragraphSeparator,
-             .surrogate, .privateUse, .unassigned:
+            .surrogate, .privateUse, .unassigned:
             return false
         default:
             return true

@@ -19,33 +19,46 @@ public struct Corpus {
             bytes = try FileIO.read(URL(fileURLWithPath: path))
         } catch let error as FileError {
             let shown = path.isEmpty ? "\"\" (data.path is empty)" : path
-            let relative = path.hasPrefix("/") ? "" : "data.path is relative to the current folder, \(FileManager.default.currentDirectoryPath); "
-            throw DataError(error.code == ENOENT ? "corpus \(shown): no such file (\(relative)for the shipped corpora run scripts/get-data.sh)"
-                                                 : "corpus \(shown): \(error.reason)")
+            let relative =
+                path.hasPrefix("/")
+                ? "" : "data.path is relative to the current folder, \(FileManager.default.currentDirectoryPath); "
+            throw DataError(
+                error.code == ENOENT
+                    ? "corpus \(shown): no such file (\(relative)for the shipped corpora run scripts/get-data.sh)"
+                    : "corpus \(shown): \(error.reason)")
         }
         guard String(data: bytes, encoding: .utf8) != nil else {
             throw DataError("corpus \(path): not UTF-8 text")
         }
-        let text = String(decoding: bytes, as: UTF8.self)   // every byte, a leading BOM (U+FEFF) too, as Python reads it
-        try self.init(text: text, fingerprint: CorpusFingerprint(of: bytes), source: path, valFraction: valFraction, blockSize: blockSize)
+        let text = String(decoding: bytes, as: UTF8.self)  // every byte, a leading BOM (U+FEFF) too, as Python reads it
+        try self.init(
+            text: text, fingerprint: CorpusFingerprint(of: bytes), source: path, valFraction: valFraction,
+            blockSize: blockSize)
     }
 
     public init(text: String, source: String, valFraction: Double, blockSize: Int) throws {
-        try self.init(text: text, fingerprint: CorpusFingerprint(of: Data(text.utf8)), source: source,
-                      valFraction: valFraction, blockSize: blockSize)
+        try self.init(
+            text: text, fingerprint: CorpusFingerprint(of: Data(text.utf8)), source: source,
+            valFraction: valFraction, blockSize: blockSize)
     }
 
-    private init(text: String, fingerprint: CorpusFingerprint, source: String, valFraction: Double, blockSize: Int) throws {
+    private init(text: String, fingerprint: CorpusFingerprint, source: String, valFraction: Double, blockSize: Int)
+        throws
+    {
         self.fingerprint = fingerprint
         guard !text.isEmpty else { throw DataError("corpus \(source) is empty") }
-        guard valFraction > 0 && valFraction < 1 else { throw DataError("val_fraction must be between 0 and 1 (got \(valFraction))") }
+        guard valFraction > 0 && valFraction < 1 else {
+            throw DataError("val_fraction must be between 0 and 1 (got \(valFraction))")
+        }
         tokenizer = CharTokenizer(corpus: text)
         let tokens = try tokenizer.encode(text)
         let trainCount = Int((Double(tokens.count) * (1 - valFraction)).rounded(.down))
         train = Array(tokens[..<trainCount])
         validation = Array(tokens[trainCount...])
         for (name, part) in [("training", train), ("validation", validation)] where part.count < blockSize + 1 {
-            throw DataError("corpus \(source): the \(name) split has \(part.count) tokens, fewer than block_size + 1 = \(blockSize + 1) (\(tokens.count) tokens in all, val_fraction \(valFraction))")
+            throw DataError(
+                "corpus \(source): the \(name) split has \(part.count) tokens, fewer than block_size + 1 = \(blockSize + 1) (\(tokens.count) tokens in all, val_fraction \(valFraction))"
+            )
         }
     }
 }

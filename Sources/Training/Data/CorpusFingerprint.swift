@@ -67,7 +67,9 @@ extension Corpus {
             throw RunError("corpus \(data.path) is not the one this run trained on: \(change); \(purpose)")
         }
         guard corpus.tokenizer == state.tokenizer else {
-            throw RunError("corpus \(data.path) has changed since the run started: its vocabulary differs from the checkpoint's; \(purpose)")
+            throw RunError(
+                "corpus \(data.path) has changed since the run started: its vocabulary differs from the checkpoint's; \(purpose)"
+            )
         }
         return corpus
     }

@@ -23,33 +23,47 @@ public enum Generation {
     /// rounding of a boundary between two characters (or, greedy, two logits tie that closely).
     /// Beyond block_size the context is the newest ⌈T/2⌉ to T ids, as `GenerationContext`
     /// documents, where `generateRecomputing` always uses the last T.
-    public static func generate(model: TransformerModel, prompt: [Int32], options: GenerationOptions,
-                                onToken: ((Int32) -> Void)? = nil) -> [Int32] {
+    public static func generate(
+        model: TransformerModel, prompt: [Int32], options: GenerationOptions,
+        onToken: ((Int32) -> Void)? = nil
+    ) -> [Int32] {
         let context = GenerationContext(model: model)
-        return sample(options: options, onToken: onToken,
-                      firstLogits: { context.start(prompt: prompt) }, nextLogits: { context.append($0) })
+        return sample(
+            options: options, onToken: onToken,
+            firstLogits: { context.start(prompt: prompt) }, nextLogits: { context.append($0) })
     }
 
     /// Continues `prompt` by `options.tokens` ids as generation did before the key/value cache:
     /// each id from a full forward over the last block_size ids. The oracle of the cached path's
     /// tests and the benchmark's baseline.
-    public static func generateRecomputing(model: TransformerModel, prompt: [Int32], options: GenerationOptions) -> [Int32] {
+    public static func generateRecomputing(model: TransformerModel, prompt: [Int32], options: GenerationOptions)
+        -> [Int32]
+    {
         var ids = prompt
         let blockSize = model.config.blockSize, vocabulary = model.config.vocabSize
         func logits() -> [Float] {
             let context = Array(ids.suffix(blockSize))
-            let logits = Tape.withoutGradients { model.forward(tokens: context, batch: 1, length: context.count).logits }
-            return withExtendedLifetime(logits) {          // read through its pointer: keep it alive
+            let logits = Tape.withoutGradients {
+                model.forward(tokens: context, batch: 1, length: context.count).logits
+            }
+            return withExtendedLifetime(logits) {  // read through its pointer: keep it alive
                 Array(UnsafeBufferPointer(start: logits.data + (context.count - 1) * vocabulary, count: vocabulary))
             }
         }
-        return sample(options: options, onToken: nil, firstLogits: logits, nextLogits: { ids.append($0); return logits() })
+        return sample(
+            options: options, onToken: nil, firstLogits: logits,
+            nextLogits: {
+                ids.append($0)
+                return logits()
+            })
     }
 
     /// `options.tokens` draws: the first from `firstLogits()`, each next one from the logits
     /// after the id drawn before it. The logits after the last id are never asked for.
-    private static func sample(options: GenerationOptions, onToken: ((Int32) -> Void)?,
-                               firstLogits: () -> [Float], nextLogits: (Int32) -> [Float]) -> [Int32] {
+    private static func sample(
+        options: GenerationOptions, onToken: ((Int32) -> Void)?,
+        firstLogits: () -> [Float], nextLogits: (Int32) -> [Float]
+    ) -> [Int32] {
         var random = SeededRandom(seed: options.seed)
         var generated: [Int32] = []
         guard options.tokens > 0 else { return generated }

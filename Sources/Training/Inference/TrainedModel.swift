@@ -21,7 +21,9 @@ public struct TrainedModel {
     /// prune the checkpoint picked while it is read; the newest one is then picked again.
     public init(path: String) throws {
         let url = URL(fileURLWithPath: path).standardizedFileURL
-        guard FileManager.default.fileExists(atPath: url.path) else { throw RunError("\(path): no such run or checkpoint folder") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw RunError("\(path): no such run or checkpoint folder")
+        }
         if FileManager.default.fileExists(atPath: url.appendingPathComponent("state.json").path) {
             (checkpoint, state, model) = try Self.load(url)
             return
@@ -53,7 +55,9 @@ public struct TrainedModel {
             throw RunError("\(checkpoint.path)/state.json: invalid model config: \(error)")
         }
         guard state.tokenizer.vocabularySize == state.config.model.vocabSize else {
-            throw RunError("\(checkpoint.path)/state.json: vocabulary of \(state.tokenizer.vocabularySize) characters but vocab_size \(state.config.model.vocabSize)")
+            throw RunError(
+                "\(checkpoint.path)/state.json: vocabulary of \(state.tokenizer.vocabularySize) characters but vocab_size \(state.config.model.vocabSize)"
+            )
         }
         try Checkpoint.restore(model: model, optimizer: nil, from: files)
         Checkpoint.noteUnverified(files)
@@ -63,9 +67,11 @@ public struct TrainedModel {
     /// Validation loss on the fixed evaluation windows of the run's corpus.
     public func validationLoss() throws -> Double {
         let config = state.config
-        let corpus = try Corpus.ofRun(state, purpose: "its validation windows are not the run's; restore the file to evaluate")
-        let batches = BatchSampler.evaluationBatches(of: corpus.validation, count: config.train.evalBatches,
-                                                     batchSize: config.train.batchSize, length: config.model.blockSize)
+        let corpus = try Corpus.ofRun(
+            state, purpose: "its validation windows are not the run's; restore the file to evaluate")
+        let batches = BatchSampler.evaluationBatches(
+            of: corpus.validation, count: config.train.evalBatches,
+            batchSize: config.train.batchSize, length: config.model.blockSize)
         return Evaluation.meanCrossEntropy(model: model, batches: batches)
     }
 }

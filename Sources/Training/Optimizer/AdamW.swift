@@ -44,12 +44,16 @@ public final class AdamW {
         let first = TensorStorage(count: totalCount), second = TensorStorage(count: totalCount)
         func slices(of buffer: TensorStorage) -> [Tensor] {
             zip(parameters, starts).map { parameter, start in
-                Tensor(shape: parameter.tensor.shape, storage: TensorStorage(slicing: buffer, offset: start, count: parameter.tensor.count))
+                Tensor(
+                    shape: parameter.tensor.shape,
+                    storage: TensorStorage(slicing: buffer, offset: start, count: parameter.tensor.count))
             }
         }
         firstMoments = slices(of: first)
         secondMoments = slices(of: second)
-        (beta1, beta2, eps, weightDecay) = (Float(config.beta1), Float(config.beta2), Float(config.eps), Float(config.weightDecay))
+        (beta1, beta2, eps, weightDecay) = (
+            Float(config.beta1), Float(config.beta2), Float(config.eps), Float(config.weightDecay)
+        )
         (weightDecayMode, peakRate) = (config.weightDecayMode, config.lr)
         decays = parameters.map { $0.decays || config.decayNormWeights }
     }
@@ -83,13 +87,16 @@ public final class AdamW {
                 guard start < range.upperBound, end > range.lowerBound, let grad = parameter.grad else { continue }
                 let decay = decays[index] ? decayFactor : 1
                 let p = parameter.data, g = grad.data, m = firstMoments[index].data, v = secondMoments[index].data
-                forEachVector((max(start, range.lowerBound) - start)..<(min(end, range.upperBound) - start)) { i, lanes in
+                forEachVector((max(start, range.lowerBound) - start)..<(min(end, range.upperBound) - start)) {
+                    i, lanes in
                     let gi = load(g, i, lanes) * gradientScale
                     let mi = beta1 * load(m, i, lanes) + (1 - beta1) * gi
                     let vi = beta2 * load(v, i, lanes) + (1 - beta2) * gi * gi
                     store(mi, m, i, lanes)
                     store(vi, v, i, lanes)
-                    store(load(p, i, lanes) * decay - stepSize * mi / (squareRoot(vi) * inverseBias2Root + eps), p, i, lanes)
+                    store(
+                        load(p, i, lanes) * decay - stepSize * mi / (squareRoot(vi) * inverseBias2Root + eps), p, i,
+                        lanes)
                 }
             }
         }

@@ -17,8 +17,9 @@ public struct LearningRateSchedule: Equatable {
 
     /// The schedule of a config (defaults: min_lr = lr/10, decay_steps = max_steps).
     public init(_ config: TrainingConfig) {
-        self.init(peak: config.optim.lr, minimum: config.optim.minLR ?? config.optim.lr / 10,
-                  warmupSteps: config.optim.warmupSteps, decaySteps: config.optim.decaySteps ?? config.train.maxSteps)
+        self.init(
+            peak: config.optim.lr, minimum: config.optim.minLR ?? config.optim.lr / 10,
+            warmupSteps: config.optim.warmupSteps, decaySteps: config.optim.decaySteps ?? config.train.maxSteps)
     }
 
     /// Learning rate of optimizer step `step` (≥ 1).

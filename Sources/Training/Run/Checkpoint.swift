@@ -31,7 +31,8 @@ extension CheckpointState {
     func validate() throws {
         guard format == 1 else { throw RunError("format \(format) is not supported (expected 1)") }
         guard step >= 0, optimizerSteps >= 0, optimizerSteps <= step, skippedSteps >= 0 else {
-            throw RunError("inconsistent counters (step \(step), optimizer steps \(optimizerSteps), skipped \(skippedSteps))")
+            throw RunError(
+                "inconsistent counters (step \(step), optimizer steps \(optimizerSteps), skipped \(skippedSteps))")
         }
         guard elapsedSeconds.isFinite, elapsedSeconds >= 0 else {
             throw RunError("elapsedSeconds must be a finite number ≥ 0 (got \(elapsedSeconds))")
@@ -40,7 +41,8 @@ extension CheckpointState {
             throw RunError("inconsistent counters (skipped \(skippedSteps), of them in a row \(skippedInARow))")
         }
         guard tokenizer.vocabularySize == config.model.vocabSize else {
-            throw RunError("vocabulary of \(tokenizer.vocabularySize) characters but vocab_size \(config.model.vocabSize)")
+            throw RunError(
+                "vocabulary of \(tokenizer.vocabularySize) characters but vocab_size \(config.model.vocabSize)")
         }
         try ConfigLoader.validate(config)
         if let bestValLoss, !bestValLoss.isFinite { throw RunError("best_val_loss is not finite") }
@@ -55,15 +57,26 @@ extension CheckpointState {
 public enum Checkpoint {
     /// Writes the checkpoint of `state.step`; refuses (throws) if any value is not finite.
     @discardableResult
-    public static func save(model: TransformerModel, optimizer: AdamW, state: CheckpointState, in folder: RunFolder) throws -> URL {
-        let modelTensors = model.parameters.map { NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values) }
+    public static func save(model: TransformerModel, optimizer: AdamW, state: CheckpointState, in folder: RunFolder)
+        throws -> URL
+    {
+        let modelTensors = model.parameters.map {
+            NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values)
+        }
         var optimizerTensors: [NamedTensor] = []
         for (index, parameter) in model.parameters.enumerated() {
-            optimizerTensors.append(NamedTensor(name: "\(parameter.name).exp_avg", shape: parameter.tensor.shape, values: optimizer.firstMoments[index].values))
-            optimizerTensors.append(NamedTensor(name: "\(parameter.name).exp_avg_sq", shape: parameter.tensor.shape, values: optimizer.secondMoments[index].values))
+            optimizerTensors.append(
+                NamedTensor(
+                    name: "\(parameter.name).exp_avg", shape: parameter.tensor.shape,
+                    values: optimizer.firstMoments[index].values))
+            optimizerTensors.append(
+                NamedTensor(
+                    name: "\(parameter.name).exp_avg_sq", shape: parameter.tensor.shape,
+                    values: optimizer.secondMoments[index].values))
         }
         for tensor in modelTensors + optimizerTensors where !tensor.values.allSatisfy(\.isFinite) {
-            throw RunError("refusing to write checkpoint of step \(state.step): \(tensor.name) holds a non-finite value")
+            throw RunError(
+                "refusing to write checkpoint of step \(state.step): \(tensor.name) holds a non-finite value")
         }
         let final = folder.checkpoint(step: state.step)
         let temporary = folder.checkpoints.appendingPathComponent(".tmp-\(final.lastPathComponent)-\(getpid())")
@@ -77,7 +90,9 @@ public enum Checkpoint {
             syncDirectory(folder.checkpoints)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            let previous = folder.latestCheckpoint().map { "the previous checkpoint is intact (\($0.lastPathComponent))" } ?? "no earlier checkpoint exists"
+            let previous =
+                folder.latestCheckpoint().map { "the previous checkpoint is intact (\($0.lastPathComponent))" }
+                ?? "no earlier checkpoint exists"
             throw RunError("could not write checkpoint \(final.path): \(describe(error)); \(previous)")
         }
         try pointLatest(at: final, in: folder)
@@ -86,8 +101,13 @@ public enum Checkpoint {
 
     /// Writes the checkpoint's files into the (temporary) folder `folder`, the manifest of their
     /// checksums last; the model file's metadata says that a manifest exists.
-    static func writeFiles(model: [NamedTensor], optimizer: [NamedTensor], state: CheckpointState, to folder: URL) throws {
-        let metadata = ["format": "qklab-\(state.format)", "step": String(state.step), CheckpointManifest.metadataKey: CheckpointManifest.fileName]
+    static func writeFiles(model: [NamedTensor], optimizer: [NamedTensor], state: CheckpointState, to folder: URL)
+        throws
+    {
+        let metadata = [
+            "format": "qklab-\(state.format)", "step": String(state.step),
+            CheckpointManifest.metadataKey: CheckpointManifest.fileName,
+        ]
         var manifest = CheckpointManifest()
         for (name, tensors) in [("model.safetensors", model), ("optimizer.safetensors", optimizer)] {
             let data = try SafeTensors.encode(tensors, metadata: metadata)
@@ -117,7 +137,8 @@ public enum Checkpoint {
     public static func prune(_ folder: RunFolder, keep: Int) {
         for old in folder.completeCheckpoints().dropLast(keep) { try? discard(old, in: folder) }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.checkpoints.path)) ?? []
-        for name in names where name.hasPrefix(".trash-") || (name.hasPrefix(".tmp-") && !name.hasSuffix("-\(getpid())")) {
+        for name in names
+        where name.hasPrefix(".trash-") || (name.hasPrefix(".tmp-") && !name.hasSuffix("-\(getpid())")) {
             try? FileManager.default.removeItem(at: folder.checkpoints.appendingPathComponent(name))
         }
     }
@@ -194,7 +215,9 @@ public enum Checkpoint {
             throw RunError("\(source): unexpected tensor \(extra.name) (the checkpoint was made for another layout)")
         }
         for (name, tensor) in targets {
-            byName[name]!.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
+            byName[name]!.values.withUnsafeBufferPointer {
+                tensor.data.update(from: $0.baseAddress!, count: tensor.count)
+            }
         }
     }
 }

@@ -53,11 +53,13 @@ public struct CheckpointManifest: Codable, Equatable {
             throw RunError("checkpoint file \(path) is not listed in its \(Self.fileName): the checkpoint is damaged")
         }
         guard data.count == entry.bytes else {
-            throw RunError("checkpoint file \(path) is damaged: \(data.count) bytes, its \(Self.fileName) says \(entry.bytes)")
+            throw RunError(
+                "checkpoint file \(path) is damaged: \(data.count) bytes, its \(Self.fileName) says \(entry.bytes)")
         }
         let crc = Self.hex(crc32c(data))
         guard crc == entry.crc32c.lowercased() else {
-            throw RunError("checkpoint file \(path) is damaged: its CRC32C is \(crc), its \(Self.fileName) says \(entry.crc32c)")
+            throw RunError(
+                "checkpoint file \(path) is damaged: its CRC32C is \(crc), its \(Self.fileName) says \(entry.crc32c)")
         }
     }
 
@@ -107,11 +109,14 @@ public struct CheckpointFiles {
         // included), so they are not trusted.
         guard !isBeingRemoved(folder, checkpoint) else { throw CheckpointVanished(checkpoint: checkpoint) }
         guard let manifestData else {
-            let marked = contents["model.safetensors"].map { model in
-                (try? SafeTensors.decode(model, source: ""))?.metadata[CheckpointManifest.metadataKey] != nil
-            } ?? modelHeaderIsMarked(in: folder)
+            let marked =
+                contents["model.safetensors"].map { model in
+                    (try? SafeTensors.decode(model, source: ""))?.metadata[CheckpointManifest.metadataKey] != nil
+                } ?? modelHeaderIsMarked(in: folder)
             if marked {
-                throw RunError("checkpoint \(checkpoint.path) has no \(CheckpointManifest.fileName), though it was written with one: the checkpoint is damaged")
+                throw RunError(
+                    "checkpoint \(checkpoint.path) has no \(CheckpointManifest.fileName), though it was written with one: the checkpoint is damaged"
+                )
             }
             return CheckpointFiles(checkpoint: checkpoint, contents: contents, verified: false)
         }
@@ -119,10 +124,14 @@ public struct CheckpointFiles {
         do {
             manifest = try JSONDecoder().decode(CheckpointManifest.self, from: manifestData)
         } catch {
-            throw RunError("checkpoint file \(checkpoint.appendingPathComponent(CheckpointManifest.fileName).path) is damaged: not a readable manifest")
+            throw RunError(
+                "checkpoint file \(checkpoint.appendingPathComponent(CheckpointManifest.fileName).path) is damaged: not a readable manifest"
+            )
         }
         guard manifest.format == 1, manifest.algorithm == "crc32c" else {
-            throw RunError("checkpoint file \(checkpoint.appendingPathComponent(CheckpointManifest.fileName).path): format \(manifest.format) / \(manifest.algorithm) is not supported")
+            throw RunError(
+                "checkpoint file \(checkpoint.appendingPathComponent(CheckpointManifest.fileName).path): format \(manifest.format) / \(manifest.algorithm) is not supported"
+            )
         }
         for name in names { try manifest.check(name, contents[name]!, in: checkpoint) }
         return CheckpointFiles(checkpoint: checkpoint, contents: contents, verified: true)
@@ -179,13 +188,17 @@ extension Checkpoint {
     /// Says which newer checkpoints of `run` were passed over as incomplete for `used`.
     static func noteIncomplete(in run: RunFolder, using used: URL) {
         for (folder, missing) in run.incompleteCheckpoints(after: used) {
-            note("checkpoint \(folder.path) is incomplete (no \(missing.joined(separator: ", "))): using the older \(used.lastPathComponent)")
+            note(
+                "checkpoint \(folder.path) is incomplete (no \(missing.joined(separator: ", "))): using the older \(used.lastPathComponent)"
+            )
         }
     }
 
     /// Says once per checkpoint that its files could not be checked.
     static func noteUnverified(_ files: CheckpointFiles) {
         guard !files.verified else { return }
-        note("checkpoint \(files.checkpoint.path) was written by an older QKLab without \(CheckpointManifest.fileName): its files are read without checksums (its next checkpoint will have them)")
+        note(
+            "checkpoint \(files.checkpoint.path) was written by an older QKLab without \(CheckpointManifest.fileName): its files are read without checksums (its next checkpoint will have them)"
+        )
     }
 }

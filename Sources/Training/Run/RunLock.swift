@@ -21,14 +21,14 @@ public final class RunLock {
     ///   cannot be created, read, locked or written.
     public init(folder: RunFolder) throws {
         url = folder.lock
-        var created: FileIdentity?                            // the lock file this claim created
+        var created: FileIdentity?  // the lock file this claim created
         defer { if descriptor == nil, let created, FileIdentity(path: url.path) == created { unlink(url.path) } }
         var owner: Int32?
         for _ in 0..<20 {
             let fresh = open(url.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
             let fd = fresh >= 0 ? fresh : open(url.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
             guard fd >= 0 else {
-                if errno == ENOENT { continue }               // released between the two opens
+                if errno == ENOENT { continue }  // released between the two opens
                 throw FileError("open lock file", url.path)
             }
             if fresh >= 0 { created = FileIdentity(descriptor: fd) }
@@ -38,24 +38,29 @@ public final class RunLock {
                 guard failure == EWOULDBLOCK else { throw FileError("lock", url.path, code: failure) }
                 owner = (try? String(contentsOf: url, encoding: .utf8)).flatMap { RunFolder.lockOwner($0) }
                 if let owner, RunFolder.isAlive(owner) { throw inUse(folder, by: owner) }
-                Thread.sleep(forTimeInterval: 0.05)           // being written, or taken over
+                Thread.sleep(forTimeInterval: 0.05)  // being written, or taken over
                 continue
             }
             let found: Found
-            do { found = try inspect(fd, created: created, folder: folder) } catch { close(fd); throw error }
+            do { found = try inspect(fd, created: created, folder: folder) } catch {
+                close(fd)
+                throw error
+            }
             switch found {
             case .claimed:
                 descriptor = fd
                 return
-            case .released:                                    // unlinked by its owner's release meanwhile
+            case .released:  // unlinked by its owner's release meanwhile
                 close(fd)
-            case .empty:                                       // another claim may be about to write it
+            case .empty:  // another claim may be about to write it
                 close(fd)
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
         if let owner { throw inUse(folder, by: owner) }
-        throw RunError("\(url.path) stays empty and unlocked: not a QKLab lock, or one left by a run killed as it started; remove it if no run is starting")
+        throw RunError(
+            "\(url.path) stays empty and unlocked: not a QKLab lock, or one left by a run killed as it started; remove it if no run is starting"
+        )
     }
 
     /// What a lock file open at `fd`, with its `flock` held, turned out to be.
@@ -65,16 +70,20 @@ public final class RunLock {
     /// (writing this process's pid into it).
     /// - Throws: `RunError` for a live owner or a file that is not QKLab's; `FileError`.
     private func inspect(_ fd: Int32, created: FileIdentity?, folder: RunFolder) throws -> Found {
-        guard let identity = FileIdentity(descriptor: fd), identity == FileIdentity(path: url.path) else { return .released }
+        guard let identity = FileIdentity(descriptor: fd), identity == FileIdentity(path: url.path) else {
+            return .released
+        }
         let text = String(decoding: try Self.contents(fd, url.path), as: UTF8.self)
         let pid = RunFolder.lockOwner(text)
         if identity == created || pid.map({ $0 == getpid() || !RunFolder.isAlive($0) }) == true {
             try Self.overwrite(fd, with: RunFolder.lockText(pid: getpid()), path: url.path)
             return .claimed
         }
-        if let pid { throw inUse(folder, by: pid) }          // a QKLab from before the flock, alive
+        if let pid { throw inUse(folder, by: pid) }  // a QKLab from before the flock, alive
         guard text.isEmpty else {
-            throw RunError("\(url.path) is not a QKLab lock file (QKLab's holds a pid and the line '\(RunFolder.lockMark)'); move it away, QKLab never deletes a file it did not create")
+            throw RunError(
+                "\(url.path) is not a QKLab lock file (QKLab's holds a pid and the line '\(RunFolder.lockMark)'); move it away, QKLab never deletes a file it did not create"
+            )
         }
         return .empty
     }
@@ -90,7 +99,8 @@ public final class RunLock {
     deinit { release() }
 
     private func inUse(_ folder: RunFolder, by pid: Int32) -> RunError {
-        RunError("run folder \(folder.url.path) is in use by process \(pid) (lock file \(url.path)); wait for it or stop it")
+        RunError(
+            "run folder \(folder.url.path) is in use by process \(pid) (lock file \(url.path)); wait for it or stop it")
     }
 
     /// The whole file open at `fd`, from its start.

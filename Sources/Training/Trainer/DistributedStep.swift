@@ -35,8 +35,10 @@ final class DistributedStep {
     /// The batch's loss over every shard, with the shard-order sum of every shard's gradients in
     /// `dataParallel.model`'s gradient buffer (which it overwrites).
     func lossAndGradients(_ dataParallel: DataParallel, batch: Batch, measuring: Bool) -> ShardedLoss {
-        let local = dataParallel.localLossesAndGradients(tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize,
-                                                         length: batch.length, measuring: measuring) { shard, gradient in
+        let local = dataParallel.localLossesAndGradients(
+            tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize,
+            length: batch.length, measuring: measuring
+        ) { shard, gradient in
             gradients.withLocalBuffer(of: shard) { _ = $0.update(fromContentsOf: gradient) }
         }
         for (shard, loss) in zip(localShards, local) {
@@ -49,7 +51,8 @@ final class DistributedStep {
         steps += 1
         let buffer = dataParallel.model.gradientBuffer
         gradients.sumInShardOrder(into: UnsafeMutableBufferPointer(start: buffer.data, count: buffer.count))
-        return ShardedLoss.inShardOrder((0..<shards).map { ShardedLoss(numbers: losses.buffer(of: $0), layers: layers, heads: heads) })
+        return ShardedLoss.inShardOrder(
+            (0..<shards).map { ShardedLoss(numbers: losses.buffer(of: $0), layers: layers, heads: heads) })
     }
 
     /// Process 0's pending stop signal (0 for none) on every process, so that all stop after the
@@ -70,17 +73,21 @@ final class DistributedStep {
         let padded = mine + Array(repeating: 0, count: 18 - mine.count)
         let first = job.broadcastFromFirst(padded)
         let configLines = Self.agreedKeys(config)
-        let firstConfigLines = broadcastTextFromFirst(configLines.joined(separator: "\n")).split(separator: "\n").map(String.init)
+        let firstConfigLines = broadcastTextFromFirst(configLines.joined(separator: "\n")).split(separator: "\n").map(
+            String.init)
         guard first == padded else {
             let firstHash = String(decoding: first[2...].prefix { $0 != 0 }.map { UInt8($0) }, as: UTF8.self)
-            throw RunError("process \(job.rank) starts at step \(step) with corpus \(corpus), process 0 at step \(Int(first[0])) "
-                + "with a corpus of \(Int(first[1])) bytes (FNV-1a \(firstHash)): every process must read the same run folder \(folder) and corpus "
-                + "(a shared file system, or identical copies)")
+            throw RunError(
+                "process \(job.rank) starts at step \(step) with corpus \(corpus), process 0 at step \(Int(first[0])) "
+                    + "with a corpus of \(Int(first[1])) bytes (FNV-1a \(firstHash)): every process must read the same run folder \(folder) and corpus "
+                    + "(a shared file system, or identical copies)")
         }
         if let (line, theirs) = zip(configLines, firstConfigLines).first(where: { $0 != $1 }) {
-            let hint = line.hasPrefix("train.shards ") ? "; left out, train.shards is each machine's core count: set it" : ""
-            throw RunError("process \(job.rank) has \(line) where process 0 has \(theirs): every process must train the same config "
-                + "(only \(Self.perProcessKeys.sorted().joined(separator: ", ")) may differ)\(hint)")
+            let hint =
+                line.hasPrefix("train.shards ") ? "; left out, train.shards is each machine's core count: set it" : ""
+            throw RunError(
+                "process \(job.rank) has \(line) where process 0 has \(theirs): every process must train the same config "
+                    + "(only \(Self.perProcessKeys.sorted().joined(separator: ", ")) may differ)\(hint)")
         }
     }
 
@@ -90,7 +97,9 @@ final class DistributedStep {
 
     /// `section.key = value` for every other key of `config`, in `ConfigSchema`'s order.
     static func agreedKeys(_ config: TrainingConfig) -> [String] {
-        ConfigSchema.keys.filter { !perProcessKeys.contains($0.path) }.map { "\($0.path) = \($0.read(config).map(\.description) ?? "unset")" }
+        ConfigSchema.keys.filter { !perProcessKeys.contains($0.path) }.map {
+            "\($0.path) = \($0.read(config).map(\.description) ?? "unset")"
+        }
     }
 
     /// Process 0's `text` on every process (two collectives: its length, then its bytes).
@@ -106,7 +115,9 @@ final class DistributedStep {
     var summary: String {
         let perStep = steps > 0 ? exchangeSeconds / Double(steps) * 1000 : 0
         let megabytesPerShard = Double(gradients.buffer(of: 0).count * MemoryLayout<Float>.size) / 1e6
-        return String(format: "gradient exchange %.2f ms/step over %d steps (%d shards of %.2f MB gathered by each of %d processes, "
-                      + "including waits for the slowest)", perStep, steps, shards, megabytesPerShard, job.processCount)
+        return String(
+            format:
+                "gradient exchange %.2f ms/step over %d steps (%d shards of %.2f MB gathered by each of %d processes, "
+                + "including waits for the slowest)", perStep, steps, shards, megabytesPerShard, job.processCount)
     }
 }

@@ -15,11 +15,14 @@ public final class ConsoleProgress {
 
     /// Called after every step; draws at most 10 times a second on a terminal, and prints a
     /// line at log intervals (`logged`) when piped.
-    public func update(step: Int, maxSteps: Int, loss: Float, valLoss: Double?, gradientNorm: Double,
-                       tokensPerSecond: Double, secondsLeft: Double, logged: Bool) {
+    public func update(
+        step: Int, maxSteps: Int, loss: Float, valLoss: Double?, gradientNorm: Double,
+        tokensPerSecond: Double, secondsLeft: Double, logged: Bool
+    ) {
         if quiet { return }
-        let text = Self.line(step: step, maxSteps: maxSteps, loss: loss, valLoss: valLoss, gradientNorm: gradientNorm,
-                             tokensPerSecond: tokensPerSecond, secondsLeft: secondsLeft)
+        let text = Self.line(
+            step: step, maxSteps: maxSteps, loss: loss, valLoss: valLoss, gradientNorm: gradientNorm,
+            tokensPerSecond: tokensPerSecond, secondsLeft: secondsLeft)
         if isTerminal {
             guard step == maxSteps || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
             lastDraw = Date()
@@ -43,12 +46,16 @@ public final class ConsoleProgress {
     }
 
     /// `step 120/2000 | loss 2.3104 | val 2.4012 | grad 0.84 | 41.2k tok/s | ETA 1m32s`
-    static func line(step: Int, maxSteps: Int, loss: Float, valLoss: Double?, gradientNorm: Double,
-                     tokensPerSecond: Double, secondsLeft: Double) -> String {
+    static func line(
+        step: Int, maxSteps: Int, loss: Float, valLoss: Double?, gradientNorm: Double,
+        tokensPerSecond: Double, secondsLeft: Double
+    ) -> String {
         var parts = ["step \(step)/\(maxSteps)", "loss \(String(format: "%.4f", loss))"]
         if let valLoss { parts.append("val \(String(format: "%.4f", valLoss))") }
         parts.append("grad \(String(format: "%.3g", gradientNorm))")
-        parts.append(tokensPerSecond >= 1000 ? String(format: "%.1fk tok/s", tokensPerSecond / 1000) : String(format: "%.0f tok/s", tokensPerSecond))
+        parts.append(
+            tokensPerSecond >= 1000
+                ? String(format: "%.1fk tok/s", tokensPerSecond / 1000) : String(format: "%.0f tok/s", tokensPerSecond))
         parts.append("ETA \(duration(secondsLeft))")
         return parts.joined(separator: " | ")
     }

@@ -41,8 +41,10 @@ public struct ResumePlan {
     static let fixedKeys: [String: String] = [
         "train.seed": "the batch sampler continues from the checkpoint's state",
         "train.shards": "the batch split into shards decides the run's numbers (threads only decide where shards run)",
-        "train.batch_size": "it decides the fixed validation windows, so val_loss and best_val_loss before and after would measure different text",
-        "train.eval_batches": "it decides the fixed validation windows, so val_loss and best_val_loss before and after would measure different text",
+        "train.batch_size":
+            "it decides the fixed validation windows, so val_loss and best_val_loss before and after would measure different text",
+        "train.eval_batches":
+            "it decides the fixed validation windows, so val_loss and best_val_loss before and after would measure different text",
     ]
     /// Keys that shape the learning rate of the remaining steps.
     static let scheduleKeys = ["optim.lr", "optim.min_lr", "optim.warmup_steps", "optim.decay_steps"]
@@ -50,12 +52,14 @@ public struct ResumePlan {
     /// Applies `overrides` to the checkpoint's config in `state`, refusing what may not change.
     /// `folder` names the run in messages.
     public init(state: CheckpointState, overrides: [String], folder: String) throws {
-        var base = state.config.withScheduleResolved      // older runs left them to be derived
+        var base = state.config.withScheduleResolved  // older runs left them to be derived
         var notes: [String] = []
         let legacyShards = base.train.shards == nil
         if legacyShards, base.train.threads > 0 {
-            base.train.shards = base.train.threads    // before train.shards, a step ran as one shard per thread
-            notes.append("the checkpoint predates train.shards: its steps ran as \(base.train.threads) shards (its train.threads), and the run keeps that")
+            base.train.shards = base.train.threads  // before train.shards, a step ran as one shard per thread
+            notes.append(
+                "the checkpoint predates train.shards: its steps ran as \(base.train.threads) shards (its train.threads), and the run keeps that"
+            )
         }
         var config = base
         var keys: [String] = []
@@ -74,13 +78,21 @@ public struct ResumePlan {
             let change = "\(path) \(Self.shown(before, beside: after)) → \(Self.shown(after, beside: before))"
             let refuse = { (reason: String) in ConfigError("cannot resume with \(change): \(reason)") }
             switch key.section {
-            case "model": throw ConfigError("cannot resume with a different [model] (\(change)): the checkpoint's weights are that model's; start a new run instead")
-            case "data": throw ConfigError("cannot resume with a different [data] section (\(change)): the corpus and its split are the run's; start a new run instead")
+            case "model":
+                throw ConfigError(
+                    "cannot resume with a different [model] (\(change)): the checkpoint's weights are that model's; start a new run instead"
+                )
+            case "data":
+                throw ConfigError(
+                    "cannot resume with a different [data] section (\(change)): the corpus and its split are the run's; start a new run instead"
+                )
             case "run": throw refuse("\(path) does nothing on --resume (the run stays in \(folder))")
             default: break
             }
             if path == "train.shards", legacyShards, base.train.shards == nil {
-                notes.append("the checkpoint predates train.shards and ran with train.threads = 0: its shard count is taken from --set train.shards=\(config.train.shards!)")
+                notes.append(
+                    "the checkpoint predates train.shards and ran with train.threads = 0: its shard count is taken from --set train.shards=\(config.train.shards!)"
+                )
             } else if let reason = Self.fixedKeys[path] {
                 throw refuse("\(reason); start a new run instead")
             }
@@ -91,8 +103,10 @@ public struct ResumePlan {
             changed.insert(path)
         }
         if config.train.shards == nil {
-            throw ConfigError("cannot resume \(folder): its checkpoint predates train.shards and ran with train.threads = 0 (all cores), "
-                              + "so the shard count its numbers depend on is unknown; resume with --set train.shards=N, N the core count of the machine it ran on")
+            throw ConfigError(
+                "cannot resume \(folder): its checkpoint predates train.shards and ran with train.threads = 0 (all cores), "
+                    + "so the shard count its numbers depend on is unknown; resume with --set train.shards=N, N the core count of the machine it ran on"
+            )
         }
         try ConfigLoader.validate(config)
         // A longer run can take a short run's schedule past its warmup: checked as a new run's.
@@ -104,8 +118,9 @@ public struct ResumePlan {
         let remaining = (step + 1)...max(step + 1, config.train.maxSteps)
         let noStepLeft = config.train.maxSteps <= step
         if noStepLeft, let optim = changed.sorted().first(where: { $0.hasPrefix("optim.") }) {
-            throw ConfigError("cannot resume with \(changes.first { $0.hasPrefix(optim + " ") }!): the run is at train.max_steps (\(config.train.maxSteps)) already, "
-                              + "so no step would train with it; raise train.max_steps too")
+            throw ConfigError(
+                "cannot resume with \(changes.first { $0.hasPrefix(optim + " ") }!): the run is at train.max_steps (\(config.train.maxSteps)) already, "
+                    + "so no step would train with it; raise train.max_steps too")
         }
         let schedule = LearningRateSchedule(config)
         let newRates = schedule.rates(remaining)
@@ -114,15 +129,19 @@ public struct ResumePlan {
             ConfigSchema.key(path)!.write(&without, ConfigSchema.key(path)!.read(base)!)
             // A change the others need to make sense (a later decay_steps for a later warmup) has an effect.
             guard (try? ConfigLoader.checkSchedule(without)) != nil, (try? ConfigLoader.validate(without)) != nil,
-                  LearningRateSchedule(without).rates(remaining) == newRates else { continue }
+                LearningRateSchedule(without).rates(remaining) == newRates
+            else { continue }
             let change = changes.first { $0.hasPrefix(path + " ") }!
-            throw ConfigError("cannot resume with \(change): it would change nothing: \(Self.whyUnchanged(path, schedule, remaining))")
+            throw ConfigError(
+                "cannot resume with \(change): it would change nothing: \(Self.whyUnchanged(path, schedule, remaining))"
+            )
         }
         let shapesSchedule = !noStepLeft && !changed.isDisjoint(with: Self.scheduleKeys + ["train.max_steps"])
-        self.schedule = shapesSchedule
+        self.schedule =
+            shapesSchedule
             ? "learning rate \(LearningRateSchedule.format(LearningRateSchedule(base).rate(at: max(step, 1)))) at step \(step), "
-              + "then \(LearningRateSchedule.format(newRates.first!)) at step \(remaining.lowerBound) → \(LearningRateSchedule.format(newRates.last!)) at step \(remaining.upperBound) "
-              + "(\(schedule.summary))"
+                + "then \(LearningRateSchedule.format(newRates.first!)) at step \(remaining.lowerBound) → \(LearningRateSchedule.format(newRates.last!)) at step \(remaining.upperBound) "
+                + "(\(schedule.summary))"
             : nil
         warnings = shapesSchedule ? ConfigLoader.scheduleWarnings(config) : []
         self.config = config
@@ -144,18 +163,22 @@ public struct ResumePlan {
     static func whyUnchanged(_ path: String, _ schedule: LearningRateSchedule, _ steps: ClosedRange<Int>) -> String {
         let range = "steps \(steps.lowerBound)–\(steps.upperBound)"
         if steps.lowerBound > schedule.decaySteps {
-            return "\(range) are past decay_steps = \(schedule.decaySteps), where the rate is min_lr = \(LearningRateSchedule.format(schedule.minimum)); "
+            return
+                "\(range) are past decay_steps = \(schedule.decaySteps), where the rate is min_lr = \(LearningRateSchedule.format(schedule.minimum)); "
                 + "set optim.min_lr for another constant rate, or optim.decay_steps for a new cosine"
         }
         if steps.upperBound <= schedule.warmupSteps {
-            return "\(range) are all in the warmup (to step \(schedule.warmupSteps)), which neither min_lr nor decay_steps shape"
+            return
+                "\(range) are all in the warmup (to step \(schedule.warmupSteps)), which neither min_lr nor decay_steps shape"
         }
         return "the learning rate of \(range) would be the same"
     }
 
     /// The one line printed and written to run.txt: "resumed at step 60: optim.lr 0.003 → 0.01; learning rate …".
     public func line(step: Int) -> String {
-        var parts = ["resumed at step \(step): " + (changes.isEmpty ? "no config change" : changes.joined(separator: ", "))]
+        var parts = [
+            "resumed at step \(step): " + (changes.isEmpty ? "no config change" : changes.joined(separator: ", "))
+        ]
         if let schedule { parts.append(schedule) }
         return (parts + notes).joined(separator: "; ")
     }

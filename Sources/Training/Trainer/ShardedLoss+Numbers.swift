@@ -14,12 +14,17 @@ extension ShardedLoss {
 
     /// Writes the layout into `numbers` (`numberCount` doubles).
     func write(into numbers: UnsafeMutableBufferPointer<Double>, heads: Int) {
-        var values: [Double] = [Double(loss), Double(crossEntropy), telemetry == nil ? 0 : 1] + attentionLogitMax.map(Double.init)
+        var values: [Double] =
+            [Double(loss), Double(crossEntropy), telemetry == nil ? 0 : 1] + attentionLogitMax.map(Double.init)
         for layer in 0..<attentionLogitMax.count {
             let s = telemetry?.layers[layer]
-            precondition((s?.entropySums.count ?? heads) == heads, "telemetry of \(s!.entropySums.count) heads, not \(heads)")
-            values += [Double(s?.entropyRows ?? 0), s?.querySquares ?? 0, s?.keySquares ?? 0,
-                       Double(s?.queryCount ?? 0), Double(s?.keyCount ?? 0)] + (s?.entropySums ?? Array(repeating: 0, count: heads))
+            precondition(
+                (s?.entropySums.count ?? heads) == heads, "telemetry of \(s!.entropySums.count) heads, not \(heads)")
+            values +=
+                [
+                    Double(s?.entropyRows ?? 0), s?.querySquares ?? 0, s?.keySquares ?? 0,
+                    Double(s?.queryCount ?? 0), Double(s?.keyCount ?? 0),
+                ] + (s?.entropySums ?? Array(repeating: 0, count: heads))
         }
         let output = telemetry?.output
         values += [Double(output?.logitMax ?? 0), output?.logSumExpSum ?? 0, Double(output?.rows ?? 0)]
@@ -37,13 +42,19 @@ extension ShardedLoss {
         let head = take(3), logitMax = take(layers).map(Float.init)
         let statistics = (0..<layers).map { _ in
             let s = Array(take(5)), entropySums = Array(take(heads))
-            return AttentionStatistics(entropySums: entropySums, entropyRows: Int(s[0]), querySquares: s[1], keySquares: s[2],
-                                       queryCount: Int(s[3]), keyCount: Int(s[4]))
+            return AttentionStatistics(
+                entropySums: entropySums, entropyRows: Int(s[0]), querySquares: s[1], keySquares: s[2],
+                queryCount: Int(s[3]), keyCount: Int(s[4]))
         }
         let o = Array(take(3))
-        let telemetry = head[head.startIndex + 2] == 0 ? nil
-            : ModelTelemetry(layers: statistics, output: OutputStatistics(logitMax: Float(o[0]), logSumExpSum: o[1], rows: Int(o[2])))
-        self.init(loss: Float(head[head.startIndex]), crossEntropy: Float(head[head.startIndex + 1]),
-                  attentionLogitMax: logitMax, telemetry: telemetry)
+        let telemetry =
+            head[head.startIndex + 2] == 0
+            ? nil
+            : ModelTelemetry(
+                layers: statistics, output: OutputStatistics(logitMax: Float(o[0]), logSumExpSum: o[1], rows: Int(o[2]))
+            )
+        self.init(
+            loss: Float(head[head.startIndex]), crossEntropy: Float(head[head.startIndex + 1]),
+            attentionLogitMax: logitMax, telemetry: telemetry)
     }
 }

@@ -20,15 +20,20 @@ enum SkipRule {
     static let maxInARow = 10
 
     static func stuck(step: Int, lastCheckpoint: URL?, report: URL) -> RunError {
-        let last = lastCheckpoint.map { "the last checkpoint is \($0.lastPathComponent)" } ?? "no checkpoint was written"
-        let unchanged = step == maxInARow ? "the weights are still the initial ones" : "the weights have not changed since step \(step - maxInARow)"
-        return RunError("step \(step): \(maxInARow) non-finite steps in a row, each skipped (on_nonfinite = \"skip\"); stopped as failed: "
-                        + "\(unchanged), and the run is stuck; \(last); details in \(report.path)")
+        let last =
+            lastCheckpoint.map { "the last checkpoint is \($0.lastPathComponent)" } ?? "no checkpoint was written"
+        let unchanged =
+            step == maxInARow
+            ? "the weights are still the initial ones" : "the weights have not changed since step \(step - maxInARow)"
+        return RunError(
+            "step \(step): \(maxInARow) non-finite steps in a row, each skipped (on_nonfinite = \"skip\"); stopped as failed: "
+                + "\(unchanged), and the run is stuck; \(last); details in \(report.path)")
     }
 
     static func nothingLearned(steps: Int, report: URL) -> RunError {
-        RunError("all \(steps) steps were non-finite and skipped (on_nonfinite = \"skip\"): no update was applied, so the run failed "
-                 + "and no final checkpoint was written (it would hold the initial weights); details in \(report.path)")
+        RunError(
+            "all \(steps) steps were non-finite and skipped (on_nonfinite = \"skip\"): no update was applied, so the run failed "
+                + "and no final checkpoint was written (it would hold the initial weights); details in \(report.path)")
     }
 
     static func checkpointNotWritten(step: Int) -> String {

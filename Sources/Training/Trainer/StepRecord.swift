@@ -19,8 +19,13 @@ public struct StepRecord: Codable {
     public var isFinite: Bool { loss.isFinite && gradientNorm.isFinite }
 
     enum CodingKeys: String, CodingKey {
-        case step, loss, crossEntropy = "ce_loss", learningRate = "lr", gradientNorm = "grad_norm"
-        case layerGradientNorms = "grad_norm_layers", attentionLogitMax = "attn_logit_max", windowOffsets = "window_offsets"
+        case step, loss
+        case crossEntropy = "ce_loss"
+        case learningRate = "lr"
+        case gradientNorm = "grad_norm"
+        case layerGradientNorms = "grad_norm_layers"
+        case attentionLogitMax = "attn_logit_max"
+        case windowOffsets = "window_offsets"
     }
 
     /// JSON has no NaN or infinity: non-finite numbers are encoded as null.
@@ -35,6 +40,6 @@ public struct StepRecord: Codable {
         try c.encode(layerGradientNorms.map(finite), forKey: .layerGradientNorms)
         try c.encode(attentionLogitMax.map { finite(Double($0)) }, forKey: .attentionLogitMax)
         try c.encode(windowOffsets, forKey: .windowOffsets)
-        try telemetry?.encode(to: encoder)             // its keys beside these, as in metrics.jsonl
+        try telemetry?.encode(to: encoder)  // its keys beside these, as in metrics.jsonl
     }
 }

@@ -32,8 +32,13 @@ public struct StepTelemetry: Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case attentionEntropy = "attn_entropy", attentionEntropyMin = "attn_entropy_min", queryRMS = "q_rms", keyRMS = "k_rms"
-        case updateRatio = "update_ratio", outputLogitMax = "output_logit_max", outputLogSumExpMean = "output_lse_mean"
+        case attentionEntropy = "attn_entropy"
+        case attentionEntropyMin = "attn_entropy_min"
+        case queryRMS = "q_rms"
+        case keyRMS = "k_rms"
+        case updateRatio = "update_ratio"
+        case outputLogitMax = "output_logit_max"
+        case outputLogSumExpMean = "output_lse_mean"
     }
 
     /// JSON has no NaN or infinity: non-finite numbers are encoded as null.
@@ -58,16 +63,21 @@ public struct StepTelemetry: Codable, Equatable {
             ("k_rms", .numbers(keyRMS.map(Float.init))),
         ]
         if let updateRatio { fields.append(("update_ratio", .numbers(updateRatio.map(Float.init)))) }
-        fields += [("output_logit_max", .number(Float(outputLogitMax))), ("output_lse_mean", .precise(outputLogSumExpMean))]
+        fields += [
+            ("output_logit_max", .number(Float(outputLogitMax))), ("output_lse_mean", .precise(outputLogSumExpMean)),
+        ]
         return fields
     }
 
     /// TensorBoard scalars: per-layer values as `key/layer`, like `attn_logit_max/0`.
     var scalars: [(tag: String, value: Float)] {
-        var perLayer: [(String, [Double])] = [("attn_entropy", attentionEntropy), ("attn_entropy_min", attentionEntropyMin),
-                                              ("q_rms", queryRMS), ("k_rms", keyRMS)]
+        var perLayer: [(String, [Double])] = [
+            ("attn_entropy", attentionEntropy), ("attn_entropy_min", attentionEntropyMin),
+            ("q_rms", queryRMS), ("k_rms", keyRMS),
+        ]
         if let updateRatio { perLayer.append(("update_ratio", updateRatio)) }
-        return perLayer.flatMap { key, values in values.enumerated().map { ("\(key)/\($0.offset)", Float($0.element)) } }
+        return perLayer.flatMap { key, values in values.enumerated().map { ("\(key)/\($0.offset)", Float($0.element)) }
+        }
             + [("output_logit_max", Float(outputLogitMax)), ("output_lse_mean", Float(outputLogSumExpMean))]
     }
 }

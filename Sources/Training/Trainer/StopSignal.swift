@@ -35,7 +35,8 @@ public struct TrainingInterrupted: Error, CustomStringConvertible {
     public let checkpoint: URL?
     public var description: String {
         let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
-        return "stopped by \(name); checkpoint saved at \(checkpoint?.path ?? "(none)"); continue with qklab train --resume"
+        return
+            "stopped by \(name); checkpoint saved at \(checkpoint?.path ?? "(none)"); continue with qklab train --resume"
     }
     public var exitCode: Int32 { 128 + signal }
 }

@@ -22,8 +22,9 @@ public final class Trainer {
     let schedule: LearningRateSchedule
     let evaluationBatches: [Batch]
     /// The corpus's bigram loss: the baseline a run must get below to have learned anything.
-    public private(set) lazy var bigramLoss = BigramLoss.of(train: corpus.train, validation: corpus.validation,
-                                                            vocabularySize: corpus.tokenizer.vocabularySize)
+    public private(set) lazy var bigramLoss = BigramLoss.of(
+        train: corpus.train, validation: corpus.validation,
+        vocabularySize: corpus.tokenizer.vocabularySize)
     /// Held by the process that writes the run folder.
     let lock: RunLock?
     /// For a new run on the process that writes its folder: whether this trainer created the
@@ -53,32 +54,43 @@ public final class Trainer {
     /// A new run in `folder` (created; refused if it already holds a run). With `initialWeights`,
     /// the model starts from those weights instead of its initialisation.
     /// Under `mpirun`, `job` is the job's processes: process 0 alone writes the run folder.
-    public init(config: TrainingConfig, folder: RunFolder, configSource: String, initialWeights: InitialWeights? = nil,
-                job: TrainingJob? = nil) throws {
+    public init(
+        config: TrainingConfig, folder: RunFolder, configSource: String, initialWeights: InitialWeights? = nil,
+        job: TrainingJob? = nil
+    ) throws {
         try ConfigLoader.checkSchedule(config)
         let writes = job.map { $0.rank == 0 } ?? true
         Self.applyThreads(config.train.threads)
         // What can fail on the user's input (the corpus, the weights of --init-from) comes before
         // the folder is made, so a refused run leaves no empty folder behind.
-        corpus = try Corpus(path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
-        var resolved = config.withScheduleResolved        // fixed now, so extending a run keeps its curve
+        corpus = try Corpus(
+            path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
+        var resolved = config.withScheduleResolved  // fixed now, so extending a run keeps its curve
         resolved.model.vocabSize = corpus.tokenizer.vocabularySize
-        resolved.train.shards = config.train.shards ?? System.coreCount   // fixed for the run's life
+        resolved.train.shards = config.train.shards ?? System.coreCount  // fixed for the run's life
         self.config = resolved
         self.folder = folder
         model = try TransformerModel(config: resolved.model)
         try initialWeights?.load(model, corpus.tokenizer)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
-        createdFolder = writes ? try folder.createForNewRun() : nil   // refuses a folder holding a run, or someone's own files
+        // refuses a folder holding a run, or someone's own files
+        createdFolder = writes ? try folder.createForNewRun() : nil
         lock = writes ? try RunLock(folder: folder) : nil
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
-        evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: resolved.train.evalBatches,
-                                                          batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
-        guard writes else { progress = ConsoleProgress(quiet: true); return }
-        start = (resolved.resolvedTOML(notes: [corpusNote]), initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
-                 ConfigLoader.scheduleWarnings(resolved), false)
+        evaluationBatches = BatchSampler.evaluationBatches(
+            of: corpus.validation, count: resolved.train.evalBatches,
+            batchSize: resolved.train.batchSize, length: resolved.model.blockSize)
+        guard writes else {
+            progress = ConsoleProgress(quiet: true)
+            return
+        }
+        start = (
+            resolved.resolvedTOML(notes: [corpusNote]),
+            initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
+            ConfigLoader.scheduleWarnings(resolved), false
+        )
     }
 
     /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
@@ -98,7 +110,8 @@ public final class Trainer {
         let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
         let config = plan.config
         Self.applyThreads(config.train.threads)
-        corpus = try Corpus.ofRun(state, purpose: "resuming would train and validate on other text; restore the file, or start a new run")
+        corpus = try Corpus.ofRun(
+            state, purpose: "resuming would train and validate on other text; restore the file, or start a new run")
         self.config = config
         self.folder = folder
         model = try TransformerModel(config: config.model)
@@ -113,22 +126,34 @@ public final class Trainer {
         skippedSteps = state.skippedSteps
         skippedInARow = state.skippedInARow ?? 0
         elapsedBefore = state.elapsedSeconds
-        evaluationBatches = BatchSampler.evaluationBatches(of: corpus.validation, count: config.train.evalBatches,
-                                                          batchSize: config.train.batchSize, length: config.model.blockSize)
-        guard writes else { progress = ConsoleProgress(quiet: true); return }
+        evaluationBatches = BatchSampler.evaluationBatches(
+            of: corpus.validation, count: config.train.evalBatches,
+            batchSize: config.train.batchSize, length: config.model.blockSize)
+        guard writes else {
+            progress = ConsoleProgress(quiet: true)
+            return
+        }
         let resumeLine = plan.line(step: step)
-        let corpusLines = state.corpus == nil
-            ? ["the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: \(corpus.fingerprint)"] : []
-        start = (config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
-                 [resumeLine] + plan.warnings + corpusLines, true)
+        let corpusLines =
+            state.corpus == nil
+            ? [
+                "the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: \(corpus.fingerprint)"
+            ] : []
+        start = (
+            config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
+            [resumeLine] + plan.warnings + corpusLines, true
+        )
     }
 
     /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
     /// the `min(train.shards, batch_size)` shards a batch makes, with their exchange.
-    static func shardRunners(model: TransformerModel, config: TrainingConfig, job: TrainingJob?) throws -> (DataParallel, DistributedStep?) {
+    static func shardRunners(model: TransformerModel, config: TrainingConfig, job: TrainingJob?) throws -> (
+        DataParallel, DistributedStep?
+    ) {
         guard let job else { return (DataParallel(model: model, shards: config.train.shards!), nil) }
         let shards = min(config.train.shards!, config.train.batchSize)
-        let step = try DistributedStep(job: job, shards: shards, parameterCount: model.gradientBuffer.count, model: config.model)
+        let step = try DistributedStep(
+            job: job, shards: shards, parameterCount: model.gradientBuffer.count, model: config.model)
         return (DataParallel(model: model, shards: shards, localShards: step.localShards), step)
     }
 
@@ -146,7 +171,7 @@ public final class Trainer {
     public func abandonStart() {
         guard start != nil else { return }
         lock?.release()
-        if createdFolder == true { rmdir(folder.url.path) }   // fails, harmlessly, unless the folder is empty
+        if createdFolder == true { rmdir(folder.url.path) }  // fails, harmlessly, unless the folder is empty
     }
 
     /// Whether this process writes the run folder: always, except under `mpirun` on processes
@@ -165,12 +190,14 @@ public final class Trainer {
     /// `run.txt` before the system report.
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
-        let header = "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(report.kernelThreads) threads, "
+        let header =
+            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(report.kernelThreads) threads, "
             + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
         let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
-        try writeSynced(Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
+        try writeSynced(
+            Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
     }
 
     /// `, 2 processes (host-a, host-b)` under `mpirun`.
@@ -183,9 +210,10 @@ public final class Trainer {
 
     /// The checkpoint state after the current step.
     var checkpointState: CheckpointState {
-        CheckpointState(step: step, optimizerSteps: optimizer.stepCount, sampler: sampler, tokenizer: corpus.tokenizer,
-                        corpus: corpus.fingerprint, config: config, bestValLoss: bestValLoss, skippedSteps: skippedSteps,
-                        skippedInARow: skippedInARow, elapsedSeconds: elapsedBefore + clock.elapsed)
+        CheckpointState(
+            step: step, optimizerSteps: optimizer.stepCount, sampler: sampler, tokenizer: corpus.tokenizer,
+            corpus: corpus.fingerprint, config: config, bestValLoss: bestValLoss, skippedSteps: skippedSteps,
+            skippedInARow: skippedInARow, elapsedSeconds: elapsedBefore + clock.elapsed)
     }
 
     private var clock = Stopwatch()
@@ -216,9 +244,12 @@ public final class Trainer {
         let firstStep = step
         var intervalStart = (step: step, time: clock.elapsed)
         var tokensPerSecond = 0.0
-        if step == 0 {   // facts of the run before any step: the corpus's baseline and the model's size
-            try metrics?.append(MetricsRecord([("step", .integer(0)), ("bigram_loss", .precise(bigramLoss)),
-                                               ("non_embedding_parameters", .integer(model.parameters.nonEmbeddingScalarCount))]))
+        if step == 0 {  // facts of the run before any step: the corpus's baseline and the model's size
+            try metrics?.append(
+                MetricsRecord([
+                    ("step", .integer(0)), ("bigram_loss", .precise(bigramLoss)),
+                    ("non_embedding_parameters", .integer(model.parameters.nonEmbeddingScalarCount)),
+                ]))
         }
         while step < train.maxSteps {
             let stop = distributed?.agreedStopSignal(StopSignal.pending) ?? StopSignal.pending
@@ -232,12 +263,13 @@ public final class Trainer {
             let record = trainStep(measuring: logged)
             if logged || !record.isFinite {
                 let now = clock.elapsed
-                tokensPerSecond = Double(step - intervalStart.step) * tokensPerStep / max(now - intervalStart.time, 1e-9)
+                tokensPerSecond =
+                    Double(step - intervalStart.step) * tokensPerStep / max(now - intervalStart.time, 1e-9)
                 intervalStart = (step, now)
                 try metrics?.append(metricsRecord(record, tokensPerSecond: tokensPerSecond))
                 try tensorBoard?.add(step: step, scalars: scalars(record, tokensPerSecond: tokensPerSecond))
             }
-            if !record.isFinite { try handleNonFinite(record) }   // throws under "stop"; "skip" goes on
+            if !record.isFinite { try handleNonFinite(record) }  // throws under "stop"; "skip" goes on
             if train.evalInterval > 0 && (step % train.evalInterval == 0 || step == train.maxSteps) {
                 let valLoss = evaluate()
                 lastValLoss = valLoss
@@ -246,21 +278,30 @@ public final class Trainer {
                 try tensorBoard?.add(step: step, scalars: [("val_loss", Float(valLoss))])
             }
             if step == train.maxSteps {
-                guard hasTrained else { throw together(SkipRule.nothingLearned(steps: step, report: folder.nonFiniteReport)) }
+                guard hasTrained else {
+                    throw together(SkipRule.nothingLearned(steps: step, report: folder.nonFiniteReport))
+                }
                 try saveCheckpoint()
             } else if train.checkpointInterval > 0 && step % train.checkpointInterval == 0 {
-                if hasTrained { try savePeriodicCheckpoint() } else { progress.message(SkipRule.checkpointNotWritten(step: step)) }
+                if hasTrained {
+                    try savePeriodicCheckpoint()
+                } else {
+                    progress.message(SkipRule.checkpointNotWritten(step: step))
+                }
             }
             let secondsPerStep = clock.elapsed / Double(step - firstStep)
-            progress.update(step: step, maxSteps: train.maxSteps, loss: record.loss, valLoss: lastValLoss,
-                            gradientNorm: record.gradientNorm, tokensPerSecond: tokensPerSecond,
-                            secondsLeft: secondsPerStep * Double(train.maxSteps - step), logged: logged)
+            progress.update(
+                step: step, maxSteps: train.maxSteps, loss: record.loss, valLoss: lastValLoss,
+                gradientNorm: record.gradientNorm, tokensPerSecond: tokensPerSecond,
+                secondsLeft: secondsPerStep * Double(train.maxSteps - step), logged: logged)
         }
-        progress.message("done: \(step) steps in \(ConsoleProgress.duration(elapsedBefore + clock.elapsed))"
-                         + (bestValLoss.map { ", best val loss \(String(format: "%.4f", $0))" } ?? "")
-                         + (skippedSteps > 0 ? ", \(skippedSteps) skipped steps" : ""))
+        progress.message(
+            "done: \(step) steps in \(ConsoleProgress.duration(elapsedBefore + clock.elapsed))"
+                + (bestValLoss.map { ", best val loss \(String(format: "%.4f", $0))" } ?? "")
+                + (skippedSteps > 0 ? ", \(skippedSteps) skipped steps" : ""))
         if let distributed { progress.message(distributed.summary) }
-        return TrainingSummary(steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
+        return TrainingSummary(
+            steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
     }
 
     /// One optimizer step: batch, forward, backward, clip, AdamW (skipped if not finite). With
@@ -270,24 +311,37 @@ public final class Trainer {
     func trainStep(measuring: Bool) -> StepRecord {
         let batch = sampler.next(from: corpus.train, batchSize: config.train.batchSize, length: config.model.blockSize)
         model.zeroGradients()
-        let result = distributed?.lossAndGradients(dataParallel, batch: batch, measuring: measuring)
-            ?? dataParallel.lossAndGradients(tokens: batch.inputs, targets: batch.targets,
-                                             batch: batch.batchSize, length: batch.length, measuring: measuring)
+        let result =
+            distributed?.lossAndGradients(dataParallel, batch: batch, measuring: measuring)
+            ?? dataParallel.lossAndGradients(
+                tokens: batch.inputs, targets: batch.targets,
+                batch: batch.batchSize, length: batch.length, measuring: measuring)
         let (gradientNorm, layerGradientNorms) = model.gradientNorms()
-        var record = StepRecord(step: step, loss: result.loss, crossEntropy: result.crossEntropy,
-                                learningRate: schedule.rate(at: step), gradientNorm: gradientNorm,
-                                layerGradientNorms: layerGradientNorms, attentionLogitMax: result.attentionLogitMax,
-                                windowOffsets: batch.offsets)
+        var record = StepRecord(
+            step: step, loss: result.loss, crossEntropy: result.crossEntropy,
+            learningRate: schedule.rate(at: step), gradientNorm: gradientNorm,
+            layerGradientNorms: layerGradientNorms, attentionLogitMax: result.attentionLogitMax,
+            windowOffsets: batch.offsets)
         if record.isFinite {
             if measuring { updateRatioMeter.snapshot() }
-            optimizer.step(learningRate: record.learningRate,
-                           gradientScale: AdamW.clipFactor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
+            optimizer.step(
+                learningRate: record.learningRate,
+                gradientScale: AdamW.clipFactor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
             skippedInARow = 0
         }
-        let telemetry = result.telemetry ?? (record.isFinite ? nil : Tape.withoutGradients {
-            model.loss(tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.length, measuring: true).telemetry
-        })
-        record.telemetry = telemetry.map { StepTelemetry($0, updateRatio: measuring && record.isFinite ? updateRatioMeter.ratios() : nil) }
+        let telemetry =
+            result.telemetry
+            ?? (record.isFinite
+                ? nil
+                : Tape.withoutGradients {
+                    model.loss(
+                        tokens: batch.inputs, targets: batch.targets, batch: batch.batchSize, length: batch.length,
+                        measuring: true
+                    ).telemetry
+                })
+        record.telemetry = telemetry.map {
+            StepTelemetry($0, updateRatio: measuring && record.isFinite ? updateRatioMeter.ratios() : nil)
+        }
         recentSteps.append(record)
         if recentSteps.count > 5 { recentSteps.removeFirst() }
         return record
@@ -300,10 +354,10 @@ public final class Trainer {
 
     @discardableResult
     func saveCheckpoint() throws -> URL {
-        defer { distributed?.job.barrier() }   // under mpirun, every process waits for process 0's checkpoint
+        defer { distributed?.job.barrier() }  // under mpirun, every process waits for process 0's checkpoint
         guard writesRunFolder else { return folder.checkpoint(step: step) }
         if let existing = folder.completeCheckpoints().last, existing == folder.checkpoint(step: step) {
-            return existing        // this step is saved already (a signal right after a save)
+            return existing  // this step is saved already (a signal right after a save)
         }
         let url = try Checkpoint.save(model: model, optimizer: optimizer, state: checkpointState, in: folder)
         Checkpoint.prune(folder, keep: config.train.keepCheckpoints)
@@ -327,16 +381,25 @@ public final class Trainer {
         if first && writesRunFolder { try writeNonFiniteReport() }
         switch config.train.onNonfinite {
         case .stop:
-            let last = folder.latestCheckpoint().map { "the last checkpoint (\($0.lastPathComponent)) holds the last finite state" } ?? "no checkpoint was written"
-            throw together(RunError("step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"); stopped (on_nonfinite = \"stop\"); \(last); details in \(folder.nonFiniteReport.path)"))
+            let last =
+                folder.latestCheckpoint().map {
+                    "the last checkpoint (\($0.lastPathComponent)) holds the last finite state"
+                } ?? "no checkpoint was written"
+            throw together(
+                RunError(
+                    "step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"); stopped (on_nonfinite = \"stop\"); \(last); details in \(folder.nonFiniteReport.path)"
+                ))
         case .skip:
             skippedSteps += 1
             skippedInARow += 1
             if skippedInARow >= SkipRule.maxInARow {
-                throw together(SkipRule.stuck(step: record.step, lastCheckpoint: folder.latestCheckpoint(), report: folder.nonFiniteReport))
+                throw together(
+                    SkipRule.stuck(
+                        step: record.step, lastCheckpoint: folder.latestCheckpoint(), report: folder.nonFiniteReport))
             }
-            progress.message("step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"), update skipped (\(skippedSteps) so far)"
-                             + (first ? "; details in \(folder.nonFiniteReport.path)" : ""))
+            progress.message(
+                "step \(record.step): non-finite \(record.loss.isFinite ? "gradient" : "loss"), update skipped (\(skippedSteps) so far)"
+                    + (first ? "; details in \(folder.nonFiniteReport.path)" : ""))
         }
     }
 
@@ -344,7 +407,9 @@ public final class Trainer {
     func writeNonFiniteReport() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeSynced(try encoder.encode(NonFiniteReport(steps: recentSteps, trainSeed: config.train.seed)), to: folder.nonFiniteReport)
+        try writeSynced(
+            try encoder.encode(NonFiniteReport(steps: recentSteps, trainSeed: config.train.seed)),
+            to: folder.nonFiniteReport)
     }
 
     func metricsRecord(_ record: StepRecord, tokensPerSecond: Double) -> MetricsRecord {
@@ -363,7 +428,9 @@ public final class Trainer {
             ("tokens_per_s", .precise(tokensPerSecond.rounded())),
             ("elapsed_s", .precise(((elapsedBefore + clock.elapsed) * 1000).rounded() / 1000)),
         ]
-        if skippedSteps > 0 || !record.isFinite { fields.append(("skipped_steps", .integer(skippedSteps + (record.isFinite ? 0 : 1)))) }
+        if skippedSteps > 0 || !record.isFinite {
+            fields.append(("skipped_steps", .integer(skippedSteps + (record.isFinite ? 0 : 1))))
+        }
         return MetricsRecord(fields)
     }
 
@@ -374,8 +441,12 @@ public final class Trainer {
         ]
         if config.model.zLoss > 0 { scalars.append(("ce_loss", record.crossEntropy)) }
         if skippedSteps > 0 { scalars.append(("skipped_steps", Float(skippedSteps))) }
-        for (layer, norm) in record.layerGradientNorms.enumerated() { scalars.append(("grad_norm_layers/\(layer)", Float(norm))) }
-        for (layer, logit) in record.attentionLogitMax.enumerated() { scalars.append(("attn_logit_max/\(layer)", logit)) }
+        for (layer, norm) in record.layerGradientNorms.enumerated() {
+            scalars.append(("grad_norm_layers/\(layer)", Float(norm)))
+        }
+        for (layer, logit) in record.attentionLogitMax.enumerated() {
+            scalars.append(("attn_logit_max/\(layer)", logit))
+        }
         return scalars + (record.telemetry?.scalars ?? [])
     }
 }
@@ -395,7 +466,10 @@ struct NonFiniteReport: Encodable {
     /// Seed of the batch sampler (with the window offsets, enough to rebuild every batch).
     let trainSeed: UInt64
 
-    enum CodingKeys: String, CodingKey { case steps, trainSeed = "train_seed" }
+    enum CodingKeys: String, CodingKey {
+        case steps
+        case trainSeed = "train_seed"
+    }
 }
 
 /// Wall-clock seconds since creation (monotonic).
