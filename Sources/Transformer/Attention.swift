@@ -13,10 +13,10 @@ struct Attention {
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, h, hkv, dh) = (config.dModel, config.nHead, config.kvHeads, config.headDimension)
         let residualStd = 0.02 / Float(2 * config.nLayer).squareRoot()
-        qProj = builder.normal("\(prefix).q_proj.weight", [h * dh, d], std: 0.02)
-        kProj = builder.normal("\(prefix).k_proj.weight", [hkv * dh, d], std: 0.02)
-        vProj = builder.normal("\(prefix).v_proj.weight", [hkv * dh, d], std: 0.02)
-        oProj = builder.normal("\(prefix).o_proj.weight", [d, h * dh], std: residualStd)
+        qProj = builder.matrix("\(prefix).q_proj.weight", [h * dh, d], config, normalStd: 0.02)
+        kProj = builder.matrix("\(prefix).k_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
+        vProj = builder.matrix("\(prefix).v_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
+        oProj = builder.matrix("\(prefix).o_proj.weight", [d, h * dh], config, normalStd: residualStd)
         switch config.qkNorm {
         case .off:
             (qNorm, kNorm) = (nil, nil)

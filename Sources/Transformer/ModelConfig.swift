@@ -14,6 +14,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public enum MLP: String, Codable, CaseIterable, Sendable { case swiglu, gelu, geglu }
     /// Every RMSNorm gain as `w` (init 1) or zero-centred as `1 + w` (init 0; Gemma 3, Qwen3-Next).
     public enum NormWeight: String, Codable, CaseIterable, Sendable { case plain, offset }
+    /// How the weights start (`init`; see `ParameterBuilder.matrix`): model.md's N(0, 0.02) with
+    /// the residual outputs at 0.02/√(2L), or Wortsman et al. 2023's (§2.1) truncated normal of std
+    /// 1/√fan-in for every matrix, with embeddings N(0, 1/√d).
+    public enum Initialization: String, Codable, CaseIterable, Sendable {
+        case normal
+        case fanIn = "fan_in"
+    }
 
     public var vocabSize = 65
     public var blockSize = 64
@@ -36,6 +43,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var tieEmbeddings = true
     public var normEps: Float = 1e-6
     public var zLoss: Float = 0
+    /// `init`.
+    public var initialization = Initialization.normal
     public var seed: UInt64 = 1337
 
     public init() {}
@@ -60,6 +69,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case tieEmbeddings = "tie_embeddings"
         case normEps = "norm_eps"
         case zLoss = "z_loss"
+        case initialization = "init"
         case seed
     }
 
@@ -89,6 +99,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         zLoss = try c.decodeIfPresent(Float.self, forKey: .zLoss) ?? d.zLoss
+        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? d.initialization
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 

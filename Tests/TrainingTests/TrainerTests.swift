@@ -66,6 +66,11 @@ final class TrainerTests: ScratchTestCase {
         try assertResumeIsBitIdentical(["model.block_norm=post", "model.qk_norm=full", "model.tie_embeddings=false"])
     }
 
+    /// The switches of Wortsman et al. 2023's instruments: the fan-in initialisation.
+    func testResumeIsBitIdenticalWortsmanSwitches() throws {
+        try assertResumeIsBitIdentical(["model.init=fan_in", "model.tie_embeddings=false", "model.mlp=gelu"])
+    }
+
     func testRunFolderContents() throws {
         let folder = try train(
             try smokeConfig(["train.max_steps=20", "train.checkpoint_interval=5", "train.keep_checkpoints=2"]),

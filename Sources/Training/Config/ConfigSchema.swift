@@ -145,6 +145,7 @@ public enum ConfigSchema {
         flag("model", "tie_embeddings", \.model.tieEmbeddings),
         float("model", "norm_eps", (0, 1), inclusiveMinimum: false, \.model.normEps),
         float("model", "z_loss", (0, .infinity), \.model.zLoss),
+        choice("model", "init", \.model.initialization),
         seed("model", \.model.seed),
     ]
 
