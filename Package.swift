@@ -104,7 +104,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "qklab-bench",
-            dependencies: ["Formats", "Training"],
+            dependencies: ["Formats", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSettings
         ),
         .systemLibrary(
