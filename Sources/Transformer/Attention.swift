@@ -7,7 +7,7 @@ struct Attention {
     let kProj: Tensor  // [Hkv·Dh, d]   k_proj
     let vProj: Tensor  // [Hkv·Dh, d]   v_proj
     let oProj: Tensor  // [d, H·Dh]     o_proj
-    let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm
+    let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm (a constant √κ with qk_norm_gain)
     let kNorm: Tensor?  // [Dh] (head) or [Hkv·Dh] (full)   k_norm
 
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
@@ -21,11 +21,11 @@ struct Attention {
         case .off:
             (qNorm, kNorm) = (nil, nil)
         case .head:
-            qNorm = builder.normWeight("\(prefix).q_norm.weight", [dh], config)
-            kNorm = builder.normWeight("\(prefix).k_norm.weight", [dh], config)
+            qNorm = builder.qkNormWeight("\(prefix).q_norm.weight", [dh], config)
+            kNorm = builder.qkNormWeight("\(prefix).k_norm.weight", [dh], config)
         case .full:
-            qNorm = builder.normWeight("\(prefix).q_norm.weight", [h * dh], config)
-            kNorm = builder.normWeight("\(prefix).k_norm.weight", [hkv * dh], config)
+            qNorm = builder.qkNormWeight("\(prefix).q_norm.weight", [h * dh], config)
+            kNorm = builder.qkNormWeight("\(prefix).k_norm.weight", [hkv * dh], config)
         }
     }
 
@@ -43,8 +43,8 @@ struct Attention {
         var k = linear(x, weight: kProj)  // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj)  // [B, T, Hkv·Dh]
         if let qNorm, let kNorm {  // QK-Norm: a [Dh] weight normalises each head,
-            q = config.norm(q, weight: qNorm)  // a [H·Dh] one the whole projection
-            k = config.norm(k, weight: kNorm)
+            q = config.qkNormalized(q, weight: qNorm)  // a [H·Dh] one the whole projection
+            k = config.qkNormalized(k, weight: kNorm)
         }
         if let rotary {  // RoPE rotates the normalised vectors (the first R dims of each head)
             let first = cache?.count ?? 0  // position of x's first row

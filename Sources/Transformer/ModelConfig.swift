@@ -32,6 +32,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var dFF: Int? = nil
     public var blockNorm = BlockNorm.pre
     public var qkNorm = QKNorm.head
+    /// `qk_norm_gain` κ: 0, QK-Norm's gains are trained weights; κ > 0, a constant gain √κ per
+    /// element instead, no parameter (Wortsman et al. 2023 §3.3, Fig. 10; see `fixedQKGain`).
+    public var qkNormGain: Float = 0
     public var position = Position.rope
     public var ropeTheta: Float = 10000
     /// Partial RoPE: the fraction of each head's dims that rotate (Hugging Face's `partial_rotary_factor`).
@@ -60,6 +63,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case dFF = "d_ff"
         case blockNorm = "block_norm"
         case qkNorm = "qk_norm"
+        case qkNormGain = "qk_norm_gain"
         case position
         case ropeTheta = "rope_theta"
         case ropeFraction = "rope_fraction"
@@ -90,6 +94,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         dFF = try c.decodeIfPresent(Int.self, forKey: .dFF)
         blockNorm = try c.decodeIfPresent(BlockNorm.self, forKey: .blockNorm) ?? d.blockNorm
         qkNorm = try c.decodeIfPresent(QKNorm.self, forKey: .qkNorm) ?? d.qkNorm
+        qkNormGain = try c.decodeIfPresent(Float.self, forKey: .qkNormGain) ?? d.qkNormGain
         position = try c.decodeIfPresent(Position.self, forKey: .position) ?? d.position
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? d.ropeTheta
         ropeFraction = try c.decodeIfPresent(Float.self, forKey: .ropeFraction) ?? d.ropeFraction
@@ -130,7 +135,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         let projections = d * dh * (h + 2 * hkv) + h * dh * d  // q, k, v, o
         let qkNorms: Double
         switch qkNorm {
-        case .off: qkNorms = 0
+        case _ where qkNormGain > 0, .off: qkNorms = 0  // a fixed gain is no parameter
         case .head: qkNorms = 2 * dh
         case .full: qkNorms = (h + hkv) * dh
         }
@@ -197,6 +202,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(
             parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
         try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
+        try require(
+            qkNormGain >= 0 && qkNormGain.isFinite, "qk_norm_gain must be ≥ 0, 0 = learned gains (got \(qkNormGain))")
+        try require(
+            qkNormGain == 0 || qkNorm != .off,
+            "qk_norm_gain (\(qkNormGain)) fixes QK-Norm's gain: it needs qk_norm = \"head\" or \"full\" (got \"off\")")
     }
 }
 

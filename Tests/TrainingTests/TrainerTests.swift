@@ -66,9 +66,15 @@ final class TrainerTests: ScratchTestCase {
         try assertResumeIsBitIdentical(["model.block_norm=post", "model.qk_norm=full", "model.tie_embeddings=false"])
     }
 
-    /// The switches of Wortsman et al. 2023's instruments: the fan-in initialisation.
+    /// The switches of Wortsman et al. 2023's instruments: the fan-in initialisation, a fixed QK gain.
     func testResumeIsBitIdenticalWortsmanSwitches() throws {
-        try assertResumeIsBitIdentical(["model.init=fan_in", "model.tie_embeddings=false", "model.mlp=gelu"])
+        try assertResumeIsBitIdentical([
+            "model.init=fan_in", "model.tie_embeddings=false", "model.mlp=gelu", "model.qk_norm_gain=30",
+        ])
+        let config = try String(
+            contentsOf: RunFolder(scratch.appendingPathComponent("straight")).config, encoding: .utf8)
+        XCTAssertTrue(config.contains("qk_norm_gain = 30.0"), config)
+        XCTAssertTrue(config.contains("init = \"fan_in\""), config)
     }
 
     func testRunFolderContents() throws {

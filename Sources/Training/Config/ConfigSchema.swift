@@ -135,6 +135,7 @@ public enum ConfigSchema {
         optionalInteger("model", "d_ff", minimum: 1, \.model.dFF),
         choice("model", "block_norm", \.model.blockNorm),
         choice("model", "qk_norm", \.model.qkNorm),
+        float("model", "qk_norm_gain", (0, .infinity), \.model.qkNormGain),
         choice("model", "position", \.model.position),
         float("model", "rope_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeTheta),
         // ≤ 1: ModelConfig.validate
