@@ -117,6 +117,11 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
             throw HuggingFaceError(
                 "qk_norm_gain = \(model.qkNormGain) (a fixed QK-Norm gain) has no Hugging Face equivalent")
         }
+        if model.attentionScale != .inverseSqrtHeadDim {  // the classes here scale scores by head_dim^-0.5
+            throw HuggingFaceError(
+                "attention_scale = \"\(model.attentionScale.rawValue)\" has no Hugging Face equivalent here (every class scales by 1/√head_dim)"
+            )
+        }
         if let preferred {
             let missing = preferred.mismatches(model)
             guard missing.isEmpty else {

@@ -13,7 +13,10 @@ struct Attention {
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, h, hkv, dh) = (config.dModel, config.nHead, config.kvHeads, config.headDimension)
         let residualStd = 0.02 / Float(2 * config.nLayer).squareRoot()
-        qProj = builder.matrix("\(prefix).q_proj.weight", [h * dh, d], config, normalStd: 0.02)
+        qProj =
+            config.zeroInitQuery  // µParam (full)'s zero query, Wortsman et al. 2023 §3.2.4 (iii)
+            ? builder.zeros("\(prefix).q_proj.weight", [h * dh, d])
+            : builder.matrix("\(prefix).q_proj.weight", [h * dh, d], config, normalStd: 0.02)
         kProj = builder.matrix("\(prefix).k_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
         vProj = builder.matrix("\(prefix).v_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
         oProj = builder.matrix("\(prefix).o_proj.weight", [d, h * dh], config, normalStd: residualStd)
@@ -52,9 +55,10 @@ struct Attention {
             k = rope(k, table: rotary, firstPosition: first)
         }
         let attended =
-            cache?.attend(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)
+            cache?.attend(
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale)
             ?? causalAttention(
-                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads,
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale,
                 measuring: measuring)  // [B, T, H·Dh]
         // [B, T, d]
         return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)

@@ -40,4 +40,14 @@ extension ParameterBuilder {
         case .fanIn: return normal(name, shape, std: Float(1 / Double(shape[1]).squareRoot()))
         }
     }
+
+    /// The untied head `[V, d]`: a matrix as `init` says, or with `head_init_base_width` D0 > 0
+    /// the truncated normal of standard deviation √D0/d, µParam (full)'s "initialize the head
+    /// with standard deviation √base-fan-in/fan-in" (Wortsman et al. 2023 §3.2.4 (i), Fig. E.5
+    /// (ii)): at d = D0 that is 1/√d, `fan_in`'s own head.
+    mutating func head(_ name: String, _ shape: [Int], _ config: ModelConfig) -> Tensor {
+        guard config.headInitBaseWidth > 0 else { return matrix(name, shape, config, normalStd: 0.02) }
+        let std = Double(config.headInitBaseWidth).squareRoot() / Double(shape[1])
+        return truncatedNormal(name, shape, std: Float(std))
+    }
 }

@@ -48,7 +48,7 @@ public final class TransformerModel {
             ? builder.embedding("model.embed_positions.weight", [config.blockSize, d], config) : nil
         layers = (0..<config.nLayer).map { DecoderLayer(index: $0, config: config, builder: &builder) }
         finalNorm = builder.normWeight("model.norm.weight", [d], config)
-        lmHead = config.tieEmbeddings ? embedTokens : builder.matrix("lm_head.weight", [v, d], config, normalStd: 0.02)
+        lmHead = config.tieEmbeddings ? embedTokens : builder.head("lm_head.weight", [v, d], config)
         rotary =
             config.position == .rope
             ? RotaryTable(
@@ -207,6 +207,13 @@ struct ParameterBuilder {
             fill(tensor, &stream)
             random = stream
         }
+        return tensor
+    }
+
+    /// All zeros (a matrix that starts at zero).
+    mutating func zeros(_ name: String, _ shape: [Int]) -> Tensor {
+        let tensor = next(name, shape, .zeros)
+        if random != nil { tensor.data.update(repeating: 0, count: tensor.count) }
         return tensor
     }
 

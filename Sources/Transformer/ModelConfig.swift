@@ -21,6 +21,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case normal
         case fanIn = "fan_in"
     }
+    /// The factor of the attention scores q·k: 1/√Dh (Vaswani et al.), or 1/Dh (µP, Yang et al.
+    /// 2022; Wortsman et al. 2023 §3.2.4 change (ii), Fig. E.6).
+    public enum AttentionScale: String, Codable, CaseIterable, Sendable {
+        case inverseSqrtHeadDim = "inverse_sqrt_head_dim"
+        case inverseHeadDim = "inverse_head_dim"
+    }
 
     public var vocabSize = 65
     public var blockSize = 64
@@ -48,6 +54,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var zLoss: Float = 0
     /// `init`.
     public var initialization = Initialization.normal
+    /// `attention_scale`.
+    public var attentionScale = AttentionScale.inverseSqrtHeadDim
+    /// `zero_init_query`: `q_proj` starts at zero (µParam (full), Wortsman et al. 2023 §3.2.4 (iii)).
+    public var zeroInitQuery = false
+    /// `head_init_base_width` D0 (0 = off): the untied head starts at standard deviation √D0/d,
+    /// µParam (full)'s √base-fan-in/fan-in (Wortsman et al. 2023 §3.2.4 (i), Fig. E.5 (ii)).
+    public var headInitBaseWidth = 0
     public var seed: UInt64 = 1337
 
     public init() {}
@@ -74,6 +87,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case normEps = "norm_eps"
         case zLoss = "z_loss"
         case initialization = "init"
+        case attentionScale = "attention_scale"
+        case zeroInitQuery = "zero_init_query"
+        case headInitBaseWidth = "head_init_base_width"
         case seed
     }
 
@@ -105,6 +121,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         zLoss = try c.decodeIfPresent(Float.self, forKey: .zLoss) ?? d.zLoss
         initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? d.initialization
+        attentionScale = try c.decodeIfPresent(AttentionScale.self, forKey: .attentionScale) ?? d.attentionScale
+        zeroInitQuery = try c.decodeIfPresent(Bool.self, forKey: .zeroInitQuery) ?? d.zeroInitQuery
+        headInitBaseWidth = try c.decodeIfPresent(Int.self, forKey: .headInitBaseWidth) ?? d.headInitBaseWidth
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -116,6 +135,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var feedForward: Int {
         if let dFF { return dFF }
         return mlp.isGated ? (8 * dModel / 3 + 31) / 32 * 32 : 4 * dModel
+    }
+
+    /// The attention scores' factor, `attention_scale`'s 1/√Dh or 1/Dh.
+    public var attentionScoreScale: Float {
+        switch attentionScale {
+        case .inverseSqrtHeadDim: return 1 / Float(headDimension).squareRoot()
+        case .inverseHeadDim: return 1 / Float(headDimension)
+        }
     }
 
     /// `R`: the rotated dims of each head, `int(Dh · rope_fraction)`: Hugging Face's
@@ -207,6 +234,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(
             qkNormGain == 0 || qkNorm != .off,
             "qk_norm_gain (\(qkNormGain)) fixes QK-Norm's gain: it needs qk_norm = \"head\" or \"full\" (got \"off\")")
+        try require(
+            headInitBaseWidth >= 0 && headInitBaseWidth <= dModel,
+            "head_init_base_width (\(headInitBaseWidth)) must be in 0…d_model (\(dModel))")
+        try require(
+            headInitBaseWidth == 0 || !tieEmbeddings,
+            "head_init_base_width (\(headInitBaseWidth)) initialises an untied head: set tie_embeddings = false")
     }
 }
 

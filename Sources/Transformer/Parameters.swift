@@ -20,7 +20,8 @@ public struct NamedParameter {
         case truncatedNormal(std: Float)
         /// All ones: norm weights of the plain form (gain `w`).
         case ones
-        /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`).
+        /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`), and
+        /// `q_proj` with `zero_init_query`.
         case zeros
     }
 
