@@ -73,9 +73,13 @@ public struct RunFolder {
     /// The `step-*` folders of `checkpoints/`, oldest step first.
     func checkpointNames() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
-        let steps = names.compactMap { name in name.hasPrefix("step-") ? Int(name.dropFirst(5)).map { (name, $0) } : nil
-        }
+        let steps = names.compactMap { name in Self.step(ofCheckpoint: name).map { (name, $0) } }
         return steps.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    /// The step of a checkpoint folder named `step-NNNNNN`; nil for another name.
+    public static func step(ofCheckpoint name: String) -> Int? {
+        name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil
     }
 
     func completeCheckpoints(_ names: [String]) -> [URL] {

@@ -377,6 +377,28 @@ final class CommandLineTests: ScratchTestCase {
             FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path), "nothing exported")
     }
 
+    /// With an intact older checkpoint, every command that reads a run falls back to it past a
+    /// damaged newest one, with a note naming the damaged file (issue 35, item 2).
+    func testDamagedNewestCheckpointFallsBackInEveryCommand() throws {
+        let run = try train("run", ["train.checkpoint_interval=2", "train.keep_checkpoints=2"])
+        let model = URL(fileURLWithPath: run).appendingPathComponent("checkpoints/step-000003/model.safetensors")
+        var bytes = try Data(contentsOf: model)
+        bytes[bytes.count - 10] ^= 0x40
+        try bytes.write(to: model)
+        let note = "qklab: note: checkpoint file \(model.path) is damaged: its CRC32C is "
+        for arguments in [
+            ["eval", run], ["sample", run, "--tokens", "5"], ["logits", run, "--tokens", "1,2"],
+            ["export-hf", run, scratch.appendingPathComponent("out").path],
+            ["train", "--resume", run, "--set", "train.max_steps=4"],
+        ] {
+            let result = try qklab(arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result.error)")
+            XCTAssertTrue(result.error.hasPrefix(note), "\(arguments): \(result.error)")
+            XCTAssertTrue(result.error.contains("; using the older step-000002\n"), "\(arguments): \(result.error)")
+        }
+        XCTAssertEqual(try qklab(["eval", run]).error, "", "the resumed run wrote step 3 anew")
+    }
+
     /// eval, sample and export-hf on a run that checkpoints every step keeping one: every call
     /// succeeds.
     func testCommandsOnARunThatIsStillTraining() throws {

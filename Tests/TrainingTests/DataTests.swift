@@ -22,6 +22,17 @@ final class DataTests: XCTestCase {
         XCTAssertThrowsError(try Corpus(text: "", source: "t", valFraction: 0.1, blockSize: 8)) {
             XCTAssertEqual("\($0)", "corpus t is empty")
         }
+        // One distinct character: every next token is certain, nothing to learn (issue 35, item 5).
+        for text in [String(repeating: "a", count: 200), String(repeating: "\n", count: 200)] {
+            XCTAssertThrowsError(try Corpus(text: text, source: "t", valFraction: 0.1, blockSize: 8)) {
+                XCTAssertEqual(
+                    "\($0)",
+                    "corpus t holds one distinct character (\(text.first == "a" ? "\"a\"" : "\"\\n\"")): there is nothing to learn; a corpus needs at least 2"
+                )
+            }
+        }
+        XCTAssertNoThrow(
+            try Corpus(text: String(repeating: "a", count: 199) + "b", source: "t", valFraction: 0.1, blockSize: 8))
         XCTAssertThrowsError(
             try Corpus(text: String(repeating: "ab", count: 20), source: "t", valFraction: 0.1, blockSize: 8)
         ) {

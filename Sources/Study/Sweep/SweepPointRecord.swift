@@ -77,7 +77,7 @@ public struct SweepPointRecord {
     public func status(planned: ConfigTable, defaults: ConfigTable? = nil) -> SweepPointStatus {
         guard FileManager.default.fileExists(atPath: folder.url.path) else { return .notStarted }
         let history = try? RunHistory(folder: folder.url)
-        let checkpointStep = folder.latestCheckpoint().flatMap(Self.step(ofCheckpoint:))
+        let checkpointStep = folder.latestCheckpoint().flatMap { RunFolder.step(ofCheckpoint: $0.lastPathComponent) }
         let lastStep = [history?.lastStep, checkpointStep].compactMap { $0 }.max()
         let differences =
             recordedConfig().map { Self.differences(recorded: $0, planned: planned, defaults: defaults) } ?? []
@@ -157,11 +157,5 @@ public struct SweepPointRecord {
         else { return nil }
         return text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
-    }
-
-    /// The step of a `checkpoints/step-NNNNNN` folder.
-    static func step(ofCheckpoint url: URL) -> Int? {
-        let name = url.lastPathComponent
-        return name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil
     }
 }

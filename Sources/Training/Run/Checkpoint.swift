@@ -177,6 +177,18 @@ public enum Checkpoint {
         }
     }
 
+    /// The state of a checkpoint read for resuming, once its state and both tensor files decode:
+    /// what `newestIntact` needs to pass over one whose files are damaged in a way an older
+    /// checkpoint without a manifest cannot show.
+    static func decodeResumable(_ files: CheckpointFiles) throws -> CheckpointState {
+        let state = try decodeState(files["state.json"], of: files.checkpoint)
+        for name in ["model.safetensors", "optimizer.safetensors"] {
+            _ = try SafeTensors.decode(files[name], source: files.checkpoint.appendingPathComponent(name).path)
+        }
+        noteUnverified(files)
+        return state
+    }
+
     /// Loads weights into `model` (and moments into `optimizer`), checking the files against the
     /// manifest and that names and shapes match exactly: a partial load is never silent.
     public static func restore(model: TransformerModel, optimizer: AdamW?, from checkpoint: URL) throws {

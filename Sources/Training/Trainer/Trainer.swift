@@ -35,6 +35,9 @@ public final class Trainer {
     /// metrics past the checkpoint are cut first. Kept until `run()` so that a start another
     /// process of the job refuses leaves the folder as it was.
     private var start: (configText: String, configSource: String, lines: [String], resumed: Bool)?
+    /// Newer checkpoints a resume passed over as damaged: `run()` sets each aside
+    /// (`RunFolder.setAside`), since the resumed run replaces what they held.
+    private var damagedCheckpoints: [URL] = []
     var sampler: BatchSampler
     /// Optimizer steps completed.
     public private(set) var step = 0
@@ -44,6 +47,8 @@ public final class Trainer {
     /// Non-finite steps skipped in a row up to `step` (see `SkipRule`).
     var skippedInARow = 0
     var elapsedBefore = 0.0
+    /// The step of the checkpoint this trainer last wrote or resumed from.
+    var savedStep: Int?
     /// The last few steps, for the non-finite report.
     var recentSteps: [StepRecord] = []
     /// Measures `update_ratio` on logged steps.
@@ -93,20 +98,22 @@ public final class Trainer {
         )
     }
 
-    /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
+    /// Continues the run in `folder` from its newest intact checkpoint (`Checkpoint.newestIntact`), with `overrides`
     /// (e.g. `train.max_steps=4000`) applied as `ResumePlan` allows: each is applied and said, or
     /// refused with one line. A corpus that changed since the checkpoint is refused.
     /// Under `mpirun`, `job` is the job's processes: each reads the checkpoint, process 0 alone
     /// writes the run folder.
     public init(resuming folder: RunFolder, overrides: [String] = [], job: TrainingJob? = nil) throws {
-        guard let checkpoint = folder.latestCheckpoint() else {
-            throw RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
-        }
+        let noCheckpoint = RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
+        guard folder.latestCheckpoint() != nil else { throw noCheckpoint }
         let writes = job.map { $0.rank == 0 } ?? true
         createdFolder = nil
         lock = writes ? try RunLock(folder: folder) : nil
-        let state = try Checkpoint.loadState(checkpoint)
-        if writes { Checkpoint.noteIncomplete(in: folder, using: checkpoint) }
+        guard
+            let (files, state, damaged) = try Checkpoint.newestIntact(
+                in: folder, reading: RunFolder.checkpointFiles, notes: writes, Checkpoint.decodeResumable)
+        else { throw noCheckpoint }
+        let checkpoint = files.checkpoint
         let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
         let config = plan.config
         Self.applyThreads(config.train.threads)
@@ -117,11 +124,12 @@ public final class Trainer {
         model = try TransformerModel(config: config.model)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: config, job: job)
         optimizer = AdamW(parameters: model.parameters, config: config.optim)
-        try Checkpoint.restore(model: model, optimizer: optimizer, from: checkpoint)
+        try Checkpoint.restore(model: model, optimizer: optimizer, from: files)
         optimizer.stepCount = state.optimizerSteps
         schedule = LearningRateSchedule(config)
         sampler = state.sampler
         step = state.step
+        savedStep = state.step
         bestValLoss = state.bestValLoss
         skippedSteps = state.skippedSteps
         skippedInARow = state.skippedInARow ?? 0
@@ -139,9 +147,13 @@ public final class Trainer {
             ? [
                 "the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: \(corpus.fingerprint)"
             ] : []
+        damagedCheckpoints = damaged
+        let setAsideLines = damaged.map {
+            "the damaged \($0.lastPathComponent) is kept as \(folder.setAside(damaged: $0).path), out of the run's checkpoints"
+        }
         start = (
             config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
-            [resumeLine] + plan.warnings + corpusLines, true
+            [resumeLine] + setAsideLines + plan.warnings + corpusLines, true
         )
     }
 
@@ -226,6 +238,11 @@ public final class Trainer {
     public func run() throws -> TrainingSummary {
         if let start {
             if start.resumed { try MetricsLog.truncate(folder.metrics, afterStep: step) }
+            for damaged in damagedCheckpoints {
+                let aside = folder.setAside(damaged: damaged)
+                try? FileManager.default.removeItem(at: aside)  // an earlier one of the same step
+                try FileIO.move(damaged, to: aside)
+            }
             try writeSynced(Data(start.configText.utf8), to: folder.config)
             try writeHeader(configSource: start.configSource, lines: start.lines)
             self.start = nil
@@ -356,10 +373,11 @@ public final class Trainer {
     func saveCheckpoint() throws -> URL {
         defer { distributed?.job.barrier() }  // under mpirun, every process waits for process 0's checkpoint
         guard writesRunFolder else { return folder.checkpoint(step: step) }
-        if let existing = folder.completeCheckpoints().last, existing == folder.checkpoint(step: step) {
-            return existing  // this step is saved already (a signal right after a save)
-        }
+        // This step is saved already (a signal right after a save, or right after resuming). A
+        // newer checkpoint a resume passed over as damaged is written anew.
+        if savedStep == step { return folder.checkpoint(step: step) }
         let url = try Checkpoint.save(model: model, optimizer: optimizer, state: checkpointState, in: folder)
+        savedStep = step
         Checkpoint.prune(folder, keep: config.train.keepCheckpoints)
         return url
     }
