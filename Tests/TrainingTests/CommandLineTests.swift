@@ -29,7 +29,7 @@ final class CommandLineTests: ScratchTestCase {
 
     /// Runs `qklab arguments` (or `bash -c script`) and waits for it.
     @discardableResult
-    func qklab(_ arguments: [String], shell: String? = nil) throws -> Result {
+    func qklab(_ arguments: [String], shell: String? = nil, in folder: URL? = nil) throws -> Result {
         let process = Process()
         if let shell {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -38,7 +38,7 @@ final class CommandLineTests: ScratchTestCase {
             process.executableURL = Self.executable
             process.arguments = arguments
         }
-        process.currentDirectoryURL = scratch
+        process.currentDirectoryURL = folder ?? scratch
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error
@@ -53,10 +53,10 @@ final class CommandLineTests: ScratchTestCase {
 
     /// Asserts exit status `status` and exactly one line on stderr containing `fragments`.
     func assertFails(
-        _ arguments: [String], status: Int32 = 1, _ fragments: [String], shell: String? = nil,
+        _ arguments: [String], status: Int32 = 1, _ fragments: [String], shell: String? = nil, in folder: URL? = nil,
         file: StaticString = #filePath, line: UInt = #line
     ) throws {
-        let result = try qklab(arguments, shell: shell)
+        let result = try qklab(arguments, shell: shell, in: folder)
         XCTAssertEqual(result.status, status, "\(arguments): \(result.error)", file: file, line: line)
         let lines = result.error.split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(lines.count, 2, "one line: \(result.error)", file: file, line: line)

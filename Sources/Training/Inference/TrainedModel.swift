@@ -69,11 +69,17 @@ public struct TrainedModel {
         return (checkpoint, state, model)
     }
 
-    /// Validation loss on the fixed evaluation windows of the run's corpus.
-    public func validationLoss() throws -> Double {
+    /// Validation loss on the fixed evaluation windows of the run's corpus: the file `corpus`
+    /// names, or else the one the run finds (`Corpus.ofRun`); either must have the size and hash
+    /// the checkpoint recorded.
+    public func validationLoss(corpus named: String? = nil) throws -> Double {
         let config = state.config
+        let runFolder = checkpoint.deletingLastPathComponent().deletingLastPathComponent()
         let corpus = try Corpus.ofRun(
-            state, purpose: "its validation windows are not the run's; restore the file to evaluate")
+            state, runFolder: runFolder, named: named,
+            purpose: "its validation windows are not the run's; restore the file to evaluate",
+            howToName: "name the file with qklab eval --corpus FILE"
+        ).corpus
         let batches = BatchSampler.evaluationBatches(
             of: corpus.validation, count: config.train.evalBatches,
             batchSize: config.train.batchSize, length: config.model.blockSize)

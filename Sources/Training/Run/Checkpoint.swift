@@ -16,6 +16,9 @@ public struct CheckpointState: Codable, Equatable {
     public var tokenizer: CharTokenizer
     /// Size and hash of the corpus the run trains on (nil in checkpoints from before they were recorded).
     public var corpus: CorpusFingerprint? = nil
+    /// Where `data.path` was given (nil in checkpoints from before it was recorded): how the
+    /// corpus is found from another working folder (`Corpus.ofRun`).
+    public var corpusOrigin: CorpusOrigin? = nil
     /// The resolved config the run trains with (model.vocab_size set from the corpus).
     public var config: TrainingConfig
     public var bestValLoss: Double?

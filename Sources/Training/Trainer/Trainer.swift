@@ -19,6 +19,9 @@ public final class Trainer {
     let distributed: DistributedStep?
     public let optimizer: AdamW
     let corpus: Corpus
+    /// Where `data.path` was given, recorded in checkpoints so that the corpus is found from
+    /// another working folder.
+    let corpusOrigin: CorpusOrigin
     let schedule: LearningRateSchedule
     let evaluationBatches: [Batch]
     /// The corpus's bigram loss: the baseline a run must get below to have learned anything.
@@ -70,6 +73,7 @@ public final class Trainer {
         // the folder is made, so a refused run leaves no empty folder behind.
         corpus = try Corpus(
             path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
+        corpusOrigin = CorpusOrigin(runFolder: folder.url)
         var resolved = config.withScheduleResolved  // fixed now, so extending a run keeps its curve
         resolved.model.vocabSize = corpus.tokenizer.vocabularySize
         resolved.train.shards = config.train.shards ?? System.coreCount  // fixed for the run's life
@@ -117,8 +121,10 @@ public final class Trainer {
         let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
         let config = plan.config
         Self.applyThreads(config.train.threads)
-        corpus = try Corpus.ofRun(
-            state, purpose: "resuming would train and validate on other text; restore the file, or start a new run")
+        (corpus, corpusOrigin) = try Corpus.ofRun(
+            state, runFolder: folder.url, named: plan.namedCorpus,
+            purpose: "resuming would train and validate on other text; restore the file, or start a new run",
+            howToName: "name the file with --set data.path=FILE")
         self.config = config
         self.folder = folder
         model = try TransformerModel(config: config.model)
@@ -207,7 +213,7 @@ public final class Trainer {
             + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
-        let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
+        let facts = [header] + lines + ["corpus: \(config.data.path)\(relativeNote), \(corpus.fingerprint)"]
         try writeSynced(
             Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
     }
@@ -218,13 +224,21 @@ public final class Trainer {
     }
 
     /// The corpus line of config.toml.
-    var corpusNote: String { "corpus \(config.data.path): \(corpus.fingerprint) (checked on --resume and eval)" }
+    var corpusNote: String {
+        "corpus \(config.data.path)\(relativeNote): \(corpus.fingerprint) (checked on --resume and eval)"
+    }
+
+    /// " (relative to /work/project)" for a relative `data.path`.
+    var relativeNote: String {
+        config.data.path.hasPrefix("/") ? "" : " (relative to \(corpusOrigin.startFolder))"
+    }
 
     /// The checkpoint state after the current step.
     var checkpointState: CheckpointState {
         CheckpointState(
             step: step, optimizerSteps: optimizer.stepCount, sampler: sampler, tokenizer: corpus.tokenizer,
-            corpus: corpus.fingerprint, config: config, bestValLoss: bestValLoss, skippedSteps: skippedSteps,
+            corpus: corpus.fingerprint, corpusOrigin: corpusOrigin, config: config, bestValLoss: bestValLoss,
+            skippedSteps: skippedSteps,
             skippedInARow: skippedInARow, elapsedSeconds: elapsedBefore + clock.elapsed)
     }
 
