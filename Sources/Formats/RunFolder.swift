@@ -139,13 +139,14 @@ public struct RunFolder {
         return true
     }
 
-    /// Why the folder cannot be read as a run, for messages: a file where the folder should be,
-    /// or no complete checkpoint (and what it holds instead).
+    /// Why the folder cannot be read as a run, for messages: no such folder, a file where the
+    /// folder should be, or no complete checkpoint (and what it holds instead).
     public func noCheckpointReason() -> String {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-            return "it is a file, not a run folder"
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            return "no such run folder"
         }
+        if !isDirectory.boolValue { return "it is a file, not a run folder" }
         return "it has no complete checkpoint (it holds: \(contentsSummary()))"
     }
 

@@ -27,6 +27,7 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         if !(1...256).contains(jobs) { throw ValidationError("--jobs must be from 1 to 256 (got \(jobs))") }
+        if let shard { _ = try SweepShare.slice(parsing: shard) }
     }
 
     func run() throws {

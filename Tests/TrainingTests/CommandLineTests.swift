@@ -156,6 +156,13 @@ final class CommandLineTests: ScratchTestCase {
                 ["compare", "run", "--metric", "val_loss"],
                 "qklab compare: --metric chooses the chart's panels: give --out FILE.svg too"
             ),
+            // Usage errors found past parsing exit 64 too (issue 35, item 7).
+            (["sweep", "s.toml", "--shard", "3/2"], "qklab sweep: --shard 3/2: expected i/n"),
+            (["train", "--config", "c.toml", "--set", "lr"], "qklab train: --set lr: expected section.key=value"),
+            (["train", "--resume", "run", "--set", "optim.lrr=1"], "qklab train: --set optim.lrr=1: unknown key"),
+            (["train", "--config", "c.toml", "--set", "train.max_steps=ten"], "train.max_steps must be an integer"),
+            (["sample", "run", "--prompt", ""], "qklab sample: --prompt must not be empty"),
+            (["logits", "run", "--tokens", "1,x"], "qklab logits: --tokens: \"x\" is not a token id (not an integer)"),
         ]
         for (arguments, expected) in cases {
             try assertFails(arguments, status: 64, [expected])
@@ -228,7 +235,8 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: refused))
         // Lists with an empty item are refused, not read without it.
         try assertFails(
-            ["logits", run, "--tokens", "1,,2"], ["qklab: --tokens: \"\" is not a token id (an empty item)"])
+            ["logits", run, "--tokens", "1,,2"], status: 64,
+            ["qklab logits: --tokens: \"\" is not a token id (an empty item)"])
         try assertFails(
             ["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric \"\": expected one of"])
         // Someone's own folder is neither trained into nor exported into.

@@ -78,7 +78,7 @@ public struct SweepRunner {
             default: pending.append(point)
             }
         }
-        report("\(plan.points.count) points, \(done) already finished, \(jobs) at a time")
+        report("\(counted(plan.points.count, "point")), \(done) already finished, \(jobs) at a time")
         var running: [(point: SweepPlan.Point, process: Process)] = []
         var stopSignal: Int32 = 0
         while !pending.isEmpty || !running.isEmpty {

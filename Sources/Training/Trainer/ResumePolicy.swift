@@ -62,7 +62,7 @@ public struct ResumePlan {
         if legacyShards, base.train.threads > 0 {
             base.train.shards = base.train.threads  // before train.shards, a step ran as one shard per thread
             notes.append(
-                "the checkpoint predates train.shards: its steps ran as \(base.train.threads) shards (its train.threads), and the run keeps that"
+                "the checkpoint predates train.shards: its steps ran as \(counted(base.train.threads, "shard")) (its train.threads), and the run keeps that"
             )
         }
         var config = base

@@ -209,8 +209,8 @@ public final class Trainer {
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
         let header =
-            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(report.kernelThreads) threads, "
-            + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
+            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(counted(report.kernelThreads, "thread")), "
+            + "\(counted(dataParallel.shardCount, "batch shard"))\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
         let facts = [header] + lines + ["corpus: \(config.data.path)\(relativeNote), \(corpus.fingerprint)"]
@@ -220,7 +220,9 @@ public final class Trainer {
 
     /// `, 2 processes (host-a, host-b)` under `mpirun`.
     var processesNote: String {
-        distributed.map { ", \($0.job.processCount) processes (\($0.job.hosts.joined(separator: ", ")))" } ?? ""
+        distributed.map {
+            ", \(counted($0.job.processCount, "process", plural: "processes")) (\($0.job.hosts.joined(separator: ", ")))"
+        } ?? ""
     }
 
     /// The corpus line of config.toml.
@@ -327,9 +329,9 @@ public final class Trainer {
                 secondsLeft: secondsPerStep * Double(train.maxSteps - step), logged: logged)
         }
         progress.message(
-            "done: \(step) steps in \(ConsoleProgress.duration(elapsedBefore + clock.elapsed))"
+            "done: \(counted(step, "step")) in \(ConsoleProgress.duration(elapsedBefore + clock.elapsed))"
                 + (bestValLoss.map { ", best val loss \(String(format: "%.4f", $0))" } ?? "")
-                + (skippedSteps > 0 ? ", \(skippedSteps) skipped steps" : ""))
+                + (skippedSteps > 0 ? ", \(counted(skippedSteps, "skipped step"))" : ""))
         if let distributed { progress.message(distributed.summary) }
         return TrainingSummary(
             steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
