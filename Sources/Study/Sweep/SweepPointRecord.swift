@@ -112,6 +112,13 @@ public struct SweepPointRecord {
         return nil
     }
 
+    /// The config the point's run last trained with: its `config.toml` (written by each start and
+    /// resume of its trainer); nil before its first step.
+    public func runConfig() -> ConfigTable? {
+        guard let text = try? String(contentsOf: folder.config, encoding: .utf8) else { return nil }
+        return try? ConfigTable(text: text, source: folder.config.path)
+    }
+
     /// "key: recorded → planned" for every key that can change the numbers or what is measured
     /// (all but `ConfigKeyRole.bookkeeping`) and differs; a key the record lacks differs only
     /// when the planned value is not the default.
