@@ -162,6 +162,10 @@ final class CommandLineTests: ScratchTestCase {
             (["train", "--resume", "run", "--set", "optim.lrr=1"], "qklab train: --set optim.lrr=1: unknown key"),
             (["train", "--config", "c.toml", "--set", "train.max_steps=ten"], "train.max_steps must be an integer"),
             (["sample", "run", "--prompt", ""], "qklab sample: --prompt must not be empty"),
+            (
+                ["export-hf", "run", "out", "--class", "GPT2"],
+                "qklab export-hf: --class: unknown Hugging Face class \"GPT2\""
+            ),
             (["logits", "run", "--tokens", "1,x"], "qklab logits: --tokens: \"x\" is not a token id (not an integer)"),
         ]
         for (arguments, expected) in cases {
