@@ -31,6 +31,13 @@ final class DataTests: XCTestCase {
                 )
             }
         }
+        // Counts of one in the singular (issue 35, item 7).
+        XCTAssertThrowsError(try Corpus(text: "abababab\nb", source: "t", valFraction: 0.1, blockSize: 8)) {
+            XCTAssertEqual(
+                "\($0)",
+                "corpus t: the validation split has 1 token, fewer than block_size + 1 = 9 (10 tokens in all, val_fraction 0.1)"
+            )
+        }
         XCTAssertNoThrow(
             try Corpus(text: String(repeating: "a", count: 199) + "b", source: "t", valFraction: 0.1, blockSize: 8))
         XCTAssertThrowsError(

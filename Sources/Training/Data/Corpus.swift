@@ -67,7 +67,7 @@ public struct Corpus {
         validation = Array(tokens[trainCount...])
         for (name, part) in [("training", train), ("validation", validation)] where part.count < blockSize + 1 {
             throw DataError(
-                "corpus \(source): the \(name) split has \(part.count) tokens, fewer than block_size + 1 = \(blockSize + 1) (\(tokens.count) tokens in all, val_fraction \(valFraction))"
+                "corpus \(source): the \(name) split has \(counted(part.count, "token")), fewer than block_size + 1 = \(blockSize + 1) (\(counted(tokens.count, "token")) in all, val_fraction \(valFraction))"
             )
         }
     }

@@ -61,7 +61,7 @@ public struct TrainedModel {
         }
         guard state.tokenizer.vocabularySize == state.config.model.vocabSize else {
             throw RunError(
-                "\(checkpoint.path)/state.json: vocabulary of \(state.tokenizer.vocabularySize) characters but vocab_size \(state.config.model.vocabSize)"
+                "\(checkpoint.path)/state.json: vocabulary of \(counted(state.tokenizer.vocabularySize, "character")) but vocab_size \(state.config.model.vocabSize)"
             )
         }
         try Checkpoint.restore(model: model, optimizer: nil, from: files)

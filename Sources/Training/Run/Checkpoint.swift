@@ -45,7 +45,8 @@ extension CheckpointState {
         }
         guard tokenizer.vocabularySize == config.model.vocabSize else {
             throw RunError(
-                "vocabulary of \(tokenizer.vocabularySize) characters but vocab_size \(config.model.vocabSize)")
+                "vocabulary of \(counted(tokenizer.vocabularySize, "character")) but vocab_size \(config.model.vocabSize)"
+            )
         }
         try ConfigLoader.validate(config)
         if let bestValLoss, !bestValLoss.isFinite { throw RunError("best_val_loss is not finite") }
