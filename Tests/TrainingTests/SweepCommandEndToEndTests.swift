@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-extension CommandLineTests {
+extension CommandLineEndToEndTests {
     /// `qklab sweep` end to end with the real executable and trainer (the Study tests use a
     /// stand-in trainer): every point trains in its folder beside the sweep's own files
     /// (`point.toml`, `train.log`), the summary is written, and a rerun finds every point finished.

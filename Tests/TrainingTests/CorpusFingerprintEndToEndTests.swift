@@ -5,7 +5,7 @@ import XCTest
 
 /// Issue 14.2: a run records its corpus's size and FNV-1a 64 hash; `--resume` and `eval` refuse
 /// a corpus that changed, with one line saying what changed.
-final class CorpusFingerprintTests: SmokeRunTestCase {
+final class CorpusFingerprintEndToEndTests: SmokeRunTestCase {
     func fingerprint(_ text: String) -> CorpusFingerprint { CorpusFingerprint(of: Data(text.utf8)) }
 
     /// The published FNV-1a 64 test vectors (Fowler, Noll, Vo; also Python's `fnv` packages).

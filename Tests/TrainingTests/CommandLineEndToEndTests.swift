@@ -3,22 +3,35 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The `qklab` executable as a user runs it (`.build/debug/qklab`, which `.ci/run` builds before
-/// the tests — `swift test` alone does not rebuild it; skipped when it is missing): command-line errors are one
+/// The `qklab` executable as a user runs it — the one `swift test` builds beside the test bundle
+/// (a missing one fails every test here, saying how to build it): command-line errors are one
 /// line with the right reason (issue 14, item 9), `sample` with no options works on every
 /// corpus (item 5), failures of every command are one line (items 7, 8, 10), and a run that is
 /// still training can be read (issue 20, item 12).
-final class CommandLineTests: ScratchTestCase {
+final class CommandLineEndToEndTests: ScratchTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let executable = repository.appendingPathComponent(".build/debug/qklab")
+    /// `qklab` beside the test bundle, where `swift test` builds every product with the tests
+    /// (`.build/<triple>/debug/`, or `release/` with `-c release`), so a test run tests the
+    /// executable of its own build. The bundle is `…PackageTests.xctest` in that folder (on Linux
+    /// an executable, whose bundle URL may be the folder itself).
+    static let executable: URL = {
+        let bundle = Bundle(for: CommandLineEndToEndTests.self).bundleURL
+        let folder = bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
+        return folder.appendingPathComponent("qklab")
+    }()
+
+    /// The executable is missing, e.g. after `swift test --skip-build` or with tests built alone.
+    struct MissingExecutable: Error, CustomStringConvertible {
+        var description: String {
+            "\(CommandLineEndToEndTests.executable.path) is missing: these tests run the qklab executable; "
+                + "build it with swift build --product qklab (swift test builds it unless run with --skip-build)"
+        }
+    }
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
-            throw XCTSkip(
-                "\(Self.executable.path) is missing: build it with swift build --product qklab (.ci/run does)")
-        }
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else { throw MissingExecutable() }
     }
 
     struct Result {
