@@ -34,7 +34,7 @@ extension CommandLineTests {
         let statuses = summary.split(separator: "\n").filter { $0.hasPrefix("lr=") }.map {
             $0.split(separator: " ", omittingEmptySubsequences: true)[1]
         }
-        // 4 steps: every outcome is "failed" (above the bigram loss)
+        // 4 steps: every point is "finished" (and ends above the bigram loss, which is no failure)
         XCTAssertEqual(statuses, ["finished", "finished", "finished", "finished"], summary)
         let again = try qklab(["sweep", sweep.path])
         XCTAssertEqual(again.status, 0, again.output + again.error)
