@@ -82,10 +82,11 @@ public struct SweepReportPage {
             }
             lines.append("")
         }
-        lines += ["## LR sensitivity", "", "```", rendered.variantTable, "```", ""]
-        lines += ["## Final loss per learning rate", "", "```", rendered.curveTable, "```", ""]
-        if let scaling = rendered.scalingTable { lines += ["## Scaling", "", "```", scaling, "```", ""] }
-        lines += ["## Points", "", "```", rendered.pointTable, "```", ""]
+        let sections: [(String, String?)] = [
+            ("LR sensitivity", rendered.variantTable), ("Final loss per learning rate", rendered.curveTable),
+            ("Scaling", rendered.scalingTable), ("Points", rendered.pointTable),
+        ]
+        for case let (title, table?) in sections { lines += ["## \(title)", "", "```", table, "```", ""] }
         lines += [
             "## Interpretation", "", Self.interpretationStart, interpretation.trimmingCharacters(in: .newlines),
             Self.interpretationEnd, "",

@@ -18,7 +18,7 @@ public struct SweepSummaryText {
                     + summary.foldersOutsideGrid.joined(separator: ", ") + ")")
         }
         sections.append(variantTable)
-        sections.append(curveTable)
+        if let curves = curveTable { sections.append(curves) }
         if let scaling = scalingTable { sections.append(scaling) }
         return sections.joined(separator: "\n\n")
     }
@@ -152,8 +152,9 @@ public struct SweepSummaryText {
     }
 
     /// Per variant and learning rate: the seeds' mean final loss, what the sensitivity counts,
-    /// and how many seeds diverged or ended above the bigram loss.
-    public var curveTable: String {
+    /// and how many seeds diverged or ended above the bigram loss; nil when no point has a result.
+    public var curveTable: String? {
+        guard summary.variants.contains(where: { !$0.curve.isEmpty }) else { return nil }
         let width = max(31, (summary.variants.map(\.variant.count).max() ?? 0) + 2)
         var lines = [
             Self.pad("variant", width) + Self.pad("learning rate", 15) + Self.pad("mean final loss", 17)
