@@ -34,11 +34,30 @@ extension CommandLineEndToEndTests {
         let statuses = summary.split(separator: "\n").filter { $0.hasPrefix("lr=") }.map {
             $0.split(separator: " ", omittingEmptySubsequences: true)[1]
         }
-        // 4 steps: every outcome is "failed" (above the bigram loss)
+        // 4 steps: every point is "finished" (and ends above the bigram loss, which is no failure)
         XCTAssertEqual(statuses, ["finished", "finished", "finished", "finished"], summary)
         let again = try qklab(["sweep", sweep.path])
         XCTAssertEqual(again.status, 0, again.output + again.error)
         XCTAssertTrue(again.output.contains("4 points, 4 already finished"), again.output)
+
+        // The result page from the folder, with the command as typed and the chart beside it.
+        let page = scratch.appendingPathComponent("tiny-page.md")
+        let report = try qklab(["sweep", sweep.path, "--summary-only", "--report", page.path])
+        XCTAssertEqual(report.status, 0, report.output + report.error)
+        let text = try String(contentsOf: page, encoding: .utf8)
+        XCTAssertTrue(text.contains("qklab sweep \(sweep.path) --summary-only --report \(page.path)"), text)
+        XCTAssertTrue(text.contains("](tiny-page/lr_sweep.svg)"), text)
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: scratch.appendingPathComponent("tiny-page/lr_sweep.svg").path))
+    }
+
+    /// A window rule asked of a grid with one learning rate: one line, nothing written.
+    func testWindowRuleOnOneLearningRateIsRefused() throws {
+        let sweep = try smokeSweep("one.toml", "[grid]\n\"optim.lr\" = [1e-3]\n\"model.qk_norm\" = [\"off\", \"head\"]")
+        try assertFails(
+            ["sweep", sweep.path, "--lr-window", "3"],
+            ["qklab: --lr-window: the grid of \(sweep.path) has one learning rate, so there is no window to choose"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path))
     }
 
     /// Stopping a sweep stops its trainers: on SIGTERM the sweep starts no more points, passes
