@@ -13,7 +13,7 @@ struct ExportHF: ParsableCommand {
         discussion:
             "The layout decides the class: pre + head → Qwen3ForCausalLM, pre + off → LlamaForCausalLM, post + full → Olmo2ForCausalLM "
             + "(or Olmo3ForCausalLM with --class), sandwich + head + offset + embed_scale → Gemma3ForCausalLM, pre + head + offset → "
-            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See README, Hugging Face interop."
+            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See docs/families.md."
     )
 
     @Argument(help: "Run folder or checkpoint folder.")

@@ -36,7 +36,7 @@ struct Train: ParsableCommand {
         }
         if config != nil && resume != nil {
             throw ValidationError(
-                "--config and --resume exclude each other (a resumed run keeps its config; --set changes what a resume may change, see README \"Resuming a run\")"
+                "--config and --resume exclude each other (a resumed run keeps its config; --set changes what a resume may change, see docs/resume-and-determinism.md)"
             )
         }
         if resume != nil && runDir != nil {
@@ -58,7 +58,7 @@ struct Train: ParsableCommand {
     }
 
     /// Under `mpirun` (a build with the trait MPI), every process runs this command and they train
-    /// as one job (README "Many processes and machines"); an error on any one ends the job with
+    /// as one job (docs/distributed.md); an error on any one ends the job with
     /// its one line.
     func run() throws {
         let group = try ProcessGroup.start()  // MPI_Init_thread, before the signal threads start

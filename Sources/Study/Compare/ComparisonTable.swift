@@ -78,6 +78,7 @@ public struct ComparisonTable {
                 + summaries.map { summary in
                     summary.maxAttnLogit.map { "\(Self.short($0.value)) (layer \($0.layer))" } ?? "—"
                 },
+            ["max attn logit, layer 0"] + summaries.map { Self.short($0.maxAttnLogitLayer0) },
             ["min attn entropy"] + summaries.map { Self.located($0.minAttnEntropy) },
             ["min head entropy"] + summaries.map { Self.located($0.minHeadEntropy) },
             ["max q/k rms"] + summaries.map { Self.located($0.maxQKRMS) },
@@ -119,6 +120,12 @@ public struct ComparisonTable {
                 + groups.variants.map { variant in
                     Self.meanAndSpread(
                         variant.runs.compactMap { summaries[$0].maxAttnLogit?.value }, of: variant.runs.count,
+                        format: "%.4g")
+                },
+            ["max attn logit, layer 0"]
+                + groups.variants.map { variant in
+                    Self.meanAndSpread(
+                        variant.runs.compactMap { summaries[$0].maxAttnLogitLayer0 }, of: variant.runs.count,
                         format: "%.4g")
                 },
             ["loss spike score (%)"]

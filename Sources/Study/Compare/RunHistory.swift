@@ -44,6 +44,8 @@ public struct RunHistory {
     /// Complete lines of `metrics.jsonl` that could not be read and were skipped.
     public let damagedMetricsLines: Int
     public let training: [TrainingPoint]
+    /// The same training lines as read, every key kept (`LastStepsMean` reduces any of them).
+    public let trainingLines: [[String: Any]]
     public let evaluations: [Evaluation]
     /// The corpus's bigram loss (nats; the step-0 line `bigram_loss`); nil for runs written
     /// before it was recorded.
@@ -68,7 +70,8 @@ public struct RunHistory {
             FileManager.default.fileExists(atPath: folder.metrics.path)
             ? try MetricsReader.readCounting(folder.metrics) : ([], 0)
         damagedMetricsLines = damaged
-        training = lines.compactMap(Self.trainingPoint)
+        trainingLines = lines.filter { Self.trainingPoint($0) != nil }
+        training = trainingLines.compactMap(Self.trainingPoint)
         evaluations = lines.compactMap(Self.evaluation)
         bigramLoss = lines.lazy.filter { $0["step"] as? Int == 0 }.compactMap { Self.number($0["bigram_loss"]) }.first
     }

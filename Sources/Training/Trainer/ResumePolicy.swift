@@ -2,7 +2,7 @@ import Formats
 import Foundation
 
 /// What `--set` may change on `--resume`, and the config a resumed run continues with
-/// (README, "Resuming a run"). Every override is either applied and said — in the resume line,
+/// (docs/resume-and-determinism.md). Every override is either applied and said — in the resume line,
 /// run.txt and config.toml — or refused with one line naming the reason; none is accepted
 /// silently and then ignored.
 ///
