@@ -25,16 +25,12 @@ public final class Trainer {
     public private(set) lazy var bigramLoss = BigramLoss.of(
         train: corpus.train, validation: corpus.validation,
         vocabularySize: corpus.tokenizer.vocabularySize)
-    /// Held by the process that writes the run folder.
-    let lock: RunLock?
-    /// For a new run on the process that writes its folder: whether this trainer created the
-    /// folder (`abandonStart` removes only what the trainer made). Nil when resuming.
-    private let createdFolder: Bool?
-    /// What `run()` writes first on the process that writes the folder (nil once written, and on
-    /// the others): `config.toml`, and the header printed and written to `run.txt`; on resume the
-    /// metrics past the checkpoint are cut first. Kept until `run()` so that a start another
-    /// process of the job refuses leaves the folder as it was.
-    private var start: (configText: String, configSource: String, lines: [String], resumed: Bool)?
+    /// The lock on the run folder (and whether this trainer made the folder), held by the process
+    /// that writes it; nil on the others.
+    let claim: FolderClaim?
+    /// What `run()` writes first on the process that writes the folder; nil once written, and on
+    /// the others.
+    var start: RunStart?
     var sampler: BatchSampler
     /// Optimizer steps completed.
     public private(set) var step = 0
@@ -74,8 +70,7 @@ public final class Trainer {
         try initialWeights?.load(model, corpus.tokenizer)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         // refuses a folder holding a run, or someone's own files
-        createdFolder = writes ? try folder.createForNewRun() : nil
-        lock = writes ? try RunLock(folder: folder) : nil
+        claim = writes ? try FolderClaim(newRun: folder) : nil
         optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
@@ -86,11 +81,10 @@ public final class Trainer {
             progress = ConsoleProgress(quiet: true)
             return
         }
-        start = (
-            resolved.resolvedTOML(notes: [corpusNote]),
-            initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
-            ConfigLoader.scheduleWarnings(resolved), false
-        )
+        start = RunStart(
+            configText: resolved.resolvedTOML(notes: [corpusNote]),
+            configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
+            lines: ConfigLoader.scheduleWarnings(resolved), resumed: false)
     }
 
     /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
@@ -103,8 +97,7 @@ public final class Trainer {
             throw RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
         }
         let writes = job.map { $0.rank == 0 } ?? true
-        createdFolder = nil
-        lock = writes ? try RunLock(folder: folder) : nil
+        claim = writes ? try FolderClaim(resuming: folder) : nil
         let state = try Checkpoint.loadState(checkpoint)
         if writes { Checkpoint.noteIncomplete(in: folder, using: checkpoint) }
         let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
@@ -139,74 +132,11 @@ public final class Trainer {
             ? [
                 "the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: \(corpus.fingerprint)"
             ] : []
-        start = (
-            config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
-            [resumeLine] + plan.warnings + corpusLines, true
-        )
+        start = RunStart(
+            configText: config.resolvedTOML(notes: [corpusNote, resumeLine]),
+            configSource: "resumed from \(checkpoint.path)", lines: [resumeLine] + plan.warnings + corpusLines,
+            resumed: true)
     }
-
-    /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
-    /// the `min(train.shards, batch_size)` shards a batch makes, with their exchange.
-    static func shardRunners(model: TransformerModel, config: TrainingConfig, job: TrainingJob?) throws -> (
-        DataParallel, DistributedStep?
-    ) {
-        guard let job else { return (DataParallel(model: model, shards: config.train.shards!), nil) }
-        let shards = min(config.train.shards!, config.train.batchSize)
-        let step = try DistributedStep(
-            job: job, shards: shards, parameterCount: model.gradientBuffer.count, model: config.model)
-        return (DataParallel(model: model, shards: shards, localShards: step.localShards), step)
-    }
-
-    /// Under `mpirun`, checks (collectively: every process of the job must call it, before
-    /// `run()`) that this process starts from process 0's step, corpus and config; nothing
-    /// without a job. Throws `RunError` naming what differs, on the process that differs.
-    public func checkSameStart() throws {
-        try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, config: config, folder: folder.url.path)
-    }
-
-    /// Takes back a start whose `run()` never began (another process of the job refused to
-    /// start): gives the folder's lock back and, for a new run, removes its folder when the
-    /// trainer created it (folders above it that were created with it stay). Nothing else was
-    /// written yet. Does nothing on a process that does not write the folder.
-    public func abandonStart() {
-        guard start != nil else { return }
-        lock?.release()
-        if createdFolder == true { rmdir(folder.url.path) }  // fails, harmlessly, unless the folder is empty
-    }
-
-    /// Whether this process writes the run folder: always, except under `mpirun` on processes
-    /// other than 0.
-    var writesRunFolder: Bool { distributed.map { $0.job.rank == 0 } ?? true }
-
-    /// Where a shared stop is thrown: under `mpirun` wrapped as `EveryProcessStop`, since every
-    /// process reaches it at the same step.
-    func together(_ error: Error) -> Error { distributed == nil ? error : EveryProcessStop(error: error) }
-
-    static func applyThreads(_ threads: Int) {
-        Parallel.threadCount = threads > 0 ? threads : System.coreCount
-    }
-
-    /// The one-line header, then `lines` (the resume line, warnings), each printed and written to
-    /// `run.txt` before the system report.
-    func writeHeader(configSource: String, lines: [String] = []) throws {
-        let report = SystemReport.current()
-        let header =
-            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(report.kernelThreads) threads, "
-            + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
-            + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
-        for line in [header] + lines { progress.message(line) }
-        let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
-        try writeSynced(
-            Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
-    }
-
-    /// `, 2 processes (host-a, host-b)` under `mpirun`.
-    var processesNote: String {
-        distributed.map { ", \($0.job.processCount) processes (\($0.job.hosts.joined(separator: ", ")))" } ?? ""
-    }
-
-    /// The corpus line of config.toml.
-    var corpusNote: String { "corpus \(config.data.path): \(corpus.fingerprint) (checked on --resume and eval)" }
 
     /// The checkpoint state after the current step.
     var checkpointState: CheckpointState {
