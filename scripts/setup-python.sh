@@ -33,7 +33,7 @@ fi
 if [ -n "$wheel" ]; then
     echo "installing $wheel (no dependencies) and torch's own small dependencies"
     "${pip[@]}" --no-deps "$wheel"
-    "${pip[@]}" filelock typing_extensions sympy networkx jinja2 fsspec
+    "${pip[@]}" filelock typing_extensions sympy networkx jinja2 fsspec "setuptools>=77"
 else
     echo "setup-python.sh: no torch CPU wheel (torch-*+cpu-*.whl) in /opt/wheels or here; set TORCH_WHEEL=PATH" >&2
     exit 1

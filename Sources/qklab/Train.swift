@@ -45,6 +45,16 @@ struct Train: ParsableCommand {
         if resume != nil && initFrom != nil {
             throw ValidationError("--init-from is for new runs; a resumed run continues from its own checkpoint")
         }
+        // A --set that is not section.key=value of a known key and a value of its type and range
+        // is a usage error; whether the config it makes holds together is checked with the config.
+        var scratch = TrainingConfig()
+        for override in overrides {
+            do {
+                try ConfigLoader.apply(override: override, to: &scratch)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
     }
 
     /// Under `mpirun` (a build with the trait MPI), every process runs this command and they train

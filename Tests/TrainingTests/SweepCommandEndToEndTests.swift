@@ -34,11 +34,30 @@ extension CommandLineEndToEndTests {
         let statuses = summary.split(separator: "\n").filter { $0.hasPrefix("lr=") }.map {
             $0.split(separator: " ", omittingEmptySubsequences: true)[1]
         }
-        // 4 steps: every outcome is "failed" (above the bigram loss)
+        // 4 steps: every point is "finished" (and ends above the bigram loss, which is no failure)
         XCTAssertEqual(statuses, ["finished", "finished", "finished", "finished"], summary)
         let again = try qklab(["sweep", sweep.path])
         XCTAssertEqual(again.status, 0, again.output + again.error)
         XCTAssertTrue(again.output.contains("4 points, 4 already finished"), again.output)
+
+        // The result page from the folder, with the command as typed and the chart beside it.
+        let page = scratch.appendingPathComponent("tiny-page.md")
+        let report = try qklab(["sweep", sweep.path, "--summary-only", "--report", page.path])
+        XCTAssertEqual(report.status, 0, report.output + report.error)
+        let text = try String(contentsOf: page, encoding: .utf8)
+        XCTAssertTrue(text.contains("qklab sweep \(sweep.path) --summary-only --report \(page.path)"), text)
+        XCTAssertTrue(text.contains("](tiny-page/lr_sweep.svg)"), text)
+        XCTAssertTrue(
+            FileManager.default.fileExists(atPath: scratch.appendingPathComponent("tiny-page/lr_sweep.svg").path))
+    }
+
+    /// A window rule asked of a grid with one learning rate: one line, nothing written.
+    func testWindowRuleOnOneLearningRateIsRefused() throws {
+        let sweep = try smokeSweep("one.toml", "[grid]\n\"optim.lr\" = [1e-3]\n\"model.qk_norm\" = [\"off\", \"head\"]")
+        try assertFails(
+            ["sweep", sweep.path, "--lr-window", "3"],
+            ["qklab: --lr-window: the grid of \(sweep.path) has one learning rate, so there is no window to choose"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path))
     }
 
     /// Stopping a sweep stops its trainers: on SIGTERM the sweep starts no more points, passes
@@ -90,8 +109,48 @@ extension CommandLineEndToEndTests {
             "no point starts after the signal")
     }
 
+    /// An edited sweep (issue 35, item 3): a bookkeeping key added to `[set]` after a point was
+    /// interrupted is passed to that point's resumed trainer, which uses it (its config.toml and
+    /// its kept checkpoints say so), and point.toml records it then; a finished point's record
+    /// keeps the value its run used. A key that changes results is refused as before.
+    func testAnEditedSweepPassesBookkeepingKeysToResumedPoints() throws {
+        let grid = """
+            "train.max_steps" = 6
+            "train.checkpoint_interval" = 2
+            "train.keep_checkpoints" = 3
+            "train.eval_interval" = 0
+            [grid]
+            "optim.lr" = [1e-3, 2e-3]
+            """
+        let sweep = try smokeSweep("edited.toml", grid)
+        let first = try qklab(["sweep", sweep.path])
+        XCTAssertEqual(first.status, 0, first.output + first.error)
+        // lr=0.002 as if killed after step 6 was logged, before its final checkpoint: it resumes at 4.
+        let points = scratch.appendingPathComponent("out/points")
+        let (finished, resumed) = (points.appendingPathComponent("lr=0.001"), points.appendingPathComponent("lr=0.002"))
+        try FileManager.default.removeItem(at: resumed.appendingPathComponent("checkpoints/step-000006"))
+        try smokeSweep(
+            "edited.toml", grid.replacingOccurrences(of: "keep_checkpoints\" = 3", with: "keep_checkpoints\" = 1"))
+        let again = try qklab(["sweep", sweep.path])
+        XCTAssertEqual(again.status, 0, again.output + again.error)
+        let text = { (url: URL) in try String(contentsOf: url, encoding: .utf8) }
+        XCTAssertTrue(try text(resumed.appendingPathComponent("config.toml")).contains("keep_checkpoints = 1"))
+        XCTAssertTrue(try text(resumed.appendingPathComponent("run.txt")).contains("train.keep_checkpoints 3 → 1"))
+        XCTAssertTrue(try text(resumed.appendingPathComponent("point.toml")).contains("keep_checkpoints = 1"))
+        let kept = try FileManager.default.contentsOfDirectory(
+            atPath: resumed.appendingPathComponent("checkpoints").path)
+        XCTAssertEqual(kept.filter { $0.hasPrefix("step-") }, ["step-000006"])
+        for file in ["config.toml", "point.toml"] {
+            XCTAssertTrue(try text(finished.appendingPathComponent(file)).contains("keep_checkpoints = 3"), file)
+        }
+        // A key that changes what is measured may not change under a trained point.
+        try smokeSweep("edited.toml", grid.replacingOccurrences(of: "eval_interval\" = 0", with: "eval_interval\" = 2"))
+        try assertFails(["sweep", sweep.path], ["train.eval_interval: 0 → 2"])
+    }
+
     /// Writes a sweep file `name` in the scratch folder: the smoke config and corpus, `out` in the
     /// scratch folder, then `rest` (more `[set]` keys and the `[grid]`).
+    @discardableResult
     func smokeSweep(_ name: String, _ rest: String) throws -> URL {
         let repository = Self.repository.path, sweep = scratch.appendingPathComponent(name)
         try """

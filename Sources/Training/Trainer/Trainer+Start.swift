@@ -52,20 +52,29 @@ extension Trainer {
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
         let header =
-            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(report.kernelThreads) threads, "
-            + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
+            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(counted(report.kernelThreads, "thread")), "
+            + "\(counted(dataParallel.shardCount, "batch shard"))\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
-        let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
+        let facts = [header] + lines + ["corpus: \(config.data.path)\(relativeNote), \(corpus.fingerprint)"]
         try writeSynced(
             Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
     }
 
     /// `, 2 processes (host-a, host-b)` under `mpirun`.
     var processesNote: String {
-        distributed.map { ", \($0.job.processCount) processes (\($0.job.hosts.joined(separator: ", ")))" } ?? ""
+        distributed.map {
+            ", \(counted($0.job.processCount, "process", plural: "processes")) (\($0.job.hosts.joined(separator: ", ")))"
+        } ?? ""
     }
 
     /// The corpus line of config.toml.
-    var corpusNote: String { "corpus \(config.data.path): \(corpus.fingerprint) (checked on --resume and eval)" }
+    var corpusNote: String {
+        "corpus \(config.data.path)\(relativeNote): \(corpus.fingerprint) (checked on --resume and eval)"
+    }
+
+    /// " (relative to /work/project)" for a relative `data.path`.
+    var relativeNote: String {
+        config.data.path.hasPrefix("/") ? "" : " (relative to \(corpusOrigin.startFolder))"
+    }
 }
