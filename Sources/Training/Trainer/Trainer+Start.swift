@@ -7,6 +7,14 @@ import Transformer
 /// `mpirun`, the threads, and the header it prints and writes to `run.txt`. The training loop is
 /// in Trainer.swift.
 extension Trainer {
+    /// AdamW over `model`'s parameters, with µParam's update multipliers when `optim.mup_base_width` is set.
+    static func optimizer(for model: TransformerModel, config: TrainingConfig) -> AdamW {
+        AdamW(
+            parameters: model.parameters, config: config.optim,
+            updateMultipliers: MuParam.updateMultipliers(
+                model.parameters, model: config.model, baseWidth: config.optim.mupBaseWidth))
+    }
+
     /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
     /// the `min(train.shards, batch_size)` shards a batch makes, with their exchange.
     static func shardRunners(model: TransformerModel, config: TrainingConfig, job: TrainingJob?) throws -> (

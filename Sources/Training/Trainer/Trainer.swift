@@ -80,7 +80,7 @@ public final class Trainer {
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         // refuses a folder holding a run, or someone's own files
         claim = writes ? try FolderClaim(newRun: folder) : nil
-        optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
+        optimizer = Self.optimizer(for: model, config: resolved)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(
@@ -122,7 +122,7 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: config.model)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: config, job: job)
-        optimizer = AdamW(parameters: model.parameters, config: config.optim)
+        optimizer = Self.optimizer(for: model, config: config)
         try Checkpoint.restore(model: model, optimizer: optimizer, from: files)
         optimizer.stepCount = state.optimizerSteps
         schedule = LearningRateSchedule(config)
