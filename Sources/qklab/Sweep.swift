@@ -78,6 +78,7 @@ struct Sweep: ParsableCommand {
             throw ValidationError("--lr-window must be above 0 decades (got \(lrWindow))")
         }
         if let report, !report.hasSuffix(".md") { throw ValidationError("--report \(report): give a .md file") }
+        if let shard { _ = try SweepShare.slice(parsing: shard) }
     }
 
     func run() throws {

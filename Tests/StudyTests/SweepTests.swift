@@ -494,4 +494,25 @@ final class SweepTests: ScratchTestCase {
         try runner.run { reports.append($0) }
         XCTAssertEqual(reports.first, "2 points, 1 already finished, 1 at a time")
     }
+
+    /// A trainer an earlier, killed sweep left running (a point whose lock a live process holds)
+    /// counts against `jobs`: with one job, no point starts until it has ended (issue 35, item 7).
+    func testOrphanedTrainersCountAgainstJobs() throws {
+        let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]")
+        let runner = runner(plan, executable: try fakeTrainer())
+        let orphan = Process()
+        orphan.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        orphan.arguments = ["1.5"]
+        try orphan.run()
+        let held = runner.folder(of: try point(plan, "lr=0.01"))
+        try FileManager.default.createDirectory(at: held.url, withIntermediateDirectories: true)
+        try RunFolder.lockText(pid: orphan.processIdentifier).write(to: held.lock, atomically: true, encoding: .utf8)
+        var reports: [String] = []
+        try runner.run { reports.append($0) }
+        XCTAssertFalse(orphan.isRunning, "lr=0.001 started only after the orphan ended")
+        assertContains(
+            reports.joined(separator: "\n"),
+            ["lr=0.01: being trained by process \(orphan.processIdentifier); left to it, and counted against --jobs"])
+        XCTAssertEqual(runner.status(of: try point(plan, "lr=0.001")), .finished)
+    }
 }

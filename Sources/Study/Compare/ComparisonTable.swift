@@ -225,10 +225,13 @@ public struct ComparisonTable {
         return text
     }
 
-    /// "0.52% (3 of 580, first step 1230)", "0.00% (0 of 580)", or "—" when no value was judged.
+    /// "0.52% (3 of 580, first step 1230)", "0.00% (0 of 580)"; below `SpikeScore.minimumJudged`
+    /// judged values "—", with the spikes there were: "— (1 of 12 judged, first step 25)".
     static func spikeScore(_ score: SpikeScore) -> String {
-        guard let percent = score.percent else { return "—" }
         let first = score.spikeSteps.first.map { ", first step \($0)" } ?? ""
+        guard let percent = score.percent else {
+            return score.spikeSteps.isEmpty ? "—" : "— (\(score.spikeSteps.count) of \(score.judged) judged\(first))"
+        }
         return String(format: "%.2f%%", percent) + " (\(score.spikeSteps.count) of \(score.judged)\(first))"
     }
 

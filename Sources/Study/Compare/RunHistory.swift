@@ -58,9 +58,11 @@ public struct RunHistory {
         self.name = name ?? folder.url.lastPathComponent
         guard let text = try? String(contentsOf: folder.config, encoding: .utf8) else {
             var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder.url.path, isDirectory: &isFolder) else {
+                throw RunError("\(folder.url.path): no such run folder")
+            }
             let what =
-                FileManager.default.fileExists(atPath: folder.url.path, isDirectory: &isFolder) && !isFolder.boolValue
-                ? "it is a file" : "no readable config.toml (it holds: \(folder.contentsSummary()))"
+                isFolder.boolValue ? "no readable config.toml (it holds: \(folder.contentsSummary()))" : "it is a file"
             throw RunError("\(folder.url.path) is not a run folder: \(what)")
         }
         config = try ConfigTable(text: text, source: folder.config.path)

@@ -6,7 +6,7 @@ import Transformer
 import XCTest
 
 /// Export and import of the family layouts: Gemma 3, OLMo 3 and the dense Qwen3-Next form.
-extension ExportTests {
+extension ExportEndToEndTests {
     /// Trains a run with `overrides` and exports it as `preferred` (or the layout's class).
     func exportedRun(_ overrides: [String], name: String, as preferred: HuggingFaceArchitecture?) throws -> (
         trained: TrainedModel, folder: URL

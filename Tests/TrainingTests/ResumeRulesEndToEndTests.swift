@@ -4,9 +4,9 @@ import Training
 import XCTest
 
 /// Every `--set` on `--resume` is applied and said (resume line in run.txt, config.toml), or
-/// refused with one line naming the reason (README, "Resuming a run"); schedules that make no
+/// refused with one line naming the reason (docs/resume-and-determinism.md); schedules that make no
 /// sense are refused or warned about before step 1.
-final class ResumeRulesTests: SmokeRunTestCase {
+final class ResumeRulesEndToEndTests: SmokeRunTestCase {
     /// The smoke run at step 60 (warmup 10, lr 0.003, min_lr 0.0003 and decay_steps 60 fixed at the start).
     func finishedSmokeRun() throws -> RunFolder {
         try train(try smokeConfig(["train.eval_interval=0"]), in: "smoke")

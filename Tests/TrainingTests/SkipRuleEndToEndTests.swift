@@ -5,7 +5,7 @@ import XCTest
 
 /// Issue 14.4: under `on_nonfinite = "skip"`, a run that learned nothing, or is stuck, fails (one
 /// line, non-zero exit) and writes no checkpoint of untouched weights.
-final class SkipRuleTests: SmokeRunTestCase {
+final class SkipRuleEndToEndTests: SmokeRunTestCase {
     /// z_loss = 1e38 overflows the objective on every step.
     let overflowing = ["model.z_loss=1e38", "train.on_nonfinite=skip"]
 

@@ -3,22 +3,35 @@ import Foundation
 import TestSupport
 import XCTest
 
-/// The `qklab` executable as a user runs it (`.build/debug/qklab`, which `.ci/run` builds before
-/// the tests — `swift test` alone does not rebuild it; skipped when it is missing): command-line errors are one
+/// The `qklab` executable as a user runs it — the one `swift test` builds beside the test bundle
+/// (a missing one fails every test here, saying how to build it): command-line errors are one
 /// line with the right reason (issue 14, item 9), `sample` with no options works on every
 /// corpus (item 5), failures of every command are one line (items 7, 8, 10), and a run that is
 /// still training can be read (issue 20, item 12).
-final class CommandLineTests: ScratchTestCase {
+final class CommandLineEndToEndTests: ScratchTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let executable = repository.appendingPathComponent(".build/debug/qklab")
+    /// `qklab` beside the test bundle, where `swift test` builds every product with the tests
+    /// (`.build/<triple>/debug/`, or `release/` with `-c release`), so a test run tests the
+    /// executable of its own build. The bundle is `…PackageTests.xctest` in that folder (on Linux
+    /// an executable, whose bundle URL may be the folder itself).
+    static let executable: URL = {
+        let bundle = Bundle(for: CommandLineEndToEndTests.self).bundleURL
+        let folder = bundle.pathExtension == "xctest" ? bundle.deletingLastPathComponent() : bundle
+        return folder.appendingPathComponent("qklab")
+    }()
+
+    /// The executable is missing, e.g. after `swift test --skip-build` or with tests built alone.
+    struct MissingExecutable: Error, CustomStringConvertible {
+        var description: String {
+            "\(CommandLineEndToEndTests.executable.path) is missing: these tests run the qklab executable; "
+                + "build it with swift build --product qklab (swift test builds it unless run with --skip-build)"
+        }
+    }
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
-            throw XCTSkip(
-                "\(Self.executable.path) is missing: build it with swift build --product qklab (.ci/run does)")
-        }
+        guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else { throw MissingExecutable() }
     }
 
     struct Result {
@@ -29,7 +42,7 @@ final class CommandLineTests: ScratchTestCase {
 
     /// Runs `qklab arguments` (or `bash -c script`) and waits for it.
     @discardableResult
-    func qklab(_ arguments: [String], shell: String? = nil) throws -> Result {
+    func qklab(_ arguments: [String], shell: String? = nil, in folder: URL? = nil) throws -> Result {
         let process = Process()
         if let shell {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -38,7 +51,7 @@ final class CommandLineTests: ScratchTestCase {
             process.executableURL = Self.executable
             process.arguments = arguments
         }
-        process.currentDirectoryURL = scratch
+        process.currentDirectoryURL = folder ?? scratch
         let output = Pipe(), error = Pipe()
         process.standardOutput = output
         process.standardError = error
@@ -53,10 +66,10 @@ final class CommandLineTests: ScratchTestCase {
 
     /// Asserts exit status `status` and exactly one line on stderr containing `fragments`.
     func assertFails(
-        _ arguments: [String], status: Int32 = 1, _ fragments: [String], shell: String? = nil,
+        _ arguments: [String], status: Int32 = 1, _ fragments: [String], shell: String? = nil, in folder: URL? = nil,
         file: StaticString = #filePath, line: UInt = #line
     ) throws {
-        let result = try qklab(arguments, shell: shell)
+        let result = try qklab(arguments, shell: shell, in: folder)
         XCTAssertEqual(result.status, status, "\(arguments): \(result.error)", file: file, line: line)
         let lines = result.error.split(separator: "\n", omittingEmptySubsequences: false)
         XCTAssertEqual(lines.count, 2, "one line: \(result.error)", file: file, line: line)
@@ -156,6 +169,17 @@ final class CommandLineTests: ScratchTestCase {
                 ["compare", "run", "--metric", "val_loss"],
                 "qklab compare: --metric chooses the chart's panels: give --out FILE.svg too"
             ),
+            // Usage errors found past parsing exit 64 too (issue 35, item 7).
+            (["sweep", "s.toml", "--shard", "3/2"], "qklab sweep: --shard 3/2: expected i/n"),
+            (["train", "--config", "c.toml", "--set", "lr"], "qklab train: --set lr: expected section.key=value"),
+            (["train", "--resume", "run", "--set", "optim.lrr=1"], "qklab train: --set optim.lrr=1: unknown key"),
+            (["train", "--config", "c.toml", "--set", "train.max_steps=ten"], "train.max_steps must be an integer"),
+            (["sample", "run", "--prompt", ""], "qklab sample: --prompt must not be empty"),
+            (
+                ["export-hf", "run", "out", "--class", "GPT2"],
+                "qklab export-hf: --class: unknown Hugging Face class \"GPT2\""
+            ),
+            (["logits", "run", "--tokens", "1,x"], "qklab logits: --tokens: \"x\" is not a token id (not an integer)"),
         ]
         for (arguments, expected) in cases {
             try assertFails(arguments, status: 64, [expected])
@@ -228,7 +252,8 @@ final class CommandLineTests: ScratchTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: refused))
         // Lists with an empty item are refused, not read without it.
         try assertFails(
-            ["logits", run, "--tokens", "1,,2"], ["qklab: --tokens: \"\" is not a token id (an empty item)"])
+            ["logits", run, "--tokens", "1,,2"], status: 64,
+            ["qklab logits: --tokens: \"\" is not a token id (an empty item)"])
         try assertFails(
             ["compare", run, "--metric", "train_loss,"], status: 64, ["qklab compare: --metric \"\": expected one of"])
         // Someone's own folder is neither trained into nor exported into.
@@ -375,6 +400,28 @@ final class CommandLineTests: ScratchTestCase {
         try assertFails(["train", "--resume", run, "--set", "train.max_steps=4"], ["qklab: \(damaged)"])
         XCTAssertFalse(
             FileManager.default.fileExists(atPath: scratch.appendingPathComponent("out").path), "nothing exported")
+    }
+
+    /// With an intact older checkpoint, every command that reads a run falls back to it past a
+    /// damaged newest one, with a note naming the damaged file (issue 35, item 2).
+    func testDamagedNewestCheckpointFallsBackInEveryCommand() throws {
+        let run = try train("run", ["train.checkpoint_interval=2", "train.keep_checkpoints=2"])
+        let model = URL(fileURLWithPath: run).appendingPathComponent("checkpoints/step-000003/model.safetensors")
+        var bytes = try Data(contentsOf: model)
+        bytes[bytes.count - 10] ^= 0x40
+        try bytes.write(to: model)
+        let note = "qklab: note: checkpoint file \(model.path) is damaged: its CRC32C is "
+        for arguments in [
+            ["eval", run], ["sample", run, "--tokens", "5"], ["logits", run, "--tokens", "1,2"],
+            ["export-hf", run, scratch.appendingPathComponent("out").path],
+            ["train", "--resume", run, "--set", "train.max_steps=4"],
+        ] {
+            let result = try qklab(arguments)
+            XCTAssertEqual(result.status, 0, "\(arguments): \(result.error)")
+            XCTAssertTrue(result.error.hasPrefix(note), "\(arguments): \(result.error)")
+            XCTAssertTrue(result.error.contains("; using the older step-000002\n"), "\(arguments): \(result.error)")
+        }
+        XCTAssertEqual(try qklab(["eval", run]).error, "", "the resumed run wrote step 3 anew")
     }
 
     /// eval, sample and export-hf on a run that checkpoints every step keeping one: every call

@@ -6,7 +6,7 @@ import XCTest
 
 /// The family presets (`configs/families/*.toml`, docs/families.md) and training,
 /// checkpoints and resume on the family layouts.
-final class FamilyPresetTests: SmokeRunTestCase {
+final class FamilyPresetEndToEndTests: SmokeRunTestCase {
     /// The table of docs/families.md: preset → (block_norm, qk_norm, norm_weight, mlp, embed_scale, rope_fraction).
     static let table:
         [String: (ModelConfig.BlockNorm, ModelConfig.QKNorm, ModelConfig.NormWeight, ModelConfig.MLP, Bool, Float)] = [

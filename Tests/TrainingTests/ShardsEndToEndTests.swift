@@ -6,7 +6,7 @@ import XCTest
 /// `train.shards` (docs/spec/cli.md, "Determinism and batch shards"): a run's numbers depend on its
 /// shard count only; threads decide where shards run, so a resume on any thread count continues
 /// bit for bit.
-final class ShardsTests: SmokeRunTestCase {
+final class ShardsEndToEndTests: SmokeRunTestCase {
     /// 40 steps on 2 threads straight, against 10 + 10 + 10 + 10 resumed on 1, 2, 3 and 1 threads:
     /// every metrics number (loss, lr, gradient norms, attention-logit maxima, val loss) and the
     /// final weights are identical.

@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-extension CommandLineTests {
+extension CommandLineEndToEndTests {
     /// `qklab sweep` end to end with the real executable and trainer (the Study tests use a
     /// stand-in trainer): every point trains in its folder beside the sweep's own files
     /// (`point.toml`, `train.log`), the summary is written, and a rerun finds every point finished.
@@ -144,8 +144,48 @@ extension CommandLineTests {
             "no point starts after the signal")
     }
 
+    /// An edited sweep (issue 35, item 3): a bookkeeping key added to `[set]` after a point was
+    /// interrupted is passed to that point's resumed trainer, which uses it (its config.toml and
+    /// its kept checkpoints say so), and point.toml records it then; a finished point's record
+    /// keeps the value its run used. A key that changes results is refused as before.
+    func testAnEditedSweepPassesBookkeepingKeysToResumedPoints() throws {
+        let grid = """
+            "train.max_steps" = 6
+            "train.checkpoint_interval" = 2
+            "train.keep_checkpoints" = 3
+            "train.eval_interval" = 0
+            [grid]
+            "optim.lr" = [1e-3, 2e-3]
+            """
+        let sweep = try smokeSweep("edited.toml", grid)
+        let first = try qklab(["sweep", sweep.path])
+        XCTAssertEqual(first.status, 0, first.output + first.error)
+        // lr=0.002 as if killed after step 6 was logged, before its final checkpoint: it resumes at 4.
+        let points = scratch.appendingPathComponent("out/points")
+        let (finished, resumed) = (points.appendingPathComponent("lr=0.001"), points.appendingPathComponent("lr=0.002"))
+        try FileManager.default.removeItem(at: resumed.appendingPathComponent("checkpoints/step-000006"))
+        try smokeSweep(
+            "edited.toml", grid.replacingOccurrences(of: "keep_checkpoints\" = 3", with: "keep_checkpoints\" = 1"))
+        let again = try qklab(["sweep", sweep.path])
+        XCTAssertEqual(again.status, 0, again.output + again.error)
+        let text = { (url: URL) in try String(contentsOf: url, encoding: .utf8) }
+        XCTAssertTrue(try text(resumed.appendingPathComponent("config.toml")).contains("keep_checkpoints = 1"))
+        XCTAssertTrue(try text(resumed.appendingPathComponent("run.txt")).contains("train.keep_checkpoints 3 → 1"))
+        XCTAssertTrue(try text(resumed.appendingPathComponent("point.toml")).contains("keep_checkpoints = 1"))
+        let kept = try FileManager.default.contentsOfDirectory(
+            atPath: resumed.appendingPathComponent("checkpoints").path)
+        XCTAssertEqual(kept.filter { $0.hasPrefix("step-") }, ["step-000006"])
+        for file in ["config.toml", "point.toml"] {
+            XCTAssertTrue(try text(finished.appendingPathComponent(file)).contains("keep_checkpoints = 3"), file)
+        }
+        // A key that changes what is measured may not change under a trained point.
+        try smokeSweep("edited.toml", grid.replacingOccurrences(of: "eval_interval\" = 0", with: "eval_interval\" = 2"))
+        try assertFails(["sweep", sweep.path], ["train.eval_interval: 0 → 2"])
+    }
+
     /// Writes a sweep file `name` in the scratch folder: the smoke config and corpus, `out` in the
     /// scratch folder, then `rest` (more `[set]` keys and the `[grid]`).
+    @discardableResult
     func smokeSweep(_ name: String, _ rest: String) throws -> URL {
         let repository = Self.repository.path, sweep = scratch.appendingPathComponent(name)
         try """

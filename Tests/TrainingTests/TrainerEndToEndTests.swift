@@ -5,7 +5,7 @@ import Training
 import XCTest
 
 /// End-to-end runs of the trainer on the shipped smoke corpus (seconds each).
-final class TrainerTests: ScratchTestCase {
+final class TrainerEndToEndTests: ScratchTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

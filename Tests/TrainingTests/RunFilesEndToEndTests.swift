@@ -8,7 +8,7 @@ import XCTest
 /// checkpoint checksums (issue 14, item 10), I/O failures as one line with no torn metrics line
 /// (item 7), never writing over someone's files (item 8), TensorBoard equal to metrics.jsonl
 /// after a resume (issue 20, item 9), and reading a run that is still training (item 12).
-final class RunFilesTests: ScratchTestCase {
+final class RunFilesEndToEndTests: ScratchTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 

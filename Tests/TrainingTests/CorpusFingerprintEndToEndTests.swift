@@ -5,7 +5,7 @@ import XCTest
 
 /// Issue 14.2: a run records its corpus's size and FNV-1a 64 hash; `--resume` and `eval` refuse
 /// a corpus that changed, with one line saying what changed.
-final class CorpusFingerprintTests: SmokeRunTestCase {
+final class CorpusFingerprintEndToEndTests: SmokeRunTestCase {
     func fingerprint(_ text: String) -> CorpusFingerprint { CorpusFingerprint(of: Data(text.utf8)) }
 
     /// The published FNV-1a 64 test vectors (Fowler, Noll, Vo; also Python's `fnv` packages).
@@ -79,8 +79,17 @@ final class CorpusFingerprintTests: SmokeRunTestCase {
     func testCheckpointsFromBeforeFingerprints() throws {
         let run = try train(
             try smokeConfig(["train.max_steps=4", "optim.decay_steps=40", "train.eval_interval=0"]), in: "old")
-        try editState(run) { $0["corpus"] = nil }
+        try editState(run) {
+            $0["corpus"] = nil
+            $0["corpusOrigin"] = nil
+        }
         XCTAssertNil(try state(run).corpus)
+        // Its vocabulary proves no other file the same: data.path may not name one.
+        let copy = scratch.appendingPathComponent("copy.txt")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: try state(run).config.data.path), to: copy)
+        XCTAssertTrue(
+            failure { try resume(run, ["train.max_steps=8", "data.path=\(copy.path)"]) }.contains(
+                "the checkpoint predates corpus fingerprints, so another file cannot be proven to be the run's corpus"))
         XCTAssertNoThrow(try TrainedModel(path: run.url.path).validationLoss())
         try resume(run, ["train.max_steps=8"])
         XCTAssertTrue(

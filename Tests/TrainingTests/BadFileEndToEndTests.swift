@@ -7,7 +7,7 @@ import XCTest
 /// give a clear error (or, where the damage leaves a valid file, a valid result) and never trap.
 /// (The safetensors reader has its own, in SafeTensorsTests.) `scripts/fuzz.sh` runs longer,
 /// randomised rounds by setting QKLAB_FUZZ_FLIPS and QKLAB_FUZZ_SEED.
-final class BadFileTests: XCTestCase {
+final class BadFileEndToEndTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let environment = ProcessInfo.processInfo.environment

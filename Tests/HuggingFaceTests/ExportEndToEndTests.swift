@@ -7,7 +7,7 @@ import XCTest
 
 /// Hugging Face export (`qklab export-hf`) and import (`qklab train --init-from`) on tiny runs
 /// of the smoke corpus. Python's side of the contract is checked by scripts/hf_check.py.
-final class ExportTests: XCTestCase {
+final class ExportEndToEndTests: XCTestCase {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     var scratch: URL!
