@@ -63,10 +63,10 @@ struct ChartFrame {
         return out
     }
 
-    /// `label`, cut with "…" so that it fits `width` pixels at about 7 pixels a character (the
+    /// `label`, cut with "…" so that it fits `width` pixels at about 6.5 pixels a character (the
     /// 12-pixel sans-serif font), so a legend entry never runs into the next column or off the chart.
     static func shortened(_ label: String, toFit width: Double) -> String {
-        let characters = max(4, Int(width / 7))
+        let characters = max(4, Int(width / 6.5))
         return label.count <= characters ? label : String(label.prefix(characters - 1)) + "…"
     }
 
