@@ -1,6 +1,6 @@
 import Transformer
 
-/// The Hugging Face classes a QKLab layout can be (model.md, "Hugging Face layouts"). All use
+/// The Hugging Face classes a QKLab layout can be (docs/spec/model.md, "Hugging Face layouts"). All use
 /// RoPE; they differ in where the norms sit, the norm gain's form, the MLP, partial RoPE and the
 /// attention variants they hold (sliding-window layers: OLMo 3, Gemma 2 and 3, the local layers
 /// with their own RoPE base in OLMo 3 and Gemma 3; soft-caps: Gemma 2 and 3):

@@ -1,7 +1,7 @@
 import Autograd
 
 /// One decoder block: attention and MLP, each with a residual, in the pre-, post- or sandwich-norm
-/// layout (model.md, `block_norm`; the norms carry their Hugging Face family's names).
+/// layout (docs/spec/model.md, `block_norm`; the norms carry their Hugging Face family's names).
 struct DecoderLayer {
     /// The layer's place in the stack, 0-based: global or local attention (`ModelConfig.isGlobalLayer`).
     let index: Int
