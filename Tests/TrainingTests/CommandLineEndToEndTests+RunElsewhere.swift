@@ -5,7 +5,7 @@ import XCTest
 /// `eval` find its corpus from another working folder and after the project folder moved, by
 /// the size and hash the run recorded; a moved or renamed corpus may be named (`--set
 /// data.path=` on resume, `eval --corpus`) when it is the same bytes; other bytes are refused.
-extension CommandLineTests {
+extension CommandLineEndToEndTests {
     func testResumeAndEvalFromAnotherFolderAndAfterTheCorpusMoved() throws {
         let files = FileManager.default
         let project = scratch.appendingPathComponent("project")

@@ -3,7 +3,7 @@ import XCTest
 
 /// What a user sees, said right (issue 35, item 7): counts of one in the singular, a missing
 /// folder called missing.
-extension CommandLineTests {
+extension CommandLineEndToEndTests {
     func testCountsOfOneAreSingular() throws {
         let result = try qklab([
             "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir", "one",
