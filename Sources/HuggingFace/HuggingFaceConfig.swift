@@ -113,11 +113,15 @@ public struct HuggingFaceConfig: Equatable, Sendable {
     /// reads as written in the config; both round to the same Float.
     static func decimal(_ value: Float) -> Double { Double("\(value)")! }
 
-    /// `config.json` as pretty-printed JSON with sorted keys.
+    /// `config.json` as pretty-printed JSON with sorted keys. The soft-caps keep a decimal point
+    /// (`30.0`, where JSONEncoder writes a whole Double as `30`): transformers' Gemma2Config
+    /// refuses an integer in a `float | None` field.
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        let text = String(decoding: try encoder.encode(self), as: UTF8.self)
+        let floats = #/("(?:attn|final)_logit_softcapping" : )(-?[0-9]+)(,?\n)/#
+        return Data(text.replacing(floats) { "\($0.output.1)\($0.output.2).0\($0.output.3)" }.utf8)
     }
 }
 
