@@ -154,6 +154,12 @@ extension ExportEndToEndTests {
         XCTAssertEqual(gemma2["model_type"] as? String, "gemma2")
         XCTAssertEqual(gemma2["attn_logit_softcapping"] as? Double, 50)
         XCTAssertEqual(gemma2["final_logit_softcapping"] as? Double, 30)
+        var capped = Self.layout(.gemma2)
+        (capped.attnSoftcap, capped.finalSoftcap) = (50, 30)
+        let text = String(decoding: try HuggingFaceConfig(model: capped).jsonData(), as: UTF8.self)
+        XCTAssertTrue(  // Gemma2Config refuses an integer in these float fields
+            text.contains("\"attn_logit_softcapping\" : 50.0,\n")
+                && text.contains("\"final_logit_softcapping\" : 30.0,\n"), text)
         XCTAssertEqual(gemma2["query_pre_attn_scalar"] as? Int, 32)
         XCTAssertEqual(gemma2["hidden_activation"] as? String, "gelu_pytorch_tanh")
         XCTAssertEqual(gemma2["sliding_window"] as? Int, 16)

@@ -28,7 +28,7 @@
 ///   after the cap).
 public func cachedAttention(
     query q: Tensor, keysTransposed: Tensor, values: Tensor, length n: Int,
-    heads: Int, kvHeads: Int, variant: AttentionVariant = .plain
+    heads: Int, kvHeads: Int, scale: Float? = nil, variant: AttentionVariant = .plain
 ) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
@@ -40,7 +40,7 @@ public func cachedAttention(
         "cachedAttention of q \(q.shape) over keysᵀ \(keysTransposed.shape), values \(values.shape), \(n) positions")
     precondition(
         !Tape.needsGradient(q, keysTransposed, values), "cachedAttention has no pullback: run it without a tape")
-    let scale = 1 / Float(headDim).squareRoot(), group = heads / kvHeads
+    let scale = scale ?? 1 / Float(headDim).squareRoot(), group = heads / kvHeads  // as causalAttention's
     let output = Tensor(uninitialized: q.shape)  // [1, 1, H·Dh]
     let first = variant.firstKey(n - 1)  // the window's first position
     var maxima = LogitMaxima()
