@@ -294,7 +294,9 @@ public final class Trainer {
                     ).telemetry
                 })
         record.telemetry = telemetry.map {
-            StepTelemetry($0, updateRatio: measuring && record.isFinite ? updateRatioMeter.ratios() : nil)
+            StepTelemetry(
+                $0, updateRatio: measuring && record.isFinite ? updateRatioMeter.ratios() : nil,
+                attentionSoftcapped: model.config.attnSoftcap > 0)
         }
         recentSteps.append(record)
         if recentSteps.count > 5 { recentSteps.removeFirst() }
