@@ -78,6 +78,7 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
             Requirement(key: "position", allowed: [quoted("rope")]) { quoted($0.position.rawValue) },
             Requirement(key: "embed_scale", allowed: ["\(embedScale)"]) { "\($0.embedScale)" },
             Requirement(key: "rope_fraction", allowed: anyFraction ? nil : ["1.0"]) { "\($0.ropeFraction)" },
+            Requirement(key: "attention_bias", allowed: ["false"]) { "\($0.attentionBias)" },
         ]
     }
 

@@ -1,21 +1,28 @@
 import Autograd
 
 /// Causal self-attention with the QK-Norm and RoPE switches, in model.md's order:
-/// project → QK-Norm → RoPE → scores/softmax/values → output projection.
+/// project (+ bias) → QK-Norm → RoPE → scores/softmax/values → output projection.
 struct Attention {
     let qProj: Tensor  // [H·Dh, d]     q_proj
     let kProj: Tensor  // [Hkv·Dh, d]   k_proj
     let vProj: Tensor  // [Hkv·Dh, d]   v_proj
     let oProj: Tensor  // [d, H·Dh]     o_proj
+    /// `attention_bias` only: `[H·Dh]`, `[Hkv·Dh]`, `[Hkv·Dh]` (q_proj.bias, k_proj.bias,
+    /// v_proj.bias); o_proj has none, as in `Glm4MoeAttention`.
+    let qBias: Tensor?, kBias: Tensor?, vBias: Tensor?
     let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm
     let kNorm: Tensor?  // [Dh] (head) or [Hkv·Dh] (full)   k_norm
 
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, h, hkv, dh) = (config.dModel, config.nHead, config.kvHeads, config.headDimension)
         let residualStd = 0.02 / Float(2 * config.nLayer).squareRoot()
-        qProj = builder.normal("\(prefix).q_proj.weight", [h * dh, d], std: 0.02)
-        kProj = builder.normal("\(prefix).k_proj.weight", [hkv * dh, d], std: 0.02)
-        vProj = builder.normal("\(prefix).v_proj.weight", [hkv * dh, d], std: 0.02)
+        func projection(_ name: String, rows: Int) -> (weight: Tensor, bias: Tensor?) {
+            let weight = builder.normal("\(prefix).\(name).weight", [rows, d], std: 0.02)
+            return (weight, config.attentionBias ? builder.bias("\(prefix).\(name).bias", [rows]) : nil)
+        }
+        (qProj, qBias) = projection("q_proj", rows: h * dh)
+        (kProj, kBias) = projection("k_proj", rows: hkv * dh)
+        (vProj, vBias) = projection("v_proj", rows: hkv * dh)
         oProj = builder.normal("\(prefix).o_proj.weight", [d, h * dh], std: residualStd)
         switch config.qkNorm {
         case .off:
@@ -39,9 +46,9 @@ struct Attention {
     )
         -> (output: Tensor, logitMax: Float, statistics: AttentionStatistics?)
     {
-        var q = linear(x, weight: qProj)  // [B, T, H·Dh]
-        var k = linear(x, weight: kProj)  // [B, T, Hkv·Dh]
-        let v = linear(x, weight: vProj)  // [B, T, Hkv·Dh]
+        var q = linear(x, weight: qProj, bias: qBias)  // [B, T, H·Dh]
+        var k = linear(x, weight: kProj, bias: kBias)  // [B, T, Hkv·Dh]
+        let v = linear(x, weight: vProj, bias: vBias)  // [B, T, Hkv·Dh]
         if let qNorm, let kNorm {  // QK-Norm: a [Dh] weight normalises each head,
             q = config.norm(q, weight: qNorm)  // a [H·Dh] one the whole projection
             k = config.norm(k, weight: kNorm)

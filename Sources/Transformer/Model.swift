@@ -204,6 +204,14 @@ struct ParameterBuilder {
         return tensor
     }
 
+    /// A bias: zeros, drawing nothing from the initialisation stream (so that the weights
+    /// around it are those of the same model without biases).
+    mutating func bias(_ name: String, _ shape: [Int]) -> Tensor {
+        let tensor = next(name, shape, .bias)
+        if random != nil { tensor.data.update(repeating: 0, count: tensor.count) }
+        return tensor
+    }
+
     /// The next `shape`-sized slice of the buffers, as a parameter named `name`.
     private mutating func next(_ name: String, _ shape: [Int], _ initialization: NamedParameter.Initialization)
         -> Tensor

@@ -50,8 +50,9 @@ final class FamilyPresetTests: SmokeRunTestCase {
         }
     }
 
-    /// 40 steps straight vs 20 + resume 20 on Gemma-3-style and Qwen3-Next-style layouts (offset
-    /// norms, sandwich, GeGLU, embed_scale, partial RoPE): the same numbers in every metrics line
+    /// 40 steps straight vs 20 + resume 20 on Gemma-3-style, Qwen3-Next-style and GLM-4.5-style
+    /// layouts (offset norms, sandwich, GeGLU, embed_scale, partial RoPE, attention biases): the
+    /// same numbers in every metrics line
     /// and the same weights, bit for bit.
     func testResumeIsBitIdenticalOnFamilyLayouts() throws {
         let layouts = [
@@ -60,6 +61,7 @@ final class FamilyPresetTests: SmokeRunTestCase {
                 ["model.block_norm=sandwich", "model.norm_weight=offset", "model.mlp=geglu", "model.embed_scale=true"]
             ),
             ("qwen3-next", ["model.norm_weight=offset", "model.rope_fraction=0.25"]),
+            ("glm45", ["model.attention_bias=true", "model.rope_fraction=0.5", "optim.decay_norm_weights=true"]),
         ]
         for (name, layout) in layouts {
             let common =
@@ -74,6 +76,23 @@ final class FamilyPresetTests: SmokeRunTestCase {
             XCTAssertEqual(
                 try finalWeights(straight), try finalWeights(interrupted), "\(name): weights differ after resume")
         }
+    }
+
+    /// With attention biases the telemetry is logged and the biases train (they are in the
+    /// checkpoint, moved from their zero start).
+    func testAttentionBiasTrainsWithTelemetry() throws {
+        let run = try train(
+            try smokeConfig([
+                "model.attention_bias=true", "optim.decay_norm_weights=true", "train.max_steps=2",
+                "train.eval_interval=0",
+            ]), in: "bias-telemetry")
+        for key in ["attn_entropy", "q_rms", "k_rms", "update_ratio", "output_logit_max"] {
+            XCTAssertFalse(try series(run, key).isEmpty, key)
+        }
+        let checkpoint = try XCTUnwrap(run.latestCheckpoint()).appendingPathComponent("model.safetensors")
+        let biases = try SafeTensors.read(checkpoint).tensors.filter { $0.name.hasSuffix("_proj.bias") }
+        XCTAssertEqual(biases.count, 2 * 3, "q, k, v biases in both layers")
+        XCTAssertTrue(biases.allSatisfy { $0.values.contains { $0 != 0 } }, "the biases moved from zero")
     }
 
     /// The telemetry keys are logged on the family layouts too.

@@ -48,4 +48,18 @@ final class ModelGradientTests: XCTestCase {
             try checkModel(config)
         }
     }
+
+    /// `attention_bias`: every parameter, the q/k/v biases included, in each block layout and
+    /// QK-Norm scope, with grouped-query attention and partial RoPE among them.
+    func testAttentionBias() throws {
+        for (blockNorm, qkNorm, kvHeads, fraction) in [
+            (ModelConfig.BlockNorm.pre, ModelConfig.QKNorm.head, 1, Float(0.5)), (.post, .full, nil, 1),
+            (.sandwich, .off, 1, 1), (.pre, .full, nil, 0.5),
+        ] {
+            var config = tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, kvHeads: kvHeads, ropeFraction: fraction)
+            config.attentionBias = true
+            if kvHeads != nil { (config.nHead, config.headDim) = (4, 4) }
+            try checkModel(config)
+        }
+    }
 }

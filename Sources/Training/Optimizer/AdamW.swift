@@ -11,7 +11,8 @@ import Transformer
 ///     p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
 ///
 /// `lr` is the step's scheduled rate, `peak` the config's `lr`. The decay applies to 2-D weights
-/// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next).
+/// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next);
+/// never to biases.
 /// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))`.
 ///
 /// One step is one fused pass: the parameters are laid end to end (as they are in a model's
@@ -55,7 +56,7 @@ public final class AdamW {
             Float(config.beta1), Float(config.beta2), Float(config.eps), Float(config.weightDecay)
         )
         (weightDecayMode, peakRate) = (config.weightDecayMode, config.lr)
-        decays = parameters.map { $0.decays || config.decayNormWeights }
+        decays = parameters.map { $0.decays || (config.decayNormWeights && $0.isNormWeight) }
     }
 
     /// The factor decayed parameters are multiplied by at a step with learning rate `lr`.
