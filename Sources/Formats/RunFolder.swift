@@ -1,6 +1,6 @@
 import Foundation
 
-/// The layout of a run folder (interface.md):
+/// The layout of a run folder (docs/spec/cli.md):
 ///
 ///     runs/NAME/
 ///       config.toml              the fully resolved config

@@ -88,7 +88,7 @@ final class ExportTests: XCTestCase {
         return try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + length))) as! [String: [String: Any]]
     }
 
-    /// model.md's names and shapes, written out by hand, for a 2-layer smoke model
+    /// docs/spec/model.md's names and shapes, written out by hand, for a 2-layer smoke model
     /// (V = 61, d = 32, H = Hkv = 2, Dh = 16, F = 96).
     func expectedTensors(_ architecture: HuggingFaceArchitecture, tied: Bool) -> [String: [Int]] {
         var expected: [String: [Int]] = ["model.embed_tokens.weight": [61, 32], "model.norm.weight": [32]]

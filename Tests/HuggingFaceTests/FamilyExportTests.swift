@@ -59,7 +59,7 @@ extension ExportTests {
         }
     }
 
-    /// The config traps of model.md's table, written explicitly.
+    /// The config traps of docs/spec/model.md's table, written explicitly.
     func testFamilyConfigJSON() throws {
         let gemma = try configJSON(try exportedRun(Self.gemma3, name: "gemma-json").folder)
         XCTAssertEqual(gemma["model_type"] as? String, "gemma3_text")

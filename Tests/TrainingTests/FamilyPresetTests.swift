@@ -4,10 +4,10 @@ import Training
 import Transformer
 import XCTest
 
-/// The family presets (`configs/families/*.toml`, model.md's family table) and training,
+/// The family presets (`configs/families/*.toml`, docs/families.md) and training,
 /// checkpoints and resume on the family layouts.
 final class FamilyPresetTests: SmokeRunTestCase {
-    /// model.md's family table: preset → (block_norm, qk_norm, norm_weight, mlp, embed_scale, rope_fraction).
+    /// The table of docs/families.md: preset → (block_norm, qk_norm, norm_weight, mlp, embed_scale, rope_fraction).
     static let table:
         [String: (ModelConfig.BlockNorm, ModelConfig.QKNorm, ModelConfig.NormWeight, ModelConfig.MLP, Bool, Float)] = [
             "llama": (.pre, .off, .plain, .swiglu, false, 1),
@@ -26,7 +26,8 @@ final class FamilyPresetTests: SmokeRunTestCase {
         let presets = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".toml") }
             .sorted()
         XCTAssertEqual(
-            Set(presets.map { String($0.dropLast(5)) }), Set(Self.table.keys), "one preset per row of model.md's table")
+            Set(presets.map { String($0.dropLast(5)) }), Set(Self.table.keys),
+            "one preset per row of docs/families.md's table")
         for preset in presets {
             let name = String(preset.dropLast(5))
             var config = try ConfigLoader.load(

@@ -22,7 +22,7 @@ final class OptimizerTests: XCTestCase {
     }
 
     /// Two AdamW steps on a matrix (decayed) and a norm weight (not decayed), against values
-    /// worked out by hand from model.md's formulas.
+    /// worked out by hand from docs/spec/model.md's formulas.
     func testAdamWAgainstHandComputedSteps() {
         let matrix = Tensor(shape: [1, 2], values: [1, -2], requiresGrad: true)
         let norm = Tensor(shape: [1], values: [1], requiresGrad: true)
@@ -114,7 +114,7 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
-    /// Non-embedding parameters of model.md's layout by hand: d = 8, 2 layers, 2 heads (Dh 4),
+    /// Non-embedding parameters of docs/spec/model.md's layout by hand: d = 8, 2 layers, 2 heads (Dh 4),
     /// qk_norm head, swiglu F = round_up(8·8/3, 32) = 32, tied. Per layer: q, k, v, o 4·64 = 256;
     /// q_norm, k_norm 4 + 4 = 8; two block norms 16; MLP 3·32·8 = 768: 1048. Two layers 2096,
     /// final norm 8: 2104. The embedding (V·8) is not counted.

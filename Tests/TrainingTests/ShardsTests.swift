@@ -3,7 +3,7 @@ import Foundation
 import Training
 import XCTest
 
-/// `train.shards` (interface.md, "Determinism and batch shards"): a run's numbers depend on its
+/// `train.shards` (docs/spec/cli.md, "Determinism and batch shards"): a run's numbers depend on its
 /// shard count only; threads decide where shards run, so a resume on any thread count continues
 /// bit for bit.
 final class ShardsTests: SmokeRunTestCase {

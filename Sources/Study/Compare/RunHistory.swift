@@ -15,7 +15,7 @@ public struct RunHistory {
         public let gradNorm: Double?
         /// `attn_logit_max`, one entry per layer.
         public let attnLogitMax: [Double?]
-        /// The stability telemetry of the step (interface.md, "Stability telemetry").
+        /// The stability telemetry of the step (docs/metrics.md, "Stability telemetry").
         public let telemetry: StabilityTelemetry
         public let tokensPerSecond: Double?
         /// `skipped_steps` (non-finite steps so far), when the line has it.

@@ -2,7 +2,7 @@
 /// training loss or the gradient norm: the percentage of values that lie at least `deviations`
 /// standard deviations from the mean of the previous up to `window` finite values.
 ///
-/// Readings where interface.md leaves a choice (stated in the README):
+/// Readings where the sources leave a choice (docs/metrics.md):
 /// - a value is judged only when at least `minimumHistory` finite values precede it; the
 ///   percentage is of the values judged (the first ones have nothing to be judged against);
 /// - the standard deviation is the sample one (n − 1), as a rolling `std` in pandas computes it;

@@ -124,7 +124,7 @@ public enum ConfigSchema {
 
     // MARK: - The keys
 
-    /// `[model]`: model.md's switches. `vocab_size` is not here: it always comes from the corpus.
+    /// `[model]`: docs/spec/model.md's switches. `vocab_size` is not here: it always comes from the corpus.
     static let modelKeys: [ConfigKey] = [
         integer("model", "block_size", minimum: 1, \.model.blockSize),
         integer("model", "d_model", minimum: 1, \.model.dModel),

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Linear warmup, then cosine decay to `min_lr` (model.md). Steps count from 1.
+/// Linear warmup, then cosine decay to `min_lr` (docs/spec/model.md). Steps count from 1.
 ///
 ///     lr(s) = lr · s / W                                          s ≤ W
 ///     lr(s) = min_lr + ½(1 + cos(π·(s−W)/(D−W))) · (lr − min_lr)   W < s ≤ D

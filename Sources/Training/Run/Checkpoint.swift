@@ -49,7 +49,7 @@ extension CheckpointState {
     }
 }
 
-/// A checkpoint folder: `model.safetensors` (model.md's names; a tied head is not duplicated),
+/// A checkpoint folder: `model.safetensors` (docs/spec/model.md's names; a tied head is not duplicated),
 /// `optimizer.safetensors` (`<name>.exp_avg`, `<name>.exp_avg_sq`) and `state.json`.
 ///
 /// Written to a temporary folder, every file fsynced, then renamed into place and `latest`
