@@ -83,12 +83,30 @@ def load_model(folder):
     return model.eval()
 
 
+def loaded_tensor(state, name):
+    """The loaded model's tensor for the file's `name`. MiniMax-M2's released names
+    (block_sparse_moe.gate, .e_score_correction_bias, .experts.0.w1/w3/w2, which QKLab's export
+    writes) are held by transformers as mlp.gate, mlp.e_score_correction_bias and the fused
+    mlp.experts.gate_up_proj [E, 2F, d] = [w1 ; w3] and down_proj [E, d, F]."""
+    if ".block_sparse_moe." not in name:
+        return state[name].numpy()
+    layer, part = name.split(".block_sparse_moe.")
+    if part.startswith("experts.0."):
+        projection = part.split(".")[2]
+        if projection == "w2":
+            return state[f"{layer}.mlp.experts.down_proj"][0].numpy()
+        fused = state[f"{layer}.mlp.experts.gate_up_proj"][0].numpy()
+        half = fused.shape[0] // 2
+        return fused[:half] if projection == "w1" else fused[half:]
+    return state[f"{layer}.mlp.{part}"].numpy()
+
+
 def check_weights(model, folder):
     """Every tensor of model.safetensors is in the model, bit for bit; returns how many."""
     stored = safetensors.numpy.load_file(os.path.join(folder, "model.safetensors"))
     state = model.state_dict()
     for name, values in stored.items():
-        if not np.array_equal(state[name].numpy(), values):
+        if not np.array_equal(loaded_tensor(state, name), values):
             sys.exit(f"{name} differs between model.safetensors and the loaded model")
     if model.config.tie_word_embeddings:
         if model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr():
