@@ -17,7 +17,12 @@ final class FamilyPresetTests: SmokeRunTestCase {
             "qwen3-next": (.pre, .head, .offset, .swiglu, false, 0.25),
             "glm45": (.pre, .head, .plain, .swiglu, false, 0.5),
             "minimax-m2": (.pre, .full, .plain, .swiglu, false, 0.5),
+            "sarvam": (.pre, .head, .plain, .swiglu, false, 1),
         ]
+
+    /// The presets' switches beyond the table: GLM-4.5's q/k/v biases, Sarvam's RoPE base.
+    static let attentionBias: Set<String> = ["glm45"]
+    static let ropeTheta: [String: Float] = ["sarvam": 8e6]
 
     /// Every preset has the family's switches and model S's sizes, and trains 3 steps on the smoke
     /// corpus (finite losses, a checkpoint).
@@ -43,6 +48,8 @@ final class FamilyPresetTests: SmokeRunTestCase {
                 m.blockNorm == expected.0 && m.qkNorm == expected.1 && m.normWeight == expected.2 && m.mlp == expected.3
                     && m.embedScale == expected.4 && m.ropeFraction == expected.5, "\(name): \(m)")
             XCTAssertEqual([m.dModel, m.nLayer, m.nHead, m.blockSize], [128, 4, 4, 64], name)
+            XCTAssertEqual(m.attentionBias, Self.attentionBias.contains(name), name)
+            XCTAssertEqual(m.ropeTheta, Self.ropeTheta[name] ?? 10000, name)
             let run = try train(config, in: name)
             let losses = try series(run, "loss")
             XCTAssertEqual(losses.keys.sorted(), [1, 2, 3], name)
