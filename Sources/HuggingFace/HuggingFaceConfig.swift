@@ -411,8 +411,8 @@ extension HuggingFaceConfig {
             var settings: [FlatRope] { [flat, fullAttention, slidingAttention].compactMap { $0 } }
         }
 
-        /// Refuses what QKLab does not have: MLP biases, an o_proj bias, scaled RoPE, sliding windows, layers other
-        /// than full attention, experts, soft-capping.
+        /// Refuses what QKLab does not have: MLP biases, an o_proj bias, scaled RoPE, sliding
+        /// windows, layers other than full attention, experts, soft-capping.
         func refuseUnsupportedFeatures(of architecture: HuggingFaceArchitecture, source: String) throws {
             if mlpBias == true {
                 throw HuggingFaceError("\(source): mlp_bias is true; QKLab's MLPs have no biases")
