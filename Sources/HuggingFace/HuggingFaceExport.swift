@@ -34,7 +34,7 @@ public enum HuggingFaceExport {
         }
         guard tokenizer.vocabularySize == model.config.vocabSize else {
             throw HuggingFaceError(
-                "vocabulary of \(tokenizer.vocabularySize) characters for a model with vocab_size \(model.config.vocabSize)"
+                "vocabulary of \(counted(tokenizer.vocabularySize, "character")) for a model with vocab_size \(model.config.vocabSize)"
             )
         }
         try FileIO.createDirectory(folder)

@@ -15,7 +15,7 @@ public struct ShardLayout: Equatable {
         guard shards >= processes else {
             throw MultiprocessError(
                 "train.shards = \(shards) is fewer than the \(processes) processes; "
-                    + "start at most \(shards) processes or use a run with more shards")
+                    + "start at most \(shards) process\(shards == 1 ? "" : "es") or use a run with more shards")
         }
         (self.shards, self.processes) = (shards, processes)
     }

@@ -34,9 +34,20 @@ struct ExportHF: ParsableCommand {
     )
     var className: String?
 
+    /// The class `--class` names; an unknown name is a usage error.
+    func preferredClass() throws -> HuggingFaceArchitecture? {
+        do {
+            return try className.map(HuggingFaceArchitecture.init(named:))
+        } catch {
+            throw ValidationError("--class: \(error)")
+        }
+    }
+
+    func validate() throws { _ = try preferredClass() }
+
     func run() throws {
         let folder = URL(fileURLWithPath: output).standardizedFileURL
-        let preferred = try className.map(HuggingFaceArchitecture.init(named:))
+        let preferred = try preferredClass()
         try Self.checkOutputFolder(folder)
         let trained = try TrainedModel(path: path)
         let config = try HuggingFaceExport.write(trained, to: folder, preferred: preferred)

@@ -13,6 +13,13 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(schedule.rate(at: 35), 1e-4 + 0.5 * (1 + cos(Double.pi / 4)) * 9e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 110), 1e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 500), 1e-4)
+        // The end of the warmup is the configured lr exactly, the end of the decay min_lr exactly,
+        // for every warmup length (3e-4 · 105 / 105 rounds to 0.00030000000000000003).
+        for warmup in 1...400 {
+            let exact = LearningRateSchedule(peak: 3e-4, minimum: 3e-5, warmupSteps: warmup, decaySteps: warmup + 50)
+            XCTAssertEqual(exact.rate(at: warmup), 3e-4, "warmup_steps \(warmup)")
+            XCTAssertEqual(exact.rate(at: warmup + 50), 3e-5, "warmup_steps \(warmup)")
+        }
         var config = TrainingConfig()
         config.optim.lr = 2e-3
         config.train.maxSteps = 300

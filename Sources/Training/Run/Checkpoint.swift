@@ -16,6 +16,9 @@ public struct CheckpointState: Codable, Equatable {
     public var tokenizer: CharTokenizer
     /// Size and hash of the corpus the run trains on (nil in checkpoints from before they were recorded).
     public var corpus: CorpusFingerprint? = nil
+    /// Where `data.path` was given (nil in checkpoints from before it was recorded): how the
+    /// corpus is found from another working folder (`Corpus.ofRun`).
+    public var corpusOrigin: CorpusOrigin? = nil
     /// The resolved config the run trains with (model.vocab_size set from the corpus).
     public var config: TrainingConfig
     public var bestValLoss: Double?
@@ -42,7 +45,8 @@ extension CheckpointState {
         }
         guard tokenizer.vocabularySize == config.model.vocabSize else {
             throw RunError(
-                "vocabulary of \(tokenizer.vocabularySize) characters but vocab_size \(config.model.vocabSize)")
+                "vocabulary of \(counted(tokenizer.vocabularySize, "character")) but vocab_size \(config.model.vocabSize)"
+            )
         }
         try ConfigLoader.validate(config)
         if let bestValLoss, !bestValLoss.isFinite { throw RunError("best_val_loss is not finite") }
@@ -175,6 +179,18 @@ public enum Checkpoint {
         } catch {
             throw RunError("corrupt checkpoint state \(url.path): \(describe(error))")
         }
+    }
+
+    /// The state of a checkpoint read for resuming, once its state and both tensor files decode:
+    /// what `newestIntact` needs to pass over one whose files are damaged in a way an older
+    /// checkpoint without a manifest cannot show.
+    static func decodeResumable(_ files: CheckpointFiles) throws -> CheckpointState {
+        let state = try decodeState(files["state.json"], of: files.checkpoint)
+        for name in ["model.safetensors", "optimizer.safetensors"] {
+            _ = try SafeTensors.decode(files[name], source: files.checkpoint.appendingPathComponent(name).path)
+        }
+        noteUnverified(files)
+        return state
     }
 
     /// Loads weights into `model` (and moments into `optimizer`), checking the files against the
