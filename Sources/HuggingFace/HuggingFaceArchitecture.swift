@@ -134,8 +134,8 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
     }
 
     /// The class of `model`'s layout: `preferred` when given (it must hold the layout), else the
-    /// first that does. Throws, naming the switch that prevents it, for the layouts Hugging Face
-    /// has no class for.
+    /// first that does (never `sarvam_moe`, which GLM-4.5's class serves too). Throws, naming the
+    /// switch that prevents it, for the layouts Hugging Face has no class for.
     public init(layout model: ModelConfig, preferred: HuggingFaceArchitecture? = nil) throws {
         if let preferred {
             let missing = preferred.mismatches(model)
