@@ -6,7 +6,7 @@ import XCTest
 /// A damaged newest checkpoint is passed over for the newest intact one, with a note naming the
 /// damaged file, whichever file of the checkpoint is damaged; only when none is intact is it an
 /// error, naming every checkpoint tried (issue 35, item 2).
-final class DamagedCheckpointTests: SmokeRunTestCase {
+final class DamagedCheckpointEndToEndTests: SmokeRunTestCase {
     /// Checkpoints at steps 2 and 4, a validation loss at each.
     let overrides = [
         "train.max_steps=4", "train.checkpoint_interval=2", "train.keep_checkpoints=3", "train.eval_interval=2",
