@@ -10,29 +10,34 @@ struct Attention {
     /// `attention_bias` only: `[H·Dh]`, `[Hkv·Dh]`, `[Hkv·Dh]` (q_proj.bias, k_proj.bias,
     /// v_proj.bias); o_proj has none, as in `Glm4MoeAttention`.
     let qBias: Tensor?, kBias: Tensor?, vBias: Tensor?
-    let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm
+    let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm (a constant √κ with qk_norm_gain)
     let kNorm: Tensor?  // [Dh] (head) or [Hkv·Dh] (full)   k_norm
 
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, h, hkv, dh) = (config.dModel, config.nHead, config.kvHeads, config.headDimension)
         let residualStd = 0.02 / Float(2 * config.nLayer).squareRoot()
-        func projection(_ name: String, rows: Int) -> (weight: Tensor, bias: Tensor?) {
-            let weight = builder.normal("\(prefix).\(name).weight", [rows, d], std: 0.02)
-            return (weight, config.attentionBias ? builder.bias("\(prefix).\(name).bias", [rows]) : nil)
+        func bias(_ name: String, rows: Int) -> Tensor? {  // after its weight, zeros
+            config.attentionBias ? builder.bias("\(prefix).\(name).bias", [rows]) : nil
         }
-        (qProj, qBias) = projection("q_proj", rows: h * dh)
-        (kProj, kBias) = projection("k_proj", rows: hkv * dh)
-        (vProj, vBias) = projection("v_proj", rows: hkv * dh)
-        oProj = builder.normal("\(prefix).o_proj.weight", [d, h * dh], std: residualStd)
+        qProj =
+            config.zeroInitQuery  // µParam (full)'s zero query, Wortsman et al. 2023 §3.2.4 (iii)
+            ? builder.zeros("\(prefix).q_proj.weight", [h * dh, d])
+            : builder.matrix("\(prefix).q_proj.weight", [h * dh, d], config, normalStd: 0.02)
+        qBias = bias("q_proj", rows: h * dh)
+        kProj = builder.matrix("\(prefix).k_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
+        kBias = bias("k_proj", rows: hkv * dh)
+        vProj = builder.matrix("\(prefix).v_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
+        vBias = bias("v_proj", rows: hkv * dh)
+        oProj = builder.matrix("\(prefix).o_proj.weight", [d, h * dh], config, normalStd: residualStd)
         switch config.qkNorm {
         case .off:
             (qNorm, kNorm) = (nil, nil)
         case .head:
-            qNorm = builder.normWeight("\(prefix).q_norm.weight", [dh], config)
-            kNorm = builder.normWeight("\(prefix).k_norm.weight", [dh], config)
+            qNorm = builder.qkNormWeight("\(prefix).q_norm.weight", [dh], config)
+            kNorm = builder.qkNormWeight("\(prefix).k_norm.weight", [dh], config)
         case .full:
-            qNorm = builder.normWeight("\(prefix).q_norm.weight", [h * dh], config)
-            kNorm = builder.normWeight("\(prefix).k_norm.weight", [hkv * dh], config)
+            qNorm = builder.qkNormWeight("\(prefix).q_norm.weight", [h * dh], config)
+            kNorm = builder.qkNormWeight("\(prefix).k_norm.weight", [hkv * dh], config)
         }
     }
 
@@ -50,8 +55,8 @@ struct Attention {
         var k = linear(x, weight: kProj, bias: kBias)  // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj, bias: vBias)  // [B, T, Hkv·Dh]
         if let qNorm, let kNorm {  // QK-Norm: a [Dh] weight normalises each head,
-            q = config.norm(q, weight: qNorm)  // a [H·Dh] one the whole projection
-            k = config.norm(k, weight: kNorm)
+            q = config.qkNormalized(q, weight: qNorm)  // a [H·Dh] one the whole projection
+            k = config.qkNormalized(k, weight: kNorm)
         }
         if let rotary {  // RoPE rotates the normalised vectors (the first R dims of each head)
             let first = cache?.count ?? 0  // position of x's first row
@@ -59,9 +64,10 @@ struct Attention {
             k = rope(k, table: rotary, firstPosition: first)
         }
         let attended =
-            cache?.attend(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)
+            cache?.attend(
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale)
             ?? causalAttention(
-                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads,
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale,
                 measuring: measuring)  // [B, T, H·Dh]
         // [B, T, d]
         return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)

@@ -13,11 +13,15 @@ public struct NamedParameter {
 
     /// docs/spec/model.md's initialisation rules.
     public enum Initialization: Equatable {
-        /// Normal(0, std): linear and embedding weights.
+        /// Normal(0, std): linear and embedding weights (`init = "normal"`), embeddings (`"fan_in"`).
         case normal(std: Float)
+        /// A normal truncated at ±2 of its own standard deviation and rescaled so that its standard
+        /// deviation is `std` (`SeededRandom.nextTruncatedNormal`): linear weights under `init = "fan_in"`.
+        case truncatedNormal(std: Float)
         /// All ones: norm weights of the plain form (gain `w`).
         case ones
-        /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`).
+        /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`), and
+        /// `q_proj` with `zero_init_query`.
         case zeros
         /// All zeros: a projection's bias (`attention_bias`), as transformers initialises an
         /// `nn.Linear` bias (`PreTrainedModel._init_weights`).
@@ -38,7 +42,9 @@ public struct NamedParameter {
     public var decays: Bool { tensor.shape.count == 2 }
 
     /// An RMSNorm gain (plain or offset form), which `decay_norm_weights` decays too.
-    public var isNormWeight: Bool { initialization == .ones || initialization == .zeros }
+    public var isNormWeight: Bool {
+        tensor.shape.count == 1 && (initialization == .ones || initialization == .zeros)
+    }
 }
 
 extension Array where Element == NamedParameter {

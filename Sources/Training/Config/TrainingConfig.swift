@@ -101,6 +101,9 @@ public struct OptimizerConfig: Equatable, Sendable {
     public var decayNormWeights = false
     /// Global-norm clip (0 = off).
     public var gradClip = 1.0
+    /// µParam (simple)'s base width D0 (0 = off): every linear-layer matrix's AdamW update is
+    /// multiplied by its base fan-in over its fan-in (`MuParam`).
+    public var mupBaseWidth = 0
 
     /// docs/spec/model.md's `weight_decay_mode`: whether the decay per step is scaled by the peak learning rate.
     public enum WeightDecayMode: String, Codable, CaseIterable, Sendable {

@@ -85,7 +85,7 @@ public final class Trainer {
         // refuses a folder holding a run, or someone's own files
         createdFolder = writes ? try folder.createForNewRun() : nil
         lock = writes ? try RunLock(folder: folder) : nil
-        optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
+        optimizer = Self.optimizer(for: model, config: resolved)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(
@@ -129,7 +129,7 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: config.model)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: config, job: job)
-        optimizer = AdamW(parameters: model.parameters, config: config.optim)
+        optimizer = Self.optimizer(for: model, config: config)
         try Checkpoint.restore(model: model, optimizer: optimizer, from: files)
         optimizer.stepCount = state.optimizerSteps
         schedule = LearningRateSchedule(config)
@@ -161,6 +161,14 @@ public final class Trainer {
             config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
             [resumeLine] + setAsideLines + plan.warnings + corpusLines, true
         )
+    }
+
+    /// AdamW over `model`'s parameters, with µParam's update multipliers when `optim.mup_base_width` is set.
+    static func optimizer(for model: TransformerModel, config: TrainingConfig) -> AdamW {
+        AdamW(
+            parameters: model.parameters, config: config.optim,
+            updateMultipliers: MuParam.updateMultipliers(
+                model.parameters, model: config.model, baseWidth: config.optim.mupBaseWidth))
     }
 
     /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
