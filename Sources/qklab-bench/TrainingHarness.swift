@@ -39,7 +39,7 @@ final class TrainingHarness {
             measuring: measuring)
         let norm = model.parameters.gradientNorm()
         if measuring { updateRatios.snapshot() }
-        optimizer.step(learningRate: 1e-3, gradientScale: AdamW.clipFactor(gradientNorm: norm, clip: 1))
+        optimizer.step(learningRate: 1e-3, gradientScale: GradientClip.factor(gradientNorm: norm, clip: 1))
         if measuring { precondition(result.telemetry != nil && updateRatios.ratios().count == size.layers) }
     }
 }

@@ -12,12 +12,12 @@ import Transformer
 ///
 /// `lr` is the step's scheduled rate, `peak` the config's `lr`. The decay applies to 2-D weights
 /// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next).
-/// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))`.
+/// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))` (`GradientClip`).
 ///
 /// One step is one fused pass: the parameters are laid end to end (as they are in a model's
 /// parameter buffer) and the whole length is split across cores once, each core updating its
 /// share of every parameter's elements with that parameter's weight decay.
-public final class AdamW {
+public final class AdamW: Optimizer {
     public let parameters: [NamedParameter]
     /// First moments, one per parameter (`<name>.exp_avg` in checkpoints): slices of one buffer.
     public let firstMoments: [Tensor]
@@ -66,9 +66,11 @@ public final class AdamW {
         }
     }
 
-    /// The factor global-norm clipping multiplies gradients by (1 when `clip` is 0 = off).
-    public static func clipFactor(gradientNorm: Double, clip: Double) -> Float {
-        clip > 0 ? Float(min(1, clip / (gradientNorm + 1e-6))) : 1
+    /// `<name>.exp_avg` and `<name>.exp_avg_sq` of each parameter in turn (PyTorch's state names).
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        zip(parameters, zip(firstMoments, secondMoments)).flatMap { parameter, moments in
+            [("\(parameter.name).exp_avg", moments.0), ("\(parameter.name).exp_avg_sq", moments.1)]
+        }
     }
 
     /// Applies one update with learning rate `lr` to every parameter that has a gradient.

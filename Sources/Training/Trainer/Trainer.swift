@@ -3,7 +3,7 @@ import Formats
 import Foundation
 import Transformer
 
-/// The training loop: batches, forward/backward, AdamW, metrics, evaluation, checkpoints.
+/// The training loop: batches, forward/backward, the optimizer, metrics, evaluation, checkpoints.
 ///
 /// A trainer is created for a new run (`Trainer(config:…)`) or from a run folder's latest
 /// checkpoint (`Trainer(resuming:…)`); either way `run()` continues to `train.max_steps`.
@@ -17,7 +17,8 @@ public final class Trainer {
     let dataParallel: DataParallel
     /// Under `mpirun`: this process's share of each step and the exchange of the shards' results.
     let distributed: DistributedStep?
-    public let optimizer: AdamW
+    /// `optim.name`'s optimizer.
+    public let optimizer: any Optimizer
     let corpus: Corpus
     let schedule: LearningRateSchedule
     let evaluationBatches: [Batch]
@@ -76,7 +77,7 @@ public final class Trainer {
         // refuses a folder holding a run, or someone's own files
         createdFolder = writes ? try folder.createForNewRun() : nil
         lock = writes ? try RunLock(folder: folder) : nil
-        optimizer = AdamW(parameters: model.parameters, config: resolved.optim)
+        optimizer = resolved.optim.makeOptimizer(for: model.parameters)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(
@@ -116,7 +117,7 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: config.model)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: config, job: job)
-        optimizer = AdamW(parameters: model.parameters, config: config.optim)
+        optimizer = config.optim.makeOptimizer(for: model.parameters)
         try Checkpoint.restore(model: model, optimizer: optimizer, from: checkpoint)
         optimizer.stepCount = state.optimizerSteps
         schedule = LearningRateSchedule(config)
@@ -304,7 +305,7 @@ public final class Trainer {
             steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
     }
 
-    /// One optimizer step: batch, forward, backward, clip, AdamW (skipped if not finite). With
+    /// One optimizer step: batch, forward, backward, clip, update (skipped if not finite). With
     /// `measuring` (a logged step) it records the stability telemetry; a non-finite step that was
     /// not measured is measured afterwards by a forward pass over the same batch and weights, so
     /// that `nonfinite.json` explains it.
@@ -326,7 +327,7 @@ public final class Trainer {
             if measuring { updateRatioMeter.snapshot() }
             optimizer.step(
                 learningRate: record.learningRate,
-                gradientScale: AdamW.clipFactor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
+                gradientScale: GradientClip.factor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
             skippedInARow = 0
         }
         let telemetry =
