@@ -66,6 +66,18 @@ final class TrainerTests: ScratchTestCase {
         try assertResumeIsBitIdentical(["model.block_norm=post", "model.qk_norm=full", "model.tie_embeddings=false"])
     }
 
+    /// Muon's momentum buffers and its AdamW's moments are checkpointed.
+    func testResumeIsBitIdenticalWithMuon() throws {
+        try assertResumeIsBitIdentical(["optim.name=muon", "optim.lr=0.02", "optim.adamw_lr=3e-3"])
+        let optimizer = try SafeTensors.read(
+            RunFolder(scratch.appendingPathComponent("straight")).latestCheckpoint()!
+                .appendingPathComponent("optimizer.safetensors")
+        ).tensors.map(\.name)
+        XCTAssertTrue(optimizer.contains("model.layers.0.self_attn.q_proj.weight.momentum_buffer"))
+        XCTAssertTrue(optimizer.contains("model.embed_tokens.weight.exp_avg"))
+        XCTAssertFalse(optimizer.contains("model.layers.0.self_attn.q_proj.weight.exp_avg"))
+    }
+
     func testRunFolderContents() throws {
         let folder = try train(
             try smokeConfig(["train.max_steps=20", "train.checkpoint_interval=5", "train.keep_checkpoints=2"]),

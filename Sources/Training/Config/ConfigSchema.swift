@@ -154,6 +154,7 @@ public enum ConfigSchema {
     ]
 
     static let optimKeys: [ConfigKey] = [
+        choice("optim", "name", \.optim.name),
         real("optim", "lr", (0, .infinity), inclusiveMinimum: false, \.optim.lr),
         optionalReal("optim", "min_lr", (0, .infinity), \.optim.minLR),
         integer("optim", "warmup_steps", minimum: 0, \.optim.warmupSteps),
@@ -165,6 +166,8 @@ public enum ConfigSchema {
         choice("optim", "weight_decay_mode", \.optim.weightDecayMode),
         flag("optim", "decay_norm_weights", \.optim.decayNormWeights),
         real("optim", "grad_clip", (0, .infinity), \.optim.gradClip),
+        // with name = "muon" only: OptimizerRules
+        optionalReal("optim", "adamw_lr", (0, .infinity), \.optim.adamWLR),
     ]
 
     static let trainKeys: [ConfigKey] = [

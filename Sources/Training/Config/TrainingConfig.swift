@@ -81,8 +81,13 @@ public struct DataConfig: Equatable, Sendable {
     public init() {}
 }
 
-/// `[optim]`: AdamW and the learning-rate schedule (model.md).
+/// `[optim]`: the optimizer and the learning-rate schedule (model.md).
 public struct OptimizerConfig: Equatable, Sendable {
+    /// The optimizer: `adamw`, or `muon` (Muon on the layers' matrices, AdamW on the rest).
+    public var name = Name.adamw
+    /// With `muon`: the peak learning rate of the parameters AdamW trains (embeddings, head, norm
+    /// gains); `lr` is Muon's. Unset with `adamw`.
+    public var adamWLR: Double? = nil
     /// Peak learning rate.
     public var lr = 1e-3
     /// Final learning rate; nil means lr / 10.
@@ -109,6 +114,9 @@ public struct OptimizerConfig: Equatable, Sendable {
         /// `p ← p·(1 − (lr(s)/lr)·wd)`: Wortsman et al. 2023, "independent" of the peak learning rate.
         case independent
     }
+
+    /// `optim.name`.
+    public enum Name: String, Codable, CaseIterable, Sendable { case adamw, muon }
 
     public init() {}
 }

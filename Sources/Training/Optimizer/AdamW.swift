@@ -60,10 +60,7 @@ public final class AdamW: Optimizer {
 
     /// The factor decayed parameters are multiplied by at a step with learning rate `lr`.
     public func decayFactor(learningRate lr: Double) -> Float {
-        switch weightDecayMode {
-        case .coupled: return Float(1 - lr * Double(weightDecay))
-        case .independent: return Float(1 - lr / peakRate * Double(weightDecay))
-        }
+        WeightDecay.factor(mode: weightDecayMode, weightDecay: weightDecay, learningRate: lr, peakRate: peakRate)
     }
 
     /// `<name>.exp_avg` and `<name>.exp_avg_sq` of each parameter in turn (PyTorch's state names).

@@ -29,9 +29,27 @@ public enum GradientClip {
     }
 }
 
+/// Decoupled weight decay (`optim.weight_decay`, `optim.weight_decay_mode`).
+public enum WeightDecay {
+    /// The factor decayed weights are multiplied by at a step with learning rate `lr`:
+    /// `1 − lr·wd` (`coupled`, PyTorch's AdamW) or `1 − lr/peak·wd` (`independent`, Wortsman et al.
+    /// 2023, arXiv 2309.14322), `peak` being the schedule's peak rate.
+    public static func factor(
+        mode: OptimizerConfig.WeightDecayMode, weightDecay: Float, learningRate lr: Double, peakRate: Double
+    ) -> Float {
+        switch mode {
+        case .coupled: return Float(1 - lr * Double(weightDecay))
+        case .independent: return Float(1 - lr / peakRate * Double(weightDecay))
+        }
+    }
+}
+
 extension OptimizerConfig {
     /// The optimizer this config names, over `parameters` (the model's ordered list).
     public func makeOptimizer(for parameters: [NamedParameter]) -> any Optimizer {
-        AdamW(parameters: parameters, config: self)
+        switch name {
+        case .adamw: AdamW(parameters: parameters, config: self)
+        case .muon: Muon(parameters: parameters, config: self)
+        }
     }
 }

@@ -1,0 +1,30 @@
+import Formats
+
+/// What QKLab refuses in `[optim]`'s choice of optimizer (in `ConfigLoader.validate`, one line
+/// naming the key):
+///
+/// - `adamw_lr` with `name = "adamw"`: AdamW's rate is `lr`, the key would be ignored.
+/// - `name = "muon"` without `adamw_lr`: Muon's `lr` (about 0.02 in Keller Jordan's and
+///   nanochat's runs) would be far too large for the parameters AdamW trains beside it.
+///
+/// Every QKLab layout has its hidden matrices as separate 2-D parameters (q, k, v, o and each MLP
+/// projection), so Muon handles every layout there is; none is refused.
+extension ConfigLoader {
+    static func checkOptimizer(_ config: TrainingConfig) throws {
+        let optim = config.optim
+        switch optim.name {
+        case .adamw:
+            if optim.adamWLR != nil {
+                throw ConfigError(
+                    "[optim] adamw_lr applies to name = \"muon\" only (AdamW's rate is optim.lr): remove it or set optim.name = \"muon\""
+                )
+            }
+        case .muon:
+            if optim.adamWLR == nil {
+                throw ConfigError(
+                    "[optim] name = \"muon\" needs adamw_lr, the peak rate of the parameters AdamW trains beside Muon (embeddings, head, norm gains; e.g. 3e-3): optim.lr is Muon's"
+                )
+            }
+        }
+    }
+}
