@@ -78,6 +78,15 @@ final class TrainerTests: ScratchTestCase {
         XCTAssertFalse(optimizer.contains("model.layers.0.self_attn.q_proj.weight.exp_avg"))
     }
 
+    /// QK-Clip keeps no state beyond the weights; τ low enough to clip from the first steps.
+    func testResumeIsBitIdenticalWithQKClip() throws {
+        try assertResumeIsBitIdentical(["model.qk_norm=off", "optim.qk_clip_tau=0.05"])
+        let lines = try MetricsReader.read(RunFolder(scratch.appendingPathComponent("interrupted")).metrics)
+        let clipped = lines.compactMap { $0["qk_clip_heads"] as? [Int] }
+        XCTAssertEqual(clipped.count, 40)
+        XCTAssertTrue(clipped.suffix(20).contains { $0.contains { $0 > 0 } }, "\(clipped)")
+    }
+
     func testRunFolderContents() throws {
         let folder = try train(
             try smokeConfig(["train.max_steps=20", "train.checkpoint_interval=5", "train.keep_checkpoints=2"]),

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Causal self-attention, fused: per (batch row, head) scores, mask, softmax and `P·V`, with
-/// grouped-query attention and the largest attention logit as a by-product.
+/// grouped-query attention and the largest attention logits as by-products.
 ///
 /// Inputs are the projections in their natural `[B, T, heads·Dh]` layout: a head's `[T, Dh]`
 /// matrix is a strided view (row stride `heads·Dh`) that `gemm` reads directly, so the head
@@ -36,6 +36,9 @@ public struct AttentionResult {
     /// Largest |score| (after the 1/√Dh scale, before softmax) over all kept (query, key) pairs,
     /// heads and batch rows: the `attn_logit_max` stability instrument.
     public let logitMax: Float
+    /// `[H]`: per query head, the largest score (signed, after the 1/√Dh scale) over kept pairs
+    /// and batch rows: Kimi K2's S_max^h (arXiv 2507.20534 §2.1), which QK-Clip reads.
+    public let headScoreMax: [Float]
     /// Entropy and q/k sums, when the call was asked to measure them (nil otherwise).
     public let statistics: AttentionStatistics?
 }
@@ -69,28 +72,32 @@ public func causalAttention(
         ? Tensor(uninitialized: [b, heads, t, t]) : nil  // every head's P, for the pullback
     var unitLogitMax = [Float](repeating: 0, count: shape.units)
     var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)  // per (batch row, head)
+    var pairScoreMax = [Float](repeating: 0, count: shape.pairs)  // per (batch row, head)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         pairEntropy.withUnsafeMutableBufferPointer { entropy in
-            shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
-                for pair in pairs {
-                    let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
-                    let headMax = headProbabilities(
-                        q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
-                        transposed: scratch.transposed)
-                    logitMax[unit] = nanPropagatingMax(logitMax[unit], headMax)
-                    if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
-                    let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
-                    if shape.usesCausalProducts {  // Y = P·V
-                        causalProduct(
-                            p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
-                            into: yHead, ldc: shape.queryWidth, accumulate: false)
-                        continue
-                    }
-                    shape.forEachBlock { rows in  // Y = P·V, keys up to the block's end
-                        BLAS.gemm(
-                            transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
-                            a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
-                            beta: 0, c: yHead + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
+            pairScoreMax.withUnsafeMutableBufferPointer { scoreMax in
+                shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
+                    for pair in pairs {
+                        let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
+                        let scores = headProbabilities(
+                            q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
+                            transposed: scratch.transposed)
+                        logitMax[unit] = nanPropagatingMax(logitMax[unit], scores.largestMagnitude)
+                        scoreMax[pair] = scores.largestScore
+                        if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
+                        let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
+                        if shape.usesCausalProducts {  // Y = P·V
+                            causalProduct(
+                                p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
+                                into: yHead, ldc: shape.queryWidth, accumulate: false)
+                            continue
+                        }
+                        shape.forEachBlock { rows in  // Y = P·V, keys up to the block's end
+                            BLAS.gemm(
+                                transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
+                                a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
+                                beta: 0, c: yHead + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
+                        }
                     }
                 }
             }
@@ -109,7 +116,12 @@ public func causalAttention(
             entropyRows: b * (t - 1), querySquares: squaredSum(q.data, count: q.count),
             keySquares: squaredSum(k.data, count: k.count),
             queryCount: q.count, keyCount: k.count) : nil
-    return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax), statistics: statistics)
+    let headScoreMax = (0..<heads).map { h in  // batch rows in order
+        (1..<b).reduce(pairScoreMax[h]) { nanPropagatingMax($0, pairScoreMax[$1 * heads + h]) }
+    }
+    return AttentionResult(
+        output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax), headScoreMax: headScoreMax,
+        statistics: statistics)
 }
 
 /// The larger of `a` and `b`, or NaN if either is: a NaN attention logit must survive every
@@ -119,8 +131,8 @@ public func nanPropagatingMax(_ a: Float, _ b: Float) -> Float {
     a.isNaN || b.isNaN ? .nan : max(a, b)
 }
 
-/// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the largest
-/// kept |score|. Entries above the diagonal blocks are never computed (the softmax writes the
+/// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the kept
+/// scores' largest magnitude and largest value. Entries above the diagonal blocks are never computed (the softmax writes the
 /// masked entries' zeros).
 ///
 /// Every head's P together is B·H·T² floats per layer (for B=8, H=6, T=256 more than all the
@@ -131,7 +143,7 @@ private func headProbabilities(
     q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
     into probabilities: UnsafeMutablePointer<Float>,
     transposed: UnsafeMutablePointer<Float>
-) -> Float {
+) -> SoftmaxMagnitudes {
     let t = shape.length
     let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
     if shape.usesCausalProducts {  // short sequence: S = Q·Kᵀ/√Dh in registers
@@ -223,12 +235,12 @@ struct UnitScratch {
     let transposed: UnsafeMutablePointer<Float>
 }
 
-/// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
-/// |score| among the kept entries, measured before the softmax (NaN if any of them is NaN).
-private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> Float {
+/// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the kept
+/// entries' magnitudes, measured before the softmax (NaN if any of them is NaN).
+private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> SoftmaxMagnitudes {
     var magnitudes = SoftmaxMagnitudes()
     for query in 0..<t { magnitudes.add(causalSoftmaxRow(scores + query * t, query: query, length: t)) }
-    return magnitudes.largestMagnitude  // NaN if a score is, whatever comes after it
+    return magnitudes  // NaN if a score is, whatever comes after it
 }
 
 private func attentionPullback(

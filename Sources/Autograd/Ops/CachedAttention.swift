@@ -21,7 +21,8 @@
 ///     column per position (so that the scores of 16 positions are one vector), columns `0..<n` set.
 ///   - values: `[capacity, Hkv·Dh]`, rows `0..<n` set.
 ///   - length: n, the positions attended to (1 ≤ n ≤ capacity).
-/// - Returns: `[1, 1, H·Dh]`, heads merged, and the largest |score| over the heads.
+/// - Returns: `[1, 1, H·Dh]`, heads merged, the largest |score| over the heads and each head's
+///   largest score.
 public func cachedAttention(
     query q: Tensor, keysTransposed: Tensor, values: Tensor, length n: Int,
     heads: Int, kvHeads: Int
@@ -38,7 +39,7 @@ public func cachedAttention(
         !Tape.needsGradient(q, keysTransposed, values), "cachedAttention has no pullback: run it without a tape")
     let scale = 1 / Float(headDim).squareRoot(), group = heads / kvHeads
     let output = Tensor(uninitialized: q.shape)  // [1, 1, H·Dh]
-    var headLogitMax = [Float](repeating: 0, count: heads)
+    var headLogitMax = [Float](repeating: 0, count: heads), headScoreMax = headLogitMax
     let scores = TensorStorage(count: n, zeroed: false)  // s, then p: [n]
     let s = scores.pointer
     for head in 0..<heads {  // one core: a head is microseconds of work
@@ -50,7 +51,8 @@ public func cachedAttention(
             for d in 0..<headDim { sum.addProduct(Vector(repeating: qHead[d]), load(keys + d * capacity, j, lanes)) }
             store(sum * scale, s, j, lanes)
         }
-        headLogitMax[head] = causalSoftmaxRow(s, query: n - 1, length: n).largestMagnitude
+        let magnitudes = causalSoftmaxRow(s, query: n - 1, length: n)
+        (headLogitMax[head], headScoreMax[head]) = (magnitudes.largestMagnitude, magnitudes.largestScore)
         forEachVector(0..<headDim) { d, lanes in  // y = p·V, 16 of Dh a vector
             var sum = Vector()
             for j in 0..<n { sum.addProduct(Vector(repeating: s[j]), load(vHead + j * kvWidth, d, lanes)) }
@@ -58,5 +60,7 @@ public func cachedAttention(
         }
     }
     withExtendedLifetime(scores) {}  // used through its pointer only
-    return AttentionResult(output: output, logitMax: headLogitMax.reduce(0, nanPropagatingMax), statistics: nil)
+    return AttentionResult(
+        output: output, logitMax: headLogitMax.reduce(0, nanPropagatingMax), headScoreMax: headScoreMax,
+        statistics: nil)
 }

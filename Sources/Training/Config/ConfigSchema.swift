@@ -168,6 +168,8 @@ public enum ConfigSchema {
         real("optim", "grad_clip", (0, .infinity), \.optim.gradClip),
         // with name = "muon" only: OptimizerRules
         optionalReal("optim", "adamw_lr", (0, .infinity), \.optim.adamWLR),
+        // not with QK-Norm: OptimizerRules
+        real("optim", "qk_clip_tau", (0, .infinity), \.optim.qkClipTau),
     ]
 
     static let trainKeys: [ConfigKey] = [

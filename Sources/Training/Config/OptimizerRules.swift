@@ -1,11 +1,14 @@
 import Formats
 
-/// What QKLab refuses in `[optim]`'s choice of optimizer (in `ConfigLoader.validate`, one line
+/// What QKLab refuses in `[optim]`'s choice of optimizer and QK-Clip (in `ConfigLoader.validate`, one line
 /// naming the key):
 ///
 /// - `adamw_lr` with `name = "adamw"`: AdamW's rate is `lr`, the key would be ignored.
 /// - `name = "muon"` without `adamw_lr`: Muon's `lr` (about 0.02 in Keller Jordan's and
 ///   nanochat's runs) would be far too large for the parameters AdamW trains beside it.
+///
+/// - `qk_clip_tau` with `model.qk_norm` on: QK-Norm divides each q and k by its RMS after the
+///   projections, so QK-Clip's rescale of `q_proj` and `k_proj` would change no logit.
 ///
 /// Every QKLab layout has its hidden matrices as separate 2-D parameters (q, k, v, o and each MLP
 /// projection), so Muon handles every layout there is; none is refused.
@@ -25,6 +28,11 @@ extension ConfigLoader {
                     "[optim] name = \"muon\" needs adamw_lr, the peak rate of the parameters AdamW trains beside Muon (embeddings, head, norm gains; e.g. 3e-3): optim.lr is Muon's"
                 )
             }
+        }
+        if optim.qkClipTau > 0 && config.model.qkNorm != .off {
+            throw ConfigError(
+                "[optim] qk_clip_tau needs model.qk_norm = \"off\": QK-Norm normalises q and k after q_proj and k_proj, so QK-Clip's rescale of their rows would change no logit"
+            )
         }
     }
 }

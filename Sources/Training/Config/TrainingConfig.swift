@@ -106,6 +106,8 @@ public struct OptimizerConfig: Equatable, Sendable {
     public var decayNormWeights = false
     /// Global-norm clip (0 = off).
     public var gradClip = 1.0
+    /// QK-Clip's threshold τ on each head's largest attention logit (0 = off; `QKClip`).
+    public var qkClipTau = 0.0
 
     /// model.md's `weight_decay_mode`: whether the decay per step is scaled by the peak learning rate.
     public enum WeightDecayMode: String, Codable, CaseIterable, Sendable {

@@ -47,6 +47,8 @@ public final class Trainer {
     var elapsedBefore = 0.0
     /// The last few steps, for the non-finite report.
     var recentSteps: [StepRecord] = []
+    /// Rescales q_proj and k_proj after each update, with `optim.qk_clip_tau` > 0.
+    lazy var qkClip = config.optim.qkClipTau > 0 ? QKClip(model: model, threshold: Float(config.optim.qkClipTau)) : nil
     /// Measures `update_ratio` on logged steps.
     lazy var updateRatioMeter = UpdateRatioMeter(parameters: model.parameters, layerCount: config.model.nLayer)
     /// Where the header, progress line and messages go (the console by default).
@@ -328,6 +330,7 @@ public final class Trainer {
             optimizer.step(
                 learningRate: record.learningRate,
                 gradientScale: GradientClip.factor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
+            record.qkClip = qkClip?.apply(scoreMax: result.attentionScoreMax)
             skippedInARow = 0
         }
         let telemetry =
@@ -424,6 +427,7 @@ public final class Trainer {
             ("grad_norm_layers", .numbers(record.layerGradientNorms.map(Float.init))),
             ("attn_logit_max", .numbers(record.attentionLogitMax)),
         ]
+        fields += record.qkClip?.metricsFields ?? []
         fields += record.telemetry?.metricsFields ?? []
         fields += [
             ("tokens_per_s", .precise(tokensPerSecond.rounded())),
@@ -448,7 +452,7 @@ public final class Trainer {
         for (layer, logit) in record.attentionLogitMax.enumerated() {
             scalars.append(("attn_logit_max/\(layer)", logit))
         }
-        return scalars + (record.telemetry?.scalars ?? [])
+        return scalars + (record.qkClip?.scalars ?? []) + (record.telemetry?.scalars ?? [])
     }
 }
 
