@@ -13,7 +13,7 @@
 //   Autograd     tensors, reverse-mode autograd, the ops and kernels (the only user of COpenBLAS,
 //                of CLibXSMM, libxsmm's just-in-time kernels for short inner dimensions, and of
 //                CVectorMath, vector instructions Swift cannot spell: one header, no library)
-//   Transformer  the model of model.md, batch shards
+//   Transformer  the model of docs/spec/model.md, batch shards
 //   Formats      the files QKLab reads and writes: safetensors, TensorBoard events, TOML,
 //                metrics.jsonl, the run folder's layout (Foundation and TOMLKit only)
 //   Training     config, data, AdamW, the trainer, checkpoints, evaluation, generation
@@ -104,7 +104,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "qklab-bench",
-            dependencies: ["Formats", "Training"],
+            dependencies: ["Formats", "Training", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericSettings
         ),
         .systemLibrary(

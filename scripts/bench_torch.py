@@ -2,7 +2,7 @@
 """PyTorch reference for QKLab's training benchmark (optional; the Swift tests never need it).
 
 What it measures: tokens/s of real training steps of the benchmark models S and M, with QK-Norm
-on (`head`) and off, built exactly as docs/model.md describes them in the layout qklab-bench
+on (`head`) and off, built exactly as docs/spec/model.md describes them in the layout qklab-bench
 uses: pre-norm blocks, RMSNorm (eps 1e-6, float32), QK-Norm per head (`q_norm` / `k_norm`
 weights of shape [Dh] shared by all heads, applied before RoPE) or none, RoPE in the
 Hugging Face rotate_half convention (theta 10000), causal attention scaled by 1/sqrt(Dh)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Golden logits: an independent numpy reference for docs/model.md's forward pass.
+"""Golden logits: an independent numpy reference for docs/spec/model.md's forward pass.
 
 This file does not share code with the Swift trainer. It re-implements, in
-float64, the numerical contract of model.md (embeddings, Gemma's embedding
+float64, the numerical contract of docs/spec/model.md (embeddings, Gemma's embedding
 scale, learned positions, pre/post/sandwich block layouts, RMSNorm gains plain
 or offset (1 + w, formed in float32), QK-Norm off/head/full applied before RoPE,
 RoPE in the Hugging Face rotate_half convention, full or partial (the first
@@ -73,7 +73,7 @@ def f32(value):
 
 
 # ----------------------------------------------------------------------------
-# Parameters: names, shapes and order of model.md's table
+# Parameters: names, shapes and order of docs/spec/model.md's table
 # ----------------------------------------------------------------------------
 
 def parameter_shapes(cfg):
@@ -137,7 +137,7 @@ def gain(weight, cfg):
 
 
 def norm(x, weight, cfg):
-    """model.md's RMSNorm with the config's gain form and eps."""
+    """docs/spec/model.md's RMSNorm with the config's gain form and eps."""
     return rms_norm(x, gain(weight, cfg), f32(cfg["norm_eps"]))
 
 
@@ -162,7 +162,7 @@ def softmax(scores):
 
 def attention(x, p, prefix, cfg):
     """Causal (grouped-query) self-attention. Returns (output [B,T,d], its statistics): the max
-    |kept score| and the stability telemetry of interface.md (normalised entropy per head, q and k
+    |kept score| and the stability telemetry of docs/metrics.md (normalised entropy per head, q and k
     RMS as they enter q.k^T)."""
     B, T, _ = x.shape
     H, Hkv, Dh = cfg["n_head"], cfg["n_kv_head"], cfg["head_dim"]
@@ -264,7 +264,7 @@ LAYER_TELEMETRY = ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms"]
 
 
 def telemetry(logits, layer_stats):
-    """interface.md's stability telemetry of one forward pass (update_ratio needs a step: not here)."""
+    """The stability telemetry (docs/metrics.md) of one forward pass (update_ratio needs a step: not here)."""
     m = logits.max(axis=-1, keepdims=True)
     lse = (m + np.log(np.exp(logits - m).sum(axis=-1, keepdims=True)))[..., 0]
     values = {key: [stats[key] for stats in layer_stats] for key in LAYER_TELEMETRY}

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The README's tables of a scaling sweep, from its summary.txt (written by `qklab sweep`).
+"""The tables of a scaling sweep, from its summary.txt (written by `qklab sweep`).
 
     scripts/scaling_table.py runs/sweep-scaling/summary.txt
 

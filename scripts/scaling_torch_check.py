@@ -19,7 +19,7 @@ the fixed evaluation windows as Sources/Training/Data builds them. So step 1 is 
 computation in both (its loss agrees to float32 rounding, checked below); after it only
 summation order differs, and at high learning rates that difference grows.
 
-The spec (docs/model.md): pre-norm blocks, RMSNorm (eps 1e-6, float32), QK-Norm per
+The spec (docs/spec/model.md): pre-norm blocks, RMSNorm (eps 1e-6, float32), QK-Norm per
 head (before RoPE) or none, RoPE (rotate_half), causal attention scaled by 1/sqrt(Dh), SwiGLU,
 tied embeddings, loss = CE + z_loss · mean(logsumexp²); AdamW (β1, β2, eps from the config,
 bias-corrected) with weight decay on 2-D weights only, `independent` decay p ← p·(1 − lr(s)/lr·wd)
@@ -351,7 +351,7 @@ def loss_terms(logits, targets, z_loss):
 
 
 def learning_rate(step, optim, max_steps):
-    """Warmup to lr, cosine to min_lr at decay_steps, then min_lr (model.md)."""
+    """Warmup to lr, cosine to min_lr at decay_steps, then min_lr (docs/spec/model.md)."""
     peak, warmup = optim["lr"], optim["warmup_steps"]
     floor, decay = optim.get("min_lr", peak / 10), optim.get("decay_steps", max_steps)
     if step <= warmup:

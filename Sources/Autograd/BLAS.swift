@@ -7,8 +7,8 @@ import Foundation
 /// OpenBLAS always runs on one thread: QKLab spreads work over cores itself (batch shards,
 /// attention units, `Parallel`'s chunks), so a product is computed the same way whatever the
 /// thread count. OpenBLAS 0.3.21's own threading is not bit-stable: splitting one product over
-/// two threads gave other bits than one thread with its Haswell kernels (every shape tried) and
-/// its generic Prescott kernels (odd shapes), not with SkylakeX's (scripts: see the README's
+/// two threads gives other bits than one thread with its Haswell kernels (every shape tried) and
+/// its generic Prescott kernels (odd shapes), not with SkylakeX's (see docs/resume-and-determinism.md,
 /// "Determinism").
 ///
 /// All matrices are row-major Float32. `gemm` computes

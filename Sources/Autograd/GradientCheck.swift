@@ -8,7 +8,7 @@
 /// for every element of every input. Everything runs in Float32, so `h` cannot be tiny (rounding
 /// error grows like ε·|f|/h); the fourth-order stencil lets `h = 1e-2` keep truncation error
 /// small even where the function is strongly curved (measured on the tiny transformer with
-/// order-1 weights: the plain two-point difference was 14% off at h = 1e-2).
+/// order-1 weights, the plain two-point difference is 14% off at h = 1e-2).
 ///
 /// Whole gradient vectors are compared, not single elements:
 /// `relativeError = ‖numeric − analytic‖₂ / max(‖numeric‖₂, ‖analytic‖₂)`. A correct rule lands

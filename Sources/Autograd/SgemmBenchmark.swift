@@ -4,8 +4,8 @@ import Foundation
 public enum SgemmBenchmark {
     /// GFLOP/s of square `size × size` sgemm calls (2·size³ flops each) using every kernel thread
     /// (`Parallel.threadCount`), repeated for about `seconds` each way after one warm-up round;
-    /// the better of two ways: one product split by OpenBLAS's own threads (the yardstick of
-    /// earlier versions; QKLab itself never splits a product that way, see `BLAS`), and one
+    /// the better of two ways: one product split by OpenBLAS's own threads (the usual way to
+    /// quote a BLAS's peak; QKLab itself never splits a product that way, see `BLAS`), and one
     /// product per thread at once, as batch shards run them.
     public static func measure(size: Int, seconds: Double) -> Double {
         let probe = Probe(size: size), threads = Parallel.threadCount

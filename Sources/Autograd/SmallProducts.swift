@@ -13,8 +13,8 @@ import Foundation
 /// Xeon with AVX-512 (OpenBLAS 0.3.21 SkylakeX kernels, libxsmm 1.17), each product alone:
 /// 1.14–1.57× OpenBLAS's speed for every `NN` and `TN` product of S's backward pass and M's with
 /// k ≤ 384, but 0.36–0.43× with k = 2048 (libxsmm does not block k), hence
-/// `largestInnerDimension`; in real steps M's products with k = 384 were slower too, hence
-/// `largestFootprint`.
+/// `largestInnerDimension`; in real steps M's larger products with k = 384 are slower through
+/// libxsmm too, hence `largestFootprint`.
 ///
 /// Only what its kernels do well goes there: `op(A) · B`, alpha 1, beta 0 or 1, and `A · Bᵀ` with at
 /// least `transposedOperandRows` rows (a forward `linear`): libxsmm 1.17 builds no kernel for a
@@ -49,10 +49,9 @@ public enum SmallProducts {
     /// The most floats A, B and C may hold together for libxsmm (2 MiB, the L2 cache of a core of
     /// the machine measured): libxsmm does not pack its operands into cache-sized blocks, so
     /// larger operands stream from further out. Measured in real training steps (`qklab-bench`):
-    /// S's products (at most 0.41M floats with 2 shards) ran at 101–111% of the 1024² sgemm
-    /// probe's rate per core through libxsmm (the previous version's OpenBLAS calls: 89–101%); M's
-    /// with k = 384 and 2048 rows (1.7M floats and more) at 74–75% through libxsmm and 99–101%
-    /// through OpenBLAS.
+    /// S's products (at most 0.41M floats with 2 shards) run at 101–111% of the 1024² sgemm
+    /// probe's rate per core through libxsmm and 89–101% through OpenBLAS; M's with k = 384 and
+    /// 2048 rows (1.7M floats and more) at 74–75% through libxsmm and 99–101% through OpenBLAS.
     static let largestFootprint = 1 << 19
     /// The fewest rows m of an `A · Bᵀ` for which Bᵀ is copied out to run it through libxsmm
     /// (a generation step's one-row products stay with OpenBLAS).

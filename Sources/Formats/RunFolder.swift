@@ -1,6 +1,6 @@
 import Foundation
 
-/// The layout of a run folder (interface.md):
+/// The layout of a run folder (docs/spec/cli.md):
 ///
 ///     runs/NAME/
 ///       config.toml              the fully resolved config
@@ -73,9 +73,13 @@ public struct RunFolder {
     /// The `step-*` folders of `checkpoints/`, oldest step first.
     func checkpointNames() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
-        let steps = names.compactMap { name in name.hasPrefix("step-") ? Int(name.dropFirst(5)).map { (name, $0) } : nil
-        }
+        let steps = names.compactMap { name in Self.step(ofCheckpoint: name).map { (name, $0) } }
         return steps.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    /// The step of a checkpoint folder named `step-NNNNNN`; nil for another name.
+    public static func step(ofCheckpoint name: String) -> Int? {
+        name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil
     }
 
     func completeCheckpoints(_ names: [String]) -> [URL] {
@@ -135,13 +139,14 @@ public struct RunFolder {
         return true
     }
 
-    /// Why the folder cannot be read as a run, for messages: a file where the folder should be,
-    /// or no complete checkpoint (and what it holds instead).
+    /// Why the folder cannot be read as a run, for messages: no such folder, a file where the
+    /// folder should be, or no complete checkpoint (and what it holds instead).
     public func noCheckpointReason() -> String {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue {
-            return "it is a file, not a run folder"
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            return "no such run folder"
         }
+        if !isDirectory.boolValue { return "it is a file, not a run folder" }
         return "it has no complete checkpoint (it holds: \(contentsSummary()))"
     }
 

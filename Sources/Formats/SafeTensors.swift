@@ -95,7 +95,7 @@ public enum SafeTensors {
             }
             guard count == tensor.values.count else {
                 throw failure(
-                    "tensor \(name) has shape \(shapeText(tensor.shape)) (\(count) values) but holds \(tensor.values.count) values"
+                    "tensor \(name) has shape \(shapeText(tensor.shape)) (\(counted(count, "value"))) but holds \(counted(tensor.values.count, "value"))"
                 )
             }
             let end = offset + 4 * count  // cannot overflow: the values are in memory
@@ -166,7 +166,7 @@ public enum SafeTensors {
         }
         return try data.withUnsafeBytes { (file: UnsafeRawBufferPointer) in
             guard file.count >= 8 else {
-                throw failure("\(file.count) bytes, too short for the 8-byte header length")
+                throw failure("\(counted(file.count, "byte")), too short for the 8-byte header length")
             }
             var headerLength: UInt64 = 0
             for index in (0..<8).reversed() { headerLength = headerLength << 8 | UInt64(file[index]) }

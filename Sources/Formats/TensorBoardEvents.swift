@@ -253,7 +253,8 @@ enum TFRecord {
     static func unframe(_ file: [UInt8], at offset: Int) throws -> (data: ArraySlice<UInt8>, next: Int) {
         let available = file.count - offset
         guard available >= headerSize else {
-            throw TensorBoardDecoding.Failure("truncated: \(available) bytes left, a record header needs \(headerSize)")
+            throw TensorBoardDecoding.Failure(
+                "truncated: \(counted(available, "byte")) left, a record header needs \(headerSize)")
         }
         let lengthBytes = file[offset..<offset + 8]
         try check(lengthBytes, against: file, at: offset + 8, what: "length")
@@ -262,7 +263,7 @@ enum TFRecord {
         // Compared as UInt64: a huge length must not overflow Int.
         guard afterHeader >= footerSize, length <= UInt64(afterHeader - footerSize) else {
             throw TensorBoardDecoding.Failure(
-                "truncated: the record holds \(length) data bytes plus a \(footerSize)-byte CRC, but only \(afterHeader) bytes follow its header"
+                "truncated: the record holds \(length) data bytes plus a \(footerSize)-byte CRC, but only \(counted(afterHeader, "byte")) follow\(afterHeader == 1 ? "s" : "") its header"
             )
         }
         return try unframeData(file, at: offset, length: Int(length))
@@ -460,7 +461,7 @@ enum TensorBoardDecoding {
 
         mutating func take(_ count: Int) throws -> ArraySlice<UInt8> {
             guard count <= bytes.endIndex - position else {
-                throw failure("\(count) bytes needed, \(bytes.endIndex - position) left")
+                throw failure("\(counted(count, "byte")) needed, \(bytes.endIndex - position) left")
             }
             defer { position += count }
             return bytes[position..<position + count]

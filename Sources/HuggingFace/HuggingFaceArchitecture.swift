@@ -1,6 +1,6 @@
 import Transformer
 
-/// The Hugging Face classes a QKLab layout can be (model.md, "Hugging Face layouts"). All use
+/// The Hugging Face classes a QKLab layout can be (docs/spec/model.md, "Hugging Face layouts"). All use
 /// RoPE; they differ in where the norms sit, the norm gain's form, the MLP and partial RoPE:
 ///
 ///     qwen3       pre,      qk head, plain,  swiglu                         Qwen3ForCausalLM

@@ -4,10 +4,10 @@ import Training
 import Transformer
 
 /// Writes a checkpoint as a Hugging Face model folder that `AutoModelForCausalLM` loads
-/// unchanged (model.md, "Hugging Face layouts"):
+/// unchanged (docs/spec/model.md, "Hugging Face layouts"):
 ///
 ///     OUT/config.json          every field explicit (`HuggingFaceConfig`)
-///     OUT/model.safetensors    model.md's names, F32; a tied head is stored once (no lm_head.weight)
+///     OUT/model.safetensors    docs/spec/model.md's names, F32; a tied head is stored once (no lm_head.weight)
 ///     OUT/vocab.json           the characters as a JSON list: id = index
 public enum HuggingFaceExport {
     /// Exports `trained` into `folder` (created if missing; these three files are replaced), as
@@ -34,7 +34,7 @@ public enum HuggingFaceExport {
         }
         guard tokenizer.vocabularySize == model.config.vocabSize else {
             throw HuggingFaceError(
-                "vocabulary of \(tokenizer.vocabularySize) characters for a model with vocab_size \(model.config.vocabSize)"
+                "vocabulary of \(counted(tokenizer.vocabularySize, "character")) for a model with vocab_size \(model.config.vocabSize)"
             )
         }
         try FileIO.createDirectory(folder)
@@ -47,7 +47,7 @@ public enum HuggingFaceExport {
         return config
     }
 
-    /// The model's weights under their Hugging Face names, in model.md's order, as `architecture`
+    /// The model's weights under their Hugging Face names, in docs/spec/model.md's order, as `architecture`
     /// stores them (the checkpoint's values, except Qwen3-Next's neutralised output gate,
     /// `AttentionOutputGate`). A tied head is the token embedding itself and not a parameter of
     /// its own, so it appears once.
@@ -63,7 +63,7 @@ public enum HuggingFaceExport {
     /// writes it: `config.json` and `vocab.json` byte for byte what writing their contents again
     /// gives; `model.safetensors` a safetensors file whose header (only the header is read) holds
     /// the export's metadata (`"format": "pt"`) and at least one tensor, every one named as in
-    /// model.md (`model.…`, `lm_head.weight`). An earlier export's files pass; someone's own files
+    /// docs/spec/model.md (`model.…`, `lm_head.weight`). An earlier export's files pass; someone's own files
     /// by those names do not, except a safetensors file of that shape (the export's config.json
     /// beside it is what `qklab export-hf` asks for as well).
     public static func isExportFile(_ url: URL) -> Bool {

@@ -33,7 +33,7 @@ public enum HuggingFaceImport {
         }
         guard config.vocabSize == vocabulary.vocabularySize else {
             throw HuggingFaceError(
-                "\(configPath): vocab_size is \(config.vocabSize) but the corpus has \(vocabulary.vocabularySize) characters"
+                "\(configPath): vocab_size is \(config.vocabSize) but the corpus has \(counted(vocabulary.vocabularySize, "character"))"
             )
         }
         try checkVocabularyFile(in: folder, against: vocabulary)
@@ -75,6 +75,6 @@ public enum HuggingFaceImport {
                 "\(url.path) differs from the corpus vocabulary at id \(id): \(String(reflecting: stored[id])) vs \(String(reflecting: corpus[id]))"
             )
         }
-        throw HuggingFaceError("\(url.path) has \(stored.count) characters, the corpus \(corpus.count)")
+        throw HuggingFaceError("\(url.path) has \(counted(stored.count, "character")), the corpus \(corpus.count)")
     }
 }

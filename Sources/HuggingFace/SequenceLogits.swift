@@ -15,7 +15,7 @@ public struct SequenceLogits {
     public init(model: TransformerModel, tokens: [Int32]) throws {
         let (blockSize, vocabulary) = (model.config.blockSize, model.config.vocabSize)
         guard (1...blockSize).contains(tokens.count) else {
-            throw RunError("\(tokens.count) tokens; give between 1 and block_size = \(blockSize)")
+            throw RunError("\(counted(tokens.count, "token")); give between 1 and block_size = \(blockSize)")
         }
         if let outside = tokens.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
             throw RunError("token id \(outside) is outside the vocabulary (0..<\(vocabulary))")

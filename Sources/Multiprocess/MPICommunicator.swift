@@ -17,7 +17,7 @@
         /// (`mpi_yield_when_idle`, unless the user set it): Open MPI's spinning default assumes a core
         /// per process, but a waiting QKLab process shares its machine with other processes' shard
         /// threads, and on a shared machine spinning made `-np 2` run at 0.37 of one process's speed
-        /// instead of 0.86 (README, "Many processes and machines").
+        /// instead of 0.86 (docs/distributed.md).
         init() throws {
             setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0)
             var provided: Int32 = 0

@@ -1,5 +1,5 @@
 /// Which of a step's batch shards each process runs: process r of N runs the contiguous shards
-/// `(r·S)/N ..< ((r+1)·S)/N` of S (interface.md, "Beyond one machine"); the groups differ in
+/// `(r·S)/N ..< ((r+1)·S)/N` of S (docs/spec/cli.md, "Beyond one machine"); the groups differ in
 /// size by at most one. The shard count S is a property of the run; N only decides where shards
 /// run.
 public struct ShardLayout: Equatable {
@@ -15,7 +15,7 @@ public struct ShardLayout: Equatable {
         guard shards >= processes else {
             throw MultiprocessError(
                 "train.shards = \(shards) is fewer than the \(processes) processes; "
-                    + "start at most \(shards) processes or use a run with more shards")
+                    + "start at most \(shards) process\(shards == 1 ? "" : "es") or use a run with more shards")
         }
         (self.shards, self.processes) = (shards, processes)
     }

@@ -44,8 +44,7 @@ public struct SystemReport: CustomStringConvertible {
                    numbers, bit for bit.
                    Another shard count (or kernel) rounds differently: the losses differ in their last
                    bits at first, and training amplifies the difference, the more the higher the learning
-                   rate (model S, 200 steps, 1 vs 2 shards: 1e-7 of the loss at lr 1e-3, 0.4–2% at 1e-2;
-                   see the README's "Determinism")
+                   rate (see docs/resume-and-determinism.md)
         """
     }
 

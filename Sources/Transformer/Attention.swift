@@ -1,6 +1,6 @@
 import Autograd
 
-/// Causal self-attention with the QK-Norm and RoPE switches, in model.md's order:
+/// Causal self-attention with the QK-Norm and RoPE switches, in docs/spec/model.md's order:
 /// project → QK-Norm → RoPE → scores/softmax/values → output projection.
 struct Attention {
     let qProj: Tensor  // [H·Dh, d]     q_proj

@@ -32,7 +32,7 @@ public final class DataParallel {
     /// S: the number of shards a batch is split into (at most its row count).
     public let shardCount: Int
     /// The shards this process runs: all of them, or under `mpirun` its contiguous group
-    /// (interface.md, "Beyond one machine"), whose gradients `localLossesAndGradients` hands out.
+    /// (docs/spec/cli.md, "Beyond one machine"), whose gradients `localLossesAndGradients` hands out.
     public let localShards: Range<Int>
 
     /// `shards` copies of the step (at least 1); a batch with fewer rows uses fewer. With

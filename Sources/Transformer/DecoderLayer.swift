@@ -1,7 +1,7 @@
 import Autograd
 
 /// One decoder block: attention and MLP, each with a residual, in the pre-, post- or sandwich-norm
-/// layout (model.md, `block_norm`; the norms carry their Hugging Face family's names).
+/// layout (docs/spec/model.md, `block_norm`; the norms carry their Hugging Face family's names).
 struct DecoderLayer {
     let attention: Attention
     let mlp: FeedForward

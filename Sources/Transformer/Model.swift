@@ -1,13 +1,13 @@
 import Autograd
 import Foundation
 
-/// A decoder-only transformer exactly as `model.md` specifies.
+/// A decoder-only transformer exactly as `docs/spec/model.md` specifies.
 ///
 /// Shapes: B batch rows, T positions, d = `d_model`, H / Hkv query / key-value heads of width Dh,
 /// F = `d_ff`, V = vocabulary.
 public final class TransformerModel {
     public let config: ModelConfig
-    /// Every trainable tensor in model.md's order: embeddings, layers 0…L−1, final norm, head.
+    /// Every trainable tensor in docs/spec/model.md's order: embeddings, layers 0…L−1, final norm, head.
     /// The optimizer, gradient norms, checkpoints and export all walk this one list.
     public let parameters: [NamedParameter]
     /// Every parameter back to back, in `parameters` order: each parameter's tensor is a slice of
@@ -24,7 +24,7 @@ public final class TransformerModel {
     let lmHead: Tensor  // [V, d]; the token embedding itself when tied
     let rotary: RotaryTable?  // RoPE's angles for block_size positions, rope only
 
-    /// Builds the model with model.md's initialisation, a pure function of `config.seed`.
+    /// Builds the model with docs/spec/model.md's initialisation, a pure function of `config.seed`.
     public convenience init(config: ModelConfig) throws {
         try config.validate()
         self.init(config: config, builder: ParameterBuilder(seed: config.seed, count: Int(config.parameterCount)))

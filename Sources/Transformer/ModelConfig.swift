@@ -1,4 +1,4 @@
-/// Every switch of the model (`model.md`), with its defaults. Keys are model.md's snake_case names.
+/// Every switch of the model (`docs/spec/model.md`), with its defaults. Keys are docs/spec/model.md's snake_case names.
 ///
 /// `n_kv_head`, `head_dim` and `d_ff` may be left out (nil): they then follow from the others
 /// (`kvHeads`, `headDimension`, `feedForward`).

@@ -1,6 +1,6 @@
 import Autograd
 
-/// The stability telemetry of one forward pass (interface.md, "Stability telemetry"): each
+/// The stability telemetry of one forward pass (docs/metrics.md, "Stability telemetry"): each
 /// layer's attention entropy and q/k sums, and the output logits' maximum and log Z. Kept as sums,
 /// so that batch shards merge exactly (in shard order); the metrics are read off the merged sums.
 public struct ModelTelemetry: Equatable {

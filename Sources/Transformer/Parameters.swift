@@ -1,6 +1,6 @@
 import Autograd
 
-/// One trainable tensor under its safetensors name (model.md's table).
+/// One trainable tensor under its safetensors name (docs/spec/model.md's table).
 public struct NamedParameter {
     /// The checkpoint key, e.g. `model.layers.0.self_attn.q_norm.weight`.
     public let name: String
@@ -11,7 +11,7 @@ public struct NamedParameter {
     /// How it is initialised.
     public let initialization: Initialization
 
-    /// model.md's initialisation rules.
+    /// docs/spec/model.md's initialisation rules.
     public enum Initialization: Equatable {
         /// Normal(0, std): linear and embedding weights.
         case normal(std: Float)

@@ -27,62 +27,29 @@ import Transformer
 //    at the last step) per round, its median and range; then measured and unmeasured steps of
 //    one model alternately, --cost-pairs times (S 200, M 20), and the median ratio of the pairs.
 
-/// The options with a value, each with what its value must be, and those without.
-let positiveInteger = (description: "a positive integer", isValid: { (value: String) in (Int(value) ?? 0) > 0 })
-let valueOptions: [String: (description: String, isValid: (String) -> Bool)] = [
-    "--seconds-per-case": ("a positive number of seconds", { Double($0).map { $0 > 0 && $0.isFinite } ?? false }),
-    "--only": ("S or M", { ["S", "M"].contains($0) }), "--steps": positiveInteger, "--shards": positiveInteger,
-    "--generation-chars": positiveInteger, "--recomputed-chars": positiveInteger, "--measure-every": positiveInteger,
-    "--telemetry-cost": positiveInteger, "--cost-steps": positiveInteger, "--cost-pairs": positiveInteger,
-]
-let flagOptions: Set<String> = ["--skip-ops", "--skip-training", "--skip-generation", "--no-probe"]
-
-/// Exits with one line on stderr at the first argument that is not an option of qklab-bench or
-/// whose value is not what the option takes.
-func checkArguments(_ arguments: ArraySlice<String>) {
-    func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("qklab-bench: \(message)\n".utf8))
-        exit(2)
-    }
-    var rest = arguments
-    while let argument = rest.popFirst() {
-        if flagOptions.contains(argument) { continue }
-        guard let (description, isValid) = valueOptions[argument] else {
-            fail(
-                "unknown option \(argument) (options: \((valueOptions.keys.sorted() + flagOptions.sorted()).joined(separator: " ")))"
-            )
-        }
-        guard let value = rest.popFirst(), isValid(value) else { fail("\(argument) takes \(description)") }
-    }
-}
-checkArguments(CommandLine.arguments.dropFirst())
+let options = BenchOptions.parseCommandLine()
 
 OpenBLASKernel.reexecWithBestKernelIfNeeded()
 SmallProducts.exitIfTargetUnsupported(program: "qklab-bench")
 SubnormalFlush.enable()
 
-func option(_ name: String) -> String? {
-    CommandLine.arguments.firstIndex(of: name).flatMap {
-        $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
-    }
-}
-let secondsPerCase = option("--seconds-per-case").flatMap(Double.init) ?? 1.0
-let timedSteps = option("--steps").flatMap(Int.init) ?? 10
-let only = option("--only")
+let secondsPerCase = options.secondsPerCase
+let timedSteps = options.steps
+let only = options.only?.rawValue
 /// Batch shards of a training step (default: one per core, as `qklab train` runs).
-let shards = option("--shards").flatMap(Int.init) ?? Parallel.threadCount
+let shards = options.shards ?? Parallel.threadCount
 /// Characters generated per size with the key/value cache, and by the recomputing path.
-let generationCharacters = option("--generation-chars").flatMap(Int.init) ?? 1000
-let recomputedCharacters = option("--recomputed-chars").flatMap(Int.init) ?? generationCharacters
+let generationCharacters = options.generationChars
+let recomputedCharacters = options.recomputedChars ?? generationCharacters
 /// Every how many timed training steps the telemetry is measured (nil: never).
-let measureEvery = option("--measure-every").flatMap(Int.init).map { max($0, 1) }
+let measureEvery = options.measureEvery
 
 print(SystemReport.current().description)
 let peak = SgemmBenchmark.measure(size: 2048, seconds: secondsPerCase)
 /// Side of the square sgemm that training steps and single products are compared with.
 let probeSize = 1024
 /// Whether timed training steps alternate with probes (and untimed steps); `--no-probe`: back to back.
-let probing = !CommandLine.arguments.contains("--no-probe")
+let probing = !options.noProbe
 print(
     String(
         format: "sgemm 1024²: %.1f GFLOP/s   2048²: %.1f GFLOP/s (the peak below)",
@@ -393,26 +360,26 @@ func generationBenchmark(_ size: Size) throws {
             recomputed.seconds, cached.perSecond / recomputed.perSecond, shared))
 }
 
-if let rounds = option("--telemetry-cost").flatMap(Int.init) {
+if let rounds = options.telemetryCost {
     setvbuf(stdout, nil, _IOLBF, 0)  // each round's line as it comes, also into a pipe
-    let steps = option("--cost-steps").flatMap(Int.init), pairs = option("--cost-pairs").flatMap(Int.init)
+    let steps = options.costSteps, pairs = options.costPairs
     print("\nTelemetry cost: training time logging every 10 steps / every 1000 steps, alternately, \(rounds) rounds")
     for size in sizes {
         try TelemetryCost.measure(
-            size, rounds: max(rounds, 1), steps: steps ?? (size.name == "S" ? 300 : 40),
+            size, rounds: rounds, steps: steps ?? (size.name == "S" ? 300 : 40),
             tokens: syntheticCorpus, shards: shards)
         try TelemetryCost.pairedSteps(
-            size, pairs: max(pairs ?? (size.name == "S" ? 200 : 20), 1), tokens: syntheticCorpus, shards: shards)
+            size, pairs: pairs ?? (size.name == "S" ? 200 : 20), tokens: syntheticCorpus, shards: shards)
     }
     exit(0)
 }
-if !CommandLine.arguments.contains("--skip-ops") {
+if !options.skipOps {
     for size in sizes {
         opBenchmarks(size)
         shardProductBenchmarks(size)
     }
 }
-if !CommandLine.arguments.contains("--skip-training") {
+if !options.skipTraining {
     print("\nTraining steps (\(timedSteps) timed after 3 warm-up; MFU against the sgemm peak above)")
     for size in sizes {
         for qkNorm in [ModelConfig.QKNorm.head, .off] {
@@ -421,7 +388,7 @@ if !CommandLine.arguments.contains("--skip-training") {
         }
     }
 }
-if !CommandLine.arguments.contains("--skip-generation") {
+if !options.skipGeneration {
     print("\nGeneration (temperature 0.8 from a one-character prompt; qk_norm head)")
     for size in sizes { try generationBenchmark(size) }
 }

@@ -30,7 +30,23 @@ struct Compare: ParsableCommand {
         transform: { try OptionValue.number($0, atLeast: 0) })
     var target: Double?
 
+    // Issue 31 item 5: any per-step quantity reduced as Wortsman et al. reduce gradient RMS (LastStepsMean).
+    @Option(
+        help: ArgumentHelp(
+            "Also print the mean over each run's last K logged steps of every per-step metrics key (per element for per-layer lists).",
+            valueName: "K"))
+    var meanLast: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --mean-last: only these metrics.jsonl keys (repeatable or comma-separated).", valueName: "key"))
+    var key: [String] = []
+
     func validate() throws {
+        if let meanLast, meanLast < 1 { throw ValidationError("--mean-last must be ≥ 1 logged step (got \(meanLast))") }
+        if !key.isEmpty && meanLast == nil {
+            throw ValidationError("--key chooses what --mean-last reduces: give --mean-last K too")
+        }
         if runs.isEmpty { throw ValidationError("give one or more run folders") }
         _ = try panels()
         if !metric.isEmpty && out == nil {
@@ -60,6 +76,17 @@ struct Compare: ParsableCommand {
                         .utf8))
         }
         print(ComparisonTable(runs: histories, target: target).text)
+        if let meanLast {
+            let keys = key.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            let reduction = LastStepsMean(runs: histories, count: meanLast, keys: keys)
+            let unknown = keys.filter { key in !reduction.values.contains { $0[key] != nil } }
+            if !unknown.isEmpty {
+                throw RunError(
+                    "--key \(unknown.joined(separator: ", ")): no run logs \(unknown.count == 1 ? "this key" : "these keys") in its training lines (see docs/metrics.md)"
+                )
+            }
+            print("\n" + reduction.text)
+        }
         guard let out else { return }
         let panels = try panels()
         for panel in panels where !panel.hasData(in: histories) {

@@ -13,7 +13,7 @@ struct ExportHF: ParsableCommand {
         discussion:
             "The layout decides the class: pre + head → Qwen3ForCausalLM, pre + off → LlamaForCausalLM, post + full → Olmo2ForCausalLM "
             + "(or Olmo3ForCausalLM with --class), sandwich + head + offset + embed_scale → Gemma3ForCausalLM, pre + head + offset → "
-            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See README, Hugging Face interop."
+            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See docs/families.md."
     )
 
     @Argument(help: "Run folder or checkpoint folder.")
@@ -32,9 +32,20 @@ struct ExportHF: ParsableCommand {
     )
     var className: String?
 
+    /// The class `--class` names; an unknown name is a usage error.
+    func preferredClass() throws -> HuggingFaceArchitecture? {
+        do {
+            return try className.map(HuggingFaceArchitecture.init(named:))
+        } catch {
+            throw ValidationError("--class: \(error)")
+        }
+    }
+
+    func validate() throws { _ = try preferredClass() }
+
     func run() throws {
         let folder = URL(fileURLWithPath: output).standardizedFileURL
-        let preferred = try className.map(HuggingFaceArchitecture.init(named:))
+        let preferred = try preferredClass()
         try Self.checkOutputFolder(folder)
         let trained = try TrainedModel(path: path)
         let config = try HuggingFaceExport.write(trained, to: folder, preferred: preferred)

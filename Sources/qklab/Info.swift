@@ -7,7 +7,7 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show versions, the OpenBLAS kernel and libxsmm target in use and a measured sgemm speed.")
 
-    @Option(help: "Matrix size of the sgemm measurement (up to 418, libxsmm computes it: see the README's Speed).")
+    @Option(help: "Matrix size of the sgemm measurement (up to 418, libxsmm computes it: see docs/speed.md).")
     var size = 1024
 
     @Option(help: "Seconds to spend measuring sgemm.")

@@ -23,6 +23,7 @@ struct Logits: ParsableCommand {
 
     func validate() throws {
         if (tokens == nil) == (text == nil) { throw ValidationError("give exactly one of --tokens and --text") }
+        if let tokens { _ = try parseIDs(tokens) }
     }
 
     func run() throws {
@@ -36,7 +37,7 @@ struct Logits: ParsableCommand {
             let text = $0.trimmingCharacters(in: .whitespaces)
             guard let id = Int32(text) else {
                 let reason = text.isEmpty ? "an empty item" : Int(text) != nil ? "out of range" : "not an integer"
-                throw RunError("--tokens: \"\(text)\" is not a token id (\(reason))")
+                throw ValidationError("--tokens: \"\(text)\" is not a token id (\(reason))")
             }
             return id
         }

@@ -42,6 +42,10 @@ struct Sample: ParsableCommand {
         transform: { try OptionValue.seed($0) })
     var seed = defaults.seed
 
+    func validate() throws {
+        if prompt == "" { throw ValidationError("--prompt must not be empty") }
+    }
+
     func run() throws {
         let trained = try TrainedModel(path: path)
         let prompt = self.prompt ?? trained.tokenizer.defaultPrompt  // always in the vocabulary
@@ -51,7 +55,6 @@ struct Sample: ParsableCommand {
         } catch {
             throw RunError("--prompt: \(error)")
         }
-        guard !promptIDs.isEmpty else { throw RunError("--prompt must not be empty") }
         var options = GenerationOptions()
         options.tokens = tokens
         options.temperature = temperature

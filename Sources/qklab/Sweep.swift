@@ -25,8 +25,51 @@ struct Sweep: ParsableCommand {
     @Option(help: "Train only slice i of n of the points (0-based, round-robin), e.g. 0/4: one job of a job array.")
     var shard: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Also write a result page from the sweep folder: the command, the summary's tables, the charts copied into a folder beside it (a new page, or one qklab sweep --report wrote; its interpretation section is kept).",
+            valueName: "page.md"))
+    var report: String?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Window rule of the LR sensitivity: on a grid spanning more decades of learning rate, the smallest over windows this wide (default 3, Wortsman et al. 2023 App. B).",
+            valueName: "decades"),
+        transform: { try OptionValue.number($0, atLeast: 0) })
+    var lrWindow: Double?
+
+    // Issue 31 item 6: the logit forecast of Wortsman et al. 2023, Fig. 9 (LogitForecast).
+    @Option(
+        help:
+            "Only forecast: fit each learning rate's max attention logit at this step against model size (needs --next-size)."
+    )
+    var forecastStep: Int?
+
+    @Option(help: "The non-embedding parameter count to forecast the logit for (a size the sweep did not train).")
+    var nextSize: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Flag forecasts above this logit (default 1e4, Wortsman et al. 2023).", valueName: "logit"),
+        transform: { try OptionValue.number($0, atLeast: 0) })
+    var logitThreshold: Double = 1e4
+
     func validate() throws {
+        if (forecastStep == nil) != (nextSize == nil) {
+            throw ValidationError(
+                "--forecast-step and --next-size go together: the step to read and the size to forecast")
+        }
+        if let forecastStep, forecastStep < 1 {
+            throw ValidationError("--forecast-step must be ≥ 1 (got \(forecastStep))")
+        }
+        if let nextSize, nextSize < 1 { throw ValidationError("--next-size must be ≥ 1 (got \(nextSize))") }
         if !(1...256).contains(jobs) { throw ValidationError("--jobs must be from 1 to 256 (got \(jobs))") }
+        if let lrWindow, lrWindow <= 0 {
+            throw ValidationError("--lr-window must be above 0 decades (got \(lrWindow))")
+        }
+        if let report, !report.hasSuffix(".md") { throw ValidationError("--report \(report): give a .md file") }
+        if let shard { _ = try SweepShare.slice(parsing: shard) }
     }
 
     func run() throws {
@@ -40,6 +83,23 @@ struct Sweep: ParsableCommand {
             base, overrides in
             try ConfigLoader.load(base, overrides: overrides).resolvedTOML()
         }
+        if lrWindow != nil, Set(plan.points.compactMap(\.learningRate)).count < 2 {
+            throw ConfigError("--lr-window: the grid of \(file) has one learning rate, so there is no window to choose")
+        }
+        if let forecastStep, let nextSize {
+            let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: 1)
+            print(
+                try LogitForecast(
+                    runner: runner, step: forecastStep, targetParameters: nextSize, threshold: logitThreshold
+                )
+                .text)
+            return
+        }
+        let page = report.map {
+            SweepReportPage(
+                page: URL(fileURLWithPath: $0), command: Self.command(), sweepFile: URL(fileURLWithPath: file))
+        }
+        try page?.checkOwnership(charts: [])
         let share = try SweepShare(shard: shard, group: group)
         let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: jobs)
         if !summaryOnly {
@@ -63,9 +123,27 @@ struct Sweep: ParsableCommand {
                 "sweep output \(plan.output.path) has no points yet (no points/ folder): run the sweep without --summary-only first"
             )
         }
-        let summary = SweepSummary(runner: runner)
-        print(summary.table)
-        for chart in try SweepOutput(plan.output).write(summary) { print("chart: \(chart.path)") }
+        let summary = SweepSummary(runner: runner, windowDecades: lrWindow ?? LRSensitivity.paperWindowDecades)
+        print(SweepSummaryText(summary).text)
+        let output = SweepOutput(plan.output)
+        if let reason = output.reasonToKeepPrevious(instead: summary) {
+            FileHandle.standardError.write(Data("qklab: note: \(reason)\n".utf8))
+        } else {
+            let charts = try output.write(summary)
+            for chart in charts { print("chart: \(chart.path)") }
+            if let page {
+                try page.write(summary, charts: charts)
+                print("report: \(page.page.path)")
+            }
+        }
         if let failure = summary.failureMessage { throw RunError(failure) }
+    }
+
+    /// The command line as typed, the program named `qklab`, for the result page.
+    static func command() -> String {
+        (["qklab"] + CommandLine.arguments.dropFirst()).map { argument in
+            argument.allSatisfy { $0.isLetter || $0.isNumber || "-_./=,:".contains($0) }
+                ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }.joined(separator: " ")
     }
 }

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Formats
 import Multiprocess
 import Study
@@ -10,20 +11,29 @@ struct SweepShare {
     let slice: SweepSlice?
     let writesSummary: Bool
 
-    /// - Throws: `ConfigError` for a malformed `--shard`, or for `--shard` under mpirun (both
-    ///   would split the points).
+    /// - Throws: `ValidationError` (a usage error) for a malformed `--shard`, or for `--shard`
+    ///   under mpirun (both would split the points).
     init(shard: String?, group: ProcessGroup) throws {
         switch (shard, group.size) {
         case (let text?, 1):
-            (slice, writesSummary) = (try SweepSlice(parsing: text), false)
+            (slice, writesSummary) = (try Self.slice(parsing: text), false)
         case (_?, let size):
-            throw ConfigError(
+            throw ValidationError(
                 "--shard splits the points across jobs and mpirun across its \(size) processes; use one of them")
         case (nil, 1):
             (slice, writesSummary) = (nil, true)
         case (nil, let size):
             (slice, writesSummary) = (try SweepSlice(index: group.rank, count: size), group.rank == 0)
             LaunchEnvironment.hideFromChildProcesses()
+        }
+    }
+
+    /// The slice `--shard` names; a malformed one is a usage error.
+    static func slice(parsing text: String) throws -> SweepSlice {
+        do {
+            return try SweepSlice(parsing: text)
+        } catch {
+            throw ValidationError("\(error)")
         }
     }
 }

@@ -36,7 +36,7 @@ struct Train: ParsableCommand {
         }
         if config != nil && resume != nil {
             throw ValidationError(
-                "--config and --resume exclude each other (a resumed run keeps its config; --set changes what a resume may change, see README \"Resuming a run\")"
+                "--config and --resume exclude each other (a resumed run keeps its config; --set changes what a resume may change, see docs/resume-and-determinism.md)"
             )
         }
         if resume != nil && runDir != nil {
@@ -45,10 +45,20 @@ struct Train: ParsableCommand {
         if resume != nil && initFrom != nil {
             throw ValidationError("--init-from is for new runs; a resumed run continues from its own checkpoint")
         }
+        // A --set that is not section.key=value of a known key and a value of its type and range
+        // is a usage error; whether the config it makes holds together is checked with the config.
+        var scratch = TrainingConfig()
+        for override in overrides {
+            do {
+                try ConfigLoader.apply(override: override, to: &scratch)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
     }
 
     /// Under `mpirun` (a build with the trait MPI), every process runs this command and they train
-    /// as one job (README "Many processes and machines"); an error on any one ends the job with
+    /// as one job (docs/distributed.md); an error on any one ends the job with
     /// its one line.
     func run() throws {
         let group = try ProcessGroup.start()  // MPI_Init_thread, before the signal threads start

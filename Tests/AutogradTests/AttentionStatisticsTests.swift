@@ -2,7 +2,7 @@ import Autograd
 import Foundation
 import XCTest
 
-/// The attention and output telemetry (interface.md, "Stability telemetry") on cases whose answers
+/// The attention and output telemetry (docs/metrics.md, "Stability telemetry") on cases whose answers
 /// are known by hand.
 final class AttentionStatisticsTests: XCTestCase {
     /// q = 0 makes every score 0, so each query spreads evenly over its t+1 visible keys:

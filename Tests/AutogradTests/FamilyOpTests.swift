@@ -2,7 +2,7 @@ import Autograd
 import Foundation
 import XCTest
 
-/// The ops behind the model families' switches (model.md): the offset RMSNorm gain, the GeGLU
+/// The ops behind the model families' switches (docs/spec/model.md): the offset RMSNorm gain, the GeGLU
 /// MLP, partial RoPE and the scaled embedding, each against finite differences and a reference.
 final class FamilyOpTests: XCTestCase {
     /// `norm_weight = "offset"`: gain `1 + w`. Gradients for x and w, and the same values as the

@@ -281,7 +281,7 @@ final class CompareTests: ScratchTestCase {
 
     // MARK: - Stability telemetry
 
-    /// A training line with the telemetry keys of interface.md (two layers).
+    /// A training line with the telemetry keys of docs/metrics.md (two layers).
     func telemetryLine(
         _ step: Int, entropy: String, q: String, k: String, update: String = "[0.001, 0.002]", lse: Double = 4.0
     ) -> String {

@@ -65,11 +65,13 @@ extension SweepTests {
     /// Bigram loss 2.5, initial loss 4.0 everywhere.
     /// Size s (1000 non-embedding parameters), seeds 0 and 1:
     ///   lr 1e-3: 2.0, 2.2 → mean 2.1;  lr 1e-2: 1.8, 1.6 → 1.7;
-    ///   lr 1e-1: seed 0 finished at 3.0, above the bigram loss: failed; seed 1 diverged → counts at 4.0.
-    ///   sensitivity = (0.4 + 0 + 2.3) / 3 = 0.9; seed 0 alone (2.0, 1.8, failed): (0.2 + 0 + 2.2) / 3 = 0.8;
-    ///   seed 1 (2.2, 1.6, diverged): (0.6 + 0 + 2.4) / 3 = 1.0 → seed range 0.8–1.0.
-    /// Size l (8000), one seed: 1.5, 2.6 (failed: counts at 4.0), 1.9 → (0 + 2.5 + 0.4) / 3 = 0.9667.
-    func testScalingSensitivityCountsFailedAndDivergedAtTheInitialLoss() throws {
+    ///   lr 1e-1: seed 0 finished at 3.0, above the bigram loss (counted, not capped); seed 1
+    ///   diverged → the seed mean is non-finite and counts at ℓ0 = 4.0.
+    ///   sensitivity = (0.4 + 0 + 2.3) / 3 = 0.9; seed 0 alone (2.0, 1.8, 3.0): (0.2 + 0 + 1.2) / 3 = 0.4667;
+    ///   seed 1 (2.2, 1.6, diverged): (0.6 + 0 + 2.4) / 3 = 1.0 → seed range 0.4667–1.0.
+    /// Size l (8000), one seed: 1.5, 2.6 (above the bigram loss, counted as it is), 1.9 → (0 + 1.1 + 0.4) / 3 = 0.5.
+    /// The paper's formula (§2.2) has no bigram rule: ending above the bigram loss is only counted.
+    func testScalingSensitivityCountsDivergedAtTheInitialLossAndAboveBigramAsItIs() throws {
         let plan = try plan(grid: Self.sizes)
         let runner = runner(plan)
         let finished: [(String, Double, Int)] = [
@@ -89,60 +91,67 @@ extension SweepTests {
             checkpoint: 20, nonFinite: true, failed: "exit status 1: step 33: non-finite loss; stopped")
 
         let summary = SweepSummary(runner: runner)
-        let outcomes = Dictionary(uniqueKeysWithValues: summary.points.map { ($0.point.name, $0.outcome) })
-        XCTAssertEqual(outcomes["lr=0.1,size=s,seed=0"], "failed")
+        let outcomes = Dictionary(uniqueKeysWithValues: summary.points.map { ($0.point.name, $0.bigramComparison) })
+        XCTAssertEqual(outcomes["lr=0.1,size=s,seed=0"], "above")
         XCTAssertEqual(outcomes["lr=0.1,size=s,seed=1"], "diverged")
-        XCTAssertEqual(outcomes["lr=0.01,size=l,seed=0"], "failed")
-        XCTAssertEqual(outcomes["lr=0.001,size=s,seed=0"], "learned")
-        XCTAssertNil(summary.failureMessage, "failed and diverged are results, not errors")
+        XCTAssertEqual(outcomes["lr=0.01,size=l,seed=0"], "above")
+        XCTAssertEqual(outcomes["lr=0.001,size=s,seed=0"], "below")
+        XCTAssertNil(summary.failureMessage, "above the bigram loss and diverged are results, not errors")
 
         XCTAssertEqual(summary.variants.map(\.variant), ["size=l", "size=s"], "a TOML table's entries in name order")
         let small = summary.variants[1], large = summary.variants[0]
         XCTAssertEqual(small.curve[0].meanFinalLoss, 2.1, accuracy: 1e-12)
         XCTAssertEqual(small.curve[1].meanFinalLoss, 1.7, accuracy: 1e-12)
-        XCTAssertEqual(small.curve[2].meanFinalLoss, .infinity, "a failed and a diverged seed")
-        XCTAssertEqual(small.curve.map(\.failedRuns), [0, 0, 1])
+        XCTAssertEqual(small.curve[2].meanFinalLoss, .infinity, "one seed diverged")
+        XCTAssertEqual(small.curve.map(\.runsAboveBigram), [0, 0, 1])
+        XCTAssertEqual(large.curve.map(\.runsAboveBigram), [0, 1, 0])
         XCTAssertEqual(small.curve.map(\.divergedRuns), [0, 0, 1])
         XCTAssertEqual(small.sensitivity!, 0.9, accuracy: 1e-12)
         XCTAssertEqual(small.seedSensitivities.count, 2)
-        XCTAssertEqual(small.seedSensitivities[0], 0.8, accuracy: 1e-12)
+        XCTAssertEqual(small.seedSensitivities[0], 1.4 / 3, accuracy: 1e-12)
         XCTAssertEqual(small.seedSensitivities[1], 1.0, accuracy: 1e-12)
-        XCTAssertEqual(large.sensitivity!, 2.9 / 3, accuracy: 1e-12)
+        XCTAssertEqual(large.sensitivity!, 0.5, accuracy: 1e-12)
         XCTAssertEqual(small.facts, RunFacts(bigramLoss: 2.5, nonEmbeddingParameters: 1000))
 
         XCTAssertTrue(summary.hasSizes)
+        let text = SweepSummaryText(summary).text
         let scaling = summary.scaling
         XCTAssertEqual(scaling.map(\.line), ["all"])
         XCTAssertEqual(scaling[0].points.map(\.nonEmbeddingParameters), [1000, 8000], "in increasing parameter count")
-        XCTAssertEqual(scaling[0].points[0].seedRange!.lowerBound, 0.8, accuracy: 1e-12)
+        XCTAssertEqual(scaling[0].points[0].seedRange!.lowerBound, 1.4 / 3, accuracy: 1e-12)
         XCTAssertEqual(scaling[0].points[0].seedRange!.upperBound, 1.0, accuracy: 1e-12)
         assertContains(
-            summary.table,
+            text,
             [
-                "outcome", "failed = finished above the corpus's bigram loss (2.5000)",
-                "non-embedding parameters", "0.9000           0.8000–1.0000", "0.9667",
+                "vs bigram", "the final loss against the corpus's bigram loss (2.5000)",
+                "not part of the LR sensitivity", "non-embedding parameters", "0.9000           0.4667–1.0000",
+                "0.5000", "1 of 1 seeds",
             ])
+        XCTAssertFalse(text.contains("failed"), "no point failed; above the bigram loss is not called failed")
         let chart = ScalingChart.svg(summary)
         XCTAssertEqual(chart.components(separatedBy: "class=\"error-bar\"").count - 1, 1, "one size has two seeds")
         let curves = LossCurvesChart.svg(summary)
         XCTAssertEqual(
             curves.components(separatedBy: "class=\"bigram\"").count - 1, 2, "a dashed bigram line per size panel")
-        XCTAssertEqual(curves.components(separatedBy: "class=\"failed\"").count - 1, 1, "size l's failed learning rate")
+        XCTAssertEqual(
+            curves.components(separatedBy: "class=\"marker open\"").count - 1, 1,
+            "size l's learning rate with a seed above the bigram loss")
         let smallPanel = try XCTUnwrap(curves.range(of: "learning rate, size=s<")),
             largePanel = try XCTUnwrap(curves.range(of: "learning rate, size=l<"))
         XCTAssertLessThan(
             smallPanel.lowerBound, largePanel.lowerBound, "panels in increasing parameter count, not name order")
     }
 
-    /// Runs from before QKLab recorded the step-0 facts are never judged failed, and the scaling
-    /// view says their parameter count is unknown.
-    func testRunsWithoutStepZeroFactsAreNotJudgedFailed() throws {
+    /// Runs from before QKLab recorded the step-0 facts are not compared with a bigram loss, and
+    /// the scaling view says their parameter count is unknown.
+    func testRunsWithoutStepZeroFactsAreNotComparedWithABigramLoss() throws {
         let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]\n[grid.size]\ns = {\"model.d_model\" = 32}\n")
         let runner = runner(plan)
         try writePoint(runner, try point(plan, "lr=0.001,size=s"), lines: lines(final: 3.0), checkpoint: 60)
         try writePoint(runner, try point(plan, "lr=0.01,size=s"), lines: lines(final: 2.0), checkpoint: 60)
         let summary = SweepSummary(runner: runner)
-        XCTAssertEqual(summary.points.map(\.outcome), ["learned", "learned"])
+        XCTAssertEqual(summary.points.map(\.bigramComparison), [nil, nil])
+        assertContains(SweepSummaryText(summary).text, ["(not recorded by these runs, so none is compared"])
         XCTAssertEqual(summary.variants[0].sensitivity!, 0.5, accuracy: 1e-12)  // (1.0 + 0) / 2
         XCTAssertNil(summary.scaling[0].points[0].nonEmbeddingParameters)
         assertContains(ScalingChart.svg(summary), ["no LR sensitivity with a parameter count yet"])

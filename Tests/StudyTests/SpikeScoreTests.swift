@@ -1,4 +1,4 @@
-import Study
+@testable import Study
 import XCTest
 
 /// OLMo 2's spike score on constructed series whose answers can be worked out by hand.
@@ -16,10 +16,9 @@ final class SpikeScoreTests: XCTestCase {
         let below = SpikeScore(series(alternating + [9.1]))
         XCTAssertEqual(below.judged, 1, "only the 21st value has 20 before it")
         XCTAssertEqual(below.spikeSteps, [])
-        XCTAssertEqual(below.percent, 0)
+        XCTAssertNil(below.percent, "1 judged value: no percentage")
         let above = SpikeScore(series(alternating + [9.2]))
         XCTAssertEqual(above.spikeSteps, [21])
-        XCTAssertEqual(above.percent, 100)
         let downwards = SpikeScore(series(alternating + [2 - 7.2]))
         XCTAssertEqual(downwards.spikeSteps, [21], "at least 7σ either side of the mean")
     }
@@ -30,7 +29,15 @@ final class SpikeScoreTests: XCTestCase {
         let score = SpikeScore(series(alternating + [9.2, 2]))
         XCTAssertEqual(score.judged, 2)
         XCTAssertEqual(score.spikeSteps, [21])
-        XCTAssertEqual(score.percent, 50)
+        XCTAssertNil(score.percent, "2 judged values: fewer than SpikeScore.minimumJudged")
+        let longer = SpikeScore(series(alternating + [9.2] + Array(alternating.prefix(19))))
+        XCTAssertEqual(longer.judged, 20)
+        XCTAssertEqual(longer.spikeSteps, [21])
+        XCTAssertEqual(longer.percent, 5)
+        // The compare row: "—" below the minimum, with the spikes there were.
+        XCTAssertEqual(ComparisonTable.spikeScore(score), "— (1 of 2 judged, first step 21)")
+        XCTAssertEqual(ComparisonTable.spikeScore(SpikeScore(series(alternating + [2]))), "—")
+        XCTAssertEqual(ComparisonTable.spikeScore(longer), "5.00% (1 of 20, first step 21)")
         XCTAssertNil(
             SpikeScore(series(Array(alternating.prefix(19)) + [100])).percent,
             "fewer than 20 values before it: not judged")

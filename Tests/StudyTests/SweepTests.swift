@@ -118,14 +118,14 @@ final class SweepTests: ScratchTestCase {
     /// mean(0.5, 0, 0.3, 2.5) = 0.825.
     func testSensitivityArithmetic() {
         XCTAssertEqual(
-            SweepSummary.sensitivity(finalLosses: [2.0, 1.5, 1.8, .infinity], initialLoss: 4.0)!, 0.825, accuracy: 1e-12
+            LRSensitivity.value(finalLosses: [2.0, 1.5, 1.8, .infinity], initialLoss: 4.0)!, 0.825, accuracy: 1e-12
         )
         // A loss above the initial loss counts at the initial loss: (min(1, 4) − 1 + min(9, 4) − 1) / 2 = 1.5.
-        XCTAssertEqual(SweepSummary.sensitivity(finalLosses: [1.0, 9.0], initialLoss: 4.0)!, 1.5, accuracy: 1e-12)
-        XCTAssertEqual(SweepSummary.sensitivity(finalLosses: [1.2], initialLoss: 4.0), 0)
-        XCTAssertNil(SweepSummary.sensitivity(finalLosses: [], initialLoss: 4.0))
+        XCTAssertEqual(LRSensitivity.value(finalLosses: [1.0, 9.0], initialLoss: 4.0)!, 1.5, accuracy: 1e-12)
+        XCTAssertEqual(LRSensitivity.value(finalLosses: [1.2], initialLoss: 4.0), 0)
+        XCTAssertNil(LRSensitivity.value(finalLosses: [], initialLoss: 4.0))
         XCTAssertNil(
-            SweepSummary.sensitivity(finalLosses: [.infinity, .infinity], initialLoss: 4.0),
+            LRSensitivity.value(finalLosses: [.infinity, .infinity], initialLoss: 4.0),
             "every learning rate diverged")
     }
 
@@ -134,15 +134,15 @@ final class SweepTests: ScratchTestCase {
     /// (3.5 − 2 + 0) / 2 = 0.75. Clamping each seed first would give min(5, 4) = 4, mean 3.0, and 0.5.
     func testSeedsAreAveragedBeforeTheClamp() {
         XCTAssertEqual(
-            SweepSummary.sensitivity(seedFinalLosses: [[5.0, 2.0], [2.0, 2.0]], initialLoss: 4.0)!, 0.75,
+            LRSensitivity.value(seedFinalLosses: [[5.0, 2.0], [2.0, 2.0]], initialLoss: 4.0)!, 0.75,
             accuracy: 1e-12)
         // A seed that diverged makes its learning rate count at the initial loss: (4 − 1 + 0) / 2 = 1.5.
         XCTAssertEqual(
-            SweepSummary.sensitivity(seedFinalLosses: [[.infinity, 2.0], [1.0, 1.0]], initialLoss: 4.0)!, 1.5,
+            LRSensitivity.value(seedFinalLosses: [[.infinity, 2.0], [1.0, 1.0]], initialLoss: 4.0)!, 1.5,
             accuracy: 1e-12)
         // Three seeds, both means below the initial loss: means 3.0 and 2.5, (0.5 + 0) / 2 = 0.25.
         XCTAssertEqual(
-            SweepSummary.sensitivity(seedFinalLosses: [[3.5, 2.5, 3.0], [2.0, 3.0, 2.5]], initialLoss: 4.0)!, 0.25,
+            LRSensitivity.value(seedFinalLosses: [[3.5, 2.5, 3.0], [2.0, 3.0, 2.5]], initialLoss: 4.0)!, 0.25,
             accuracy: 1e-12)
     }
 
@@ -156,7 +156,7 @@ final class SweepTests: ScratchTestCase {
         let charts = try output.write(summary)
         XCTAssertEqual(charts.map(\.lastPathComponent), ["lr_sweep.svg"])
         let text = try String(contentsOf: plan.output.appendingPathComponent("summary.txt"), encoding: .utf8)
-        XCTAssertEqual(text, "# written by qklab sweep\n" + summary.table)
+        XCTAssertEqual(text, "# written by qklab sweep\n" + SweepSummaryText(summary).text)
         XCTAssertTrue(
             try String(contentsOf: charts[0], encoding: .utf8).hasPrefix("<!-- written by qklab sweep -->\n<svg "))
         XCTAssertNoThrow(try output.write(summary), "its own files are replaced")
@@ -219,7 +219,9 @@ final class SweepTests: ScratchTestCase {
         XCTAssertNil(variant.sensitivity)
         XCTAssertEqual(variant.initialLoss, 4.0, "the mean of the step-1 losses there are")
         assertContains(variant.withheld ?? "", ["no step-1 loss in lr=0.01"])
-        assertContains(summary.table, ["all: LR sensitivity not computed: no step-1 loss in lr=0.01", "not computed"])
+        assertContains(
+            SweepSummaryText(summary).text,
+            ["all: LR sensitivity not computed: no step-1 loss in lr=0.01", "not computed"])
     }
 
     // MARK: - Point states (items 2 and 5)
@@ -255,7 +257,7 @@ final class SweepTests: ScratchTestCase {
         XCTAssertEqual(summary.failures.map(\.point.name), ["lr=0.001,seed=1", "lr=0.01,seed=0"])
         assertContains(summary.failureMessage ?? "", ["2 of 4 sweep points failed"])
         assertContains(
-            summary.table,
+            SweepSummaryText(summary).text,
             [
                 "failed to start: exit status 1: qklab: data: block_size 2000", "failed at step 30 of 60",
                 "stopped at step 40 of 60 with no record", "rerun the sweep to resume it",
@@ -294,7 +296,7 @@ final class SweepTests: ScratchTestCase {
         XCTAssertEqual(summary.variants[0].curve.map(\.divergedRuns), [0, 0, 1])
         XCTAssertNil(summary.failureMessage, "a divergence is a result, not a failure")
         assertContains(
-            summary.table,
+            SweepSummaryText(summary).text,
             [
                 "lr=0.01,on_nonfinite=skip: 1 non-finite step skipped",
                 "diverged: stopped on a non-finite step at step 33",
@@ -319,7 +321,7 @@ final class SweepTests: ScratchTestCase {
         XCTAssertEqual(summary.variants[0].lossKind, .training)
         XCTAssertEqual(summary.variants[0].sensitivity!, 0.1, accuracy: 1e-12)  // (0.2 + 0) / 2
         assertContains(
-            summary.table,
+            SweepSummaryText(summary).text,
             [
                 "final loss = training loss of the batch of train.max_steps (evaluation is off",
                 "one training batch's loss per point",
@@ -368,7 +370,7 @@ final class SweepTests: ScratchTestCase {
             summary.points.map(\.finalLoss), [nil, nil, 1.9, nil], "no 60-step result under a 200-step sweep")
         XCTAssertEqual(summary.failures.count, 2)
         assertContains(
-            summary.table,
+            SweepSummaryText(summary).text,
             ["lr=0.001: trained with another config than the sweep file now gives (train.max_steps: 60 → 200)"])
     }
 
@@ -491,5 +493,26 @@ final class SweepTests: ScratchTestCase {
         reports = []
         try runner.run { reports.append($0) }
         XCTAssertEqual(reports.first, "2 points, 1 already finished, 1 at a time")
+    }
+
+    /// A trainer an earlier, killed sweep left running (a point whose lock a live process holds)
+    /// counts against `jobs`: with one job, no point starts until it has ended (issue 35, item 7).
+    func testOrphanedTrainersCountAgainstJobs() throws {
+        let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]")
+        let runner = runner(plan, executable: try fakeTrainer())
+        let orphan = Process()
+        orphan.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        orphan.arguments = ["1.5"]
+        try orphan.run()
+        let held = runner.folder(of: try point(plan, "lr=0.01"))
+        try FileManager.default.createDirectory(at: held.url, withIntermediateDirectories: true)
+        try RunFolder.lockText(pid: orphan.processIdentifier).write(to: held.lock, atomically: true, encoding: .utf8)
+        var reports: [String] = []
+        try runner.run { reports.append($0) }
+        XCTAssertFalse(orphan.isRunning, "lr=0.001 started only after the orphan ended")
+        assertContains(
+            reports.joined(separator: "\n"),
+            ["lr=0.01: being trained by process \(orphan.processIdentifier); left to it, and counted against --jobs"])
+        XCTAssertEqual(runner.status(of: try point(plan, "lr=0.001")), .finished)
     }
 }

@@ -220,6 +220,13 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(reread.optim.minLR!, 2e-4, accuracy: 1e-15)
         XCTAssertEqual(reread.optim.decaySteps, 2000)
         XCTAssertEqual(reread.run, config.run)
+        // Values print as written: the shortest decimal that reads back to the same value.
+        XCTAssertTrue(text.contains("norm_eps = 1e-06"), text)
+        config.model.normEps = 1e-5
+        config.optim.beta2 = 0.95
+        XCTAssertTrue(config.resolvedTOML().contains("norm_eps = 1e-05"))
+        XCTAssertTrue(config.resolvedTOML().contains("beta2 = 0.95"))
+        XCTAssertEqual(try parse(config.resolvedTOML()).model.normEps, 1e-5)
     }
 
     /// A config that cannot be read: the path and the operating system's reason.

@@ -22,6 +22,24 @@ final class DataTests: XCTestCase {
         XCTAssertThrowsError(try Corpus(text: "", source: "t", valFraction: 0.1, blockSize: 8)) {
             XCTAssertEqual("\($0)", "corpus t is empty")
         }
+        // One distinct character: every next token is certain, nothing to learn (issue 35, item 5).
+        for text in [String(repeating: "a", count: 200), String(repeating: "\n", count: 200)] {
+            XCTAssertThrowsError(try Corpus(text: text, source: "t", valFraction: 0.1, blockSize: 8)) {
+                XCTAssertEqual(
+                    "\($0)",
+                    "corpus t holds one distinct character (\(text.first == "a" ? "\"a\"" : "\"\\n\"")): there is nothing to learn; a corpus needs at least 2"
+                )
+            }
+        }
+        // Counts of one in the singular (issue 35, item 7).
+        XCTAssertThrowsError(try Corpus(text: "abababab\nb", source: "t", valFraction: 0.1, blockSize: 8)) {
+            XCTAssertEqual(
+                "\($0)",
+                "corpus t: the validation split has 1 token, fewer than block_size + 1 = 9 (10 tokens in all, val_fraction 0.1)"
+            )
+        }
+        XCTAssertNoThrow(
+            try Corpus(text: String(repeating: "a", count: 199) + "b", source: "t", valFraction: 0.1, blockSize: 8))
         XCTAssertThrowsError(
             try Corpus(text: String(repeating: "ab", count: 20), source: "t", valFraction: 0.1, blockSize: 8)
         ) {

@@ -34,7 +34,7 @@ final class DistributedStepTests: SmokeRunTestCase {
         try trainer.run()
         XCTAssertEqual(try numbers(viaJob), try numbers(ordinary))
         XCTAssertEqual(try finalWeights(viaJob), try finalWeights(ordinary))
-        XCTAssertTrue(try text(viaJob.info).contains("3 batch shards, 1 processes (here)"))
+        XCTAssertTrue(try text(viaJob.info).contains("3 batch shards, 1 process (here)"))
     }
 }
 

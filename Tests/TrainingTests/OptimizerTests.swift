@@ -13,6 +13,13 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(schedule.rate(at: 35), 1e-4 + 0.5 * (1 + cos(Double.pi / 4)) * 9e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 110), 1e-4, accuracy: 1e-12)
         XCTAssertEqual(schedule.rate(at: 500), 1e-4)
+        // The end of the warmup is the configured lr exactly, the end of the decay min_lr exactly,
+        // for every warmup length (3e-4 · 105 / 105 rounds to 0.00030000000000000003).
+        for warmup in 1...400 {
+            let exact = LearningRateSchedule(peak: 3e-4, minimum: 3e-5, warmupSteps: warmup, decaySteps: warmup + 50)
+            XCTAssertEqual(exact.rate(at: warmup), 3e-4, "warmup_steps \(warmup)")
+            XCTAssertEqual(exact.rate(at: warmup + 50), 3e-5, "warmup_steps \(warmup)")
+        }
         var config = TrainingConfig()
         config.optim.lr = 2e-3
         config.train.maxSteps = 300
@@ -22,7 +29,7 @@ final class OptimizerTests: XCTestCase {
     }
 
     /// Two AdamW steps on a matrix (decayed) and a norm weight (not decayed), against values
-    /// worked out by hand from model.md's formulas.
+    /// worked out by hand from docs/spec/model.md's formulas.
     func testAdamWAgainstHandComputedSteps() {
         let matrix = Tensor(shape: [1, 2], values: [1, -2], requiresGrad: true)
         let norm = Tensor(shape: [1], values: [1], requiresGrad: true)
@@ -109,7 +116,7 @@ final class OptimizerTests: XCTestCase {
         }
     }
 
-    /// Non-embedding parameters of model.md's layout by hand: d = 8, 2 layers, 2 heads (Dh 4),
+    /// Non-embedding parameters of docs/spec/model.md's layout by hand: d = 8, 2 layers, 2 heads (Dh 4),
     /// qk_norm head, swiglu F = round_up(8·8/3, 32) = 32, tied. Per layer: q, k, v, o 4·64 = 256;
     /// q_norm, k_norm 4 + 4 = 8; two block norms 16; MLP 3·32·8 = 768: 1048. Two layers 2096,
     /// final norm 8: 2104. The embedding (V·8) is not counted.

@@ -61,7 +61,7 @@ final class TelemetryTests: ScratchTestCase {
 
     static let layerKeys = ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio"]
 
-    /// Logged steps (1, 5, 10, 12) carry every telemetry key, per layer where interface.md says so;
+    /// Logged steps (1, 5, 10, 12) carry every telemetry key, per layer where docs/metrics.md says so;
     /// the bigram loss comes first (step 0); TensorBoard has one scalar per layer.
     func testTelemetryOnLoggedSteps() throws {
         let folder = try smokeRun(["train.max_steps=12", "train.log_interval=5", "train.eval_interval=0"], in: "run")

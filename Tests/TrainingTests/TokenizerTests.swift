@@ -119,11 +119,11 @@ final class TokenizerTests: ScratchTestCase {
     /// A checkpoint of an older QKLab whose vocabulary has a CR LF entry is refused on load
     /// with one line; one whose entries are all single code points loads (without checksums).
     func testOlderCheckpointsLoadOrAreRefused() throws {
-        let folder = try RunFilesTests.train(
+        let folder = try RunFilesEndToEndTests.train(
             in: scratch.appendingPathComponent("run"), ["train.max_steps=2", "train.eval_interval=0"])
         let checkpoint = try XCTUnwrap(folder.latestCheckpoint())
         try FileManager.default.removeItem(at: checkpoint.appendingPathComponent(CheckpointManifest.fileName))
-        try RunFilesTests.removeManifestMark(in: checkpoint)
+        try RunFilesEndToEndTests.removeManifestMark(in: checkpoint)
         // An older state.json: no `unit`.
         let stateURL = checkpoint.appendingPathComponent("state.json")
         var state = try JSONSerialization.jsonObject(with: Data(contentsOf: stateURL)) as! [String: Any]

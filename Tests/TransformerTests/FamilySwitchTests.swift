@@ -3,7 +3,7 @@ import Foundation
 import Transformer
 import XCTest
 
-/// The family switches of model.md (block_norm "sandwich", norm_weight "offset", embed_scale,
+/// The family switches of docs/spec/model.md (block_norm "sandwich", norm_weight "offset", embed_scale,
 /// mlp "geglu", rope_fraction): parameters, validation, and the identities the math promises.
 final class FamilySwitchTests: XCTestCase {
     func logits(_ model: TransformerModel) -> [Float] {

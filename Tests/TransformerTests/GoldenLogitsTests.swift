@@ -4,7 +4,7 @@ import Transformer
 import XCTest
 
 /// Logits and the stability telemetry of one forward pass against an independent numpy
-/// implementation of model.md and interface.md (`scripts/golden_model.py`, float64), on committed
+/// implementation of docs/spec/model.md and docs/metrics.md (`scripts/golden_model.py`, float64), on committed
 /// fixtures: weights, tokens, expected logits and telemetry for seven layouts (the family
 /// switches included: Gemma 3's sandwich, offset gains, GeGLU and embedding scale; Qwen3-Next's
 /// offset gains and quarter rotation; MiniMax-M2's full-width QK-Norm with half rotation).

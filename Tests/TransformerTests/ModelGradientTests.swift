@@ -2,9 +2,25 @@ import Autograd
 import Transformer
 import XCTest
 
-/// Full-model gradient checks: every parameter of every layout against finite differences.
+/// Full-model gradient checks: every parameter against finite differences, here for grouped-query
+/// attention; every layout in `ModelGradientEndToEndTests` (the end-to-end tier).
 final class ModelGradientTests: XCTestCase {
-    func checkModel(_ config: ModelConfig, file: StaticString = #filePath, line: UInt = #line) throws {
+    func testGroupedQueryAttention() throws {
+        for qkNorm in ModelConfig.QKNorm.allCases {
+            var config = tinyConfig(qkNorm: qkNorm, kvHeads: 1)
+            config.nHead = 4
+            config.headDim = 2
+            try checkModelGradients(config)
+            config.blockNorm = .post
+            try checkModelGradients(config)
+        }
+    }
+}
+
+extension XCTestCase {
+    /// Checks the gradient of every parameter of a model of `config` (with z-loss on) against
+    /// finite differences.
+    func checkModelGradients(_ config: ModelConfig, file: StaticString = #filePath, line: UInt = #line) throws {
         var config = config
         config.zLoss = 0.01  // exercise the z-loss term too
         let model = try TransformerModel(config: config)
@@ -15,37 +31,12 @@ final class ModelGradientTests: XCTestCase {
             model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5).loss
         }
         for (parameter, result) in zip(model.parameters, results) {
-            XCTAssertTrue(result.passed, "\(describe(config)) \(parameter.name): \(result)", file: file, line: line)
+            XCTAssertTrue(
+                result.passed, "\(describeLayout(config)) \(parameter.name): \(result)", file: file, line: line)
         }
     }
 
-    func describe(_ c: ModelConfig) -> String {
+    func describeLayout(_ c: ModelConfig) -> String {
         "[\(c.blockNorm) \(c.qkNorm) \(c.position) \(c.mlp) \(c.normWeight) tie=\(c.tieEmbeddings) scale=\(c.embedScale) rope=\(c.ropeFraction) kv=\(c.kvHeads)]"
-    }
-
-    /// block_norm × qk_norm × mlp × norm_weight, all 54 combinations, with position,
-    /// tie_embeddings, embed_scale and rope_fraction varied across them (`gradientCheckLayouts`).
-    func testEveryLayoutCombination() throws {
-        let layouts = gradientCheckLayouts()
-        XCTAssertEqual(layouts.count, 54)
-        for (key, values) in [
-            ("position", Set(layouts.map { "\($0.position)" })), ("tie", Set(layouts.map { "\($0.tieEmbeddings)" })),
-            ("embed_scale", Set(layouts.map { "\($0.embedScale)" })),
-            ("rope_fraction", Set(layouts.map { "\($0.ropeFraction)" })),
-        ] {
-            XCTAssertEqual(values.count, 2, "\(key) takes both values")
-        }
-        for config in layouts { try checkModel(config) }
-    }
-
-    func testGroupedQueryAttention() throws {
-        for qkNorm in ModelConfig.QKNorm.allCases {
-            var config = tinyConfig(qkNorm: qkNorm, kvHeads: 1)
-            config.nHead = 4
-            config.headDim = 2
-            try checkModel(config)
-            config.blockNorm = .post
-            try checkModel(config)
-        }
     }
 }

@@ -3,10 +3,9 @@
 /// libxsmm on x86-64 for longer ones).
 
 /// `out[d, j] = b[j, d]` (`out` is `[columns, rows]`, row stride `rows`): blocks of 8×8, each
-/// eight vector loads, an in-register transpose and eight vector stores (1.7–1.8× the previous
-/// loop, which built each stored vector from eight scalar loads, on a 64×32 head: 306 against
-/// 533 ns, a throwaway benchmark; libxsmm's `libxsmm_otrans` took 338 ns); element by element at
-/// the edges.
+/// eight vector loads, an in-register transpose and eight vector stores, element by element at
+/// the edges. Building each stored vector from eight scalar loads instead costs about 1.7× as
+/// long on a 64×32 head, and libxsmm's `libxsmm_otrans` about 1.1×.
 func transpose(_ b: UnsafePointer<Float>, ldb: Int, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
     let wholeRows = rows / 8 * 8, wholeColumns = columns / 8 * 8
     for j in stride(from: 0, to: wholeRows, by: 8) {

@@ -14,7 +14,7 @@ public let vectorWidth = 16
 /// a degree-5 polynomial for `e^r` (Horner steps as fused multiply-adds), and `2^k` put into the
 /// exponent bits. Relative error below 1e-7 over [−87, 88] (`VectorMathTests`); inputs are
 /// clamped to [−87.3, 88.3] (so −∞ gives ~1e-38, not 0, and the result never overflows). Written with SIMD operations that compile to vector
-/// instructions (`rounded()` and Int conversions of SIMD types do not: they were 20× slower).
+/// instructions (`rounded()` and Int conversions of SIMD types do not, and cost about 20× as much).
 @inlinable @inline(__always)
 public func exp(_ v: Vector) -> Vector {
     let x = pointwiseMax(pointwiseMin(v, Vector(repeating: 88.3)), Vector(repeating: -87.3))
@@ -49,9 +49,9 @@ public func lanewiseMax(_ a: Vector, _ b: Vector) -> Vector {
 public func largestLane(_ v: Vector) -> Float { broadcastLargestLane(v)[0] }
 
 /// Every lane set to the largest lane of `v` (NaN rules as `lanewiseMax`): lanes 8, 4, 2 and 1
-/// apart compared four times, in whole vectors. A softmax row subtracts it as a vector: a head's
-/// rows (T = 64) ran 1.47× faster than with the largest lane as a scalar (folded halves),
-/// measured in one program alternating the two.
+/// apart compared four times, in whole vectors. A softmax row subtracts it as a vector, which
+/// keeps the row's work in vector registers: folding halves down to a scalar and broadcasting it
+/// back costs a head's rows (T = 64) about 1.5× as long.
 @inlinable @inline(__always)
 public func broadcastLargestLane(_ v: Vector) -> Vector {
     func swapped8(_ v: Vector) -> Vector { Vector(lowHalf: v.highHalf, highHalf: v.lowHalf) }
@@ -86,8 +86,8 @@ public func laneMask(_ lanes: Int) -> SIMD16<UInt32> {
 }
 
 /// `√v` per lane, as one vector instruction (CVectorMath): `v.squareRoot()` compiles to sixteen
-/// scalar square roots through C's `sqrtf`, which took half of AdamW's pass (3.8% → 1.9% of the
-/// samples of model S's steps). Correctly rounded either way, so the bits are the same.
+/// scalar square roots through C's `sqrtf`, which would double the time of AdamW's pass.
+/// Correctly rounded either way, so the bits are the same.
 @inlinable @inline(__always)
 public func squareRoot(_ v: Vector) -> Vector {
     qklab_sqrt16(v)
@@ -139,8 +139,8 @@ extension UnsafeMutablePointer where Pointee == Float {
 ///
 /// The full vectors run as a loop of their own, where `lanes` is the constant 16, so that the
 /// inlined body's `load`/`store` lose their tail branches there; the tail follows as one call.
-/// (With one loop for both, where `lanes` was `min(16, …)`, an RMSNorm pullback ran 1.38× slower
-/// over rows of 128 floats, and 1.08× over rows of 32: a throwaway program alternating the two.)
+/// (One loop for both, with `lanes = min(16, …)`, keeps those branches in every iteration: an
+/// RMSNorm pullback over rows of 128 floats then takes about 1.4× as long.)
 @inlinable @inline(__always)
 public func forEachVector(_ range: Range<Int>, _ body: (_ start: Int, _ lanes: Int) -> Void) {
     var i = range.lowerBound

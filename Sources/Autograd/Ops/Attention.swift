@@ -72,32 +72,30 @@ public func causalAttention(
         ? Tensor(uninitialized: [b, heads, t, t]) : nil  // every head's P, for the pullback
     var unitLogitMax = [Float](repeating: 0, count: shape.units)
     var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)  // per (batch row, head)
-    var pairScoreMax = [Float](repeating: 0, count: shape.pairs)  // per (batch row, head)
+    let pairScoreMax = TensorStorage(count: shape.pairs, zeroed: false)  // per (batch row, head)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         pairEntropy.withUnsafeMutableBufferPointer { entropy in
-            pairScoreMax.withUnsafeMutableBufferPointer { scoreMax in
-                shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
-                    for pair in pairs {
-                        let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
-                        let scores = headProbabilities(
-                            q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
-                            transposed: scratch.transposed)
-                        logitMax[unit] = nanPropagatingMax(logitMax[unit], scores.largestMagnitude)
-                        scoreMax[pair] = scores.largestScore
-                        if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
-                        let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
-                        if shape.usesCausalProducts {  // Y = P·V
-                            causalProduct(
-                                p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
-                                into: yHead, ldc: shape.queryWidth, accumulate: false)
-                            continue
-                        }
-                        shape.forEachBlock { rows in  // Y = P·V, keys up to the block's end
-                            BLAS.gemm(
-                                transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
-                                a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
-                                beta: 0, c: yHead + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
-                        }
+            shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
+                for pair in pairs {
+                    let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
+                    let scores = headProbabilities(
+                        q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
+                        transposed: scratch.transposed)
+                    logitMax[unit] = nanPropagatingMax(logitMax[unit], scores.largestMagnitude)
+                    pairScoreMax.pointer[pair] = scores.largestScore
+                    if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
+                    let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
+                    if shape.usesCausalProducts {  // Y = P·V
+                        causalProduct(
+                            p, ldp: t, vHead, ldb: shape.kvWidth, t: t, width: headDim,
+                            into: yHead, ldc: shape.queryWidth, accumulate: false)
+                        continue
+                    }
+                    shape.forEachBlock { rows in  // Y = P·V, keys up to the block's end
+                        BLAS.gemm(
+                            transposeA: false, transposeB: false, m: rows.count, n: headDim, k: rows.upperBound,
+                            a: p + rows.lowerBound * t, lda: t, b: vHead, ldb: shape.kvWidth,
+                            beta: 0, c: yHead + rows.lowerBound * shape.queryWidth, ldc: shape.queryWidth)
                     }
                 }
             }
@@ -117,7 +115,7 @@ public func causalAttention(
             keySquares: squaredSum(k.data, count: k.count),
             queryCount: q.count, keyCount: k.count) : nil
     let headScoreMax = (0..<heads).map { h in  // batch rows in order
-        (1..<b).reduce(pairScoreMax[h]) { nanPropagatingMax($0, pairScoreMax[$1 * heads + h]) }
+        (1..<b).reduce(pairScoreMax.pointer[h]) { nanPropagatingMax($0, pairScoreMax.pointer[$1 * heads + h]) }
     }
     return AttentionResult(
         output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax), headScoreMax: headScoreMax,
@@ -132,8 +130,8 @@ public func nanPropagatingMax(_ a: Float, _ b: Float) -> Float {
 }
 
 /// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the kept
-/// scores' largest magnitude and largest value. Entries above the diagonal blocks are never computed (the softmax writes the
-/// masked entries' zeros).
+/// scores' largest magnitude and largest value. Entries above the diagonal blocks are never
+/// computed (the softmax writes the masked entries' zeros).
 ///
 /// Every head's P together is B·H·T² floats per layer (for B=8, H=6, T=256 more than all the
 /// layer's other activations). Above `keptProbabilitiesLimit` the pullback calls this again

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Stability telemetry of one attention call (interface.md, "Stability telemetry"), kept as sums
+/// Stability telemetry of one attention call (docs/metrics.md, "Stability telemetry"), kept as sums
 /// so that batch shards combine exactly: the means are taken once every shard has been added.
 ///
 /// - Attention entropy (Zhai et al. 2023, "Stabilizing Transformer Training by Preventing

@@ -20,9 +20,9 @@ public struct CrossEntropyResult {
     public let statistics: OutputStatistics?
 }
 
-/// Output-logit telemetry (interface.md, "Stability telemetry"), as sums and maxima that batch
+/// Output-logit telemetry (docs/metrics.md, "Stability telemetry"), as sums and maxima that batch
 /// shards combine exactly: the largest |logit| (`output_logit_max`, output-logit divergence) and
-/// Σ log Z over the rows (`output_lse_mean`, the drift z-loss penalises; Wortsman et al. 2023 §3.2).
+/// Σ log Z over the rows (`output_lse_mean`, the drift z-loss penalises; Wortsman et al. 2023 §3.1.2).
 public struct OutputStatistics: Equatable {
     /// Largest |logit| over every row and vocabulary entry (NaN if any logit is NaN).
     public var logitMax: Float

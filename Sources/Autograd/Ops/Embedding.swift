@@ -1,7 +1,7 @@
 /// Row lookups into an embedding table.
 
 /// `table[ids] · scale`: `ids` of shape `idsShape` (e.g. `[B, T]`) into a `[V, d]` table → `[…, d]`.
-/// `scale` is 1, or Gemma's `Float32(sqrt(d))` (`Gemma3TextScaledWordEmbedding`; model.md's
+/// `scale` is 1, or Gemma's `Float32(sqrt(d))` (`Gemma3TextScaledWordEmbedding`; docs/spec/model.md's
 /// `embed_scale`).
 /// Pullback: scatter-add, `dtable[ids[i]] += scale · dOut[i]`, serial so repeated ids sum correctly.
 public func embedding(ids: [Int32], idsShape: [Int], table: Tensor, scale: Float = 1) -> Tensor {

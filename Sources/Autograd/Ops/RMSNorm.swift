@@ -3,7 +3,7 @@ import Foundation
 /// RMSNorm over the last axis, fused: `y = x · r · γ` with `r = 1 / sqrt(mean(x²) + eps)` and the
 /// gain `γ = weightOffset + w`, formed in Float32 before the product: `weightOffset` 0 is the plain
 /// gain (Llama, Qwen3, OLMo 2), 1 the zero-centred `1 + w` of Gemma 3 (`Gemma3RMSNorm`) and
-/// Qwen3-Next (`Qwen3NextRMSNorm`), model.md's `norm_weight = "offset"`.
+/// Qwen3-Next (`Qwen3NextRMSNorm`), docs/spec/model.md's `norm_weight = "offset"`.
 ///
 /// `x` is viewed as rows of `width = w.count` (so `[B,T,d]` with a `[d]` weight normalises each
 /// token, and `[B,T,H·Dh]` with a `[Dh]` weight normalises each head: QK-Norm's "head" scope).

@@ -38,9 +38,8 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
 ///
 /// Every pass works on whole vectors: the tail vector of the kept entries is masked, and loaded
 /// and stored whole wherever the row has room (its extra lanes are entries that end up zero).
-/// Not inlined: inlined into a caller's loop over rows, the compiler split the row's vector work
-/// into 4-lane pieces (three quarters of its `perf` samples on 128-bit registers), and the
-/// attention's softmax took twice the share of a training step (3.1–3.5% against 1.5%).
+/// Not inlined: inlined into a caller's loop over rows, the compiler splits the row's vector work
+/// into 4-lane pieces (128-bit registers), which doubles the softmax's share of a training step.
 @inline(never) @discardableResult
 func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int) -> SoftmaxMagnitudes {
     let kept = query + 1

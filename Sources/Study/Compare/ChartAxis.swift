@@ -63,6 +63,26 @@ public struct ChartAxis: Equatable, Sendable {
         return min(max(position, 0), 1)
     }
 
+    /// The labels of `ticks` in one notation for the whole axis: plain decimals ("0.5", "2000")
+    /// when every tick reads well so, otherwise every tick as mantissa e exponent ("1e4", "1e5",
+    /// "1e6"; "2e-3"), never a mix such as "10000, 100000, 1e6".
+    public var tickLabels: [String] { Self.labels(ticks) }
+
+    /// `values` labelled in one notation (see `tickLabels`).
+    public static func labels(_ values: [Double]) -> [String] {
+        let plain = values.map(label)
+        guard plain.contains(where: { $0.contains("e") }) else { return plain }
+        return values.map(scientific)
+    }
+
+    /// "1e4", "2.5e-3", "0": a mantissa of up to four significant digits and a short exponent.
+    static func scientific(_ value: Double) -> String {
+        guard value != 0, value.isFinite else { return label(value) }
+        let exponent = Int(floor(log10(abs(value)) + 1e-9))
+        let mantissa = String(format: "%.4g", value / pow(10, Double(exponent)))
+        return "\(mantissa)e\(exponent)"
+    }
+
     /// A tick's label: "%g" with a short exponent ("0.5", "2000", "1e-05" → "1e-5", "1e+29" → "1e29").
     public static func label(_ value: Double) -> String {
         String(format: "%g", value).replacingOccurrences(of: "e+0", with: "e").replacingOccurrences(of: "e+", with: "e")

@@ -78,6 +78,7 @@ public struct ComparisonTable {
                 + summaries.map { summary in
                     summary.maxAttnLogit.map { "\(Self.short($0.value)) (layer \($0.layer))" } ?? "—"
                 },
+            ["max attn logit, layer 0"] + summaries.map { Self.short($0.maxAttnLogitLayer0) },
             ["min attn entropy"] + summaries.map { Self.located($0.minAttnEntropy) },
             ["min head entropy"] + summaries.map { Self.located($0.minHeadEntropy) },
             ["max q/k rms"] + summaries.map { Self.located($0.maxQKRMS) },
@@ -119,6 +120,12 @@ public struct ComparisonTable {
                 + groups.variants.map { variant in
                     Self.meanAndSpread(
                         variant.runs.compactMap { summaries[$0].maxAttnLogit?.value }, of: variant.runs.count,
+                        format: "%.4g")
+                },
+            ["max attn logit, layer 0"]
+                + groups.variants.map { variant in
+                    Self.meanAndSpread(
+                        variant.runs.compactMap { summaries[$0].maxAttnLogitLayer0 }, of: variant.runs.count,
                         format: "%.4g")
                 },
             ["loss spike score (%)"]
@@ -218,10 +225,13 @@ public struct ComparisonTable {
         return text
     }
 
-    /// "0.52% (3 of 580, first step 1230)", "0.00% (0 of 580)", or "—" when no value was judged.
+    /// "0.52% (3 of 580, first step 1230)", "0.00% (0 of 580)"; below `SpikeScore.minimumJudged`
+    /// judged values "—", with the spikes there were: "— (1 of 12 judged, first step 25)".
     static func spikeScore(_ score: SpikeScore) -> String {
-        guard let percent = score.percent else { return "—" }
         let first = score.spikeSteps.first.map { ", first step \($0)" } ?? ""
+        guard let percent = score.percent else {
+            return score.spikeSteps.isEmpty ? "—" : "— (\(score.spikeSteps.count) of \(score.judged) judged\(first))"
+        }
         return String(format: "%.2f%%", percent) + " (\(score.spikeSteps.count) of \(score.judged)\(first))"
     }
 

@@ -52,8 +52,18 @@ public struct ConfigTable: Equatable {
         var all: [String] = []
         for table in tables { all += table.paths.filter { !all.contains($0) } }
         return all.filter { path in
-            !path.hasPrefix("run.") && tables.contains { $0[path] != tables[0][path] }
+            !path.hasPrefix("run.") && tables.contains { !same($0[path], tables[0][path]) }
         }
+    }
+
+    /// Whether two values are the same setting. A float32 key (`norm_eps`) was written by older
+    /// versions as its exact binary value (9.999999974752427e-07) and now as the shortest
+    /// decimal that reads back as it (1e-06): the same when one of them is exactly a float32
+    /// value and both round to it.
+    static func same(_ a: ConfigValue?, _ b: ConfigValue?) -> Bool {
+        guard case .real(let x)? = a, case .real(let y)? = b, x != y else { return a == b }
+        let isFloat32 = { (value: Double) in Double(Float(value)) == value }
+        return (isFloat32(x) || isFloat32(y)) && Float(x) == Float(y)
     }
 
     /// `section.key` for every `key = …` line, under the `[section]` header before it.

@@ -15,7 +15,7 @@ public struct RunHistory {
         public let gradNorm: Double?
         /// `attn_logit_max`, one entry per layer.
         public let attnLogitMax: [Double?]
-        /// The stability telemetry of the step (interface.md, "Stability telemetry").
+        /// The stability telemetry of the step (docs/metrics.md, "Stability telemetry").
         public let telemetry: StabilityTelemetry
         public let tokensPerSecond: Double?
         /// `skipped_steps` (non-finite steps so far), when the line has it.
@@ -44,6 +44,8 @@ public struct RunHistory {
     /// Complete lines of `metrics.jsonl` that could not be read and were skipped.
     public let damagedMetricsLines: Int
     public let training: [TrainingPoint]
+    /// The same training lines as read, every key kept (`LastStepsMean` reduces any of them).
+    public let trainingLines: [[String: Any]]
     public let evaluations: [Evaluation]
     /// The corpus's bigram loss (nats; the step-0 line `bigram_loss`); nil for runs written
     /// before it was recorded.
@@ -56,9 +58,11 @@ public struct RunHistory {
         self.name = name ?? folder.url.lastPathComponent
         guard let text = try? String(contentsOf: folder.config, encoding: .utf8) else {
             var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder.url.path, isDirectory: &isFolder) else {
+                throw RunError("\(folder.url.path): no such run folder")
+            }
             let what =
-                FileManager.default.fileExists(atPath: folder.url.path, isDirectory: &isFolder) && !isFolder.boolValue
-                ? "it is a file" : "no readable config.toml (it holds: \(folder.contentsSummary()))"
+                isFolder.boolValue ? "no readable config.toml (it holds: \(folder.contentsSummary()))" : "it is a file"
             throw RunError("\(folder.url.path) is not a run folder: \(what)")
         }
         config = try ConfigTable(text: text, source: folder.config.path)
@@ -66,7 +70,8 @@ public struct RunHistory {
             FileManager.default.fileExists(atPath: folder.metrics.path)
             ? try MetricsReader.readCounting(folder.metrics) : ([], 0)
         damagedMetricsLines = damaged
-        training = lines.compactMap(Self.trainingPoint)
+        trainingLines = lines.filter { Self.trainingPoint($0) != nil }
+        training = trainingLines.compactMap(Self.trainingPoint)
         evaluations = lines.compactMap(Self.evaluation)
         bigramLoss = lines.lazy.filter { $0["step"] as? Int == 0 }.compactMap { Self.number($0["bigram_loss"]) }.first
     }

@@ -16,6 +16,9 @@ public struct RunSummary {
     public let gradNormSpikes: SpikeScore
     /// The largest finite attention logit of any layer at any logged step, and its layer (0-based).
     public let maxAttnLogit: (value: Double, layer: Int)?
+    /// The largest finite attention logit of layer 0 (element 0 of `attn_logit_max`) at any logged
+    /// step: the layer Wortsman et al. 2023 report (Fig. 2).
+    public let maxAttnLogitLayer0: Double?
     /// Steps whose loss or gradient was non-finite (skipped, or the one that stopped the run).
     public let nonFiniteSteps: Int
     /// Median of the logged `tokens_per_s`.
@@ -44,6 +47,7 @@ public struct RunSummary {
         lossSpikes = SpikeScore(run.training.map { ($0.step, $0.loss) })
         gradNormSpikes = SpikeScore(run.training.map { ($0.step, $0.gradNorm) })
         maxAttnLogit = run.training.compactMap(\.maxAttnLogit).max { $0.value < $1.value }
+        maxAttnLogitLayer0 = run.training.compactMap { $0.attnLogitMax.first ?? nil }.max()
         nonFiniteSteps = max(
             run.training.filter(\.isNonFinite).count, run.training.compactMap(\.skippedSteps).max() ?? 0)
         medianTokensPerSecond = Statistics.median(run.training.compactMap(\.tokensPerSecond))

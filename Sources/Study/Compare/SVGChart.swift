@@ -233,19 +233,19 @@ public struct ComparisonChart {
 
     /// Light grid lines with their labels at every tick of both axes.
     func gridAndTicks(frame: PlotFrame, steps: ChartAxis, values: ChartAxis) -> String {
-        let vertical = steps.ticks.compactMap { tick -> String? in
+        let vertical = zip(steps.ticks, steps.tickLabels).compactMap { tick, label -> String? in
             guard let x = point(step: Int(tick), value: values.lower, frame: frame, steps: steps, values: values)?.x
             else { return nil }
             return
                 "<line x1=\"\(Self.f(x))\" y1=\"\(frame.top)\" x2=\"\(Self.f(x))\" y2=\"\(frame.bottom)\" stroke=\"#e6e6e6\"/>"
-                + "<text x=\"\(Self.f(x))\" y=\"\(frame.bottom + 18)\" text-anchor=\"middle\">\(ChartAxis.label(tick))</text>"
+                + "<text x=\"\(Self.f(x))\" y=\"\(frame.bottom + 18)\" text-anchor=\"middle\">\(label)</text>"
         }
-        let horizontal = values.ticks.compactMap { tick -> String? in
+        let horizontal = zip(values.ticks, values.tickLabels).compactMap { tick, label -> String? in
             guard let fraction = values.fraction(tick) else { return nil }
             let y = frame.bottom - fraction * (frame.bottom - frame.top)
             return
                 "<line x1=\"\(frame.left)\" y1=\"\(Self.f(y))\" x2=\"\(frame.right)\" y2=\"\(Self.f(y))\" stroke=\"#e6e6e6\"/>"
-                + "<text x=\"\(frame.left - 8)\" y=\"\(Self.f(y + 4))\" text-anchor=\"end\">\(ChartAxis.label(tick))</text>"
+                + "<text x=\"\(frame.left - 8)\" y=\"\(Self.f(y + 4))\" text-anchor=\"end\">\(label)</text>"
         }
         return "<g class=\"ticks\">" + (vertical + horizontal).joined() + "</g>"
     }
@@ -257,15 +257,29 @@ public struct ComparisonChart {
             + "<text x=\"\(frame.x + 20)\" y=\"\(Self.f(middleY))\" text-anchor=\"middle\" transform=\"rotate(-90 \(frame.x + 20) \(Self.f(middleY)))\">\(Self.escape(label))</text>"
     }
 
-    /// A dashed grey line across the panel at each bigram loss the axis can show, labelled.
+    /// A dashed grey line across the panel at each bigram loss the axis can show, labelled with
+    /// its value and the corpus it is of (when the runs have more than one); labels that would
+    /// overlap are moved apart (`ChartLabels.place`), each keeping a thin leader to its line.
     func bigramLines(frame: PlotFrame, values: ChartAxis) -> String {
-        bigramLosses.compactMap { loss -> String? in
+        let shown = bigramLosses.compactMap { loss -> (loss: Double, y: Double)? in
             guard loss <= values.upper, let fraction = values.fraction(loss) else { return nil }
-            let y = Self.f(frame.bottom - fraction * (frame.bottom - frame.top))
+            return (loss, frame.bottom - fraction * (frame.bottom - frame.top))
+        }
+        let labelY = ChartLabels.place(
+            shown.map { $0.y - 4 }, height: ChartLabels.lineHeight, within: (frame.top + 12)...frame.bottom)
+        return zip(shown, labelY).map { line, textY in
+            let corpus = bigramLosses.count > 1 ? corpusName(ofBigramLoss: line.loss).map { " (\($0))" } ?? "" : ""
             return
-                "<g class=\"bigram\"><line x1=\"\(frame.left)\" y1=\"\(y)\" x2=\"\(frame.right)\" y2=\"\(y)\" stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
-                + "<text x=\"\(frame.right - 4)\" y=\"\(y)\" dy=\"-4\" text-anchor=\"end\" fill=\"#555\">bigram \(String(format: "%.3f", loss))</text></g>"
+                "<g class=\"bigram\"><line x1=\"\(frame.left)\" y1=\"\(Self.f(line.y))\" x2=\"\(frame.right)\" y2=\"\(Self.f(line.y))\" stroke=\"#555\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>"
+                + "<text class=\"bigram-label\" x=\"\(frame.right - 4)\" y=\"\(Self.f(textY))\" text-anchor=\"end\" fill=\"#555\">bigram \(String(format: "%.3f", line.loss))\(Self.escape(corpus))</text></g>"
         }.joined()
+    }
+
+    /// The corpus file name (`data.path`) of the first run whose bigram loss is `loss`.
+    func corpusName(ofBigramLoss loss: Double) -> String? {
+        guard let run = runs.first(where: { $0.bigramLoss == loss }), case .text(let path)? = run.config["data.path"]
+        else { return nil }
+        return URL(fileURLWithPath: path).lastPathComponent
     }
 
     /// One run's curve: a path broken at non-finite values, dots where a piece is a single point

@@ -2,9 +2,12 @@
 /// training loss or the gradient norm: the percentage of values that lie at least `deviations`
 /// standard deviations from the mean of the previous up to `window` finite values.
 ///
-/// Readings where interface.md leaves a choice (stated in the README):
+/// Readings where the sources leave a choice (docs/metrics.md):
 /// - a value is judged only when at least `minimumHistory` finite values precede it; the
 ///   percentage is of the values judged (the first ones have nothing to be judged against);
+/// - there is no percentage below `minimumJudged` judged values (QKLab's choice: with fewer, one
+///   spike moves it by more than 5 points and none says little, so "0.00% (0 of 1)" of a short
+///   run would claim a stability nobody measured);
 /// - the standard deviation is the sample one (n − 1), as a rolling `std` in pandas computes it;
 /// - the previous values include earlier spikes (a rolling average of the series, as in OLMo 2);
 /// - a value equal to the mean is never a spike, even when the standard deviation is 0;
@@ -16,8 +19,13 @@ public struct SpikeScore: Equatable, Sendable {
     public let spikeSteps: [Int]
     public let judged: Int
 
-    /// The percentage of judged values that are spikes; nil when none could be judged.
-    public var percent: Double? { judged > 0 ? 100 * Double(spikeSteps.count) / Double(judged) : nil }
+    /// The fewest judged values a percentage is given for.
+    public static let minimumJudged = 20
+
+    /// The percentage of judged values that are spikes; nil below `minimumJudged` judged values.
+    public var percent: Double? {
+        judged >= Self.minimumJudged ? 100 * Double(spikeSteps.count) / Double(judged) : nil
+    }
 
     /// Scores `series` (in step order; nil = non-finite) with OLMo 2's constants by default.
     public init(

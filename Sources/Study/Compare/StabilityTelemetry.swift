@@ -1,4 +1,4 @@
-/// The stability telemetry of one logged training step, as metrics.jsonl holds it (interface.md,
+/// The stability telemetry of one logged training step, as metrics.jsonl holds it (docs/metrics.md,
 /// "Stability telemetry"). Per-layer lists have one entry per decoder layer (nil for `null`) and
 /// are empty when the line lacks the key (runs written before the telemetry existed).
 public struct StabilityTelemetry: Equatable, Sendable {

@@ -24,21 +24,21 @@ struct ChartFrame {
             "<line x1=\"\(left)\" y1=\"\(height - bottom)\" x2=\"\(width - right)\" y2=\"\(height - bottom)\" stroke=\"black\"/>",
             "<line x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(height - bottom)\" stroke=\"black\"/>",
         ]
-        for tick in x.ticks {
+        for (tick, label) in zip(x.ticks, x.tickLabels) {
             let position = px(tick)
             out.append(
                 "<line x1=\"\(position)\" y1=\"\(height - bottom)\" x2=\"\(position)\" y2=\"\(height - bottom + 5)\" stroke=\"black\"/>"
             )
             out.append(
-                "<text x=\"\(position)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(ChartAxis.label(tick))</text>"
+                "<text x=\"\(position)\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(label)</text>"
             )
         }
-        for tick in y.ticks {
+        for (tick, label) in zip(y.ticks, y.tickLabels) {
             let position = py(tick)
             out.append(
                 "<line x1=\"\(left - 5)\" y1=\"\(position)\" x2=\"\(left)\" y2=\"\(position)\" stroke=\"black\"/>")
             out.append(
-                "<text x=\"\(left - 8)\" y=\"\(position + 4)\" text-anchor=\"end\">\(ChartAxis.label(tick))</text>")
+                "<text x=\"\(left - 8)\" y=\"\(position + 4)\" text-anchor=\"end\">\(label)</text>")
         }
         out.append(
             "<text x=\"\((left + width - right) / 2)\" y=\"\(height - bottom + 38)\" text-anchor=\"middle\">\(SweepChart.escape(xLabel))</text>"
@@ -49,13 +49,15 @@ struct ChartFrame {
         return out
     }
 
-    /// Legend entry `index` in the right-hand column.
-    func legend(index: Int, label: String, color: String, dashed: Bool = false) -> [String] {
+    /// Legend entry `index` in the right-hand column: the series' line and marker, and its label.
+    func legend(index: Int, label: String, style: SeriesStyle) -> [String] {
         let legendY = top + 20 + Double(index) * 20
-        return [
-            "<line x1=\"\(width - right + 15)\" y1=\"\(legendY)\" x2=\"\(width - right + 35)\" y2=\"\(legendY)\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5,3\"" : "")/>",
-            "<text x=\"\(width - right + 40)\" y=\"\(legendY + 4)\">\(SweepChart.escape(label))</text>",
+        var out = [
+            "<line x1=\"\(width - right + 10)\" y1=\"\(legendY)\" x2=\"\(width - right + 40)\" y2=\"\(legendY)\" \(style.stroke)/>"
         ]
+        if style.hasMarker { out.append(style.marker(x: width - right + 25, y: legendY, open: false)) }
+        out.append("<text x=\"\(width - right + 45)\" y=\"\(legendY + 4)\">\(SweepChart.escape(label))</text>")
+        return out
     }
 
     func close(_ lines: [String]) -> String { (lines + ["</svg>"]).joined(separator: "\n") + "\n" }

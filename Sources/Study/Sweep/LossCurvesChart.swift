@@ -1,10 +1,11 @@
 import Foundation
 
 /// Per model size, smallest first, one panel of final loss against learning rate (log x), one line per variant
-/// without its size, through the losses the LR sensitivity counts (the seeds' mean, a learning
-/// rate at which a seed diverged or failed at the initial loss); × marks a diverged seed, an open
-/// circle a failed one. The corpus's bigram loss is the dashed line: a run must end below it to
-/// have learned more than a bigram table.
+/// without its size, through the losses the LR sensitivity counts (the seeds' mean capped at the
+/// initial loss ℓ0; a learning rate at which a seed diverged at ℓ0); × marks a diverged seed, an
+/// open marker a learning rate at which a seed ended above the bigram loss. The corpus's bigram
+/// loss is the grey dashed line. Each line has its own dash pattern and marker shape
+/// (`SeriesStyle`), so lines with equal values stay visible.
 public enum LossCurvesChart {
     public static func svg(_ summary: SweepSummary) -> String {
         var sizes: [String] = []  // in increasing parameter count, as the scaling view orders them
@@ -43,9 +44,7 @@ public enum LossCurvesChart {
                 )
             }
             for variant in variants {
-                body += curve(
-                    variant, frame: frame,
-                    color: SweepChart.colors[lines.firstIndex(of: variant.line)! % SweepChart.colors.count])
+                body += curve(variant, frame: frame, style: SeriesStyle(index: lines.firstIndex(of: variant.line)!))
             }
             out.append("<g transform=\"translate(\(originX) \(originY))\">")
             out += body
@@ -53,34 +52,30 @@ public enum LossCurvesChart {
         }
         let legend = ChartFrame(width: width, height: height, left: 0, right: 210, top: 20, bottom: 0, x: x, y: y)
         for (index, line) in lines.enumerated() {
-            out += legend.legend(index: index, label: line, color: SweepChart.colors[index % SweepChart.colors.count])
+            out += legend.legend(index: index, label: line, style: SeriesStyle(index: index))
         }
-        out += legend.legend(index: lines.count, label: "bigram loss", color: "gray", dashed: true)
+        out += legend.legend(index: lines.count, label: "bigram loss", style: .reference)
         out.append(
-            "<text x=\"\(width - 195)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× diverged, ○ failed (at initial loss)</text>"
+            "<text x=\"\(width - 195)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× diverged (at ℓ0), open: a seed above bigram loss</text>"
         )
         return ChartFrame(width: width, height: height, left: 0, right: 0, top: 0, bottom: 0, x: x, y: y).close(out)
     }
 
     /// One variant's polyline and markers in `frame`.
-    static func curve(_ variant: SweepSummary.VariantResult, frame: ChartFrame, color: String) -> [String] {
+    static func curve(_ variant: SweepSummary.VariantResult, frame: ChartFrame, style: SeriesStyle) -> [String] {
         let drawn = variant.curve.filter(\.countedLoss.isFinite)
         let points = drawn.map { "\(frame.px($0.learningRate)),\(frame.py($0.countedLoss))" }.joined(separator: " ")
         var out = [
-            "<polyline class=\"series\" data-variant=\"\(SweepChart.escape(variant.variant))\" points=\"\(points)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+            "<polyline class=\"series\" data-variant=\"\(SweepChart.escape(variant.variant))\" points=\"\(points)\" fill=\"none\" \(style.stroke)/>"
         ]
         for point in drawn {
             let (cx, cy) = (frame.px(point.learningRate), frame.py(point.countedLoss))
             if point.divergedRuns > 0 {
                 out.append(
-                    "<path d=\"M\(cx - 5),\(cy - 5) L\(cx + 5),\(cy + 5) M\(cx - 5),\(cy + 5) L\(cx + 5),\(cy - 5)\" stroke=\"\(color)\" stroke-width=\"2\"/>"
-                )
-            } else if point.failedRuns > 0 {
-                out.append(
-                    "<circle class=\"failed\" cx=\"\(cx)\" cy=\"\(cy)\" r=\"4.5\" fill=\"white\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                    "<path class=\"diverged\" d=\"M\(cx - 5),\(cy - 5) L\(cx + 5),\(cy + 5) M\(cx - 5),\(cy + 5) L\(cx + 5),\(cy - 5)\" stroke=\"\(style.color)\" stroke-width=\"2\"/>"
                 )
             } else {
-                out.append("<circle cx=\"\(cx)\" cy=\"\(cy)\" r=\"3.5\" fill=\"\(color)\"/>")
+                out.append(style.marker(x: cx, y: cy, open: point.runsAboveBigram > 0))
             }
         }
         return out

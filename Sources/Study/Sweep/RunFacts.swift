@@ -5,7 +5,7 @@ import Foundation
 /// `metrics.jsonl`: `{"step": 0, "bigram_loss": …, "non_embedding_parameters": …}`.
 public struct RunFacts: Equatable {
     /// The corpus's bigram loss (nats per character): the validation cross-entropy of an
-    /// add-one-smoothed character bigram model fitted on the training split (interface.md).
+    /// add-one-smoothed character bigram model fitted on the training split (docs/metrics.md).
     public let bigramLoss: Double?
     /// Parameters without the token embedding, learned positions and output head (Wortsman et
     /// al. 2023's x axis): the decoder layers and the final norm.

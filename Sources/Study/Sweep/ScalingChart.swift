@@ -24,10 +24,11 @@ public enum ScalingChart {
             title: "LR sensitivity vs non-embedding parameters",
             xLabel: "non-embedding parameters (log scale)", yLabel: "LR sensitivity")
         for (index, (line, points)) in lines.enumerated() {
-            let color = SweepChart.colors[index % SweepChart.colors.count]
+            let style = SeriesStyle(index: index)
+            let color = style.color
             let coordinates = points.map { (frame.px(Double($0.nonEmbeddingParameters!)), frame.py($0.sensitivity!)) }
             out.append(
-                "<polyline class=\"series\" data-line=\"\(SweepChart.escape(line))\" points=\"\(coordinates.map { "\($0.0),\($0.1)" }.joined(separator: " "))\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>"
+                "<polyline class=\"series\" data-line=\"\(SweepChart.escape(line))\" points=\"\(coordinates.map { "\($0.0),\($0.1)" }.joined(separator: " "))\" fill=\"none\" \(style.stroke)/>"
             )
             for (point, (px, py)) in zip(points, coordinates) {
                 if let range = point.seedRange, range.upperBound > range.lowerBound {
@@ -36,11 +37,9 @@ public enum ScalingChart {
                         "<path class=\"error-bar\" d=\"M\(px),\(low) L\(px),\(high) M\(px - 4),\(low) L\(px + 4),\(low) M\(px - 4),\(high) L\(px + 4),\(high)\" stroke=\"\(color)\"/>"
                     )
                 }
-                out.append(
-                    "<circle cx=\"\(px)\" cy=\"\(py)\" r=\"3.5\" fill=\"\(color)\"><title>\(SweepChart.escape(point.size))</title></circle>"
-                )
+                out.append(style.marker(x: px, y: py, open: false))
             }
-            out += frame.legend(index: index, label: line, color: color)
+            out += frame.legend(index: index, label: line, style: style)
         }
         let missing = summary.scaling.flatMap(\.points).filter {
             $0.sensitivity == nil || $0.nonEmbeddingParameters == nil

@@ -1,13 +1,13 @@
 import Foundation
 
 /// "Final loss vs learning rate": one line per variant through the losses the LR sensitivity
-/// counts (the seeds' mean final loss, clamped at the initial loss), log-scale x with 1-2-5
-/// ticks (`ChartAxis`); a learning rate at which a seed diverged is a cross, one at which a seed
-/// failed an open circle (both at the initial loss); the corpus's bigram loss is the dashed line.
-/// A variant whose sensitivity was not computed is marked "incomplete" in the legend.
+/// counts (the seeds' mean final loss, capped at the initial loss ℓ0; Wortsman et al. 2023,
+/// §2.2), log-scale x (`ChartAxis`); a learning rate at which a seed diverged is a cross at ℓ0,
+/// one at which a seed ended above the bigram loss an open marker; the corpus's bigram loss is the
+/// grey dashed line. Each variant has its own colour, dash pattern and marker shape
+/// (`SeriesStyle`), so variants with equal values stay visible. A variant whose sensitivity was
+/// not computed is marked "incomplete" in the legend.
 public enum SweepChart {
-    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
-
     public static func svg(_ summary: SweepSummary) -> String {
         let curves = summary.variants.flatMap(\.curve).filter(\.countedLoss.isFinite)
         let bigram = summary.variants.compactMap(\.facts.bigramLoss).first
@@ -28,18 +28,18 @@ public enum SweepChart {
             )
         }
         for (index, variant) in summary.variants.enumerated() {
-            let color = colors[index % colors.count]
-            out += LossCurvesChart.curve(variant, frame: frame, color: color)
+            let style = SeriesStyle(index: index)
+            out += LossCurvesChart.curve(variant, frame: frame, style: style)
             out += frame.legend(
-                index: index, label: variant.variant + (variant.withheld == nil ? "" : " (incomplete)"), color: color)
+                index: index, label: variant.variant + (variant.withheld == nil ? "" : " (incomplete)"), style: style)
         }
         var legendRows = summary.variants.count
         if bigram != nil {
-            out += frame.legend(index: legendRows, label: "bigram loss", color: "gray", dashed: true)
+            out += frame.legend(index: legendRows, label: "bigram loss", style: .reference)
             legendRows += 1
         }
         out.append(
-            "<text x=\"\(frame.width - frame.right + 15)\" y=\"\(frame.top + 24 + Double(legendRows) * 20)\" font-size=\"11\">× diverged, ○ failed (at initial loss)</text>"
+            "<text x=\"\(frame.width - frame.right + 15)\" y=\"\(frame.top + 24 + Double(legendRows) * 20)\" font-size=\"11\">× diverged (at ℓ0), open: a seed above bigram</text>"
         )
         return frame.close(out)
     }

@@ -64,6 +64,30 @@ public struct SweepOutput {
                 || first.contains(" height=\"80\"><text x=\"10\" y=\"40\">"))
     }
 
+    /// Why `summary` must not replace the summary there, or nil when it may: a summary that
+    /// judges no point (every point config changed, failed or unfinished) says nothing about the
+    /// grid, so an earlier summary stays in place.
+    public func reasonToKeepPrevious(instead summary: SweepSummary) -> String? {
+        guard !summary.judgesAnyPoint,
+            FileManager.default.fileExists(atPath: url.appendingPathComponent("summary.txt").path)
+        else { return nil }
+        return
+            "\(url.appendingPathComponent("summary.txt").path) and the charts left as they were: no point of this grid has a result to judge (\(Self.statusCounts(summary)))"
+    }
+
+    /// "3 config changed, 1 not started".
+    static func statusCounts(_ summary: SweepSummary) -> String {
+        var counts: [(String, Int)] = []
+        for label in summary.points.map(\.status.label) {
+            if let index = counts.firstIndex(where: { $0.0 == label }) {
+                counts[index].1 += 1
+            } else {
+                counts.append((label, 1))
+            }
+        }
+        return counts.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
+    }
+
     /// Writes `summary.txt` and the charts (the scaling charts when the grid has a size axis),
     /// each with its `mark` as its first line and replaced atomically; returns the charts' paths.
     /// - Throws: as `checkOwnership`; `FileError` when writing fails.
@@ -73,7 +97,7 @@ public struct SweepOutput {
         try FileIO.createDirectory(url)
         try FileIO.replace(
             url.appendingPathComponent("summary.txt"),
-            with: Data((Self.mark("summary.txt") + "\n" + summary.table).utf8))
+            with: Data((Self.mark("summary.txt") + "\n" + SweepSummaryText(summary).text).utf8))
         var charts = [("lr_sweep.svg", SweepChart.svg(summary))]
         if summary.hasSizes {  // the scaling view (Wortsman et al. 2023, Figure 1)
             charts += [

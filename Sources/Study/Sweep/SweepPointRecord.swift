@@ -77,7 +77,7 @@ public struct SweepPointRecord {
     public func status(planned: ConfigTable, defaults: ConfigTable? = nil) -> SweepPointStatus {
         guard FileManager.default.fileExists(atPath: folder.url.path) else { return .notStarted }
         let history = try? RunHistory(folder: folder.url)
-        let checkpointStep = folder.latestCheckpoint().flatMap(Self.step(ofCheckpoint:))
+        let checkpointStep = folder.latestCheckpoint().flatMap { RunFolder.step(ofCheckpoint: $0.lastPathComponent) }
         let lastStep = [history?.lastStep, checkpointStep].compactMap { $0 }.max()
         let differences =
             recordedConfig().map { Self.differences(recorded: $0, planned: planned, defaults: defaults) } ?? []
@@ -110,6 +110,13 @@ public struct SweepPointRecord {
             }
         }
         return nil
+    }
+
+    /// The config the point's run last trained with: its `config.toml` (written by each start and
+    /// resume of its trainer); nil before its first step.
+    public func runConfig() -> ConfigTable? {
+        guard let text = try? String(contentsOf: folder.config, encoding: .utf8) else { return nil }
+        return try? ConfigTable(text: text, source: folder.config.path)
     }
 
     /// "key: recorded → planned" for every key that can change the numbers or what is measured
@@ -157,11 +164,5 @@ public struct SweepPointRecord {
         else { return nil }
         return text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
             .map { $0.trimmingCharacters(in: .whitespaces) }.last { !$0.isEmpty }
-    }
-
-    /// The step of a `checkpoints/step-NNNNNN` folder.
-    static func step(ofCheckpoint url: URL) -> Int? {
-        let name = url.lastPathComponent
-        return name.hasPrefix("step-") ? Int(name.dropFirst(5)) : nil
     }
 }

@@ -4,8 +4,10 @@ import Foundation
 /// Runs every point of a sweep as its own `qklab train` process (up to `jobs` at a time), each
 /// in a normal run folder under `output/points/`. Resumable: a finished or diverged point is
 /// kept, one stopped after a checkpoint is resumed, one without a checkpoint is started anew.
-/// A point whose recorded config no longer matches the sweep file is never reused: the sweep
-/// refuses to run until its folder is removed (or `out` is changed).
+/// A point whose recorded config no longer matches the sweep file in a key that can change its
+/// numbers is never reused: the sweep refuses to run until its folder is removed (or `out` is
+/// changed). A bookkeeping key the sweep file changed since (`keep_checkpoints`, …) is passed to
+/// a resumed point's trainer with `--set`, and `point.toml` records it once the trainer used it.
 public struct SweepRunner {
     public let plan: SweepPlan
     /// The `qklab` executable to spawn.
@@ -70,15 +72,20 @@ public struct SweepRunner {
         try FileIO.createDirectory(output.points)
         let threadsEach = max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         var pending: [SweepPlan.Point] = []
+        // Trainers left running by an earlier sweep that was killed (kill -9 ends the sweep but not
+        // its children): left to finish, and counted against `jobs` while they run.
+        var orphans: [SweepPlan.Point] = []
         var done = 0
         for point in plan.points {
             switch status(of: point) {
             case .finished, .diverged: done += 1
-            case .running(let pid): report("\(point.name): being trained by process \(pid); left to it")
+            case .running(let pid):
+                orphans.append(point)
+                report("\(point.name): being trained by process \(pid); left to it, and counted against --jobs")
             default: pending.append(point)
             }
         }
-        report("\(plan.points.count) points, \(done) already finished, \(jobs) at a time")
+        report("\(counted(plan.points.count, "point")), \(done) already finished, \(jobs) at a time")
         var running: [(point: SweepPlan.Point, process: Process)] = []
         var stopSignal: Int32 = 0
         while !pending.isEmpty || !running.isEmpty {
@@ -90,7 +97,8 @@ public struct SweepRunner {
                     "stopping: the \(running.count) running point\(running.count == 1 ? "" : "s") were sent SIGTERM (each saves a checkpoint)"
                 )
             }
-            while running.count < jobs, !pending.isEmpty {
+            orphans.removeAll { folder(of: $0).liveLockOwner() == nil }  // its trainer ended
+            while running.count + orphans.count < jobs, !pending.isEmpty {
                 let point = pending.removeFirst()
                 running.append((point, try launch(point, threads: threadsEach)))
                 report("started \(point.name)")
@@ -108,9 +116,11 @@ public struct SweepRunner {
         let folder = folder(of: point)
         let record = SweepPointRecord(folder)
         var arguments = ["train"]
-        switch try action(for: point) {
+        let action = try action(for: point)
+        switch action {
         case .resume:
             arguments += ["--resume", folder.url.path]
+            arguments += resumeOverrides(for: point).flatMap { ["--set", $0] }
         case .start, .skip:
             try? FileManager.default.removeItem(at: folder.url)  // the sweep's own folder, with no checkpoint
             arguments += ["--config", plan.base.path, "--run-dir", folder.url.path]
@@ -122,7 +132,10 @@ public struct SweepRunner {
         process.arguments = arguments
         try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
         try? FileManager.default.removeItem(at: record.failure)
-        try record.writePointConfig(point, base: plan.base, fixedOverrides: plan.fixedOverrides)
+        // A resumed point's record changes once its trainer has taken the new values (`finish`).
+        if action != .resume {
+            try record.writePointConfig(point, base: plan.base, fixedOverrides: plan.fixedOverrides)
+        }
         if !FileManager.default.fileExists(atPath: record.log.path) {
             _ = FileManager.default.createFile(atPath: record.log.path, contents: nil)
         }
@@ -134,11 +147,28 @@ public struct SweepRunner {
         return process
     }
 
+    /// `section.key=value` for each bookkeeping key (`ConfigKeyRole`) whose value in the sweep file
+    /// differs from the one the point's run last trained with (its `config.toml`): passed to the
+    /// resumed trainer, which applies them from its next step. `[run]` keys are left out (the
+    /// sweep names the folder), and so is `train.threads` (the sweep sets it).
+    func resumeOverrides(for point: SweepPlan.Point) -> [String] {
+        let record = record(of: point)
+        guard let used = record.runConfig() ?? record.recordedConfig() else { return [] }
+        return ConfigTable.differingPaths(among: [used, point.config])
+            .filter { ConfigKeyRole.of($0) == .bookkeeping && $0 != "train.threads" }
+            .compactMap { path in point.config[path].map { "\(path)=\($0)" } }
+    }
+
     /// Records how a point's trainer ended: an end that is neither the last step nor a
     /// divergence is a failure, kept in the folder's `failed` file with the log's last line,
     /// unless the sweep `stopped` it (the point then stays "stopped", to be resumed).
     func finish(_ point: SweepPlan.Point, process: Process, stopped: Bool, report: (String) -> Void) throws {
         let record = record(of: point)
+        // A resumed trainer that took the sweep file's bookkeeping values (its config.toml now
+        // says them): point.toml says them too.
+        if resumeOverrides(for: point).isEmpty {
+            try record.writePointConfig(point, base: plan.base, fixedOverrides: plan.fixedOverrides)
+        }
         let signalled = process.terminationReason == .uncaughtSignal
         let exit = (signalled ? "killed by signal " : "exit status ") + String(process.terminationStatus)
         if !stopped, !status(of: point).isComplete {

@@ -36,32 +36,4 @@ extension SweepSummary {
             return (line, ordered.map(\.element))
         }
     }
-
-    /// The scaling table, or nil when the grid has one model size.
-    public var scalingTable: String? {
-        guard hasSizes else { return nil }
-        let lineWidth = max(16, (variants.map(\.line.count).max() ?? 0) + 2)
-        let sizeWidth = max(10, (variants.map(\.size.count).max() ?? 0) + 2)
-        var lines = [
-            "line".padding(toLength: lineWidth, withPad: " ", startingAt: 0)
-                + "size".padding(toLength: sizeWidth, withPad: " ", startingAt: 0)
-                + "non-embedding parameters   LR sensitivity   seed range"
-        ]
-        for (line, points) in scaling {
-            for point in points {
-                lines.append(
-                    line.padding(toLength: lineWidth, withPad: " ", startingAt: 0)
-                        + point.size.padding(toLength: sizeWidth, withPad: " ", startingAt: 0)
-                        + (point.nonEmbeddingParameters.map(String.init) ?? "—").padding(
-                            toLength: 27, withPad: " ", startingAt: 0)
-                        + (point.sensitivity.map { String(format: "%.4f", $0) } ?? "not computed").padding(
-                            toLength: 17, withPad: " ", startingAt: 0)
-                        + (point.seedRange.map { String(format: "%.4f–%.4f", $0.lowerBound, $0.upperBound) } ?? "—"))
-            }
-        }
-        lines.append(
-            "non-embedding parameters: all but the token embedding, learned positions and output head (Wortsman et al.'s x axis); "
-                + "seed range: the LR sensitivity of each seed's own learning-rate curve, smallest to largest")
-        return lines.joined(separator: "\n")
-    }
 }

@@ -83,7 +83,8 @@ public enum ConfigSchema {
         ConfigKey(
             section: section, name: name,
             kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
-            read: { .real(Double($0[keyPath: keyPath])) },
+            // The shortest decimal that reads back as this Float (1e-06, not 9.999999974752427e-07).
+            read: { .real(Double($0[keyPath: keyPath].description)!) },
             write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = Float(v) } })
     }
 
@@ -124,7 +125,7 @@ public enum ConfigSchema {
 
     // MARK: - The keys
 
-    /// `[model]`: model.md's switches. `vocab_size` is not here: it always comes from the corpus.
+    /// `[model]`: docs/spec/model.md's switches. `vocab_size` is not here: it always comes from the corpus.
     static let modelKeys: [ConfigKey] = [
         integer("model", "block_size", minimum: 1, \.model.blockSize),
         integer("model", "d_model", minimum: 1, \.model.dModel),

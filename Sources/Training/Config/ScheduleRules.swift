@@ -43,7 +43,7 @@ extension LearningRateSchedule {
     public var summary: String {
         let warmup =
             warmupSteps > 0
-            ? "warmup \(warmupSteps) steps to \(Self.format(peak)), " : "\(Self.format(peak)) from step 1, "
+            ? "warmup \(counted(warmupSteps, "step")) to \(Self.format(peak)), " : "\(Self.format(peak)) from step 1, "
         return warmup + "cosine to min_lr \(Self.format(minimum)) at step \(decaySteps), then constant"
     }
 

@@ -1,7 +1,7 @@
 import Formats
 import Transformer
 
-/// Everything a run needs, one struct per TOML section. Defaults follow model.md and interface.md.
+/// Everything a run needs, one struct per TOML section. Defaults follow docs/spec/model.md and docs/configuration.md.
 ///
 /// In a checkpoint's state.json it is stored as in config.toml — sections of snake_case keys,
 /// every key written — and read back tolerantly: a key missing from an older file takes its
@@ -81,7 +81,7 @@ public struct DataConfig: Equatable, Sendable {
     public init() {}
 }
 
-/// `[optim]`: the optimizer and the learning-rate schedule (model.md).
+/// `[optim]`: the optimizer and the learning-rate schedule (docs/spec/model.md).
 public struct OptimizerConfig: Equatable, Sendable {
     /// The optimizer: `adamw`, or `muon` (Muon on the layers' matrices, AdamW on the rest).
     public var name = Name.adamw
@@ -99,7 +99,7 @@ public struct OptimizerConfig: Equatable, Sendable {
     public var beta2 = 0.95
     public var eps = 1e-8
     public var weightDecay = 0.1
-    /// How weight decay scales with the learning rate (model.md): `coupled` (PyTorch's AdamW,
+    /// How weight decay scales with the learning rate (docs/spec/model.md): `coupled` (PyTorch's AdamW,
     /// `p ← p·(1 − lr(s)·wd)`) or `independent` (Wortsman et al. 2023, `p ← p·(1 − lr(s)/lr·wd)`).
     public var weightDecayMode = WeightDecayMode.coupled
     /// Whether norm weights (1-D) are decayed too (Qwen3-Next, with `norm_weight = "offset"`).
@@ -109,7 +109,7 @@ public struct OptimizerConfig: Equatable, Sendable {
     /// QK-Clip's threshold τ on each head's largest attention logit (0 = off; `QKClip`).
     public var qkClipTau = 0.0
 
-    /// model.md's `weight_decay_mode`: whether the decay per step is scaled by the peak learning rate.
+    /// docs/spec/model.md's `weight_decay_mode`: whether the decay per step is scaled by the peak learning rate.
     public enum WeightDecayMode: String, Codable, CaseIterable, Sendable {
         /// `p ← p·(1 − lr(s)·wd)`: PyTorch's `torch.optim.AdamW` (Loshchilov & Hutter's decoupled decay).
         case coupled
@@ -135,7 +135,7 @@ public struct TrainConfig: Equatable, Sendable {
     /// Threads for QKLab's shards and kernels (0 = all cores; OpenBLAS always computes on its
     /// caller's thread). They decide only where the batch shards run, never the numbers.
     public var threads = 0
-    /// Shards each step's batch is split into by rows (interface.md, "Determinism and batch
+    /// Shards each step's batch is split into by rows (docs/spec/cli.md, "Determinism and batch
     /// shards"): a property of the run that decides its numbers, fixed for its life. nil (the
     /// default) means the machine's cores when the run starts; a new run writes the number into
     /// config.toml and every checkpoint, and `--resume` refuses to change it.

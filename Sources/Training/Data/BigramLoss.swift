@@ -1,6 +1,6 @@
 import Foundation
 
-/// The corpus's bigram loss (interface.md, "Stability telemetry"): the validation cross-entropy,
+/// The corpus's bigram loss (docs/metrics.md, "Stability telemetry"): the validation cross-entropy,
 /// in nats per token, of an add-one-smoothed character bigram model fitted on the training split,
 ///
 ///     p(b | a) = (n(a, b) + 1) / (n(a) + V)
@@ -8,7 +8,7 @@ import Foundation
 /// with n counting the training split's transitions a → b (n(a) = Σ_b n(a, b)) and V the
 /// vocabulary size, averaged over the validation split's transitions. It is what a zero-layer
 /// model can reach: a run whose final loss is above it has learned less than a bigram table
-/// (Wortsman et al. 2023 count such runs as failed).
+/// (the zero-layer yardstick of Wortsman et al. 2023, Fig. 10).
 public enum BigramLoss {
     /// The bigram loss of `validation` under a model fitted on `train` (token ids below
     /// `vocabularySize`); NaN when the validation split has fewer than two tokens.

@@ -11,8 +11,12 @@ public struct Corpus {
     /// Size and hash of the text's bytes (of the file as read, for `init(path:)`).
     public let fingerprint: CorpusFingerprint
 
-    /// Reads a UTF-8 text file and splits it. Throws for a missing, empty or non-UTF-8 file, or a
-    /// split too short to hold one window of `blockSize + 1` tokens.
+    /// The fewest distinct characters a corpus may hold: with one, every next token is certain,
+    /// so the loss is 0 from the first step and there is nothing to learn.
+    public static let minimumVocabularySize = 2
+
+    /// Reads a UTF-8 text file and splits it. Throws for a missing, empty or non-UTF-8 file, one
+    /// of fewer than `minimumVocabularySize` distinct characters, or a split too short to hold one window of `blockSize + 1` tokens.
     public init(path: String, valFraction: Double, blockSize: Int) throws {
         let bytes: Data
         do {
@@ -51,13 +55,19 @@ public struct Corpus {
             throw DataError("val_fraction must be between 0 and 1 (got \(valFraction))")
         }
         tokenizer = CharTokenizer(corpus: text)
+        guard tokenizer.vocabularySize >= Self.minimumVocabularySize else {
+            let only = CharTokenizer.literal(tokenizer.scalars[0])
+            throw DataError(
+                "corpus \(source) holds one distinct character (\(only)): there is nothing to learn; a corpus needs at least \(Self.minimumVocabularySize)"
+            )
+        }
         let tokens = try tokenizer.encode(text)
         let trainCount = Int((Double(tokens.count) * (1 - valFraction)).rounded(.down))
         train = Array(tokens[..<trainCount])
         validation = Array(tokens[trainCount...])
         for (name, part) in [("training", train), ("validation", validation)] where part.count < blockSize + 1 {
             throw DataError(
-                "corpus \(source): the \(name) split has \(part.count) tokens, fewer than block_size + 1 = \(blockSize + 1) (\(tokens.count) tokens in all, val_fraction \(valFraction))"
+                "corpus \(source): the \(name) split has \(counted(part.count, "token")), fewer than block_size + 1 = \(blockSize + 1) (\(counted(tokens.count, "token")) in all, val_fraction \(valFraction))"
             )
         }
     }

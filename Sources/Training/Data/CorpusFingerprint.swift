@@ -44,14 +44,14 @@ public struct CorpusFingerprint: Codable, Equatable, Sendable, CustomStringConve
     }
 
     /// "4,432 bytes, FNV-1a 64 0123456789abcdef".
-    public var description: String { "\(bytes) bytes, FNV-1a 64 \(fnv1a64)" }
+    public var description: String { "\(counted(bytes, "byte")), FNV-1a 64 \(fnv1a64)" }
 
     /// What differs in `current` from this (the recorded) fingerprint, or nil if nothing does:
     /// "size 2700 → 2800 bytes" or "same size (2700 bytes), different content (FNV-1a 64 … → …)".
     public func change(to current: CorpusFingerprint) -> String? {
         if current == self { return nil }
-        if current.bytes != bytes { return "size \(bytes) → \(current.bytes) bytes" }
-        return "same size (\(bytes) bytes), different content (FNV-1a 64 \(fnv1a64) → \(current.fnv1a64))"
+        if current.bytes != bytes { return "size \(bytes) → \(counted(current.bytes, "byte"))" }
+        return "same size (\(counted(bytes, "byte"))), different content (FNV-1a 64 \(fnv1a64) → \(current.fnv1a64))"
     }
 }
 

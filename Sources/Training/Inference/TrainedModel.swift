@@ -16,7 +16,11 @@ public struct TrainedModel {
     /// checkpoint written faster than a few files are opened).
     static let attempts = 20
 
-    /// Loads from a run folder (its newest complete checkpoint) or from a checkpoint folder. The
+    /// The files a trained model is read from.
+    static let files = ["state.json", "model.safetensors"]
+
+    /// Loads from a run folder (its newest intact checkpoint: a damaged or incomplete newer one is
+    /// passed over with a note, see `Checkpoint.newestIntact`) or from a checkpoint folder. The
     /// files are checked against the checkpoint's manifest. A run that is still training may
     /// prune the checkpoint picked while it is read; the newest one is then picked again.
     public init(path: String) throws {
@@ -25,16 +29,17 @@ public struct TrainedModel {
             throw RunError("\(path): no such run or checkpoint folder")
         }
         if FileManager.default.fileExists(atPath: url.appendingPathComponent("state.json").path) {
-            (checkpoint, state, model) = try Self.load(url)
+            (checkpoint, state, model) = try Self.load(try CheckpointFiles.read(url, Self.files))
             return
         }
         let run = RunFolder(url)
         var vanished: CheckpointVanished?
         for _ in 0..<Self.attempts {
-            guard let latest = run.latestCheckpoint() else { break }
             do {
-                (checkpoint, state, model) = try Self.load(latest)
-                Checkpoint.noteIncomplete(in: run, using: latest)
+                guard let (_, loaded, _) = try Checkpoint.newestIntact(in: run, reading: Self.files, Self.load) else {
+                    break
+                }
+                (checkpoint, state, model) = loaded
                 return
             } catch let error as CheckpointVanished {
                 vanished = error
@@ -44,9 +49,9 @@ public struct TrainedModel {
         throw RunError("\(path): \(run.noCheckpointReason())")
     }
 
-    /// Reads `checkpoint`'s state and weights from one consistent set of checked files.
-    static func load(_ checkpoint: URL) throws -> (URL, CheckpointState, TransformerModel) {
-        let files = try CheckpointFiles.read(checkpoint, ["state.json", "model.safetensors"])
+    /// The state and weights of one consistent set of checked checkpoint files.
+    static func load(_ files: CheckpointFiles) throws -> (URL, CheckpointState, TransformerModel) {
+        let checkpoint = files.checkpoint
         let state = try Checkpoint.decodeState(files["state.json"], of: checkpoint)
         let model: TransformerModel
         do {
@@ -56,7 +61,7 @@ public struct TrainedModel {
         }
         guard state.tokenizer.vocabularySize == state.config.model.vocabSize else {
             throw RunError(
-                "\(checkpoint.path)/state.json: vocabulary of \(state.tokenizer.vocabularySize) characters but vocab_size \(state.config.model.vocabSize)"
+                "\(checkpoint.path)/state.json: vocabulary of \(counted(state.tokenizer.vocabularySize, "character")) but vocab_size \(state.config.model.vocabSize)"
             )
         }
         try Checkpoint.restore(model: model, optimizer: nil, from: files)
@@ -64,11 +69,17 @@ public struct TrainedModel {
         return (checkpoint, state, model)
     }
 
-    /// Validation loss on the fixed evaluation windows of the run's corpus.
-    public func validationLoss() throws -> Double {
+    /// Validation loss on the fixed evaluation windows of the run's corpus: the file `corpus`
+    /// names, or else the one the run finds (`Corpus.ofRun`); either must have the size and hash
+    /// the checkpoint recorded.
+    public func validationLoss(corpus named: String? = nil) throws -> Double {
         let config = state.config
+        let runFolder = checkpoint.deletingLastPathComponent().deletingLastPathComponent()
         let corpus = try Corpus.ofRun(
-            state, purpose: "its validation windows are not the run's; restore the file to evaluate")
+            state, runFolder: runFolder, named: named,
+            purpose: "its validation windows are not the run's; restore the file to evaluate",
+            howToName: "name the file with qklab eval --corpus FILE"
+        ).corpus
         let batches = BatchSampler.evaluationBatches(
             of: corpus.validation, count: config.train.evalBatches,
             batchSize: config.train.batchSize, length: config.model.blockSize)

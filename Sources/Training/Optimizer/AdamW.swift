@@ -3,7 +3,7 @@ import Autograd
 import Transformer
 
 /// AdamW with bias-corrected moments and decoupled weight decay, on the model's ordered
-/// parameter list (model.md):
+/// parameter list (docs/spec/model.md):
 ///
 ///     p ← p · (1 − lr·wd)                  weight_decay_mode "coupled" (PyTorch's AdamW)
 ///     p ← p · (1 − lr/peak·wd)             "independent" (Wortsman et al. 2023, arXiv 2309.14322)

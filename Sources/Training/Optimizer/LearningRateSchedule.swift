@@ -1,6 +1,6 @@
 import Foundation
 
-/// Linear warmup, then cosine decay to `min_lr` (model.md). Steps count from 1.
+/// Linear warmup, then cosine decay to `min_lr` (docs/spec/model.md). Steps count from 1.
 ///
 ///     lr(s) = lr · s / W                                          s ≤ W
 ///     lr(s) = min_lr + ½(1 + cos(π·(s−W)/(D−W))) · (lr − min_lr)   W < s ≤ D
@@ -23,8 +23,11 @@ public struct LearningRateSchedule: Equatable {
     }
 
     /// Learning rate of optimizer step `step` (≥ 1).
+    /// At the end of the warmup it is `lr` exactly (`lr · W / W` can round to the next double,
+    /// 0.00030000000000000003), and after `decay_steps` `min_lr` exactly.
     public func rate(at step: Int) -> Double {
-        if step <= warmupSteps { return peak * Double(step) / Double(warmupSteps) }
+        if step == warmupSteps { return peak }
+        if step < warmupSteps { return peak * Double(step) / Double(warmupSteps) }
         if step > decaySteps { return minimum }
         let progress = Double(step - warmupSteps) / Double(decaySteps - warmupSteps)
         return minimum + 0.5 * (1 + cos(Double.pi * progress)) * (peak - minimum)

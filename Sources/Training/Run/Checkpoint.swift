@@ -16,6 +16,9 @@ public struct CheckpointState: Codable, Equatable {
     public var tokenizer: CharTokenizer
     /// Size and hash of the corpus the run trains on (nil in checkpoints from before they were recorded).
     public var corpus: CorpusFingerprint? = nil
+    /// Where `data.path` was given (nil in checkpoints from before it was recorded): how the
+    /// corpus is found from another working folder (`Corpus.ofRun`).
+    public var corpusOrigin: CorpusOrigin? = nil
     /// The resolved config the run trains with (model.vocab_size set from the corpus).
     public var config: TrainingConfig
     public var bestValLoss: Double?
@@ -42,16 +45,17 @@ extension CheckpointState {
         }
         guard tokenizer.vocabularySize == config.model.vocabSize else {
             throw RunError(
-                "vocabulary of \(tokenizer.vocabularySize) characters but vocab_size \(config.model.vocabSize)")
+                "vocabulary of \(counted(tokenizer.vocabularySize, "character")) but vocab_size \(config.model.vocabSize)"
+            )
         }
         try ConfigLoader.validate(config)
         if let bestValLoss, !bestValLoss.isFinite { throw RunError("best_val_loss is not finite") }
     }
 }
 
-/// A checkpoint folder: `model.safetensors` (model.md's names; a tied head is not duplicated),
+/// A checkpoint folder: `model.safetensors` (docs/spec/model.md's names; a tied head is not duplicated),
 /// `optimizer.safetensors` (the optimizer's `stateTensors`: AdamW's `<name>.exp_avg`,
-/// `<name>.exp_avg_sq`) and `state.json`.
+/// `<name>.exp_avg_sq`; Muon's `<name>.momentum_buffer` besides) and `state.json`.
 ///
 /// Written to a temporary folder, every file fsynced, then renamed into place and `latest`
 /// re-pointed: a folder named `step-*` is always complete.
@@ -170,6 +174,18 @@ public enum Checkpoint {
         } catch {
             throw RunError("corrupt checkpoint state \(url.path): \(describe(error))")
         }
+    }
+
+    /// The state of a checkpoint read for resuming, once its state and both tensor files decode:
+    /// what `newestIntact` needs to pass over one whose files are damaged in a way an older
+    /// checkpoint without a manifest cannot show.
+    static func decodeResumable(_ files: CheckpointFiles) throws -> CheckpointState {
+        let state = try decodeState(files["state.json"], of: files.checkpoint)
+        for name in ["model.safetensors", "optimizer.safetensors"] {
+            _ = try SafeTensors.decode(files[name], source: files.checkpoint.appendingPathComponent(name).path)
+        }
+        noteUnverified(files)
+        return state
     }
 
     /// Loads weights into `model` (and the optimizer's state into `optimizer`), checking the files against the

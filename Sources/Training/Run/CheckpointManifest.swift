@@ -54,7 +54,8 @@ public struct CheckpointManifest: Codable, Equatable {
         }
         guard data.count == entry.bytes else {
             throw RunError(
-                "checkpoint file \(path) is damaged: \(data.count) bytes, its \(Self.fileName) says \(entry.bytes)")
+                "checkpoint file \(path) is damaged: \(counted(data.count, "byte")), its \(Self.fileName) says \(entry.bytes)"
+            )
         }
         let crc = Self.hex(crc32c(data))
         guard crc == entry.crc32c.lowercased() else {

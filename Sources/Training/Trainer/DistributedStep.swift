@@ -4,7 +4,7 @@ import Formats
 import Transformer
 
 /// A training step's forward and backward spread over the processes of a `TrainingJob`
-/// (interface.md, "Beyond one machine"): every process draws the same full batch, runs its
+/// (docs/spec/cli.md, "Beyond one machine"): every process draws the same full batch, runs its
 /// contiguous group of the `train.shards` shards, and the shards' gradients and losses are
 /// gathered on every process (MPI_Allgatherv of per-shard buffers) and combined in global shard
 /// order, as one process running every shard combines them. So clipping and AdamW see the same

@@ -10,7 +10,7 @@ extension Array where Element == NamedParameter {
         filter { !Self.embeddingNames.contains($0.name) }.scalarCount
     }
 
-    /// model.md's names of the tensors `nonEmbeddingScalarCount` leaves out.
+    /// docs/spec/model.md's names of the tensors `nonEmbeddingScalarCount` leaves out.
     static var embeddingNames: Set<String> {
         ["model.embed_tokens.weight", "model.embed_positions.weight", "lm_head.weight"]
     }

@@ -2,12 +2,13 @@ import Formats
 import Foundation
 
 /// What `--set` may change on `--resume`, and the config a resumed run continues with
-/// (README, "Resuming a run"). Every override is either applied and said — in the resume line,
+/// (docs/resume-and-determinism.md). Every override is either applied and said — in the resume line,
 /// run.txt and config.toml — or refused with one line naming the reason; none is accepted
 /// silently and then ignored.
 ///
 /// - Fixed for the run's life (refused): `[model]` (the checkpoint's weights are that model's),
-///   `[data]` (the corpus and its split), `train.seed` (the sampler continues from its saved
+///   `[data]` (the corpus and its split; `data.path` may name the same file elsewhere: the same
+///   size and hash, `Corpus.ofRun`), `train.seed` (the sampler continues from its saved
 ///   state), `train.shards` (the batch split decides the numbers), `train.batch_size` and
 ///   `train.eval_batches` (they decide the fixed validation windows: val_loss before and after
 ///   the change, and best_val_loss across it, would measure different text), `run.*` (a resumed
@@ -36,6 +37,9 @@ public struct ResumePlan {
     public let warnings: [String]
     /// Other facts worth a line (the shard count of a checkpoint from before `train.shards`).
     public let notes: [String]
+    /// The corpus file named by `--set data.path=`: accepted only when it has the size and hash
+    /// the checkpoint recorded (`Corpus.ofRun`), as when the corpus moved.
+    public var namedCorpus: String? { changes.contains { $0.hasPrefix("data.path ") } ? config.data.path : nil }
 
     /// Keys that may never change on resume, with the reason.
     static let fixedKeys: [String: String] = [
@@ -59,7 +63,7 @@ public struct ResumePlan {
         if legacyShards, base.train.threads > 0 {
             base.train.shards = base.train.threads  // before train.shards, a step ran as one shard per thread
             notes.append(
-                "the checkpoint predates train.shards: its steps ran as \(base.train.threads) shards (its train.threads), and the run keeps that"
+                "the checkpoint predates train.shards: its steps ran as \(counted(base.train.threads, "shard")) (its train.threads), and the run keeps that"
             )
         }
         var config = base
@@ -83,6 +87,12 @@ public struct ResumePlan {
                 throw ConfigError(
                     "cannot resume with a different [model] (\(change)): the checkpoint's weights are that model's; start a new run instead"
                 )
+            case "data" where path == "data.path":
+                guard state.corpus != nil else {
+                    throw refuse(
+                        "the checkpoint predates corpus fingerprints, so another file cannot be proven to be the run's corpus; restore it at \(state.config.data.path)"
+                    )
+                }
             case "data":
                 throw ConfigError(
                     "cannot resume with a different [data] section (\(change)): the corpus and its split are the run's; start a new run instead"

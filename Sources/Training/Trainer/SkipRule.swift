@@ -32,7 +32,7 @@ enum SkipRule {
 
     static func nothingLearned(steps: Int, report: URL) -> RunError {
         RunError(
-            "all \(steps) steps were non-finite and skipped (on_nonfinite = \"skip\"): no update was applied, so the run failed "
+            "\(steps == 1 ? "the only step was" : "all \(steps) steps were") non-finite and skipped (on_nonfinite = \"skip\"): no update was applied, so the run failed "
                 + "and no final checkpoint was written (it would hold the initial weights); details in \(report.path)")
     }
 

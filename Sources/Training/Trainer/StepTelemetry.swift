@@ -1,7 +1,7 @@
 import Formats
 import Transformer
 
-/// The stability telemetry of one logged step (interface.md, "Stability telemetry"): what
+/// The stability telemetry of one logged step (docs/metrics.md, "Stability telemetry"): what
 /// `metrics.jsonl`, the TensorBoard events and `nonfinite.json` record besides loss and gradient
 /// norms. Per-layer values are lists of `n_layer` numbers.
 public struct StepTelemetry: Codable, Equatable {
@@ -54,7 +54,7 @@ public struct StepTelemetry: Codable, Equatable {
         try c.encode(finite(outputLogSumExpMean), forKey: .outputLogSumExpMean)
     }
 
-    /// The metrics lines' fields, in interface.md's order.
+    /// The metrics lines' fields, in docs/metrics.md's order.
     var metricsFields: [(key: String, value: MetricsRecord.Value)] {
         var fields: [(key: String, value: MetricsRecord.Value)] = [
             ("attn_entropy", .numbers(attentionEntropy.map(Float.init))),

@@ -20,6 +20,9 @@ public final class Trainer {
     /// `optim.name`'s optimizer.
     public let optimizer: any Optimizer
     let corpus: Corpus
+    /// Where `data.path` was given, recorded in checkpoints so that the corpus is found from
+    /// another working folder.
+    let corpusOrigin: CorpusOrigin
     let schedule: LearningRateSchedule
     let evaluationBatches: [Batch]
     /// The corpus's bigram loss: the baseline a run must get below to have learned anything.
@@ -36,6 +39,9 @@ public final class Trainer {
     /// metrics past the checkpoint are cut first. Kept until `run()` so that a start another
     /// process of the job refuses leaves the folder as it was.
     private var start: (configText: String, configSource: String, lines: [String], resumed: Bool)?
+    /// Newer checkpoints a resume passed over as damaged: `run()` sets each aside
+    /// (`RunFolder.setAside`), since the resumed run replaces what they held.
+    private var damagedCheckpoints: [URL] = []
     var sampler: BatchSampler
     /// Optimizer steps completed.
     public private(set) var step = 0
@@ -45,6 +51,8 @@ public final class Trainer {
     /// Non-finite steps skipped in a row up to `step` (see `SkipRule`).
     var skippedInARow = 0
     var elapsedBefore = 0.0
+    /// The step of the checkpoint this trainer last wrote or resumed from.
+    var savedStep: Int?
     /// The last few steps, for the non-finite report.
     var recentSteps: [StepRecord] = []
     /// Rescales q_proj and k_proj after each update, with `optim.qk_clip_tau` > 0.
@@ -68,6 +76,7 @@ public final class Trainer {
         // the folder is made, so a refused run leaves no empty folder behind.
         corpus = try Corpus(
             path: config.data.path, valFraction: config.data.valFraction, blockSize: config.model.blockSize)
+        corpusOrigin = CorpusOrigin(runFolder: folder.url)
         var resolved = config.withScheduleResolved  // fixed now, so extending a run keeps its curve
         resolved.model.vocabSize = corpus.tokenizer.vocabularySize
         resolved.train.shards = config.train.shards ?? System.coreCount  // fixed for the run's life
@@ -96,35 +105,40 @@ public final class Trainer {
         )
     }
 
-    /// Continues the run in `folder` from its newest complete checkpoint, with `overrides`
+    /// Continues the run in `folder` from its newest intact checkpoint (`Checkpoint.newestIntact`), with `overrides`
     /// (e.g. `train.max_steps=4000`) applied as `ResumePlan` allows: each is applied and said, or
     /// refused with one line. A corpus that changed since the checkpoint is refused.
     /// Under `mpirun`, `job` is the job's processes: each reads the checkpoint, process 0 alone
     /// writes the run folder.
     public init(resuming folder: RunFolder, overrides: [String] = [], job: TrainingJob? = nil) throws {
-        guard let checkpoint = folder.latestCheckpoint() else {
-            throw RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
-        }
+        let noCheckpoint = RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
+        guard folder.latestCheckpoint() != nil else { throw noCheckpoint }
         let writes = job.map { $0.rank == 0 } ?? true
         createdFolder = nil
         lock = writes ? try RunLock(folder: folder) : nil
-        let state = try Checkpoint.loadState(checkpoint)
-        if writes { Checkpoint.noteIncomplete(in: folder, using: checkpoint) }
+        guard
+            let (files, state, damaged) = try Checkpoint.newestIntact(
+                in: folder, reading: RunFolder.checkpointFiles, notes: writes, Checkpoint.decodeResumable)
+        else { throw noCheckpoint }
+        let checkpoint = files.checkpoint
         let plan = try ResumePlan(state: state, overrides: overrides, folder: folder.url.path)
         let config = plan.config
         Self.applyThreads(config.train.threads)
-        corpus = try Corpus.ofRun(
-            state, purpose: "resuming would train and validate on other text; restore the file, or start a new run")
+        (corpus, corpusOrigin) = try Corpus.ofRun(
+            state, runFolder: folder.url, named: plan.namedCorpus,
+            purpose: "resuming would train and validate on other text; restore the file, or start a new run",
+            howToName: "name the file with --set data.path=FILE")
         self.config = config
         self.folder = folder
         model = try TransformerModel(config: config.model)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: config, job: job)
         optimizer = config.optim.makeOptimizer(for: model.parameters)
-        try Checkpoint.restore(model: model, optimizer: optimizer, from: checkpoint)
+        try Checkpoint.restore(model: model, optimizer: optimizer, from: files)
         optimizer.stepCount = state.optimizerSteps
         schedule = LearningRateSchedule(config)
         sampler = state.sampler
         step = state.step
+        savedStep = state.step
         bestValLoss = state.bestValLoss
         skippedSteps = state.skippedSteps
         skippedInARow = state.skippedInARow ?? 0
@@ -142,9 +156,13 @@ public final class Trainer {
             ? [
                 "the checkpoint predates corpus fingerprints: only the corpus's vocabulary was checked (it matches); recorded from now on: \(corpus.fingerprint)"
             ] : []
+        damagedCheckpoints = damaged
+        let setAsideLines = damaged.map {
+            "the damaged \($0.lastPathComponent) is kept as \(folder.setAside(damaged: $0).path), out of the run's checkpoints"
+        }
         start = (
             config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
-            [resumeLine] + plan.warnings + corpusLines, true
+            [resumeLine] + setAsideLines + plan.warnings + corpusLines, true
         )
     }
 
@@ -194,28 +212,38 @@ public final class Trainer {
     func writeHeader(configSource: String, lines: [String] = []) throws {
         let report = SystemReport.current()
         let header =
-            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(report.kernelThreads) threads, "
-            + "\(dataParallel.shardCount) batch shards\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
+            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(counted(report.kernelThreads, "thread")), "
+            + "\(counted(dataParallel.shardCount, "batch shard"))\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
             + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
         for line in [header] + lines { progress.message(line) }
-        let facts = [header] + lines + ["corpus: \(config.data.path), \(corpus.fingerprint)"]
+        let facts = [header] + lines + ["corpus: \(config.data.path)\(relativeNote), \(corpus.fingerprint)"]
         try writeSynced(
             Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
     }
 
     /// `, 2 processes (host-a, host-b)` under `mpirun`.
     var processesNote: String {
-        distributed.map { ", \($0.job.processCount) processes (\($0.job.hosts.joined(separator: ", ")))" } ?? ""
+        distributed.map {
+            ", \(counted($0.job.processCount, "process", plural: "processes")) (\($0.job.hosts.joined(separator: ", ")))"
+        } ?? ""
     }
 
     /// The corpus line of config.toml.
-    var corpusNote: String { "corpus \(config.data.path): \(corpus.fingerprint) (checked on --resume and eval)" }
+    var corpusNote: String {
+        "corpus \(config.data.path)\(relativeNote): \(corpus.fingerprint) (checked on --resume and eval)"
+    }
+
+    /// " (relative to /work/project)" for a relative `data.path`.
+    var relativeNote: String {
+        config.data.path.hasPrefix("/") ? "" : " (relative to \(corpusOrigin.startFolder))"
+    }
 
     /// The checkpoint state after the current step.
     var checkpointState: CheckpointState {
         CheckpointState(
             step: step, optimizerSteps: optimizer.stepCount, sampler: sampler, tokenizer: corpus.tokenizer,
-            corpus: corpus.fingerprint, config: config, bestValLoss: bestValLoss, skippedSteps: skippedSteps,
+            corpus: corpus.fingerprint, corpusOrigin: corpusOrigin, config: config, bestValLoss: bestValLoss,
+            skippedSteps: skippedSteps,
             skippedInARow: skippedInARow, elapsedSeconds: elapsedBefore + clock.elapsed)
     }
 
@@ -229,6 +257,11 @@ public final class Trainer {
     public func run() throws -> TrainingSummary {
         if let start {
             if start.resumed { try MetricsLog.truncate(folder.metrics, afterStep: step) }
+            for damaged in damagedCheckpoints {
+                let aside = folder.setAside(damaged: damaged)
+                try? FileManager.default.removeItem(at: aside)  // an earlier one of the same step
+                try FileIO.move(damaged, to: aside)
+            }
             try writeSynced(Data(start.configText.utf8), to: folder.config)
             try writeHeader(configSource: start.configSource, lines: start.lines)
             self.start = nil
@@ -299,9 +332,9 @@ public final class Trainer {
                 secondsLeft: secondsPerStep * Double(train.maxSteps - step), logged: logged)
         }
         progress.message(
-            "done: \(step) steps in \(ConsoleProgress.duration(elapsedBefore + clock.elapsed))"
+            "done: \(counted(step, "step")) in \(ConsoleProgress.duration(elapsedBefore + clock.elapsed))"
                 + (bestValLoss.map { ", best val loss \(String(format: "%.4f", $0))" } ?? "")
-                + (skippedSteps > 0 ? ", \(skippedSteps) skipped steps" : ""))
+                + (skippedSteps > 0 ? ", \(counted(skippedSteps, "skipped step"))" : ""))
         if let distributed { progress.message(distributed.summary) }
         return TrainingSummary(
             steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
@@ -360,10 +393,11 @@ public final class Trainer {
     func saveCheckpoint() throws -> URL {
         defer { distributed?.job.barrier() }  // under mpirun, every process waits for process 0's checkpoint
         guard writesRunFolder else { return folder.checkpoint(step: step) }
-        if let existing = folder.completeCheckpoints().last, existing == folder.checkpoint(step: step) {
-            return existing  // this step is saved already (a signal right after a save)
-        }
+        // This step is saved already (a signal right after a save, or right after resuming). A
+        // newer checkpoint a resume passed over as damaged is written anew.
+        if savedStep == step { return folder.checkpoint(step: step) }
         let url = try Checkpoint.save(model: model, optimizer: optimizer, state: checkpointState, in: folder)
+        savedStep = step
         Checkpoint.prune(folder, keep: config.train.keepCheckpoints)
         return url
     }

@@ -1,4 +1,4 @@
-/// The processes one training run is spread over (interface.md, "Beyond one machine"): what the
+/// The processes one training run is spread over (docs/spec/cli.md, "Beyond one machine"): what the
 /// trainer needs from an MPI job. Training knows nothing of MPI; `qklab` adapts Multiprocess's
 /// process group to this protocol when `mpirun` started it. Every process makes the same calls
 /// in the same order (they are collectives); an error on one process must end the whole job
