@@ -4,8 +4,9 @@ import Transformer
 
 /// Muon, "MomentUm Orthogonalized by Newton–Schulz" (Keller Jordan 2024,
 /// kellerjordan.github.io/posts/muon; code: KellerJordan/Muon `muon.py`, `muon_update` and
-/// `zeropower_via_newtonschulz5`; used so by karpathy/nanochat `nanochat/muon.py` and
-/// modded-nanogpt), on the decoder layers' 2-D matrices, with AdamW on every other parameter:
+/// `zeropower_via_newtonschulz5`; used so by karpathy/nanochat `nanochat/muon.py`, and by
+/// KellerJordan/modded-nanogpt's records until its `train_gpt.py` moved to NorMuon with Polar
+/// Express coefficients), on the decoder layers' 2-D matrices, with AdamW on every other parameter:
 ///
 ///     B ← μ·B + (1 − μ)·G                       momentum_buffer, μ = 0.95
 ///     U ← (1 − μ)·G + μ·B                       Nesterov
