@@ -53,6 +53,20 @@ public struct SeededRandom: RandomNumberGenerator, Codable, Equatable {
         return mean + std * (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
+    /// The standard deviation of a standard normal truncated to (−2, 2):
+    /// √(1 − 4φ(2)/(Φ(2) − Φ(−2))), the constant of JAX's `variance_scaling` (jax/_src/nn/initializers.py).
+    public static let truncatedNormalStd = 0.87962566103423978
+
+    /// Normal(0, σ²) with σ = `std`/0.8796…, truncated at ±2σ (a standard normal sample redrawn
+    /// until it lies in (−2, 2), then scaled), so that the samples' standard deviation is `std`:
+    /// JAX's `variance_scaling(…, "truncated_normal")`, "truncated at 2 standard deviations before
+    /// scaling". Draws at least two uniforms per call (more when a sample is redrawn, 4.6% of them).
+    public mutating func nextTruncatedNormal(std: Double) -> Double {
+        var z = nextNormal()
+        while !(abs(z) < 2) { z = nextNormal() }
+        return z * std / Self.truncatedNormalStd
+    }
+
     /// Encoded as four hex strings: JSON numbers are not exact beyond 2⁵³.
     public func encode(to encoder: Encoder) throws {
         var container = encoder.singleValueContainer()

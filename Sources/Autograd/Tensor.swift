@@ -71,6 +71,11 @@ public final class Tensor {
         for i in 0..<count { data[i] = Float(random.nextNormal(mean: Double(mean), std: Double(std))) }
     }
 
+    /// Overwrites every element with a `nextTruncatedNormal(std:)` sample from `random`, in order.
+    public func fillTruncatedNormal(std: Float, random: inout SeededRandom) {
+        for i in 0..<count { data[i] = Float(random.nextTruncatedNormal(std: Double(std))) }
+    }
+
     /// The elements, for reading and writing in place.
     @inline(__always) public var data: UnsafeMutablePointer<Float> { storage.pointer }
 

@@ -113,6 +113,15 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
     /// first that does. Throws, naming the switch that prevents it, for the layouts Hugging Face
     /// has no class for.
     public init(layout model: ModelConfig, preferred: HuggingFaceArchitecture? = nil) throws {
+        if model.qkNormGain > 0 {  // Wortsman et al. 2023's κ experiment: no class has a constant QK gain
+            throw HuggingFaceError(
+                "qk_norm_gain = \(model.qkNormGain) (a fixed QK-Norm gain) has no Hugging Face equivalent")
+        }
+        if model.attentionScale != .inverseSqrtHeadDim {  // the classes here scale scores by head_dim^-0.5
+            throw HuggingFaceError(
+                "attention_scale = \"\(model.attentionScale.rawValue)\" has no Hugging Face equivalent here (every class scales by 1/√head_dim)"
+            )
+        }
         if let preferred {
             let missing = preferred.mismatches(model)
             guard missing.isEmpty else {

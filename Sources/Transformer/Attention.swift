@@ -7,25 +7,28 @@ struct Attention {
     let kProj: Tensor  // [Hkv·Dh, d]   k_proj
     let vProj: Tensor  // [Hkv·Dh, d]   v_proj
     let oProj: Tensor  // [d, H·Dh]     o_proj
-    let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm
+    let qNorm: Tensor?  // [Dh] (head) or [H·Dh] (full)     q_norm (a constant √κ with qk_norm_gain)
     let kNorm: Tensor?  // [Dh] (head) or [Hkv·Dh] (full)   k_norm
 
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, h, hkv, dh) = (config.dModel, config.nHead, config.kvHeads, config.headDimension)
         let residualStd = 0.02 / Float(2 * config.nLayer).squareRoot()
-        qProj = builder.normal("\(prefix).q_proj.weight", [h * dh, d], std: 0.02)
-        kProj = builder.normal("\(prefix).k_proj.weight", [hkv * dh, d], std: 0.02)
-        vProj = builder.normal("\(prefix).v_proj.weight", [hkv * dh, d], std: 0.02)
-        oProj = builder.normal("\(prefix).o_proj.weight", [d, h * dh], std: residualStd)
+        qProj =
+            config.zeroInitQuery  // µParam (full)'s zero query, Wortsman et al. 2023 §3.2.4 (iii)
+            ? builder.zeros("\(prefix).q_proj.weight", [h * dh, d])
+            : builder.matrix("\(prefix).q_proj.weight", [h * dh, d], config, normalStd: 0.02)
+        kProj = builder.matrix("\(prefix).k_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
+        vProj = builder.matrix("\(prefix).v_proj.weight", [hkv * dh, d], config, normalStd: 0.02)
+        oProj = builder.matrix("\(prefix).o_proj.weight", [d, h * dh], config, normalStd: residualStd)
         switch config.qkNorm {
         case .off:
             (qNorm, kNorm) = (nil, nil)
         case .head:
-            qNorm = builder.normWeight("\(prefix).q_norm.weight", [dh], config)
-            kNorm = builder.normWeight("\(prefix).k_norm.weight", [dh], config)
+            qNorm = builder.qkNormWeight("\(prefix).q_norm.weight", [dh], config)
+            kNorm = builder.qkNormWeight("\(prefix).k_norm.weight", [dh], config)
         case .full:
-            qNorm = builder.normWeight("\(prefix).q_norm.weight", [h * dh], config)
-            kNorm = builder.normWeight("\(prefix).k_norm.weight", [hkv * dh], config)
+            qNorm = builder.qkNormWeight("\(prefix).q_norm.weight", [h * dh], config)
+            kNorm = builder.qkNormWeight("\(prefix).k_norm.weight", [hkv * dh], config)
         }
     }
 
@@ -44,8 +47,8 @@ struct Attention {
         var k = linear(x, weight: kProj)  // [B, T, Hkv·Dh]
         let v = linear(x, weight: vProj)  // [B, T, Hkv·Dh]
         if let qNorm, let kNorm {  // QK-Norm: a [Dh] weight normalises each head,
-            q = config.norm(q, weight: qNorm)  // a [H·Dh] one the whole projection
-            k = config.norm(k, weight: kNorm)
+            q = config.qkNormalized(q, weight: qNorm)  // a [H·Dh] one the whole projection
+            k = config.qkNormalized(k, weight: kNorm)
         }
         if let rotary {  // RoPE rotates the normalised vectors (the first R dims of each head)
             let first = cache?.count ?? 0  // position of x's first row
@@ -53,9 +56,10 @@ struct Attention {
             k = rope(k, table: rotary, firstPosition: first)
         }
         let attended =
-            cache?.attend(q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads)
+            cache?.attend(
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale)
             ?? causalAttention(
-                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads,
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale,
                 measuring: measuring)  // [B, T, H·Dh]
         // [B, T, d]
         return (

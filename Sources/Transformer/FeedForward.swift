@@ -10,10 +10,11 @@ struct FeedForward {
 
     init(prefix: String, config: ModelConfig, builder: inout ParameterBuilder) {
         let (d, f) = (config.dModel, config.feedForward)
-        let gateProj = config.mlp.isGated ? builder.normal("\(prefix).gate_proj.weight", [f, d], std: 0.02) : nil
-        upProj = builder.normal("\(prefix).up_proj.weight", [f, d], std: 0.02)
-        downProj = builder.normal(
-            "\(prefix).down_proj.weight", [d, f], std: 0.02 / Float(2 * config.nLayer).squareRoot())
+        let gateProj =
+            config.mlp.isGated ? builder.matrix("\(prefix).gate_proj.weight", [f, d], config, normalStd: 0.02) : nil
+        upProj = builder.matrix("\(prefix).up_proj.weight", [f, d], config, normalStd: 0.02)
+        downProj = builder.matrix(
+            "\(prefix).down_proj.weight", [d, f], config, normalStd: 0.02 / Float(2 * config.nLayer).squareRoot())
         gateUp = gateProj.map { builder.joined(from: $0, shape: [2 * f, d]) }
     }
 

@@ -48,7 +48,7 @@ public final class KVCache {
         /// Stores the new positions' `k`, `v` (`[1, n, Hkv·Dh]`) after those held, then attends
         /// with `q` (`[1, n, H·Dh]`) over every position held: a prefill (the cache was empty) is
         /// `causalAttention` itself, one new position (n = 1) is `cachedAttention`.
-        func attend(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> AttentionResult {
+        func attend(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, scale: Float) -> AttentionResult {
             let (first, n, kvWidth) = (count, k.shape[1], values.shape[1])
             let capacity = values.shape[0]
             precondition(!Tape.isRecording, "the key/value cache is for inference: run it under Tape.withoutGradients")
@@ -62,10 +62,10 @@ public final class KVCache {
                 for i in 0..<kvWidth { column[i * capacity] = key[i] }
             }
             count = first + n
-            if first == 0 { return causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads) }
+            if first == 0 { return causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, scale: scale) }
             return cachedAttention(
                 query: q, keysTransposed: keysTransposed, values: values, length: count,
-                heads: heads, kvHeads: kvHeads)
+                heads: heads, kvHeads: kvHeads, scale: scale)
         }
     }
 }

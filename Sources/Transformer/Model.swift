@@ -24,7 +24,8 @@ public final class TransformerModel {
     let lmHead: Tensor  // [V, d]; the token embedding itself when tied
     let rotary: RotaryTable?  // RoPE's angles for block_size positions, rope only
 
-    /// Builds the model with docs/spec/model.md's initialisation, a pure function of `config.seed`.
+    /// Builds the model with the initialisation `config.initialization` names (docs/spec/model.md),
+    /// a pure function of `config.seed`.
     public convenience init(config: ModelConfig) throws {
         try config.validate()
         self.init(config: config, builder: ParameterBuilder(seed: config.seed, count: Int(config.parameterCount)))
@@ -41,13 +42,13 @@ public final class TransformerModel {
         self.config = config
         var builder = builder
         let (v, d) = (config.vocabSize, config.dModel)
-        embedTokens = builder.normal("model.embed_tokens.weight", [v, d], std: 0.02)
+        embedTokens = builder.embedding("model.embed_tokens.weight", [v, d], config)
         embedPositions =
             config.position == .learned
-            ? builder.normal("model.embed_positions.weight", [config.blockSize, d], std: 0.02) : nil
+            ? builder.embedding("model.embed_positions.weight", [config.blockSize, d], config) : nil
         layers = (0..<config.nLayer).map { DecoderLayer(index: $0, config: config, builder: &builder) }
         finalNorm = builder.normWeight("model.norm.weight", [d], config)
-        lmHead = config.tieEmbeddings ? embedTokens : builder.normal("lm_head.weight", [v, d], std: 0.02)
+        lmHead = config.tieEmbeddings ? embedTokens : builder.head("lm_head.weight", [v, d], config)
         rotary =
             config.position == .rope
             ? RotaryTable(
@@ -196,11 +197,31 @@ struct ParameterBuilder {
     }
 
     mutating func normal(_ name: String, _ shape: [Int], std: Float) -> Tensor {
-        let tensor = next(name, shape, .normal(std: std))
+        sampled(name, shape, .normal(std: std)) { $0.fillNormal(std: std, random: &$1) }
+    }
+
+    mutating func truncatedNormal(_ name: String, _ shape: [Int], std: Float) -> Tensor {
+        sampled(name, shape, .truncatedNormal(std: std)) { $0.fillTruncatedNormal(std: std, random: &$1) }
+    }
+
+    /// The next parameter, filled by `fill` from the initialisation stream (left as it is when
+    /// the values are shared).
+    private mutating func sampled(
+        _ name: String, _ shape: [Int], _ initialization: NamedParameter.Initialization,
+        fill: (Tensor, inout SeededRandom) -> Void
+    ) -> Tensor {
+        let tensor = next(name, shape, initialization)
         if var stream = random {
-            tensor.fillNormal(std: std, random: &stream)
+            fill(tensor, &stream)
             random = stream
         }
+        return tensor
+    }
+
+    /// All zeros (a matrix that starts at zero).
+    mutating func zeros(_ name: String, _ shape: [Int]) -> Tensor {
+        let tensor = next(name, shape, .zeros)
+        if random != nil { tensor.data.update(repeating: 0, count: tensor.count) }
         return tensor
     }
 

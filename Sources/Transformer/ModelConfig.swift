@@ -14,6 +14,19 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public enum MLP: String, Codable, CaseIterable, Sendable { case swiglu, gelu, geglu }
     /// Every RMSNorm gain as `w` (init 1) or zero-centred as `1 + w` (init 0; Gemma 3, Qwen3-Next).
     public enum NormWeight: String, Codable, CaseIterable, Sendable { case plain, offset }
+    /// How the weights start (`init`; see `ParameterBuilder.matrix`): model.md's N(0, 0.02) with
+    /// the residual outputs at 0.02/√(2L), or Wortsman et al. 2023's (§2.1) truncated normal of std
+    /// 1/√fan-in for every matrix, with embeddings N(0, 1/√d).
+    public enum Initialization: String, Codable, CaseIterable, Sendable {
+        case normal
+        case fanIn = "fan_in"
+    }
+    /// The factor of the attention scores q·k: 1/√Dh (Vaswani et al.), or 1/Dh (µP, Yang et al.
+    /// 2022; Wortsman et al. 2023 §3.2.4 change (ii), Fig. E.6).
+    public enum AttentionScale: String, Codable, CaseIterable, Sendable {
+        case inverseSqrtHeadDim = "inverse_sqrt_head_dim"
+        case inverseHeadDim = "inverse_head_dim"
+    }
 
     public var vocabSize = 65
     public var blockSize = 64
@@ -25,6 +38,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var dFF: Int? = nil
     public var blockNorm = BlockNorm.pre
     public var qkNorm = QKNorm.head
+    /// `qk_norm_gain` κ: 0, QK-Norm's gains are trained weights; κ > 0, a constant gain √κ per
+    /// element instead, no parameter (Wortsman et al. 2023 §3.3, Fig. 10; see `fixedQKGain`).
+    public var qkNormGain: Float = 0
     public var position = Position.rope
     public var ropeTheta: Float = 10000
     /// Partial RoPE: the fraction of each head's dims that rotate (Hugging Face's `partial_rotary_factor`).
@@ -36,6 +52,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var tieEmbeddings = true
     public var normEps: Float = 1e-6
     public var zLoss: Float = 0
+    /// `init`.
+    public var initialization = Initialization.normal
+    /// `attention_scale`.
+    public var attentionScale = AttentionScale.inverseSqrtHeadDim
+    /// `zero_init_query`: `q_proj` starts at zero (µParam (full), Wortsman et al. 2023 §3.2.4 (iii)).
+    public var zeroInitQuery = false
+    /// `head_init_base_width` D0 (0 = off): the untied head starts at standard deviation √D0/d,
+    /// µParam (full)'s √base-fan-in/fan-in (Wortsman et al. 2023 §3.2.4 (i), Fig. E.5 (ii)).
+    public var headInitBaseWidth = 0
     public var seed: UInt64 = 1337
 
     public init() {}
@@ -51,6 +76,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case dFF = "d_ff"
         case blockNorm = "block_norm"
         case qkNorm = "qk_norm"
+        case qkNormGain = "qk_norm_gain"
         case position
         case ropeTheta = "rope_theta"
         case ropeFraction = "rope_fraction"
@@ -60,6 +86,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case tieEmbeddings = "tie_embeddings"
         case normEps = "norm_eps"
         case zLoss = "z_loss"
+        case initialization = "init"
+        case attentionScale = "attention_scale"
+        case zeroInitQuery = "zero_init_query"
+        case headInitBaseWidth = "head_init_base_width"
         case seed
     }
 
@@ -80,6 +110,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         dFF = try c.decodeIfPresent(Int.self, forKey: .dFF)
         blockNorm = try c.decodeIfPresent(BlockNorm.self, forKey: .blockNorm) ?? d.blockNorm
         qkNorm = try c.decodeIfPresent(QKNorm.self, forKey: .qkNorm) ?? d.qkNorm
+        qkNormGain = try c.decodeIfPresent(Float.self, forKey: .qkNormGain) ?? d.qkNormGain
         position = try c.decodeIfPresent(Position.self, forKey: .position) ?? d.position
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? d.ropeTheta
         ropeFraction = try c.decodeIfPresent(Float.self, forKey: .ropeFraction) ?? d.ropeFraction
@@ -89,6 +120,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         zLoss = try c.decodeIfPresent(Float.self, forKey: .zLoss) ?? d.zLoss
+        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? d.initialization
+        attentionScale = try c.decodeIfPresent(AttentionScale.self, forKey: .attentionScale) ?? d.attentionScale
+        zeroInitQuery = try c.decodeIfPresent(Bool.self, forKey: .zeroInitQuery) ?? d.zeroInitQuery
+        headInitBaseWidth = try c.decodeIfPresent(Int.self, forKey: .headInitBaseWidth) ?? d.headInitBaseWidth
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
     }
 
@@ -100,6 +135,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var feedForward: Int {
         if let dFF { return dFF }
         return mlp.isGated ? (8 * dModel / 3 + 31) / 32 * 32 : 4 * dModel
+    }
+
+    /// The attention scores' factor, `attention_scale`'s 1/√Dh or 1/Dh.
+    public var attentionScoreScale: Float {
+        switch attentionScale {
+        case .inverseSqrtHeadDim: return 1 / Float(headDimension).squareRoot()
+        case .inverseHeadDim: return 1 / Float(headDimension)
+        }
     }
 
     /// `R`: the rotated dims of each head, `int(Dh · rope_fraction)`: Hugging Face's
@@ -119,7 +162,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         let projections = d * dh * (h + 2 * hkv) + h * dh * d  // q, k, v, o
         let qkNorms: Double
         switch qkNorm {
-        case .off: qkNorms = 0
+        case _ where qkNormGain > 0, .off: qkNorms = 0  // a fixed gain is no parameter
         case .head: qkNorms = 2 * dh
         case .full: qkNorms = (h + hkv) * dh
         }
@@ -186,6 +229,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(
             parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
         try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
+        try require(
+            qkNormGain >= 0 && qkNormGain.isFinite, "qk_norm_gain must be ≥ 0, 0 = learned gains (got \(qkNormGain))")
+        try require(
+            qkNormGain == 0 || qkNorm != .off,
+            "qk_norm_gain (\(qkNormGain)) fixes QK-Norm's gain: it needs qk_norm = \"head\" or \"full\" (got \"off\")")
+        try require(
+            headInitBaseWidth >= 0 && headInitBaseWidth <= dModel,
+            "head_init_base_width (\(headInitBaseWidth)) must be in 0…d_model (\(dModel))")
+        try require(
+            headInitBaseWidth == 0 || !tieEmbeddings,
+            "head_init_base_width (\(headInitBaseWidth)) initialises an untied head: set tie_embeddings = false")
     }
 }
 

@@ -13,11 +13,15 @@ public struct NamedParameter {
 
     /// docs/spec/model.md's initialisation rules.
     public enum Initialization: Equatable {
-        /// Normal(0, std): linear and embedding weights.
+        /// Normal(0, std): linear and embedding weights (`init = "normal"`), embeddings (`"fan_in"`).
         case normal(std: Float)
+        /// A normal truncated at ±2 of its own standard deviation and rescaled so that its standard
+        /// deviation is `std` (`SeededRandom.nextTruncatedNormal`): linear weights under `init = "fan_in"`.
+        case truncatedNormal(std: Float)
         /// All ones: norm weights of the plain form (gain `w`).
         case ones
-        /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`).
+        /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`), and
+        /// `q_proj` with `zero_init_query`.
         case zeros
     }
 

@@ -30,4 +30,17 @@ extension CommandLineEndToEndTests {
             XCTAssertFalse(try qklab(command).error.contains("it holds"), "\(command)")
         }
     }
+
+    /// A corpus of one distinct character is refused in one line before a folder is made (item 5).
+    func testOneCharacterCorpusIsRefused() throws {
+        let corpus = scratch.appendingPathComponent("a.txt")
+        try String(repeating: "a", count: 5000).write(to: corpus, atomically: true, encoding: .utf8)
+        try assertFails(
+            [
+                "train", "--config", Self.repository.appendingPathComponent("configs/smoke.toml").path, "--run-dir",
+                "single", "--set", "data.path=\(corpus.path)",
+            ],
+            ["qklab: corpus \(corpus.path) holds one distinct character (\"a\"): there is nothing to learn"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("single").path))
+    }
 }

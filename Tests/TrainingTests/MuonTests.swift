@@ -136,6 +136,10 @@ final class MuonTests: XCTestCase {
             "[optim] adamw_lr applies to name = \"muon\" only (AdamW's rate is optim.lr): remove it or set optim.name = \"muon\""
         )
         XCTAssertEqual(validationError(["optim.name=muon", "optim.adamw_lr=1e-3"]), "accepted")
+        XCTAssertEqual(
+            validationError(["optim.name=muon", "optim.adamw_lr=1e-3", "optim.mup_base_width=64"]),
+            "[optim] mup_base_width applies to name = \"adamw\" only: µParam (simple) scales AdamW's updates, Muon scales its own to each matrix's shape"
+        )
         XCTAssertTrue(validationError(["optim.name=sgd"]).contains("optim.name"), validationError(["optim.name=sgd"]))
         XCTAssertTrue(
             validationError(["optim.adamw_lr=-1"]).contains("optim.adamw_lr"), validationError(["optim.adamw_lr=-1"]))

@@ -87,6 +87,21 @@ final class TrainerEndToEndTests: ScratchTestCase {
         XCTAssertTrue(clipped.suffix(20).contains { $0.contains { $0 > 0 } }, "\(clipped)")
     }
 
+    /// The switches of Wortsman et al. 2023's instruments: the fan-in initialisation, a fixed QK
+    /// gain, µParam (simple) with the options of µParam (full).
+    func testResumeIsBitIdenticalWortsmanSwitches() throws {
+        try assertResumeIsBitIdentical([
+            "model.init=fan_in", "model.tie_embeddings=false", "model.mlp=gelu", "model.qk_norm_gain=30",
+            "optim.mup_base_width=16", "model.attention_scale=inverse_head_dim", "model.zero_init_query=true",
+            "model.head_init_base_width=16",
+        ])
+        let config = try String(
+            contentsOf: RunFolder(scratch.appendingPathComponent("straight")).config, encoding: .utf8)
+        XCTAssertTrue(config.contains("qk_norm_gain = 30.0"), config)
+        XCTAssertTrue(config.contains("init = \"fan_in\""), config)
+        XCTAssertTrue(config.contains("mup_base_width = 16"), config)
+    }
+
     func testRunFolderContents() throws {
         let folder = try train(
             try smokeConfig(["train.max_steps=20", "train.checkpoint_interval=5", "train.keep_checkpoints=2"]),

@@ -43,7 +43,8 @@ public struct AttentionResult {
     public let statistics: AttentionStatistics?
 }
 
-/// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`. With `measuring`, it also
+/// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`, the scores scaled by `scale`
+/// (1/√Dh when nil; written S = Q·Kᵀ/√Dh above). With `measuring`, it also
 /// returns `AttentionStatistics` (entropy from the probabilities it holds anyway, q and k sums of
 /// squares); without, it pays nothing for them.
 ///
@@ -53,7 +54,7 @@ public struct AttentionResult {
 /// two products and the softmax. Accumulation into a shared kv head's gradients stays within one
 /// unit, in a fixed order: results do not depend on the number of threads.
 public func causalAttention(
-    q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
+    q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, scale: Float? = nil,
     measuring: Bool = false
 ) -> AttentionResult {
     let started = OpProfile.begin()
@@ -64,7 +65,7 @@ public func causalAttention(
     precondition(
         heads % kvHeads == 0 && k.shape == [b, t, shape.kvWidth] && v.shape == k.shape,
         "attention over q \(q.shape), k \(k.shape), v \(v.shape) with \(heads)/\(kvHeads) heads")
-    let scale = 1 / Float(headDim).squareRoot()
+    let scale = scale ?? 1 / Float(headDim).squareRoot()  // 1/√Dh unless told (µP's 1/Dh)
     let output = Tensor(uninitialized: q.shape)  // [B, T, H·Dh]
     let needsGradient = Tape.needsGradient(q, k, v)
     let kept =

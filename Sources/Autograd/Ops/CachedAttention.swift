@@ -25,7 +25,7 @@
 ///   largest score.
 public func cachedAttention(
     query q: Tensor, keysTransposed: Tensor, values: Tensor, length n: Int,
-    heads: Int, kvHeads: Int
+    heads: Int, kvHeads: Int, scale: Float? = nil
 ) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
@@ -37,7 +37,7 @@ public func cachedAttention(
         "cachedAttention of q \(q.shape) over keysᵀ \(keysTransposed.shape), values \(values.shape), \(n) positions")
     precondition(
         !Tape.needsGradient(q, keysTransposed, values), "cachedAttention has no pullback: run it without a tape")
-    let scale = 1 / Float(headDim).squareRoot(), group = heads / kvHeads
+    let scale = scale ?? 1 / Float(headDim).squareRoot(), group = heads / kvHeads  // as causalAttention's
     let output = Tensor(uninitialized: q.shape)  // [1, 1, H·Dh]
     var headLogitMax = [Float](repeating: 0, count: heads), headScoreMax = headLogitMax
     let scores = TensorStorage(count: n, zeroed: false)  // s, then p: [n]

@@ -97,6 +97,11 @@ public enum ConfigLoader {
                 "[train] batch_size × n_head × block_size² = \(Int(scores)) attention scores per layer, more than QKLab's limit of 2^31"
             )
         }
+        if config.optim.mupBaseWidth > config.model.dModel {
+            throw ConfigError(
+                "[optim] mup_base_width (\(config.optim.mupBaseWidth)) must not exceed model.d_model (\(config.model.dModel)): µParam scales updates down from a smaller base width"
+            )
+        }
         if let minLR = config.optim.minLR, minLR > config.optim.lr {
             throw ConfigError(
                 "[optim] min_lr (\(shortNumber(minLR, beside: config.optim.lr))) must not exceed lr (\(shortNumber(config.optim.lr, beside: minLR)))"

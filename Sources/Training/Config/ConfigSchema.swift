@@ -136,6 +136,7 @@ public enum ConfigSchema {
         optionalInteger("model", "d_ff", minimum: 1, \.model.dFF),
         choice("model", "block_norm", \.model.blockNorm),
         choice("model", "qk_norm", \.model.qkNorm),
+        float("model", "qk_norm_gain", (0, .infinity), \.model.qkNormGain),
         choice("model", "position", \.model.position),
         float("model", "rope_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeTheta),
         // ≤ 1: ModelConfig.validate
@@ -146,6 +147,10 @@ public enum ConfigSchema {
         flag("model", "tie_embeddings", \.model.tieEmbeddings),
         float("model", "norm_eps", (0, 1), inclusiveMinimum: false, \.model.normEps),
         float("model", "z_loss", (0, .infinity), \.model.zLoss),
+        choice("model", "init", \.model.initialization),
+        choice("model", "attention_scale", \.model.attentionScale),
+        flag("model", "zero_init_query", \.model.zeroInitQuery),
+        integer("model", "head_init_base_width", minimum: 0, \.model.headInitBaseWidth),  // ≤ d_model: validate
         seed("model", \.model.seed),
     ]
 
@@ -167,6 +172,7 @@ public enum ConfigSchema {
         choice("optim", "weight_decay_mode", \.optim.weightDecayMode),
         flag("optim", "decay_norm_weights", \.optim.decayNormWeights),
         real("optim", "grad_clip", (0, .infinity), \.optim.gradClip),
+        integer("optim", "mup_base_width", minimum: 0, \.optim.mupBaseWidth),  // ≤ d_model: ConfigLoader.validate
         // with name = "muon" only: OptimizerRules
         optionalReal("optim", "adamw_lr", (0, .infinity), \.optim.adamWLR),
         // not with QK-Norm: OptimizerRules

@@ -7,6 +7,8 @@ import Formats
 /// - `name = "muon"` without `adamw_lr`: Muon's `lr` (about 0.02 in Keller Jordan's and
 ///   nanochat's runs) would be far too large for the parameters AdamW trains beside it.
 ///
+/// - `mup_base_width` with `name = "muon"`: µParam (simple) is a rule for AdamW's updates
+///   (nanodo's `adamw_mup`); Muon scales its updates to each matrix's shape itself.
 /// - `qk_clip_tau` with `model.qk_norm` on: QK-Norm divides each q and k by its RMS after the
 ///   projections, so QK-Clip's rescale of `q_proj` and `k_proj` would change no logit.
 ///
@@ -26,6 +28,11 @@ extension ConfigLoader {
             if optim.adamWLR == nil {
                 throw ConfigError(
                     "[optim] name = \"muon\" needs adamw_lr, the peak rate of the parameters AdamW trains beside Muon (embeddings, head, norm gains; e.g. 3e-3): optim.lr is Muon's"
+                )
+            }
+            if optim.mupBaseWidth > 0 {
+                throw ConfigError(
+                    "[optim] mup_base_width applies to name = \"adamw\" only: µParam (simple) scales AdamW's updates, Muon scales its own to each matrix's shape"
                 )
             }
         }

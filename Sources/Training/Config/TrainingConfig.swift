@@ -106,6 +106,9 @@ public struct OptimizerConfig: Equatable, Sendable {
     public var decayNormWeights = false
     /// Global-norm clip (0 = off).
     public var gradClip = 1.0
+    /// µParam (simple)'s base width D0 (0 = off): every linear-layer matrix's AdamW update is
+    /// multiplied by its base fan-in over its fan-in (`MuParam`).
+    public var mupBaseWidth = 0
     /// QK-Clip's threshold τ on each head's largest attention logit (0 = off; `QKClip`).
     public var qkClipTau = 0.0
 

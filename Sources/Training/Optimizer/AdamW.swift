@@ -12,7 +12,9 @@ import Transformer
 ///
 /// `lr` is the step's scheduled rate, `peak` the config's `lr`. The decay applies to 2-D weights
 /// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next).
-/// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))` (`GradientClip`).
+/// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))` (`GradientClip`). A parameter's
+/// update multiplier r (1 but under µParam, `MuParam`) scales its whole update, decay included:
+/// `p ← p·(1 − r·(1 − decay)) − r·lr/(1−β1ᵗ) · m / (…)`, which is the update above for r = 1.
 ///
 /// One step is one fused pass: the parameters are laid end to end (as they are in a model's
 /// parameter buffer) and the whole length is split across cores once, each core updating its
@@ -32,12 +34,16 @@ public final class AdamW: Optimizer {
     public let peakRate: Double
     /// Per parameter: whether it is decayed (2-D weights; norm weights with `decay_norm_weights`).
     public let decays: [Bool]
+    /// Per parameter: the factor r of its whole update (µParam's base-fan-in/fan-in; else 1).
+    public let updateMultipliers: [Float]
     /// Where each parameter's elements sit in the concatenated length, for the fused pass.
     private let segmentStarts: [Int]
     private let totalCount: Int
 
-    public init(parameters: [NamedParameter], config: OptimizerConfig) {
+    public init(parameters: [NamedParameter], config: OptimizerConfig, updateMultipliers: [Float]? = nil) {
         self.parameters = parameters
+        self.updateMultipliers = updateMultipliers ?? parameters.map { _ in 1 }
+        precondition(self.updateMultipliers.count == parameters.count, "one update multiplier per parameter")
         let counts = parameters.map(\.tensor.count)
         let starts = Array(counts.reduce(into: [0]) { $0.append($0.last! + $1) }.dropLast())
         (segmentStarts, totalCount) = (starts, counts.reduce(0, +))
@@ -84,7 +90,8 @@ public final class AdamW: Optimizer {
             for (index, start) in segmentStarts.enumerated() {
                 let parameter = parameters[index].tensor, end = start + parameter.count
                 guard start < range.upperBound, end > range.lowerBound, let grad = parameter.grad else { continue }
-                let decay = decays[index] ? decayFactor : 1
+                let r = updateMultipliers[index], stepSize = r * stepSize  // both exact for r = 1
+                let decay = decays[index] ? 1 - r * (1 - decayFactor) : 1  // decayFactor itself for r = 1
                 let p = parameter.data, g = grad.data, m = firstMoments[index].data, v = secondMoments[index].data
                 forEachVector((max(start, range.lowerBound) - start)..<(min(end, range.upperBound) - start)) {
                     i, lanes in

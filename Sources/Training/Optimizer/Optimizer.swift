@@ -45,10 +45,11 @@ public enum WeightDecay {
 }
 
 extension OptimizerConfig {
-    /// The optimizer this config names, over `parameters` (the model's ordered list).
-    public func makeOptimizer(for parameters: [NamedParameter]) -> any Optimizer {
+    /// The optimizer this config names, over `parameters` (the model's ordered list), with AdamW's
+    /// per-parameter `updateMultipliers` (µParam's; nil: all 1; not with Muon).
+    public func makeOptimizer(for parameters: [NamedParameter], updateMultipliers: [Float]? = nil) -> any Optimizer {
         switch name {
-        case .adamw: AdamW(parameters: parameters, config: self)
+        case .adamw: AdamW(parameters: parameters, config: self, updateMultipliers: updateMultipliers)
         case .muon: Muon(parameters: parameters, config: self)
         }
     }

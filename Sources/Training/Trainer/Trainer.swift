@@ -88,7 +88,7 @@ public final class Trainer {
         // refuses a folder holding a run, or someone's own files
         createdFolder = writes ? try folder.createForNewRun() : nil
         lock = writes ? try RunLock(folder: folder) : nil
-        optimizer = resolved.optim.makeOptimizer(for: model.parameters)
+        optimizer = Self.optimizer(for: model, config: resolved)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
         evaluationBatches = BatchSampler.evaluationBatches(
@@ -132,7 +132,7 @@ public final class Trainer {
         self.folder = folder
         model = try TransformerModel(config: config.model)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: config, job: job)
-        optimizer = config.optim.makeOptimizer(for: model.parameters)
+        optimizer = Self.optimizer(for: model, config: config)
         try Checkpoint.restore(model: model, optimizer: optimizer, from: files)
         optimizer.stepCount = state.optimizerSteps
         schedule = LearningRateSchedule(config)
@@ -164,6 +164,15 @@ public final class Trainer {
             config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
             [resumeLine] + setAsideLines + plan.warnings + corpusLines, true
         )
+    }
+
+    /// `optim.name`'s optimizer over `model`'s parameters, with µParam's update multipliers when
+    /// `optim.mup_base_width` is set (AdamW only: `ConfigLoader.validate` refuses it with Muon).
+    static func optimizer(for model: TransformerModel, config: TrainingConfig) -> any Optimizer {
+        config.optim.makeOptimizer(
+            for: model.parameters,
+            updateMultipliers: MuParam.updateMultipliers(
+                model.parameters, model: config.model, baseWidth: config.optim.mupBaseWidth))
     }
 
     /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
