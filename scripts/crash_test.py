@@ -2,7 +2,11 @@
 """Crash safety of `qklab train`: kill it at random instants, resume, and compare with a run
 that never stopped.
 
-    python3 scripts/crash_test.py [--qklab PATH] [--kills N] [--seed S] [--steps N]
+    python3 scripts/crash_test.py [--qklab PATH] [--kills N] [--seed S] [--steps N] [--set KEY=VALUE ...]
+
+`--set` (repeatable) changes the smoke config for every start, e.g. Muon's state:
+
+    python3 scripts/crash_test.py --set optim.name=muon --set optim.lr=0.02 --set optim.adamw_lr=3e-3
 
 1. Trains the smoke config straight through (checkpoints every 2 steps, a metrics line every
    step): the reference.
@@ -13,7 +17,8 @@ that never stopped.
    state.json that parses); a temporary folder of an interrupted write may be left behind.
 3. Stops a run with SIGTERM and with SIGINT: each must finish its step, save a checkpoint, say
    where, and exit 143 / 130.
-4. Checks that every step's loss and the final weights equal the reference's, bit for bit.
+4. Checks that every step's loss, the final weights and the final optimizer state (moments,
+   momentum buffers) equal the reference's, bit for bit.
 
 Prints "N passed, M failed" and exits non-zero on any failure. The default (20 kills) takes
 well under a minute with a release build; `--kills 200` is a soak.
@@ -32,8 +37,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def smoke_args(steps):
-    return ["--config", os.path.join(ROOT, "configs/smoke.toml"),
+def smoke_args(steps, settings=()):
+    return [s for setting in settings for s in ("--set", setting)] + ["--config", os.path.join(ROOT, "configs/smoke.toml"),
             "--set", f"data.path={os.path.join(ROOT, 'data/smoke.txt')}",
             "--set", f"train.max_steps={steps}", "--set", f"optim.decay_steps={steps}",
             "--set", "train.checkpoint_interval=2", "--set", "train.keep_checkpoints=3",
@@ -52,9 +57,9 @@ def losses(run):
     return result
 
 
-def final_weights(run):
+def final_file(run, name):
     latest = os.path.join(run, "checkpoints", "latest")
-    with open(os.path.join(latest, "model.safetensors"), "rb") as f:
+    with open(os.path.join(latest, name), "rb") as f:
         return f.read()
 
 
@@ -87,6 +92,8 @@ def main():
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every start (repeatable)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     scratch = tempfile.mkdtemp(prefix="qklab-crash-")
@@ -106,7 +113,7 @@ def main():
 
     reference = os.path.join(scratch, "reference")
     started = time.time()
-    code = train(reference, smoke_args(args.steps) + ["--run-dir", reference]).wait()
+    code = train(reference, smoke_args(args.steps, args.set) + ["--run-dir", reference]).wait()
     duration = time.time() - started
     check("reference run", code == 0)
     expected = losses(reference)
@@ -123,7 +130,7 @@ def main():
             return train(run, ["--resume", run, "--set", f"train.threads={threads}"], **kw)
         fresh_starts += 1
         shutil.rmtree(run, ignore_errors=True)
-        return train(run, smoke_args(args.steps) + ["--run-dir", run], **kw)
+        return train(run, smoke_args(args.steps, args.set) + ["--run-dir", run], **kw)
 
     while kills < args.kills:
         process = continue_run()
@@ -156,7 +163,8 @@ def main():
     check("every step logged once", sorted(got) == list(range(1, args.steps + 1)), f"{len(got)} steps")
     mismatches = [s for s in expected if got.get(s) != expected[s]]
     check("per-step losses bit-identical", not mismatches, f"first differing step {mismatches[:1]}")
-    check("final weights bit-identical", final_weights(run) == final_weights(reference))
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        check(f"final {name} bit-identical", final_file(run, name) == final_file(reference, name))
     print(f"{kills} kills ({resumes} resumes, {fresh_starts} fresh starts before a first checkpoint), "
           f"run of {duration:.2f}s, scratch {scratch}")
     shutil.rmtree(scratch, ignore_errors=True)

@@ -8,6 +8,8 @@ public struct MetricsRecord: Equatable {
         case number(Float)
         case precise(Double)
         case numbers([Float])
+        /// A list of counts.
+        case integers([Int])
         case null
     }
 
@@ -30,6 +32,7 @@ public struct MetricsRecord: Equatable {
         case .number(let v): return v.isFinite ? "\(v)" : "null"
         case .precise(let v): return v.isFinite ? "\(v)" : "null"
         case .numbers(let vs): return "[" + vs.map { json(.number($0)) }.joined(separator: ", ") + "]"
+        case .integers(let vs): return "[" + vs.map(String.init).joined(separator: ", ") + "]"
         case .null: return "null"
         }
     }

@@ -44,13 +44,14 @@ struct Attention {
     /// `x [B,T,d] → [B,T,d]`, added to `residual` if given (fused into the output product);
     /// `rotary` is the layer's RoPE table (nil for learned positions), `variant` its soft-cap and
     /// sliding window (`ModelConfig.attentionVariant(layer:)`). With `cache` (generation,
-    /// B = 1) x's positions follow those the cache holds, and attend to them too. With `measuring`,
-    /// the attention's stability telemetry comes back too.
+    /// B = 1) x's positions follow those the cache holds, and attend to them too. Besides the
+    /// output come the largest |score| and each head's largest score (`AttentionResult`); with
+    /// `measuring`, the attention's stability telemetry too.
     func forward(
         _ x: Tensor, config: ModelConfig, rotary: RotaryTable?, variant: AttentionVariant,
         cache: KVCache.Layer? = nil, adding residual: Tensor? = nil, measuring: Bool = false
     )
-        -> (output: Tensor, logitMax: Float, statistics: AttentionStatistics?)
+        -> (output: Tensor, logitMax: Float, headScoreMax: [Float], statistics: AttentionStatistics?)
     {
         var q = linear(x, weight: qProj, bias: qBias)  // [B, T, H·Dh]
         var k = linear(x, weight: kProj, bias: kBias)  // [B, T, Hkv·Dh]
@@ -73,6 +74,9 @@ struct Attention {
                 variant: variant,
                 measuring: measuring)  // [B, T, H·Dh]
         // [B, T, d]
-        return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)
+        return (
+            linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.headScoreMax,
+            attended.statistics
+        )
     }
 }

@@ -108,7 +108,8 @@ public final class DataParallel {
                 scale(result.loss, by: weight).backward()
                 return ShardedLoss(
                     loss: result.loss.item * weight, crossEntropy: result.crossEntropy * weight,
-                    attentionLogitMax: result.attentionLogitMax, telemetry: result.telemetry)
+                    attentionLogitMax: result.attentionLogitMax, attentionScoreMax: result.attentionScoreMax,
+                    telemetry: result.telemetry)
             }
         }
         if shards.count == 1 { return [run(shards.lowerBound)] }  // one shard keeps the kernels' threads
@@ -142,12 +143,17 @@ public struct ShardedLoss {
     public let crossEntropy: Float
     /// Per layer, the largest attention logit over all shards.
     public let attentionLogitMax: [Float]
+    /// `[L][H]`: per layer and query head, the largest attention score over all shards (S_max^h).
+    public let attentionScoreMax: [[Float]]
     /// The step's stability telemetry over all shards, when measured.
     public let telemetry: ModelTelemetry?
 
-    public init(loss: Float, crossEntropy: Float, attentionLogitMax: [Float], telemetry: ModelTelemetry?) {
-        (self.loss, self.crossEntropy, self.attentionLogitMax, self.telemetry) = (
-            loss, crossEntropy, attentionLogitMax, telemetry
+    public init(
+        loss: Float, crossEntropy: Float, attentionLogitMax: [Float], attentionScoreMax: [[Float]],
+        telemetry: ModelTelemetry?
+    ) {
+        (self.loss, self.crossEntropy, self.attentionLogitMax, self.attentionScoreMax, self.telemetry) = (
+            loss, crossEntropy, attentionLogitMax, attentionScoreMax, telemetry
         )
     }
 
@@ -164,6 +170,9 @@ public struct ShardedLoss {
         ShardedLoss(
             loss: loss + other.loss, crossEntropy: crossEntropy + other.crossEntropy,
             attentionLogitMax: zip(attentionLogitMax, other.attentionLogitMax).map(nanPropagatingMax),
+            attentionScoreMax: zip(attentionScoreMax, other.attentionScoreMax).map {
+                zip($0, $1).map(nanPropagatingMax)
+            },
             telemetry: telemetry.flatMap { mine in other.telemetry.map { mine.merged(with: $0) } })
     }
 }

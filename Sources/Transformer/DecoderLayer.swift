@@ -29,13 +29,16 @@ struct DecoderLayer {
         mlp = FeedForward(prefix: "\(prefix).mlp", config: config, builder: &builder)
     }
 
-    /// `x [B,T,d] → [B,T,d]`, with the layer's largest attention logit (`rotary`: the layer's RoPE table;
+    /// `x [B,T,d] → [B,T,d]`, with the layer's largest |attention logit| and each head's largest
+    /// logit (`rotary`: the layer's RoPE table;
     /// `cache`: this layer's keys and values when generating, see `Attention.forward`) and, with
     /// `measuring`, its attention telemetry.
     func forward(
         _ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
         measuring: Bool = false
-    ) -> (output: Tensor, attentionLogitMax: Float, attentionStatistics: AttentionStatistics?) {
+    ) -> (
+        output: Tensor, attentionLogitMax: Float, attentionScoreMax: [Float], attentionStatistics: AttentionStatistics?
+    ) {
         let variant = config.attentionVariant(layer: index)
         switch config.blockNorm {
         case .pre:  // h = x + Attn(norm(x));  out = h + MLP(norm(h)), each add fused into a product
@@ -44,13 +47,13 @@ struct DecoderLayer {
                 cache: cache, adding: x, measuring: measuring)
             let h = attended.output
             let out = mlp.forward(config.norm(h, weight: postAttentionNorm), config: config, adding: h)
-            return (out, attended.logitMax, attended.statistics)
+            return (out, attended.logitMax, attended.headScoreMax, attended.statistics)
         case .post:  // h = x + norm(Attn(x));  out = h + norm(MLP(h))
             let attended = attention.forward(
                 x, config: config, rotary: rotary, variant: variant, cache: cache, measuring: measuring)
             let h = add(x, config.norm(attended.output, weight: postAttentionNorm))
             let out = add(h, config.norm(mlp.forward(h, config: config), weight: postFeedforwardNorm!))
-            return (out, attended.logitMax, attended.statistics)
+            return (out, attended.logitMax, attended.headScoreMax, attended.statistics)
         case .sandwich:  // h = x + norm(Attn(norm(x)));  out = h + norm(MLP(norm(h)))
             let attended = attention.forward(
                 config.norm(x, weight: inputNorm!), config: config, rotary: rotary, variant: variant,
@@ -58,7 +61,7 @@ struct DecoderLayer {
             let h = add(x, config.norm(attended.output, weight: postAttentionNorm))
             let mlpOutput = mlp.forward(config.norm(h, weight: preFeedforwardNorm!), config: config)
             let out = add(h, config.norm(mlpOutput, weight: postFeedforwardNorm!))
-            return (out, attended.logitMax, attended.statistics)
+            return (out, attended.logitMax, attended.headScoreMax, attended.statistics)
         }
     }
 }

@@ -94,20 +94,22 @@ public final class TransformerModel {
         // [B, T, d]
         var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens, scale: config.embeddingScale)
         if let embedPositions { x = addPositions(x, table: embedPositions, firstPosition: first) }
-        var logitMaxima: [Float] = [], statistics: [AttentionStatistics] = []
+        var logitMaxima: [Float] = [], scoreMaxima: [[Float]] = [], statistics: [AttentionStatistics] = []
         for (index, layer) in layers.enumerated() {
             let layerRotary = config.isGlobalLayer(index) ? rotary : localRotary ?? rotary
             let block = layer.forward(
                 x, config: config, rotary: layerRotary, cache: cache?.layers[index], measuring: measuring)
             x = block.output
             logitMaxima.append(block.attentionLogitMax)
+            scoreMaxima.append(block.attentionScoreMax)
             if let measured = block.attentionStatistics { statistics.append(measured) }
         }
         x = config.norm(x, weight: finalNorm)
         var logits = linear(x, weight: lmHead)  // [B, T, V]
         if config.finalSoftcap > 0 { logits = softcap(logits, cap: config.finalSoftcap) }  // Gemma 2's final cap
         return ForwardResult(
-            logits: logits, attentionLogitMax: logitMaxima, attentionStatistics: measuring ? statistics : nil)
+            logits: logits, attentionLogitMax: logitMaxima, attentionScoreMax: scoreMaxima,
+            attentionStatistics: measuring ? statistics : nil)
     }
 
     /// The training objective on `tokens` predicting `targets` (both B·T ids); with `measuring`,
@@ -123,7 +125,8 @@ public final class TransformerModel {
         }
         return LossResult(
             loss: crossEntropy.loss, crossEntropy: crossEntropy.crossEntropy,
-            logits: forward.logits, attentionLogitMax: forward.attentionLogitMax, telemetry: telemetry)
+            logits: forward.logits, attentionLogitMax: forward.attentionLogitMax,
+            attentionScoreMax: forward.attentionScoreMax, telemetry: telemetry)
     }
 
     /// Gradient norms after `backward()`: of all parameters, and of each decoder layer's.
@@ -152,6 +155,9 @@ public struct ForwardResult {
     public let logits: Tensor
     /// Per layer: largest |attention score| after the 1/√Dh scale, over kept (query, key) pairs.
     public let attentionLogitMax: [Float]
+    /// `[L][H]`: per layer and query head, the largest attention score (signed, after the 1/√Dh
+    /// scale) over kept pairs and batch rows: Kimi K2's S_max^h (arXiv 2507.20534 §2.1).
+    public let attentionScoreMax: [[Float]]
     /// Per layer, when measured.
     public let attentionStatistics: [AttentionStatistics]?
 }
@@ -166,6 +172,8 @@ public struct LossResult {
     public let logits: Tensor
     /// Per layer, as in `ForwardResult`.
     public let attentionLogitMax: [Float]
+    /// Per layer and head, as in `ForwardResult`.
+    public let attentionScoreMax: [[Float]]
     /// The step's stability telemetry, when measured.
     public let telemetry: ModelTelemetry?
 }

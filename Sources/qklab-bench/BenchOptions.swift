@@ -54,6 +54,12 @@ struct BenchOptions: ParsableCommand {
     @Option(help: "Measured/unmeasured step pairs of --telemetry-cost (default: S 200, M 20).")
     var costPairs: Int?
 
+    @Option(
+        help:
+            "Instead of the other benchmarks: step time with Muon and with QK-Clip against AdamW, over this many rounds."
+    )
+    var optimizerCost: Int?
+
     func validate() throws {
         guard secondsPerCase > 0 && secondsPerCase.isFinite else {
             throw ValidationError("--seconds-per-case takes a positive number of seconds")
@@ -62,6 +68,7 @@ struct BenchOptions: ParsableCommand {
             ("--steps", steps), ("--shards", shards), ("--generation-chars", generationChars),
             ("--recomputed-chars", recomputedChars), ("--measure-every", measureEvery),
             ("--telemetry-cost", telemetryCost), ("--cost-steps", costSteps), ("--cost-pairs", costPairs),
+            ("--optimizer-cost", optimizerCost),
         ]
         for case let (name, value?) in counts where value <= 0 {
             throw ValidationError("\(name) takes a positive integer")

@@ -8,6 +8,7 @@ import Transformer
 //                                    [--skip-training] [--skip-generation] [--generation-chars N] [--recomputed-chars N]
 //                                    [--measure-every N] [--no-probe]
 //   swift run -c release qklab-bench --telemetry-cost ROUNDS [--only S|M] [--cost-steps N] [--cost-pairs N]
+//   swift run -c release qklab-bench --optimizer-cost ROUNDS [--only S|M] [--shards N]
 // (peak RSS is the process's: for the memory of training alone, run one size with --skip-ops)
 // 1. sgemm throughput through the BLAS wrapper (the peak MFU is measured against);
 // 2. each fused op, forward + backward, at the sizes of the benchmark configs S and M; and the
@@ -26,6 +27,8 @@ import Transformer
 //    every 1000 steps, alternately, ROUNDS times; the ratio of their training times (`elapsed_s`
 //    at the last step) per round, its median and range; then measured and unmeasured steps of
 //    one model alternately, --cost-pairs times (S 200, M 20), and the median ratio of the pairs.
+// --optimizer-cost ROUNDS: instead of 2.–4., the step time of Muon and of QK-Clip (every head
+//    clipped) against AdamW's, steps of the three alternated (`OptimizerCost`).
 
 let options = BenchOptions.parseCommandLine()
 
@@ -371,6 +374,11 @@ if let rounds = options.telemetryCost {
         try TelemetryCost.pairedSteps(
             size, pairs: pairs ?? (size.name == "S" ? 200 : 20), tokens: syntheticCorpus, shards: shards)
     }
+    exit(0)
+}
+if let rounds = options.optimizerCost {
+    print("\nOptimizer cost: steps of AdamW, Muon and AdamW + QK-Clip in turn (qk_norm off), \(rounds) rounds")
+    for size in sizes { try OptimizerCost.measure(size, rounds: rounds, tokens: syntheticCorpus, shards: shards) }
     exit(0)
 }
 if !options.skipOps {

@@ -195,7 +195,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(config.optim.minLR, 1)
         XCTAssertEqual(
             errorMessage("", overrides: ["optim.learning_rate=1"]),
-            "--set optim.learning_rate=1: unknown key 'optim.learning_rate'; valid keys: lr, min_lr, warmup_steps, decay_steps, beta1, beta2, eps, weight_decay, weight_decay_mode, decay_norm_weights, grad_clip, mup_base_width"
+            "--set optim.learning_rate=1: unknown key 'optim.learning_rate'; valid keys: name, lr, min_lr, warmup_steps, decay_steps, beta1, beta2, eps, weight_decay, weight_decay_mode, decay_norm_weights, grad_clip, mup_base_width, adamw_lr, qk_clip_tau"
         )
         XCTAssertEqual(
             errorMessage("", overrides: ["train.max_step=10"]),

@@ -9,10 +9,22 @@ import XCTest
 /// run bit for bit (the multi-process runs are checked by scripts/mpi_train_test.py).
 final class DistributedStepTests: SmokeRunTestCase {
     func testOneProcessJobEqualsTheOrdinaryRun() throws {
-        let config = try smokeConfig([
-            "train.shards=3", "train.max_steps=12", "optim.decay_steps=12", "train.log_interval=3",
-            "train.eval_interval=6", "train.checkpoint_interval=6",
-        ])
+        try assertOneProcessJobEqualsTheOrdinaryRun([])
+    }
+
+    /// QK-Clip reads every shard's per-head maxima through the numbers encoding.
+    func testOneProcessJobEqualsTheOrdinaryRunWithQKClip() throws {
+        try assertOneProcessJobEqualsTheOrdinaryRun(["model.qk_norm=off", "optim.qk_clip_tau=0.05"])
+        let clipped = try MetricsReader.read(folder("job").metrics).compactMap { $0["qk_clip_heads"] as? [Int] }
+        XCTAssertTrue(clipped.contains { $0.contains { $0 > 0 } }, "\(clipped)")
+    }
+
+    func assertOneProcessJobEqualsTheOrdinaryRun(_ overrides: [String]) throws {
+        let config = try smokeConfig(
+            [
+                "train.shards=3", "train.max_steps=12", "optim.decay_steps=12", "train.log_interval=3",
+                "train.eval_interval=6", "train.checkpoint_interval=6",
+            ] + overrides)
         let ordinary = try train(config, in: "ordinary")
         let viaJob = folder("job")
         let trainer = try Trainer(config: config, folder: viaJob, configSource: "test", job: OneProcessJob())

@@ -143,9 +143,9 @@ final class OptimizerTests: XCTestCase {
     }
 
     func testClipFactor() {
-        XCTAssertEqual(AdamW.clipFactor(gradientNorm: 4, clip: 1), Float(1 / (4 + 1e-6)))
-        XCTAssertEqual(AdamW.clipFactor(gradientNorm: 0.5, clip: 1), 1)
-        XCTAssertEqual(AdamW.clipFactor(gradientNorm: 100, clip: 0), 1, "clip 0 = off")
+        XCTAssertEqual(GradientClip.factor(gradientNorm: 4, clip: 1), Float(1 / (4 + 1e-6)))
+        XCTAssertEqual(GradientClip.factor(gradientNorm: 0.5, clip: 1), 1)
+        XCTAssertEqual(GradientClip.factor(gradientNorm: 100, clip: 0), 1, "clip 0 = off")
     }
 
     func assertValues(_ actual: [Float], _ expected: [Double], file: StaticString = #filePath, line: UInt = #line) {

@@ -74,6 +74,27 @@ final class TrainerEndToEndTests: ScratchTestCase {
         ])
     }
 
+    /// Muon's momentum buffers and its AdamW's moments are checkpointed.
+    func testResumeIsBitIdenticalWithMuon() throws {
+        try assertResumeIsBitIdentical(["optim.name=muon", "optim.lr=0.02", "optim.adamw_lr=3e-3"])
+        let optimizer = try SafeTensors.read(
+            RunFolder(scratch.appendingPathComponent("straight")).latestCheckpoint()!
+                .appendingPathComponent("optimizer.safetensors")
+        ).tensors.map(\.name)
+        XCTAssertTrue(optimizer.contains("model.layers.0.self_attn.q_proj.weight.momentum_buffer"))
+        XCTAssertTrue(optimizer.contains("model.embed_tokens.weight.exp_avg"))
+        XCTAssertFalse(optimizer.contains("model.layers.0.self_attn.q_proj.weight.exp_avg"))
+    }
+
+    /// QK-Clip keeps no state beyond the weights; τ low enough to clip from the first steps.
+    func testResumeIsBitIdenticalWithQKClip() throws {
+        try assertResumeIsBitIdentical(["model.qk_norm=off", "optim.qk_clip_tau=0.05"])
+        let lines = try MetricsReader.read(RunFolder(scratch.appendingPathComponent("interrupted")).metrics)
+        let clipped = lines.compactMap { $0["qk_clip_heads"] as? [Int] }
+        XCTAssertEqual(clipped.count, 40)
+        XCTAssertTrue(clipped.suffix(20).contains { $0.contains { $0 > 0 } }, "\(clipped)")
+    }
+
     /// The switches of Wortsman et al. 2023's instruments: the fan-in initialisation, a fixed QK
     /// gain, µParam (simple) with the options of µParam (full).
     func testResumeIsBitIdenticalWortsmanSwitches() throws {

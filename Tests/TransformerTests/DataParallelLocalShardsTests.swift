@@ -47,6 +47,7 @@ final class DataParallelLocalShardsTests: XCTestCase {
                 XCTAssertEqual(folded.loss.bitPattern, expected.loss.bitPattern, "\(groups)")
                 XCTAssertEqual(folded.crossEntropy.bitPattern, expected.crossEntropy.bitPattern, "\(groups)")
                 XCTAssertEqual(folded.attentionLogitMax, expected.attentionLogitMax, "\(groups)")
+                XCTAssertEqual(folded.attentionScoreMax, expected.attentionScoreMax, "\(groups)")
                 XCTAssertEqual(folded.telemetry, expected.telemetry, "\(groups)")
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Causal self-attention, fused: per (batch row, head) scores, mask, softmax and `P·V`, with
-/// grouped-query attention and the largest attention logit as a by-product.
+/// grouped-query attention and the largest attention logits as by-products.
 ///
 /// Inputs are the projections in their natural `[B, T, heads·Dh]` layout: a head's `[T, Dh]`
 /// matrix is a strided view (row stride `heads·Dh`) that `gemm` reads directly, so the head
@@ -41,6 +41,9 @@ public struct AttentionResult {
     public let logitMax: Float
     /// The same maximum after the soft-cap (`attn_logit_max_capped`; `logitMax` without a cap).
     public let cappedLogitMax: Float
+    /// `[H]`: per query head, the largest score (signed, after the 1/√Dh scale) over kept pairs
+    /// and batch rows: Kimi K2's S_max^h (arXiv 2507.20534 §2.1), which QK-Clip reads.
+    public let headScoreMax: [Float]
     /// Entropy and q/k sums, when the call was asked to measure them (nil otherwise).
     public let statistics: AttentionStatistics?
 }
@@ -76,15 +79,17 @@ public func causalAttention(
         ? Tensor(uninitialized: [b, heads, t, t]) : nil  // every head's P, for the pullback
     var unitLogitMax = [LogitMaxima](repeating: LogitMaxima(), count: shape.units)
     var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)  // per (batch row, head)
+    let pairScoreMax = TensorStorage(count: shape.pairs, zeroed: false)  // per (batch row, head)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         pairEntropy.withUnsafeMutableBufferPointer { entropy in
             shape.forEachUnit(probabilities: kept == nil) { unit, pairs, scratch in
                 for pair in pairs {
                     let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
-                    logitMax[unit].add(
-                        headProbabilities(
-                            q: q, k: k, shape: shape, pair: pair, scale: scale, variant: variant, into: p,
-                            transposed: scratch.transposed))
+                    let maxima = headProbabilities(
+                        q: q, k: k, shape: shape, pair: pair, scale: scale, variant: variant, into: p,
+                        transposed: scratch.transposed)
+                    logitMax[unit].add(maxima)
+                    pairScoreMax.pointer[pair] = maxima.score
                     if measuring { entropy[pair] = normalizedEntropySum(p, length: t, variant: variant) }
                     let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
                     if shape.usesCausalProducts {  // Y = P·V
@@ -118,19 +123,25 @@ public func causalAttention(
             entropyRows: b * variant.entropyRows(length: t), querySquares: squaredSum(q.data, count: q.count),
             keySquares: squaredSum(k.data, count: k.count),
             queryCount: q.count, keyCount: k.count, cappedLogitMax: maxima.capped) : nil
+    let headScoreMax = (0..<heads).map { h in  // batch rows in order
+        (1..<b).reduce(pairScoreMax.pointer[h]) { nanPropagatingMax($0, pairScoreMax.pointer[$1 * heads + h]) }
+    }
     return AttentionResult(
-        output: output, logitMax: maxima.logit, cappedLogitMax: maxima.capped, statistics: statistics)
+        output: output, logitMax: maxima.logit, cappedLogitMax: maxima.capped, headScoreMax: headScoreMax,
+        statistics: statistics)
 }
 
-/// The largest attention logit before and after the soft-cap, NaN-propagating.
+/// The largest attention logit before and after the soft-cap, NaN-propagating, and the largest
+/// signed score the softmax saw (after the cap, when there is one).
 struct LogitMaxima {
-    var logit: Float = 0, capped: Float = 0
+    var logit: Float = 0, capped: Float = 0, score: Float = -.infinity
 
     mutating func add(_ other: LogitMaxima) { self = adding(other) }
 
     func adding(_ other: LogitMaxima) -> LogitMaxima {
         LogitMaxima(
-            logit: nanPropagatingMax(logit, other.logit), capped: nanPropagatingMax(capped, other.capped))
+            logit: nanPropagatingMax(logit, other.logit), capped: nanPropagatingMax(capped, other.capped),
+            score: nanPropagatingMax(score, other.score))
     }
 }
 
@@ -143,7 +154,7 @@ public func nanPropagatingMax(_ a: Float, _ b: Float) -> Float {
 
 /// Head `pair`'s `P = causalSoftmax(Z)` into `probabilities` (`[T, T]`), Z its scores soft-capped
 /// and masked as `variant` says (`headScores`); returns the largest kept |score| before and after
-/// the cap.
+/// the cap and the largest signed score the softmax saw.
 ///
 /// Every head's P together is B·H·T² floats per layer (for B=8, H=6, T=256 more than all the
 /// layer's other activations). Above `keptProbabilitiesLimit` the pullback calls this again
@@ -157,8 +168,9 @@ private func headProbabilities(
     let logitMax = headScores(
         q: q, k: k, shape: shape, pair: pair, scale: scale, variant: variant, into: probabilities,
         transposed: transposed)
-    let capped = maskedSoftmax(probabilities, length: shape.length, variant: variant)
-    return LogitMaxima(logit: logitMax ?? capped, capped: capped)
+    let softmaxed = maskedSoftmax(probabilities, length: shape.length, variant: variant)
+    let capped = softmaxed.largestMagnitude
+    return LogitMaxima(logit: logitMax ?? capped, capped: capped, score: softmaxed.largestScore)
 }
 
 /// Head `pair`'s scores `S = Q·Kᵀ/√Dh` into `scores` (`[T, T]`), soft-capped over the entries
@@ -282,14 +294,16 @@ struct UnitScratch {
 }
 
 /// Softmaxes a `[T, T]` score matrix in place under the causal mask (narrowed to `variant`'s
-/// window) and returns the largest |score| among the kept entries, measured before the softmax
-/// (NaN if any of them is NaN).
-private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int, variant: AttentionVariant) -> Float {
+/// window) and returns the kept entries' magnitudes, measured before the softmax (NaN if any of
+/// them is NaN).
+private func maskedSoftmax(
+    _ scores: UnsafeMutablePointer<Float>, length t: Int, variant: AttentionVariant
+) -> SoftmaxMagnitudes {
     var magnitudes = SoftmaxMagnitudes()
     for query in 0..<t {
         magnitudes.add(causalSoftmaxRow(scores + query * t, from: variant.firstKey(query), query: query, length: t))
     }
-    return magnitudes.largestMagnitude  // NaN if a score is, whatever comes after it
+    return magnitudes  // NaN if a score is, whatever comes after it
 }
 
 /// The pullback of `causalAttention`, head by head; with a soft-cap, each head's capped scores Z

@@ -24,8 +24,8 @@
 ///   - values: `[capacity, Hkv·Dh]`, rows `0..<n` set.
 ///   - length: n, the positions attended to (1 ≤ n ≤ capacity).
 ///   - variant: the soft-cap and sliding window.
-/// - Returns: `[1, 1, H·Dh]`, heads merged, and the largest |score| over the heads (before and
-///   after the cap).
+/// - Returns: `[1, 1, H·Dh]`, heads merged, the largest |score| over the heads (before and after
+///   the cap) and each head's largest score.
 public func cachedAttention(
     query q: Tensor, keysTransposed: Tensor, values: Tensor, length n: Int,
     heads: Int, kvHeads: Int, scale: Float? = nil, variant: AttentionVariant = .plain
@@ -44,6 +44,7 @@ public func cachedAttention(
     let output = Tensor(uninitialized: q.shape)  // [1, 1, H·Dh]
     let first = variant.firstKey(n - 1)  // the window's first position
     var maxima = LogitMaxima()
+    var headScoreMax = [Float](repeating: 0, count: heads)
     let scores = TensorStorage(count: n, zeroed: false)  // s, then p: [n]
     let s = scores.pointer
     for head in 0..<heads {  // one core: a head is microseconds of work
@@ -58,8 +59,10 @@ public func cachedAttention(
         let logitMax =
             variant.softcap > 0
             ? capScoreRow(s, from: first, query: n - 1, length: n, cap: variant.softcap).largestMagnitude : nil
-        let capped = causalSoftmaxRow(s, from: first, query: n - 1, length: n).largestMagnitude  // zeros before first
+        let softmaxed = causalSoftmaxRow(s, from: first, query: n - 1, length: n)  // zeros before first
+        let capped = softmaxed.largestMagnitude
         maxima.add(LogitMaxima(logit: logitMax ?? capped, capped: capped))
+        headScoreMax[head] = softmaxed.largestScore
         forEachVector(0..<headDim) { d, lanes in  // y = p·V, 16 of Dh a vector
             var sum = Vector()
             for j in 0..<n { sum.addProduct(Vector(repeating: s[j]), load(vHead + j * kvWidth, d, lanes)) }
@@ -68,5 +71,6 @@ public func cachedAttention(
     }
     withExtendedLifetime(scores) {}  // used through its pointer only
     return AttentionResult(
-        output: output, logitMax: maxima.logit, cappedLogitMax: maxima.capped, statistics: nil)
+        output: output, logitMax: maxima.logit, cappedLogitMax: maxima.capped, headScoreMax: headScoreMax,
+        statistics: nil)
 }

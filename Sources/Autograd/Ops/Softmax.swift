@@ -32,9 +32,9 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
 }
 
 /// Softmaxes `row[first...query]` in place and zeroes the rest of the row (`first` > 0: a
-/// sliding window, `AttentionVariant`), max-subtracted so that large scores do not overflow. Returns, over the kept scores before the softmax, lane by
-/// lane, the largest |score| and Σ|score| (`SoftmaxMagnitudes`: reduced to numbers once for many
-/// rows, not per row).
+/// sliding window, `AttentionVariant`), max-subtracted so that large scores do not overflow.
+/// Returns, over the kept scores before the softmax, lane by lane, the largest |score|, Σ|score|
+/// and the largest score (`SoftmaxMagnitudes`: reduced to numbers once for many rows, not per row).
 ///
 /// Every pass works on whole vectors: the tail vector of the kept entries is masked, and loaded
 /// and stored whole wherever the row has room (its extra lanes are entries that end up zero).
@@ -70,22 +70,27 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, from first: Int = 0, q
     }
     row.update(repeating: 0, count: first)
     (row + kept).update(repeating: 0, count: length - kept)
-    return SoftmaxMagnitudes(largest: largest, sum: magnitudeSum)
+    return SoftmaxMagnitudes(largest: largest, sum: magnitudeSum, maximum: maximum)
 }
 
-/// Lane by lane, the largest |score| and Σ|score| of softmaxed rows' kept scores.
+/// Lane by lane, the largest |score|, Σ|score| and the largest (signed) score of softmaxed rows'
+/// kept scores.
 struct SoftmaxMagnitudes {
-    var largest = Vector(), sum = Vector()
+    var largest = Vector(), sum = Vector(), maximum = Vector(repeating: -.infinity)
 
-    /// Takes in `other`'s rows: lane by lane, the larger of the two largest and the sum of the
-    /// two sums. (Empty, both are 0.)
+    /// Takes in `other`'s rows: lane by lane, the larger of the two largest, the sum of the two
+    /// sums, the larger of the two maxima. (Empty: 0, 0 and −∞.)
     mutating func add(_ other: SoftmaxMagnitudes) {
         largest = lanewiseMax(largest, other.largest)
         sum += other.sum
+        maximum = lanewiseMax(maximum, other.maximum)
     }
 
     /// The largest |score|, NaN if and only if a score was NaN (infinities give ∞).
     var largestMagnitude: Float { sum.sum().isNaN ? .nan : largestLane(largest) }
+
+    /// The largest score (QK-Clip's S_max), NaN if and only if a score was NaN.
+    var largestScore: Float { sum.sum().isNaN ? .nan : largestLane(maximum) }
 }
 
 /// The 16 lanes of `row` at `j` of which the first `lanes` are wanted: one vector load where the

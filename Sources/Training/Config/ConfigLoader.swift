@@ -89,6 +89,7 @@ public enum ConfigLoader {
         do { try config.model.validate() } catch let error as ModelConfigError {
             throw ConfigError("[model] \(error.message)")
         }
+        try checkOptimizer(config)
         let scores =
             Double(config.train.batchSize) * Double(config.model.nHead) * pow(Double(config.model.blockSize), 2)
         if scores > Double(1 << 31) {

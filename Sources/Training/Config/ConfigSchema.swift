@@ -178,6 +178,7 @@ public enum ConfigSchema {
     ]
 
     static let optimKeys: [ConfigKey] = [
+        choice("optim", "name", \.optim.name),
         real("optim", "lr", (0, .infinity), inclusiveMinimum: false, \.optim.lr),
         optionalReal("optim", "min_lr", (0, .infinity), \.optim.minLR),
         integer("optim", "warmup_steps", minimum: 0, \.optim.warmupSteps),
@@ -190,6 +191,10 @@ public enum ConfigSchema {
         flag("optim", "decay_norm_weights", \.optim.decayNormWeights),
         real("optim", "grad_clip", (0, .infinity), \.optim.gradClip),
         integer("optim", "mup_base_width", minimum: 0, \.optim.mupBaseWidth),  // ≤ d_model: ConfigLoader.validate
+        // with name = "muon" only: OptimizerRules
+        optionalReal("optim", "adamw_lr", (0, .infinity), \.optim.adamWLR),
+        // not with QK-Norm: OptimizerRules
+        real("optim", "qk_clip_tau", (0, .infinity), \.optim.qkClipTau),
     ]
 
     static let trainKeys: [ConfigKey] = [

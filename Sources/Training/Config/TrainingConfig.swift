@@ -81,8 +81,13 @@ public struct DataConfig: Equatable, Sendable {
     public init() {}
 }
 
-/// `[optim]`: AdamW and the learning-rate schedule (docs/spec/model.md).
+/// `[optim]`: the optimizer and the learning-rate schedule (docs/spec/model.md).
 public struct OptimizerConfig: Equatable, Sendable {
+    /// The optimizer: `adamw`, or `muon` (Muon on the layers' matrices, AdamW on the rest).
+    public var name = Name.adamw
+    /// With `muon`: the peak learning rate of the parameters AdamW trains (embeddings, head, norm
+    /// gains); `lr` is Muon's. Unset with `adamw`.
+    public var adamWLR: Double? = nil
     /// Peak learning rate.
     public var lr = 1e-3
     /// Final learning rate; nil means lr / 10.
@@ -104,6 +109,8 @@ public struct OptimizerConfig: Equatable, Sendable {
     /// µParam (simple)'s base width D0 (0 = off): every linear-layer matrix's AdamW update is
     /// multiplied by its base fan-in over its fan-in (`MuParam`).
     public var mupBaseWidth = 0
+    /// QK-Clip's threshold τ on each head's largest attention logit (0 = off; `QKClip`).
+    public var qkClipTau = 0.0
 
     /// docs/spec/model.md's `weight_decay_mode`: whether the decay per step is scaled by the peak learning rate.
     public enum WeightDecayMode: String, Codable, CaseIterable, Sendable {
@@ -112,6 +119,9 @@ public struct OptimizerConfig: Equatable, Sendable {
         /// `p ← p·(1 − (lr(s)/lr)·wd)`: Wortsman et al. 2023, "independent" of the peak learning rate.
         case independent
     }
+
+    /// `optim.name`.
+    public enum Name: String, Codable, CaseIterable, Sendable { case adamw, muon }
 
     public init() {}
 }

@@ -13,14 +13,14 @@ import Transformer
 /// `lr` is the step's scheduled rate, `peak` the config's `lr`. The decay applies to 2-D weights
 /// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next);
 /// never to biases.
-/// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))`. A parameter's
+/// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))` (`GradientClip`). A parameter's
 /// update multiplier r (1 but under µParam, `MuParam`) scales its whole update, decay included:
 /// `p ← p·(1 − r·(1 − decay)) − r·lr/(1−β1ᵗ) · m / (…)`, which is the update above for r = 1.
 ///
 /// One step is one fused pass: the parameters are laid end to end (as they are in a model's
 /// parameter buffer) and the whole length is split across cores once, each core updating its
 /// share of every parameter's elements with that parameter's weight decay.
-public final class AdamW {
+public final class AdamW: Optimizer {
     public let parameters: [NamedParameter]
     /// First moments, one per parameter (`<name>.exp_avg` in checkpoints): slices of one buffer.
     public let firstMoments: [Tensor]
@@ -67,15 +67,14 @@ public final class AdamW {
 
     /// The factor decayed parameters are multiplied by at a step with learning rate `lr`.
     public func decayFactor(learningRate lr: Double) -> Float {
-        switch weightDecayMode {
-        case .coupled: return Float(1 - lr * Double(weightDecay))
-        case .independent: return Float(1 - lr / peakRate * Double(weightDecay))
-        }
+        WeightDecay.factor(mode: weightDecayMode, weightDecay: weightDecay, learningRate: lr, peakRate: peakRate)
     }
 
-    /// The factor global-norm clipping multiplies gradients by (1 when `clip` is 0 = off).
-    public static func clipFactor(gradientNorm: Double, clip: Double) -> Float {
-        clip > 0 ? Float(min(1, clip / (gradientNorm + 1e-6))) : 1
+    /// `<name>.exp_avg` and `<name>.exp_avg_sq` of each parameter in turn (PyTorch's state names).
+    public var stateTensors: [(name: String, tensor: Tensor)] {
+        zip(parameters, zip(firstMoments, secondMoments)).flatMap { parameter, moments in
+            [("\(parameter.name).exp_avg", moments.0), ("\(parameter.name).exp_avg_sq", moments.1)]
+        }
     }
 
     /// Applies one update with learning rate `lr` to every parameter that has a gradient.

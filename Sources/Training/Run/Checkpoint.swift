@@ -9,7 +9,7 @@ public struct CheckpointState: Codable, Equatable {
     public var format = 1
     /// Optimizer steps completed.
     public var step: Int
-    /// Updates AdamW applied (smaller than `step` when steps were skipped).
+    /// Updates the optimizer applied (smaller than `step` when steps were skipped).
     public var optimizerSteps: Int
     /// The batch sampler's generator, positioned after `step`'s batch.
     public var sampler: BatchSampler
@@ -54,29 +54,24 @@ extension CheckpointState {
 }
 
 /// A checkpoint folder: `model.safetensors` (docs/spec/model.md's names; a tied head is not duplicated),
-/// `optimizer.safetensors` (`<name>.exp_avg`, `<name>.exp_avg_sq`) and `state.json`.
+/// `optimizer.safetensors` (the optimizer's `stateTensors`: AdamW's `<name>.exp_avg`,
+/// `<name>.exp_avg_sq`; Muon's `<name>.momentum_buffer` besides) and `state.json`.
 ///
 /// Written to a temporary folder, every file fsynced, then renamed into place and `latest`
 /// re-pointed: a folder named `step-*` is always complete.
 public enum Checkpoint {
     /// Writes the checkpoint of `state.step`; refuses (throws) if any value is not finite.
     @discardableResult
-    public static func save(model: TransformerModel, optimizer: AdamW, state: CheckpointState, in folder: RunFolder)
+    public static func save(
+        model: TransformerModel, optimizer: any Optimizer, state: CheckpointState, in folder: RunFolder
+    )
         throws -> URL
     {
         let modelTensors = model.parameters.map {
             NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values)
         }
-        var optimizerTensors: [NamedTensor] = []
-        for (index, parameter) in model.parameters.enumerated() {
-            optimizerTensors.append(
-                NamedTensor(
-                    name: "\(parameter.name).exp_avg", shape: parameter.tensor.shape,
-                    values: optimizer.firstMoments[index].values))
-            optimizerTensors.append(
-                NamedTensor(
-                    name: "\(parameter.name).exp_avg_sq", shape: parameter.tensor.shape,
-                    values: optimizer.secondMoments[index].values))
+        let optimizerTensors = optimizer.stateTensors.map {
+            NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values)
         }
         for tensor in modelTensors + optimizerTensors where !tensor.values.allSatisfy(\.isFinite) {
             throw RunError(
@@ -193,27 +188,23 @@ public enum Checkpoint {
         return state
     }
 
-    /// Loads weights into `model` (and moments into `optimizer`), checking the files against the
+    /// Loads weights into `model` (and the optimizer's state into `optimizer`), checking the files against the
     /// manifest and that names and shapes match exactly: a partial load is never silent.
-    public static func restore(model: TransformerModel, optimizer: AdamW?, from checkpoint: URL) throws {
+    public static func restore(model: TransformerModel, optimizer: (any Optimizer)?, from checkpoint: URL) throws {
         let names = ["model.safetensors"] + (optimizer == nil ? [] : ["optimizer.safetensors"])
         try restore(model: model, optimizer: optimizer, from: try CheckpointFiles.read(checkpoint, names))
     }
 
-    /// Loads weights (and moments) from files already read and checked.
-    public static func restore(model: TransformerModel, optimizer: AdamW?, from files: CheckpointFiles) throws {
+    /// Loads weights (and optimizer state) from files already read and checked.
+    public static func restore(model: TransformerModel, optimizer: (any Optimizer)?, from files: CheckpointFiles) throws
+    {
         let modelURL = files.checkpoint.appendingPathComponent("model.safetensors")
         let weights = try SafeTensors.decode(files["model.safetensors"], source: modelURL.path).tensors
         try assign(weights, to: model.parameters.map { ($0.name, $0.tensor) }, source: modelURL.path)
         guard let optimizer else { return }
         let optimizerURL = files.checkpoint.appendingPathComponent("optimizer.safetensors")
         let moments = try SafeTensors.decode(files["optimizer.safetensors"], source: optimizerURL.path).tensors
-        var targets: [(String, Tensor)] = []
-        for (index, parameter) in model.parameters.enumerated() {
-            targets.append(("\(parameter.name).exp_avg", optimizer.firstMoments[index]))
-            targets.append(("\(parameter.name).exp_avg_sq", optimizer.secondMoments[index]))
-        }
-        try assign(moments, to: targets, source: optimizerURL.path)
+        try assign(moments, to: optimizer.stateTensors.map { ($0.name, $0.tensor) }, source: optimizerURL.path)
     }
 
     /// Copies `tensors` into `targets` by name; every target must be present with its shape, and

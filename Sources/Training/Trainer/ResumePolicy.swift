@@ -44,6 +44,7 @@ public struct ResumePlan {
     /// Keys that may never change on resume, with the reason.
     static let fixedKeys: [String: String] = [
         "train.seed": "the batch sampler continues from the checkpoint's state",
+        "optim.name": "the checkpoint holds that optimizer's state (moments, momentum buffers)",
         "train.shards": "the batch split into shards decides the run's numbers (threads only decide where shards run)",
         "train.batch_size":
             "it decides the fixed validation windows, so val_loss and best_val_loss before and after would measure different text",

@@ -6,17 +6,18 @@ import Transformer
 /// `ShardedLoss` decodes bit for bit and the shards combine in shard order as on one process.
 ///
 /// Layout for L layers of H query heads: `[loss, crossEntropy, measured (0/1), attnLogitMax (L),
-/// per layer (entropyRows, querySquares, keySquares, queryCount, keyCount, cappedLogitMax,
-/// entropySums (H)),
+/// attnScoreMax (L·H, layer by layer), per layer (entropyRows, querySquares, keySquares, queryCount,
+/// keyCount, cappedLogitMax, entropySums (H)),
 /// outputLogitMax, logSumExpSum, outputRows]`; the telemetry part is zeros when not measured.
 extension ShardedLoss {
     /// Doubles per shard for `layers` layers of `heads` query heads.
-    static func numberCount(layers: Int, heads: Int) -> Int { 3 + layers + layers * (6 + heads) + 3 }
+    static func numberCount(layers: Int, heads: Int) -> Int { 3 + layers + layers * heads + layers * (6 + heads) + 3 }
 
     /// Writes the layout into `numbers` (`numberCount` doubles).
     func write(into numbers: UnsafeMutableBufferPointer<Double>, heads: Int) {
         var values: [Double] =
             [Double(loss), Double(crossEntropy), telemetry == nil ? 0 : 1] + attentionLogitMax.map(Double.init)
+            + attentionScoreMax.flatMap { $0.map(Double.init) }
         for layer in 0..<attentionLogitMax.count {
             let s = telemetry?.layers[layer]
             precondition(
@@ -41,6 +42,7 @@ extension ShardedLoss {
             return numbers[next..<(next + count)]
         }
         let head = take(3), logitMax = take(layers).map(Float.init)
+        let scoreMax = (0..<layers).map { _ in take(heads).map(Float.init) }
         let statistics = (0..<layers).map { _ in
             let s = Array(take(6)), entropySums = Array(take(heads))
             return AttentionStatistics(
@@ -56,6 +58,6 @@ extension ShardedLoss {
             )
         self.init(
             loss: Float(head[head.startIndex]), crossEntropy: Float(head[head.startIndex + 1]),
-            attentionLogitMax: logitMax, telemetry: telemetry)
+            attentionLogitMax: logitMax, attentionScoreMax: scoreMax, telemetry: telemetry)
     }
 }

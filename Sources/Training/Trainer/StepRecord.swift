@@ -14,6 +14,8 @@ public struct StepRecord: Codable {
     public var windowOffsets: [Int]
     /// The stability telemetry, on measured (logged) steps.
     public var telemetry: StepTelemetry?
+    /// What QK-Clip did after the update (`optim.qk_clip_tau` > 0, finite steps).
+    public var qkClip: QKClip.Report? = nil
 
     /// Whether loss and gradient are finite (a non-finite gradient shows in its norm).
     public var isFinite: Bool { loss.isFinite && gradientNorm.isFinite }

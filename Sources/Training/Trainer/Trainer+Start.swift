@@ -3,14 +3,15 @@ import Formats
 import Foundation
 import Transformer
 
-/// How a trainer starts: its batch-shard runners, the checks and the take-back of a start under
-/// `mpirun`, the threads, and the header it prints and writes to `run.txt`. The training loop is
-/// in Trainer.swift.
+/// How a trainer starts: its optimizer, its batch-shard runners, the checks and the take-back of a
+/// start under `mpirun`, the threads, and the header it prints and writes to `run.txt`. The training
+/// loop is in Trainer.swift.
 extension Trainer {
-    /// AdamW over `model`'s parameters, with µParam's update multipliers when `optim.mup_base_width` is set.
-    static func optimizer(for model: TransformerModel, config: TrainingConfig) -> AdamW {
-        AdamW(
-            parameters: model.parameters, config: config.optim,
+    /// `optim.name`'s optimizer over `model`'s parameters, with µParam's update multipliers when
+    /// `optim.mup_base_width` is set (AdamW only: `ConfigLoader.validate` refuses it with Muon).
+    static func optimizer(for model: TransformerModel, config: TrainingConfig) -> any Optimizer {
+        config.optim.makeOptimizer(
+            for: model.parameters,
             updateMultipliers: MuParam.updateMultipliers(
                 model.parameters, model: config.model, baseWidth: config.optim.mupBaseWidth))
     }

@@ -3,7 +3,7 @@ import Formats
 import Foundation
 import Transformer
 
-/// The training loop: batches, forward/backward, AdamW, metrics, evaluation, checkpoints.
+/// The training loop: batches, forward/backward, the optimizer, metrics, evaluation, checkpoints.
 ///
 /// A trainer is created for a new run (`Trainer(config:…)`) or from a run folder's latest
 /// checkpoint (`Trainer(resuming:…)`); either way `run()` continues to `train.max_steps`.
@@ -17,7 +17,8 @@ public final class Trainer {
     let dataParallel: DataParallel
     /// Under `mpirun`: this process's share of each step and the exchange of the shards' results.
     let distributed: DistributedStep?
-    public let optimizer: AdamW
+    /// `optim.name`'s optimizer.
+    public let optimizer: any Optimizer
     let corpus: Corpus
     /// Where `data.path` was given, recorded in checkpoints so that the corpus is found from
     /// another working folder.
@@ -50,6 +51,8 @@ public final class Trainer {
     var savedStep: Int?
     /// The last few steps, for the non-finite report.
     var recentSteps: [StepRecord] = []
+    /// Rescales q_proj and k_proj after each update, with `optim.qk_clip_tau` > 0.
+    lazy var qkClip = config.optim.qkClipTau > 0 ? QKClip(model: model, threshold: Float(config.optim.qkClipTau)) : nil
     /// Measures `update_ratio` on logged steps.
     lazy var updateRatioMeter = UpdateRatioMeter(parameters: model.parameters, layerCount: config.model.nLayer)
     /// Where the header, progress line and messages go (the console by default).
@@ -258,7 +261,7 @@ public final class Trainer {
             steps: step, bestValLoss: bestValLoss, lastValLoss: lastValLoss, skippedSteps: skippedSteps)
     }
 
-    /// One optimizer step: batch, forward, backward, clip, AdamW (skipped if not finite). With
+    /// One optimizer step: batch, forward, backward, clip, update (skipped if not finite). With
     /// `measuring` (a logged step) it records the stability telemetry; a non-finite step that was
     /// not measured is measured afterwards by a forward pass over the same batch and weights, so
     /// that `nonfinite.json` explains it.
@@ -280,7 +283,8 @@ public final class Trainer {
             if measuring { updateRatioMeter.snapshot() }
             optimizer.step(
                 learningRate: record.learningRate,
-                gradientScale: AdamW.clipFactor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
+                gradientScale: GradientClip.factor(gradientNorm: gradientNorm, clip: config.optim.gradClip))
+            record.qkClip = qkClip?.apply(scoreMax: result.attentionScoreMax)
             skippedInARow = 0
         }
         let telemetry =
@@ -380,6 +384,7 @@ public final class Trainer {
             ("grad_norm_layers", .numbers(record.layerGradientNorms.map(Float.init))),
             ("attn_logit_max", .numbers(record.attentionLogitMax)),
         ]
+        fields += record.qkClip?.metricsFields ?? []
         fields += record.telemetry?.metricsFields ?? []
         fields += [
             ("tokens_per_s", .precise(tokensPerSecond.rounded())),
@@ -404,7 +409,7 @@ public final class Trainer {
         for (layer, logit) in record.attentionLogitMax.enumerated() {
             scalars.append(("attn_logit_max/\(layer)", logit))
         }
-        return scalars + (record.telemetry?.scalars ?? [])
+        return scalars + (record.qkClip?.scalars ?? []) + (record.telemetry?.scalars ?? [])
     }
 }
 
