@@ -83,6 +83,9 @@ final class TelemetryTests: ScratchTestCase {
                 zip(entropy, entropyMin).allSatisfy { $1 <= $0 + 1e-6 && $0 <= 1 }, "\(entropy) \(entropyMin)")
             XCTAssertNotNil((line["output_logit_max"] as? NSNumber)?.doubleValue)
             XCTAssertNotNil((line["output_lse_mean"] as? NSNumber)?.doubleValue)
+            let logitMean = try XCTUnwrap((line["output_logit_mean"] as? NSNumber)?.doubleValue)
+            let logitMax = (line["output_logit_max"] as! NSNumber).doubleValue
+            XCTAssertLessThanOrEqual(abs(logitMean), logitMax)
         }
         let eventFile = try XCTUnwrap(
             FileManager.default.contentsOfDirectory(atPath: folder.url.path).first {
@@ -92,7 +95,7 @@ final class TelemetryTests: ScratchTestCase {
         let tags = Set(events.flatMap(\.scalars.keys))
         for tag in [
             "attn_entropy/0", "attn_entropy/1", "attn_entropy_min/1", "q_rms/0", "k_rms/1", "update_ratio/0",
-            "output_logit_max", "output_lse_mean",
+            "output_logit_max", "output_logit_mean", "output_lse_mean",
         ] {
             XCTAssertTrue(tags.contains(tag), "missing TensorBoard tag \(tag)")
         }

@@ -17,6 +17,9 @@ public struct StepTelemetry: Codable, Equatable {
     public var updateRatio: [Double]?
     /// `output_logit_max`: the largest |logit| of the output head over the batch.
     public var outputLogitMax: Double
+    /// `output_logit_mean`: the mean of the output logits over the batch's tokens and the
+    /// vocabulary (Wortsman et al. 2023 Fig. 4's drift).
+    public var outputLogitMean: Double
     /// `output_lse_mean`: the mean over tokens of log Z.
     public var outputLogSumExpMean: Double
 
@@ -28,6 +31,7 @@ public struct StepTelemetry: Codable, Equatable {
         keyRMS = model.keyRMS
         self.updateRatio = updateRatio
         outputLogitMax = Double(model.outputLogitMax)
+        outputLogitMean = model.outputLogitMean
         outputLogSumExpMean = model.outputLogSumExpMean
     }
 
@@ -38,6 +42,7 @@ public struct StepTelemetry: Codable, Equatable {
         case keyRMS = "k_rms"
         case updateRatio = "update_ratio"
         case outputLogitMax = "output_logit_max"
+        case outputLogitMean = "output_logit_mean"
         case outputLogSumExpMean = "output_lse_mean"
     }
 
@@ -51,6 +56,7 @@ public struct StepTelemetry: Codable, Equatable {
         try c.encode(keyRMS.map(finite), forKey: .keyRMS)
         try c.encode(updateRatio.map { $0.map(finite) }, forKey: .updateRatio)
         try c.encode(finite(outputLogitMax), forKey: .outputLogitMax)
+        try c.encode(finite(outputLogitMean), forKey: .outputLogitMean)
         try c.encode(finite(outputLogSumExpMean), forKey: .outputLogSumExpMean)
     }
 
@@ -64,7 +70,8 @@ public struct StepTelemetry: Codable, Equatable {
         ]
         if let updateRatio { fields.append(("update_ratio", .numbers(updateRatio.map(Float.init)))) }
         fields += [
-            ("output_logit_max", .number(Float(outputLogitMax))), ("output_lse_mean", .precise(outputLogSumExpMean)),
+            ("output_logit_max", .number(Float(outputLogitMax))), ("output_logit_mean", .precise(outputLogitMean)),
+            ("output_lse_mean", .precise(outputLogSumExpMean)),
         ]
         return fields
     }
@@ -78,6 +85,9 @@ public struct StepTelemetry: Codable, Equatable {
         if let updateRatio { perLayer.append(("update_ratio", updateRatio)) }
         return perLayer.flatMap { key, values in values.enumerated().map { ("\(key)/\($0.offset)", Float($0.element)) }
         }
-            + [("output_logit_max", Float(outputLogitMax)), ("output_lse_mean", Float(outputLogSumExpMean))]
+            + [
+                ("output_logit_max", Float(outputLogitMax)), ("output_logit_mean", Float(outputLogitMean)),
+                ("output_lse_mean", Float(outputLogSumExpMean)),
+            ]
     }
 }
