@@ -59,7 +59,11 @@ final class TelemetryTests: ScratchTestCase {
         return folder
     }
 
-    static let layerKeys = ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio"]
+    static let layerKeys =
+        ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio"]
+        + ["grad_rms", "update_rms", "param_rms"].flatMap { prefix in
+            ["q_proj", "k_proj", "mlp_in", "down_proj"].map { "\(prefix)_\($0)" }
+        }
 
     /// Logged steps (1, 5, 10, 12) carry every telemetry key, per layer where docs/metrics.md says so;
     /// the bigram loss comes first (step 0); TensorBoard has one scalar per layer.
@@ -95,6 +99,7 @@ final class TelemetryTests: ScratchTestCase {
         let tags = Set(events.flatMap(\.scalars.keys))
         for tag in [
             "attn_entropy/0", "attn_entropy/1", "attn_entropy_min/1", "q_rms/0", "k_rms/1", "update_ratio/0",
+            "grad_rms_q_proj/0", "update_rms_mlp_in/1", "param_rms_down_proj/1",
             "output_logit_max", "output_logit_mean", "output_lse_mean",
         ] {
             XCTAssertTrue(tags.contains(tag), "missing TensorBoard tag \(tag)")

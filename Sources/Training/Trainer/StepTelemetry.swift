@@ -15,6 +15,9 @@ public struct StepTelemetry: Codable, Equatable {
     /// `update_ratio`: ‖Δθ‖ / ‖θ‖ of each layer for this step's update (nil when no update was
     /// applied, e.g. a non-finite step).
     public var updateRatio: [Double]?
+    /// The per-matrix RMS of gradients, updates and weights (nil on a step measured only to
+    /// explain a non-finite value).
+    public var matrices: MatrixTelemetry?
     /// `output_logit_max`: the largest |logit| of the output head over the batch.
     public var outputLogitMax: Double
     /// `output_logit_mean`: the mean of the output logits over the batch's tokens and the
@@ -23,8 +26,10 @@ public struct StepTelemetry: Codable, Equatable {
     /// `output_lse_mean`: the mean over tokens of log Z.
     public var outputLogSumExpMean: Double
 
-    /// The metrics of a forward pass's telemetry, with the update ratios if measured.
-    public init(_ model: ModelTelemetry, updateRatio: [Double]?) {
+    /// The metrics of a forward pass's telemetry, with the update ratios and per-matrix RMS if
+    /// measured.
+    public init(_ model: ModelTelemetry, updateRatio: [Double]?, matrices: MatrixTelemetry? = nil) {
+        self.matrices = matrices
         attentionEntropy = model.attentionEntropy
         attentionEntropyMin = model.attentionEntropyMin
         queryRMS = model.queryRMS
@@ -58,6 +63,17 @@ public struct StepTelemetry: Codable, Equatable {
         try c.encode(finite(outputLogitMax), forKey: .outputLogitMax)
         try c.encode(finite(outputLogitMean), forKey: .outputLogitMean)
         try c.encode(finite(outputLogSumExpMean), forKey: .outputLogSumExpMean)
+        var named = encoder.container(keyedBy: NamedKey.self)
+        for (key, values) in matrices?.keyedValues ?? [] { try named.encode(values.map(finite), forKey: NamedKey(key)) }
+    }
+
+    /// A key known only at run time (the per-matrix keys).
+    struct NamedKey: CodingKey {
+        let stringValue: String
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.init(stringValue) }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 
     /// The metrics lines' fields, in docs/metrics.md's order.
@@ -73,6 +89,7 @@ public struct StepTelemetry: Codable, Equatable {
             ("output_logit_max", .number(Float(outputLogitMax))), ("output_logit_mean", .precise(outputLogitMean)),
             ("output_lse_mean", .precise(outputLogSumExpMean)),
         ]
+        fields += (matrices?.keyedValues ?? []).map { ($0.key, .numbers($0.values.map(Float.init))) }
         return fields
     }
 
@@ -83,6 +100,7 @@ public struct StepTelemetry: Codable, Equatable {
             ("q_rms", queryRMS), ("k_rms", keyRMS),
         ]
         if let updateRatio { perLayer.append(("update_ratio", updateRatio)) }
+        perLayer += matrices?.keyedValues ?? []
         return perLayer.flatMap { key, values in values.enumerated().map { ("\(key)/\($0.offset)", Float($0.element)) }
         }
             + [
