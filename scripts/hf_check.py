@@ -20,7 +20,7 @@ Exit status 0 when both max |Δ| ≤ --tolerance (default 1e-5) × max(1, max |l
 texts match, else 1.
 
 Every class QKLab exports is covered: Qwen3ForCausalLM, LlamaForCausalLM, Olmo2ForCausalLM,
-Olmo3ForCausalLM, Gemma3ForCausalLM (text only) and the dense Qwen3NextForCausalLM, whose
+Olmo3ForCausalLM, Gemma3ForCausalLM (text only), Gemma2ForCausalLM and the dense Qwen3NextForCausalLM, whose
 attention output gate the export neutralises exactly (zero gate rows in q_proj, o_proj doubled;
 step 2 reports the gate rows). One smoke run per layout:
     qklab train --config configs/smoke.toml --run-dir runs/hf-gemma3 --set model.block_norm=sandwich \
@@ -30,6 +30,15 @@ step 2 reports the gate rows). One smoke run per layout:
     qklab train --config configs/smoke.toml --run-dir runs/hf-olmo3 --set model.block_norm=post --set model.qk_norm=full
     python scripts/hf_check.py runs/hf-gemma3; python scripts/hf_check.py runs/hf-qwen3-next
     python scripts/hf_check.py runs/hf-olmo3 --class Olmo3ForCausalLM
+The attention variants (sliding-window layers, their RoPE base, soft-caps) go with the presets that
+have them, trained on the smoke corpus; soft-caps of 50 and 30 barely bend a short run's logits, so
+a tight-cap run checks the caps themselves:
+    qklab train --config configs/families/gemma2.toml --set data.path=data/smoke.txt \
+        --set train.max_steps=40 --run-dir runs/hf-gemma2            (likewise gemma3.toml, olmo3.toml)
+    qklab train --config configs/smoke.toml --run-dir runs/hf-gemma2-caps --set model.block_norm=sandwich \
+        --set model.qk_norm=off --set model.norm_weight=offset --set model.mlp=geglu \
+        --set model.embed_scale=true --set model.attn_softcap=2 --set model.final_softcap=3 \
+        --set model.sliding_window=8 --set model.global_every=2
 
 Setup (the script installs nothing; Python 3.10+):
     python3 -m venv /tmp/hfenv

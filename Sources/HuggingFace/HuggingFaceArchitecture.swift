@@ -1,7 +1,9 @@
 import Transformer
 
 /// The Hugging Face classes a QKLab layout can be (docs/spec/model.md, "Hugging Face layouts"). All use
-/// RoPE; they differ in where the norms sit, the norm gain's form, the MLP and partial RoPE:
+/// RoPE; they differ in where the norms sit, the norm gain's form, the MLP, partial RoPE and the
+/// attention variants they hold (sliding-window layers: OLMo 3, Gemma 2 and 3, the local layers
+/// with their own RoPE base in OLMo 3 and Gemma 3; soft-caps: Gemma 2 and 3):
 ///
 ///     qwen3       pre,      qk head, plain,  swiglu                         Qwen3ForCausalLM
 ///     llama       pre,      qk off,  plain,  swiglu                         LlamaForCausalLM
@@ -9,13 +11,16 @@ import Transformer
 ///     olmo3       post,     qk full, plain,  swiglu                         Olmo3ForCausalLM
 ///     gemma3      sandwich, qk head, offset, geglu or swiglu, embed_scale   Gemma3ForCausalLM (text)
 ///     qwen3Next   pre,      qk head, offset, swiglu, any rope_fraction      Qwen3NextForCausalLM (dense)
+///     gemma2      sandwich, qk off,  offset, geglu or swiglu, embed_scale   Gemma2ForCausalLM
 ///
-/// OLMo 2 and OLMo 3 compute the same network here (OLMo 3's sliding-window layers are written
-/// as full attention): a layout exports as OLMo 2 unless OLMo 3 is asked for.
+/// Without sliding windows OLMo 2 and OLMo 3 compute the same network here (every OLMo 3 layer
+/// then written as full attention): such a layout exports as OLMo 2 unless OLMo 3 is asked for;
+/// with them, as OLMo 3.
 public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
     case qwen3, llama, olmo2, olmo3
     case gemma3 = "gemma3_text"
     case qwen3Next = "qwen3_next"
+    case gemma2
 
     /// The `model_type` of `config.json`.
     public var modelType: String { rawValue }
@@ -29,14 +34,30 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
         case .olmo3: return "Olmo3ForCausalLM"
         case .gemma3: return "Gemma3ForCausalLM"
         case .qwen3Next: return "Qwen3NextForCausalLM"
+        case .gemma2: return "Gemma2ForCausalLM"
         }
     }
 
+    /// Gemma 2 and 3: their activation is `hidden_activation`, their scores' scale `query_pre_attn_scalar`.
+    var isGemma: Bool { self == .gemma2 || self == .gemma3 }
+
+    /// Whether the class has sliding-window layers (`sliding_window`, `layer_types`).
+    var holdsSlidingWindows: Bool { [.olmo3, .gemma3, .gemma2].contains(self) }
+
+    /// Whether its local layers have a RoPE base of their own (`rope_parameters` per attention type).
+    var holdsLocalRopeTheta: Bool { [.olmo3, .gemma3].contains(self) }
+
+    /// Whether it soft-caps the attention and output logits (`attn_logit_softcapping`,
+    /// `final_logit_softcapping`).
+    var holdsSoftcaps: Bool { [.gemma2, .gemma3].contains(self) }
+
     /// One `[model]` switch of the class's network: its key, the values the class computes
-    /// (nil: any), and the model's value as written in a config.
+    /// (nil: any), and the model's value as written in a config. An attention variant the class
+    /// lacks (`isLayout` false: off is its only value) is not part of the layout's description.
     struct Requirement {
         let key: String
         let allowed: [String]?
+        var isLayout = true
         let value: (ModelConfig) -> String
     }
 
@@ -64,6 +85,10 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
             (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
                 .sandwich, .head, .offset, [.geglu, .swiglu], true, false
             )
+        case .gemma2:
+            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
+                .sandwich, .off, .offset, [.geglu, .swiglu], true, false
+            )
         case .qwen3Next:
             (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
                 .pre, .head, .offset, [.swiglu], false, true
@@ -78,6 +103,15 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
             Requirement(key: "position", allowed: [quoted("rope")]) { quoted($0.position.rawValue) },
             Requirement(key: "embed_scale", allowed: ["\(embedScale)"]) { "\($0.embedScale)" },
             Requirement(key: "rope_fraction", allowed: anyFraction ? nil : ["1.0"]) { "\($0.ropeFraction)" },
+            Requirement(key: "sliding_window", allowed: holdsSlidingWindows ? nil : ["0"], isLayout: false) {
+                "\($0.slidingWindow)"
+            },
+            Requirement(key: "attn_softcap", allowed: holdsSoftcaps ? nil : ["0.0"], isLayout: false) {
+                "\($0.attnSoftcap)"
+            },
+            Requirement(key: "final_softcap", allowed: holdsSoftcaps ? nil : ["0.0"], isLayout: false) {
+                "\($0.finalSoftcap)"
+            },
         ]
     }
 
@@ -94,7 +128,7 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
     /// The class's layout as `--set` overrides, e.g. `--set model.block_norm=pre --set model.qk_norm=head`
     /// (the first allowed value of each switch).
     var layoutOverrides: String {
-        requirements.compactMap { requirement in
+        requirements.filter(\.isLayout).compactMap { requirement in
             requirement.allowed.map {
                 "--set model.\(requirement.key)=\($0[0].replacingOccurrences(of: "\"", with: ""))"
             }
@@ -103,7 +137,7 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
 
     /// The class's layout as config keys, for messages: `block_norm = "pre", qk_norm = "head", …`.
     var layoutDescription: String {
-        requirements.compactMap { requirement in
+        requirements.filter(\.isLayout).compactMap { requirement in
             requirement.allowed.map { "\(requirement.key) = \($0.joined(separator: " or "))" }
         }
         .joined(separator: ", ")

@@ -27,8 +27,18 @@ public struct HuggingFaceConfig: Equatable, Sendable {
     public var partialRotaryFactor: Double
     public var rmsNormEps: Double
     public var tieWordEmbeddings: Bool
-    /// The gated MLP's activation: `swiglu` (`silu`) or, in Gemma 3, `geglu` (`gelu_pytorch_tanh`).
+    /// The gated MLP's activation: `swiglu` (`silu`) or, in Gemma 2 and 3, `geglu` (`gelu_pytorch_tanh`).
     public var mlp: ModelConfig.MLP
+    /// `sliding_window` of the `sliding_attention` layers (0: every layer `full_attention`).
+    public var slidingWindow: Int
+    /// QKLab's `global_every` k: `layer_types` has `full_attention` at the layers i with (i + 1) a
+    /// multiple of k, `sliding_attention` elsewhere (1 without a window).
+    public var globalEvery: Int
+    /// The sliding layers' RoPE base (`rope_parameters.sliding_attention.rope_theta`; `rope_theta`
+    /// without a window).
+    public var ropeLocalTheta: Double
+    /// `attn_logit_softcapping` and `final_logit_softcapping` (0: none, null in the file).
+    public var attnLogitSoftcapping: Double, finalLogitSoftcapping: Double
 
     /// The config of `model`'s layout, as `preferred` when given (e.g. OLMo 3 rather than OLMo 2);
     /// throws, naming the switch, for layouts with no class. (Shapes the class's `transformers`
@@ -48,6 +58,23 @@ public struct HuggingFaceConfig: Equatable, Sendable {
         rmsNormEps = Self.decimal(model.normEps)
         tieWordEmbeddings = model.tieEmbeddings
         mlp = model.mlp
+        slidingWindow = model.slidingWindow
+        globalEvery = model.slidingWindow > 0 ? model.globalEvery : 1
+        ropeLocalTheta = model.slidingWindow > 0 ? Self.decimal(model.localRopeTheta) : ropeTheta
+        attnLogitSoftcapping = Self.decimal(model.attnSoftcap)
+        finalLogitSoftcapping = Self.decimal(model.finalSoftcap)
+        if ropeLocalTheta != ropeTheta && !architecture.holdsLocalRopeTheta {
+            throw HuggingFaceError(
+                "\(architecture.className) has one RoPE base: rope_local_theta (\(model.localRopeTheta)) must equal rope_theta (\(model.ropeTheta))"
+            )
+        }
+    }
+
+    /// `layer_types`: `sliding_attention` for the local layers, `full_attention` for the others.
+    public var layerTypes: [String] {
+        (0..<numHiddenLayers).map {
+            slidingWindow > 0 && ($0 + 1) % globalEvery != 0 ? "sliding_attention" : "full_attention"
+        }
     }
 
     /// The first rule of `transformers` that this config breaks for its class, naming the rule
@@ -86,11 +113,15 @@ public struct HuggingFaceConfig: Equatable, Sendable {
     /// reads as written in the config; both round to the same Float.
     static func decimal(_ value: Float) -> Double { Double("\(value)")! }
 
-    /// `config.json` as pretty-printed JSON with sorted keys.
+    /// `config.json` as pretty-printed JSON with sorted keys. The soft-caps keep a decimal point
+    /// (`30.0`, where JSONEncoder writes a whole Double as `30`): transformers' Gemma2Config
+    /// refuses an integer in a `float | None` field.
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        let text = String(decoding: try encoder.encode(self), as: UTF8.self)
+        let floats = #/("(?:attn|final)_logit_softcapping" : )(-?[0-9]+)(,?\n)/#
+        return Data(text.replacing(floats) { "\($0.output.1)\($0.output.2).0\($0.output.3)" }.utf8)
     }
 }
 
@@ -142,26 +173,29 @@ extension HuggingFaceConfig: Encodable {
         case slidingAttention = "sliding_attention"
     }
 
-    /// Whether the class has per-layer attention types (`layer_types`): OLMo 3, Gemma 3 and
+    /// Whether the class has per-layer attention types (`layer_types`): OLMo 3, Gemma 2 and 3 and
     /// Qwen3-Next, whose defaults mix in sliding-window or linear-attention layers.
-    var hasLayerTypes: Bool { [.olmo3, .gemma3, .qwen3Next].contains(architecture) }
+    var hasLayerTypes: Bool { [.olmo3, .gemma3, .gemma2, .qwen3Next].contains(architecture) }
 
     /// Whether `rope_parameters` is nested per attention type (OLMo 3, Gemma 3).
     var hasNestedRope: Bool { [.olmo3, .gemma3].contains(architecture) }
 
-    /// Gemma 3 names its activation `hidden_activation`, the others `hidden_act`.
-    var activationKey: CodingKeys { architecture == .gemma3 ? .hiddenActivation : .hiddenAct }
+    /// Gemma 2 and 3 name their activation `hidden_activation`, the others `hidden_act`.
+    var activationKey: CodingKeys { architecture.isGemma ? .hiddenActivation : .hiddenAct }
 
     /// The activation's name in `transformers`.
     var activationName: String { mlp == .geglu ? "gelu_pytorch_tanh" : "silu" }
 
     /// Every field explicit. `rope_theta` goes both at the top (older readers) and in
     /// `rope_parameters` (where `transformers` 5 reads it; per attention type for OLMo 3 and
-    /// Gemma 3), and the weights' type both as `torch_dtype` and as its `transformers` 5 name
-    /// `dtype`; the token ids are null because a character vocabulary has no special tokens
-    /// (OLMo 2's defaults point outside it). Every layer is `full_attention`, with an integer
-    /// `sliding_window` (= block_size; null fails in OLMo 3 and Gemma 3) for the classes that
-    /// read one; Qwen3-Next has no experts (`num_experts` 0: a dense MLP in every layer).
+    /// Gemma 3, the local base under `sliding_attention`), and the weights' type both as
+    /// `torch_dtype` and as its `transformers` 5 name `dtype`; the token ids are null because a
+    /// character vocabulary has no special tokens (OLMo 2's defaults point outside it).
+    /// `layer_types` names each layer's attention; `sliding_window` is an integer for the classes
+    /// that read one (block_size without a window: null fails in OLMo 3 and Gemma 3). Gemma 2 and 3
+    /// get `query_pre_attn_scalar` = head_dim (scores scaled by 1/√Dh, as QKLab's) and the
+    /// soft-caps (null: none); Qwen3-Next has no experts (`num_experts` 0: a dense MLP in every
+    /// layer).
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode([architecture.className], forKey: .architectures)
@@ -176,18 +210,18 @@ extension HuggingFaceConfig: Encodable {
         try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
         try c.encode(ropeTheta, forKey: .ropeTheta)
         var rope = c.nestedContainer(keyedBy: RopeKeys.self, forKey: .ropeParameters)
-        func encodeRope(_ container: inout KeyedEncodingContainer<RopeKeys>) throws {
+        func encodeRope(_ container: inout KeyedEncodingContainer<RopeKeys>, theta: Double) throws {
             try container.encode("default", forKey: .ropeType)
-            try container.encode(ropeTheta, forKey: .ropeTheta)
+            try container.encode(theta, forKey: .ropeTheta)
             if architecture == .qwen3Next { try container.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
         }
         if hasNestedRope {
-            for key in [RopeKeys.fullAttention, .slidingAttention] {
+            for (key, theta) in [(RopeKeys.fullAttention, ropeTheta), (.slidingAttention, ropeLocalTheta)] {
                 var nested = rope.nestedContainer(keyedBy: RopeKeys.self, forKey: key)
-                try encodeRope(&nested)
+                try encodeRope(&nested, theta: theta)
             }
         } else {
-            try encodeRope(&rope)
+            try encodeRope(&rope, theta: ropeTheta)
         }
         if architecture == .qwen3Next { try c.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
         try c.encode(rmsNormEps, forKey: .rmsNormEps)
@@ -197,14 +231,18 @@ extension HuggingFaceConfig: Encodable {
         try c.encode(false, forKey: .mlpBias)
         try c.encode(0.0, forKey: .attentionDropout)
         if architecture == .qwen3 { try c.encode(false, forKey: .useSlidingWindow) }
-        if hasLayerTypes {
-            try c.encode([String](repeating: "full_attention", count: numHiddenLayers), forKey: .layerTypes)
+        if hasLayerTypes { try c.encode(layerTypes, forKey: .layerTypes) }
+        if architecture.holdsSlidingWindows {
+            try c.encode(slidingWindow > 0 ? slidingWindow : maxPositionEmbeddings, forKey: .slidingWindow)
         }
-        if hasNestedRope { try c.encode(maxPositionEmbeddings, forKey: .slidingWindow) }
-        if architecture == .gemma3 {
+        if architecture.isGemma {
             try c.encode(headDim, forKey: .queryPreAttnScalar)  // an integer: the scores' scale is its −½ power
-            try c.encodeNil(forKey: .finalLogitSoftcapping)
-            try c.encodeNil(forKey: .attnLogitSoftcapping)
+            for (cap, key) in [
+                (finalLogitSoftcapping, CodingKeys.finalLogitSoftcapping),
+                (attnLogitSoftcapping, .attnLogitSoftcapping),
+            ] {
+                if cap > 0 { try c.encode(cap, forKey: key) } else { try c.encodeNil(forKey: key) }
+            }
         }
         if architecture == .qwen3Next {
             try c.encode(0, forKey: .numExperts)
@@ -224,7 +262,8 @@ extension HuggingFaceConfig: Encodable {
 extension HuggingFaceConfig {
     /// Reads a `config.json` (`source` names it in errors). Fields left out take the class's
     /// default, as `transformers` would; features QKLab does not have (biases, another
-    /// activation, scaled RoPE, sliding windows) are refused.
+    /// activation, scaled RoPE, a layer pattern other than every k-th layer global, sliding
+    /// windows or soft-caps in a class without them) are refused.
     public init(json: Data, source: String) throws {
         let fields: StoredFields
         do {
@@ -251,27 +290,39 @@ extension HuggingFaceConfig {
         numKeyValueHeads = fields.numKeyValueHeads ?? numAttentionHeads
         switch architecture {  // the classes' defaults
         case .qwen3: headDim = fields.headDim ?? 128
-        case .gemma3, .qwen3Next: headDim = fields.headDim ?? 256
+        case .gemma3, .gemma2, .qwen3Next: headDim = fields.headDim ?? 256
         case .llama, .olmo2, .olmo3: headDim = fields.headDim ?? hiddenSize / max(numAttentionHeads, 1)
         }
         maxPositionEmbeddings = fields.maxPositionEmbeddings ?? 0
         let rope = fields.ropeParameters?.fullAttention ?? fields.ropeParameters?.flat ?? fields.ropeScaling?.flat
         let defaultTheta: Double = architecture == .olmo3 ? 500_000 : architecture == .gemma3 ? 1_000_000 : 10000
         ropeTheta = rope?.ropeTheta ?? fields.ropeTheta ?? defaultTheta
+        (slidingWindow, globalEvery) = try fields.layerPattern(
+            of: architecture, layers: numHiddenLayers, source: source)
+        ropeLocalTheta =
+            slidingWindow == 0
+            ? ropeTheta
+            : fields.ropeParameters?.slidingAttention?.ropeTheta ?? (architecture == .gemma3 ? 10000 : ropeTheta)
+        let present = Set((try? JSONSerialization.jsonObject(with: json) as? [String: Any])?.keys.map { $0 } ?? [])
+        func cap(_ value: Double?, _ key: CodingKeys, gemma2Default: Double) -> Double {
+            value ?? (architecture == .gemma2 && !present.contains(key.rawValue) ? gemma2Default : 0)
+        }
+        attnLogitSoftcapping = cap(fields.attnLogitSoftcapping, .attnLogitSoftcapping, gemma2Default: 50)
+        finalLogitSoftcapping = cap(fields.finalLogitSoftcapping, .finalLogitSoftcapping, gemma2Default: 30)
         partialRotaryFactor =
             rope?.partialRotaryFactor ?? fields.partialRotaryFactor ?? (architecture == .qwen3Next ? 0.25 : 1)
         rmsNormEps = fields.rmsNormEps ?? ([.olmo2, .olmo3].contains(architecture) ? 1e-5 : 1e-6)
-        tieWordEmbeddings = fields.tieWordEmbeddings ?? (architecture == .gemma3)
+        tieWordEmbeddings = fields.tieWordEmbeddings ?? architecture.isGemma
+        let gemma = architecture.isGemma
         let activation =
-            (architecture == .gemma3 ? fields.hiddenActivation : fields.hiddenAct)
-            ?? (architecture == .gemma3 ? "gelu_pytorch_tanh" : "silu")
+            (gemma ? fields.hiddenActivation : fields.hiddenAct) ?? (gemma ? "gelu_pytorch_tanh" : "silu")
         switch activation {
         case "silu": mlp = .swiglu
-        case "gelu_pytorch_tanh" where architecture == .gemma3: mlp = .geglu
+        case "gelu_pytorch_tanh" where gemma: mlp = .geglu
         default:
-            let key = architecture == .gemma3 ? "hidden_activation" : "hidden_act"
+            let key = gemma ? "hidden_activation" : "hidden_act"
             throw HuggingFaceError(
-                "\(source): \(key) \"\(activation)\"; QKLab's gated MLPs use silu\(architecture == .gemma3 ? " or gelu_pytorch_tanh" : "")"
+                "\(source): \(key) \"\(activation)\"; QKLab's gated MLPs use silu\(gemma ? " or gelu_pytorch_tanh" : "")"
             )
         }
         if architecture != .qwen3Next && partialRotaryFactor != 1 {
@@ -279,14 +330,15 @@ extension HuggingFaceConfig {
                 "\(source): partial_rotary_factor \(partialRotaryFactor); QKLab's \(architecture.className) layout rotates whole heads"
             )
         }
-        if architecture == .gemma3, let scalar = fields.queryPreAttnScalar, scalar != Double(headDim) {
+        if gemma, let scalar = fields.queryPreAttnScalar, scalar != Double(headDim) {
             throw HuggingFaceError(
                 "\(source): query_pre_attn_scalar \(scalar) differs from head_dim \(headDim); QKLab scales scores by 1/sqrt(head_dim)"
             )
         }
-        if architecture == .gemma3 && fields.queryPreAttnScalar == nil && headDim != 256 {
+        if gemma && fields.queryPreAttnScalar == nil && headDim != 256 {
             throw HuggingFaceError(
-                "\(source): query_pre_attn_scalar is missing (Gemma 3's default 256 differs from head_dim \(headDim))")
+                "\(source): query_pre_attn_scalar is missing (\(architecture.className)'s default 256 differs from head_dim \(headDim))"
+            )
         }
     }
 
@@ -316,7 +368,7 @@ extension HuggingFaceConfig {
         var attentionBias, mlpBias, useSlidingWindow: Bool?
         var layerTypes: [String]?
         var queryPreAttnScalar, finalLogitSoftcapping, attnLogitSoftcapping: Double?
-        var numExperts: Int?
+        var slidingWindow, numExperts: Int?
 
         enum CodingKeys: String, CodingKey {
             case modelType = "model_type"
@@ -343,6 +395,7 @@ extension HuggingFaceConfig {
             case queryPreAttnScalar = "query_pre_attn_scalar"
             case finalLogitSoftcapping = "final_logit_softcapping"
             case attnLogitSoftcapping = "attn_logit_softcapping"
+            case slidingWindow = "sliding_window"
             case numExperts = "num_experts"
         }
 
@@ -381,8 +434,8 @@ extension HuggingFaceConfig {
             var settings: [FlatRope] { [flat, fullAttention, slidingAttention].compactMap { $0 } }
         }
 
-        /// Refuses what QKLab does not have: biases, scaled RoPE, sliding windows, layers other
-        /// than full attention, experts, soft-capping.
+        /// Refuses what QKLab does not have: biases, scaled RoPE, Qwen3's sliding windows, layers
+        /// other than full and sliding attention, experts, soft-capping in a class without it.
         func refuseUnsupportedFeatures(of architecture: HuggingFaceArchitecture, source: String) throws {
             if attentionBias == true || mlpBias == true {
                 throw HuggingFaceError(
@@ -396,16 +449,19 @@ extension HuggingFaceConfig {
             if useSlidingWindow == true {
                 throw HuggingFaceError("\(source): use_sliding_window is true; QKLab attends to the whole context")
             }
-            if [.olmo3, .gemma3, .qwen3Next].contains(architecture) {
+            if [.olmo3, .gemma3, .gemma2, .qwen3Next].contains(architecture) {
                 guard let layerTypes else {
                     throw HuggingFaceError(
                         "\(source): layer_types is missing (\(architecture.className)'s default mixes in "
-                            + "\(architecture == .qwen3Next ? "linear-attention" : "sliding-window") layers); QKLab layers are all full_attention"
+                            + "\(architecture == .qwen3Next ? "linear-attention" : "sliding-window") layers); write it out"
                     )
                 }
-                if let other = layerTypes.first(where: { $0 != "full_attention" }) {
+                let kinds =
+                    architecture.holdsSlidingWindows ? ["full_attention", "sliding_attention"] : ["full_attention"]
+                if let other = layerTypes.first(where: { !kinds.contains($0) }) {
                     throw HuggingFaceError(
-                        "\(source): layer_types has \"\(other)\"; QKLab layers are all full_attention")
+                        "\(source): layer_types has \"\(other)\"; QKLab's \(architecture.className) layers are \(kinds.joined(separator: " or "))"
+                    )
                 }
             }
             if architecture == .qwen3Next && numExperts != 0 {
@@ -413,9 +469,39 @@ extension HuggingFaceConfig {
                     "\(source): num_experts is \(numExperts.map(String.init) ?? "missing (default 512)"); QKLab's Qwen3-Next layout is dense (num_experts 0)"
                 )
             }
-            if let cap = finalLogitSoftcapping ?? attnLogitSoftcapping {
-                throw HuggingFaceError("\(source): logit soft-capping (\(cap)); QKLab does not cap logits")
+            if !architecture.holdsSoftcaps, let cap = finalLogitSoftcapping ?? attnLogitSoftcapping {
+                throw HuggingFaceError(
+                    "\(source): logit soft-capping (\(cap)); QKLab caps logits in the Gemma 2 and 3 classes only")
             }
+        }
+
+        /// `sliding_window` and QKLab's `global_every` from `layer_types` (0 and 1 when every layer
+        /// is `full_attention`); refuses a pattern other than every k-th layer full, one without a
+        /// full layer, and a window it cannot read.
+        func layerPattern(of architecture: HuggingFaceArchitecture, layers: Int, source: String) throws -> (Int, Int) {
+            guard architecture.holdsSlidingWindows, let layerTypes,
+                let firstFull = layerTypes.firstIndex(of: "full_attention"),
+                layerTypes.contains("sliding_attention")
+            else {
+                if let layerTypes, !layerTypes.contains("full_attention") {
+                    throw HuggingFaceError(
+                        "\(source): layer_types \(layerTypes) has no full_attention layer; QKLab keeps one global layer in every global_every"
+                    )
+                }
+                return (0, 1)
+            }
+            let every = firstFull + 1
+            guard layerTypes.count == layers,
+                layerTypes.indices.allSatisfy({ (layerTypes[$0] == "full_attention") == (($0 + 1) % every == 0) })
+            else {
+                throw HuggingFaceError(
+                    "\(source): layer_types \(layerTypes) is not every \(every)th of \(layers) layers full_attention, the pattern QKLab's global_every holds"
+                )
+            }
+            guard let slidingWindow, slidingWindow >= 1 else {
+                throw HuggingFaceError("\(source): sliding_window is missing or below 1 with sliding_attention layers")
+            }
+            return (slidingWindow, every)
         }
     }
 
@@ -454,6 +540,11 @@ extension HuggingFaceConfig {
             ("tie_word_embeddings", "tie_embeddings", "\(tieWordEmbeddings)"),
             ("partial_rotary_factor", "rope_fraction", "\(Float(partialRotaryFactor))"),
             (activationKey.rawValue, "mlp", mlp.rawValue),
+            ("sliding_window", "sliding_window", "\(slidingWindow)"),
+            ("layer_types", "global_every", "\(globalEvery)"),
+            ("rope_parameters.sliding_attention.rope_theta", "rope_local_theta", "\(Float(ropeLocalTheta))"),
+            ("attn_logit_softcapping", "attn_softcap", "\(Float(attnLogitSoftcapping))"),
+            ("final_logit_softcapping", "final_softcap", "\(Float(finalLogitSoftcapping))"),
         ]
     }
 }

@@ -1,7 +1,7 @@
 import Autograd
 
 /// Causal self-attention with the QK-Norm and RoPE switches, in docs/spec/model.md's order:
-/// project → QK-Norm → RoPE → scores/softmax/values → output projection.
+/// project → QK-Norm → RoPE → scores (soft-cap, sliding window)/softmax/values → output projection.
 struct Attention {
     let qProj: Tensor  // [H·Dh, d]     q_proj
     let kProj: Tensor  // [Hkv·Dh, d]   k_proj
@@ -33,12 +33,13 @@ struct Attention {
     }
 
     /// `x [B,T,d] → [B,T,d]`, added to `residual` if given (fused into the output product);
-    /// `rotary` is the model's RoPE table (nil for learned positions). With `cache` (generation,
+    /// `rotary` is the layer's RoPE table (nil for learned positions), `variant` its soft-cap and
+    /// sliding window (`ModelConfig.attentionVariant(layer:)`). With `cache` (generation,
     /// B = 1) x's positions follow those the cache holds, and attend to them too. With `measuring`,
     /// the attention's stability telemetry comes back too.
     func forward(
-        _ x: Tensor, config: ModelConfig, rotary: RotaryTable?, cache: KVCache.Layer? = nil,
-        adding residual: Tensor? = nil, measuring: Bool = false
+        _ x: Tensor, config: ModelConfig, rotary: RotaryTable?, variant: AttentionVariant,
+        cache: KVCache.Layer? = nil, adding residual: Tensor? = nil, measuring: Bool = false
     )
         -> (output: Tensor, logitMax: Float, statistics: AttentionStatistics?)
     {
@@ -56,9 +57,11 @@ struct Attention {
         }
         let attended =
             cache?.attend(
-                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale)
+                q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale,
+                variant: variant)
             ?? causalAttention(
                 q: q, k: k, v: v, heads: config.nHead, kvHeads: config.kvHeads, scale: config.attentionScoreScale,
+                variant: variant,
                 measuring: measuring)  // [B, T, H·Dh]
         // [B, T, d]
         return (linear(attended.output, weight: oProj, adding: residual), attended.logitMax, attended.statistics)

@@ -47,8 +47,12 @@ public final class KVCache {
 
         /// Stores the new positions' `k`, `v` (`[1, n, Hkv·Dh]`) after those held, then attends
         /// with `q` (`[1, n, H·Dh]`) over every position held: a prefill (the cache was empty) is
-        /// `causalAttention` itself, one new position (n = 1) is `cachedAttention`.
-        func attend(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, scale: Float) -> AttentionResult {
+        /// `causalAttention` itself, one new position (n = 1) is `cachedAttention`, each with the
+        /// scores' scale and the layer's soft-cap and sliding window (`variant`). Every position
+        /// stays in the cache; a window reads only its last W.
+        func attend(
+            q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, scale: Float, variant: AttentionVariant
+        ) -> AttentionResult {
             let (first, n, kvWidth) = (count, k.shape[1], values.shape[1])
             let capacity = values.shape[0]
             precondition(!Tape.isRecording, "the key/value cache is for inference: run it under Tape.withoutGradients")
@@ -62,10 +66,13 @@ public final class KVCache {
                 for i in 0..<kvWidth { column[i * capacity] = key[i] }
             }
             count = first + n
-            if first == 0 { return causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, scale: scale) }
+            if first == 0 {
+                return causalAttention(
+                    q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, scale: scale, variant: variant)
+            }
             return cachedAttention(
                 query: q, keysTransposed: keysTransposed, values: values, length: count,
-                heads: heads, kvHeads: kvHeads, scale: scale)
+                heads: heads, kvHeads: kvHeads, scale: scale, variant: variant)
         }
     }
 }

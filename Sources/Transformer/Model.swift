@@ -23,6 +23,7 @@ public final class TransformerModel {
     let finalNorm: Tensor  // [d]
     let lmHead: Tensor  // [V, d]; the token embedding itself when tied
     let rotary: RotaryTable?  // RoPE's angles for block_size positions, rope only
+    let localRotary: RotaryTable?  // the local layers' own, when rope_local_theta differs from rope_theta
 
     /// Builds the model with the initialisation `config.initialization` names (docs/spec/model.md),
     /// a pure function of `config.seed`.
@@ -54,6 +55,11 @@ public final class TransformerModel {
             ? RotaryTable(
                 positions: config.blockSize, headDim: config.headDimension, rotaryDim: config.rotaryDimension,
                 theta: config.ropeTheta) : nil
+        localRotary =
+            config.position == .rope && config.slidingWindow > 0 && config.localRopeTheta != config.ropeTheta
+            ? RotaryTable(
+                positions: config.blockSize, headDim: config.headDimension, rotaryDim: config.rotaryDimension,
+                theta: config.localRopeTheta) : nil
         precondition(
             builder.offset == builder.values.count, "parameter buffer of \(builder.values.count) for \(builder.offset)")
         parameters = builder.parameters
@@ -66,7 +72,8 @@ public final class TransformerModel {
         parameters.first { $0.name == name }
     }
 
-    /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major), with `attn_logit_max` per layer and,
+    /// Logits `[B, T, V]` for `tokens` (B·T ids, row-major; soft-capped with `final_softcap`, as
+    /// the loss and sampling see them), with `attn_logit_max` per layer and,
     /// with `measuring`, each layer's attention telemetry. `length` may be any prefix length up
     /// to `block_size`.
     ///
@@ -89,14 +96,16 @@ public final class TransformerModel {
         if let embedPositions { x = addPositions(x, table: embedPositions, firstPosition: first) }
         var logitMaxima: [Float] = [], statistics: [AttentionStatistics] = []
         for (index, layer) in layers.enumerated() {
+            let layerRotary = config.isGlobalLayer(index) ? rotary : localRotary ?? rotary
             let block = layer.forward(
-                x, config: config, rotary: rotary, cache: cache?.layers[index], measuring: measuring)
+                x, config: config, rotary: layerRotary, cache: cache?.layers[index], measuring: measuring)
             x = block.output
             logitMaxima.append(block.attentionLogitMax)
             if let measured = block.attentionStatistics { statistics.append(measured) }
         }
         x = config.norm(x, weight: finalNorm)
-        let logits = linear(x, weight: lmHead)  // [B, T, V]
+        var logits = linear(x, weight: lmHead)  // [B, T, V]
+        if config.finalSoftcap > 0 { logits = softcap(logits, cap: config.finalSoftcap) }  // Gemma 2's final cap
         return ForwardResult(
             logits: logits, attentionLogitMax: logitMaxima, attentionStatistics: measuring ? statistics : nil)
     }

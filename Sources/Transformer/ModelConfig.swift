@@ -1,3 +1,5 @@
+import Autograd
+
 /// Every switch of the model (`docs/spec/model.md`), with its defaults. Keys are docs/spec/model.md's snake_case names.
 ///
 /// `n_kv_head`, `head_dim` and `d_ff` may be left out (nil): they then follow from the others
@@ -52,6 +54,21 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var tieEmbeddings = true
     public var normEps: Float = 1e-6
     public var zLoss: Float = 0
+    /// c of the attention logits' soft-cap `c·tanh(s/c)`, after the scores' scale and before the
+    /// mask and softmax (Gemma 2's `attn_logit_softcapping`); 0: off.
+    public var attnSoftcap: Float = 0
+    /// c of the output logits' soft-cap, before the loss and sampling (Gemma 2's
+    /// `final_logit_softcapping`); 0: off.
+    public var finalSoftcap: Float = 0
+    /// W of the local layers' sliding window: a query sees its W latest positions, itself
+    /// included (transformers' `sliding_window`); 0: every layer global.
+    public var slidingWindow = 0
+    /// With a sliding window, layer i (0-based) is global when (i + 1) is a multiple of k, the
+    /// others local: k = 2 is Gemma 2's alternation, 4 OLMo 3's, 6 Gemma 3's
+    /// `sliding_window_pattern` (each the rule their configs' `layer_types` default follows).
+    public var globalEvery = 1
+    /// RoPE base of the local layers (Gemma 3's `rope_local_base_freq`); nil: `rope_theta`.
+    public var ropeLocalTheta: Float? = nil
     /// `init`.
     public var initialization = Initialization.normal
     /// `attention_scale`.
@@ -86,6 +103,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case tieEmbeddings = "tie_embeddings"
         case normEps = "norm_eps"
         case zLoss = "z_loss"
+        case attnSoftcap = "attn_softcap"
+        case finalSoftcap = "final_softcap"
+        case slidingWindow = "sliding_window"
+        case globalEvery = "global_every"
+        case ropeLocalTheta = "rope_local_theta"
         case initialization = "init"
         case attentionScale = "attention_scale"
         case zeroInitQuery = "zero_init_query"
@@ -120,6 +142,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         tieEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieEmbeddings) ?? d.tieEmbeddings
         normEps = try c.decodeIfPresent(Float.self, forKey: .normEps) ?? d.normEps
         zLoss = try c.decodeIfPresent(Float.self, forKey: .zLoss) ?? d.zLoss
+        attnSoftcap = try c.decodeIfPresent(Float.self, forKey: .attnSoftcap) ?? d.attnSoftcap
+        finalSoftcap = try c.decodeIfPresent(Float.self, forKey: .finalSoftcap) ?? d.finalSoftcap
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow) ?? d.slidingWindow
+        globalEvery = try c.decodeIfPresent(Int.self, forKey: .globalEvery) ?? d.globalEvery
+        ropeLocalTheta = try c.decodeIfPresent(Float.self, forKey: .ropeLocalTheta)
         initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? d.initialization
         attentionScale = try c.decodeIfPresent(AttentionScale.self, forKey: .attentionScale) ?? d.attentionScale
         zeroInitQuery = try c.decodeIfPresent(Bool.self, forKey: .zeroInitQuery) ?? d.zeroInitQuery
@@ -151,6 +178,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Dh = 20 gives 14 in both).
     public var rotaryDimension: Int { Int(Double(headDimension) * Double(ropeFraction.description)!) }
 
+    /// Whether layer `index` (0-based) attends to every earlier position: with no sliding window,
+    /// every layer; with one, every `global_every`-th.
+    public func isGlobalLayer(_ index: Int) -> Bool { slidingWindow == 0 || (index + 1) % globalEvery == 0 }
+
+    /// The soft-cap and window of layer `index`'s attention.
+    public func attentionVariant(layer index: Int) -> AttentionVariant {
+        AttentionVariant(softcap: attnSoftcap, window: isGlobalLayer(index) ? 0 : slidingWindow)
+    }
+
+    /// The local layers' RoPE base: `rope_local_theta`, or `rope_theta` when unset.
+    public var localRopeTheta: Float { ropeLocalTheta ?? ropeTheta }
+
     /// The block norms of a layer: 2 for pre and post, 4 for sandwich.
     var blockNormsPerLayer: Int { blockNorm == .sandwich ? 4 : 2 }
 
@@ -178,6 +217,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         copy.nKVHead = kvHeads
         copy.headDim = headDimension
         copy.dFF = feedForward
+        if slidingWindow > 0 && position == .rope { copy.ropeLocalTheta = localRopeTheta }
         return copy
     }
 
@@ -229,6 +269,26 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(
             parameters <= 2e9, "the model would have \(Int(parameters)) parameters, more than QKLab's limit of 2e9")
         try require(zLoss >= 0 && zLoss.isFinite, "z_loss must be ≥ 0 (got \(zLoss))")
+        for (key, cap) in [("attn_softcap", attnSoftcap), ("final_softcap", finalSoftcap)] {
+            try require(cap >= 0 && cap.isFinite, "\(key) must be ≥ 0, 0 for no cap (got \(cap))")
+        }
+        try require(slidingWindow >= 0, "sliding_window must be ≥ 0, 0 for none (got \(slidingWindow))")
+        try require(
+            slidingWindow <= blockSize,
+            "sliding_window (\(slidingWindow)) exceeds block_size (\(blockSize)): no sequence is that long")
+        try require(globalEvery >= 1, "global_every must be at least 1 (got \(globalEvery))")
+        try require(
+            slidingWindow == 0 || globalEvery <= nLayer,
+            "global_every (\(globalEvery)) names no global layer among n_layer = \(nLayer) (layer i is global when i + 1 is a multiple of it)"
+        )
+        if let ropeLocalTheta {
+            try require(
+                ropeLocalTheta > 0 && ropeLocalTheta.isFinite,
+                "rope_local_theta must be positive (got \(ropeLocalTheta))")
+            try require(
+                position == .rope,
+                "rope_local_theta applies to position = \"rope\" only; remove it or set position = \"rope\"")
+        }
         try require(
             qkNormGain >= 0 && qkNormGain.isFinite, "qk_norm_gain must be ≥ 0, 0 = learned gains (got \(qkNormGain))")
         try require(

@@ -4,6 +4,7 @@ import Foundation
 import Multiprocess
 import Study
 import Training
+import Transformer
 
 /// `qklab sweep`: a grid of runs (e.g. learning rate × qk_norm × seed) and its stability summary.
 /// Exits non-zero when any point failed (an error exit, or a folder trained with another config),
@@ -50,16 +51,24 @@ struct Sweep: ParsableCommand {
     var nextSize: Int?
 
     @Option(
+        help: ArgumentHelp(
+            "Instead of --next-size: the model to forecast for, as overrides of the sweep's config (repeatable), e.g. model.d_model=256.",
+            valueName: "key=value"))
+    var nextSet: [String] = []
+
+    @Option(
         parsing: .unconditional,
         help: ArgumentHelp("Flag forecasts above this logit (default 1e4, Wortsman et al. 2023).", valueName: "logit"),
         transform: { try OptionValue.number($0, atLeast: 0) })
     var logitThreshold: Double = 1e4
 
     func validate() throws {
-        if (forecastStep == nil) != (nextSize == nil) {
+        if (forecastStep == nil) == (nextSize != nil || !nextSet.isEmpty) {
             throw ValidationError(
-                "--forecast-step and --next-size go together: the step to read and the size to forecast")
+                "--forecast-step and --next-size (or --next-set) go together: the step to read and the size to forecast"
+            )
         }
+        if nextSize != nil && !nextSet.isEmpty { throw ValidationError("give --next-size or --next-set, not both") }
         if let forecastStep, forecastStep < 1 {
             throw ValidationError("--forecast-step must be ≥ 1 (got \(forecastStep))")
         }
@@ -86,13 +95,12 @@ struct Sweep: ParsableCommand {
         if lrWindow != nil, Set(plan.points.compactMap(\.learningRate)).count < 2 {
             throw ConfigError("--lr-window: the grid of \(file) has one learning rate, so there is no window to choose")
         }
-        if let forecastStep, let nextSize {
+        if let forecastStep {  // reads the sweep's folders; trains nothing
             let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: 1)
+            let size = try nextSize ?? Self.nonEmbeddingParameters(plan: plan, overrides: nextSet)
             print(
-                try LogitForecast(
-                    runner: runner, step: forecastStep, targetParameters: nextSize, threshold: logitThreshold
-                )
-                .text)
+                try LogitForecast(runner: runner, step: forecastStep, targetParameters: size, threshold: logitThreshold)
+                    .text)
             return
         }
         let page = report.map {
@@ -137,6 +145,13 @@ struct Sweep: ParsableCommand {
             }
         }
         if let failure = summary.failureMessage { throw RunError(failure) }
+    }
+
+    /// The non-embedding parameter count of the sweep's config with `overrides` (a model the
+    /// sweep did not train), counted on the model itself as the trainer counts it.
+    static func nonEmbeddingParameters(plan: SweepPlan, overrides: [String]) throws -> Int {
+        let config = try ConfigLoader.load(plan.base, overrides: plan.fixedOverrides + overrides)
+        return try TransformerModel(config: config.model).parameters.nonEmbeddingScalarCount
     }
 
     /// The command line as typed, the program named `qklab`, for the result page.

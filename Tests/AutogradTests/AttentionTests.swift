@@ -1,9 +1,14 @@
 @testable import Autograd
+import Foundation
 import XCTest
 
 final class AttentionTests: XCTestCase {
-    /// The fused op against the same attention composed from separate ops.
-    func composedAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> Tensor {
+    /// The fused op against the same attention composed from separate ops: with `variant`, the
+    /// scores go through the `softcap` op, then the window's mask is added by hand (−1e30 for
+    /// the keys before a query's window, which the causal softmax then weighs ~1e-38).
+    func composedAttention(
+        q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, variant: AttentionVariant = .plain
+    ) -> Tensor {
         let (b, t, dh) = (q.shape[0], q.shape[1], q.shape[2] / heads)
         let group = heads / kvHeads
         let qh = splitHeads(q, heads: heads)  // [B, H, T, Dh]
@@ -21,10 +26,20 @@ final class AttentionTests: XCTestCase {
             }
             return out
         }
-        let scores = scale(
+        var scores = scale(
             batchedMatmul(
                 qh.reshaped([b * heads, t, dh]), repeatKV(kh).reshaped([b * heads, t, dh]), transposeB: true),
             by: 1 / Float(dh).squareRoot())
+        if variant.softcap > 0 { scores = softcap(scores, cap: variant.softcap) }
+        if variant.window > 0 {
+            let mask = Tensor(zeros: scores.shape)  // [B·H, T, T]
+            for matrix in 0..<(b * heads) {
+                for i in 0..<t {
+                    for j in 0..<max(0, i + 1 - variant.window) { mask.data[(matrix * t + i) * t + j] = -1e30 }
+                }
+            }
+            scores = add(scores, mask)
+        }
         let y = batchedMatmul(causalSoftmax(scores), repeatKV(vh).reshaped([b * heads, t, dh]))
         return mergeHeads(y.reshaped([b, heads, t, dh]))
     }
@@ -46,46 +61,60 @@ final class AttentionTests: XCTestCase {
     /// the pullback recompute P. The long paths also with Dh = 16 (their Kᵀ and Vᵀ copies in whole
     /// 8×8 blocks) and grouped queries (two query heads per kv head: Kᵀ, then Vᵀ, in one scratch
     /// while dK and dV add up over the group). Values and all three gradients agree with the
-    /// composed ops, which compute every T×T entry.
+    /// composed ops, which compute every T×T entry. Each path also with the soft-cap (c = 1.5,
+    /// against scores of order 1: well inside tanh's bend), a sliding window of about a third of
+    /// T (across the block and vector boundaries), and both.
     func testAttentionPathsMatchComposedOps() {
         for (batch, heads, kvHeads, t, headDim) in [
             (2, 3, 3, 37, 4), (2, 2, 2, 37, 40), (2, 3, 3, 75, 4), (1, 4, 2, 75, 16),
             (1, 1, 1, 1040, 4), (1, 2, 1, 1040, 16),
         ] {
-            let width = heads * headDim, kvWidth = kvHeads * headDim
-            let q = randomTensor([batch, t, width], seed: 7), k = randomTensor([batch, t, kvWidth], seed: 8)
-            let v = randomTensor([batch, t, kvWidth], seed: 9), weights = randomTensor([batch, t, width], seed: 10)
-            func valuesAndGradients(_ inputs: [Tensor], _ attention: () -> Tensor) -> [[Float]] {
-                for input in inputs {
-                    input.requiresGrad = true
-                    input.grad = nil
-                }
-                let output = attention()
-                // A freed buffer of NaNs on top of the pool: scratch the pullback takes for P holds
-                // garbage, so only a recomputed P gives the right gradients.
-                let poison = TensorStorage(count: t * t, zeroed: false)
-                withExtendedLifetime(poison) { poison.pointer.update(repeating: .nan, count: t * t) }
-                weightedSum(output, weights: weights).backward()
-                return [output.values] + inputs.map { $0.grad!.values }
+            for variant in [
+                AttentionVariant.plain, AttentionVariant(softcap: 1.5), AttentionVariant(window: t / 3 + 1),
+                AttentionVariant(softcap: 1.5, window: t / 3 + 1),
+            ] {
+                checkAgainstComposedOps(
+                    batch: batch, heads: heads, kvHeads: kvHeads, t: t, headDim: headDim, variant: variant)
             }
-            let fused = valuesAndGradients([q, k, v]) {
-                causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output
+        }
+    }
+
+    private func checkAgainstComposedOps(
+        batch: Int, heads: Int, kvHeads: Int, t: Int, headDim: Int, variant: AttentionVariant
+    ) {
+        let width = heads * headDim, kvWidth = kvHeads * headDim
+        let q = randomTensor([batch, t, width], seed: 7), k = randomTensor([batch, t, kvWidth], seed: 8)
+        let v = randomTensor([batch, t, kvWidth], seed: 9), weights = randomTensor([batch, t, width], seed: 10)
+        func valuesAndGradients(_ inputs: [Tensor], _ attention: () -> Tensor) -> [[Float]] {
+            for input in inputs {
+                input.requiresGrad = true
+                input.grad = nil
             }
-            // The reference with grouped queries: every query head its own copy of its kv head
-            // (composed ops, whose gradients then reach the copies), the copies' gradients summed
-            // back over each group.
-            let (kCopies, vCopies) = (
-                repeatedHeads(k, kvHeads: kvHeads, heads: heads), repeatedHeads(v, kvHeads: kvHeads, heads: heads)
-            )
-            var composed = valuesAndGradients([q, kCopies, vCopies]) {
-                composedAttention(q: q, k: kCopies, v: vCopies, heads: heads, kvHeads: heads)
-            }
-            for part in 2...3 {
-                composed[part] = summedOverGroups(composed[part], kvHeads: kvHeads, heads: heads, headDim: headDim)
-            }
-            for (fusedPart, composedPart) in zip(fused, composed) {
-                assertClose(fusedPart, composedPart, tolerance: 1e-4)
-            }
+            let output = attention()
+            // A freed buffer of NaNs on top of the pool: scratch the pullback takes for P holds
+            // garbage, so only a recomputed P gives the right gradients.
+            let poison = TensorStorage(count: t * t, zeroed: false)
+            withExtendedLifetime(poison) { poison.pointer.update(repeating: .nan, count: t * t) }
+            weightedSum(output, weights: weights).backward()
+            return [output.values] + inputs.map { $0.grad!.values }
+        }
+        let fused = valuesAndGradients([q, k, v]) {
+            causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, variant: variant).output
+        }
+        // The reference with grouped queries: every query head its own copy of its kv head
+        // (composed ops, whose gradients then reach the copies), the copies' gradients summed
+        // back over each group.
+        let (kCopies, vCopies) = (
+            repeatedHeads(k, kvHeads: kvHeads, heads: heads), repeatedHeads(v, kvHeads: kvHeads, heads: heads)
+        )
+        var composed = valuesAndGradients([q, kCopies, vCopies]) {
+            composedAttention(q: q, k: kCopies, v: vCopies, heads: heads, kvHeads: heads, variant: variant)
+        }
+        for part in 2...3 {
+            composed[part] = summedOverGroups(composed[part], kvHeads: kvHeads, heads: heads, headDim: headDim)
+        }
+        for (fusedPart, composedPart) in zip(fused, composed) {
+            assertClose(fusedPart, composedPart, tolerance: 1e-4, "\(variant) T \(t) heads \(heads)/\(kvHeads)")
         }
     }
 
@@ -194,14 +223,81 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// Finite differences on the short path (T = 5), with grouped queries, the soft-cap (c = 1
+    /// against scores of order 1) and a window of 2, each alone and together; and on the long
+    /// path (T = 75, BLAS by blocks, P kept) with both, grouped.
     func testFusedAttentionGradientsWithGroupedQueries() {
+        let variants = [
+            AttentionVariant.plain, AttentionVariant(softcap: 1), AttentionVariant(window: 2),
+            AttentionVariant(softcap: 1, window: 2),
+        ]
         for (heads, kvHeads) in [(2, 2), (4, 2)] {
-            let q = randomTensor([2, 5, heads * 4], seed: 4), k = randomTensor([2, 5, kvHeads * 4], seed: 5)
-            let v = randomTensor([2, 5, kvHeads * 4], seed: 6)
-            assertGradientsMatch([q, k, v]) {
-                probe(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads).output)
+            for variant in variants {
+                let q = randomTensor([2, 5, heads * 4], seed: 4), k = randomTensor([2, 5, kvHeads * 4], seed: 5)
+                let v = randomTensor([2, 5, kvHeads * 4], seed: 6)
+                assertGradientsMatch([q, k, v]) {
+                    probe(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, variant: variant).output)
+                }
             }
         }
+        let q = randomTensor([1, 75, 8], seed: 4), k = randomTensor([1, 75, 4], seed: 5)
+        let v = randomTensor([1, 75, 4], seed: 6)
+        assertGradientsMatch([q, k, v]) {
+            probe(
+                causalAttention(
+                    q: q, k: k, v: v, heads: 2, kvHeads: 1, variant: AttentionVariant(softcap: 1.5, window: 20)
+                ).output)
+        }
+    }
+
+    /// `logitMax` is the score before the cap, `cappedLogitMax` after it; a window drops the pairs
+    /// before it from both. One head, Dh = 1, T = 2: scores q_i·k_j.
+    func testLogitMaxBeforeAndAfterTheCapAndWindow() {
+        let q = Tensor(shape: [1, 2, 1], values: [1, 100])
+        let k = Tensor(shape: [1, 2, 1], values: [50, 0.5])  // (0,0) 50, (1,0) 5000, (1,1) 50
+        let v = Tensor(zeros: [1, 2, 1])
+        let capped = causalAttention(q: q, k: k, v: v, heads: 1, kvHeads: 1, variant: AttentionVariant(softcap: 30))
+        XCTAssertEqual(capped.logitMax, 5000)
+        XCTAssertEqual(capped.cappedLogitMax, 30 * Foundation.tanh(5000 / 30), accuracy: 1e-5)
+        let plain = causalAttention(q: q, k: k, v: v, heads: 1, kvHeads: 1)
+        XCTAssertEqual(plain.cappedLogitMax, plain.logitMax)
+        let windowed = causalAttention(q: q, k: k, v: v, heads: 1, kvHeads: 1, variant: AttentionVariant(window: 1))
+        XCTAssertEqual(windowed.logitMax, 50)
+        let nan = Tensor(shape: [1, 2, 1], values: [1, .nan])
+        let cappedNaN = causalAttention(
+            q: nan, k: k, v: v, heads: 1, kvHeads: 1, variant: AttentionVariant(softcap: 30))
+        XCTAssertTrue(cappedNaN.logitMax.isNaN && cappedNaN.cappedLogitMax.isNaN)
+    }
+
+    /// With q = 0 every visible key gets the same weight, so each measured position's normalised
+    /// entropy is 1 exactly when the normaliser counts the window's keys, not t + 1; a window of
+    /// one key leaves nothing to measure (NaN, as for one position).
+    func testEntropyIsNormalisedOverTheWindow() {
+        let (t, headDim) = (40, 4)
+        let q = Tensor(zeros: [2, t, 2 * headDim]), k = randomTensor([2, t, headDim], seed: 3)
+        let v = randomTensor([2, t, headDim], seed: 4)
+        for window in [0, 3, 17] {
+            let statistics = causalAttention(
+                q: q, k: k, v: v, heads: 2, kvHeads: 1, variant: AttentionVariant(window: window), measuring: true
+            ).statistics!
+            XCTAssertEqual(statistics.entropyRows, 2 * (t - 1))
+            XCTAssertEqual(statistics.entropy, 1, accuracy: 1e-5, "window \(window)")
+        }
+        let one = causalAttention(
+            q: q, k: k, v: v, heads: 2, kvHeads: 1, variant: AttentionVariant(window: 1), measuring: true)
+        XCTAssertEqual(one.statistics!.entropyRows, 0)
+        XCTAssertTrue(one.statistics!.entropy.isNaN)
+    }
+
+    /// `softcap` against `c·tanh(x/c)` in Double, and its pullback against finite differences.
+    func testSoftcapOp() {
+        let x = randomTensor([3, 37], seed: 5, std: 20)
+        let y = softcap(x, cap: 30)
+        for (input, output) in zip(x.values, y.values) {
+            XCTAssertEqual(Double(output), 30 * Foundation.tanh(Double(input) / 30), accuracy: 1e-5 * 30)
+        }
+        let small = randomTensor([2, 19], seed: 6, std: 3)
+        assertGradientsMatch([small]) { probe(softcap(small, cap: 2)) }
     }
 
     /// `logitMax` is the largest |q·k|/√Dh over pairs the mask keeps: a huge score on a masked

@@ -23,8 +23,11 @@ func probe(_ x: Tensor, seed: UInt64 = 99) -> Tensor {
     weightedSum(x, weights: randomTensor(x.shape, seed: seed))
 }
 
-func assertClose(_ a: [Float], _ b: [Float], tolerance: Float, file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertEqual(a.count, b.count, file: file, line: line)
+func assertClose(
+    _ a: [Float], _ b: [Float], tolerance: Float, _ message: @autoclosure () -> String = "",
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    XCTAssertEqual(a.count, b.count, message(), file: file, line: line)
     let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-    XCTAssertLessThanOrEqual(worst, tolerance, file: file, line: line)
+    XCTAssertLessThanOrEqual(worst, tolerance, message(), file: file, line: line)
 }

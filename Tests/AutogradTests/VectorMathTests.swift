@@ -20,6 +20,30 @@ final class VectorMathTests: XCTestCase {
         XCTAssertTrue(exp(Vector(repeating: 1000))[0].isFinite)
     }
 
+    /// Both branches (|x| ≤ 0.625 and above), tiny arguments (where `1 − 2/(e^{2x} + 1)` would
+    /// lose every digit), the saturation, ±∞ and NaN.
+    func testVectorTanhMatchesTheLibrary() {
+        var worst: Double = 0
+        for first in stride(from: 0, through: 2 * 20 * 256, by: 16) {  // x from −20 to 20 in steps of 1/256
+            let xs = Vector((0..<16).map { -20 + Float(min(first + $0, 2 * 20 * 256)) / 256 })
+            let got = tanh(xs)
+            for lane in 0..<16 where xs[lane] != 0 {
+                let want = Foundation.tanh(Double(xs[lane]))
+                worst = max(worst, abs(Double(got[lane]) - want) / abs(want))
+            }
+        }
+        for x: Float in [1e-30, -3e-8, 1e-4, 0.625, 0.6250001, -0.6249999] {
+            let want = Foundation.tanh(Double(x))
+            XCTAssertLessThan(abs(Double(tanh(Vector(repeating: x))[0]) - want) / abs(want), 3e-7, "tanh(\(x))")
+        }
+        XCTAssertLessThan(worst, 3e-7, "relative error of the vector tanh")
+        XCTAssertEqual(tanh(Vector(repeating: .infinity))[0], 1)
+        XCTAssertEqual(tanh(Vector(repeating: -.infinity))[0], -1)
+        XCTAssertEqual(tanh(Vector(repeating: 0))[0], 0)
+        XCTAssertTrue(tanh(Vector(repeating: .nan))[0].isNaN)
+        XCTAssertTrue(tanh(Vector(repeating: -.nan))[0].isNaN)
+    }
+
     func testLanewiseMaxAndLargestLane() {
         let a = Vector((0..<16).map { Float($0) - 7.5 })
         let b = Vector((0..<16).map { Float(15 - $0) * 0.75 - 3 })

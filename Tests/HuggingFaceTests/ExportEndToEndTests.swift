@@ -23,6 +23,14 @@ final class ExportEndToEndTests: XCTestCase {
     static let qwen3Next = [
         "model.block_norm=pre", "model.qk_norm=head", "model.norm_weight=offset", "model.rope_fraction=0.25",
     ]
+    static let gemma2 = [
+        "model.block_norm=sandwich", "model.qk_norm=off", "model.norm_weight=offset", "model.mlp=geglu",
+        "model.embed_scale=true",
+    ]
+    /// Attention variants on top of a layout: sliding-window layers (layer 0 local, 1 global, of
+    /// the smoke model's two) and the soft-caps.
+    static let window = ["model.sliding_window=8", "model.global_every=2"]
+    static let softcaps = ["model.attn_softcap=5", "model.final_softcap=3"]
 
     /// `[model]` with `architecture`'s layout (OLMo 3's is OLMo 2's).
     static func layout(_ architecture: HuggingFaceArchitecture) -> ModelConfig {
@@ -34,6 +42,10 @@ final class ExportEndToEndTests: XCTestCase {
         case .gemma3:
             (model.blockNorm, model.normWeight, model.mlp, model.embedScale) = (.sandwich, .offset, .geglu, true)
         case .qwen3Next: (model.normWeight, model.ropeFraction) = (.offset, 0.25)
+        case .gemma2:
+            (model.blockNorm, model.qkNorm, model.normWeight, model.mlp, model.embedScale) = (
+                .sandwich, .off, .offset, .geglu, true
+            )
         }
         return model
     }
@@ -106,14 +118,14 @@ final class ExportEndToEndTests: XCTestCase {
                 expected["\(prefix).input_layernorm.weight"] = [32]
                 expected["\(prefix).self_attn.q_norm.weight"] = [16]
                 expected["\(prefix).self_attn.k_norm.weight"] = [16]
-            case .llama:
+            case .llama, .gemma2:
                 expected["\(prefix).input_layernorm.weight"] = [32]
             case .olmo2, .olmo3:
                 expected["\(prefix).post_feedforward_layernorm.weight"] = [32]
                 expected["\(prefix).self_attn.q_norm.weight"] = [32]
                 expected["\(prefix).self_attn.k_norm.weight"] = [32]
             }
-            if architecture == .gemma3 {
+            if [.gemma2, .gemma3].contains(architecture) {
                 expected["\(prefix).pre_feedforward_layernorm.weight"] = [32]
                 expected["\(prefix).post_feedforward_layernorm.weight"] = [32]
             }

@@ -114,6 +114,8 @@ extension ExportEndToEndTests {
         let cases: [([String], String, HuggingFaceArchitecture?)] = [
             (Self.gemma3, "gemma3", nil), (Self.gemma3 + ["model.mlp=swiglu"], "gemma3-silu", nil),
             (Self.olmo2, "olmo3", .olmo3), (Self.qwen3Next, "qwen3-next", nil),
+            (Self.gemma3 + Self.window + Self.softcaps + ["model.rope_local_theta=100"], "gemma3-window", nil),
+            (Self.olmo2 + Self.window, "olmo3-window", nil), (Self.gemma2 + Self.window + Self.softcaps, "gemma2", nil),
         ]
         for (overrides, name, preferred) in cases {
             let (trained, folder) = try exportedRun(overrides, name: name, as: preferred)
@@ -132,6 +134,50 @@ extension ExportEndToEndTests {
                 imported.model.parameters.map(\.tensor.values), trained.model.parameters.map(\.tensor.values),
                 "\(name): weights bit for bit")
         }
+    }
+
+    /// The attention variants in `config.json`: Gemma 2's soft-caps, query scale and alternating
+    /// layers; Gemma 3's local RoPE base under `sliding_attention`; OLMo 3's three to one; null caps
+    /// and block_size for a window where there are none.
+    func testAttentionVariantsInConfigJSON() throws {
+        func json(_ edit: (inout ModelConfig) -> Void, _ architecture: HuggingFaceArchitecture) throws -> [String: Any]
+        {
+            var model = Self.layout(architecture)
+            edit(&model)
+            let data = try HuggingFaceConfig(model: model, preferred: architecture).jsonData()
+            return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        }
+        let gemma2 = try json(
+            { ($0.nLayer, $0.slidingWindow, $0.globalEvery, $0.attnSoftcap, $0.finalSoftcap) = (4, 16, 2, 50, 30) },
+            .gemma2)
+        XCTAssertEqual(gemma2["architectures"] as? [String], ["Gemma2ForCausalLM"])
+        XCTAssertEqual(gemma2["model_type"] as? String, "gemma2")
+        XCTAssertEqual(gemma2["attn_logit_softcapping"] as? Double, 50)
+        XCTAssertEqual(gemma2["final_logit_softcapping"] as? Double, 30)
+        var capped = Self.layout(.gemma2)
+        (capped.attnSoftcap, capped.finalSoftcap) = (50, 30)
+        let text = String(decoding: try HuggingFaceConfig(model: capped).jsonData(), as: UTF8.self)
+        XCTAssertTrue(  // Gemma2Config refuses an integer in these float fields
+            text.contains("\"attn_logit_softcapping\" : 50.0,\n")
+                && text.contains("\"final_logit_softcapping\" : 30.0,\n"), text)
+        XCTAssertEqual(gemma2["query_pre_attn_scalar"] as? Int, 32)
+        XCTAssertEqual(gemma2["hidden_activation"] as? String, "gelu_pytorch_tanh")
+        XCTAssertEqual(gemma2["sliding_window"] as? Int, 16)
+        XCTAssertEqual(
+            gemma2["layer_types"] as? [String],
+            ["sliding_attention", "full_attention", "sliding_attention", "full_attention"])
+        let gemma3 = try json(
+            { ($0.nLayer, $0.slidingWindow, $0.globalEvery, $0.ropeTheta, $0.ropeLocalTheta) = (6, 16, 6, 1e6, 1e4) },
+            .gemma3)
+        XCTAssertEqual(
+            gemma3["layer_types"] as? [String], Array(repeating: "sliding_attention", count: 5) + ["full_attention"])
+        let rope = gemma3["rope_parameters"] as! [String: [String: Any]]
+        XCTAssertEqual(rope["full_attention"]?["rope_theta"] as? Double, 1e6)
+        XCTAssertEqual(rope["sliding_attention"]?["rope_theta"] as? Double, 1e4)
+        XCTAssertTrue(gemma3["attn_logit_softcapping"] is NSNull)
+        let plain = try json({ _ in }, .gemma3)
+        XCTAssertEqual(plain["sliding_window"] as? Int, 64)
+        XCTAssertEqual(plain["layer_types"] as? [String], Array(repeating: "full_attention", count: 4))
     }
 
     func testFamilyLayoutsWithoutAClassAreRefusedNamingTheSwitch() throws {
@@ -174,8 +220,29 @@ extension ExportEndToEndTests {
                 "Olmo3ForCausalLM needs block_norm = \"post\", qk_norm = \"full\"; the run has block_norm = \"pre\", qk_norm = \"head\""
         )
         assertThrows(
-            try HuggingFaceArchitecture(named: "Gemma2ForCausalLM"),
-            containing: "unknown Hugging Face class \"Gemma2ForCausalLM\"")
+            try HuggingFaceArchitecture(named: "MistralForCausalLM"),
+            containing: "unknown Hugging Face class \"MistralForCausalLM\"")
+        XCTAssertEqual(try HuggingFaceArchitecture(named: "Gemma2ForCausalLM"), .gemma2)
+        // attention variants a class lacks, and a layout with windows choosing the class that has them
+        XCTAssertEqual(
+            refusal { ($0.slidingWindow, $0.globalEvery, $0.nLayer) = (16, 2, 4) },
+            "sliding_window = 16 with block_norm = \"pre\" has no Hugging Face equivalent (the closest class, Qwen3ForCausalLM, needs sliding_window = 0)"
+        )
+        XCTAssertEqual(
+            refusal { $0.attnSoftcap = 50 },
+            "attn_softcap = 50.0 with block_norm = \"pre\" has no Hugging Face equivalent (the closest class, Qwen3ForCausalLM, needs attn_softcap = 0.0)"
+        )
+        var olmo = ModelConfig()
+        (olmo.blockNorm, olmo.qkNorm, olmo.slidingWindow, olmo.globalEvery) = (.post, .full, 16, 4)
+        XCTAssertEqual(try HuggingFaceConfig(model: olmo).architecture, .olmo3)
+        XCTAssertEqual(
+            try HuggingFaceConfig(model: olmo).layerTypes,
+            ["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"])
+        var gemma2 = Self.layout(.gemma2)
+        (gemma2.slidingWindow, gemma2.globalEvery, gemma2.ropeLocalTheta) = (16, 2, 100)
+        assertThrows(
+            try HuggingFaceConfig(model: gemma2),
+            containing: "Gemma2ForCausalLM has one RoPE base: rope_local_theta (100.0) must equal rope_theta (10000.0)")
         XCTAssertEqual(try HuggingFaceArchitecture(named: "Olmo3ForCausalLM"), .olmo3)
         XCTAssertEqual(try HuggingFaceArchitecture(named: "qwen3_next"), .qwen3Next)
     }
@@ -222,8 +289,26 @@ extension ExportEndToEndTests {
         try assertRefused("query_pre_attn_scalar 256.0 differs from head_dim 16", from: gemma, overrides: Self.gemma3) {
             try self.rewriteConfig(in: $0) { $0["query_pre_attn_scalar"] = 256 }
         }
-        try assertRefused("logit soft-capping (30.0)", from: gemma, overrides: Self.gemma3) {
+        try assertRefused(
+            "final_logit_softcapping is 30.0 but the run's [model] has final_softcap = 0.0", from: gemma,
+            overrides: Self.gemma3
+        ) {
             try self.rewriteConfig(in: $0) { $0["final_logit_softcapping"] = 30.0 }
+        }
+        try assertRefused(
+            "layer_types [\"sliding_attention\", \"sliding_attention\"] has no full_attention layer", from: gemma,
+            overrides: Self.gemma3
+        ) {
+            try self.rewriteConfig(in: $0) { $0["layer_types"] = ["sliding_attention", "sliding_attention"] }
+        }
+        try assertRefused(
+            "sliding_window is 8 but the run's [model] has sliding_window = 0 (start it with --set model.sliding_window=8)",
+            from: gemma, overrides: Self.gemma3
+        ) {
+            try self.rewriteConfig(in: $0) {
+                $0["layer_types"] = ["sliding_attention", "full_attention"]
+                $0["sliding_window"] = 8
+            }
         }
         try assertRefused(
             "hidden_activation is geglu but the run's [model] has mlp = swiglu (start it with --set model.mlp=geglu)",

@@ -129,7 +129,7 @@ final class SweepTests: ScratchTestCase {
             "every learning rate diverged")
     }
 
-    /// Seeds are averaged first, then clamped (README and Wortsman et al.): finals {5.0, 2.0} at
+    /// Seeds are averaged first, then clamped (docs/sweeps.md and Wortsman et al.): finals {5.0, 2.0} at
     /// one learning rate and {2.0, 2.0} at the other, initial 4.0: means 3.5 and 2.0, best 2.0,
     /// (3.5 − 2 + 0) / 2 = 0.75. Clamping each seed first would give min(5, 4) = 4, mean 3.0, and 0.5.
     func testSeedsAreAveragedBeforeTheClamp() {

@@ -13,14 +13,24 @@ final class FamilyPresetEndToEndTests: SmokeRunTestCase {
             "llama": (.pre, .off, .plain, .swiglu, false, 1),
             "qwen3": (.pre, .head, .plain, .swiglu, false, 1),
             "olmo2": (.post, .full, .plain, .swiglu, false, 1),
+            "olmo3": (.post, .full, .plain, .swiglu, false, 1),
             "gemma3": (.sandwich, .head, .offset, .geglu, true, 1),
+            "gemma2": (.sandwich, .off, .offset, .geglu, true, 1),
             "qwen3-next": (.pre, .head, .offset, .swiglu, false, 0.25),
             "glm45": (.pre, .head, .plain, .swiglu, false, 0.5),
             "minimax-m2": (.pre, .full, .plain, .swiglu, false, 0.5),
         ]
 
-    /// Every preset has the family's switches and model S's sizes, and trains 3 steps on the smoke
-    /// corpus (finite losses, a checkpoint).
+    /// The attention variants of the presets that have them: (sliding_window, global_every,
+    /// rope_theta, local RoPE base, attn_softcap, final_softcap); the others have none.
+    static let attentionTable: [String: (Int, Int, Float, Float, Float, Float)] = [
+        "gemma3": (16, 6, 1e6, 1e4, 0, 0),
+        "olmo3": (16, 4, 1e4, 1e4, 0, 0),
+        "gemma2": (16, 2, 1e4, 1e4, 50, 30),
+    ]
+
+    /// Every preset has the family's switches and model S's sizes (Gemma 3 six layers, for its
+    /// five local to one global), and trains 3 steps on the smoke corpus (finite losses, a checkpoint).
     func testEveryPresetLoadsAndTrains() throws {
         let folder = Self.repository.appendingPathComponent("configs/families")
         let presets = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".toml") }
@@ -42,7 +52,12 @@ final class FamilyPresetEndToEndTests: SmokeRunTestCase {
             XCTAssertTrue(
                 m.blockNorm == expected.0 && m.qkNorm == expected.1 && m.normWeight == expected.2 && m.mlp == expected.3
                     && m.embedScale == expected.4 && m.ropeFraction == expected.5, "\(name): \(m)")
-            XCTAssertEqual([m.dModel, m.nLayer, m.nHead, m.blockSize], [128, 4, 4, 64], name)
+            XCTAssertEqual([m.dModel, m.nLayer, m.nHead, m.blockSize], [128, name == "gemma3" ? 6 : 4, 4, 64], name)
+            let attention = Self.attentionTable[name] ?? (0, 1, 1e4, 1e4, 0, 0)
+            XCTAssertTrue(
+                m.slidingWindow == attention.0 && m.globalEvery == attention.1 && m.ropeTheta == attention.2
+                    && m.localRopeTheta == attention.3 && m.attnSoftcap == attention.4 && m.finalSoftcap == attention.5,
+                "\(name): \(m)")
             let run = try train(config, in: name)
             let losses = try series(run, "loss")
             XCTAssertEqual(losses.keys.sorted(), [1, 2, 3], name)

@@ -51,6 +51,41 @@ extension CommandLineEndToEndTests {
             FileManager.default.fileExists(atPath: scratch.appendingPathComponent("tiny-page/lr_sweep.svg").path))
     }
 
+    /// The logit forecast end to end: three trained sizes, a forecast for a fourth given as a
+    /// model shape, and nothing trained by the forecast itself.
+    func testForecastReadsTheSweepAndTrainsNothing() throws {
+        let sweep = try smokeSweep(
+            "sizes.toml",
+            """
+            "train.max_steps" = 3
+            "train.eval_interval" = 0
+            [grid]
+            "optim.lr" = [1e-2]
+            [grid.size]
+            a = {"model.d_model" = 16, "model.n_layer" = 1}
+            b = {"model.d_model" = 32, "model.n_layer" = 1}
+            c = {"model.d_model" = 32, "model.n_layer" = 2}
+            """)
+        let trained = try qklab(["sweep", sweep.path])
+        XCTAssertEqual(trained.status, 0, trained.output + trained.error)
+        let points = try FileManager.default.contentsOfDirectory(
+            atPath: scratch.appendingPathComponent("out/points").path)
+        let forecast = try qklab(
+            [
+                "sweep", sweep.path, "--forecast-step", "2", "--next-set", "model.d_model=64", "--next-set",
+                "model.n_layer=2",
+            ])
+        XCTAssertEqual(forecast.status, 0, forecast.output + forecast.error)
+        XCTAssertTrue(forecast.output.contains("Max attention logit at step 2, forecast for "), forecast.output)
+        XCTAssertTrue(forecast.output.contains("quadratic"), forecast.output)
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: scratch.appendingPathComponent("out/points").path)
+                .sorted(), points.sorted(), "the forecast trains nothing")
+        try assertFails(
+            ["sweep", sweep.path, "--forecast-step", "7", "--next-size", "100000"],
+            ["no point logged step 7"])
+    }
+
     /// A window rule asked of a grid with one learning rate: one line, nothing written.
     func testWindowRuleOnOneLearningRateIsRefused() throws {
         let sweep = try smokeSweep("one.toml", "[grid]\n\"optim.lr\" = [1e-3]\n\"model.qk_norm\" = [\"off\", \"head\"]")

@@ -106,6 +106,26 @@ final class TelemetryTests: ScratchTestCase {
         }
     }
 
+    /// With `attn_softcap`, logged steps carry `attn_logit_max_capped` per layer: below the cap,
+    /// and c·tanh(x/c) of the logit before it (`attn_logit_max`, logged on the same step and batch);
+    /// without a cap the key is absent.
+    func testCappedAttentionLogitOnLoggedSteps() throws {
+        let cap = 2.0
+        let capped = try smokeRun(
+            ["train.max_steps=3", "train.eval_interval=0", "model.attn_softcap=\(cap)"], in: "capped")
+        for line in try MetricsReader.read(capped.metrics) where line["loss"] != nil {
+            let after = try XCTUnwrap(line["attn_logit_max_capped"] as? [NSNumber]).map(\.doubleValue)
+            let before = try XCTUnwrap(line["attn_logit_max"] as? [NSNumber]).map(\.doubleValue)
+            XCTAssertEqual(after.count, 2)
+            for (a, b) in zip(after, before) {
+                XCTAssertLessThan(a, cap)
+                XCTAssertEqual(a, cap * Foundation.tanh(b / cap), accuracy: 1e-5)
+            }
+        }
+        let plain = try smokeRun(["train.max_steps=2", "train.eval_interval=0"], in: "plain")
+        for line in try MetricsReader.read(plain.metrics) { XCTAssertNil(line["attn_logit_max_capped"]) }
+    }
+
     /// A non-finite step comes with its diagnosis: `nonfinite.json` holds the failing step's
     /// telemetry, measured on its batch and weights although the step was not a logged one.
     func testNonFiniteReportCarriesTelemetry() throws {

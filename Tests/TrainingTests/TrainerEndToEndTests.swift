@@ -66,6 +66,14 @@ final class TrainerEndToEndTests: ScratchTestCase {
         try assertResumeIsBitIdentical(["model.block_norm=post", "model.qk_norm=full", "model.tie_embeddings=false"])
     }
 
+    /// Both soft-caps and sliding-window layers with their own RoPE base (layer 0 local, 1 global).
+    func testResumeIsBitIdenticalWithSoftcapsAndSlidingWindows() throws {
+        try assertResumeIsBitIdentical([
+            "model.attn_softcap=5", "model.final_softcap=10", "model.sliding_window=8", "model.global_every=2",
+            "model.rope_local_theta=1000",
+        ])
+    }
+
     /// The switches of Wortsman et al. 2023's instruments: the fan-in initialisation, a fixed QK
     /// gain, µParam (simple) with the options of µParam (full).
     func testResumeIsBitIdenticalWortsmanSwitches() throws {

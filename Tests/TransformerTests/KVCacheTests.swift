@@ -111,6 +111,22 @@ final class KVCacheTests: XCTestCase {
         }
     }
 
+    /// Sliding-window layers (a local RoPE base, every other layer global) and both soft-caps,
+    /// grouped queries: short (T = 6, W = 2) and across the kernel switch (T = 80, W = 20).
+    func testSoftcapsAndSlidingWindowsMatchFullForward() throws {
+        for kvHeads in [2, 1] {
+            var config = tinyConfig(blockNorm: .sandwich, kvHeads: kvHeads, normWeight: .offset)
+            (config.nHead, config.headDim) = (4, 2)
+            (config.attnSoftcap, config.finalSoftcap) = (1, 3)
+            (config.slidingWindow, config.globalEvery, config.ropeLocalTheta) = (2, 2, 100)
+            try checkAgainstFullForward(config, prefix: 1)
+            try checkAgainstFullForward(config, prefix: 4)
+            (config.blockSize, config.dModel, config.headDim, config.dFF, config.slidingWindow) = (80, 32, 16, 48, 20)
+            try checkAgainstFullForward(config, prefix: 3)
+            try checkAgainstFullForward(config, prefix: 70)
+        }
+    }
+
     /// A model of M's width (d = 384, F = 768), whose one-row decode products are as large as M's.
     func testWideModelMatchesFullForward() throws {
         for qkNorm in [ModelConfig.QKNorm.head, .off] {
@@ -168,6 +184,16 @@ final class KVCacheTests: XCTestCase {
     /// above (BLAS there). Grouped heads, a head width with a partial vector, and a capacity
     /// larger than n (the columns past n must not be read).
     func testCachedAttentionIsTheLastRowOfCausalAttention() {
+        for variant in [
+            AttentionVariant.plain, AttentionVariant(softcap: 2), AttentionVariant(window: 16),
+            AttentionVariant(softcap: 2, window: 5),
+        ] {
+            checkCachedAttentionIsTheLastRow(variant)
+        }
+    }
+
+    /// Also with the soft-cap and a sliding window: the same bits up to 64 positions.
+    func checkCachedAttentionIsTheLastRow(_ variant: AttentionVariant) {
         let (heads, kvHeads, headDim, capacity) = (4, 2, 20, 90)
         var random = SeededRandom(seed: 8)
         let q = Tensor(normal: [1, capacity, heads * headDim], std: 1, random: &random)
@@ -185,21 +211,26 @@ final class KVCacheTests: XCTestCase {
             func prefix(_ x: Tensor) -> Tensor {
                 Tensor(shape: [1, n, x.shape[2]], values: Array(x.values[..<(n * x.shape[2])]))
             }
-            let full = causalAttention(q: prefix(q), k: prefix(k), v: prefix(v), heads: heads, kvHeads: kvHeads)
+            let full = causalAttention(
+                q: prefix(q), k: prefix(k), v: prefix(v), heads: heads, kvHeads: kvHeads, variant: variant)
             let query = Tensor(
                 shape: [1, 1, heads * headDim],
                 values: Array(q.values[((n - 1) * heads * headDim)..<(n * heads * headDim)]))
             let cached = cachedAttention(
                 query: query, keysTransposed: keysTransposed, values: values, length: n,
-                heads: heads, kvHeads: kvHeads)
+                heads: heads, kvHeads: kvHeads, variant: variant)
             let lastRow = Array(full.output.values.suffix(heads * headDim))
             if n <= 64 {
-                XCTAssertEqual(cached.output.values, lastRow, "n = \(n)")
+                XCTAssertEqual(cached.output.values, lastRow, "n = \(n), \(variant)")
             } else {
-                for (a, b) in zip(cached.output.values, lastRow) { XCTAssertEqual(a, b, accuracy: 1e-5, "n = \(n)") }
+                for (a, b) in zip(cached.output.values, lastRow) {
+                    XCTAssertEqual(a, b, accuracy: 1e-5, "n = \(n), \(variant)")
+                }
             }
             XCTAssertLessThanOrEqual(cached.logitMax, full.logitMax, "n = \(n)")  // the last row's, of all rows'
+            XCTAssertLessThanOrEqual(cached.cappedLogitMax, full.cappedLogitMax, "n = \(n)")
             XCTAssertGreaterThan(cached.logitMax, 0)
+            if variant.softcap > 0 { XCTAssertLessThan(cached.cappedLogitMax, variant.softcap) }
             for (i, value) in cached.output.values.enumerated() {
                 XCTAssertTrue(value.isFinite, "n = \(n), element \(i)")
             }

@@ -1,3 +1,4 @@
+import Autograd
 import Transformer
 import XCTest
 
@@ -79,6 +80,57 @@ final class ModelConfigTests: XCTestCase {
         XCTAssertEqual(message { $0.nKVHead = 3 }, "n_kv_head (3) must divide n_head (4)")
         XCTAssertEqual(message { $0.nLayer = 0 }, "n_layer must be at least 1 (got 0)")
         XCTAssertEqual(message { $0.normEps = 0 }, "norm_eps must be positive (got 0.0)")
+        XCTAssertEqual(message { $0.attnSoftcap = -1 }, "attn_softcap must be ≥ 0, 0 for no cap (got -1.0)")
+        XCTAssertEqual(message { $0.finalSoftcap = -30 }, "final_softcap must be ≥ 0, 0 for no cap (got -30.0)")
+        XCTAssertEqual(
+            message { $0.slidingWindow = 65 }, "sliding_window (65) exceeds block_size (64): no sequence is that long")
+        XCTAssertEqual(
+            message {
+                $0.slidingWindow = 16
+                $0.globalEvery = 5
+            },
+            "global_every (5) names no global layer among n_layer = 4 (layer i is global when i + 1 is a multiple of it)"
+        )
+        XCTAssertNil(
+            message {
+                $0.slidingWindow = 64
+                $0.globalEvery = 4
+                $0.ropeLocalTheta = 1e4
+            })
+        XCTAssertEqual(message { $0.globalEvery = 0 }, "global_every must be at least 1 (got 0)")
+        XCTAssertEqual(message { $0.ropeLocalTheta = 0 }, "rope_local_theta must be positive (got 0.0)")
+    }
+
+    /// Which layers are local, and that the window, its pattern and the local RoPE base reach
+    /// exactly those: a window of T, or a pattern with every layer global, changes no bit; a
+    /// narrower window and a local RoPE base change the logits.
+    func testSlidingWindowReachesTheLocalLayersOnly() throws {
+        var config = tinyConfig()
+        config.nLayer = 4
+        (config.slidingWindow, config.globalEvery) = (2, 2)
+        XCTAssertEqual((0..<4).map(config.isGlobalLayer), [false, true, false, true])
+        XCTAssertEqual(config.attentionVariant(layer: 0), AttentionVariant(window: 2))
+        XCTAssertEqual(config.attentionVariant(layer: 3), AttentionVariant(window: 0))
+        config.globalEvery = 3
+        XCTAssertEqual((0..<4).map(config.isGlobalLayer), [false, false, true, false])
+        func logits(_ edit: (inout ModelConfig) -> Void) throws -> [Float] {
+            var edited = tinyConfig()
+            edited.nLayer = 4
+            edit(&edited)
+            let model = try TransformerModel(config: edited)
+            randomizeForGradientCheck(model, seed: 4)
+            return Tape.withoutGradients { model.forward(tokens: tinyTokens, batch: 2, length: 5).logits.values }
+        }
+        let full = try logits { _ in }
+        XCTAssertEqual(try logits { $0.slidingWindow = 6 }, full)
+        XCTAssertEqual(try logits { ($0.slidingWindow, $0.globalEvery, $0.ropeLocalTheta) = (2, 1, 100) }, full)
+        let windowed = try logits { ($0.slidingWindow, $0.globalEvery) = (2, 2) }
+        XCTAssertNotEqual(windowed, full)
+        XCTAssertNotEqual(try logits { ($0.slidingWindow, $0.globalEvery, $0.ropeLocalTheta) = (2, 2, 100) }, windowed)
+        XCTAssertNotEqual(try logits { $0.attnSoftcap = 1 }, full)
+        let capped = try logits { $0.finalSoftcap = 1 }
+        XCTAssertEqual(capped.map { abs($0) }.max()!, 1, accuracy: 0.5)
+        XCTAssertLessThan(capped.map { abs($0) }.max()!, 1)
     }
 
     func testCodableUsesModelMdKeysAndDefaults() throws {

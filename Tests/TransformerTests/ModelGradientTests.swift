@@ -3,8 +3,22 @@ import Transformer
 import XCTest
 
 /// Full-model gradient checks: every parameter against finite differences, here for grouped-query
-/// attention; every layout in `ModelGradientEndToEndTests` (the end-to-end tier).
+/// attention and the attention variants; every layout in `ModelGradientEndToEndTests` (the
+/// end-to-end tier).
 final class ModelGradientTests: XCTestCase {
+    /// Both soft-caps (c = 1 and 2 against order-1 logits: inside tanh's bend) and a local layer
+    /// (W = 2 of T = 5, its own RoPE base, which Dh = 4 makes matter) before a global one, with
+    /// and without grouped queries.
+    func testSoftcapsAndSlidingWindow() throws {
+        for kvHeads in [nil, 1] {
+            var config = tinyConfig(kvHeads: kvHeads)
+            (config.nHead, config.headDim) = (4, 4)
+            (config.attnSoftcap, config.finalSoftcap) = (1, 2)
+            (config.slidingWindow, config.globalEvery, config.ropeLocalTheta) = (2, 2, 100)
+            try checkModelGradients(config)
+        }
+    }
+
     func testGroupedQueryAttention() throws {
         for qkNorm in ModelConfig.QKNorm.allCases {
             var config = tinyConfig(qkNorm: qkNorm, kvHeads: 1)

@@ -34,6 +34,33 @@ public func exp(_ v: Vector) -> Vector {
     return y * unsafeBitCast(exponent, to: Vector.self)  // e^r · 2^k
 }
 
+/// `tanh(x)` per lane, Cephes' single-precision `tanhf`: for |x| ≤ 0.625 the odd polynomial
+/// `x + x·x²·P(x²)` (P of degree 4, Horner steps as fused multiply-adds), above it
+/// `1 − 2/(e^{2|x|} + 1)` with the sign of x (`exp` above). Relative error below 3e-7
+/// (`VectorMathTests`); ±∞ gives ±1, NaN stays NaN (its lanes take the polynomial).
+@inlinable @inline(__always)
+public func tanh(_ x: Vector) -> Vector {
+    let signBit = SIMD16<UInt32>(repeating: 0x8000_0000)
+    let magnitude = masked(x, ~signBit)
+    let square = x * x
+    var p = Vector(repeating: -5.70498872745e-3)
+    p = Vector(repeating: 2.06390887954e-2).addingProduct(p, square)
+    p = Vector(repeating: -5.37397155531e-2).addingProduct(p, square)
+    p = Vector(repeating: 1.33314422036e-1).addingProduct(p, square)
+    p = Vector(repeating: -3.33332819422e-1).addingProduct(p, square)
+    let small = x.addingProduct(p * square, x)
+    let large = 1 - 2 / (exp(magnitude + magnitude) + 1)  // tanh |x|
+    let signedLarge = unsafeBitCast(
+        unsafeBitCast(large, to: SIMD16<UInt32>.self) | (unsafeBitCast(x, to: SIMD16<UInt32>.self) & signBit),
+        to: Vector.self)
+    // all ones where 0.625 − |x| < 0 (a NaN |x| has its sign bit clear: the polynomial)
+    let useLarge = unsafeBitCast(
+        unsafeBitCast(Vector(repeating: 0.625) - magnitude, to: SIMD16<Int32>.self) &>> 31, to: SIMD16<UInt32>.self)
+    return unsafeBitCast(
+        (unsafeBitCast(signedLarge, to: SIMD16<UInt32>.self) & useLarge)
+            | (unsafeBitCast(small, to: SIMD16<UInt32>.self) & ~useLarge), to: Vector.self)
+}
+
 /// `max(a, b)` per lane, as a subtraction and a blend. (`pointwiseMax` of two variable vectors
 /// compiles to a scalar loop, because of its NaN rules.) A lane where `a` or `b` is NaN gets
 /// one of the two: callers that must see NaN check for it separately.

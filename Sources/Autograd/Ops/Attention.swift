@@ -7,13 +7,16 @@ import Foundation
 /// matrix is a strided view (row stride `heads·Dh`) that `gemm` reads directly, so the head
 /// split and merge cost no copies. Query head `h` reads key/value head `h / (H / Hkv)`.
 ///
-///     S = Q·Kᵀ / √Dh      P = causalSoftmax(S)      Y = P·V
+///     S = Q·Kᵀ / √Dh      Z = c·tanh(S/c)      P = causalSoftmax(Z)      Y = P·V
 ///
-/// Pullback (per head, with P recomputed; K and V gradients of a shared kv head accumulate over
-/// its query heads):
+/// with the soft-cap (Z = S without one) and the sliding window narrowing the causal mask as
+/// `AttentionVariant` gives them. Pullback (per head, with P recomputed; K and V gradients of a
+/// shared kv head accumulate over its query heads):
 ///
-///     dP = dY·Vᵀ     dV += Pᵀ·dY     dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √Dh
+///     dP = dY·Vᵀ     dV += Pᵀ·dY     dZ = P ⊙ (dP − rowsum(P ⊙ dP))     dS = dZ ⊙ (1 − (Z/c)²) / √Dh
 ///     dQ += dS·K     dK += dSᵀ·Q
+///
+/// (without a cap dS = dZ / √Dh; entries the mask drops have P = 0, so dS = 0 there.)
 public struct AttentionShape: Equatable {
     public var batch: Int, length: Int, heads: Int, kvHeads: Int, headDim: Int
     public init(batch: Int, length: Int, heads: Int, kvHeads: Int, headDim: Int) {
@@ -33,15 +36,18 @@ public struct AttentionShape: Equatable {
 public struct AttentionResult {
     /// `[B, T, H·Dh]`, heads merged.
     public let output: Tensor
-    /// Largest |score| (after the 1/√Dh scale, before softmax) over all kept (query, key) pairs,
-    /// heads and batch rows: the `attn_logit_max` stability instrument.
+    /// Largest |score| (after the 1/√Dh scale, before the soft-cap and softmax) over all kept
+    /// (query, key) pairs, heads and batch rows: the `attn_logit_max` stability instrument.
     public let logitMax: Float
+    /// The same maximum after the soft-cap (`attn_logit_max_capped`; `logitMax` without a cap).
+    public let cappedLogitMax: Float
     /// Entropy and q/k sums, when the call was asked to measure them (nil otherwise).
     public let statistics: AttentionStatistics?
 }
 
 /// Causal attention over `q [B,T,H·Dh]`, `k`, `v [B,T,Hkv·Dh]`, the scores scaled by `scale`
-/// (1/√Dh when nil; written S = Q·Kᵀ/√Dh above). With `measuring`, it also
+/// (1/√Dh when nil; written S = Q·Kᵀ/√Dh above), with the soft-cap and sliding window of
+/// `variant` (none by default). With `measuring`, it also
 /// returns `AttentionStatistics` (entropy from the probabilities it holds anyway, q and k sums of
 /// squares); without, it pays nothing for them.
 ///
@@ -52,7 +58,7 @@ public struct AttentionResult {
 /// unit, in a fixed order: results do not depend on the number of threads.
 public func causalAttention(
     q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, scale: Float? = nil,
-    measuring: Bool = false
+    variant: AttentionVariant = .plain, measuring: Bool = false
 ) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
@@ -68,18 +74,18 @@ public func causalAttention(
     let kept =
         needsGradient && shape.pairs * t * t <= AttentionShape.keptProbabilitiesLimit
         ? Tensor(uninitialized: [b, heads, t, t]) : nil  // every head's P, for the pullback
-    var unitLogitMax = [Float](repeating: 0, count: shape.units)
+    var unitLogitMax = [LogitMaxima](repeating: LogitMaxima(), count: shape.units)
     var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)  // per (batch row, head)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         pairEntropy.withUnsafeMutableBufferPointer { entropy in
-            shape.forEachUnit(probabilities: kept == nil, scoreGrads: false) { unit, pairs, scratch in
+            shape.forEachUnit(probabilities: kept == nil) { unit, pairs, scratch in
                 for pair in pairs {
                     let p = kept.map { $0.data + pair * t * t } ?? scratch.probabilities!
-                    let headMax = headProbabilities(
-                        q: q, k: k, shape: shape, pair: pair, scale: scale, into: p,
-                        transposed: scratch.transposed)
-                    logitMax[unit] = nanPropagatingMax(logitMax[unit], headMax)
-                    if measuring { entropy[pair] = normalizedEntropySum(p, length: t) }
+                    logitMax[unit].add(
+                        headProbabilities(
+                            q: q, k: k, shape: shape, pair: pair, scale: scale, variant: variant, into: p,
+                            transposed: scratch.transposed))
+                    if measuring { entropy[pair] = normalizedEntropySum(p, length: t, variant: variant) }
                     let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
                     if shape.usesCausalProducts {  // Y = P·V
                         causalProduct(
@@ -99,18 +105,33 @@ public func causalAttention(
     }
     if needsGradient {
         Tape.record(output, .attention) { dY in
-            attentionPullback(q: q, k: k, v: v, kept: kept, shape: shape, scale: scale, outputGrad: dY)
+            attentionPullback(
+                q: q, k: k, v: v, kept: kept, shape: shape, scale: scale, variant: variant, outputGrad: dY)
         }
     }
+    let maxima = unitLogitMax.reduce(LogitMaxima()) { $0.adding($1) }
     let statistics =
         measuring
         ? AttentionStatistics(
             // batch rows in order
             entropySums: (0..<heads).map { h in (0..<b).reduce(0) { $0 + pairEntropy[$1 * heads + h] } },
-            entropyRows: b * (t - 1), querySquares: squaredSum(q.data, count: q.count),
+            entropyRows: b * variant.entropyRows(length: t), querySquares: squaredSum(q.data, count: q.count),
             keySquares: squaredSum(k.data, count: k.count),
-            queryCount: q.count, keyCount: k.count) : nil
-    return AttentionResult(output: output, logitMax: unitLogitMax.reduce(0, nanPropagatingMax), statistics: statistics)
+            queryCount: q.count, keyCount: k.count, cappedLogitMax: maxima.capped) : nil
+    return AttentionResult(
+        output: output, logitMax: maxima.logit, cappedLogitMax: maxima.capped, statistics: statistics)
+}
+
+/// The largest attention logit before and after the soft-cap, NaN-propagating.
+struct LogitMaxima {
+    var logit: Float = 0, capped: Float = 0
+
+    mutating func add(_ other: LogitMaxima) { self = adding(other) }
+
+    func adding(_ other: LogitMaxima) -> LogitMaxima {
+        LogitMaxima(
+            logit: nanPropagatingMax(logit, other.logit), capped: nanPropagatingMax(capped, other.capped))
+    }
 }
 
 /// The larger of `a` and `b`, or NaN if either is: a NaN attention logit must survive every
@@ -120,26 +141,42 @@ public func nanPropagatingMax(_ a: Float, _ b: Float) -> Float {
     a.isNaN || b.isNaN ? .nan : max(a, b)
 }
 
-/// Head `pair`'s `P = causalSoftmax(Q·Kᵀ/√Dh)` into `probabilities` (`[T, T]`); returns the largest
-/// kept |score|. Entries above the diagonal blocks are never computed (the softmax writes the
-/// masked entries' zeros).
+/// Head `pair`'s `P = causalSoftmax(Z)` into `probabilities` (`[T, T]`), Z its scores soft-capped
+/// and masked as `variant` says (`headScores`); returns the largest kept |score| before and after
+/// the cap.
 ///
 /// Every head's P together is B·H·T² floats per layer (for B=8, H=6, T=256 more than all the
 /// layer's other activations). Above `keptProbabilitiesLimit` the pullback calls this again
 /// instead of keeping P from the forward pass: the same inputs through the same single-threaded
 /// code give the same P, bit for bit, for the price of one more `Q·Kᵀ` product per head.
 private func headProbabilities(
-    q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float,
+    q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float, variant: AttentionVariant,
     into probabilities: UnsafeMutablePointer<Float>,
     transposed: UnsafeMutablePointer<Float>
-) -> Float {
+) -> LogitMaxima {
+    let logitMax = headScores(
+        q: q, k: k, shape: shape, pair: pair, scale: scale, variant: variant, into: probabilities,
+        transposed: transposed)
+    let capped = maskedSoftmax(probabilities, length: shape.length, variant: variant)
+    return LogitMaxima(logit: logitMax ?? capped, capped: capped)
+}
+
+/// Head `pair`'s scores `S = Q·Kᵀ/√Dh` into `scores` (`[T, T]`), soft-capped over the entries
+/// the mask keeps when `variant` has a cap; returns the largest kept |S| before the cap then
+/// (nil without a cap: the softmax measures it). Entries above the diagonal blocks are never
+/// computed (the softmax writes the masked entries' zeros).
+private func headScores(
+    q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float, variant: AttentionVariant,
+    into probabilities: UnsafeMutablePointer<Float>,
+    transposed: UnsafeMutablePointer<Float>
+) -> Float? {
     let t = shape.length
     let (qHead, kHead) = (q.data + shape.queryOffset(pair), k.data + shape.kvOffset(pair))
     if shape.usesCausalProducts {  // short sequence: S = Q·Kᵀ/√Dh in registers
         causalProductTransposed(
             qHead, lda: shape.queryWidth, kHead, ldb: shape.kvWidth, t: t, depth: shape.headDim,
             alpha: scale, into: probabilities, ldc: t, transposed: transposed)
-        return maskedSoftmax(probabilities, length: t)
+        return capScores(probabilities, length: t, variant: variant)
     }
     // Kᵀ copied out once per query head, so that on x86-64 each block is a plain product libxsmm
     // takes (it has no kernel for Q·Kᵀ itself, and OpenBLAS packs the operands again for every
@@ -156,7 +193,20 @@ private func headProbabilities(
             forEachVector(0..<rows.upperBound) { j, lanes in store(load(row, j, lanes) * scale, row, j, lanes) }
         }
     }
-    return maskedSoftmax(probabilities, length: t)
+    return capScores(probabilities, length: t, variant: variant)
+}
+
+/// Soft-caps the kept entries of a `[T, T]` score matrix in place when `variant` has a cap, and
+/// returns their largest |score| before it (NaN if any is NaN); nil without a cap.
+private func capScores(_ scores: UnsafeMutablePointer<Float>, length t: Int, variant: AttentionVariant) -> Float? {
+    guard variant.softcap > 0 else { return nil }
+    var magnitudes = SoftmaxMagnitudes()
+    for query in 0..<t {
+        magnitudes.add(
+            capScoreRow(
+                scores + query * t, from: variant.firstKey(query), query: query, length: t, cap: variant.softcap))
+    }
+    return magnitudes.largestMagnitude
 }
 
 extension AttentionShape {
@@ -193,19 +243,24 @@ extension AttentionShape {
     /// the `[T, T]` matrices asked for and a `[Dh, T]` transposed operand; the units of one chunk,
     /// run in turn, share one.
     func forEachUnit(
-        probabilities: Bool, scoreGrads: Bool,
+        probabilities: Bool, scoreGrads: Bool = false, cappedScores: Bool = false,
         _ body: (_ unit: Int, _ pairs: Range<Int>, _ scratch: UnitScratch) -> Void
     ) {
         let group = heads / kvHeads, square = length * length
-        let transposedCount = headDim * length
-        let count = (probabilities ? square : 0) + (scoreGrads ? square : 0) + transposedCount
+        let squares = [probabilities, scoreGrads, cappedScores].filter { $0 }.count
+        let count = squares * square + headDim * length
         Parallel.forEachChunk(units, grain: 1) { range in
             let storage = TensorStorage(count: count, zeroed: false)
             defer { withExtendedLifetime(storage) {} }  // used through its pointer only
+            var next = storage.pointer
+            func take(_ wanted: Bool) -> UnsafeMutablePointer<Float>? {
+                guard wanted else { return nil }
+                defer { next += square }
+                return next
+            }
             let scratch = UnitScratch(
-                probabilities: probabilities ? storage.pointer : nil,
-                scoreGrads: scoreGrads ? storage.pointer + count - transposedCount - square : nil,
-                transposed: storage.pointer + count - transposedCount)
+                probabilities: take(probabilities), scoreGrads: take(scoreGrads), cappedScores: take(cappedScores),
+                transposed: storage.pointer + squares * square)
             for unit in range {
                 let first = (unit / kvHeads) * heads + (unit % kvHeads) * group
                 body(unit, first..<(first + group), scratch)
@@ -220,35 +275,53 @@ struct UnitScratch {
     let probabilities: UnsafeMutablePointer<Float>?
     /// One head's dP, then dS in place, `[T, T]`: in the pullback.
     let scoreGrads: UnsafeMutablePointer<Float>?
+    /// One head's soft-capped scores Z, `[T, T]`: in the pullback with a cap.
+    let cappedScores: UnsafeMutablePointer<Float>?
     /// One head's Kᵀ or Vᵀ, `[Dh, T]`, for the products with a transposed operand.
     let transposed: UnsafeMutablePointer<Float>
 }
 
-/// Softmaxes a `[T, T]` score matrix in place under the causal mask and returns the largest
-/// |score| among the kept entries, measured before the softmax (NaN if any of them is NaN).
-private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int) -> Float {
+/// Softmaxes a `[T, T]` score matrix in place under the causal mask (narrowed to `variant`'s
+/// window) and returns the largest |score| among the kept entries, measured before the softmax
+/// (NaN if any of them is NaN).
+private func maskedSoftmax(_ scores: UnsafeMutablePointer<Float>, length t: Int, variant: AttentionVariant) -> Float {
     var magnitudes = SoftmaxMagnitudes()
-    for query in 0..<t { magnitudes.add(causalSoftmaxRow(scores + query * t, query: query, length: t)) }
+    for query in 0..<t {
+        magnitudes.add(causalSoftmaxRow(scores + query * t, from: variant.firstKey(query), query: query, length: t))
+    }
     return magnitudes.largestMagnitude  // NaN if a score is, whatever comes after it
 }
 
+/// The pullback of `causalAttention`, head by head; with a soft-cap, each head's capped scores Z
+/// are computed again (they give the cap's slope), and P from them when it was not kept.
 private func attentionPullback(
     q: Tensor, k: Tensor, v: Tensor, kept: Tensor?, shape: AttentionShape,
-    scale: Float, outputGrad dY: UnsafePointer<Float>
+    scale: Float, variant: AttentionVariant, outputGrad dY: UnsafePointer<Float>
 ) {
-    let tt = shape.length * shape.length
+    let (t, tt) = (shape.length, shape.length * shape.length)
     let dQ = q.requiresGrad ? q.gradData() : nil, dK = k.requiresGrad ? k.gradData() : nil
     let dV = v.requiresGrad ? v.gradData() : nil
-    shape.forEachUnit(probabilities: kept == nil, scoreGrads: true) { _, pairs, scratch in
+    shape.forEachUnit(probabilities: kept == nil, scoreGrads: true, cappedScores: variant.softcap > 0) {
+        _, pairs, scratch in
         for pair in pairs {
             let (queryOffset, kvOffset) = (shape.queryOffset(pair), shape.kvOffset(pair))
             let head = HeadPullback(
                 q: q.data + queryOffset, k: k.data + kvOffset, v: v.data + kvOffset, dY: dY + queryOffset,
                 dQ: dQ.map { $0 + queryOffset }, dK: dK.map { $0 + kvOffset }, dV: dV.map { $0 + kvOffset },
-                p: kept.map { $0.data + pair * tt } ?? scratch.probabilities!, dS: scratch.scoreGrads!)
-            if kept == nil {
+                p: kept.map { $0.data + pair * tt } ?? scratch.probabilities!, dS: scratch.scoreGrads!,
+                cappedScores: UnsafePointer(scratch.cappedScores), variant: variant)
+            if let z = scratch.cappedScores {  // Z = c·tanh(S/c), then P = causalSoftmax(Z) from it
+                _ = headScores(
+                    q: q, k: k, shape: shape, pair: pair, scale: scale, variant: variant, into: z,
+                    transposed: scratch.transposed)
+                if kept == nil {
+                    head.p.update(from: z, count: tt)
+                    _ = maskedSoftmax(head.p, length: t, variant: variant)
+                }
+            } else if kept == nil {
                 _ = headProbabilities(
-                    q: q, k: k, shape: shape, pair: pair, scale: scale, into: head.p, transposed: scratch.transposed)
+                    q: q, k: k, shape: shape, pair: pair, scale: scale, variant: variant, into: head.p,
+                    transposed: scratch.transposed)
             }
             if shape.usesCausalProducts {
                 head.runInRegisters(shape: shape, scale: scale, transposed: scratch.transposed)
@@ -260,11 +333,14 @@ private func attentionPullback(
 }
 
 /// One head's pullback: its operands (row strides `queryWidth` for q, dY, dQ and `kvWidth` for
-/// k, v, dK, dV), the gradients wanted (nil: not), its P and a `[T, T]` scratch for dP then dS.
+/// k, v, dK, dV), the gradients wanted (nil: not), its P, a `[T, T]` scratch for dP then dS, and
+/// with a soft-cap its capped scores Z.
 private struct HeadPullback {
     let q, k, v, dY: UnsafePointer<Float>
     let dQ, dK, dV: UnsafeMutablePointer<Float>?
     let p, dS: UnsafeMutablePointer<Float>
+    let cappedScores: UnsafePointer<Float>?
+    let variant: AttentionVariant
 
     /// Short sequences: the products as `CausalProducts` loops over the lower triangle.
     func runInRegisters(shape: AttentionShape, scale: Float, transposed: UnsafeMutablePointer<Float>) {
@@ -320,14 +396,20 @@ private struct HeadPullback {
         }
     }
 
-    /// dS for query rows `rows`, in place over dP: the softmax pullback (scaled by 1/√Dh), then
-    /// zeros right of the diagonal up to the end of `rows` (the later products read them).
+    /// dS for query rows `rows`, in place over dP: the softmax pullback (scaled by 1/√Dh), the
+    /// soft-cap's if any, then zeros left of the window and right of the diagonal up to the end
+    /// of `rows` (the later products read them).
     private func scoreGradients(rows: Range<Int>, t: Int, scale: Float) {
         for query in rows {
-            let row = query * t
+            let (row, first) = (query * t, variant.firstKey(query))
             causalSoftmaxRowPullback(
                 probabilities: p + row, outputGrad: dS + row, inputGrad: dS + row,
-                query: query, length: t, scale: scale, accumulate: false)
+                from: first, query: query, length: t, scale: scale, accumulate: false)
+            if let cappedScores {
+                capScoreRowPullback(
+                    dS + row, capped: cappedScores + row, from: first, query: query, length: t, cap: variant.softcap)
+            }
+            (dS + row).update(repeating: 0, count: first)
             (dS + row + query + 1).update(repeating: 0, count: rows.upperBound - query - 1)
         }
     }

@@ -7,7 +7,9 @@ import Foundation
 ///   Attention Entropy Collapse"), normalised by its largest possible value: for query position t
 ///   (0-based), which sees keys 0…t, `H_t / ln(t+1)` with `H_t = −Σ_{j≤t} p_tj ln p_tj` is 1 when
 ///   attention is spread evenly over the visible keys and 0 when it is one-hot. Position 0 sees
-///   one key and has no entropy to measure, so positions t ≥ 1 count.
+///   one key and has no entropy to measure, so positions t ≥ 1 count. In a sliding-window layer
+///   (W keys) the visible keys are the last min(t+1, W), and the normaliser `ln min(t+1, W)`
+///   (a window of 1 leaves no position to measure).
 /// - q and k RMS (Wortsman et al. 2023, "Small-scale proxies for large-scale Transformer training
 ///   instabilities", §3.1: attention logits grow because ‖q‖ and ‖k‖ grow): the root mean square
 ///   of every element of q and k as they enter `q·kᵀ`, after QK-Norm and RoPE.
@@ -20,15 +22,19 @@ public struct AttentionStatistics: Equatable {
     public var querySquares: Double, keySquares: Double
     /// Elements of q (`B·T·H·Dh`) and of k (`B·T·Hkv·Dh`).
     public var queryCount: Int, keyCount: Int
+    /// `attn_logit_max_capped`: the largest |attention logit| after the soft-cap, as the softmax
+    /// sees it (`AttentionResult.cappedLogitMax`).
+    public var cappedLogitMax: Float
 
     public init(
         entropySums: [Double], entropyRows: Int, querySquares: Double, keySquares: Double,
-        queryCount: Int, keyCount: Int
+        queryCount: Int, keyCount: Int, cappedLogitMax: Float
     ) {
         (self.entropySums, self.entropyRows) = (entropySums, entropyRows)
         (self.querySquares, self.keySquares, self.queryCount, self.keyCount) = (
             querySquares, keySquares, queryCount, keyCount
         )
+        self.cappedLogitMax = cappedLogitMax
     }
 
     /// The sums of two shards (`self` first: callers add shards in shard order).
@@ -37,7 +43,8 @@ public struct AttentionStatistics: Equatable {
             entropySums: zip(entropySums, other.entropySums).map { $0 + $1 },
             entropyRows: entropyRows + other.entropyRows,
             querySquares: querySquares + other.querySquares, keySquares: keySquares + other.keySquares,
-            queryCount: queryCount + other.queryCount, keyCount: keyCount + other.keyCount)
+            queryCount: queryCount + other.queryCount, keyCount: keyCount + other.keyCount,
+            cappedLogitMax: nanPropagatingMax(cappedLogitMax, other.cappedLogitMax))
     }
 
     /// `attn_entropy`: the normalised entropy's mean over heads, batch rows and positions t ≥ 1
@@ -60,16 +67,18 @@ public struct AttentionStatistics: Equatable {
     public var keyRMS: Double { (keySquares / Double(max(1, keyCount))).squareRoot() }
 }
 
-/// Σ over query rows t = 1…T−1 of one head's `H_t / ln(t+1)`, from its causal probabilities
-/// `p [T, T]` (row t holds keys 0…t). Entries that are exactly 0 (masked or underflowed)
-/// contribute `0 · ln 0 = 0`.
-func normalizedEntropySum(_ p: UnsafePointer<Float>, length t: Int) -> Double {
+/// Σ over query rows t of one head's `H_t / ln(n_t)`, from its causal probabilities `p [T, T]`,
+/// n_t the keys row t sees (t + 1, or with a sliding window of W, min(t + 1, W)), over the rows
+/// with n_t ≥ 2 (`AttentionVariant.entropyRows`). Entries that are exactly 0 (masked or
+/// underflowed) contribute `0 · ln 0 = 0`.
+func normalizedEntropySum(_ p: UnsafePointer<Float>, length t: Int, variant: AttentionVariant = .plain) -> Double {
     var total = 0.0
     for query in 1..<max(1, t) {
-        let row = p + query * t
+        let (row, first) = (p + query * t, variant.firstKey(query))
+        guard query > first else { continue }  // one key: no entropy to measure
         var entropy: Float = 0
-        for key in 0...query where row[key] > 0 { entropy -= row[key] * Foundation.log(row[key]) }
-        total += Double(entropy) / Foundation.log(Double(query + 1))
+        for key in first...query where row[key] > 0 { entropy -= row[key] * Foundation.log(row[key]) }
+        total += Double(entropy) / Foundation.log(Double(query + 1 - first))
     }
     return total
 }

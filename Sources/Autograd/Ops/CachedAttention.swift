@@ -3,9 +3,11 @@
 /// The sequence has n positions, the newest last; the keys and values of all n (the newest's
 /// included) are in the cache. Per query head h, reading key/value head `h / (H / Hkv)`:
 ///
-///     s = q·Kᵀ / √Dh   [n]      p = softmax(s)   [n]      y = p·V   [Dh]
+///     s = q·Kᵀ / √Dh   [n]      p = softmax(c·tanh(s/c))   [n]      y = p·V   [Dh]
 ///
-/// This is row n − 1 of `causalAttention` over the whole sequence. Up to
+/// with the soft-cap (none when c = 0) and the sliding window (p over the last W positions only)
+/// of `variant`, as in `causalAttention`. This is row n − 1 of `causalAttention` over the whole
+/// sequence. Up to
 /// `causalProductsMaxLength` positions it is computed as `causalAttention` computes it, so it
 /// gives the same bits: scores summed over d in order with fused multiply-adds, then scaled (the
 /// `CausalProducts` loops), `causalSoftmaxRow`, and `p·V` summed over positions in order. Above
@@ -21,10 +23,12 @@
 ///     column per position (so that the scores of 16 positions are one vector), columns `0..<n` set.
 ///   - values: `[capacity, Hkv·Dh]`, rows `0..<n` set.
 ///   - length: n, the positions attended to (1 ≤ n ≤ capacity).
-/// - Returns: `[1, 1, H·Dh]`, heads merged, and the largest |score| over the heads.
+///   - variant: the soft-cap and sliding window.
+/// - Returns: `[1, 1, H·Dh]`, heads merged, and the largest |score| over the heads (before and
+///   after the cap).
 public func cachedAttention(
     query q: Tensor, keysTransposed: Tensor, values: Tensor, length n: Int,
-    heads: Int, kvHeads: Int, scale: Float? = nil
+    heads: Int, kvHeads: Int, scale: Float? = nil, variant: AttentionVariant = .plain
 ) -> AttentionResult {
     let started = OpProfile.begin()
     defer { OpProfile.end(.attention, started) }
@@ -38,19 +42,24 @@ public func cachedAttention(
         !Tape.needsGradient(q, keysTransposed, values), "cachedAttention has no pullback: run it without a tape")
     let scale = scale ?? 1 / Float(headDim).squareRoot(), group = heads / kvHeads  // as causalAttention's
     let output = Tensor(uninitialized: q.shape)  // [1, 1, H·Dh]
-    var headLogitMax = [Float](repeating: 0, count: heads)
+    let first = variant.firstKey(n - 1)  // the window's first position
+    var maxima = LogitMaxima()
     let scores = TensorStorage(count: n, zeroed: false)  // s, then p: [n]
     let s = scores.pointer
     for head in 0..<heads {  // one core: a head is microseconds of work
         let kv = head / group
         let (qHead, yHead) = (q.data + head * headDim, output.data + head * headDim)
         let (keys, vHead) = (keysTransposed.data + kv * headDim * capacity, values.data + kv * headDim)
-        forEachVector(0..<n) { j, lanes in  // s = q·Kᵀ/√Dh, 16 positions a vector
+        forEachVector(first..<n) { j, lanes in  // s = q·Kᵀ/√Dh, 16 positions a vector
             var sum = Vector()
             for d in 0..<headDim { sum.addProduct(Vector(repeating: qHead[d]), load(keys + d * capacity, j, lanes)) }
             store(sum * scale, s, j, lanes)
         }
-        headLogitMax[head] = causalSoftmaxRow(s, query: n - 1, length: n).largestMagnitude
+        let logitMax =
+            variant.softcap > 0
+            ? capScoreRow(s, from: first, query: n - 1, length: n, cap: variant.softcap).largestMagnitude : nil
+        let capped = causalSoftmaxRow(s, from: first, query: n - 1, length: n).largestMagnitude  // zeros before first
+        maxima.add(LogitMaxima(logit: logitMax ?? capped, capped: capped))
         forEachVector(0..<headDim) { d, lanes in  // y = p·V, 16 of Dh a vector
             var sum = Vector()
             for j in 0..<n { sum.addProduct(Vector(repeating: s[j]), load(vHead + j * kvWidth, d, lanes)) }
@@ -58,5 +67,6 @@ public func cachedAttention(
         }
     }
     withExtendedLifetime(scores) {}  // used through its pointer only
-    return AttentionResult(output: output, logitMax: headLogitMax.reduce(0, nanPropagatingMax), statistics: nil)
+    return AttentionResult(
+        output: output, logitMax: maxima.logit, cappedLogitMax: maxima.capped, statistics: nil)
 }

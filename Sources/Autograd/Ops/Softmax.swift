@@ -31,8 +31,8 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
     return output
 }
 
-/// Softmaxes `row[0...query]` in place and zeroes `row[query+1..<length]`, max-subtracted so
-/// that large scores do not overflow. Returns, over the kept scores before the softmax, lane by
+/// Softmaxes `row[first...query]` in place and zeroes the rest of the row (`first` > 0: a
+/// sliding window, `AttentionVariant`), max-subtracted so that large scores do not overflow. Returns, over the kept scores before the softmax, lane by
 /// lane, the largest |score| and Σ|score| (`SoftmaxMagnitudes`: reduced to numbers once for many
 /// rows, not per row).
 ///
@@ -41,11 +41,13 @@ public func causalSoftmax(_ scores: Tensor) -> Tensor {
 /// Not inlined: inlined into a caller's loop over rows, the compiler splits the row's vector work
 /// into 4-lane pieces (128-bit registers), which doubles the softmax's share of a training step.
 @inline(never) @discardableResult
-func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: Int) -> SoftmaxMagnitudes {
+func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, from first: Int = 0, query: Int, length: Int)
+    -> SoftmaxMagnitudes
+{
     let kept = query + 1
     let signless = SIMD16<UInt32>(repeating: 0x7FFF_FFFF), negativeInfinity = Vector(repeating: -.infinity)
     var largest = Vector(), magnitudeSum = Vector(), maximum = negativeInfinity
-    forEachVector(0..<kept) { j, lanes in
+    forEachVector(first..<kept) { j, lanes in
         let keep = laneMask(lanes)
         let scores = masked(loadLanes(row, j, lanes, rowLength: length), keep)  // +0 in the dropped lanes
         let magnitude = masked(scores, signless)  // |score|
@@ -55,17 +57,18 @@ func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, query: Int, length: In
     }
     let shift = broadcastLargestLane(maximum)
     var total = Vector()
-    forEachVector(0..<kept) { j, lanes in
+    forEachVector(first..<kept) { j, lanes in
         let e = masked(exp(loadLanes(row, j, lanes, rowLength: length) - shift), laneMask(lanes))
         storeLanes(e, row, j, lanes, rowLength: length)
         total += e
     }
     let inverse = 1 / total.sum()
-    forEachVector(0..<kept) { j, lanes in
+    forEachVector(first..<kept) { j, lanes in
         storeLanes(
             masked(loadLanes(row, j, lanes, rowLength: length) * inverse, laneMask(lanes)), row, j, lanes,
             rowLength: length)
     }
+    row.update(repeating: 0, count: first)
     (row + kept).update(repeating: 0, count: length - kept)
     return SoftmaxMagnitudes(largest: largest, sum: magnitudeSum)
 }
@@ -88,34 +91,34 @@ struct SoftmaxMagnitudes {
 /// The 16 lanes of `row` at `j` of which the first `lanes` are wanted: one vector load where the
 /// row has room for all 16, else the zero-padded partial load.
 @inline(__always)
-private func loadLanes(_ row: UnsafePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) -> Vector {
+func loadLanes(_ row: UnsafePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) -> Vector {
     j + vectorWidth <= rowLength ? row.vector(at: j) : load(row, j, lanes)
 }
 
 /// Stores `v` at `row + j`: all 16 lanes where the row has room for them, else the first `lanes`.
 @inline(__always)
-private func storeLanes(_ v: Vector, _ row: UnsafeMutablePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) {
+func storeLanes(_ v: Vector, _ row: UnsafeMutablePointer<Float>, _ j: Int, _ lanes: Int, rowLength: Int) {
     if j + vectorWidth <= rowLength { row.store(v, at: j) } else { store(v, row, j, lanes) }
 }
 
-/// `inputGrad[j] (+)= scale · p_j · (dp_j − Σ_k p_k dp_k)` over the kept entries `j ≤ query` of
-/// rows of `length` (`inputGrad` may be `outputGrad`). In whole vectors, as `causalSoftmaxRow`:
+/// `inputGrad[j] (+)= scale · p_j · (dp_j − Σ_k p_k dp_k)` over the kept entries
+/// `first ≤ j ≤ query` of rows of `length` (`inputGrad` may be `outputGrad`). In whole vectors, as `causalSoftmaxRow`:
 /// where the tail vector is stored whole, its lanes past `query` get 0 (or keep their value, with
 /// `accumulate`).
 @inline(__always)
 func causalSoftmaxRowPullback(
     probabilities p: UnsafePointer<Float>, outputGrad dp: UnsafePointer<Float>,
-    inputGrad ds: UnsafeMutablePointer<Float>, query: Int, length: Int,
+    inputGrad ds: UnsafeMutablePointer<Float>, from first: Int = 0, query: Int, length: Int,
     scale: Float, accumulate: Bool
 ) {
     let kept = query + 1
     var dots = Vector()
-    forEachVector(0..<kept) { j, lanes in
+    forEachVector(first..<kept) { j, lanes in
         dots += masked(
             loadLanes(p, j, lanes, rowLength: length) * loadLanes(dp, j, lanes, rowLength: length), laneMask(lanes))
     }
     let dot = dots.sum()
-    forEachVector(0..<kept) { j, lanes in
+    forEachVector(first..<kept) { j, lanes in
         let p = loadLanes(p, j, lanes, rowLength: length), dp = loadLanes(dp, j, lanes, rowLength: length)
         let value = masked(scale * p * (dp - dot), laneMask(lanes))
         storeLanes(

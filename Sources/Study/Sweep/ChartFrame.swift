@@ -56,8 +56,18 @@ struct ChartFrame {
             "<line x1=\"\(width - right + 10)\" y1=\"\(legendY)\" x2=\"\(width - right + 40)\" y2=\"\(legendY)\" \(style.stroke)/>"
         ]
         if style.hasMarker { out.append(style.marker(x: width - right + 25, y: legendY, open: false)) }
-        out.append("<text x=\"\(width - right + 45)\" y=\"\(legendY + 4)\">\(SweepChart.escape(label))</text>")
+        let shown = Self.shortened(label, toFit: right - 50)
+        out.append(
+            "<text x=\"\(width - right + 45)\" y=\"\(legendY + 4)\">\(SweepChart.escape(shown))"
+                + (shown == label ? "" : "<title>\(SweepChart.escape(label))</title>") + "</text>")
         return out
+    }
+
+    /// `label`, cut with "…" so that it fits `width` pixels at about 6.5 pixels a character (the
+    /// 12-pixel sans-serif font), so a legend entry never runs into the next column or off the chart.
+    static func shortened(_ label: String, toFit width: Double) -> String {
+        let characters = max(4, Int(width / 6.5))
+        return label.count <= characters ? label : String(label.prefix(characters - 1)) + "…"
     }
 
     func close(_ lines: [String]) -> String { (lines + ["</svg>"]).joined(separator: "\n") + "\n" }

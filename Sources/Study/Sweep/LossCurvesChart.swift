@@ -55,9 +55,10 @@ public enum LossCurvesChart {
             out += legend.legend(index: index, label: line, style: SeriesStyle(index: index))
         }
         out += legend.legend(index: lines.count, label: "bigram loss", style: .reference)
-        out.append(
-            "<text x=\"\(width - 195)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× diverged (at ℓ0), open: a seed above bigram loss</text>"
-        )
+        out += [
+            "<text x=\"\(width - 195)\" y=\"\(20 + 20 + Double(lines.count + 1) * 20)\" font-size=\"10\">× a seed diverged (at ℓ0)</text>",
+            "<text x=\"\(width - 195)\" y=\"\(20 + 34 + Double(lines.count + 1) * 20)\" font-size=\"10\">open marker: a seed above bigram</text>",
+        ]
         return ChartFrame(width: width, height: height, left: 0, right: 0, top: 0, bottom: 0, x: x, y: y).close(out)
     }
 

@@ -38,9 +38,10 @@ public enum SweepChart {
             out += frame.legend(index: legendRows, label: "bigram loss", style: .reference)
             legendRows += 1
         }
-        out.append(
-            "<text x=\"\(frame.width - frame.right + 15)\" y=\"\(frame.top + 24 + Double(legendRows) * 20)\" font-size=\"11\">× diverged (at ℓ0), open: a seed above bigram</text>"
-        )
+        out += [
+            "<text x=\"\(frame.width - frame.right + 15)\" y=\"\(frame.top + 24 + Double(legendRows) * 20)\" font-size=\"11\">× a seed diverged (at ℓ0)</text>",
+            "<text x=\"\(frame.width - frame.right + 15)\" y=\"\(frame.top + 40 + Double(legendRows) * 20)\" font-size=\"11\">open marker: a seed above bigram</text>",
+        ]
         return frame.close(out)
     }
 

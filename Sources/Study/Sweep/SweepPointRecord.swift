@@ -10,7 +10,7 @@ public enum SweepPointStatus: Equatable {
     case running(pid: Int32)
     /// Trained to `train.max_steps` (its final checkpoint exists).
     case finished
-    /// Stopped on a non-finite step under `on_nonfinite = "stop"`: the README's "diverged".
+    /// Stopped on a non-finite step under `on_nonfinite = "stop"`: docs/sweeps.md's "diverged".
     case diverged(step: Int)
     /// Its trainer exited with an error before the first step; `reason` is its last line.
     case failedToStart(reason: String)

@@ -98,6 +98,17 @@ public enum ConfigSchema {
             write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = v } })
     }
 
+    static func optionalFloat(
+        _ section: String, _ name: String, _ range: (Double, Double), inclusiveMinimum: Bool = true,
+        _ keyPath: WritableKeyPath<TrainingConfig, Float?>
+    ) -> ConfigKey {
+        ConfigKey(
+            section: section, name: name,
+            kind: .real(minimum: range.0, maximum: range.1, inclusiveMinimum: inclusiveMinimum),
+            read: { $0[keyPath: keyPath].map { .real(Double($0)) } },
+            write: { config, value in if case .real(let v) = value { config[keyPath: keyPath] = Float(v) } })
+    }
+
     static func text(_ section: String, _ name: String, _ keyPath: WritableKeyPath<TrainingConfig, String>) -> ConfigKey
     {
         ConfigKey(
@@ -147,6 +158,12 @@ public enum ConfigSchema {
         flag("model", "tie_embeddings", \.model.tieEmbeddings),
         float("model", "norm_eps", (0, 1), inclusiveMinimum: false, \.model.normEps),
         float("model", "z_loss", (0, .infinity), \.model.zLoss),
+        float("model", "attn_softcap", (0, .infinity), \.model.attnSoftcap),
+        float("model", "final_softcap", (0, .infinity), \.model.finalSoftcap),
+        // ≤ block_size, and global_every ≤ n_layer with a window: ModelConfig.validate
+        integer("model", "sliding_window", minimum: 0, \.model.slidingWindow),
+        integer("model", "global_every", minimum: 1, \.model.globalEvery),
+        optionalFloat("model", "rope_local_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeLocalTheta),
         choice("model", "init", \.model.initialization),
         choice("model", "attention_scale", \.model.attentionScale),
         flag("model", "zero_init_query", \.model.zeroInitQuery),

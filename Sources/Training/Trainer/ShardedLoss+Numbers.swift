@@ -6,11 +6,12 @@ import Transformer
 /// `ShardedLoss` decodes bit for bit and the shards combine in shard order as on one process.
 ///
 /// Layout for L layers of H query heads: `[loss, crossEntropy, measured (0/1), attnLogitMax (L),
-/// per layer (entropyRows, querySquares, keySquares, queryCount, keyCount, entropySums (H)),
+/// per layer (entropyRows, querySquares, keySquares, queryCount, keyCount, cappedLogitMax,
+/// entropySums (H)),
 /// outputLogitMax, logSumExpSum, outputRows, logitSum, logitCount]`; the telemetry part is zeros when not measured.
 extension ShardedLoss {
     /// Doubles per shard for `layers` layers of `heads` query heads.
-    static func numberCount(layers: Int, heads: Int) -> Int { 3 + layers + layers * (5 + heads) + 5 }
+    static func numberCount(layers: Int, heads: Int) -> Int { 3 + layers + layers * (6 + heads) + 5 }
 
     /// Writes the layout into `numbers` (`numberCount` doubles).
     func write(into numbers: UnsafeMutableBufferPointer<Double>, heads: Int) {
@@ -23,7 +24,7 @@ extension ShardedLoss {
             values +=
                 [
                     Double(s?.entropyRows ?? 0), s?.querySquares ?? 0, s?.keySquares ?? 0,
-                    Double(s?.queryCount ?? 0), Double(s?.keyCount ?? 0),
+                    Double(s?.queryCount ?? 0), Double(s?.keyCount ?? 0), Double(s?.cappedLogitMax ?? 0),
                 ] + (s?.entropySums ?? Array(repeating: 0, count: heads))
         }
         let output = telemetry?.output
@@ -44,10 +45,10 @@ extension ShardedLoss {
         }
         let head = take(3), logitMax = take(layers).map(Float.init)
         let statistics = (0..<layers).map { _ in
-            let s = Array(take(5)), entropySums = Array(take(heads))
+            let s = Array(take(6)), entropySums = Array(take(heads))
             return AttentionStatistics(
                 entropySums: entropySums, entropyRows: Int(s[0]), querySquares: s[1], keySquares: s[2],
-                queryCount: Int(s[3]), keyCount: Int(s[4]))
+                queryCount: Int(s[3]), keyCount: Int(s[4]), cappedLogitMax: Float(s[5]))
         }
         let o = Array(take(5))
         let telemetry =

@@ -9,6 +9,9 @@ public struct StepTelemetry: Codable, Equatable {
     public var attentionEntropy: [Double]
     /// `attn_entropy_min`: the smallest per-head mean.
     public var attentionEntropyMin: [Double]
+    /// `attn_logit_max_capped`: with `attn_softcap`, the largest |attention logit| after the cap
+    /// (what the softmax sees; `attn_logit_max` stays the logit before it); nil without a cap.
+    public var attentionLogitMaxCapped: [Double]?
     /// `q_rms`, `k_rms`: root mean square of q and k entering q·kᵀ (after QK-Norm and RoPE).
     public var queryRMS: [Double]
     public var keyRMS: [Double]
@@ -27,9 +30,13 @@ public struct StepTelemetry: Codable, Equatable {
     public var outputLogSumExpMean: Double
 
     /// The metrics of a forward pass's telemetry, with the update ratios and per-matrix RMS if
-    /// measured.
-    public init(_ model: ModelTelemetry, updateRatio: [Double]?, matrices: MatrixTelemetry? = nil) {
+    /// measured and the capped attention logits if the model caps them.
+    public init(
+        _ model: ModelTelemetry, updateRatio: [Double]?, matrices: MatrixTelemetry? = nil,
+        attentionSoftcapped: Bool = false
+    ) {
         self.matrices = matrices
+        attentionLogitMaxCapped = attentionSoftcapped ? model.layers.map { Double($0.cappedLogitMax) } : nil
         attentionEntropy = model.attentionEntropy
         attentionEntropyMin = model.attentionEntropyMin
         queryRMS = model.queryRMS
@@ -43,6 +50,7 @@ public struct StepTelemetry: Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case attentionEntropy = "attn_entropy"
         case attentionEntropyMin = "attn_entropy_min"
+        case attentionLogitMaxCapped = "attn_logit_max_capped"
         case queryRMS = "q_rms"
         case keyRMS = "k_rms"
         case updateRatio = "update_ratio"
@@ -57,6 +65,7 @@ public struct StepTelemetry: Codable, Equatable {
         func finite(_ x: Double) -> Double? { x.isFinite ? x : nil }
         try c.encode(attentionEntropy.map(finite), forKey: .attentionEntropy)
         try c.encode(attentionEntropyMin.map(finite), forKey: .attentionEntropyMin)
+        try c.encodeIfPresent(attentionLogitMaxCapped.map { $0.map(finite) }, forKey: .attentionLogitMaxCapped)
         try c.encode(queryRMS.map(finite), forKey: .queryRMS)
         try c.encode(keyRMS.map(finite), forKey: .keyRMS)
         try c.encode(updateRatio.map { $0.map(finite) }, forKey: .updateRatio)
@@ -81,9 +90,11 @@ public struct StepTelemetry: Codable, Equatable {
         var fields: [(key: String, value: MetricsRecord.Value)] = [
             ("attn_entropy", .numbers(attentionEntropy.map(Float.init))),
             ("attn_entropy_min", .numbers(attentionEntropyMin.map(Float.init))),
-            ("q_rms", .numbers(queryRMS.map(Float.init))),
-            ("k_rms", .numbers(keyRMS.map(Float.init))),
         ]
+        if let capped = attentionLogitMaxCapped {
+            fields.append(("attn_logit_max_capped", .numbers(capped.map(Float.init))))
+        }
+        fields += [("q_rms", .numbers(queryRMS.map(Float.init))), ("k_rms", .numbers(keyRMS.map(Float.init)))]
         if let updateRatio { fields.append(("update_ratio", .numbers(updateRatio.map(Float.init)))) }
         fields += [
             ("output_logit_max", .number(Float(outputLogitMax))), ("output_logit_mean", .precise(outputLogitMean)),
@@ -100,6 +111,7 @@ public struct StepTelemetry: Codable, Equatable {
             ("q_rms", queryRMS), ("k_rms", keyRMS),
         ]
         if let updateRatio { perLayer.append(("update_ratio", updateRatio)) }
+        if let capped = attentionLogitMaxCapped { perLayer.append(("attn_logit_max_capped", capped)) }
         perLayer += matrices?.keyedValues ?? []
         return perLayer.flatMap { key, values in values.enumerated().map { ("\(key)/\($0.offset)", Float($0.element)) }
         }

@@ -28,16 +28,12 @@ public final class Trainer {
     public private(set) lazy var bigramLoss = BigramLoss.of(
         train: corpus.train, validation: corpus.validation,
         vocabularySize: corpus.tokenizer.vocabularySize)
-    /// Held by the process that writes the run folder.
-    let lock: RunLock?
-    /// For a new run on the process that writes its folder: whether this trainer created the
-    /// folder (`abandonStart` removes only what the trainer made). Nil when resuming.
-    private let createdFolder: Bool?
-    /// What `run()` writes first on the process that writes the folder (nil once written, and on
-    /// the others): `config.toml`, and the header printed and written to `run.txt`; on resume the
-    /// metrics past the checkpoint are cut first. Kept until `run()` so that a start another
-    /// process of the job refuses leaves the folder as it was.
-    private var start: (configText: String, configSource: String, lines: [String], resumed: Bool)?
+    /// The lock on the run folder (and whether this trainer made the folder), held by the process
+    /// that writes it; nil on the others.
+    let claim: FolderClaim?
+    /// What `run()` writes first on the process that writes the folder; nil once written, and on
+    /// the others.
+    var start: RunStart?
     /// Newer checkpoints a resume passed over as damaged: `run()` sets each aside
     /// (`RunFolder.setAside`), since the resumed run replaces what they held.
     private var damagedCheckpoints: [URL] = []
@@ -88,8 +84,7 @@ public final class Trainer {
         try initialWeights?.load(model, corpus.tokenizer)
         (dataParallel, distributed) = try Self.shardRunners(model: model, config: resolved, job: job)
         // refuses a folder holding a run, or someone's own files
-        createdFolder = writes ? try folder.createForNewRun() : nil
-        lock = writes ? try RunLock(folder: folder) : nil
+        claim = writes ? try FolderClaim(newRun: folder) : nil
         optimizer = Self.optimizer(for: model, config: resolved)
         schedule = LearningRateSchedule(resolved)
         sampler = BatchSampler(seed: resolved.train.seed)
@@ -100,11 +95,10 @@ public final class Trainer {
             progress = ConsoleProgress(quiet: true)
             return
         }
-        start = (
-            resolved.resolvedTOML(notes: [corpusNote]),
-            initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
-            ConfigLoader.scheduleWarnings(resolved), false
-        )
+        start = RunStart(
+            configText: resolved.resolvedTOML(notes: [corpusNote]),
+            configSource: initialWeights.map { "\(configSource), weights from \($0.source)" } ?? configSource,
+            lines: ConfigLoader.scheduleWarnings(resolved), resumed: false)
     }
 
     /// Continues the run in `folder` from its newest intact checkpoint (`Checkpoint.newestIntact`), with `overrides`
@@ -116,8 +110,7 @@ public final class Trainer {
         let noCheckpoint = RunError("cannot resume \(folder.url.path): \(folder.noCheckpointReason())")
         guard folder.latestCheckpoint() != nil else { throw noCheckpoint }
         let writes = job.map { $0.rank == 0 } ?? true
-        createdFolder = nil
-        lock = writes ? try RunLock(folder: folder) : nil
+        claim = writes ? try FolderClaim(resuming: folder) : nil
         guard
             let (files, state, damaged) = try Checkpoint.newestIntact(
                 in: folder, reading: RunFolder.checkpointFiles, notes: writes, Checkpoint.decodeResumable)
@@ -162,90 +155,10 @@ public final class Trainer {
         let setAsideLines = damaged.map {
             "the damaged \($0.lastPathComponent) is kept as \(folder.setAside(damaged: $0).path), out of the run's checkpoints"
         }
-        start = (
-            config.resolvedTOML(notes: [corpusNote, resumeLine]), "resumed from \(checkpoint.path)",
-            [resumeLine] + setAsideLines + plan.warnings + corpusLines, true
-        )
-    }
-
-    /// AdamW over `model`'s parameters, with µParam's update multipliers when `optim.mup_base_width` is set.
-    static func optimizer(for model: TransformerModel, config: TrainingConfig) -> AdamW {
-        AdamW(
-            parameters: model.parameters, config: config.optim,
-            updateMultipliers: MuParam.updateMultipliers(
-                model.parameters, model: config.model, baseWidth: config.optim.mupBaseWidth))
-    }
-
-    /// The runner of the batch shards: every shard here, or under `mpirun` this process's group of
-    /// the `min(train.shards, batch_size)` shards a batch makes, with their exchange.
-    static func shardRunners(model: TransformerModel, config: TrainingConfig, job: TrainingJob?) throws -> (
-        DataParallel, DistributedStep?
-    ) {
-        guard let job else { return (DataParallel(model: model, shards: config.train.shards!), nil) }
-        let shards = min(config.train.shards!, config.train.batchSize)
-        let step = try DistributedStep(
-            job: job, shards: shards, parameterCount: model.gradientBuffer.count, model: config.model)
-        return (DataParallel(model: model, shards: shards, localShards: step.localShards), step)
-    }
-
-    /// Under `mpirun`, checks (collectively: every process of the job must call it, before
-    /// `run()`) that this process starts from process 0's step, corpus and config; nothing
-    /// without a job. Throws `RunError` naming what differs, on the process that differs.
-    public func checkSameStart() throws {
-        try distributed?.checkSameStart(step: step, corpus: corpus.fingerprint, config: config, folder: folder.url.path)
-    }
-
-    /// Takes back a start whose `run()` never began (another process of the job refused to
-    /// start): gives the folder's lock back and, for a new run, removes its folder when the
-    /// trainer created it (folders above it that were created with it stay). Nothing else was
-    /// written yet. Does nothing on a process that does not write the folder.
-    public func abandonStart() {
-        guard start != nil else { return }
-        lock?.release()
-        if createdFolder == true { rmdir(folder.url.path) }  // fails, harmlessly, unless the folder is empty
-    }
-
-    /// Whether this process writes the run folder: always, except under `mpirun` on processes
-    /// other than 0.
-    var writesRunFolder: Bool { distributed.map { $0.job.rank == 0 } ?? true }
-
-    /// Where a shared stop is thrown: under `mpirun` wrapped as `EveryProcessStop`, since every
-    /// process reaches it at the same step.
-    func together(_ error: Error) -> Error { distributed == nil ? error : EveryProcessStop(error: error) }
-
-    static func applyThreads(_ threads: Int) {
-        Parallel.threadCount = threads > 0 ? threads : System.coreCount
-    }
-
-    /// The one-line header, then `lines` (the resume line, warnings), each printed and written to
-    /// `run.txt` before the system report.
-    func writeHeader(configSource: String, lines: [String] = []) throws {
-        let report = SystemReport.current()
-        let header =
-            "qklab \(QKLabVersion.string) | OpenBLAS \(report.openBLASCore), libxsmm \(report.libxsmmTarget ?? "none"), \(counted(report.kernelThreads, "thread")), "
-            + "\(counted(dataParallel.shardCount, "batch shard"))\(processesNote) | \(model.parameters.scalarCount) parameters (\(model.parameters.nonEmbeddingScalarCount) non-embedding) | "
-            + "bigram loss \(String(format: "%.4f", bigramLoss)) | config \(configSource) | run \(folder.url.path)"
-        for line in [header] + lines { progress.message(line) }
-        let facts = [header] + lines + ["corpus: \(config.data.path)\(relativeNote), \(corpus.fingerprint)"]
-        try writeSynced(
-            Data((facts.joined(separator: "\n") + "\n\n" + report.description + "\n").utf8), to: folder.info)
-    }
-
-    /// `, 2 processes (host-a, host-b)` under `mpirun`.
-    var processesNote: String {
-        distributed.map {
-            ", \(counted($0.job.processCount, "process", plural: "processes")) (\($0.job.hosts.joined(separator: ", ")))"
-        } ?? ""
-    }
-
-    /// The corpus line of config.toml.
-    var corpusNote: String {
-        "corpus \(config.data.path)\(relativeNote): \(corpus.fingerprint) (checked on --resume and eval)"
-    }
-
-    /// " (relative to /work/project)" for a relative `data.path`.
-    var relativeNote: String {
-        config.data.path.hasPrefix("/") ? "" : " (relative to \(corpusOrigin.startFolder))"
+        start = RunStart(
+            configText: config.resolvedTOML(notes: [corpusNote, resumeLine]),
+            configSource: "resumed from \(checkpoint.path)",
+            lines: [resumeLine] + setAsideLines + plan.warnings + corpusLines, resumed: true)
     }
 
     /// The checkpoint state after the current step.
@@ -393,7 +306,9 @@ public final class Trainer {
                 updateRMS: update.map { trackedMatrices.meter.rms($0.update, scale: 1 / record.learningRate) },
                 parameterRMS: update.map { trackedMatrices.meter.rms($0.weight) }) : nil
         record.telemetry = telemetry.map {
-            StepTelemetry($0, updateRatio: update.map(updateRatioMeter.ratios), matrices: matrices)
+            StepTelemetry(
+                $0, updateRatio: update.map(updateRatioMeter.ratios), matrices: matrices,
+                attentionSoftcapped: model.config.attnSoftcap > 0)
         }
         recentSteps.append(record)
         if recentSteps.count > 5 { recentSteps.removeFirst() }
