@@ -57,4 +57,19 @@ final class MatrixTelemetryTests: SmokeRunTestCase {
             tracked.indices[2].map { trainer.model.parameters[$0].name },
             ["model.layers.0.mlp.up_proj.weight", "model.layers.1.mlp.up_proj.weight"])
     }
+
+    /// The numbers one process sends another decode to the telemetry that was written, output
+    /// sums (`output_logit_mean`'s among them) included.
+    func testMeasuredTelemetryRoundTripsThroughTheExchangedNumbers() throws {
+        let model = try trainer([], in: "numbers").model
+        let tokens: [Int32] = [1, 5, 2, 2, 6, 0, 3, 4, 1, 5]
+        let shard = DataParallel(model: model, shards: 1).lossAndGradients(
+            tokens: tokens, targets: tokens.reversed(), batch: 2, length: 5, measuring: true)
+        let (layers, heads) = (model.config.nLayer, model.config.nHead)
+        var numbers = [Double](repeating: .nan, count: ShardedLoss.numberCount(layers: layers, heads: heads))
+        numbers.withUnsafeMutableBufferPointer { shard.write(into: $0, heads: heads) }
+        let decoded = ShardedLoss(numbers: numbers[...], layers: layers, heads: heads)
+        XCTAssertEqual(decoded.telemetry, shard.telemetry)
+        XCTAssertNotEqual(try XCTUnwrap(decoded.telemetry).output.logitSum, 0)
+    }
 }
