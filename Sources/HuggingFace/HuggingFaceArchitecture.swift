@@ -12,15 +12,26 @@ import Transformer
 ///     gemma3      sandwich, qk head, offset, geglu or swiglu, embed_scale   Gemma3ForCausalLM (text)
 ///     qwen3Next   pre,      qk head, offset, swiglu, any rope_fraction      Qwen3NextForCausalLM (dense)
 ///     gemma2      sandwich, qk off,  offset, geglu or swiglu, embed_scale   Gemma2ForCausalLM
+///     glm4Moe     pre,      qk head or off, plain, swiglu, any rope_fraction, any attention_bias
+///                                                                           Glm4MoeForCausalLM (dense layers)
+///     miniMaxM2   pre,      qk full, plain,  swiglu, any rope_fraction      MiniMaxM2ForCausalLM (one expert)
+///     sarvamMoe   pre,      qk head, plain,  swiglu, any rope_fraction, any attention_bias
+///                                                                           Glm4MoeForCausalLM (`sarvam_moe`)
 ///
 /// Without sliding windows OLMo 2 and OLMo 3 compute the same network here (every OLMo 3 layer
 /// then written as full attention): such a layout exports as OLMo 2 unless OLMo 3 is asked for;
-/// with them, as OLMo 3.
+/// with them, as OLMo 3. Sarvam 30B's `sarvam_moe` is served by `Glm4MoeForCausalLM`
+/// (transformers' `modeling_auto`), so its layouts are GLM's with QK-Norm; a layout exports as
+/// Sarvam only when asked for. GLM-4.5 and Sarvam are written with every layer dense
+/// (`ExpertClassFields`), MiniMax-M2 with one expert (`SingleExpert`).
 public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
     case qwen3, llama, olmo2, olmo3
     case gemma3 = "gemma3_text"
     case qwen3Next = "qwen3_next"
     case gemma2
+    case glm4Moe = "glm4_moe"
+    case miniMaxM2 = "minimax_m2"
+    case sarvamMoe = "sarvam_moe"
 
     /// The `model_type` of `config.json`.
     public var modelType: String { rawValue }
@@ -35,8 +46,30 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
         case .gemma3: return "Gemma3ForCausalLM"
         case .qwen3Next: return "Qwen3NextForCausalLM"
         case .gemma2: return "Gemma2ForCausalLM"
+        case .glm4Moe, .sarvamMoe: return "Glm4MoeForCausalLM"
+        case .miniMaxM2: return "MiniMaxM2ForCausalLM"
         }
     }
+
+    /// The name `--class` takes and messages use: the class, or the `model_type` where two
+    /// share a class (`sarvam_moe`).
+    public var name: String { self == .sarvamMoe ? modelType : className }
+
+    /// The QK-Norm scopes the class computes: GLM-4.5's `use_qk_norm` switches it off.
+    var qkNorms: [ModelConfig.QKNorm] {
+        switch self {
+        case .qwen3, .gemma3, .qwen3Next, .sarvamMoe: return [.head]
+        case .llama, .gemma2: return [.off]
+        case .olmo2, .olmo3, .miniMaxM2: return [.full]
+        case .glm4Moe: return [.head, .off]
+        }
+    }
+
+    /// Whether the class has `attention_bias` (q, k and v biases, o_proj without).
+    var allowsAttentionBias: Bool { [.glm4Moe, .sarvamMoe].contains(self) }
+
+    /// Whether the class rotates any fraction of each head (`partial_rotary_factor`).
+    var allowsAnyRopeFraction: Bool { [.qwen3Next, .glm4Moe, .miniMaxM2, .sarvamMoe].contains(self) }
 
     /// Gemma 2 and 3: their activation is `hidden_activation`, their scores' scale `query_pre_attn_scalar`.
     var isGemma: Bool { self == .gemma2 || self == .gemma3 }
@@ -63,46 +96,32 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
 
     /// Every switch that decides whether a layout is this class's network.
     var requirements: [Requirement] {
-        let (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction):
+        let (blockNorm, normWeight, mlps, embedScale):
             (
-                ModelConfig.BlockNorm, ModelConfig.QKNorm, ModelConfig.NormWeight,
-                [ModelConfig.MLP], Bool, Bool
+                ModelConfig.BlockNorm, ModelConfig.NormWeight, [ModelConfig.MLP], Bool
             )
         switch self {
-        case .qwen3:
-            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
-                .pre, .head, .plain, [.swiglu], false, false
-            )
-        case .llama:
-            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
-                .pre, .off, .plain, [.swiglu], false, false
-            )
+        case .qwen3, .llama, .glm4Moe, .miniMaxM2, .sarvamMoe:
+            (blockNorm, normWeight, mlps, embedScale) = (.pre, .plain, [.swiglu], false)
         case .olmo2, .olmo3:
-            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
-                .post, .full, .plain, [.swiglu], false, false
-            )
-        case .gemma3:
-            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
-                .sandwich, .head, .offset, [.geglu, .swiglu], true, false
-            )
-        case .gemma2:
-            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
-                .sandwich, .off, .offset, [.geglu, .swiglu], true, false
-            )
+            (blockNorm, normWeight, mlps, embedScale) = (.post, .plain, [.swiglu], false)
+        case .gemma3, .gemma2:
+            (blockNorm, normWeight, mlps, embedScale) = (.sandwich, .offset, [.geglu, .swiglu], true)
         case .qwen3Next:
-            (blockNorm, qkNorm, normWeight, mlps, embedScale, anyFraction) = (
-                .pre, .head, .offset, [.swiglu], false, true
-            )
+            (blockNorm, normWeight, mlps, embedScale) = (.pre, .offset, [.swiglu], false)
         }
         func quoted(_ text: String) -> String { "\"\(text)\"" }
         return [
             Requirement(key: "block_norm", allowed: [quoted(blockNorm.rawValue)]) { quoted($0.blockNorm.rawValue) },
-            Requirement(key: "qk_norm", allowed: [quoted(qkNorm.rawValue)]) { quoted($0.qkNorm.rawValue) },
+            Requirement(key: "qk_norm", allowed: qkNorms.map { quoted($0.rawValue) }) { quoted($0.qkNorm.rawValue) },
             Requirement(key: "norm_weight", allowed: [quoted(normWeight.rawValue)]) { quoted($0.normWeight.rawValue) },
             Requirement(key: "mlp", allowed: mlps.map { quoted($0.rawValue) }) { quoted($0.mlp.rawValue) },
             Requirement(key: "position", allowed: [quoted("rope")]) { quoted($0.position.rawValue) },
             Requirement(key: "embed_scale", allowed: ["\(embedScale)"]) { "\($0.embedScale)" },
-            Requirement(key: "rope_fraction", allowed: anyFraction ? nil : ["1.0"]) { "\($0.ropeFraction)" },
+            Requirement(key: "rope_fraction", allowed: allowsAnyRopeFraction ? nil : ["1.0"]) { "\($0.ropeFraction)" },
+            Requirement(key: "attention_bias", allowed: allowsAttentionBias ? nil : ["false"]) {
+                "\($0.attentionBias)"
+            },
             Requirement(key: "sliding_window", allowed: holdsSlidingWindows ? nil : ["0"], isLayout: false) {
                 "\($0.slidingWindow)"
             },
@@ -144,8 +163,8 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
     }
 
     /// The class of `model`'s layout: `preferred` when given (it must hold the layout), else the
-    /// first that does. Throws, naming the switch that prevents it, for the layouts Hugging Face
-    /// has no class for.
+    /// first that does (never `sarvam_moe`, which GLM-4.5's class serves too). Throws, naming the
+    /// switch that prevents it, for the layouts Hugging Face has no class for.
     public init(layout model: ModelConfig, preferred: HuggingFaceArchitecture? = nil) throws {
         if model.qkNormGain > 0 {  // Wortsman et al. 2023's κ experiment: no class has a constant QK gain
             throw HuggingFaceError(
@@ -160,13 +179,13 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
             let missing = preferred.mismatches(model)
             guard missing.isEmpty else {
                 throw HuggingFaceError(
-                    "\(preferred.className) needs \(missing.map(\.phrase).joined(separator: ", ")); "
+                    "\(preferred.name) needs \(missing.map(\.phrase).joined(separator: ", ")); "
                         + "the run has \(missing.map { key, _ in Self.current(key, model) }.joined(separator: ", "))")
             }
             self = preferred
             return
         }
-        if let match = Self.allCases.first(where: { $0.mismatches(model).isEmpty }) {
+        if let match = Self.allCases.first(where: { $0 != .sarvamMoe && $0.mismatches(model).isEmpty }) {
             self = match
             return
         }
@@ -180,19 +199,22 @@ public enum HuggingFaceArchitecture: String, CaseIterable, Sendable {
             )
         }
         // The closest class with the same block layout (every block_norm has one), by switches that differ.
-        let closest = Self.allCases.filter { $0.mismatches(model).allSatisfy { $0.key != "block_norm" } }
-            .min { $0.mismatches(model).count < $1.mismatches(model).count }!
+        let closest = Self.allCases.filter {
+            $0 != .sarvamMoe && $0.mismatches(model).allSatisfy { $0.key != "block_norm" }
+        }
+        .min { $0.mismatches(model).count < $1.mismatches(model).count }!
         let missing = closest.mismatches(model)
         throw HuggingFaceError(
             "\(Self.current(missing[0].key, model)) with block_norm = \"\(model.blockNorm.rawValue)\" has no Hugging Face equivalent "
                 + "(the closest class, \(closest.className), needs \(missing.map(\.phrase).joined(separator: ", ")))")
     }
 
-    /// The class named `name`: its class name (`Olmo3ForCausalLM`) or `model_type` (`olmo3`).
+    /// The class named `name`: its class name (`Olmo3ForCausalLM`) or `model_type` (`olmo3`,
+    /// `sarvam_moe`); `Glm4MoeForCausalLM` is GLM-4.5's `glm4_moe`.
     public init(named name: String) throws {
         guard let match = Self.allCases.first(where: { $0.className == name || $0.modelType == name }) else {
             throw HuggingFaceError(
-                "unknown Hugging Face class \"\(name)\"; QKLab exports \(Self.allCases.map(\.className).joined(separator: ", "))"
+                "unknown Hugging Face class \"\(name)\"; QKLab exports \(Self.allCases.map(\.name).joined(separator: ", "))"
             )
         }
         self = match

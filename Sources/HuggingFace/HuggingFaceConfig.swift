@@ -6,10 +6,12 @@ import Transformer
 /// `HuggingFaceArchitecture`, `transformers` 5.x).
 ///
 /// Written by an export with every field explicit, since the classes' defaults differ from
-/// QKLab's (Qwen3 `head_dim` 128, Gemma 3 and Qwen3-Next `head_dim` 256, OLMo 2/3 `rms_norm_eps`
-/// 1e-5, `tie_word_embeddings` false except Gemma 3, sliding-window or linear-attention layers in
-/// OLMo 3, Gemma 3 and Qwen3-Next, mixture-of-experts MLPs in Qwen3-Next); read on import with
-/// those same class defaults for the fields a file leaves out.
+/// QKLab's (Qwen3 and MiniMax-M2 `head_dim` 128, Gemma 3 and Qwen3-Next `head_dim` 256, OLMo 2/3
+/// and GLM-4.5 `rms_norm_eps` 1e-5, `tie_word_embeddings` false except Gemma 3, sliding-window or
+/// linear-attention layers in OLMo 3, Gemma 3 and Qwen3-Next, mixture-of-experts MLPs in
+/// Qwen3-Next, GLM-4.5, Sarvam and MiniMax-M2 (`ExpertClassFields`), RoPE base 5e6 in MiniMax-M2
+/// and 8e6 in Sarvam, partial RoPE 0.5 in GLM-4.5); read on import with those same class defaults
+/// for the fields a file leaves out.
 public struct HuggingFaceConfig: Equatable, Sendable {
     public var architecture: HuggingFaceArchitecture
     public var vocabSize: Int
@@ -39,6 +41,10 @@ public struct HuggingFaceConfig: Equatable, Sendable {
     public var ropeLocalTheta: Double
     /// `attn_logit_softcapping` and `final_logit_softcapping` (0: none, null in the file).
     public var attnLogitSoftcapping: Double, finalLogitSoftcapping: Double
+    /// QK-Norm's scope: the class's own, or GLM-4.5's `use_qk_norm` (`head` or `off`).
+    public var qkNorm: ModelConfig.QKNorm
+    /// `attention_bias`: q, k and v biases (GLM-4.5 and Sarvam only).
+    public var attentionBias: Bool
 
     /// The config of `model`'s layout, as `preferred` when given (e.g. OLMo 3 rather than OLMo 2);
     /// throws, naming the switch, for layouts with no class. (Shapes the class's `transformers`
@@ -58,6 +64,8 @@ public struct HuggingFaceConfig: Equatable, Sendable {
         rmsNormEps = Self.decimal(model.normEps)
         tieWordEmbeddings = model.tieEmbeddings
         mlp = model.mlp
+        qkNorm = model.qkNorm
+        attentionBias = model.attentionBias
         slidingWindow = model.slidingWindow
         globalEvery = model.slidingWindow > 0 ? model.globalEvery : 1
         ropeLocalTheta = model.slidingWindow > 0 ? Self.decimal(model.localRopeTheta) : ropeTheta
@@ -213,7 +221,9 @@ extension HuggingFaceConfig: Encodable {
         func encodeRope(_ container: inout KeyedEncodingContainer<RopeKeys>, theta: Double) throws {
             try container.encode("default", forKey: .ropeType)
             try container.encode(theta, forKey: .ropeTheta)
-            if architecture == .qwen3Next { try container.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
+            if architecture.allowsAnyRopeFraction {
+                try container.encode(partialRotaryFactor, forKey: .partialRotaryFactor)
+            }
         }
         if hasNestedRope {
             for (key, theta) in [(RopeKeys.fullAttention, ropeTheta), (.slidingAttention, ropeLocalTheta)] {
@@ -223,11 +233,11 @@ extension HuggingFaceConfig: Encodable {
         } else {
             try encodeRope(&rope, theta: ropeTheta)
         }
-        if architecture == .qwen3Next { try c.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
+        if architecture.allowsAnyRopeFraction { try c.encode(partialRotaryFactor, forKey: .partialRotaryFactor) }
         try c.encode(rmsNormEps, forKey: .rmsNormEps)
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
         try c.encode(activationName, forKey: activationKey)
-        try c.encode(false, forKey: .attentionBias)
+        try c.encode(attentionBias, forKey: .attentionBias)
         try c.encode(false, forKey: .mlpBias)
         try c.encode(0.0, forKey: .attentionDropout)
         if architecture == .qwen3 { try c.encode(false, forKey: .useSlidingWindow) }
@@ -254,6 +264,7 @@ extension HuggingFaceConfig: Encodable {
         try c.encodeNil(forKey: .padTokenId)
         try c.encodeNil(forKey: .bosTokenId)
         try c.encodeNil(forKey: .eosTokenId)
+        try ExpertClassFields(self)?.encode(to: encoder)
     }
 }
 
@@ -289,13 +300,23 @@ extension HuggingFaceConfig {
         numAttentionHeads = try required(fields.numAttentionHeads, "num_attention_heads")
         numKeyValueHeads = fields.numKeyValueHeads ?? numAttentionHeads
         switch architecture {  // the classes' defaults
-        case .qwen3: headDim = fields.headDim ?? 128
+        case .qwen3, .miniMaxM2: headDim = fields.headDim ?? 128
         case .gemma3, .gemma2, .qwen3Next: headDim = fields.headDim ?? 256
-        case .llama, .olmo2, .olmo3: headDim = fields.headDim ?? hiddenSize / max(numAttentionHeads, 1)
+        case .sarvamMoe: headDim = fields.headDim ?? 64
+        case .llama, .olmo2, .olmo3, .glm4Moe: headDim = fields.headDim ?? hiddenSize / max(numAttentionHeads, 1)
         }
+        let expertFields = try ExpertClassFields(
+            json: json, architecture: architecture, layers: numHiddenLayers, source: source)
         maxPositionEmbeddings = fields.maxPositionEmbeddings ?? 0
         let rope = fields.ropeParameters?.fullAttention ?? fields.ropeParameters?.flat ?? fields.ropeScaling?.flat
-        let defaultTheta: Double = architecture == .olmo3 ? 500_000 : architecture == .gemma3 ? 1_000_000 : 10000
+        let defaultTheta: Double =
+            switch architecture {
+            case .olmo3: 500_000
+            case .gemma3: 1_000_000
+            case .miniMaxM2: 5_000_000
+            case .sarvamMoe: 8_000_000
+            default: 10000
+            }
         ropeTheta = rope?.ropeTheta ?? fields.ropeTheta ?? defaultTheta
         (slidingWindow, globalEvery) = try fields.layerPattern(
             of: architecture, layers: numHiddenLayers, source: source)
@@ -309,9 +330,18 @@ extension HuggingFaceConfig {
         }
         attnLogitSoftcapping = cap(fields.attnLogitSoftcapping, .attnLogitSoftcapping, gemma2Default: 50)
         finalLogitSoftcapping = cap(fields.finalLogitSoftcapping, .finalLogitSoftcapping, gemma2Default: 30)
-        partialRotaryFactor =
-            rope?.partialRotaryFactor ?? fields.partialRotaryFactor ?? (architecture == .qwen3Next ? 0.25 : 1)
-        rmsNormEps = fields.rmsNormEps ?? ([.olmo2, .olmo3].contains(architecture) ? 1e-5 : 1e-6)
+        let width = Double(headDim)
+        let defaultFraction =
+            switch architecture {
+            case .qwen3Next: 0.25
+            case .glm4Moe: 0.5
+            case .miniMaxM2: expertFields?.rotaryDim.map { Double($0) / width } ?? 1
+            default: 1.0
+            }
+        partialRotaryFactor = rope?.partialRotaryFactor ?? fields.partialRotaryFactor ?? defaultFraction
+        rmsNormEps = fields.rmsNormEps ?? ([.olmo2, .olmo3, .glm4Moe].contains(architecture) ? 1e-5 : 1e-6)
+        qkNorm = expertFields?.qkNorm(of: architecture) ?? architecture.qkNorms[0]
+        attentionBias = architecture.allowsAttentionBias && fields.attentionBias == true
         tieWordEmbeddings = fields.tieWordEmbeddings ?? architecture.isGemma
         let gemma = architecture.isGemma
         let activation =
@@ -325,7 +355,7 @@ extension HuggingFaceConfig {
                 "\(source): \(key) \"\(activation)\"; QKLab's gated MLPs use silu\(gemma ? " or gelu_pytorch_tanh" : "")"
             )
         }
-        if architecture != .qwen3Next && partialRotaryFactor != 1 {
+        if !architecture.allowsAnyRopeFraction && partialRotaryFactor != 1 {
             throw HuggingFaceError(
                 "\(source): partial_rotary_factor \(partialRotaryFactor); QKLab's \(architecture.className) layout rotates whole heads"
             )
@@ -434,12 +464,16 @@ extension HuggingFaceConfig {
             var settings: [FlatRope] { [flat, fullAttention, slidingAttention].compactMap { $0 } }
         }
 
-        /// Refuses what QKLab does not have: biases, scaled RoPE, Qwen3's sliding windows, layers
-        /// other than full and sliding attention, experts, soft-capping in a class without it.
+        /// Refuses what QKLab does not have: MLP biases, an o_proj bias, scaled RoPE, Qwen3's sliding
+        /// windows, layers other than full and sliding attention, experts, soft-capping in a class without it.
         func refuseUnsupportedFeatures(of architecture: HuggingFaceArchitecture, source: String) throws {
-            if attentionBias == true || mlpBias == true {
+            if mlpBias == true {
+                throw HuggingFaceError("\(source): mlp_bias is true; QKLab's MLPs have no biases")
+            }
+            // MiniMax-M2's projections are bias-free whatever the file says (its config has no such field).
+            if attentionBias == true && !architecture.allowsAttentionBias && architecture != .miniMaxM2 {
                 throw HuggingFaceError(
-                    "\(source): \(attentionBias == true ? "attention_bias" : "mlp_bias") is true; QKLab layers have no biases"
+                    "\(source): attention_bias is true; \(architecture.name)'s would put a bias on o_proj too, which QKLab does not have"
                 )
             }
             for rope in [ropeParameters, ropeScaling].compactMap({ $0 }).flatMap(\.settings)
@@ -545,6 +579,8 @@ extension HuggingFaceConfig {
             ("rope_parameters.sliding_attention.rope_theta", "rope_local_theta", "\(Float(ropeLocalTheta))"),
             ("attn_logit_softcapping", "attn_softcap", "\(Float(attnLogitSoftcapping))"),
             ("final_logit_softcapping", "final_softcap", "\(Float(finalLogitSoftcapping))"),
+            ("use_qk_norm", "qk_norm", qkNorm.rawValue),
+            ("attention_bias", "attention_bias", "\(attentionBias)"),
         ]
     }
 }

@@ -55,8 +55,12 @@ public enum HuggingFaceExport {
         let tensors = model.parameters.map {
             NamedTensor(name: $0.name, shape: $0.tensor.shape, values: $0.tensor.values)
         }
-        guard architecture == .qwen3Next else { return tensors }
-        return AttentionOutputGate.exported(tensors, heads: model.config.nHead, headDim: model.config.headDimension)
+        switch architecture {
+        case .qwen3Next:
+            return AttentionOutputGate.exported(tensors, heads: model.config.nHead, headDim: model.config.headDimension)
+        case .miniMaxM2: return SingleExpert.exported(tensors)
+        default: return tensors
+        }
     }
 
     /// Whether the file at `url`, named as one of the export's three files, is as export-hf

@@ -43,9 +43,12 @@ public enum HuggingFaceImport {
                 "\(folder.path) has no model.safetensors (sharded or PyTorch .bin checkpoints are not read)")
         }
         var weights = try SafeTensors.read(weightsURL).tensors
-        if config.architecture == .qwen3Next {
+        switch config.architecture {
+        case .qwen3Next:
             weights = try AttentionOutputGate.imported(
                 weights, heads: model.config.nHead, headDim: model.config.headDimension, source: weightsURL.path)
+        case .miniMaxM2: weights = try SingleExpert.imported(weights, source: weightsURL.path)
+        default: break
         }
         try Checkpoint.assign(weights, to: model.parameters.map { ($0.name, $0.tensor) }, source: weightsURL.path)
     }

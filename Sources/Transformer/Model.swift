@@ -221,9 +221,12 @@ struct ParameterBuilder {
         return tensor
     }
 
-    /// All zeros (a matrix that starts at zero).
-    mutating func zeros(_ name: String, _ shape: [Int]) -> Tensor {
-        let tensor = next(name, shape, .zeros)
+    /// All zeros (a matrix that starts at zero, or a bias: `initialization` says which), drawing
+    /// nothing from the initialisation stream.
+    mutating func zeros(
+        _ name: String, _ shape: [Int], initialization: NamedParameter.Initialization = .zeros
+    ) -> Tensor {
+        let tensor = next(name, shape, initialization)
         if random != nil { tensor.data.update(repeating: 0, count: tensor.count) }
         return tensor
     }
@@ -235,6 +238,9 @@ struct ParameterBuilder {
         if random != nil { tensor.data.update(repeating: offset ? 0 : 1, count: tensor.count) }
         return tensor
     }
+
+    /// A bias: zeros, so that the weights around it are those of the same model without biases.
+    mutating func bias(_ name: String, _ shape: [Int]) -> Tensor { zeros(name, shape, initialization: .bias) }
 
     /// The next `shape`-sized slice of the buffers, as a parameter named `name`.
     private mutating func next(_ name: String, _ shape: [Int], _ initialization: NamedParameter.Initialization)

@@ -47,6 +47,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var ropeTheta: Float = 10000
     /// Partial RoPE: the fraction of each head's dims that rotate (Hugging Face's `partial_rotary_factor`).
     public var ropeFraction: Float = 1
+    /// Biases on the q, k and v projections (`o_proj` stays bias-free), as in GLM-4.5
+    /// (`Glm4MoeAttention`, `attention_bias`) and Qwen2; added before QK-Norm and RoPE.
+    public var attentionBias = false
     public var mlp = MLP.swiglu
     public var normWeight = NormWeight.plain
     /// Gemma's `embed_tokens[idx] · Float32(sqrt(d))` (the tied output head stays unscaled).
@@ -97,6 +100,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case position
         case ropeTheta = "rope_theta"
         case ropeFraction = "rope_fraction"
+        case attentionBias = "attention_bias"
         case mlp
         case normWeight = "norm_weight"
         case embedScale = "embed_scale"
@@ -136,6 +140,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         position = try c.decodeIfPresent(Position.self, forKey: .position) ?? d.position
         ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? d.ropeTheta
         ropeFraction = try c.decodeIfPresent(Float.self, forKey: .ropeFraction) ?? d.ropeFraction
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias) ?? d.attentionBias
         mlp = try c.decodeIfPresent(MLP.self, forKey: .mlp) ?? d.mlp
         normWeight = try c.decodeIfPresent(NormWeight.self, forKey: .normWeight) ?? d.normWeight
         embedScale = try c.decodeIfPresent(Bool.self, forKey: .embedScale) ?? d.embedScale
@@ -199,6 +204,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         let (v, d, f, l) = (Double(vocabSize), Double(dModel), Double(feedForward), Double(nLayer))
         let (h, hkv, dh) = (Double(nHead), Double(kvHeads), Double(headDimension))
         let projections = d * dh * (h + 2 * hkv) + h * dh * d  // q, k, v, o
+        let biases = attentionBias ? dh * (h + 2 * hkv) : 0  // q, k, v
         let qkNorms: Double
         switch qkNorm {
         case _ where qkNormGain > 0, .off: qkNorms = 0  // a fixed gain is no parameter
@@ -206,7 +212,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case .full: qkNorms = (h + hkv) * dh
         }
         let mlpWeights = (mlp.isGated ? 3 : 2) * f * d
-        let layer = projections + qkNorms + Double(blockNormsPerLayer) * d + mlpWeights
+        let layer = projections + biases + qkNorms + Double(blockNormsPerLayer) * d + mlpWeights
         let positions = position == .learned ? Double(blockSize) * d : 0
         return v * d + positions + l * layer + d + (tieEmbeddings ? 0 : v * d)  // + final norm, head
     }

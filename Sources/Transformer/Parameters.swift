@@ -23,6 +23,9 @@ public struct NamedParameter {
         /// All zeros: norm weights of the offset form (gain `1 + w`, `norm_weight = "offset"`), and
         /// `q_proj` with `zero_init_query`.
         case zeros
+        /// All zeros: a projection's bias (`attention_bias`), as transformers initialises an
+        /// `nn.Linear` bias (`PreTrainedModel._init_weights`).
+        case bias
     }
 
     public init(name: String, tensor: Tensor, layer: Int?, initialization: Initialization) {
@@ -35,8 +38,13 @@ public struct NamedParameter {
         return squaredSum(grad.data, count: grad.count)
     }
 
-    /// 2-D weights (matrices and embeddings) get weight decay; norm weights never do.
+    /// 2-D weights (matrices and embeddings) get weight decay; norm weights and biases never do.
     public var decays: Bool { tensor.shape.count == 2 }
+
+    /// An RMSNorm gain (plain or offset form), which `decay_norm_weights` decays too.
+    public var isNormWeight: Bool {
+        tensor.shape.count == 1 && (initialization == .ones || initialization == .zeros)
+    }
 }
 
 extension Array where Element == NamedParameter {

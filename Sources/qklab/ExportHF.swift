@@ -13,7 +13,9 @@ struct ExportHF: ParsableCommand {
         discussion:
             "The layout decides the class: pre + head → Qwen3ForCausalLM, pre + off → LlamaForCausalLM, post + full → Olmo2ForCausalLM "
             + "(or Olmo3ForCausalLM with --class), sandwich + head + offset + embed_scale → Gemma3ForCausalLM, pre + head + offset → "
-            + "Qwen3NextForCausalLM (dense; any rope_fraction); all with rope and a gated MLP. See docs/families.md."
+            + "Qwen3NextForCausalLM (dense; any rope_fraction), pre + head or off + plain (any rope_fraction, attention_bias) → "
+            + "Glm4MoeForCausalLM (GLM-4.5, dense layers; or Sarvam 30B with --class sarvam_moe), pre + full + plain (any rope_fraction) → "
+            + "MiniMaxM2ForCausalLM (one expert); all with rope and a gated MLP. See docs/families.md."
     )
 
     @Argument(help: "Run folder or checkpoint folder.")
@@ -28,7 +30,7 @@ struct ExportHF: ParsableCommand {
     @Option(
         name: .customLong("class"),
         help:
-            "The Hugging Face class, when the layout has two (Olmo3ForCausalLM for the OLMo 2/3 layout); by default the first that holds the layout."
+            "The Hugging Face class, when the layout has two (Olmo3ForCausalLM for the OLMo 2/3 layout, sarvam_moe for a GLM-4.5 layout with QK-Norm); by default the first that holds the layout."
     )
     var className: String?
 
@@ -49,7 +51,7 @@ struct ExportHF: ParsableCommand {
         try Self.checkOutputFolder(folder)
         let trained = try TrainedModel(path: path)
         let config = try HuggingFaceExport.write(trained, to: folder, preferred: preferred)
-        print("\(trained.checkpoint.path) → \(output) (\(config.architecture.className))")
+        print("\(trained.checkpoint.path) → \(output) (\(config.architecture.name))")
     }
 
     /// export-hf never writes into a folder of someone else's files: the output must be new,

@@ -200,6 +200,27 @@ final class MatmulTests: XCTestCase {
         XCTAssertEqual(Tape.count, recorded)
     }
 
+    /// `linear(_:weight:bias:)` is `x·Wᵀ` plus the bias on every row, alone and with a fused
+    /// residual; the bias's gradient is the column sums of dy (finite differences); without a
+    /// tape nothing is recorded.
+    func testLinearWithBias() {
+        let x = randomTensor([2, 3, 4], seed: 26), weight = randomTensor([5, 4], seed: 27)
+        let bias = randomTensor([5], seed: 28), residual = randomTensor([2, 3, 5], seed: 29)
+        let rows = Tensor(shape: [2, 3, 5], values: (0..<6).flatMap { _ in bias.values })
+        assertClose(
+            linear(x, weight: weight, bias: bias).values, add(linear(x, weight: weight), rows).values, tolerance: 1e-6)
+        assertClose(
+            linear(x, weight: weight, bias: bias, adding: residual).values,
+            add(add(residual, rows), linear(x, weight: weight)).values, tolerance: 1e-6)
+        assertGradientsMatch([x, weight, bias]) { probe(linear(x, weight: weight, bias: bias)) }
+        assertGradientsMatch([x, weight, bias, residual]) {
+            probe(linear(x, weight: weight, bias: bias, adding: residual))
+        }
+        let recorded = Tape.count
+        Tape.withoutGradients { _ = linear(x, weight: weight, bias: bias) }
+        XCTAssertEqual(Tape.count, recorded)
+    }
+
     func testBatchedMatmulGradients() {
         let a = randomTensor([3, 4, 5], seed: 8), b = randomTensor([3, 6, 5], seed: 9)
         assertGradientsMatch([a, b]) { probe(batchedMatmul(a, b, transposeB: true)) }

@@ -31,6 +31,9 @@ final class ExportEndToEndTests: XCTestCase {
     /// the smoke model's two) and the soft-caps.
     static let window = ["model.sliding_window=8", "model.global_every=2"]
     static let softcaps = ["model.attn_softcap=5", "model.final_softcap=3"]
+    static let glm45 = ["model.rope_fraction=0.5", "model.attention_bias=true"]
+    static let miniMaxM2 = ["model.qk_norm=full", "model.rope_fraction=0.5"]
+    static let sarvam = ["model.rope_theta=8e6"]
 
     /// `[model]` with `architecture`'s layout (OLMo 3's is OLMo 2's).
     static func layout(_ architecture: HuggingFaceArchitecture) -> ModelConfig {
@@ -46,6 +49,9 @@ final class ExportEndToEndTests: XCTestCase {
             (model.blockNorm, model.qkNorm, model.normWeight, model.mlp, model.embedScale) = (
                 .sandwich, .off, .offset, .geglu, true
             )
+        case .glm4Moe: (model.ropeFraction, model.attentionBias) = (0.5, true)
+        case .miniMaxM2: (model.qkNorm, model.ropeFraction) = (.full, 0.5)
+        case .sarvamMoe: model.ropeTheta = 8e6
         }
         return model
     }
@@ -114,7 +120,7 @@ final class ExportEndToEndTests: XCTestCase {
             expected["\(prefix).mlp.down_proj.weight"] = [32, 96]
             expected["\(prefix).post_attention_layernorm.weight"] = [32]
             switch architecture {
-            case .qwen3, .qwen3Next, .gemma3:
+            case .qwen3, .qwen3Next, .gemma3, .glm4Moe, .sarvamMoe:
                 expected["\(prefix).input_layernorm.weight"] = [32]
                 expected["\(prefix).self_attn.q_norm.weight"] = [16]
                 expected["\(prefix).self_attn.k_norm.weight"] = [16]
@@ -124,6 +130,25 @@ final class ExportEndToEndTests: XCTestCase {
                 expected["\(prefix).post_feedforward_layernorm.weight"] = [32]
                 expected["\(prefix).self_attn.q_norm.weight"] = [32]
                 expected["\(prefix).self_attn.k_norm.weight"] = [32]
+            case .miniMaxM2:  // one expert, in the released checkpoints' names
+                expected["\(prefix).input_layernorm.weight"] = [32]
+                expected["\(prefix).self_attn.q_norm.weight"] = [32]
+                expected["\(prefix).self_attn.k_norm.weight"] = [32]
+                for projection in ["gate_proj", "up_proj", "down_proj"] {
+                    expected["\(prefix).mlp.\(projection).weight"] = nil
+                }
+                let block = "\(prefix).block_sparse_moe"
+                expected["\(block).gate.weight"] = [1, 32]
+                expected["\(block).e_score_correction_bias"] = [1]
+                (expected["\(block).experts.0.w1.weight"], expected["\(block).experts.0.w3.weight"]) = (
+                    [96, 32], [96, 32]
+                )
+                expected["\(block).experts.0.w2.weight"] = [32, 96]
+            }
+            if architecture == .glm4Moe {  // the glm45 preset's q, k, v biases
+                for projection in ["q_proj", "k_proj", "v_proj"] {
+                    expected["\(prefix).self_attn.\(projection).bias"] = [32]
+                }
             }
             if [.gemma2, .gemma3].contains(architecture) {
                 expected["\(prefix).pre_feedforward_layernorm.weight"] = [32]
@@ -309,8 +334,8 @@ final class ExportEndToEndTests: XCTestCase {
             (Self.qwen3 + ["model.position=learned"], "position = \"learned\" has no Hugging Face equivalent"),
             (Self.qwen3 + ["model.mlp=gelu"], "mlp = \"gelu\" has no Hugging Face equivalent"),
             (
-                ["model.block_norm=pre", "model.qk_norm=full"],
-                "qk_norm = \"full\" with block_norm = \"pre\" has no Hugging Face equivalent"
+                ["model.block_norm=sandwich", "model.qk_norm=full"],
+                "qk_norm = \"full\" with block_norm = \"sandwich\" has no Hugging Face equivalent"
             ),
             (
                 ["model.block_norm=post", "model.qk_norm=head"],

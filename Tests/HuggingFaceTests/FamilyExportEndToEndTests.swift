@@ -197,9 +197,16 @@ extension ExportEndToEndTests {
             refusal { ($0.normWeight, $0.embedScale) = (.offset, true) },
             "embed_scale = true with block_norm = \"pre\" has no Hugging Face equivalent (the closest class, Qwen3NextForCausalLM, needs embed_scale = false)"
         )
+        XCTAssertEqual(refusal { $0.ropeFraction = 0.5 }, "accepted", "GLM-4.5's layout")
         XCTAssertEqual(
-            refusal { $0.ropeFraction = 0.5 },
-            "rope_fraction = 0.5 with block_norm = \"pre\" has no Hugging Face equivalent (the closest class, Qwen3ForCausalLM, needs rope_fraction = 1.0)"
+            refusal { ($0.qkNorm, $0.attentionBias) = (.full, true) },
+            "qk_norm = \"full\" with block_norm = \"pre\" has no Hugging Face equivalent (the closest class, Glm4MoeForCausalLM, needs qk_norm = \"head\" or \"off\")"
+        )
+        XCTAssertEqual(
+            refusal {
+                ($0.blockNorm, $0.normWeight, $0.embedScale, $0.attentionBias) = (.sandwich, .offset, true, true)
+            },
+            "attention_bias = true with block_norm = \"sandwich\" has no Hugging Face equivalent (the closest class, Gemma3ForCausalLM, needs attention_bias = false)"
         )
         XCTAssertEqual(
             refusal { $0.mlp = .geglu },

@@ -84,16 +84,21 @@ final class OptimizerTests: XCTestCase {
     }
 
     /// `decay_norm_weights` (Qwen3-Next) decays 1-D norm weights too: wd 0.1 at lr 0.1 (coupled)
-    /// gives 1·0.99 + 0.1 = 1.09 after a step with gradient −1; without it 1 + 0.1 = 1.1.
+    /// gives 1·0.99 + 0.1 = 1.09 after a step with gradient −1; without it 1 + 0.1 = 1.1. A bias
+    /// (`attention_bias`) is never decayed.
     func testDecayNormWeightsDecaysNormWeights() {
-        for (decayNorms, expected) in [(true, 1 * 0.99 + 0.1), (false, 1 + 0.1)] {
+        let cases: [(NamedParameter.Initialization, Bool, Double)] = [
+            (.ones, true, 1 * 0.99 + 0.1), (.ones, false, 1 + 0.1),
+            (.bias, true, 1 + 0.1), (.bias, false, 1 + 0.1),  // a bias (attention_bias) never decays
+        ]
+        for (initialization, decayNorms, expected) in cases {
             let norm = Tensor(shape: [1], values: [1], requiresGrad: true)
             var config = OptimizerConfig()
             config.weightDecay = 0.1
             config.decayNormWeights = decayNorms
             let optimizer = AdamW(
-                parameters: [NamedParameter(name: "n", tensor: norm, layer: nil, initialization: .ones)], config: config
-            )
+                parameters: [NamedParameter(name: "n", tensor: norm, layer: nil, initialization: initialization)],
+                config: config)
             norm.grad = Tensor(shape: [1], values: [-1])
             optimizer.step(learningRate: 0.1, gradientScale: 1)
             assertValues(norm.values, [expected])

@@ -136,6 +136,15 @@ final class KVCacheTests: XCTestCase {
         }
     }
 
+    /// `attention_bias`: the biases are in the cached keys and values too.
+    func testAttentionBiasMatchesFullForward() throws {
+        for kvHeads in [nil, 1] {
+            var config = tinyConfig(qkNorm: .head, kvHeads: kvHeads, ropeFraction: 0.5)
+            config.attentionBias = true
+            try checkAgainstFullForward(config, prefix: 2)
+        }
+    }
+
     /// Beyond block_size: a prompt longer than T keeps its last T tokens; an append to a full
     /// window keeps the newest ⌈T/2⌉ tokens (the new one included) and prefills them again; every
     /// step's logits are then a full forward's over `window`. Both position kinds, T odd and even.

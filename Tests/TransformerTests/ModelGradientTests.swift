@@ -3,8 +3,8 @@ import Transformer
 import XCTest
 
 /// Full-model gradient checks: every parameter against finite differences, here for grouped-query
-/// attention and the attention variants; every layout in `ModelGradientEndToEndTests` (the
-/// end-to-end tier).
+/// attention, the attention variants and attention biases; every layout in
+/// `ModelGradientEndToEndTests` (the end-to-end tier).
 final class ModelGradientTests: XCTestCase {
     /// Both soft-caps (c = 1 and 2 against order-1 logits: inside tanh's bend) and a local layer
     /// (W = 2 of T = 5, its own RoPE base, which Dh = 4 makes matter) before a global one, with
@@ -26,6 +26,20 @@ final class ModelGradientTests: XCTestCase {
             config.headDim = 2
             try checkModelGradients(config)
             config.blockNorm = .post
+            try checkModelGradients(config)
+        }
+    }
+
+    /// `attention_bias`: every parameter, the q/k/v biases included, in each block layout and
+    /// QK-Norm scope, with grouped-query attention and partial RoPE among them.
+    func testAttentionBias() throws {
+        for (blockNorm, qkNorm, kvHeads, fraction) in [
+            (ModelConfig.BlockNorm.pre, ModelConfig.QKNorm.head, 1, Float(0.5)), (.post, .full, nil, 1),
+            (.sandwich, .off, 1, 1), (.pre, .full, nil, 0.5),
+        ] {
+            var config = tinyConfig(blockNorm: blockNorm, qkNorm: qkNorm, kvHeads: kvHeads, ropeFraction: fraction)
+            config.attentionBias = true
+            if kvHeads != nil { (config.nHead, config.headDim) = (4, 4) }
             try checkModelGradients(config)
         }
     }

@@ -81,7 +81,7 @@ func randomizeForGradientCheck(_ model: TransformerModel, seed: UInt64) {
             switch parameter.initialization {  // gains around 1 in either form
             case .ones: 1
             case .zeros: 0
-            case .normal, .truncatedNormal: nil
+            case .normal, .truncatedNormal, .bias: nil
             }
         for i in 0..<parameter.tensor.count {
             parameter.tensor.data[i] = Float(random.nextNormal(mean: normMean ?? 0, std: normMean == nil ? 0.25 : 0.2))

@@ -70,13 +70,15 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     return output
 }
 
-/// A linear layer without bias: `y = x · Wᵀ`, with `weight` stored `[out, in]` and `x` of shape
-/// `[…, in]`; the leading dimensions are flattened into rows. Returns `[…, out]`.
+/// A linear layer: `y = x · Wᵀ (+ b)`, with `weight` stored `[out, in]`, `bias` (optional) `[out]`
+/// and `x` of shape `[…, in]`; the leading dimensions are flattened into rows. Returns `[…, out]`.
 ///
-/// With `residual` (`[…, out]`), `y = residual + x · Wᵀ`: a residual connection fused into the
-/// product, which starts from a copy of the residual instead of zeros. That saves a separate add,
-/// forward and backward; the pullback passes `dy` to the residual unchanged.
-public func linear(_ x: Tensor, weight: Tensor, adding residual: Tensor? = nil) -> Tensor {
+/// With `residual` (`[…, out]`), `y = residual + x · Wᵀ (+ b)`: a residual connection fused into
+/// the product, which starts from a copy of the residual instead of zeros. That saves a separate
+/// add, forward and backward; the pullback passes `dy` to the residual unchanged. The bias is
+/// added to that start row by row, so the product accumulates onto it as well; its pullback is
+/// `db += Σ_rows dy` (`biasPullback`).
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, adding residual: Tensor? = nil) -> Tensor {
     let started = OpProfile.begin()
     defer { OpProfile.end(.matmul, started) }
     let inFeatures = weight.shape[1], outFeatures = weight.shape[0]
@@ -84,14 +86,17 @@ public func linear(_ x: Tensor, weight: Tensor, adding residual: Tensor? = nil) 
     let rows = x.count / inFeatures
     let output = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])  // [N, out]
     startFromResidual(residual, output: output)
+    if let bias { addBiasRows(bias, to: output, rows: rows, startingFromZero: residual == nil) }
     BLAS.gemm(
         transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
         a: x.data, lda: inFeatures, b: weight.data, ldb: inFeatures,
-        beta: residual == nil ? 0 : 1, c: output.data, ldc: outFeatures)
+        beta: residual == nil && bias == nil ? 0 : 1, c: output.data, ldc: outFeatures)
     let residualSlot = residualGradientSlot(residual)
-    if Tape.needsGradient(x, weight) || residualSlot != nil {
+    let biasGradient = bias.flatMap { Tape.needsGradient($0) ? $0 : nil }
+    if Tape.needsGradient(x, weight) || residualSlot != nil || biasGradient != nil {
         Tape.record(output, .matmul) { dY in
             residualSlot?.add(dY)
+            if let biasGradient { biasPullback(dY, rows: rows, into: biasGradient.gradData(), count: outFeatures) }
             matmulPullback(
                 a: x.data, aGrad: x.requiresGrad ? x.gradData() : nil,
                 aShape: MatrixOperand(rows: rows, columns: inFeatures, transposed: false),
@@ -116,6 +121,35 @@ func startFromResidual(_ residual: Tensor?, output: Tensor) {
     guard let residual else { return }
     precondition(residual.shape == output.shape, "residual \(residual.shape) for an output \(output.shape)")
     output.data.update(from: residual.data, count: output.count)
+}
+
+/// Adds `bias [out]` to every row of `output [rows, out]` (or writes it there when
+/// `startingFromZero`): the start of a product that accumulates onto it.
+private func addBiasRows(_ bias: Tensor, to output: Tensor, rows: Int, startingFromZero: Bool) {
+    let width = bias.count
+    precondition(bias.shape == [output.shape.last!], "bias \(bias.shape) for an output \(output.shape)")
+    let b = bias.data, out = output.data
+    Parallel.forEachChunk(rows, grain: max(1, elementwiseGrain / width)) { range in
+        for row in range {
+            let start = out + row * width
+            if startingFromZero {
+                start.update(from: b, count: width)
+            } else {
+                for j in 0..<width { start[j] += b[j] }
+            }
+        }
+    }
+}
+
+/// `db[j] += Σ_r dY[r, j]` for `dY [rows, count]`: the rows are added in order, one column
+/// range per thread, so the sum never depends on the thread count.
+private func biasPullback(_ dY: UnsafePointer<Float>, rows: Int, into db: UnsafeMutablePointer<Float>, count: Int) {
+    Parallel.forEachChunk(count, grain: 256) { columns in
+        for row in 0..<rows {
+            let source = dY + row * count
+            for j in columns { db[j] += source[j] }
+        }
+    }
 }
 
 /// `op(a[i]) · op(b[i])` for every `i` of a leading batch dimension: `[n, …, …]` operands.

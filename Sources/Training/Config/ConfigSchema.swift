@@ -152,6 +152,7 @@ public enum ConfigSchema {
         float("model", "rope_theta", (0, .infinity), inclusiveMinimum: false, \.model.ropeTheta),
         // ≤ 1: ModelConfig.validate
         float("model", "rope_fraction", (0, .infinity), inclusiveMinimum: false, \.model.ropeFraction),
+        flag("model", "attention_bias", \.model.attentionBias),
         choice("model", "mlp", \.model.mlp),
         choice("model", "norm_weight", \.model.normWeight),
         flag("model", "embed_scale", \.model.embedScale),

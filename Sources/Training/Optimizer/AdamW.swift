@@ -11,7 +11,8 @@ import Transformer
 ///     p ← p − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
 ///
 /// `lr` is the step's scheduled rate, `peak` the config's `lr`. The decay applies to 2-D weights
-/// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next).
+/// (matrices and embeddings), and to norm weights only with `decay_norm_weights` (Qwen3-Next);
+/// never to biases.
 /// `g` is the gradient times the clipping factor `min(1, clip / (‖g‖ + 1e-6))`. A parameter's
 /// update multiplier r (1 but under µParam, `MuParam`) scales its whole update, decay included:
 /// `p ← p·(1 − r·(1 − decay)) − r·lr/(1−β1ᵗ) · m / (…)`, which is the update above for r = 1.
@@ -61,7 +62,7 @@ public final class AdamW {
             Float(config.beta1), Float(config.beta2), Float(config.eps), Float(config.weightDecay)
         )
         (weightDecayMode, peakRate) = (config.weightDecayMode, config.lr)
-        decays = parameters.map { $0.decays || config.decayNormWeights }
+        decays = parameters.map { $0.decays || (config.decayNormWeights && $0.isNormWeight) }
     }
 
     /// The factor decayed parameters are multiplied by at a step with learning rate `lr`.
