@@ -129,15 +129,17 @@ public final class TransformerModel {
             attentionScoreMax: forward.attentionScoreMax, telemetry: telemetry)
     }
 
-    /// Gradient norms after `backward()`: of all parameters, and of each decoder layer's.
-    public func gradientNorms() -> (global: Double, layers: [Double]) {
+    /// Gradient norms after `backward()`: of all parameters, and of each decoder layer's; and
+    /// each parameter's `Σ grad²` they come from (`parameters` order).
+    public func gradientNorms() -> (global: Double, layers: [Double], squares: [Double]) {
         var layerSums = [Double](repeating: 0, count: config.nLayer)
         var total = 0.0
-        for (parameter, squares) in zip(parameters, parameters.gradientSquaredSums()) {
+        let squareSums = parameters.gradientSquaredSums()
+        for (parameter, squares) in zip(parameters, squareSums) {
             total += squares
             if let layer = parameter.layer { layerSums[layer] += squares }
         }
-        return (total.squareRoot(), layerSums.map { $0.squareRoot() })
+        return (total.squareRoot(), layerSums.map { $0.squareRoot() }, squareSums)
     }
 
     /// Sets every parameter's gradient to zero.

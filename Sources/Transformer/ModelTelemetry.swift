@@ -27,6 +27,8 @@ public struct ModelTelemetry: Equatable {
     public var keyRMS: [Double] { layers.map(\.keyRMS) }
     /// `output_logit_max`.
     public var outputLogitMax: Float { output.logitMax }
+    /// `output_logit_mean`.
+    public var outputLogitMean: Double { output.logitMean }
     /// `output_lse_mean`.
     public var outputLogSumExpMean: Double { output.logSumExpMean }
 }

@@ -72,7 +72,7 @@ final class AttentionStatisticsTests: XCTestCase {
     }
 
     /// Output telemetry: log Z of logits (0, ln 3) is ln(1 + 3) = ln 4, of (2, 2) is 2 + ln 2; the
-    /// largest |logit| is 2 here and NaN when a logit is NaN.
+    /// largest |logit| is 2 here and NaN when a logit is NaN; the mean logit is (0 + ln 3 + 2 − 2) / 4.
     func testOutputStatistics() throws {
         let logits = Tensor(shape: [2, 2], values: [0, log(3), 2, -2])
         let statistics = try XCTUnwrap(crossEntropy(logits: logits, targets: [0, 1], measuring: true).statistics)
@@ -80,6 +80,8 @@ final class AttentionStatisticsTests: XCTestCase {
         let lse2 = 2 + log(1 + exp(-4.0))
         XCTAssertEqual(statistics.logSumExpMean, (log(4.0) + lse2) / 2, accuracy: 1e-6)
         XCTAssertEqual(statistics.logitMax, 2)
+        XCTAssertEqual(statistics.logitCount, 4)
+        XCTAssertEqual(statistics.logitMean, log(3.0) / 4, accuracy: 1e-7)
         XCTAssertNil(crossEntropy(logits: logits, targets: [0, 1]).statistics)
         let broken = Tensor(shape: [1, 3], values: [1, .nan, -5])
         XCTAssertTrue(crossEntropy(logits: broken, targets: [0], measuring: true).statistics!.logitMax.isNaN)

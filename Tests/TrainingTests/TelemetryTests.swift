@@ -59,7 +59,11 @@ final class TelemetryTests: ScratchTestCase {
         return folder
     }
 
-    static let layerKeys = ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio"]
+    static let layerKeys =
+        ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio"]
+        + ["grad_rms", "update_rms", "param_rms"].flatMap { prefix in
+            ["q_proj", "k_proj", "mlp_in", "down_proj"].map { "\(prefix)_\($0)" }
+        }
 
     /// Logged steps (1, 5, 10, 12) carry every telemetry key, per layer where docs/metrics.md says so;
     /// the bigram loss comes first (step 0); TensorBoard has one scalar per layer.
@@ -83,6 +87,9 @@ final class TelemetryTests: ScratchTestCase {
                 zip(entropy, entropyMin).allSatisfy { $1 <= $0 + 1e-6 && $0 <= 1 }, "\(entropy) \(entropyMin)")
             XCTAssertNotNil((line["output_logit_max"] as? NSNumber)?.doubleValue)
             XCTAssertNotNil((line["output_lse_mean"] as? NSNumber)?.doubleValue)
+            let logitMean = try XCTUnwrap((line["output_logit_mean"] as? NSNumber)?.doubleValue)
+            let logitMax = (line["output_logit_max"] as! NSNumber).doubleValue
+            XCTAssertLessThanOrEqual(abs(logitMean), logitMax)
         }
         let eventFile = try XCTUnwrap(
             FileManager.default.contentsOfDirectory(atPath: folder.url.path).first {
@@ -92,7 +99,8 @@ final class TelemetryTests: ScratchTestCase {
         let tags = Set(events.flatMap(\.scalars.keys))
         for tag in [
             "attn_entropy/0", "attn_entropy/1", "attn_entropy_min/1", "q_rms/0", "k_rms/1", "update_ratio/0",
-            "output_logit_max", "output_lse_mean",
+            "grad_rms_q_proj/0", "update_rms_mlp_in/1", "param_rms_down_proj/1",
+            "output_logit_max", "output_logit_mean", "output_lse_mean",
         ] {
             XCTAssertTrue(tags.contains(tag), "missing TensorBoard tag \(tag)")
         }

@@ -41,6 +41,16 @@ final class ModelTelemetryTests: XCTestCase {
         XCTAssertNotNil(measured.telemetry)
     }
 
+    /// `output_logit_mean` is the mean of the logits the forward pass returns, computed directly.
+    func testOutputLogitMeanIsTheLogitsMean() throws {
+        let model = try TransformerModel(config: tinyConfig())
+        let result = model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true)
+        let logits = result.logits.values
+        let direct = logits.reduce(0.0) { $0 + Double($1) } / Double(logits.count)
+        XCTAssertEqual(try XCTUnwrap(result.telemetry).outputLogitMean, direct, accuracy: 1e-6)
+        XCTAssertNotEqual(direct, 0)
+    }
+
     /// Shards merge their telemetry in shard order into the whole batch's (up to rounding).
     func testShardedTelemetryMatchesTheWholeBatch() throws {
         let model = try TransformerModel(config: tinyConfig())
@@ -56,6 +66,7 @@ final class ModelTelemetryTests: XCTestCase {
             (whole.attentionEntropyMin, sharded.attentionEntropyMin),
             (whole.queryRMS, sharded.queryRMS), (whole.keyRMS, sharded.keyRMS),
             ([whole.outputLogSumExpMean], [sharded.outputLogSumExpMean]),
+            ([whole.outputLogitMean], [sharded.outputLogitMean]),
         ] {
             for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6) }
         }

@@ -22,27 +22,36 @@ public struct CrossEntropyResult {
 
 /// Output-logit telemetry (docs/metrics.md, "Stability telemetry"), as sums and maxima that batch
 /// shards combine exactly: the largest |logit| (`output_logit_max`, output-logit divergence) and
-/// Σ log Z over the rows (`output_lse_mean`, the drift z-loss penalises; Wortsman et al. 2023 §3.1.2).
+/// Σ log Z over the rows (`output_lse_mean`, the drift z-loss penalises; Wortsman et al. 2023 §3.1.2),
+/// and Σ of the logits themselves (`output_logit_mean`, the drift of Wortsman et al. 2023 Fig. 4).
 public struct OutputStatistics: Equatable {
     /// Largest |logit| over every row and vocabulary entry (NaN if any logit is NaN).
     public var logitMax: Float
     /// Σ over rows of `lse_n = log Σ_v exp(x_nv)`.
     public var logSumExpSum: Double
     public var rows: Int
+    /// Σ over every row and vocabulary entry of `x_nv` (`rows · V` logits).
+    public var logitSum: Double
+    /// `rows · V`, the number of logits summed in `logitSum`.
+    public var logitCount: Int
 
-    public init(logitMax: Float, logSumExpSum: Double, rows: Int) {
+    public init(logitMax: Float, logSumExpSum: Double, rows: Int, logitSum: Double, logitCount: Int) {
         (self.logitMax, self.logSumExpSum, self.rows) = (logitMax, logSumExpSum, rows)
+        (self.logitSum, self.logitCount) = (logitSum, logitCount)
     }
 
     /// Two shards' statistics (`self` first: callers add shards in shard order).
     public func merged(with other: OutputStatistics) -> OutputStatistics {
         OutputStatistics(
             logitMax: nanPropagatingMax(logitMax, other.logitMax),
-            logSumExpSum: logSumExpSum + other.logSumExpSum, rows: rows + other.rows)
+            logSumExpSum: logSumExpSum + other.logSumExpSum, rows: rows + other.rows,
+            logitSum: logitSum + other.logitSum, logitCount: logitCount + other.logitCount)
     }
 
     /// `output_lse_mean`: the mean of log Z over rows.
     public var logSumExpMean: Double { logSumExpSum / Double(max(1, rows)) }
+    /// `output_logit_mean`: the mean of the logits over rows and vocabulary entries.
+    public var logitMean: Double { logitSum / Double(max(1, logitCount)) }
 }
 
 /// Cross-entropy of `logits [N, V]` (or `[B, T, V]`) against `targets` (N ids), plus z-loss;
@@ -80,7 +89,8 @@ public func crossEntropy(logits: Tensor, targets: [Int32], zLoss: Float = 0, mea
         measuring
         ? OutputStatistics(
             logitMax: largestMagnitude(x, count: logits.count),
-            logSumExpSum: logSumExp.reduce(0) { $0 + Double($1) }, rows: rows) : nil
+            logSumExpSum: logSumExp.reduce(0) { $0 + Double($1) }, rows: rows,
+            logitSum: rowSums(x, rows: rows, length: vocabulary), logitCount: logits.count) : nil
     let crossEntropy = Float(ceTotal / Double(rows)), meanSquaredLSE = Float(zTotal / Double(rows))
     let loss = Tensor(shape: [], values: [crossEntropy + zLoss * meanSquaredLSE])
     if Tape.needsGradient(logits) {
@@ -115,6 +125,18 @@ func largestMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
         magnitudeSum += magnitude
     }
     return magnitudeSum.sum().isNaN ? .nan : largestLane(largest)
+}
+
+/// `Σ x` over `rows` rows of `length` floats: each row in 16-lane Float partial sums, the rows
+/// added in Double in order (a fixed order, so the result never depends on threads).
+func rowSums(_ x: UnsafePointer<Float>, rows: Int, length: Int) -> Double {
+    var total = 0.0
+    for row in 0..<rows {
+        var sum = Vector()
+        forEachVector(0..<length) { j, lanes in sum += load(x + row * length, j, lanes) }
+        total += Double(sum.sum())
+    }
+    return total
 }
 
 /// `log Σ exp(x_i)`, max-subtracted.

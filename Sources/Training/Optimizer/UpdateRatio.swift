@@ -9,7 +9,8 @@ import Transformer
 /// use and reused, so steady-state steps allocate nothing); `ratios` compares after it. Only
 /// measured steps pay: one copy and one pass over the layers' weights.
 public final class UpdateRatioMeter {
-    private let parameters: [NamedParameter]
+    /// The measured parameters (the decoder layers'), in the model's order.
+    let parameters: [NamedParameter]
     private let layerCount: Int
     private var before: [Float] = []
 
@@ -31,18 +32,31 @@ public final class UpdateRatioMeter {
         }
     }
 
-    /// Per layer, the update's norm over the snapshot's norm (NaN when the snapshot's is 0 or
-    /// the update is non-finite).
-    public func ratios() -> [Double] {
-        var updateSquares = [Double](repeating: 0, count: layerCount), weightSquares = updateSquares
+    /// Per measured parameter (`parameters` order), `Σ (θ_after − θ_before)²` and `Σ θ_before²`.
+    func squares() -> (update: [Double], weight: [Double]) {
+        var update = [Double](repeating: 0, count: parameters.count), weight = update
         before.withUnsafeBufferPointer { buffer in
             var offset = 0
-            for parameter in parameters {
+            for (index, parameter) in parameters.enumerated() {
                 let old = buffer.baseAddress! + offset, count = parameter.tensor.count
-                updateSquares[parameter.layer!] += squaredSum(parameter.tensor.data, minus: old, count: count)
-                weightSquares[parameter.layer!] += squaredSum(old, count: count)
+                update[index] = squaredSum(parameter.tensor.data, minus: old, count: count)
+                weight[index] = squaredSum(old, count: count)
                 offset += count
             }
+        }
+        return (update, weight)
+    }
+
+    /// Per layer, the update's norm over the snapshot's norm (NaN when the snapshot's is 0 or
+    /// the update is non-finite).
+    public func ratios() -> [Double] { ratios(squares()) }
+
+    /// `ratios()` from `squares()`' values.
+    func ratios(_ squares: (update: [Double], weight: [Double])) -> [Double] {
+        var updateSquares = [Double](repeating: 0, count: layerCount), weightSquares = updateSquares
+        for (index, parameter) in parameters.enumerated() {
+            updateSquares[parameter.layer!] += squares.update[index]
+            weightSquares[parameter.layer!] += squares.weight[index]
         }
         return zip(updateSquares, weightSquares).map { $1 > 0 ? ($0 / $1).squareRoot() : .nan }
     }

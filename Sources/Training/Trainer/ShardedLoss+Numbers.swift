@@ -8,10 +8,10 @@ import Transformer
 /// Layout for L layers of H query heads: `[loss, crossEntropy, measured (0/1), attnLogitMax (L),
 /// attnScoreMax (L·H, layer by layer), per layer (entropyRows, querySquares, keySquares, queryCount,
 /// keyCount, cappedLogitMax, entropySums (H)),
-/// outputLogitMax, logSumExpSum, outputRows]`; the telemetry part is zeros when not measured.
+/// outputLogitMax, logSumExpSum, outputRows, logitSum, logitCount]`; the telemetry part is zeros when not measured.
 extension ShardedLoss {
     /// Doubles per shard for `layers` layers of `heads` query heads.
-    static func numberCount(layers: Int, heads: Int) -> Int { 3 + layers + layers * heads + layers * (6 + heads) + 3 }
+    static func numberCount(layers: Int, heads: Int) -> Int { 3 + layers + layers * heads + layers * (6 + heads) + 5 }
 
     /// Writes the layout into `numbers` (`numberCount` doubles).
     func write(into numbers: UnsafeMutableBufferPointer<Double>, heads: Int) {
@@ -29,7 +29,10 @@ extension ShardedLoss {
                 ] + (s?.entropySums ?? Array(repeating: 0, count: heads))
         }
         let output = telemetry?.output
-        values += [Double(output?.logitMax ?? 0), output?.logSumExpSum ?? 0, Double(output?.rows ?? 0)]
+        values += [
+            Double(output?.logitMax ?? 0), output?.logSumExpSum ?? 0, Double(output?.rows ?? 0),
+            output?.logitSum ?? 0, Double(output?.logitCount ?? 0),
+        ]
         precondition(values.count == numbers.count, "\(values.count) numbers for a buffer of \(numbers.count)")
         _ = numbers.update(fromContentsOf: values)
     }
@@ -49,13 +52,14 @@ extension ShardedLoss {
                 entropySums: entropySums, entropyRows: Int(s[0]), querySquares: s[1], keySquares: s[2],
                 queryCount: Int(s[3]), keyCount: Int(s[4]), cappedLogitMax: Float(s[5]))
         }
-        let o = Array(take(3))
+        let o = Array(take(5))
         let telemetry =
             head[head.startIndex + 2] == 0
             ? nil
             : ModelTelemetry(
-                layers: statistics, output: OutputStatistics(logitMax: Float(o[0]), logSumExpSum: o[1], rows: Int(o[2]))
-            )
+                layers: statistics,
+                output: OutputStatistics(
+                    logitMax: Float(o[0]), logSumExpSum: o[1], rows: Int(o[2]), logitSum: o[3], logitCount: Int(o[4])))
         self.init(
             loss: Float(head[head.startIndex]), crossEntropy: Float(head[head.startIndex + 1]),
             attentionLogitMax: logitMax, attentionScoreMax: scoreMax, telemetry: telemetry)

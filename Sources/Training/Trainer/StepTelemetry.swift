@@ -18,14 +18,24 @@ public struct StepTelemetry: Codable, Equatable {
     /// `update_ratio`: ‖Δθ‖ / ‖θ‖ of each layer for this step's update (nil when no update was
     /// applied, e.g. a non-finite step).
     public var updateRatio: [Double]?
+    /// The per-matrix RMS of gradients, updates and weights (nil on a step measured only to
+    /// explain a non-finite value).
+    public var matrices: MatrixTelemetry?
     /// `output_logit_max`: the largest |logit| of the output head over the batch.
     public var outputLogitMax: Double
+    /// `output_logit_mean`: the mean of the output logits over the batch's tokens and the
+    /// vocabulary (Wortsman et al. 2023 Fig. 4's drift).
+    public var outputLogitMean: Double
     /// `output_lse_mean`: the mean over tokens of log Z.
     public var outputLogSumExpMean: Double
 
-    /// The metrics of a forward pass's telemetry, with the update ratios if measured and the
-    /// capped attention logits if the model caps them.
-    public init(_ model: ModelTelemetry, updateRatio: [Double]?, attentionSoftcapped: Bool = false) {
+    /// The metrics of a forward pass's telemetry, with the update ratios and per-matrix RMS if
+    /// measured and the capped attention logits if the model caps them.
+    public init(
+        _ model: ModelTelemetry, updateRatio: [Double]?, matrices: MatrixTelemetry? = nil,
+        attentionSoftcapped: Bool = false
+    ) {
+        self.matrices = matrices
         attentionLogitMaxCapped = attentionSoftcapped ? model.layers.map { Double($0.cappedLogitMax) } : nil
         attentionEntropy = model.attentionEntropy
         attentionEntropyMin = model.attentionEntropyMin
@@ -33,6 +43,7 @@ public struct StepTelemetry: Codable, Equatable {
         keyRMS = model.keyRMS
         self.updateRatio = updateRatio
         outputLogitMax = Double(model.outputLogitMax)
+        outputLogitMean = model.outputLogitMean
         outputLogSumExpMean = model.outputLogSumExpMean
     }
 
@@ -44,6 +55,7 @@ public struct StepTelemetry: Codable, Equatable {
         case keyRMS = "k_rms"
         case updateRatio = "update_ratio"
         case outputLogitMax = "output_logit_max"
+        case outputLogitMean = "output_logit_mean"
         case outputLogSumExpMean = "output_lse_mean"
     }
 
@@ -58,7 +70,19 @@ public struct StepTelemetry: Codable, Equatable {
         try c.encode(keyRMS.map(finite), forKey: .keyRMS)
         try c.encode(updateRatio.map { $0.map(finite) }, forKey: .updateRatio)
         try c.encode(finite(outputLogitMax), forKey: .outputLogitMax)
+        try c.encode(finite(outputLogitMean), forKey: .outputLogitMean)
         try c.encode(finite(outputLogSumExpMean), forKey: .outputLogSumExpMean)
+        var named = encoder.container(keyedBy: NamedKey.self)
+        for (key, values) in matrices?.keyedValues ?? [] { try named.encode(values.map(finite), forKey: NamedKey(key)) }
+    }
+
+    /// A key known only at run time (the per-matrix keys).
+    struct NamedKey: CodingKey {
+        let stringValue: String
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.init(stringValue) }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 
     /// The metrics lines' fields, in docs/metrics.md's order.
@@ -73,8 +97,10 @@ public struct StepTelemetry: Codable, Equatable {
         fields += [("q_rms", .numbers(queryRMS.map(Float.init))), ("k_rms", .numbers(keyRMS.map(Float.init)))]
         if let updateRatio { fields.append(("update_ratio", .numbers(updateRatio.map(Float.init)))) }
         fields += [
-            ("output_logit_max", .number(Float(outputLogitMax))), ("output_lse_mean", .precise(outputLogSumExpMean)),
+            ("output_logit_max", .number(Float(outputLogitMax))), ("output_logit_mean", .precise(outputLogitMean)),
+            ("output_lse_mean", .precise(outputLogSumExpMean)),
         ]
+        fields += (matrices?.keyedValues ?? []).map { ($0.key, .numbers($0.values.map(Float.init))) }
         return fields
     }
 
@@ -86,8 +112,12 @@ public struct StepTelemetry: Codable, Equatable {
         ]
         if let updateRatio { perLayer.append(("update_ratio", updateRatio)) }
         if let capped = attentionLogitMaxCapped { perLayer.append(("attn_logit_max_capped", capped)) }
+        perLayer += matrices?.keyedValues ?? []
         return perLayer.flatMap { key, values in values.enumerated().map { ("\(key)/\($0.offset)", Float($0.element)) }
         }
-            + [("output_logit_max", Float(outputLogitMax)), ("output_lse_mean", Float(outputLogSumExpMean))]
+            + [
+                ("output_logit_max", Float(outputLogitMax)), ("output_logit_mean", Float(outputLogitMean)),
+                ("output_lse_mean", Float(outputLogSumExpMean)),
+            ]
     }
 }

@@ -55,6 +55,11 @@ public final class Trainer {
     lazy var qkClip = config.optim.qkClipTau > 0 ? QKClip(model: model, threshold: Float(config.optim.qkClipTau)) : nil
     /// Measures `update_ratio` on logged steps.
     lazy var updateRatioMeter = UpdateRatioMeter(parameters: model.parameters, layerCount: config.model.nLayer)
+    /// The matrices of the per-matrix telemetry, in `model.parameters` and in the meter's list.
+    lazy var trackedMatrices = (
+        model: TrackedMatrices(parameters: model.parameters, layerCount: config.model.nLayer),
+        meter: TrackedMatrices(parameters: updateRatioMeter.parameters, layerCount: config.model.nLayer)
+    )
     /// Where the header, progress line and messages go (the console by default).
     public var progress = ConsoleProgress()
 
@@ -273,7 +278,7 @@ public final class Trainer {
             ?? dataParallel.lossAndGradients(
                 tokens: batch.inputs, targets: batch.targets,
                 batch: batch.batchSize, length: batch.length, measuring: measuring)
-        let (gradientNorm, layerGradientNorms) = model.gradientNorms()
+        let (gradientNorm, layerGradientNorms, gradientSquares) = model.gradientNorms()
         var record = StepRecord(
             step: step, loss: result.loss, crossEntropy: result.crossEntropy,
             learningRate: schedule.rate(at: step), gradientNorm: gradientNorm,
@@ -297,9 +302,16 @@ public final class Trainer {
                         measuring: true
                     ).telemetry
                 })
+        let update = measuring && record.isFinite ? updateRatioMeter.squares() : nil
+        let matrices =
+            measuring
+            ? MatrixTelemetry(
+                gradientRMS: trackedMatrices.model.rms(gradientSquares),
+                updateRMS: update.map { trackedMatrices.meter.rms($0.update, scale: 1 / record.learningRate) },
+                parameterRMS: update.map { trackedMatrices.meter.rms($0.weight) }) : nil
         record.telemetry = telemetry.map {
             StepTelemetry(
-                $0, updateRatio: measuring && record.isFinite ? updateRatioMeter.ratios() : nil,
+                $0, updateRatio: update.map(updateRatioMeter.ratios), matrices: matrices,
                 attentionSoftcapped: model.config.attnSoftcap > 0)
         }
         recentSteps.append(record)
