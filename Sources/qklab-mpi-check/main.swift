@@ -189,7 +189,11 @@ if arguments.count == 2, arguments[0] == "--fail-on-rank", let failing = Int(arg
     group.finish()
 } else if arguments.isEmpty {
     let report = [checkShim(), orExit { try group.failingTogether(checkShardOrderSum) }, checkScalarsAndHosts()]
-    if group.rank == 0 { print("qklab-mpi-check: \(group.size) processes: " + report.joined(separator: "; ") + ": ok") }
+    if group.rank == 0 {
+        print(
+            "qklab-mpi-check: \(group.size == 1 ? "1 process" : "\(group.size) processes"): "
+                + report.joined(separator: "; ") + ": ok")
+    }
     group.finish()
 } else {
     FileHandle.standardError.write(Data("usage: qklab-mpi-check [--fail-on-rank R | --time-exchange FLOATS]\n".utf8))

@@ -217,7 +217,7 @@ public struct SweepSummary {
         let missing = members.filter { !$0.status.isComplete }
         if !missing.isEmpty {
             reasons.append(
-                "\(missing.count) of \(members.count) points have no result ("
+                "\(missing.count) of \(members.count) points \(missing.count == 1 ? "has" : "have") no result ("
                     + missing.map { "\($0.point.name): \($0.status.label)" }.joined(separator: ", ") + ")")
         }
         let complete = members.filter(\.status.isComplete)
