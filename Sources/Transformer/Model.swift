@@ -95,6 +95,7 @@ public final class TransformerModel {
         var x = embedding(ids: tokens, idsShape: [batch, length], table: embedTokens, scale: config.embeddingScale)
         if let embedPositions { x = addPositions(x, table: embedPositions, firstPosition: first) }
         var logitMaxima: [Float] = [], scoreMaxima: [[Float]] = [], statistics: [AttentionStatistics] = []
+        var blockOutputs: [BlockOutputStatistics] = []
         for (index, layer) in layers.enumerated() {
             let layerRotary = config.isGlobalLayer(index) ? rotary : localRotary ?? rotary
             let block = layer.forward(
@@ -103,13 +104,14 @@ public final class TransformerModel {
             logitMaxima.append(block.attentionLogitMax)
             scoreMaxima.append(block.attentionScoreMax)
             if let measured = block.attentionStatistics { statistics.append(measured) }
+            if measuring { blockOutputs.append(BlockOutputStatistics(of: x)) }
         }
         x = config.norm(x, weight: finalNorm)
         var logits = linear(x, weight: lmHead)  // [B, T, V]
         if config.finalSoftcap > 0 { logits = softcap(logits, cap: config.finalSoftcap) }  // Gemma 2's final cap
         return ForwardResult(
             logits: logits, attentionLogitMax: logitMaxima, attentionScoreMax: scoreMaxima,
-            attentionStatistics: measuring ? statistics : nil)
+            attentionStatistics: measuring ? statistics : nil, blockOutputs: measuring ? blockOutputs : nil)
     }
 
     /// The training objective on `tokens` predicting `targets` (both B·T ids); with `measuring`,
@@ -121,7 +123,7 @@ public final class TransformerModel {
             logits: forward.logits, targets: targets, zLoss: config.zLoss,
             measuring: measuring)
         let telemetry = forward.attentionStatistics.map { layers in
-            ModelTelemetry(layers: layers, output: crossEntropy.statistics!)
+            ModelTelemetry(layers: layers, blockOutputs: forward.blockOutputs!, output: crossEntropy.statistics!)
         }
         return LossResult(
             loss: crossEntropy.loss, crossEntropy: crossEntropy.crossEntropy,
@@ -162,6 +164,8 @@ public struct ForwardResult {
     public let attentionScoreMax: [[Float]]
     /// Per layer, when measured.
     public let attentionStatistics: [AttentionStatistics]?
+    /// Per layer, when measured: the sums of each block's output `[B, T, d]`.
+    public let blockOutputs: [BlockOutputStatistics]?
 }
 
 /// Output of `TransformerModel.loss`.

@@ -61,6 +61,30 @@ final class ShardsEndToEndTests: SmokeRunTestCase {
         }
     }
 
+    /// Step 1 (the same weights and batch) measured on one shard and on two: the telemetry agrees
+    /// up to rounding (the shards' sums and maxima merge in shard order; the largest logit's pair
+    /// is the same pair, the first in batch order).
+    func testStepOneTelemetryAgreesAcrossShardCounts() throws {
+        let lines = try [1, 2].map { shards in
+            let folder = try train(
+                try smokeConfig(["train.shards=\(shards)", "train.max_steps=1", "train.eval_interval=0"]),
+                in: "step-one-\(shards)")
+            return try XCTUnwrap(try MetricsReader.read(folder.metrics).first { $0["loss"] != nil })
+        }
+        for key in [
+            "attn_logit_max", "attn_logit_max_cos", "attn_logit_max_q_norm", "attn_logit_max_k_norm", "q_rms", "k_rms",
+            "block_output_rms", "attn_entropy",
+        ] {
+            let (one, two) = try (
+                XCTUnwrap(lines[0][key] as? [NSNumber], key), XCTUnwrap(lines[1][key] as? [NSNumber], key)
+            )
+            XCTAssertEqual(one.count, 2, key)
+            for (a, b) in zip(one.map(\.doubleValue), two.map(\.doubleValue)) {
+                XCTAssertEqual(a, b, accuracy: 1e-5 * abs(a), key)
+            }
+        }
+    }
+
     /// Another shard count is another run: its weights differ (in the last bits at first).
     func testShardCountChangesTheNumbers() throws {
         let two = try train(

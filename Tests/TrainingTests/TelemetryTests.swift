@@ -60,7 +60,10 @@ final class TelemetryTests: ScratchTestCase {
     }
 
     static let layerKeys =
-        ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio"]
+        [
+            "attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "update_ratio", "attn_logit_max_q_norm",
+            "attn_logit_max_k_norm", "block_output_rms",
+        ]
         + ["grad_rms", "update_rms", "param_rms"].flatMap { prefix in
             ["q_proj", "k_proj", "mlp_in", "down_proj"].map { "\(prefix)_\($0)" }
         }
@@ -81,6 +84,7 @@ final class TelemetryTests: ScratchTestCase {
                 XCTAssertEqual(values.count, 2, key)
                 XCTAssertTrue(values.allSatisfy { $0.doubleValue.isFinite && $0.doubleValue > 0 }, "\(key) \(values)")
             }
+            try assertLogitMaxIsItsPairs(line, scale: 1 / 4)  // d_model 32, 2 heads: Dh = 16
             let entropy = (line["attn_entropy"] as! [NSNumber]).map(\.doubleValue)
             let entropyMin = (line["attn_entropy_min"] as! [NSNumber]).map(\.doubleValue)
             XCTAssertTrue(
@@ -99,10 +103,28 @@ final class TelemetryTests: ScratchTestCase {
         let tags = Set(events.flatMap(\.scalars.keys))
         for tag in [
             "attn_entropy/0", "attn_entropy/1", "attn_entropy_min/1", "q_rms/0", "k_rms/1", "update_ratio/0",
+            "attn_logit_max_cos/0", "attn_logit_max_q_norm/1", "attn_logit_max_k_norm/0", "block_output_rms/1",
             "grad_rms_q_proj/0", "update_rms_mlp_in/1", "param_rms_down_proj/1",
             "output_logit_max", "output_logit_mean", "output_lse_mean",
         ] {
             XCTAssertTrue(tags.contains(tag), "missing TensorBoard tag \(tag)")
+        }
+    }
+
+    /// A metrics line's `attn_logit_max` is s·‖q‖·‖k‖·|cos| of its pair, per layer, up to the
+    /// float rounding of the line's numbers; the cosine lies in [−1, 1].
+    func assertLogitMaxIsItsPairs(_ line: [String: Any], scale: Double) throws {
+        func values(_ key: String) throws -> [Double] {
+            try XCTUnwrap(line[key] as? [NSNumber], key).map(\.doubleValue)
+        }
+        let (logitMax, cosine) = (try values("attn_logit_max"), try values("attn_logit_max_cos"))
+        let (queryNorm, keyNorm) = (try values("attn_logit_max_q_norm"), try values("attn_logit_max_k_norm"))
+        XCTAssertEqual(cosine.count, 2)
+        for layer in 0..<2 {
+            XCTAssertLessThanOrEqual(abs(cosine[layer]), 1)
+            XCTAssertEqual(
+                scale * queryNorm[layer] * keyNorm[layer] * abs(cosine[layer]), logitMax[layer],
+                accuracy: 1e-5 * logitMax[layer], "layer \(layer)")
         }
     }
 
@@ -133,7 +155,7 @@ final class TelemetryTests: ScratchTestCase {
             ["optim.lr=1e30", "optim.warmup_steps=0", "optim.grad_clip=0", "train.log_interval=1000"], in: "nan")
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.nonFiniteReport)) as! [String: Any]
         let last = try XCTUnwrap((report["steps"] as? [[String: Any]])?.last)
-        for key in ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms"] {
+        for key in ["attn_entropy", "attn_entropy_min", "q_rms", "k_rms", "attn_logit_max_cos", "block_output_rms"] {
             XCTAssertEqual((last[key] as? [Any])?.count, 2, key)
         }
         XCTAssertTrue(last.keys.contains("output_logit_max"))

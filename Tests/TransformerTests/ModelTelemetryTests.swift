@@ -1,5 +1,5 @@
 import Autograd
-import Transformer
+@testable import Transformer
 import XCTest
 
 /// The model's stability telemetry on layouts whose values are known by hand.
@@ -65,11 +65,63 @@ final class ModelTelemetryTests: XCTestCase {
             (whole.attentionEntropy, sharded.attentionEntropy),
             (whole.attentionEntropyMin, sharded.attentionEntropyMin),
             (whole.queryRMS, sharded.queryRMS), (whole.keyRMS, sharded.keyRMS),
+            (whole.blockOutputRMS, sharded.blockOutputRMS), (whole.largestLogitCosine, sharded.largestLogitCosine),
+            (whole.largestLogitQueryNorm, sharded.largestLogitQueryNorm),
+            (whole.largestLogitKeyNorm, sharded.largestLogitKeyNorm),
             ([whole.outputLogSumExpMean], [sharded.outputLogSumExpMean]),
             ([whole.outputLogitMean], [sharded.outputLogitMean]),
         ] {
             for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-6) }
         }
         XCTAssertEqual(whole.outputLogitMax, sharded.outputLogitMax, accuracy: 1e-6)
+    }
+
+    /// `block_output_rms` is the RMS of each block's output, computed here directly by running the
+    /// blocks one by one on the embedded tokens, in every block-norm layout.
+    func testBlockOutputRMSIsTheRMSOfEachBlocksOutput() throws {
+        for blockNorm in ModelConfig.BlockNorm.allCases {
+            let model = try TransformerModel(config: tinyConfig(blockNorm: blockNorm))
+            randomizeForGradientCheck(model, seed: 5)
+            let measured = try XCTUnwrap(
+                Tape.withoutGradients {
+                    model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true)
+                        .telemetry
+                }
+            ).blockOutputRMS
+            var x = embedding(ids: tinyTokens, idsShape: [2, 5], table: model.embedTokens)  // [B, T, d]
+            var direct: [Double] = []
+            for layer in model.layers {
+                x = Tape.withoutGradients { layer.forward(x, config: model.config, rotary: model.rotary).output }
+                direct.append((x.values.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(x.count)).squareRoot())
+            }
+            XCTAssertEqual(measured.count, 2)
+            for (a, b) in zip(measured, direct) { XCTAssertEqual(a, b, accuracy: 1e-6 * b, "\(blockNorm)") }
+            XCTAssertNotEqual(direct[0], direct[1])
+        }
+    }
+
+    /// Each layer's `attn_logit_max` = s·‖q‖·‖k‖·|cos| at its pair up to rounding, s the scale
+    /// the model uses (`attention_scale`), with and without QK-Norm, a soft-cap and a window.
+    func testLargestLogitPairGivesEachLayersLogitMax() throws {
+        var configs = [tinyConfig(qkNorm: .off), tinyConfig(qkNorm: .full, kvHeads: 1)]
+        configs.append(configs[0])
+        configs[2].attentionScale = .inverseHeadDim
+        configs.append(tinyConfig())
+        (configs[3].attnSoftcap, configs[3].slidingWindow) = (0.5, 2)
+        for config in configs {
+            let model = try TransformerModel(config: config)
+            randomizeForGradientCheck(model, seed: 9)
+            let result = Tape.withoutGradients {
+                model.loss(tokens: tinyTokens, targets: tinyTargets, batch: 2, length: 5, measuring: true)
+            }
+            let layers = try XCTUnwrap(result.telemetry).layers
+            for (logitMax, statistics) in zip(result.attentionLogitMax, layers) {
+                let pair = statistics.largestLogitPair
+                XCTAssertEqual(pair.logit, logitMax)
+                XCTAssertEqual(
+                    Double(config.attentionScoreScale) * pair.queryNorm * pair.keyNorm * abs(pair.cosine),
+                    Double(logitMax), accuracy: 1e-6 * Double(logitMax), "\(config.qkNorm) \(config.attentionScale)")
+            }
+        }
     }
 }

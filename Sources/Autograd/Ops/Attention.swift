@@ -52,7 +52,8 @@ public struct AttentionResult {
 /// (1/√Dh when nil; written S = Q·Kᵀ/√Dh above), with the soft-cap and sliding window of
 /// `variant` (none by default). With `measuring`, it also
 /// returns `AttentionStatistics` (entropy from the probabilities it holds anyway, q and k sums of
-/// squares); without, it pays nothing for them.
+/// squares, the largest logit's (q, k) pair from each head's largest logit and one head's scores
+/// computed again); without, it pays nothing for them.
 ///
 /// Work is split by (batch row, kv head): each such unit — its query heads, which share K and V —
 /// runs on one core with single-threaded BLAS, so the small per-head products run in parallel
@@ -80,6 +81,7 @@ public func causalAttention(
     var unitLogitMax = [LogitMaxima](repeating: LogitMaxima(), count: shape.units)
     var pairEntropy = [Double](repeating: 0, count: measuring ? shape.pairs : 0)  // per (batch row, head)
     let pairScoreMax = TensorStorage(count: shape.pairs, zeroed: false)  // per (batch row, head)
+    let pairLogitMax = measuring ? TensorStorage(count: shape.pairs, zeroed: false) : nil  // per (batch row, head)
     unitLogitMax.withUnsafeMutableBufferPointer { logitMax in
         pairEntropy.withUnsafeMutableBufferPointer { entropy in
             shape.forEachUnit(probabilities: kept == nil) { unit, pairs, scratch in
@@ -90,7 +92,10 @@ public func causalAttention(
                         transposed: scratch.transposed)
                     logitMax[unit].add(maxima)
                     pairScoreMax.pointer[pair] = maxima.score
-                    if measuring { entropy[pair] = normalizedEntropySum(p, length: t, variant: variant) }
+                    if measuring {
+                        entropy[pair] = normalizedEntropySum(p, length: t, variant: variant)
+                        pairLogitMax!.pointer[pair] = maxima.logit
+                    }
                     let (vHead, yHead) = (v.data + shape.kvOffset(pair), output.data + shape.queryOffset(pair))
                     if shape.usesCausalProducts {  // Y = P·V
                         causalProduct(
@@ -122,7 +127,9 @@ public func causalAttention(
             entropySums: (0..<heads).map { h in (0..<b).reduce(0) { $0 + pairEntropy[$1 * heads + h] } },
             entropyRows: b * variant.entropyRows(length: t), querySquares: squaredSum(q.data, count: q.count),
             keySquares: squaredSum(k.data, count: k.count),
-            queryCount: q.count, keyCount: k.count, cappedLogitMax: maxima.capped) : nil
+            queryCount: q.count, keyCount: k.count, cappedLogitMax: maxima.capped,
+            largestLogitPair: LargestLogitPair(
+                q: q, k: k, shape: shape, scale: scale, variant: variant, pairLogitMax: pairLogitMax!.pointer)) : nil
     let headScoreMax = (0..<heads).map { h in  // batch rows in order
         (1..<b).reduce(pairScoreMax.pointer[h]) { nanPropagatingMax($0, pairScoreMax.pointer[$1 * heads + h]) }
     }
@@ -177,7 +184,7 @@ private func headProbabilities(
 /// the mask keeps when `variant` has a cap; returns the largest kept |S| before the cap then
 /// (nil without a cap: the softmax measures it). Entries above the diagonal blocks are never
 /// computed (the softmax writes the masked entries' zeros).
-private func headScores(
+func headScores(
     q: Tensor, k: Tensor, shape: AttentionShape, pair: Int, scale: Float, variant: AttentionVariant,
     into probabilities: UnsafeMutablePointer<Float>,
     transposed: UnsafeMutablePointer<Float>

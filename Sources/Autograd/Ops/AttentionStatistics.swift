@@ -13,6 +13,7 @@ import Foundation
 /// - q and k RMS (Wortsman et al. 2023, "Small-scale proxies for large-scale Transformer training
 ///   instabilities", §3.1: attention logits grow because ‖q‖ and ‖k‖ grow): the root mean square
 ///   of every element of q and k as they enter `q·kᵀ`, after QK-Norm and RoPE.
+/// - The (query, key) pair of the largest |logit| (`LargestLogitPair`).
 public struct AttentionStatistics: Equatable {
     /// Per query head: Σ over batch rows and positions t ≥ 1 of `H_t / ln(t+1)`.
     public var entropySums: [Double]
@@ -25,16 +26,18 @@ public struct AttentionStatistics: Equatable {
     /// `attn_logit_max_capped`: the largest |attention logit| after the soft-cap, as the softmax
     /// sees it (`AttentionResult.cappedLogitMax`).
     public var cappedLogitMax: Float
+    /// The pair of the largest |logit| before the soft-cap (`AttentionResult.logitMax`).
+    public var largestLogitPair: LargestLogitPair
 
     public init(
         entropySums: [Double], entropyRows: Int, querySquares: Double, keySquares: Double,
-        queryCount: Int, keyCount: Int, cappedLogitMax: Float
+        queryCount: Int, keyCount: Int, cappedLogitMax: Float, largestLogitPair: LargestLogitPair
     ) {
         (self.entropySums, self.entropyRows) = (entropySums, entropyRows)
         (self.querySquares, self.keySquares, self.queryCount, self.keyCount) = (
             querySquares, keySquares, queryCount, keyCount
         )
-        self.cappedLogitMax = cappedLogitMax
+        (self.cappedLogitMax, self.largestLogitPair) = (cappedLogitMax, largestLogitPair)
     }
 
     /// The sums of two shards (`self` first: callers add shards in shard order).
@@ -44,7 +47,8 @@ public struct AttentionStatistics: Equatable {
             entropyRows: entropyRows + other.entropyRows,
             querySquares: querySquares + other.querySquares, keySquares: keySquares + other.keySquares,
             queryCount: queryCount + other.queryCount, keyCount: keyCount + other.keyCount,
-            cappedLogitMax: nanPropagatingMax(cappedLogitMax, other.cappedLogitMax))
+            cappedLogitMax: nanPropagatingMax(cappedLogitMax, other.cappedLogitMax),
+            largestLogitPair: largestLogitPair.merged(with: other.largestLogitPair))
     }
 
     /// `attn_entropy`: the normalised entropy's mean over heads, batch rows and positions t ≥ 1

@@ -12,9 +12,16 @@ public struct StepTelemetry: Codable, Equatable {
     /// `attn_logit_max_capped`: with `attn_softcap`, the largest |attention logit| after the cap
     /// (what the softmax sees; `attn_logit_max` stays the logit before it); nil without a cap.
     public var attentionLogitMaxCapped: [Double]?
+    /// `attn_logit_max_cos`, `attn_logit_max_q_norm`, `attn_logit_max_k_norm`: at the (query, key)
+    /// pair of `attn_logit_max`, cos(q, k) and ‖q‖₂, ‖k‖₂ (`LargestLogitPair`).
+    public var attentionLogitMaxCosine: [Double]
+    public var attentionLogitMaxQueryNorm: [Double]
+    public var attentionLogitMaxKeyNorm: [Double]
     /// `q_rms`, `k_rms`: root mean square of q and k entering q·kᵀ (after QK-Norm and RoPE).
     public var queryRMS: [Double]
     public var keyRMS: [Double]
+    /// `block_output_rms`: root mean square of each block's output, the residual stream.
+    public var blockOutputRMS: [Double]
     /// `update_ratio`: ‖Δθ‖ / ‖θ‖ of each layer for this step's update (nil when no update was
     /// applied, e.g. a non-finite step).
     public var updateRatio: [Double]?
@@ -39,8 +46,12 @@ public struct StepTelemetry: Codable, Equatable {
         attentionLogitMaxCapped = attentionSoftcapped ? model.layers.map { Double($0.cappedLogitMax) } : nil
         attentionEntropy = model.attentionEntropy
         attentionEntropyMin = model.attentionEntropyMin
+        attentionLogitMaxCosine = model.largestLogitCosine
+        attentionLogitMaxQueryNorm = model.largestLogitQueryNorm
+        attentionLogitMaxKeyNorm = model.largestLogitKeyNorm
         queryRMS = model.queryRMS
         keyRMS = model.keyRMS
+        blockOutputRMS = model.blockOutputRMS
         self.updateRatio = updateRatio
         outputLogitMax = Double(model.outputLogitMax)
         outputLogitMean = model.outputLogitMean
@@ -51,8 +62,12 @@ public struct StepTelemetry: Codable, Equatable {
         case attentionEntropy = "attn_entropy"
         case attentionEntropyMin = "attn_entropy_min"
         case attentionLogitMaxCapped = "attn_logit_max_capped"
+        case attentionLogitMaxCosine = "attn_logit_max_cos"
+        case attentionLogitMaxQueryNorm = "attn_logit_max_q_norm"
+        case attentionLogitMaxKeyNorm = "attn_logit_max_k_norm"
         case queryRMS = "q_rms"
         case keyRMS = "k_rms"
+        case blockOutputRMS = "block_output_rms"
         case updateRatio = "update_ratio"
         case outputLogitMax = "output_logit_max"
         case outputLogitMean = "output_logit_mean"
@@ -66,8 +81,12 @@ public struct StepTelemetry: Codable, Equatable {
         try c.encode(attentionEntropy.map(finite), forKey: .attentionEntropy)
         try c.encode(attentionEntropyMin.map(finite), forKey: .attentionEntropyMin)
         try c.encodeIfPresent(attentionLogitMaxCapped.map { $0.map(finite) }, forKey: .attentionLogitMaxCapped)
+        try c.encode(attentionLogitMaxCosine.map(finite), forKey: .attentionLogitMaxCosine)
+        try c.encode(attentionLogitMaxQueryNorm.map(finite), forKey: .attentionLogitMaxQueryNorm)
+        try c.encode(attentionLogitMaxKeyNorm.map(finite), forKey: .attentionLogitMaxKeyNorm)
         try c.encode(queryRMS.map(finite), forKey: .queryRMS)
         try c.encode(keyRMS.map(finite), forKey: .keyRMS)
+        try c.encode(blockOutputRMS.map(finite), forKey: .blockOutputRMS)
         try c.encode(updateRatio.map { $0.map(finite) }, forKey: .updateRatio)
         try c.encode(finite(outputLogitMax), forKey: .outputLogitMax)
         try c.encode(finite(outputLogitMean), forKey: .outputLogitMean)
@@ -94,7 +113,13 @@ public struct StepTelemetry: Codable, Equatable {
         if let capped = attentionLogitMaxCapped {
             fields.append(("attn_logit_max_capped", .numbers(capped.map(Float.init))))
         }
-        fields += [("q_rms", .numbers(queryRMS.map(Float.init))), ("k_rms", .numbers(keyRMS.map(Float.init)))]
+        fields += [
+            ("attn_logit_max_cos", .numbers(attentionLogitMaxCosine.map(Float.init))),
+            ("attn_logit_max_q_norm", .numbers(attentionLogitMaxQueryNorm.map(Float.init))),
+            ("attn_logit_max_k_norm", .numbers(attentionLogitMaxKeyNorm.map(Float.init))),
+            ("q_rms", .numbers(queryRMS.map(Float.init))), ("k_rms", .numbers(keyRMS.map(Float.init))),
+            ("block_output_rms", .numbers(blockOutputRMS.map(Float.init))),
+        ]
         if let updateRatio { fields.append(("update_ratio", .numbers(updateRatio.map(Float.init)))) }
         fields += [
             ("output_logit_max", .number(Float(outputLogitMax))), ("output_logit_mean", .precise(outputLogitMean)),
@@ -108,7 +133,9 @@ public struct StepTelemetry: Codable, Equatable {
     var scalars: [(tag: String, value: Float)] {
         var perLayer: [(String, [Double])] = [
             ("attn_entropy", attentionEntropy), ("attn_entropy_min", attentionEntropyMin),
-            ("q_rms", queryRMS), ("k_rms", keyRMS),
+            ("attn_logit_max_cos", attentionLogitMaxCosine), ("attn_logit_max_q_norm", attentionLogitMaxQueryNorm),
+            ("attn_logit_max_k_norm", attentionLogitMaxKeyNorm), ("q_rms", queryRMS), ("k_rms", keyRMS),
+            ("block_output_rms", blockOutputRMS),
         ]
         if let updateRatio { perLayer.append(("update_ratio", updateRatio)) }
         if let capped = attentionLogitMaxCapped { perLayer.append(("attn_logit_max_capped", capped)) }
