@@ -7,8 +7,9 @@
 #   - an error on one process only ends the whole job with its one line, within 10 s;
 #   - a sweep spread over 2 processes writes the same summary as one process;
 #   - qklab train under mpirun (scripts/mpi_train_test.py): bit-identical to one process with the
-#     same train.shards over both transports with 2 and 4 processes, resume with another process
-#     count, SIGKILL of one process then resume, an error on one process only.
+#     same train.shards over both transports with 2 and 4 processes, and with Muon and with
+#     QK-Clip; resume with another process count, SIGKILL of one process then resume, an error on
+#     one process only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # CI runs as root

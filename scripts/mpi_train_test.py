@@ -8,7 +8,8 @@ trait MPI:
    and `-np 4 --oversubscribe` with train.shards = 4, against one process with the same shards:
    every metrics line (loss, gradient norms, telemetry; not the timings), the final weights and
    the optimizer moments equal bit for bit. Control: 2 and 4 shards differ (the comparison can
-   see a change).
+   see a change). The same under -np 2 with Muon and with QK-Clip (which clips heads here), and
+   their runs stopped under -np 2 and resumed by one process.
 2. Resume across process counts: a run stopped at step 20 of 40 under `-np 2` resumed by one
    process, one process's resumed by `-np 2`, and `-np 4`'s (4 shards) resumed by `-np 2`: each
    ends bit-identical to the uninterrupted run.
@@ -104,6 +105,23 @@ def main():
             header = open(os.path.join(path(name), "run.txt")).readline()
             check("run.txt names the processes and hosts", f"{shards} batch shards, 2 processes (" in header, header)
             check("only process 0 prints", out.stdout.count("qklab 0.") == 1, out.stdout[:300])
+
+    # 1b. The other optimizer and QK-Clip (issue 34): Muon's momentum and QK-Clip's per-head maximum
+    # of the whole batch (reduced over the processes) give the same numbers under -np 2.
+    variants = {"muon": ["--set", "optim.name=muon", "--set", "optim.lr=0.02", "--set", "optim.adamw_lr=3e-3"],
+                "qk-clip": ["--set", "model.qk_norm=off", "--set", "optim.qk_clip_tau=0.2"]}
+    for variant, extra in variants.items():
+        train(path(f"one-{variant}"), 40, 2, extra=extra)
+        train(path(f"np2-{variant}"), 40, 2, 2, extra=extra)
+        check(f"{variant}: -np 2 = one process (metrics, weights, optimizer state)",
+              state(path(f"np2-{variant}")) == state(path(f"one-{variant}")))
+        train(path(f"resume-{variant}"), 20, 2, 2, extra=extra)
+        train(path(f"resume-{variant}"), 40, 2, None, resume=True)
+        check(f"{variant}: stopped at 20 under -np 2, resumed by one process: = uninterrupted",
+              state(path(f"resume-{variant}")) == state(path(f"one-{variant}")))
+    clipped = [line.get("qk_clip_heads") for line in state(path("one-qk-clip"))[0] if "qk_clip_heads" in line]
+    check("qk-clip: the check clips heads (tau 0.2 on the smoke model)",
+          any(sum(heads) > 0 for heads in clipped), str(clipped[:3]))
 
     # 2. Resume with another process count.
     for first, then, shards in [(2, None, 2), (None, 2, 2), (4, 2, 4)]:

@@ -154,7 +154,7 @@ final class SweepTests: ScratchTestCase {
         try FileManager.default.createDirectory(at: output.points, withIntermediateDirectories: true)
         let summary = SweepSummary(runner: runner(plan))
         let charts = try output.write(summary)
-        XCTAssertEqual(charts.map(\.lastPathComponent), ["lr_sweep.svg"])
+        XCTAssertEqual(charts.map(\.lastPathComponent), ["lr_sweep.svg", "loss_vs_attn_logit.svg"])
         let text = try String(contentsOf: plan.output.appendingPathComponent("summary.txt"), encoding: .utf8)
         XCTAssertEqual(text, "# written by qklab sweep\n" + SweepSummaryText(summary).text)
         XCTAssertTrue(
@@ -222,6 +222,24 @@ final class SweepTests: ScratchTestCase {
         assertContains(
             SweepSummaryText(summary).text,
             ["all: LR sensitivity not computed: no step-1 loss in lr=0.01", "not computed"])
+    }
+
+    /// A grid of one learning rate (the κ study): every variant's sensitivity is withheld for the
+    /// same reason, said once rather than once per variant.
+    func testOneLearningRateIsSaidOnceForEveryVariant() throws {
+        let plan = try plan(set: "\"optim.lr\" = 1e-2", grid: "\"model.qk_norm_gain\" = [1.0, 10.0, 100.0]")
+        let runner = runner(plan)
+        for (name, final) in [("qk_norm_gain=1.0", 2.0), ("qk_norm_gain=10.0", 2.1), ("qk_norm_gain=100.0", 2.2)] {
+            try writePoint(runner, try point(plan, name), lines: lines(final: final), checkpoint: 60)
+        }
+        let summary = SweepSummary(runner: runner)
+        let text = SweepSummaryText(summary).text
+        assertContains(text, ["every variant: LR sensitivity not computed: the grid has one learning rate"])
+        XCTAssertFalse(text.contains("qk_norm_gain=1.0: LR sensitivity not computed"), text)
+        // The κ study's chart (Wortsman et al. 2023, Fig. 10): a marker per point, loss against logit.
+        let chart = LogitLossChart.svg(summary)
+        assertContains(chart, ["Final loss vs max attention logit", "qk_norm_gain=100.0"])
+        XCTAssertEqual(chart.components(separatedBy: "class=\"marker\"").count - 1, 3 + 3, "3 points, 3 legend rows")
     }
 
     // MARK: - Point states (items 2 and 5)

@@ -1,8 +1,10 @@
-/// How one series of a sweep chart is drawn: a colour, a dash pattern and a marker shape, all
-/// three different between the first eight series, so two series with equal values still show
-/// both (the dashes of the upper leave the lower visible, and the markers differ in shape).
+/// How one series of a sweep chart is drawn: a colour (ten), a dash pattern (eight) and a marker
+/// shape (four), so two series with equal values still show both (the dashes of the upper leave
+/// the lower visible, and the markers differ in shape).
 struct SeriesStyle: Equatable {
-    static let colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    static let colors = [
+        "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+    ]
     static let dashes = ["", "8,4", "2,3", "10,3,2,3", "5,5", "12,4,4,4", "1,4", "6,2"]
     enum Shape: CaseIterable { case circle, square, triangle, diamond }
 

@@ -19,7 +19,9 @@ public struct SweepOutput {
         name.hasSuffix(".svg") ? "<!-- written by qklab sweep -->" : "# written by qklab sweep"
     }
     /// The files the sweep writes beside `points/` (the last two with a size axis only).
-    static let fileNames = ["summary.txt", "lr_sweep.svg", "lr_sensitivity_scaling.svg", "loss_vs_lr_by_size.svg"]
+    static let fileNames = [
+        "summary.txt", "lr_sweep.svg", "loss_vs_attn_logit.svg", "lr_sensitivity_scaling.svg", "loss_vs_lr_by_size.svg",
+    ]
 
     /// Throws one line unless the folder is new, empty, or a sweep's output whose summary and
     /// charts, where present, are the sweep's own.
@@ -98,7 +100,9 @@ public struct SweepOutput {
         try FileIO.replace(
             url.appendingPathComponent("summary.txt"),
             with: Data((Self.mark("summary.txt") + "\n" + SweepSummaryText(summary).text).utf8))
-        var charts = [("lr_sweep.svg", SweepChart.svg(summary))]
+        var charts = [
+            ("lr_sweep.svg", SweepChart.svg(summary)), ("loss_vs_attn_logit.svg", LogitLossChart.svg(summary)),
+        ]
         if summary.hasSizes {  // the scaling view (Wortsman et al. 2023, Figure 1)
             charts += [
                 ("lr_sensitivity_scaling.svg", ScalingChart.svg(summary)),

@@ -105,6 +105,7 @@ public struct SweepReportPage {
     static func chartTitle(_ name: String) -> String {
         switch name {
         case "lr_sweep.svg": return "Final loss against learning rate"
+        case "loss_vs_attn_logit.svg": return "Final loss against the max attention logit"
         case "lr_sensitivity_scaling.svg": return "LR sensitivity against non-embedding parameters"
         case "loss_vs_lr_by_size.svg": return "Final loss against learning rate, per model size"
         default: return name

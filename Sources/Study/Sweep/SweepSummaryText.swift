@@ -108,6 +108,16 @@ public struct SweepSummaryText {
 
     // MARK: - Variants
 
+    /// Why a variant's sensitivity was not computed: one line per variant, or one line for all of
+    /// them when they share the reason (a grid of one learning rate gives every variant the same).
+    static func withheldLines(_ variants: [SweepSummary.VariantResult]) -> [String] {
+        let withheld = variants.compactMap { variant in variant.withheld.map { (variant.variant, $0) } }
+        if variants.count > 1, withheld.count == variants.count, Set(withheld.map(\.1)).count == 1 {
+            return ["every variant: LR sensitivity not computed: \(withheld[0].1)"]
+        }
+        return withheld.map { "\($0.0): LR sensitivity not computed: \($0.1)" }
+    }
+
     /// Per variant: the LR sensitivity (and its window), ℓ0 and the largest attention logits.
     public var variantTable: String {
         let variants = summary.variants
@@ -125,11 +135,7 @@ public struct SweepSummaryText {
                     + Self.pad(variant.initialLoss.map { String(format: "%.4f", $0) } ?? "—", 17)
                     + Self.pad(Self.logit(variant.attentionLogitMax), 16) + Self.logit(variant.attentionLogitMaxLayer0))
         }
-        for variant in variants {
-            if let withheld = variant.withheld {
-                lines.append("\(variant.variant): LR sensitivity not computed: \(withheld)")
-            }
-        }
+        lines += Self.withheldLines(variants)
         lines.append(Self.formula(windowDecades: summary.windowDecades))
         if windowed {
             lines.append(
