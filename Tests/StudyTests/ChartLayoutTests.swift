@@ -78,4 +78,15 @@ final class ChartLayoutTests: ScratchTestCase {
             XCTAssertTrue(scientific == 0 || scientific == labels.count, "\(labels)")
         }
     }
+
+    /// A legend label too long for the legend column keeps what tells variants apart: the values
+    /// without their keys, and only then a cut.
+    func testLongLegendLabelsKeepTheirValues() {
+        XCTAssertEqual(ChartFrame.shortened("qk_norm=off", toFit: 170), "qk_norm=off")
+        XCTAssertEqual(
+            ChartFrame.shortened("optimizer=muon,size=d64l2,stabilizer=qkclip30", toFit: 170),
+            "muon, d64l2, qkclip30")
+        let cut = ChartFrame.shortened("optimizer=muon,size=d64l2,stabilizer=qkclip30", toFit: 65)
+        XCTAssertEqual(cut, "muon, d64…")
+    }
 }

@@ -63,11 +63,16 @@ struct ChartFrame {
         return out
     }
 
-    /// `label`, cut with "…" so that it fits `width` pixels at about 6.5 pixels a character (the
-    /// 12-pixel sans-serif font), so a legend entry never runs into the next column or off the chart.
+    /// `label` as it fits `width` pixels at about 6.5 pixels a character (the 12-pixel sans-serif
+    /// font), so a legend entry never runs into the next column or off the chart: whole when it
+    /// fits, else its values without their keys (`optimizer=muon,stabilizer=none` → `muon, none`,
+    /// which still tells the variants of one grid apart), cut with "…" if that is still too long.
     static func shortened(_ label: String, toFit width: Double) -> String {
         let characters = max(4, Int(width / 6.5))
-        return label.count <= characters ? label : String(label.prefix(characters - 1)) + "…"
+        if label.count <= characters { return label }
+        let values = label.split(separator: ",").map { $0.split(separator: "=", maxSplits: 1).last ?? $0 }
+            .joined(separator: ", ")
+        return values.count <= characters ? values : String(values.prefix(characters - 1)) + "…"
     }
 
     func close(_ lines: [String]) -> String { (lines + ["</svg>"]).joined(separator: "\n") + "\n" }
