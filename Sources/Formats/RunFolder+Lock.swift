@@ -40,6 +40,18 @@ extension RunFolder {
 
     /// Whether the folder's `lock` is a marked QKLab lock (a run killed before it wrote anything
     /// else leaves only that: the folder is QKLab's, and the lock is taken over if stale).
+    /// The start of the name of a claim file, where `RunLock` writes a lock before it becomes
+    /// the `lock`: `lock.claim-PID-XXXXXX`.
+    public static let claimFilePrefix = "lock.claim-"
+
+    /// The pid in a claim file's name, nil when `name` is not one.
+    public static func claimFileOwner(_ name: String) -> Int32? {
+        guard name.hasPrefix(claimFilePrefix) else { return nil }
+        let rest = name.dropFirst(claimFilePrefix.count).split(separator: "-", omittingEmptySubsequences: false)
+        guard rest.count == 2, rest[1].count == 6, let pid = Int32(rest[0]), pid > 0 else { return nil }
+        return pid
+    }
+
     var holdsMarkedLock: Bool {
         guard let text = try? String(contentsOf: lock, encoding: .utf8) else { return false }
         return Self.lockOwner(text, acceptingBarePid: false) != nil

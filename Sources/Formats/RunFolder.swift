@@ -128,7 +128,7 @@ public struct RunFolder {
             let names = try FileManager.default.contentsOfDirectory(atPath: url.path)
             var ownFiles = Set([sweepLog, sweepPointConfig, sweepFailure].map(\.lastPathComponent))
             if holdsMarkedLock { ownFiles.insert(lock.lastPathComponent) }  // `RunLock` then refuses it if live
-            if !names.allSatisfy(ownFiles.contains) {
+            if !names.allSatisfy({ ownFiles.contains($0) || Self.claimFileOwner($0) != nil }) {
                 throw RunError(
                     "run folder \(url.path) is not empty and holds no QKLab run (it holds: \(contentsSummary())); a new run needs a new or empty folder: pick another --run-dir"
                 )

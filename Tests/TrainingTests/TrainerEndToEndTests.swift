@@ -223,6 +223,29 @@ final class TrainerEndToEndTests: ScratchTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.lock.path))
     }
 
+    /// A process killed while claiming leaves its claim file (`lock.claim-PID-XXXXXX`, written
+    /// before it becomes the lock, so a `lock` is never left empty): a new run in that folder is
+    /// not refused for it, and the next claim removes it — but not the claim file of a live process.
+    func testClaimFileOfAKilledProcessIsCleanedUp() throws {
+        let folder = RunFolder(scratch.appendingPathComponent("killed-claim"))
+        try FileManager.default.createDirectory(at: folder.url, withIntermediateDirectories: true)
+        let left = folder.url.appendingPathComponent("lock.claim-999999999-Ab12Cd")
+        let live = folder.url.appendingPathComponent("lock.claim-1-Ab12Cd")
+        try RunFolder.lockText(pid: 999_999_999).write(to: left, atomically: false, encoding: .utf8)
+        try RunFolder.lockText(pid: 1).write(to: live, atomically: false, encoding: .utf8)
+        XCTAssertNoThrow(try folder.createForNewRun(), "claim files are QKLab's own")
+        let lock = try RunLock(folder: folder)
+        XCTAssertEqual(try String(contentsOf: folder.lock, encoding: .utf8), RunFolder.lockText(pid: getpid()))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: left.path), "the killed process's claim file")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: live.path), "a live process's claim file stays")
+        lock.release()
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: folder.url.path), [live.lastPathComponent],
+            "no lock and no claim file of this process left")
+        XCTAssertNil(RunFolder.claimFileOwner("lock.claim-12-abc"), "not a claim file's name")
+        XCTAssertEqual(RunFolder.claimFileOwner("lock.claim-12-abcdef"), 12)
+    }
+
     /// Claims racing for a folder whose lock is stale: exactly one gets it (each claim opens the
     /// file on its own, so their `flock`s exclude each other as separate processes' would).
     func testRacingClaimsOnAStaleLockGetItOnce() throws {

@@ -4,11 +4,15 @@ import Foundation
 /// An exclusive claim on a run folder: the folder's `lock` file, holding the owner's pid and
 /// QKLab's mark (`RunFolder+Lock`), with an exclusive `flock` on it for as long as the claim lasts.
 ///
-/// The kernel drops a `flock` when its process ends, however it ends, so a QKLab lock file whose
-/// `flock` is free and whose pid is gone is stale and is taken over, in place; processes claiming
-/// one folder at once get the `flock` one at a time, so exactly one of them holds the folder. A
-/// lock of a QKLab from before the `flock` still refuses while its pid lives. A `lock` that is not
-/// QKLab's — someone's file, an empty file, a folder — is never changed or removed.
+/// The lock file never appears empty or half-written, whenever a process is killed: a claim
+/// writes its text into a claim file of its own (`lock.claim-PID-XXXXXX`, flocked), then makes
+/// that file the `lock` in one step — `link` when there is none, `rename` over a stale one. The
+/// kernel drops a `flock` when its process ends, however it ends, so a QKLab lock whose `flock` is
+/// free and whose pid is gone is stale and is replaced; claims racing for one folder get the
+/// `flock` one at a time, so exactly one of them holds the folder. A claim file left by a killed
+/// process is removed by the next claim. A lock of a QKLab from before the `flock` still refuses
+/// while its pid lives. A `lock` that is not QKLab's — someone's file, an empty file, a folder — is
+/// never changed or removed.
 public final class RunLock {
     let url: URL
     /// The open lock file, holding the `flock`, while this object holds the claim.
@@ -21,64 +25,93 @@ public final class RunLock {
     ///   cannot be created, read, locked or written.
     public init(folder: RunFolder) throws {
         url = folder.lock
-        var created: FileIdentity?  // the lock file this claim created
-        defer { if descriptor == nil, let created, FileIdentity(path: url.path) == created { unlink(url.path) } }
+        let (fd, claim) = try Self.claimFile(in: folder)
+        defer {
+            unlink(claim)  // the `lock` keeps the file when the claim succeeded
+            if descriptor == nil { close(fd) }
+        }
         var owner: Int32?
         for _ in 0..<20 {
-            let fresh = open(url.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            let fd = fresh >= 0 ? fresh : open(url.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else {
-                if errno == ENOENT { continue }  // released between the two opens
+            if link(claim, url.path) == 0 { break }
+            guard errno == EEXIST else { throw FileError("create lock file", url.path) }
+            let existing = open(url.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+            guard existing >= 0 else {
+                if errno == ENOENT { continue }  // released between the two calls
                 throw FileError("open lock file", url.path)
             }
-            if fresh >= 0 { created = FileIdentity(descriptor: fd) }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-                let failure = errno
-                close(fd)
-                guard failure == EWOULDBLOCK else { throw FileError("lock", url.path, code: failure) }
+            defer { close(existing) }
+            guard flock(existing, LOCK_EX | LOCK_NB) == 0 else {
+                guard errno == EWOULDBLOCK else { throw FileError("lock", url.path) }
                 owner = (try? String(contentsOf: url, encoding: .utf8)).flatMap { RunFolder.lockOwner($0) }
                 if let owner, RunFolder.isAlive(owner) { throw inUse(folder, by: owner) }
-                Thread.sleep(forTimeInterval: 0.05)  // being written, or taken over
+                Thread.sleep(forTimeInterval: 0.05)  // being replaced or released
                 continue
             }
-            let found: Found
-            do { found = try inspect(fd, created: created, folder: folder) } catch {
-                close(fd)
-                throw error
-            }
-            switch found {
-            case .claimed:
-                descriptor = fd
-                return
-            case .released:  // unlinked by its owner's release meanwhile
-                close(fd)
-            case .empty:  // another claim may be about to write it
-                close(fd)
+            switch try inspect(existing, folder: folder) {
+            case .stale:
+                guard rename(claim, url.path) == 0 else { throw FileError("replace lock file", url.path) }
+            case .released:
+                continue
+            case .empty:  // a lock of a QKLab from before the claim files, killed as it started?
                 Thread.sleep(forTimeInterval: 0.05)
+                continue
             }
+            break
         }
-        if let owner { throw inUse(folder, by: owner) }
-        throw RunError(
-            "\(url.path) stays empty and unlocked: not a QKLab lock, or one left by a run killed as it started; remove it if no run is starting"
-        )
+        guard FileIdentity(descriptor: fd) == FileIdentity(path: url.path) else {
+            if let owner { throw inUse(folder, by: owner) }
+            throw RunError(
+                "\(url.path) stays empty and unlocked: not a QKLab lock, or one left by a run killed as it started; remove it if no run is starting"
+            )
+        }
+        descriptor = fd
+        Self.removeLeftClaimFiles(in: folder)
+    }
+
+    /// A new claim file in `folder` holding this process's lock text, flocked: open descriptor and path.
+    /// - Throws: `FileError` when it cannot be created, locked or written.
+    private static func claimFile(in folder: RunFolder) throws -> (Int32, String) {
+        var template = Array(folder.url.appendingPathComponent("\(claimPrefix)\(getpid())-XXXXXX").path.utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let path = String(cString: template)
+        guard fd >= 0 else { throw FileError("create lock file", path) }
+        do {
+            guard fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else { throw FileError("create lock file", path) }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { throw FileError("lock", path) }
+            fchmod(fd, 0o644)
+            try overwrite(fd, with: RunFolder.lockText(pid: getpid()), path: path)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw error
+        }
+        return (fd, path)
+    }
+
+    /// The start of a claim file's name; `RunFolder.isClaimFile` recognises the whole name.
+    static let claimPrefix = RunFolder.claimFilePrefix
+
+    /// Removes the claim files of processes that are gone (killed while claiming): QKLab's by their name.
+    private static func removeLeftClaimFiles(in folder: RunFolder) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.url.path)) ?? []
+        for name in names {
+            guard let pid = RunFolder.claimFileOwner(name), !RunFolder.isAlive(pid) else { continue }
+            unlink(folder.url.appendingPathComponent(name).path)
+        }
     }
 
     /// What a lock file open at `fd`, with its `flock` held, turned out to be.
-    private enum Found { case claimed, released, empty }
+    private enum Found { case stale, released, empty }
 
-    /// Claims the lock file open at `fd` if it is this claim's new file or a stale QKLab lock
-    /// (writing this process's pid into it).
+    /// Whether the lock file open at `fd` is a stale QKLab lock (its process gone, or this one's pid).
     /// - Throws: `RunError` for a live owner or a file that is not QKLab's; `FileError`.
-    private func inspect(_ fd: Int32, created: FileIdentity?, folder: RunFolder) throws -> Found {
+    private func inspect(_ fd: Int32, folder: RunFolder) throws -> Found {
         guard let identity = FileIdentity(descriptor: fd), identity == FileIdentity(path: url.path) else {
             return .released
         }
         let text = String(decoding: try Self.contents(fd, url.path), as: UTF8.self)
         let pid = RunFolder.lockOwner(text)
-        if identity == created || pid.map({ $0 == getpid() || !RunFolder.isAlive($0) }) == true {
-            try Self.overwrite(fd, with: RunFolder.lockText(pid: getpid()), path: url.path)
-            return .claimed
-        }
+        if pid.map({ $0 == getpid() || !RunFolder.isAlive($0) }) == true { return .stale }
         if let pid { throw inUse(folder, by: pid) }  // a QKLab from before the flock, alive
         guard text.isEmpty else {
             throw RunError(
