@@ -49,6 +49,12 @@ struct ChartFrame {
         return out
     }
 
+    /// The corpus's bigram loss as a grey dashed horizontal line across the plot area, which ends
+    /// at `rightEdge` (a panel's, in a chart of several; the frame's own by default).
+    func bigramLine(at loss: Double, rightEdge: Double? = nil) -> String {
+        "<line class=\"bigram\" x1=\"\(left)\" y1=\"\(py(loss))\" x2=\"\(rightEdge ?? width - right)\" y2=\"\(py(loss))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>"
+    }
+
     /// Legend entry `index` in the right-hand column: the series' line and marker, and its label.
     func legend(index: Int, label: String, style: SeriesStyle) -> [String] {
         let legendY = top + 20 + Double(index) * 20

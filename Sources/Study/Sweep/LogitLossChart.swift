@@ -29,9 +29,7 @@ public enum LogitLossChart {
             title: "Final loss vs max attention logit", xLabel: "max attention logit, all layers (log scale)",
             yLabel: "final loss")
         if let bigram {
-            out.append(
-                "<line class=\"bigram\" x1=\"\(frame.left)\" y1=\"\(frame.py(bigram))\" x2=\"\(frame.width - frame.right)\" y2=\"\(frame.py(bigram))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>"
-            )
+            out.append(frame.bigramLine(at: bigram))
         }
         for point in drawn {
             let style = SeriesStyle(index: variantIndex[point.point.variant] ?? 0)

@@ -40,7 +40,7 @@ public enum LossCurvesChart {
                 xLabel: "learning rate (log scale)", yLabel: "final loss")
             if let bigram = Set(variants.compactMap(\.facts.bigramLoss)).first {
                 body.append(
-                    "<line class=\"bigram\" x1=\"\(frame.left)\" y1=\"\(frame.py(bigram))\" x2=\"\(panelWidth - frame.right)\" y2=\"\(frame.py(bigram))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>"
+                    frame.bigramLine(at: bigram, rightEdge: panelWidth - frame.right)
                 )
             }
             for variant in variants {

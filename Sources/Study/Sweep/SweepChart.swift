@@ -23,9 +23,7 @@ public enum SweepChart {
         var out = frame.open(
             title: "Final loss vs learning rate", xLabel: "learning rate (log scale)", yLabel: "final loss")
         if let bigram {
-            out.append(
-                "<line class=\"bigram\" x1=\"\(frame.left)\" y1=\"\(frame.py(bigram))\" x2=\"\(frame.width - frame.right)\" y2=\"\(frame.py(bigram))\" stroke=\"gray\" stroke-dasharray=\"5,3\"/>"
-            )
+            out.append(frame.bigramLine(at: bigram))
         }
         for (index, variant) in summary.variants.enumerated() {
             let style = SeriesStyle(index: index)
