@@ -37,15 +37,25 @@ struct Compare: ParsableCommand {
             valueName: "K"))
     var meanLast: Int?
 
+    // Issue 32 item 2: the achieved logit at the step a forecast was made for (Fig. 9).
+    @Option(
+        parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Also print each run's value of every per-step metrics key at these training steps (repeatable or comma-separated).",
+            valueName: "step"),
+        transform: Compare.steps)
+    var atStep: [[Int]] = []
+
     @Option(
         help: ArgumentHelp(
-            "With --mean-last: only these metrics.jsonl keys (repeatable or comma-separated).", valueName: "key"))
+            "With --mean-last or --at-step: only these metrics.jsonl keys (repeatable or comma-separated).",
+            valueName: "key"))
     var key: [String] = []
 
     func validate() throws {
         if let meanLast, meanLast < 1 { throw ValidationError("--mean-last must be ≥ 1 logged step (got \(meanLast))") }
-        if !key.isEmpty && meanLast == nil {
-            throw ValidationError("--key chooses what --mean-last reduces: give --mean-last K too")
+        if !key.isEmpty && meanLast == nil && atStep.isEmpty {
+            throw ValidationError("--key chooses what --mean-last or --at-step shows: give one of them too")
         }
         if runs.isEmpty { throw ValidationError("give one or more run folders") }
         _ = try panels()
@@ -75,17 +85,14 @@ struct Compare: ParsableCommand {
                     "qklab: note: \(run.folder.metrics.path): \(run.damagedMetricsLines) damaged line\(run.damagedMetricsLines == 1 ? "" : "s") skipped\n"
                         .utf8))
         }
+        let keys = key.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        if !keys.isEmpty { try checkLogged(keys, in: histories) }
         print(ComparisonTable(runs: histories, target: target).text)
         if let meanLast {
-            let keys = key.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            let reduction = LastStepsMean(runs: histories, count: meanLast, keys: keys)
-            let unknown = keys.filter { key in !reduction.values.contains { $0[key] != nil } }
-            if !unknown.isEmpty {
-                throw RunError(
-                    "--key \(unknown.joined(separator: ", ")): no run logs \(unknown.count == 1 ? "this key" : "these keys") in its training lines (see docs/metrics.md)"
-                )
-            }
-            print("\n" + reduction.text)
+            print("\n" + LastStepsMean(runs: histories, count: meanLast, keys: keys).text)
+        }
+        if !atStep.isEmpty {
+            print("\n" + StepValues(runs: histories, steps: atStep.flatMap { $0 }, keys: keys).text)
         }
         guard let out else { return }
         let panels = try panels()
@@ -96,5 +103,24 @@ struct Compare: ParsableCommand {
         let chart = ComparisonChart(runs: histories, panels: panels)
         try ChartFile.write(chart.svg, to: URL(fileURLWithPath: out))
         print("chart: \(out)")
+    }
+
+    /// `--at-step` values: comma-separated training steps, each an integer ≥ 0.
+    static func steps(_ text: String) throws -> [Int] {
+        try text.split(separator: ",", omittingEmptySubsequences: false).map { item in
+            do { return try OptionValue.integer(String(item), in: 0...Int.max) } catch {
+                throw OptionValueError("\"\(item)\": \(error)")
+            }
+        }
+    }
+
+    /// - Throws: `RunError` naming the `--key` values no run logs in its training lines.
+    func checkLogged(_ keys: [String], in runs: [RunHistory]) throws {
+        let unknown = keys.filter { key in !runs.contains { $0.trainingLines.contains { $0[key] != nil } } }
+        guard unknown.isEmpty else {
+            throw RunError(
+                "--key \(unknown.joined(separator: ", ")): no run logs \(unknown.count == 1 ? "this key" : "these keys") in its training lines (see docs/metrics.md)"
+            )
+        }
     }
 }

@@ -166,6 +166,14 @@ final class CommandLineEndToEndTests: ScratchTestCase {
             ),
             (["compare", "run", "--target", "-1"], "qklab compare: --target -1: must be ≥ 0"),
             (
+                ["compare", "run", "--at-step", "80,-1"],
+                "qklab compare: --at-step 80,-1: \"-1\": must be an integer ≥ 0"
+            ),
+            (
+                ["compare", "run", "--key", "attn_logit_max"],
+                "qklab compare: --key chooses what --mean-last or --at-step shows: give one of them too"
+            ),
+            (
                 ["compare", "run", "--metric", "val_loss"],
                 "qklab compare: --metric chooses the chart's panels: give --out FILE.svg too"
             ),
@@ -241,6 +249,14 @@ final class CommandLineEndToEndTests: ScratchTestCase {
         XCTAssertEqual(compared.status, 0, compared.error)
         XCTAssertEqual(compared.error, "qklab: note: \(metricsURL.path): 1 damaged line skipped\n")
         try metricsText.write(to: metricsURL, atomically: true, encoding: .utf8)
+        // A key no run logs is refused before anything is printed.
+        try assertFails(
+            ["compare", run, "--at-step", "2", "--key", "attn_logit_max,nope"],
+            ["qklab: --key nope: no run logs this key in its training lines"])
+        XCTAssertEqual(try qklab(["compare", run, "--at-step", "2", "--key", "nope"]).output, "")
+        let atStep = try qklab(["compare", run, "--at-step", "2", "--key", "loss"])
+        XCTAssertEqual(atStep.status, 0, atStep.error)
+        XCTAssertTrue(atStep.output.contains("loss @ 2"), atStep.output)
         // A run refused for its input (here its corpus) leaves no empty folder behind.
         let refused = scratch.appendingPathComponent("refused").path
         try assertFails(
