@@ -217,4 +217,19 @@ extension CommandLineEndToEndTests {
             try assertFails(["sweep", "missing.toml", "--jobs=\(jobs)"], status: 64, ["--jobs"])
         }
     }
+
+    /// Every shipped sweep file expands and every one of its points resolves with the trainer's
+    /// config loader (a misspelt key in one grid group fails here, not hours into a study); run
+    /// from an empty folder, each then reports that it has no points yet.
+    func testEveryShippedSweepFileResolves() throws {
+        let folder = Self.repository.appendingPathComponent("configs/sweeps")
+        let files = try XCTUnwrap(FileManager.default.enumerator(atPath: folder.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".toml") }.sorted()
+        XCTAssertGreaterThanOrEqual(files.count, 20, "configs/sweeps and configs/sweeps/wortsman")
+        for file in files {
+            try assertFails(
+                ["sweep", folder.appendingPathComponent(file).path, "--summary-only"], ["has no points yet"],
+                in: scratch)
+        }
+    }
 }
