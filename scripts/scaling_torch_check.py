@@ -74,7 +74,10 @@ The paper's protocol (configs/wortsman.toml: untied head, GELU, fan-in init, min
     ... scripts/scaling_torch_check.py runs/torchcheck/wortsman-d64l2
 
 Options: --data FILE (corpus instead of the config's data.path), --threads N (default 1),
---metrics FILE (write PyTorch's log lines as JSONL, QKLab's keys), --step1-only, --quiet.
+--metrics FILE (write PyTorch's log lines as JSONL, QKLab's keys), --step1-only, --quiet,
+--float64 (the same float32 initial weights, every operation in float64: with --step1-only, a
+reference that tells float32 rounding from a difference in the computation where step 1 is
+ill-conditioned, e.g. a fixed QK gain κ ≥ 100 whose logits reach hundreds at step 1).
 """
 
 import argparse
@@ -575,6 +578,8 @@ def train(spec, vocab_size, train_tokens, validation, args):
     m, optim, t = spec["model"], spec["optim"], spec["train"]
     model = Model(vocab_size, m)
     initialize_like_qklab(model, m)
+    if args.float64:
+        model.double()      # QKLab's float32 initial weights, then every operation in float64
     optimizer = make_optimizer(model, m, optim)
     sampler = SeededRandom(t["seed"])
     eval_batches = evaluation_offsets(len(validation), t["eval_batches"], t["batch_size"], m["block_size"])
@@ -728,6 +733,10 @@ def main():
     parser.add_argument("--metrics", help="write PyTorch's log and val lines here as JSONL")
     parser.add_argument("--step1-only", action="store_true", help="only the step-1 seed-for-seed check")
     parser.add_argument("--quiet", action="store_true", help="no per-step lines")
+    parser.add_argument("--float64", action="store_true",
+                        help="compute in float64 from the same float32 initial weights: a reference that tells "
+                             "float32 rounding apart from a difference in the computation (usually with "
+                             "--step1-only)")
     args = parser.parse_args()
     torch.set_num_threads(max(1, args.threads))
     try:
