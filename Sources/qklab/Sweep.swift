@@ -52,7 +52,7 @@ struct Sweep: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Instead of --next-size: the model to forecast for, as overrides of the sweep's config (repeatable), e.g. model.d_model=256.",
+            "Instead of --next-size: the model to forecast for, as overrides of each line's config (repeatable), e.g. model.d_model=256.",
             valueName: "key=value"))
     var nextSet: [String] = []
 
@@ -97,10 +97,15 @@ struct Sweep: ParsableCommand {
         }
         if let forecastStep {  // reads the sweep's folders; trains nothing
             let runner = SweepRunner(plan: plan, executable: URL(fileURLWithPath: "/proc/self/exe"), jobs: 1)
-            let size = try nextSize ?? Self.nonEmbeddingParameters(plan: plan, overrides: nextSet)
+            let target = { (point: SweepPlan.Point) in
+                try nextSize
+                    ?? Self.nonEmbeddingParameters(plan: plan, overrides: point.overridesWithoutShape + nextSet)
+            }
             print(
-                try LogitForecast(runner: runner, step: forecastStep, targetParameters: size, threshold: logitThreshold)
-                    .text)
+                try LogitForecast(
+                    runner: runner, step: forecastStep, targetParameters: target, threshold: logitThreshold
+                )
+                .text)
             return
         }
         let page = report.map {

@@ -34,7 +34,7 @@ extension SweepTests {
         let plan = try plan(grid: Self.threeSizes)
         try writeForecastPoints(
             plan, sizes: [("a", 1000, pow(10, 2.0)), ("b", 10_000, pow(10, 2.9)), ("c", 100_000, pow(10, 4.0))])
-        let forecast = try LogitForecast(runner: runner(plan), step: 20, targetParameters: 1_000_000)
+        let forecast = try LogitForecast(runner: runner(plan), step: 20, targetParameters: { _ in 1_000_000 })
         XCTAssertEqual(forecast.rows.count, 1)
         let row = forecast.rows[0]
         XCTAssertEqual(row.sizes, [1000, 10_000, 100_000])
@@ -45,22 +45,50 @@ extension SweepTests {
         assertContains(
             forecast.text, ["1000000 non-embedding parameters", "1.995e+05 !", "quadratic forecast above it"])
         // A threshold above the forecast flags nothing.
-        let relaxed = try LogitForecast(runner: runner(plan), step: 20, targetParameters: 1_000_000, threshold: 1e6)
+        let relaxed = try LogitForecast(
+            runner: runner(plan), step: 20, targetParameters: { _ in 1_000_000 }, threshold: 1e6)
         assertContains(relaxed.text, ["no quadratic forecast is above it"])
+    }
+
+    /// Each line is forecast at its own parameter count: the target is asked of one point of the
+    /// line, whose overrides without the shape keys say what the line is.
+    func testEachLineIsForecastAtItsOwnSize() throws {
+        let plan = try plan(grid: "\"model.qk_norm\" = [\"off\", \"head\"]\n" + Self.threeSizes)
+        let runner = runner(plan)
+        for line in ["off", "head"] {
+            for (size, parameters, logit) in [("a", 1000, 100.0), ("b", 10_000, 800.0), ("c", 100_000, 5000.0)] {
+                try writePoint(
+                    runner, try point(plan, "lr=0.01,qk_norm=\(line),size=\(size)"),
+                    lines: [
+                        facts(parameters),
+                        "{\"step\": 20, \"loss\": 3.0, \"grad_norm\": 1.0, \"attn_logit_max\": [\(logit)]}",
+                    ], checkpoint: 60)
+            }
+        }
+        var asked: [[String]] = []
+        let forecast = try LogitForecast(runner: runner, step: 20) { point in
+            asked.append(point.overridesWithoutShape)
+            return point.overridesWithoutShape.contains("model.qk_norm=head") ? 1_000_100 : 1_000_000
+        }
+        XCTAssertEqual(asked, [["optim.lr=0.01", "model.qk_norm=off"], ["optim.lr=0.01", "model.qk_norm=head"]])
+        XCTAssertEqual(forecast.rows.map(\.line), ["qk_norm=off", "qk_norm=head"])
+        XCTAssertEqual(forecast.rows.map(\.targetParameters), [1_000_000, 1_000_100])
+        XCTAssertNotEqual(forecast.rows[0].layer0, forecast.rows[1].layer0, "fitted to different sizes")
+        assertContains(forecast.text, ["qk_norm=off: 1000000, qk_norm=head: 1000100"])
     }
 
     /// One line of error each: a step no point logged, fewer than three sizes, no size axis.
     func testForecastRefusesWhatItCannotFit() throws {
         let plan = try plan(grid: Self.threeSizes)
         try writeForecastPoints(plan, sizes: [("a", 1000, 100), ("b", 10_000, 800)])
-        XCTAssertThrowsError(try LogitForecast(runner: runner(plan), step: 30, targetParameters: 1_000_000)) {
+        XCTAssertThrowsError(try LogitForecast(runner: runner(plan), step: 30, targetParameters: { _ in 1_000_000 })) {
             assertContains("\($0)", ["no point logged step 30"])
         }
-        XCTAssertThrowsError(try LogitForecast(runner: runner(plan), step: 20, targetParameters: 1_000_000)) {
+        XCTAssertThrowsError(try LogitForecast(runner: runner(plan), step: 20, targetParameters: { _ in 1_000_000 })) {
             assertContains("\($0)", ["fewer than three model sizes logged step 20"])
         }
         let flat = try self.plan(grid: "\"optim.lr\" = [1e-3, 1e-2]")
-        XCTAssertThrowsError(try LogitForecast(runner: runner(flat), step: 20, targetParameters: 1_000_000)) {
+        XCTAssertThrowsError(try LogitForecast(runner: runner(flat), step: 20, targetParameters: { _ in 1_000_000 })) {
             assertContains("\($0)", ["the grid has no size axis"])
         }
     }

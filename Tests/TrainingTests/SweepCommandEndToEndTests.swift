@@ -61,6 +61,7 @@ extension CommandLineEndToEndTests {
             "train.eval_interval" = 0
             [grid]
             "optim.lr" = [1e-2]
+            "model.qk_norm" = ["off", "head"]
             [grid.size]
             a = {"model.d_model" = 16, "model.n_layer" = 1}
             b = {"model.d_model" = 32, "model.n_layer" = 1}
@@ -78,6 +79,10 @@ extension CommandLineEndToEndTests {
         XCTAssertEqual(forecast.status, 0, forecast.output + forecast.error)
         XCTAssertTrue(forecast.output.contains("Max attention logit at step 2, forecast for "), forecast.output)
         XCTAssertTrue(forecast.output.contains("quadratic"), forecast.output)
+        // Each line at its own size: QK-Norm per head adds q and k weights of head_dim (64 / 2)
+        // to each of the 2 layers, so the qk_norm=head target is 2 · 2 · 32 = 128 larger.
+        let targets = try XCTUnwrap(forecast.output.firstMatch(of: #/qk_norm=off: (\d+), qk_norm=head: (\d+)/#))
+        XCTAssertEqual(Int(targets.output.2)! - Int(targets.output.1)!, 128, forecast.output)
         XCTAssertEqual(
             try FileManager.default.contentsOfDirectory(atPath: scratch.appendingPathComponent("out/points").path)
                 .sorted(), points.sorted(), "the forecast trains nothing")

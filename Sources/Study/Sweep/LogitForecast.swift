@@ -10,12 +10,15 @@ import Foundation
 /// least squares over every point (each seed one observation), a quadratic in x (the forecast) and
 /// a line in x (the second column). Two logits: layer 0's (element 0 of `attn_logit_max`, the
 /// layer the paper reports) and the largest over layers. A forecast above `threshold` (the paper
-/// reads 1e4 as the logit beyond which runs diverged, §3.1.1) is flagged.
+/// reads 1e4 as the logit beyond which runs diverged, §3.1.1) is flagged. The target size is each
+/// line's own: a line's settings (QK-Norm's weights, say) can change its parameter count.
 public struct LogitForecast {
     /// One line and learning rate.
     public struct Row: Equatable {
         public let line: String
         public let learningRate: Double
+        /// The non-embedding parameter count forecast for.
+        public let targetParameters: Int
         /// The distinct non-embedding parameter counts fitted.
         public let sizes: [Int]
         public let layer0: Fit?
@@ -29,15 +32,19 @@ public struct LogitForecast {
     }
 
     public let step: Int
-    public let targetParameters: Int
     public let threshold: Double
     public let rows: [Row]
     /// Points left out: not finished, no parameter count, or no finite logit at `step`.
     public let leftOut: [String]
 
+    /// - Parameters:
+    ///   - targetParameters: the non-embedding parameter count to forecast for, given one point of
+    ///     the line (its size settings to be replaced by the target's).
     /// - Throws: `RunError` in one line when the sweep has no size axis, no point logged `step`,
-    ///   or fewer than three sizes have a logit at `step`.
-    public init(runner: SweepRunner, step: Int, targetParameters: Int, threshold: Double = 1e4) throws {
+    ///   or fewer than three sizes have a logit at `step`; what `targetParameters` throws.
+    public init(
+        runner: SweepRunner, step: Int, targetParameters: (SweepPlan.Point) throws -> Int, threshold: Double = 1e4
+    ) throws {
         let points = runner.plan.points
         guard points.contains(where: { !$0.size.isEmpty }) else {
             throw RunError(
@@ -66,13 +73,19 @@ public struct LogitForecast {
             let key = (observation.point.line, observation.point.learningRate ?? 0)
             if !keys.contains(where: { $0 == key }) { keys.append(key) }
         }
+        var targets: [String: Int] = [:]
+        for observation in observations where targets[observation.point.line] == nil {
+            targets[observation.point.line] = try targetParameters(observation.point)
+        }
         let rows = keys.map { line, rate in
             let members = observations.filter { $0.point.line == line && ($0.point.learningRate ?? 0) == rate }
+            let target = targets[line]!
             let forecast = { (logits: [(Int, Double?)]) -> Fit? in
-                Self.fit(logits, at: targetParameters)
+                Self.fit(logits, at: target)
             }
             return Row(
-                line: line, learningRate: rate, sizes: Array(Set(members.map(\.parameters))).sorted(),
+                line: line, learningRate: rate, targetParameters: target,
+                sizes: Array(Set(members.map(\.parameters))).sorted(),
                 layer0: forecast(members.map { ($0.parameters, $0.layer0) }),
                 allLayers: forecast(members.map { ($0.parameters, $0.all) }))
         }
@@ -81,8 +94,7 @@ public struct LogitForecast {
                 "sweep \(runner.plan.output.path): fewer than three model sizes logged step \(step) (a quadratic needs three)"
             )
         }
-        (self.step, self.targetParameters, self.threshold, self.rows, self.leftOut) =
-            (step, targetParameters, threshold, rows, leftOut)
+        (self.step, self.threshold, self.rows, self.leftOut) = (step, threshold, rows, leftOut)
     }
 
     /// Both fits of the positive finite `logits` at `parameters`; nil when fewer than two sizes
@@ -132,8 +144,17 @@ public struct LogitForecast {
             guard let value else { return "—" }
             return String(format: "%.4g", value) + (value > self.threshold ? " !" : "")
         }
+        let targets = Set(rows.map(\.targetParameters))
+        let target =
+            targets.count == 1
+            ? "forecast for \(targets.first!) non-embedding parameters"
+            : "forecast for each line's non-embedding parameters at the target shape ("
+                + rows.reduce(into: [String]()) { seen, row in
+                    let entry = "\(row.line): \(row.targetParameters)"
+                    if !seen.contains(entry) { seen.append(entry) }
+                }.joined(separator: ", ") + ")"
         var lines = [
-            "Max attention logit at step \(step), forecast for \(targetParameters) non-embedding parameters "
+            "Max attention logit at step \(step), \(target) "
                 + "(Wortsman et al. 2023, Fig. 9). Fit: log10(logit) against log10(non-embedding parameters), least squares "
                 + "over every point; quadratic (the forecast) and linear.",
             "",

@@ -64,6 +64,12 @@ public struct SweepPlan {
             return rest.isEmpty ? "all" : rest
         }
 
+        /// The overrides but those of the keys that set the model's shape: the point's line, its
+        /// learning rate and seed, to which a forecast adds a target shape.
+        public var overridesWithoutShape: [String] {
+            overrides.filter { !ModelSizeKeys.keys.contains(String($0.prefix { $0 != "=" })) }
+        }
+
         var variantLabels: [GridAxis.Label] { labels.filter { $0.kind == .other } }
 
         /// The seed settings (`seed=0`): which of a variant's runs this is.
