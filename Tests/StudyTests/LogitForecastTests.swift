@@ -13,12 +13,13 @@ extension SweepTests {
         c = {"model.d_model" = 64}
         """
 
-    /// Writes each size's run with `parameters` and, at step 20, layer logits [logit, logit / 2].
-    func writeForecastPoints(_ plan: SweepPlan, sizes: [(String, Int, Double)]) throws {
+    /// Writes each size's run with `parameters` and, at step 20, layer logits [logit, logit / 2];
+    /// `line` is the point's `qk_norm` value where the grid has that axis.
+    func writeForecastPoints(_ plan: SweepPlan, line: String? = nil, sizes: [(String, Int, Double)]) throws {
         let runner = runner(plan)
         for (size, parameters, logit) in sizes {
             try writePoint(
-                runner, try point(plan, "lr=0.01,size=\(size)"),
+                runner, try point(plan, "lr=0.01,\(line.map { "qk_norm=\($0)," } ?? "")size=\(size)"),
                 lines: [
                     facts(parameters),
                     "{\"step\": 20, \"loss\": 3.0, \"grad_norm\": 1.0, \"attn_logit_max\": [\(logit), \(logit / 2)]}",
@@ -54,19 +55,12 @@ extension SweepTests {
     /// line, whose overrides without the shape keys say what the line is.
     func testEachLineIsForecastAtItsOwnSize() throws {
         let plan = try plan(grid: "\"model.qk_norm\" = [\"off\", \"head\"]\n" + Self.threeSizes)
-        let runner = runner(plan)
         for line in ["off", "head"] {
-            for (size, parameters, logit) in [("a", 1000, 100.0), ("b", 10_000, 800.0), ("c", 100_000, 5000.0)] {
-                try writePoint(
-                    runner, try point(plan, "lr=0.01,qk_norm=\(line),size=\(size)"),
-                    lines: [
-                        facts(parameters),
-                        "{\"step\": 20, \"loss\": 3.0, \"grad_norm\": 1.0, \"attn_logit_max\": [\(logit)]}",
-                    ], checkpoint: 60)
-            }
+            try writeForecastPoints(
+                plan, line: line, sizes: [("a", 1000, 100), ("b", 10_000, 800), ("c", 100_000, 5000)])
         }
         var asked: [[String]] = []
-        let forecast = try LogitForecast(runner: runner, step: 20) { point in
+        let forecast = try LogitForecast(runner: runner(plan), step: 20) { point in
             asked.append(point.overridesWithoutShape)
             return point.overridesWithoutShape.contains("model.qk_norm=head") ? 1_000_100 : 1_000_000
         }
