@@ -117,8 +117,10 @@ extension CommandLineEndToEndTests {
         process.arguments = ["sweep", sweep.path, "--jobs", "2"]
         process.currentDirectoryURL = scratch
         let stderr = scratch.appendingPathComponent("stderr.txt")
+        let stdout = scratch.appendingPathComponent("stdout.txt")
         FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.standardOutput = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
         process.standardError = try FileHandle(forWritingTo: stderr)
         try process.run()
 
@@ -137,6 +139,8 @@ extension CommandLineEndToEndTests {
         let message = try String(contentsOf: stderr, encoding: .utf8)
         XCTAssertEqual(message.split(separator: "\n").count, 1, message)
         XCTAssertTrue(message.contains("sweep stopped by SIGTERM"), message)
+        let said = try String(contentsOf: stdout, encoding: .utf8)
+        XCTAssertTrue(said.contains("stopping: the 2 running points were sent SIGTERM"), said)
         for folder in points {
             let log = try String(contentsOf: folder.appendingPathComponent("train.log"), encoding: .utf8)
             XCTAssertTrue(log.contains("stopped by SIGTERM; checkpoint saved"), log)

@@ -94,7 +94,7 @@ public struct SweepRunner {
                 pending.removeAll()
                 for job in running { job.process.terminate() }
                 report(
-                    "stopping: the \(running.count) running point\(running.count == 1 ? "" : "s") were sent SIGTERM (each saves a checkpoint)"
+                    "stopping: the \(running.count) running point\(running.count == 1 ? " was" : "s were") sent SIGTERM (each saves a checkpoint)"
                 )
             }
             orphans.removeAll { folder(of: $0).liveLockOwner() == nil }  // its trainer ended
