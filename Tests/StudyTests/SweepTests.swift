@@ -487,6 +487,31 @@ final class SweepTests: ScratchTestCase {
         return script.path
     }
 
+    /// A point that another sweep sharing `out` finished while this one was training is kept:
+    /// neither removed nor trained again (it was once started over, its folder deleted).
+    func testPointFinishedElsewhereMeanwhileIsKept() throws {
+        let plan = try plan(grid: "\"optim.lr\" = [1e-3, 1e-2]")
+        let other = try point(plan, "lr=0.01")
+        let prepared = scratch.appendingPathComponent("prepared")
+        try writePoint(runner(plan), other, lines: lines(final: 1.5), checkpoint: 60)
+        try FileManager.default.moveItem(at: runner(plan).folder(of: other).url, to: prepared)
+        // The trainer of lr=0.001 runs while "another sweep" finishes lr=0.01.
+        let wrapper = scratch.appendingPathComponent("meanwhile")
+        try """
+        #!/bin/sh
+        [ -d "\(prepared.path)" ] && mv "\(prepared.path)" "\(runner(plan).folder(of: other).url.path)"
+        exec "\(try fakeTrainer())" "$@"
+        """.write(to: wrapper, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper.path)
+        let runner = runner(plan, executable: wrapper.path)
+        var reports: [String] = []
+        try runner.run { reports.append($0) }
+        assertContains(reports.joined(separator: "\n"), ["lr=0.01: finished by another process meanwhile; kept"])
+        XCTAssertFalse(reports.contains("started lr=0.01"), reports.joined(separator: "\n"))
+        XCTAssertEqual(runner.status(of: other), .finished)
+        XCTAssertEqual(SweepSummary(runner: runner).points.map(\.finalLoss), [2.0, 1.5])
+    }
+
     /// The runner records each point's resolved config, and a trainer that fails to start as a
     /// failure with its last line; a rerun keeps the finished point and retries the failed one.
     func testRunnerRecordsConfigsAndFailures() throws {

@@ -100,8 +100,18 @@ public struct SweepRunner {
             orphans.removeAll { folder(of: $0).liveLockOwner() == nil }  // its trainer ended
             while running.count + orphans.count < jobs, !pending.isEmpty {
                 let point = pending.removeFirst()
-                running.append((point, try launch(point, threads: threadsEach)))
-                report("started \(point.name)")
+                // Another sweep sharing `out` may have trained or taken the point since the list
+                // was made: its folder is kept, never started over.
+                switch (try action(for: point), status(of: point)) {
+                case (.skip, .running(let pid)):
+                    orphans.append(point)
+                    report("\(point.name): being trained by process \(pid); left to it, and counted against --jobs")
+                case (.skip, let status):
+                    report("\(point.name): \(status.label) by another process meanwhile; kept")
+                case (let action, _):
+                    running.append((point, try launch(point, action, threads: threadsEach)))
+                    report("started \(point.name)")
+                }
             }
             Thread.sleep(forTimeInterval: 0.2)
             for (index, job) in running.enumerated().reversed() where !job.process.isRunning {
@@ -112,11 +122,13 @@ public struct SweepRunner {
         if stopSignal != 0 { throw SweepStopped(signal: stopSignal) }
     }
 
-    func launch(_ point: SweepPlan.Point, threads: Int) throws -> Process {
+    /// Starts the point's trainer for `action` (`.resume` or `.start`; a point to skip is not
+    /// launched).
+    func launch(_ point: SweepPlan.Point, _ action: Action, threads: Int) throws -> Process {
+        precondition(action != .skip, "a point to skip is never launched")
         let folder = folder(of: point)
         let record = SweepPointRecord(folder)
         var arguments = ["train"]
-        let action = try action(for: point)
         switch action {
         case .resume:
             arguments += ["--resume", folder.url.path]
