@@ -38,8 +38,6 @@ extension RunFolder {
         return !stat[close...].hasPrefix(") Z")
     }
 
-    /// Whether the folder's `lock` is a marked QKLab lock (a run killed before it wrote anything
-    /// else leaves only that: the folder is QKLab's, and the lock is taken over if stale).
     /// The start of the name of a claim file, where `RunLock` writes a lock before it becomes
     /// the `lock`: `lock.claim-PID-XXXXXX`.
     public static let claimFilePrefix = "lock.claim-"
@@ -52,6 +50,8 @@ extension RunFolder {
         return pid
     }
 
+    /// Whether the folder's `lock` is a marked QKLab lock (a run killed before it wrote anything
+    /// else leaves only that: the folder is QKLab's, and the lock is taken over if stale).
     var holdsMarkedLock: Bool {
         guard let text = try? String(contentsOf: lock, encoding: .utf8) else { return false }
         return Self.lockOwner(text, acceptingBarePid: false) != nil

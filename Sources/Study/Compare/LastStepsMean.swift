@@ -25,14 +25,7 @@ public struct LastStepsMean {
     ///     `step`.
     public init(runs: [RunHistory], count: Int, keys: [String] = []) {
         precondition(count >= 1, "a window of at least one logged step")
-        var seen: [String] = []
-        for run in runs {
-            for line in run.trainingLines {
-                for key in line.keys.sorted() where key != "step" && !seen.contains(key) && Self.isQuantity(line[key]) {
-                    seen.append(key)
-                }
-            }
-        }
+        let seen = Self.quantityKeys(of: runs)
         self.count = count
         self.keys = keys.isEmpty ? seen : keys
         runNames = runs.map(\.name)
@@ -47,6 +40,19 @@ public struct LastStepsMean {
             }
             return means
         }
+    }
+
+    /// Every numeric or list key of the runs' training lines but `step`, in the order first met.
+    static func quantityKeys(of runs: [RunHistory]) -> [String] {
+        var seen: [String] = []
+        for run in runs {
+            for line in run.trainingLines {
+                for key in line.keys.sorted() where key != "step" && !seen.contains(key) && isQuantity(line[key]) {
+                    seen.append(key)
+                }
+            }
+        }
+        return seen
     }
 
     /// Whether a JSON value is a number or a non-empty list of numbers and nulls.

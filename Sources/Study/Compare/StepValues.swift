@@ -14,17 +14,9 @@ public struct StepValues {
     public let values: [[Int: [String: LastStepsMean.Value]]]
 
     public init(runs: [RunHistory], steps: [Int], keys: [String] = []) {
-        var seen: [String] = []
-        for run in runs {
-            for line in run.trainingLines {
-                for key in line.keys.sorted()
-                where key != "step" && !seen.contains(key) && LastStepsMean.isQuantity(line[key]) {
-                    seen.append(key)
-                }
-            }
-        }
+        let shown = keys.isEmpty ? LastStepsMean.quantityKeys(of: runs) : keys
         self.steps = steps
-        self.keys = keys.isEmpty ? seen : keys
+        self.keys = shown
         runNames = runs.map(\.name)
         values = runs.map { run in
             var byStep: [Int: [String: LastStepsMean.Value]] = [:]
@@ -33,7 +25,7 @@ public struct StepValues {
                     continue
                 }
                 var atStep: [String: LastStepsMean.Value] = [:]
-                for key in keys.isEmpty ? seen : keys {
+                for key in shown {
                     guard let value = line[key] else { continue }
                     atStep[key] = value is [Any] ? .list(RunHistory.numbers(value)) : .number(RunHistory.number(value))
                 }
