@@ -43,7 +43,7 @@ struct Compare: ParsableCommand {
         help: ArgumentHelp(
             "Also print each run's value of every per-step metrics key at these training steps (repeatable or comma-separated).",
             valueName: "step"),
-        transform: Compare.steps)
+        transform: { try Compare.steps($0) })
     var atStep: [[Int]] = []
 
     @Option(
