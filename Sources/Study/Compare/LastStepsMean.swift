@@ -25,13 +25,13 @@ public struct LastStepsMean {
     ///     `step`.
     public init(runs: [RunHistory], count: Int, keys: [String] = []) {
         precondition(count >= 1, "a window of at least one logged step")
-        let seen = Self.quantityKeys(of: runs)
+        let shown = keys.isEmpty ? Self.quantityKeys(of: runs) : keys
         self.count = count
-        self.keys = keys.isEmpty ? seen : keys
+        self.keys = shown
         runNames = runs.map(\.name)
         values = runs.map { run in
             var means: [String: Value] = [:]
-            for key in keys.isEmpty ? seen : keys {
+            for key in shown {
                 let recent = run.trainingLines.filter { line in
                     line[key].map { Self.isQuantity($0) || $0 is NSNull } ?? false
                 }.suffix(count)
