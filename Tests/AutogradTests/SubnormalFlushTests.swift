@@ -12,7 +12,8 @@ final class SubnormalFlushTests: XCTestCase {
 
         // A product with subnormal operands on this thread and in each of Parallel's chunks.
         let n = 256
-        let a = Tensor(shape: [n, n], values: [Float](repeating: 1e-39, count: n * n))
+        let subnormal = Float.leastNormalMagnitude / 16  // 2^-130 ≈ 7.3e-40
+        let a = Tensor(shape: [n, n], values: [Float](repeating: subnormal, count: n * n))
         let b = Tensor(shape: [n, n], values: [Float](repeating: 1, count: n * n))
         let c = Tensor(shape: [n, n], values: [Float](repeating: 7, count: n * n))
         BLAS.gemm(

@@ -23,7 +23,7 @@ final class ProcessGroupTests: XCTestCase {
         struct Failure: Error {}
         let group = try ProcessGroup.start(environment: [:])
         XCTAssertThrowsError(try group.failingTogether { throw Failure() }) { XCTAssertTrue($0 is Failure) }
-        XCTAssertEqual(try group.failingTogether { 7 }, 7)
+        XCTAssertEqual(group.failingTogether { 7 }, 7)
     }
 
     #if !MPI

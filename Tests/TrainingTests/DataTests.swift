@@ -49,7 +49,7 @@ final class DataTests: XCTestCase {
             )
         }
         let path = NSTemporaryDirectory() + "qklab-latin1-\(getpid()).txt"
-        FileManager.default.createFile(atPath: path, contents: Data([0x61, 0xE9, 0xFF, 0x62]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([0x61, 0xE9, 0xFF, 0x62])))
         defer { try? FileManager.default.removeItem(atPath: path) }
         XCTAssertThrowsError(try Corpus(path: path, valFraction: 0.1, blockSize: 1)) {
             XCTAssertEqual("\($0)", "corpus \(path): not UTF-8 text")

@@ -118,8 +118,8 @@ extension CommandLineEndToEndTests {
         process.currentDirectoryURL = scratch
         let stderr = scratch.appendingPathComponent("stderr.txt")
         let stdout = scratch.appendingPathComponent("stdout.txt")
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: stderr.path, contents: nil))
+        XCTAssertTrue(FileManager.default.createFile(atPath: stdout.path, contents: nil))
         process.standardOutput = try FileHandle(forWritingTo: stdout)
         process.standardError = try FileHandle(forWritingTo: stderr)
         try process.run()

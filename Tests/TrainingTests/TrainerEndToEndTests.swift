@@ -188,7 +188,7 @@ final class TrainerEndToEndTests: ScratchTestCase {
     func testResumeErrors() throws {
         let empty = RunFolder(scratch.appendingPathComponent("empty"))
         try FileManager.default.createDirectory(at: empty.url, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: empty.metrics.path, contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: empty.metrics.path, contents: Data()))
         XCTAssertThrowsError(try Trainer(resuming: empty)) {
             XCTAssertEqual(
                 "\($0)", "cannot resume \(empty.url.path): it has no complete checkpoint (it holds: metrics.jsonl)")
